@@ -1,0 +1,99 @@
+from rest_framework import serializers
+
+from accounts.models import AuditEvent, User
+from accounts.selectors import user_has_two_factor
+
+PHONE_PATTERN = r"^\+?[0-9 ()\-]{5,31}$"
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    two_factor_enabled = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = (
+            "id",
+            "email",
+            "full_name",
+            "phone",
+            "status",
+            "two_factor_enabled",
+            "date_joined",
+        )
+        read_only_fields = fields
+
+    def get_two_factor_enabled(self, user: User) -> bool:
+        return user_has_two_factor(user=user)
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    full_name = serializers.CharField(max_length=150)
+    phone = serializers.RegexField(
+        PHONE_PATTERN,
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Enter a phone number: digits, spaces, +()-."},
+    )
+
+
+class LoginInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    otp = serializers.CharField(max_length=16, required=False, allow_blank=True)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class ProfileUpdateInputSerializer(serializers.Serializer):
+    """Only these fields may change; anything else in the body is a 400."""
+
+    full_name = serializers.CharField(max_length=150, required=False)
+    phone = serializers.RegexField(
+        PHONE_PATTERN, max_length=32, required=False, allow_blank=True
+    )
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This field cannot be changed here."] for name in unknown}
+            )
+        return attrs
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TotpSetupOutputSerializer(serializers.Serializer):
+    secret = serializers.CharField()
+    otpauth_uri = serializers.CharField()
+    qr_svg = serializers.CharField()
+
+
+class OtpInputSerializer(serializers.Serializer):
+    otp = serializers.CharField(max_length=16)
+
+
+class TwoFactorDisableInputSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    otp = serializers.CharField(max_length=16)
+
+
+class SecurityEventOutputSerializer(serializers.ModelSerializer):
+    event = serializers.CharField(source="get_code_display")
+
+    class Meta:
+        model = AuditEvent
+        fields = ("id", "code", "event", "ip_address", "user_agent", "created_at")

@@ -1,0 +1,30 @@
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("auth/register", views.RegisterView.as_view(), name="api-register"),
+    path("auth/login", views.LoginView.as_view(), name="api-login"),
+    path("auth/refresh", views.RefreshView.as_view(), name="api-refresh"),
+    path("auth/logout", views.LogoutView.as_view(), name="api-logout"),
+    path(
+        "auth/password", views.PasswordChangeView.as_view(), name="api-password-change"
+    ),
+    path("auth/2fa/setup", views.TwoFactorSetupView.as_view(), name="api-2fa-setup"),
+    path(
+        "auth/2fa/confirm",
+        views.TwoFactorConfirmView.as_view(),
+        name="api-2fa-confirm",
+    ),
+    path(
+        "auth/2fa/disable",
+        views.TwoFactorDisableView.as_view(),
+        name="api-2fa-disable",
+    ),
+    path("me", views.MeView.as_view(), name="api-me"),
+    path(
+        "me/security-events",
+        views.SecurityEventListView.as_view(),
+        name="api-security-events",
+    ),
+]

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.managers import UserManager
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    email = models.EmailField(max_length=254, unique=True)
+    full_name = models.CharField(max_length=150)
+    phone = models.CharField(max_length=32, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    # Bumped on password change and suspension: tokens carrying an older value in
+    # their "ver" claim are refused at once, not when their lifetime runs out.
+    token_version = models.PositiveIntegerField(default=0)
+    # Wallet: a staff-approved test user may withdraw before KYC exists for them.
+    withdrawal_test_approved = models.BooleanField(default=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.status == self.Status.ACTIVE
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class AuditCode(models.IntegerChoices):
+    """Stable numeric codes, grouped by area. Never renumber; only add."""
+
+    # 1xx accounts and security
+    USER_REGISTERED = 100, "User registered"
+    LOGIN_SUCCEEDED = 101, "Login succeeded"
+    LOGIN_FAILED = 102, "Login failed"
+    LOGIN_LOCKED_OUT = 103, "Login locked out"
+    LOGOUT = 104, "Logged out (token revoked)"
+    PASSWORD_CHANGED = 105, "Password changed"
+    TWO_FACTOR_ENABLED = 106, "Two-factor enabled"
+    TWO_FACTOR_DISABLED = 107, "Two-factor disabled"
+    TOKENS_REVOKED = 108, "All tokens revoked"
+    PROFILE_UPDATED = 109, "Profile updated"
+    TOKEN_REFRESH_REUSED = 110, "Rotated refresh token reused"
+    # 2xx KYC
+    KYC_PROFILE_UPDATED = 200, "KYC profile updated"
+    KYC_DOCUMENT_UPLOADED = 201, "KYC document uploaded"
+    KYC_DOCUMENT_DELETED = 202, "KYC document deleted"
+    KYC_SUBMITTED = 203, "KYC submitted"
+    KYC_CLAIMED = 204, "KYC case claimed"
+    KYC_RELEASED = 205, "KYC case released"
+    KYC_DOCUMENT_DECIDED = 206, "KYC document decided"
+    KYC_APPROVED = 207, "KYC approved"
+    KYC_REJECTED = 208, "KYC rejected"
+    KYC_RESUBMISSION_REQUESTED = 209, "KYC resubmission requested"
+    KYC_FIRST_APPROVAL = 210, "KYC first approval (second pending)"
+    KYC_DOCUMENT_VIEWED = 211, "KYC document viewed"
+    # 3xx wallet
+    DEPOSIT_CREATED = 300, "Deposit created"
+    DEPOSIT_CREDITED = 301, "Deposit credited"
+    DEPOSIT_FAILED = 302, "Deposit failed"
+    WITHDRAWAL_REQUESTED = 310, "Withdrawal requested"
+    WITHDRAWAL_APPROVED = 311, "Withdrawal approved"
+    WITHDRAWAL_REJECTED = 312, "Withdrawal rejected"
+    WITHDRAWAL_CANCELLED = 313, "Withdrawal cancelled"
+    TRANSFER_SENT = 320, "Transfer sent"
+    ADJUSTMENT_REQUESTED = 330, "Adjustment requested"
+    ADJUSTMENT_APPROVED = 331, "Adjustment approved"
+    ADJUSTMENT_REJECTED = 332, "Adjustment rejected"
+    BALANCE_ALERT_SET = 340, "Balance alert set"
+    # 4xx trading
+    INSTRUMENT_CREATED = 400, "Instrument created"
+    INSTRUMENT_UPDATED = 401, "Instrument updated"
+    INSTRUMENT_HALTED = 402, "Instrument halted"
+    INSTRUMENT_RESUMED = 403, "Instrument resumed"
+    INSTRUMENT_CLOSED = 404, "Instrument closed"
+    ORDER_CANCELLED_BY_OPERATOR = 410, "Order cancelled by operator"
+    BOOK_CROSSED_ON_REBUILD = 420, "Rebuilt book crossed: instrument halted"
+    # 9xx admin
+    USER_SUSPENDED = 900, "User suspended"
+    USER_REACTIVATED = 901, "User reactivated"
+    ROLE_GRANTED = 902, "Role granted"
+    ROLE_REVOKED = 903, "Role revoked"
+
+
+SECURITY_CODES = [code for code in AuditCode if 100 <= code < 200]
+
+
+class AuditEvent(models.Model):
+    """Append-only: who did what to whom. Written by services, never edited."""
+
+    code = models.PositiveSmallIntegerField(choices=AuditCode.choices, db_index=True)
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events_acted",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        help_text="The affected user.",
+    )
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["user", "-created_at", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} ({self.code})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+
+class IdempotencyKey(models.Model):
+    """A write request's key and its first successful response (Idempotency-Key)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=128)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "scope", "key"], name="idempotency_key_unique"
+            )
+        ]

@@ -1,0 +1,539 @@
+"""Every write of the accounts app: users, sessions/tokens, 2FA, the audit trail."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import segno
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework import status
+from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import (
+    BlacklistedToken,
+    OutstandingToken,
+)
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.authentication import TOKEN_VERSION_CLAIM
+from accounts.errors import AccountsErrorCode as Code
+from accounts.lockout import lockout_message
+from accounts.models import AuditCode, AuditEvent, User
+from accounts.roles import Role
+from accounts.selectors import user_has_two_factor
+from config.errors import ApplicationError, Conflict, Forbidden
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a request came from, for the audit trail."""
+
+    ip_address: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest | None) -> RequestMeta:
+        if request is None:
+            return cls()
+        return cls(
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        )
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+@dataclass(frozen=True)
+class TotpProvisioning:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+# --- Audit trail -------------------------------------------------------------------
+
+
+def audit_event_record(
+    *,
+    code: AuditCode,
+    user: User | None = None,
+    acting_user: User | None = None,
+    target: Any = None,
+    meta: RequestMeta | None = None,
+    extra: dict | None = None,
+) -> AuditEvent:
+    """Append one audit event; call it inside the transaction of the action."""
+    meta = meta or RequestMeta()
+    return AuditEvent.objects.create(
+        code=code,
+        user=user,
+        acting_user=acting_user,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent,
+        extra=extra or {},
+    )
+
+
+# --- Users -------------------------------------------------------------------------
+
+
+def _validate_password(password: str, *, user: User, field: str = "password") -> None:
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            Code.WEAK_PASSWORD,
+            f"{field}: {' '.join(exc.messages)}",
+            details={field: exc.messages},
+        ) from exc
+
+
+@transaction.atomic
+def user_register(
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    phone: str = "",
+    meta: RequestMeta | None = None,
+) -> User:
+    email = User.objects.normalize_email(email.strip()).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(
+            Code.EMAIL_TAKEN,
+            "email: an account with this email already exists.",
+            details={"email": ["An account with this email already exists."]},
+        )
+    candidate = User(email=email, full_name=full_name.strip(), phone=phone.strip())
+    _validate_password(password, user=candidate)
+    user = User.objects.create_user(
+        email=email, password=password, full_name=candidate.full_name, phone=phone
+    )
+    user.groups.add(Group.objects.get_or_create(name=Role.TRADER)[0])
+    audit_event_record(code=AuditCode.USER_REGISTERED, user=user, meta=meta)
+    return user
+
+
+@transaction.atomic
+def user_profile_update(
+    *,
+    user: User,
+    full_name: str | None = None,
+    phone: str | None = None,
+    meta: RequestMeta | None = None,
+) -> User:
+    changes: dict[str, list[str]] = {}
+    for field, value in (("full_name", full_name), ("phone", phone)):
+        if value is not None and getattr(user, field) != value.strip():
+            changes[field] = [getattr(user, field), value.strip()]
+            setattr(user, field, value.strip())
+    if changes:
+        user.save(update_fields=list(changes))
+        audit_event_record(
+            code=AuditCode.PROFILE_UPDATED,
+            user=user,
+            acting_user=user,
+            meta=meta,
+            extra={"changes": changes},
+        )
+    return user
+
+
+@transaction.atomic
+def user_set_status(
+    *, user: User, status: str, acting_user: User, reason: str = ""
+) -> User:
+    """Suspend or reactivate a user (back office). Suspension kills every token."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.status == status:
+        return user
+    old = user.status
+    user.status = status
+    user.save(update_fields=["status"])
+    if status == User.Status.SUSPENDED:
+        _revoke_all_tokens(user)
+    audit_event_record(
+        code=(
+            AuditCode.USER_SUSPENDED
+            if status == User.Status.SUSPENDED
+            else AuditCode.USER_REACTIVATED
+        ),
+        user=user,
+        acting_user=acting_user,
+        target=user,
+        extra={"old": old, "new": status, "reason": reason},
+    )
+    return user
+
+
+# --- Tokens ------------------------------------------------------------------------
+
+
+def _issue_tokens(user: User) -> TokenPair:
+    refresh = RefreshToken.for_user(user)
+    refresh[TOKEN_VERSION_CLAIM] = user.token_version
+    return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
+
+
+def _revoke_all_tokens(user: User) -> int:
+    """Blacklist every outstanding refresh token and end every access token."""
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user.refresh_from_db(fields=["token_version"])
+    outstanding = OutstandingToken.objects.filter(user=user).exclude(
+        blacklistedtoken__isnull=False
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding],
+        ignore_conflicts=True,
+    )
+    return len(outstanding)
+
+
+def _login_failed(*, user: User | None, email: str, reason: str, meta: RequestMeta):
+    audit_event_record(
+        code=AuditCode.LOGIN_FAILED,
+        user=user,
+        meta=meta,
+        extra={"email": email, "reason": reason},
+    )
+
+
+def auth_authenticate(*, request: HttpRequest, email: str, password: str) -> User:
+    """Check email and password. Failures are audited and count towards the lockout
+    (django-axes) before the error is raised; a suspended user is told so."""
+    meta = RequestMeta.from_request(request)
+    email = email.strip().lower()
+    user = authenticate(request, email=email, password=password)
+    if getattr(request, "axes_locked_out", False):
+        audit_event_record(
+            code=AuditCode.LOGIN_LOCKED_OUT,
+            user=User.objects.filter(email__iexact=email).first(),
+            meta=meta,
+            extra={"email": email},
+        )
+        raise ApplicationError(
+            Code.LOGIN_LOCKED,
+            lockout_message(),
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+    if user is None:
+        _login_failed(
+            user=User.objects.filter(email__iexact=email).first(),
+            email=email,
+            reason="invalid_credentials",
+            meta=meta,
+        )
+        raise ApplicationError(
+            Code.INVALID_CREDENTIALS,
+            "Email or password is incorrect.",
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    if not user.is_active:
+        _login_failed(user=user, email=email, reason="suspended", meta=meta)
+        raise Forbidden(Code.ACCOUNT_SUSPENDED, "This account is suspended.")
+    return user
+
+
+def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
+    """When the user has 2FA on, demand and check a code (TOTP or backup code).
+
+    Returns the device that matched, or None when the user has no 2FA."""
+    if not user_has_two_factor(user=user):
+        return None
+    if not otp:
+        raise ApplicationError(
+            Code.OTP_REQUIRED,
+            "otp: this account has two-factor login on; send the current code.",
+            details={"otp": ["Required."]},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    device = otp_verify(user=user, token=otp)
+    if device is None:
+        _login_failed(
+            user=user,
+            email=user.email,
+            reason="otp_invalid",
+            meta=RequestMeta.from_request(request),
+        )
+        raise ApplicationError(
+            Code.OTP_INVALID,
+            "otp: the code is wrong, expired or already used.",
+            details={"otp": ["Invalid code."]},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    return device
+
+
+def login_succeeded_record(*, request: HttpRequest, user: User, channel: str) -> None:
+    audit_event_record(
+        code=AuditCode.LOGIN_SUCCEEDED,
+        user=user,
+        acting_user=user,
+        meta=RequestMeta.from_request(request),
+        extra={"channel": channel},
+    )
+
+
+def auth_login(
+    *, request: HttpRequest, email: str, password: str, otp: str | None
+) -> tuple[User, TokenPair]:
+    """API login: password (+ OTP when 2FA is on) -> a JWT pair."""
+    user = auth_authenticate(request=request, email=email, password=password)
+    auth_second_factor(request=request, user=user, otp=otp)
+    with transaction.atomic():
+        tokens = _issue_tokens(user)
+        login_succeeded_record(request=request, user=user, channel="api")
+    return user, tokens
+
+
+def _token_error(message: str) -> ApplicationError:
+    return ApplicationError(
+        Code.TOKEN_INVALID, message, status_code=status.HTTP_401_UNAUTHORIZED
+    )
+
+
+def _decode_refresh(refresh: str) -> dict:
+    """Signature, expiry and type checked; blacklisting is the caller's business."""
+    try:
+        payload = token_backend.decode(refresh, verify=True)
+    except TokenBackendError as exc:
+        raise _token_error("refresh: token is invalid or expired.") from exc
+    if payload.get("token_type") != "refresh" or "jti" not in payload:
+        raise _token_error("refresh: not a refresh token.")
+    return payload
+
+
+@transaction.atomic
+def auth_refresh(*, refresh: str, meta: RequestMeta | None = None) -> TokenPair:
+    """Rotate a refresh token. The outstanding row is locked, so two concurrent
+    refreshes of one token cannot both succeed; a reused rotated token is refused."""
+    payload = _decode_refresh(refresh)
+    outstanding = (
+        OutstandingToken.objects.select_for_update()
+        .filter(jti=payload["jti"])
+        .select_related("user")
+        .first()
+    )
+    if outstanding is None or outstanding.user is None:
+        raise _token_error("refresh: token is unknown.")
+    user = outstanding.user
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
+        audit_event_record(
+            code=AuditCode.TOKEN_REFRESH_REUSED,
+            user=user,
+            meta=meta,
+            extra={"jti": payload["jti"]},
+        )
+        raise _token_error("refresh: token was already used or revoked.")
+    if not user.is_active:
+        raise Forbidden(Code.ACCOUNT_SUSPENDED, "This account is suspended.")
+    if payload.get(TOKEN_VERSION_CLAIM) != user.token_version:
+        raise _token_error("refresh: token was revoked.")
+    BlacklistedToken.objects.create(token=outstanding)
+    return _issue_tokens(user)
+
+
+@transaction.atomic
+def auth_logout(*, user: User, refresh: str, meta: RequestMeta | None = None) -> None:
+    payload = _decode_refresh(refresh)
+    outstanding = OutstandingToken.objects.filter(jti=payload["jti"], user=user).first()
+    if outstanding is None:
+        raise _token_error("refresh: token does not belong to this user.")
+    BlacklistedToken.objects.get_or_create(token=outstanding)
+    audit_event_record(
+        code=AuditCode.LOGOUT,
+        user=user,
+        acting_user=user,
+        meta=meta,
+        extra={"jti": payload["jti"]},
+    )
+
+
+@transaction.atomic
+def password_change(
+    *,
+    user: User,
+    old_password: str,
+    new_password: str,
+    meta: RequestMeta | None = None,
+) -> User:
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.check_password(old_password):
+        raise ApplicationError(
+            Code.INVALID_CREDENTIALS,
+            "old_password: the current password is wrong.",
+            details={"old_password": ["Wrong password."]},
+        )
+    _validate_password(new_password, user=user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    revoked = _revoke_all_tokens(user)
+    audit_event_record(
+        code=AuditCode.PASSWORD_CHANGED, user=user, acting_user=user, meta=meta
+    )
+    audit_event_record(
+        code=AuditCode.TOKENS_REVOKED,
+        user=user,
+        acting_user=user,
+        meta=meta,
+        extra={"refresh_tokens": revoked, "reason": "password_changed"},
+    )
+    return user
+
+
+# --- Two-factor --------------------------------------------------------------------
+
+
+def otp_verify(*, user: User, token: str):
+    """Check a TOTP or backup code with the devices locked, so one code can be used
+    only once, even by concurrent requests. Returns the matching device or None."""
+    token = (token or "").strip().replace(" ", "")
+    if not token:
+        return None
+    with transaction.atomic():
+        for model in (TOTPDevice, StaticDevice):
+            devices = (
+                model.objects.select_for_update()
+                .filter(user=user, confirmed=True)
+                .order_by("pk")
+            )
+            for device in devices:
+                if device.verify_token(token):
+                    return device
+    return None
+
+
+@transaction.atomic
+def totp_setup(*, user: User) -> TotpProvisioning:
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise Conflict(
+            Code.TWO_FACTOR_ALREADY_ENABLED,
+            "Two-factor login is already on; disable it first to re-provision.",
+        )
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
+    uri = device.config_url
+    secret = _base32_secret(device)
+    svg = segno.make(uri, error="m").svg_inline(scale=4)
+    return TotpProvisioning(secret=secret, otpauth_uri=uri, qr_svg=svg)
+
+
+def _base32_secret(device: TOTPDevice) -> str:
+    return base64.b32encode(device.bin_key).decode("ascii").rstrip("=")
+
+
+@transaction.atomic
+def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> None:
+    device = (
+        TOTPDevice.objects.select_for_update()
+        .filter(user=user, confirmed=False)
+        .order_by("-pk")
+        .first()
+    )
+    if device is None:
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            raise Conflict(
+                Code.TWO_FACTOR_ALREADY_ENABLED, "Two-factor login is already on."
+            )
+        raise ApplicationError(
+            Code.TWO_FACTOR_SETUP_MISSING,
+            "Start with 2FA setup to get a secret, then confirm a code from it.",
+        )
+    if not device.verify_token((otp or "").strip()):
+        raise ApplicationError(
+            Code.OTP_INVALID,
+            "otp: the code is wrong or expired.",
+            details={"otp": ["Invalid code."]},
+        )
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit_event_record(
+        code=AuditCode.TWO_FACTOR_ENABLED, user=user, acting_user=user, meta=meta
+    )
+
+
+@transaction.atomic
+def totp_disable(
+    *, user: User, password: str, otp: str, meta: RequestMeta | None = None
+) -> None:
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ApplicationError(
+            Code.TWO_FACTOR_NOT_ENABLED, "Two-factor login is not on."
+        )
+    if not user.check_password(password):
+        raise ApplicationError(
+            Code.INVALID_CREDENTIALS,
+            "password: the password is wrong.",
+            details={"password": ["Wrong password."]},
+        )
+    if otp_verify(user=user, token=otp) is None:
+        raise ApplicationError(
+            Code.OTP_INVALID,
+            "otp: the code is wrong, expired or already used.",
+            details={"otp": ["Invalid code."]},
+        )
+    TOTPDevice.objects.filter(user=user).delete()
+    audit_event_record(
+        code=AuditCode.TWO_FACTOR_DISABLED, user=user, acting_user=user, meta=meta
+    )
+
+
+@transaction.atomic
+def backup_codes_ensure(*, user: User, count: int = 10) -> list[str]:
+    """Give a user a confirmed static device with `count` unused backup codes."""
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, name="Backup codes", defaults={"confirmed": True}
+    )
+    missing = count - device.token_set.count()
+    for _ in range(max(0, missing)):
+        device.token_set.create(token=StaticToken.random_token())
+    return list(device.token_set.order_by("pk").values_list("token", flat=True))
+
+
+@transaction.atomic
+def user_roles_set(
+    *,
+    user: User,
+    roles: list[Role],
+    is_staff: bool,
+    is_superuser: bool = False,
+    acting_user: User | None = None,
+) -> User:
+    """Give a user exactly these roles (groups); staff flag for the back office."""
+    before = set(user.groups.values_list("name", flat=True))
+    groups = [Group.objects.get_or_create(name=role.value)[0] for role in roles]
+    user.groups.set(groups)
+    user.is_staff = is_staff
+    user.is_superuser = is_superuser
+    user.save(update_fields=["is_staff", "is_superuser"])
+    after = {role.value for role in roles}
+    for name in sorted(after - before):
+        audit_event_record(
+            code=AuditCode.ROLE_GRANTED,
+            user=user,
+            acting_user=acting_user,
+            extra={"role": name},
+        )
+    for name in sorted(before - after):
+        audit_event_record(
+            code=AuditCode.ROLE_REVOKED,
+            user=user,
+            acting_user=acting_user,
+            extra={"role": name},
+        )
+    return user

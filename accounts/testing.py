@@ -1,0 +1,61 @@
+"""Test helpers shared by every app's tests (not imported by production code)."""
+
+from __future__ import annotations
+
+import itertools
+
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_static.models import StaticDevice
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.authentication import TOKEN_VERSION_CLAIM
+from accounts.models import User
+from accounts.roles import Role
+
+_counter = itertools.count(1)
+PASSWORD = "correct-horse-battery-42"
+
+
+def make_user(
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    full_name: str = "Test User",
+    roles: tuple[Role, ...] = (Role.TRADER,),
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    from accounts import services
+
+    email = email or f"user{next(_counter)}@example.com"
+    user = services.user_register(email=email, password=password, full_name=full_name)
+    if roles != (Role.TRADER,) or is_staff or is_superuser:
+        services.user_roles_set(
+            user=user, roles=list(roles), is_staff=is_staff, is_superuser=is_superuser
+        )
+    return user
+
+
+def api_client_for(user: User) -> APIClient:
+    """An API client carrying a valid access token for `user`."""
+    refresh = RefreshToken.for_user(user)
+    refresh[TOKEN_VERSION_CLAIM] = user.token_version
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
+    return client
+
+
+def admin_client_for(user: User) -> Client:
+    """A browser client logged in with a verified second factor (the admin needs
+    one)."""
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, name="test", defaults={"confirmed": True}
+    )
+    client = Client()
+    client.force_login(user, backend="accounts.backends.EmailBackend")
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

@@ -1,0 +1,194 @@
+"""Browser pages for identity: sign up, log in (+ OTP step), log out, security."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+
+from accounts import services
+from accounts.errors import AccountsErrorCode as Code
+from accounts.forms import (
+    DisableTwoFactorForm,
+    LoginForm,
+    OtpForm,
+    PasswordChangeForm,
+    SignupForm,
+)
+from accounts.models import User
+from accounts.selectors import (
+    security_event_list,
+    totp_enabled,
+    user_has_two_factor,
+)
+from accounts.services import RequestMeta
+from config.errors import ApplicationError
+
+PENDING_2FA_SESSION_KEY = "pending_2fa_user_id"
+BACKEND = "accounts.backends.EmailBackend"
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("home")
+
+
+def _add_error(form, exc: ApplicationError) -> None:
+    for field, problems in (exc.details or {}).items():
+        if field in form.fields:
+            form.add_error(field, problems)
+            return
+    form.add_error(None, exc.message)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    return redirect("accounts:security")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_register(
+                **form.cleaned_data, meta=RequestMeta.from_request(request)
+            )
+        except ApplicationError as exc:
+            _add_error(form, exc)
+        else:
+            login(request, user, backend=BACKEND)
+            services.login_succeeded_record(request=request, user=user, channel="web")
+            messages.success(request, "Welcome! Your account is ready.")
+            return redirect("home")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.auth_authenticate(
+                request=request,
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            status = exc.status_code
+        else:
+            if user_has_two_factor(user=user):
+                request.session[PENDING_2FA_SESSION_KEY] = user.pk
+                request.session["pending_2fa_next"] = _safe_next(request)
+                return redirect("accounts:login-otp")
+            login(request, user, backend=BACKEND)
+            services.login_succeeded_record(request=request, user=user, channel="web")
+            return redirect(_safe_next(request))
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": request.GET.get("next", "")},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def login_otp(request: HttpRequest) -> HttpResponse:
+    user_id = request.session.get(PENDING_2FA_SESSION_KEY)
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    if user is None or not user.is_active:
+        return redirect("accounts:login")
+    form = OtpForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = services.auth_second_factor(
+                request=request, user=user, otp=form.cleaned_data["otp"]
+            )
+        except ApplicationError as exc:
+            _add_error(form, exc)
+            status = exc.status_code
+        else:
+            next_url = request.session.pop("pending_2fa_next", reverse("home"))
+            request.session.pop(PENDING_2FA_SESSION_KEY, None)
+            login(request, user, backend=BACKEND)
+            if device is not None:
+                otp_login(request, device)
+            services.login_succeeded_record(request=request, user=user, channel="web")
+            return redirect(next_url)
+    return render(request, "accounts/login_otp.html", {"form": form}, status=status)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "You are logged out.")
+    return redirect("accounts:login")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def security(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    meta = RequestMeta.from_request(request)
+    action = request.POST.get("action")
+    confirm_form = OtpForm(request.POST if action == "2fa-confirm" else None)
+    disable_form = DisableTwoFactorForm(request.POST if action == "2fa-disable" else None)
+    password_form = PasswordChangeForm(request.POST if action == "password" else None)
+    provisioning = None
+    status = 200
+
+    try:
+        if action == "2fa-setup":
+            provisioning = services.totp_setup(user=user)
+            request.session["totp_provisioning"] = {
+                "secret": provisioning.secret,
+                "otpauth_uri": provisioning.otpauth_uri,
+                "qr_svg": provisioning.qr_svg,
+            }
+        elif action == "2fa-confirm" and confirm_form.is_valid():
+            services.totp_confirm(user=user, otp=confirm_form.cleaned_data["otp"], meta=meta)
+            request.session.pop("totp_provisioning", None)
+            messages.success(request, "Two-factor login is on.")
+            return redirect("accounts:security")
+        elif action == "2fa-disable" and disable_form.is_valid():
+            services.totp_disable(user=user, **disable_form.cleaned_data, meta=meta)
+            messages.success(request, "Two-factor login is off.")
+            return redirect("accounts:security")
+        elif action == "password" and password_form.is_valid():
+            services.password_change(user=user, **password_form.cleaned_data, meta=meta)
+            user.refresh_from_db()
+            update_session_auth_hash(request, user)
+            messages.success(
+                request, "Password changed. Every API token was revoked."
+            )
+            return redirect("accounts:security")
+    except ApplicationError as exc:
+        form = {"2fa-confirm": confirm_form, "2fa-disable": disable_form}.get(
+            action, password_form
+        )
+        _add_error(form, exc)
+        status = 400 if exc.code != Code.TWO_FACTOR_ALREADY_ENABLED else 409
+
+    if provisioning is None and request.session.get("totp_provisioning"):
+        provisioning = request.session["totp_provisioning"]
+    context = {
+        "two_factor_enabled": totp_enabled(user=user),
+        "provisioning": provisioning,
+        "confirm_form": confirm_form,
+        "disable_form": disable_form,
+        "password_form": password_form,
+        "events": security_event_list(user=user)[:20],
+    }
+    return render(request, "accounts/security.html", context, status=status)

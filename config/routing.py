@@ -1,0 +1,3 @@
+"""WebSocket routes. Apps that stream add their `websocket_urlpatterns` here."""
+
+websocket_urlpatterns: list = []

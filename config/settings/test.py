@@ -1,0 +1,31 @@
+"""Test settings: fast hashing, no throttling surprises, private media in a tmp dir."""
+
+import tempfile
+
+from .base import *  # noqa: F403
+from .base import PASSWORD_HASHERS, REST_FRAMEWORK
+
+SECRET_KEY = "test-only-secret-key-0123456789abcdef0123456789abcdef"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# Argon2 stays the production hasher (asserted in tests); MD5 keeps the suite fast.
+PRODUCTION_PASSWORD_HASHERS = PASSWORD_HASHERS
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-media-")
+PRIVATE_MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-private-")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "anon": "100000/min",
+        "user": "100000/min",
+        "login": "100000/min",
+        "register": "100000/min",
+    },
+}
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.views import home
+from config.health import healthz, readyz
+
+# The back office is two-factor: staff need a verified OTP device for the admin.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "Exchange back office"
+admin.site.site_title = "Exchange back office"
+
+api_v1 = [
+    path("", include("accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include(api_v1)),
+    path("", home, name="home"),
+    path("", include("accounts.urls")),
+]
