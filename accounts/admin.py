@@ -71,9 +71,7 @@ class UserAdmin(DjangoUserAdmin):
             if user.pk == request.user.pk:
                 messages.error(request, "You cannot change your own status.")
                 continue
-            services.user_set_status(
-                user=user, status=status, acting_user=request.user
-            )
+            services.user_set_status(user=user, status=status, acting_user=request.user)
             changed += 1
         messages.success(request, f"{changed} user(s) now {status}.")
 

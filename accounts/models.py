@@ -171,3 +171,6 @@ class IdempotencyKey(models.Model):
                 fields=["user", "scope", "key"], name="idempotency_key_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

@@ -33,7 +33,7 @@ DEMO_USERS = (
 
 
 def seed(*, out) -> None:
-    out("Demo users (password for all: %s):" % DEMO_PASSWORD)
+    out(f"Demo users (password for all: {DEMO_PASSWORD}):")
     for demo in DEMO_USERS:
         user = User.objects.filter(email__iexact=demo.email).first()
         if user is None:
@@ -49,5 +49,7 @@ def seed(*, out) -> None:
         line = f"  {demo.email:<24} {', '.join(r.value for r in demo.roles)}"
         if demo.is_staff:
             codes = services.backup_codes_ensure(user=user)
-            line += f"\n    admin second factor, one-time backup codes: {' '.join(codes)}"
+            line += (
+                f"\n    admin second factor, one-time backup codes: {' '.join(codes)}"
+            )
         out(line)

@@ -318,34 +318,36 @@ def _decode_refresh(refresh: str) -> dict:
     return payload
 
 
-@transaction.atomic
 def auth_refresh(*, refresh: str, meta: RequestMeta | None = None) -> TokenPair:
     """Rotate a refresh token. The outstanding row is locked, so two concurrent
-    refreshes of one token cannot both succeed; a reused rotated token is refused."""
+    refreshes of one token cannot both succeed; a reused rotated token is refused
+    (and the reuse is audited, outside the refused transaction)."""
     payload = _decode_refresh(refresh)
-    outstanding = (
-        OutstandingToken.objects.select_for_update()
-        .filter(jti=payload["jti"])
-        .select_related("user")
-        .first()
-    )
-    if outstanding is None or outstanding.user is None:
-        raise _token_error("refresh: token is unknown.")
-    user = outstanding.user
-    if BlacklistedToken.objects.filter(token=outstanding).exists():
-        audit_event_record(
-            code=AuditCode.TOKEN_REFRESH_REUSED,
-            user=user,
-            meta=meta,
-            extra={"jti": payload["jti"]},
+    with transaction.atomic():
+        outstanding = (
+            OutstandingToken.objects.select_for_update(of=("self",))
+            .filter(jti=payload["jti"])
+            .select_related("user")
+            .first()
         )
-        raise _token_error("refresh: token was already used or revoked.")
-    if not user.is_active:
-        raise Forbidden(Code.ACCOUNT_SUSPENDED, "This account is suspended.")
-    if payload.get(TOKEN_VERSION_CLAIM) != user.token_version:
-        raise _token_error("refresh: token was revoked.")
-    BlacklistedToken.objects.create(token=outstanding)
-    return _issue_tokens(user)
+        if outstanding is None or outstanding.user is None:
+            raise _token_error("refresh: token is unknown.")
+        user = outstanding.user
+        reused = BlacklistedToken.objects.filter(token=outstanding).exists()
+        if not reused:
+            if not user.is_active:
+                raise Forbidden(Code.ACCOUNT_SUSPENDED, "This account is suspended.")
+            if payload.get(TOKEN_VERSION_CLAIM) != user.token_version:
+                raise _token_error("refresh: token was revoked.")
+            BlacklistedToken.objects.create(token=outstanding)
+            return _issue_tokens(user)
+    audit_event_record(
+        code=AuditCode.TOKEN_REFRESH_REUSED,
+        user=user,
+        meta=meta,
+        extra={"jti": payload["jti"]},
+    )
+    raise _token_error("refresh: token was already used or revoked.")
 
 
 @transaction.atomic

@@ -144,7 +144,9 @@ def security(request: HttpRequest) -> HttpResponse:
     meta = RequestMeta.from_request(request)
     action = request.POST.get("action")
     confirm_form = OtpForm(request.POST if action == "2fa-confirm" else None)
-    disable_form = DisableTwoFactorForm(request.POST if action == "2fa-disable" else None)
+    disable_form = DisableTwoFactorForm(
+        request.POST if action == "2fa-disable" else None
+    )
     password_form = PasswordChangeForm(request.POST if action == "password" else None)
     provisioning = None
     status = 200
@@ -158,7 +160,9 @@ def security(request: HttpRequest) -> HttpResponse:
                 "qr_svg": provisioning.qr_svg,
             }
         elif action == "2fa-confirm" and confirm_form.is_valid():
-            services.totp_confirm(user=user, otp=confirm_form.cleaned_data["otp"], meta=meta)
+            services.totp_confirm(
+                user=user, otp=confirm_form.cleaned_data["otp"], meta=meta
+            )
             request.session.pop("totp_provisioning", None)
             messages.success(request, "Two-factor login is on.")
             return redirect("accounts:security")
@@ -170,9 +174,7 @@ def security(request: HttpRequest) -> HttpResponse:
             services.password_change(user=user, **password_form.cleaned_data, meta=meta)
             user.refresh_from_db()
             update_session_auth_hash(request, user)
-            messages.success(
-                request, "Password changed. Every API token was revoked."
-            )
+            messages.success(request, "Password changed. Every API token was revoked.")
             return redirect("accounts:security")
     except ApplicationError as exc:
         form = {"2fa-confirm": confirm_form, "2fa-disable": disable_form}.get(

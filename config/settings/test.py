@@ -15,8 +15,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = tempfile.mkdtemp(prefix="exchange-test-static-")
 MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-media-")
-PRIVATE_MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-private-")
+PRIVATE_STATIC_ROOT = tempfile.mkdtemp(prefix="exchange-test-static-")
+MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-private-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
@@ -29,3 +31,6 @@ REST_FRAMEWORK = {
     },
 }
 CELERY_TASK_ALWAYS_EAGER = True
+# No exponential back-off between OTP attempts: tests check codes back to back.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0

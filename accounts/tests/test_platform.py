@@ -1,0 +1,136 @@
+"""Settings modes, probes and the API schema."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_healthz():
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_ok_when_dependencies_answer():
+    response = Client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_broker_is_down(settings):
+    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["broker"].startswith("error:")
+    assert body["checks"]["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_redis_is_down(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"].startswith("error:")
+
+
+def _manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "x" * 20
+            + "a-very-long-random-production-secret-key-0123",
+            "DJANGO_ALLOWED_HOSTS": "exchange.example.com",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_ALLOWED_HOSTS="exchange.example.com",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_embedded_default_uses_sqlite_wal_inmemory_layer_and_eager_celery():
+    code = (
+        "import django, os; django.setup(); from django.conf import settings as s; "
+        "from django.db import connection; c = connection.cursor(); "
+        "c.execute('PRAGMA journal_mode'); "
+        "print(s.DATABASES['default']['ENGINE'], c.fetchone()[0], "
+        "s.DATABASES['default']['OPTIONS']['transaction_mode'], "
+        "s.CHANNEL_LAYERS['default']['BACKEND'], s.CELERY_TASK_ALWAYS_EAGER)"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        SQLITE_PATH="/tmp/embedded-check.sqlite3",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "wal",
+        "IMMEDIATE",
+        "channels.layers.InMemoryChannelLayer",
+        "True",
+    ]
+
+
+@pytest.mark.django_db
+def test_openapi_schema_documents_auth_endpoints_and_errors():
+    response = Client().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    login = schema["paths"]["/api/v1/auth/login"]["post"]
+    assert {"200", "400", "401", "403", "429"} <= set(login["responses"])
+    assert "/api/v1/me/security-events" in schema["paths"]
+    assert Client().get("/api/docs/").status_code == 200
