@@ -107,7 +107,11 @@ def test_pdf_hiding_javascript_in_a_compressed_object_stream_is_refused(client):
     )
     assert_refused(
         post(
-            client, "bill.pdf", pdf_bytes(payload), "application/pdf", "proof_of_address"
+            client,
+            "bill.pdf",
+            pdf_bytes(payload),
+            "application/pdf",
+            "proof_of_address",
         ),
         "unsafe_file",
     )
