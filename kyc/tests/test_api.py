@@ -155,7 +155,7 @@ def test_unauthenticated_user_cannot_use_the_api():
     assert APIClient().get("/api/v1/kyc").status_code == 401
 
 
-# --- Who may read a document's bytes ---------------------------------------------------
+# --- Who may read a document's bytes ----------------------------------------------
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from kyc.tests.helpers import (
 pytestmark = pytest.mark.django_db
 
 
-# --- Profile ---------------------------------------------------------------------------
+# --- Profile ----------------------------------------------------------------------
 
 
 def test_identity_number_is_encrypted_at_rest_and_masked():
@@ -98,7 +98,7 @@ def test_same_identity_on_two_accounts_shares_a_digest():
     assert a.id_number_digest == b.id_number_digest != c.id_number_digest
 
 
-# --- Submission ------------------------------------------------------------------------
+# --- Submission -------------------------------------------------------------------
 
 
 def test_submission_needs_profile_and_one_document_of_each_group():
@@ -158,7 +158,7 @@ def test_draft_documents_can_be_deleted_submitted_ones_cannot():
     assert exc.value.code == "document_locked"
 
 
-# --- Review ----------------------------------------------------------------------------
+# --- Review -----------------------------------------------------------------------
 
 
 def test_claim_is_exclusive_and_required_before_deciding():
