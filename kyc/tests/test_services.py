@@ -371,3 +371,37 @@ def test_upload_count_is_capped(settings):
     with pytest.raises(ApplicationError) as exc:
         upload(user, "selfie")
     assert exc.value.code == "too_many_documents"
+
+
+def test_system_check_refuses_a_missing_or_bad_key(settings):
+    from kyc.checks import kyc_encryption_key_check
+
+    assert kyc_encryption_key_check(None) == []
+    settings.KYC_ENCRYPTION_KEY = ""
+    assert [e.id for e in kyc_encryption_key_check(None)] == ["kyc.E001"]
+    settings.KYC_ENCRYPTION_KEY = "not-a-fernet-key"
+    assert [e.id for e in kyc_encryption_key_check(None)] == ["kyc.E001"]
+
+
+def test_key_rotation_keeps_old_numbers_readable(settings):
+    from cryptography.fernet import Fernet
+
+    profile = fill_profile(make_user())
+    old_key = settings.KYC_ENCRYPTION_KEY
+    settings.KYC_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    settings.KYC_ENCRYPTION_OLD_KEYS = [old_key]
+    assert crypto.decrypt(profile.id_number_encrypted) == PAN
+
+
+def test_private_storage_must_not_be_public(settings):
+    from kyc.checks import kyc_private_storage_check
+
+    assert kyc_private_storage_check(None) == []
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "kyc": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(settings.STATIC_ROOT) + "/kyc"},
+        },
+    }
+    assert [e.id for e in kyc_private_storage_check(None)] == ["kyc.E003"]
