@@ -71,15 +71,18 @@ def kyc_user_is_reviewer(*, user: User) -> bool:
 def kyc_document_for_viewer(
     *, user: User, document_id: int, second_factor: bool
 ) -> KycDocument:
-    """The document if `user` owns it, or reviews KYC and proved a second factor;
-    otherwise 404, so nobody learns that someone else's document exists."""
+    """The document if `user` owns it, or reviews KYC, proved a second factor and
+    the document was submitted; otherwise 404, so nobody learns that someone else's
+    document exists."""
     document = (
         KycDocument.objects.select_related("profile").filter(pk=document_id).first()
     )
     if document is not None and getattr(user, "is_authenticated", False):
         if document.profile.user_id == user.pk and user.is_active:
             return document
-        if second_factor and kyc_user_is_reviewer(user=user):
+        # Reviewers see what was submitted for review, never a user's drafts.
+        submitted = document.submitted_in_id is not None
+        if submitted and second_factor and kyc_user_is_reviewer(user=user):
             return document
     raise NotFound(Code.DOCUMENT_NOT_FOUND, "document: not found.")
 

@@ -244,3 +244,15 @@ def test_submit_lists_what_is_missing():
     error = response.json()["error"]
     assert error["code"] == "documents_missing"
     assert error["details"]["documents"][1] == ["proof_of_address"]
+
+
+def test_reviewers_never_see_unsubmitted_drafts():
+    owner = make_user()
+    client = api_client_for(owner)
+    client.put("/api/v1/kyc/profile", PROFILE, format="json")
+    doc = upload(client, "selfie", jpeg_bytes(), "me.jpg", "image/jpeg").json()
+    rita = make_reviewer()
+    backup_codes_ensure(user=rita)
+    url = f"/api/v1/kyc/documents/{doc['id']}/file"
+    assert api_client_for(rita).get(url).status_code == 404
+    assert client.get(url).status_code == 200
