@@ -257,3 +257,15 @@ def test_admin_needs_the_second_factor():
     case = submitted_case()
     doc = case.documents.first()
     assert client.get(f"/kyc/documents/{doc.pk}/file/").status_code == 404
+
+
+def test_queue_and_case_screen_queries_do_not_grow_with_cases(
+    browser, django_assert_max_num_queries
+):
+    for _ in range(6):
+        submitted_case()
+    with django_assert_max_num_queries(14):
+        assert browser.get(QUEUE).status_code == 200
+    case = KycCase.objects.first()
+    with django_assert_max_num_queries(22):
+        assert browser.get(case_url(case)).status_code == 200

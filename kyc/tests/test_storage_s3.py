@@ -15,8 +15,18 @@ from moto.server import ThreadedMotoServer
 
 from accounts.services import backup_codes_ensure
 from accounts.testing import api_client_for, make_user
+from kyc import services
 from kyc.models import KycDocument
-from kyc.tests.helpers import fill_profile, make_reviewer, png_bytes, upload_file
+from kyc.tests.helpers import (
+    TODAY,
+    fill_profile,
+    jpeg_bytes,
+    make_reviewer,
+    pdf_bytes,
+    png_bytes,
+    upload,
+    upload_file,
+)
 
 pytestmark = pytest.mark.django_db
 BUCKET = "kyc-private-test"
@@ -72,7 +82,9 @@ def s3(s3_endpoint, settings):
     client.delete_bucket(Bucket=BUCKET)
 
 
-def test_upload_and_fetch_through_the_api_with_s3(s3, s3_endpoint):
+def test_upload_and_fetch_through_the_api_with_s3(
+    s3, s3_endpoint, django_capture_on_commit_callbacks
+):
     user = make_user()
     fill_profile(user)
     client = api_client_for(user)
@@ -109,20 +121,29 @@ def test_upload_and_fetch_through_the_api_with_s3(s3, s3_endpoint):
     assert b"".join(fetched.streaming_content) == stored
     assert fetched["X-Content-Type-Options"] == "nosniff"
 
+    # A draft deleted through the API leaves the bucket too (after commit).
+    draft = client.post(
+        "/api/v1/kyc/documents",
+        {"doc_type": "selfie", "file": upload_file("s.jpg", jpeg_bytes())},
+        format="multipart",
+    ).json()
+    draft_key = f"kyc/{KycDocument.objects.get(pk=draft['id']).storage_name}"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.delete(f"/api/v1/kyc/documents/{draft['id']}").status_code == 204
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert draft_key not in keys
+
+    # Once submitted, a reviewer (2FA) reads it from the bucket; others get 404.
+    upload(user, "proof_of_address", pdf_bytes(), "bill.pdf")
+    upload(user, "selfie", jpeg_bytes(), "me.jpg")
+    services.kyc_submit(user=user, today=TODAY)
     reviewer = make_reviewer()
     backup_codes_ensure(user=reviewer)
-    assert (
-        api_client_for(reviewer).get(f"/api/v1/kyc/documents/{doc.pk}/file").status_code
-        == 200
-    )
-    assert (
-        api_client_for(make_user())
-        .get(f"/api/v1/kyc/documents/{doc.pk}/file")
-        .status_code
-        == 404
-    )
-
-    assert client.delete(f"/api/v1/kyc/documents/{doc.pk}").status_code == 204
+    as_reviewer = api_client_for(reviewer).get(f"/api/v1/kyc/documents/{doc.pk}/file")
+    assert as_reviewer.status_code == 200
+    assert b"".join(as_reviewer.streaming_content) == stored
+    other = api_client_for(make_user()).get(f"/api/v1/kyc/documents/{doc.pk}/file")
+    assert other.status_code == 404
 
 
 def test_settings_switch_to_s3_when_a_bucket_is_configured():
