@@ -243,6 +243,58 @@ STORAGES = {
     },
 }
 
+# --- KYC ------------------------------------------------------------------------
+# Documents live in private storage ("kyc" in STORAGES): a directory outside every
+# public URL by default, an S3-compatible bucket (private ACL, signed URLs never
+# handed out: files are streamed through a permission-checked view) when
+# KYC_S3_BUCKET is set.
+KYC_STORAGE_ROOT = env("KYC_STORAGE_ROOT", default=str(VAR_DIR / "private" / "kyc"))
+KYC_S3_BUCKET = env("KYC_S3_BUCKET", default="")
+if KYC_S3_BUCKET:
+    STORAGES["kyc"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": KYC_S3_BUCKET,
+            "location": env("KYC_S3_PREFIX", default="kyc"),
+            "endpoint_url": env("KYC_S3_ENDPOINT_URL", default=None),
+            "region_name": env("KYC_S3_REGION", default=None),
+            "access_key": env("KYC_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env("KYC_S3_SECRET_ACCESS_KEY", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "object_parameters": {"ServerSideEncryption": "AES256"}
+            if env.bool("KYC_S3_SSE", default=False)
+            else {},
+        },
+    }
+else:
+    STORAGES["kyc"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": KYC_STORAGE_ROOT,
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+KYC_MAX_UPLOAD_BYTES = env.int("KYC_MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
+KYC_MAX_IMAGE_PIXELS = env.int("KYC_MAX_IMAGE_PIXELS", 40_000_000)
+KYC_MAX_DRAFT_DOCUMENTS = env.int("KYC_MAX_DRAFT_DOCUMENTS", 12)
+# One document of each group is needed to submit.
+KYC_REQUIRED_DOCUMENTS = [
+    ["pan_card", "passport", "national_id", "driving_licence"],
+    ["proof_of_address"],
+    ["selfie"],
+]
+# A Fernet key (`Fernet.generate_key()`); no default outside local/test settings.
+# Older keys, still able to decrypt during a rotation, go in KYC_ENCRYPTION_OLD_KEYS.
+KYC_ENCRYPTION_KEY = env("KYC_ENCRYPTION_KEY", default="")
+KYC_ENCRYPTION_OLD_KEYS = env.list("KYC_ENCRYPTION_OLD_KEYS", default=[])
+# Approvals for these ISO 3166 alpha-2 countries need two different reviewers.
+KYC_HIGH_RISK_COUNTRIES = env.list("KYC_HIGH_RISK_COUNTRIES", default=[])
+KYC_MIN_AGE_YEARS = 18
+
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )

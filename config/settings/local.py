@@ -11,3 +11,7 @@ SECRET_KEY = env(
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
+# A fixed Fernet key so the embedded mode runs with no environment; never in production.
+KYC_ENCRYPTION_KEY = env(
+    "KYC_ENCRYPTION_KEY", default="ZGV2LW9ubHkta3ljLWtleS0wMTIzNDU2Nzg5YWJjZGU="
+)

@@ -17,8 +17,13 @@ STORAGES = {
 }
 STATIC_ROOT = tempfile.mkdtemp(prefix="exchange-test-static-")
 MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-media-")
-PRIVATE_STATIC_ROOT = tempfile.mkdtemp(prefix="exchange-test-static-")
-MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-private-")
+PRIVATE_MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-private-")
+STORAGES["kyc"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None},
+}
+KYC_ENCRYPTION_KEY = "dGVzdC1vbmx5LWt5Yy1rZXktMDEyMzQ1Njc4OWFiY2Q="
+KYC_HIGH_RISK_COUNTRIES: list[str] = []
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

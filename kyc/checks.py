@@ -1,0 +1,45 @@
+"""System checks: refuse to run without a usable encryption key, or with the
+private storage inside a public directory."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+@register()
+def kyc_encryption_key_check(app_configs, **kwargs):
+    from kyc.crypto import check_configuration
+
+    problem = check_configuration()
+    if problem is None:
+        return []
+    return [
+        Error(
+            problem,
+            hint="Set KYC_ENCRYPTION_KEY in the environment (a Fernet key).",
+            id="kyc.E001",
+        )
+    ]
+
+
+@register()
+def kyc_private_storage_check(app_configs, **kwargs):
+    location = settings.STORAGES.get("kyc", {}).get("OPTIONS", {}).get("location")
+    backend = settings.STORAGES.get("kyc", {}).get("BACKEND", "")
+    if not backend:
+        return [Error("STORAGES has no 'kyc' entry.", id="kyc.E002")]
+    if not backend.endswith("FileSystemStorage") or not location:
+        return []
+    private = Path(location).resolve()
+    public_roots = [settings.STATIC_ROOT, getattr(settings, "MEDIA_ROOT", "")]
+    public_roots += list(getattr(settings, "STATICFILES_DIRS", []))
+    for root in public_roots:
+        if root and private.is_relative_to(Path(root).resolve()):
+            return [
+                Error(
+                    f"KYC documents ({private}) would be inside the public {root}.",
+                    id="kyc.E003",
+                )
+            ]
+    return []

@@ -1,0 +1,27 @@
+from enum import StrEnum
+
+
+class KycErrorCode(StrEnum):
+    KYC_REQUIRED = "kyc_required"
+    INVALID_PROFILE = "invalid_profile"
+    UNDERAGE = "underage"
+    INVALID_ID_NUMBER = "invalid_id_number"
+    PROFILE_LOCKED = "kyc_locked"
+    PROFILE_INCOMPLETE = "profile_incomplete"
+    DOCUMENTS_MISSING = "documents_missing"
+    TOO_MANY_DOCUMENTS = "too_many_documents"
+    INVALID_FILE = "invalid_file"
+    EMPTY_FILE = "empty_file"
+    FILE_TOO_LARGE = "file_too_large"
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
+    UNSAFE_FILE = "unsafe_file"
+    DOCUMENT_NOT_FOUND = "document_not_found"
+    DOCUMENT_LOCKED = "document_locked"
+    INVALID_TRANSITION = "invalid_transition"
+    ALREADY_CLAIMED = "already_claimed"
+    NOT_CLAIMED = "not_claimed"
+    OWN_CASE = "own_case"
+    NOT_A_REVIEWER = "not_a_reviewer"
+    SECOND_APPROVER_REQUIRED = "second_approver_required"
+    DOCUMENTS_UNDECIDED = "documents_undecided"
+    REASON_REQUIRED = "reason_required"

@@ -1,0 +1,36 @@
+"""Every write of the KYC app. Each function is one transaction; every status change
+goes through `_transition` (the table below) and writes its history row and audit
+event in the same transaction; emails leave only after commit."""
+
+from kyc.services._common import TRANSITIONS, storage
+from kyc.services.review import (
+    kyc_case_approve,
+    kyc_case_claim,
+    kyc_case_reject,
+    kyc_case_release,
+    kyc_case_request_resubmission,
+    kyc_document_decide,
+    kyc_document_view_record,
+)
+from kyc.services.user import (
+    kyc_document_delete,
+    kyc_document_upload,
+    kyc_profile_update,
+    kyc_submit,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "kyc_case_approve",
+    "kyc_case_claim",
+    "kyc_case_reject",
+    "kyc_case_release",
+    "kyc_case_request_resubmission",
+    "kyc_document_decide",
+    "kyc_document_delete",
+    "kyc_document_upload",
+    "kyc_document_view_record",
+    "kyc_profile_update",
+    "kyc_submit",
+    "storage",
+]
