@@ -11,3 +11,7 @@ SECRET_KEY = env(
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
+SANDBOX_PAYMENTS_ENABLED = env.bool("SANDBOX_PAYMENTS_ENABLED", default=True)
+SANDBOX_WEBHOOK_SECRET = env(
+    "SANDBOX_WEBHOOK_SECRET", default="embedded-dev-only-sandbox-webhook-secret"
+)
