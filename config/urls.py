@@ -13,6 +13,7 @@ admin.site.site_title = "Exchange back office"
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("wallet.api.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    path("wallet/", include("wallet.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]

@@ -28,7 +28,7 @@ that pay the counterparties and the fee accounts.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -86,9 +86,7 @@ class _Line:
 # --- Accounts ---------------------------------------------------------------------
 
 
-def account_ensure(
-    *, asset: Asset, kind: str, owner: User | None = None
-) -> Account:
+def account_ensure(*, asset: Asset, kind: str, owner: User | None = None) -> Account:
     """The account of `owner` (None: the system) for `asset` and `kind`, created on
     first use. Balances only ever change through the posting service."""
     if (owner is None) != (kind in Account.SYSTEM_KINDS):
@@ -293,9 +291,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
             hold.remaining_amount += leg.add - taken
             hold.updated_at = now
             if hold.remaining_amount == 0 and taken:
-                hold.status = (
-                    Hold.Status.VOIDED if leg.release else Hold.Status.POSTED
-                )
+                hold.status = Hold.Status.VOIDED if leg.release else Hold.Status.POSTED
 
     # 3. Balances: exact, from the locked rows; refuse overdrafts before writing.
     balances = {pk: account.balance for pk, account in accounts.items()}

@@ -45,10 +45,10 @@ def to_units(
     the signed 64-bit limit.
     """
     if isinstance(text, bool) or not isinstance(text, str):
-        raise _invalid(field, "must be a decimal string such as \"10.50\".")
+        raise _invalid(field, 'must be a decimal string such as "10.50".')
     text = text.strip()
     if len(text) > _MAX_TEXT or not _DECIMAL_RE.match(text):
-        raise _invalid(field, "must be a decimal string such as \"10.50\".")
+        raise _invalid(field, 'must be a decimal string such as "10.50".')
     with localcontext() as ctx:
         ctx.prec = 200
         try:

@@ -130,9 +130,8 @@ def withdrawal_list(*, user: User) -> QuerySet[Withdrawal]:
 
 
 def transfer_list(*, user: User) -> QuerySet[Transfer]:
-    return (
-        Transfer.objects.filter(Q(sender=user) | Q(recipient=user))
-        .select_related("asset", "sender", "recipient")
+    return Transfer.objects.filter(Q(sender=user) | Q(recipient=user)).select_related(
+        "asset", "sender", "recipient"
     )
 
 

@@ -27,7 +27,11 @@ def sandbox_webhook_send(deposit_id: int, outcome: str) -> None:
     headers, body = SandboxProvider().build_webhook(deposit=deposit, outcome=outcome)
     url = getattr(settings, "SANDBOX_WEBHOOK_URL", "")
     if url:
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("SANDBOX_WEBHOOK_URL must be http(s)")
+        request = urllib.request.Request(  # noqa: S310
+            url, data=body, headers=headers, method="POST"
+        )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             logger.info("sandbox webhook %s -> %s", deposit_id, response.status)
         return

@@ -111,7 +111,9 @@ def check_journals_balanced() -> list[str]:
             f"{row['total']}, not 0"
         )
     empty = Journal.objects.annotate(n=Count("entries")).filter(n=0)
-    problems += [f"journal {j.pk} ({j.kind}:{j.reference}): has no entries" for j in empty]
+    problems += [
+        f"journal {j.pk} ({j.kind}:{j.reference}): has no entries" for j in empty
+    ]
     return problems
 
 
@@ -133,8 +135,7 @@ def check_held_matches_holds() -> list[str]:
         .exclude(balance=F("pending"))
     )
     problems = [
-        f"{_account_label(a)}: held balance {a.balance} != pending holds "
-        f"{a.pending}"
+        f"{_account_label(a)}: held balance {a.balance} != pending holds {a.pending}"
         for a in rows
     ]
     closed = Hold.objects.exclude(status=Hold.Status.PENDING).exclude(

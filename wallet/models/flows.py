@@ -44,21 +44,27 @@ class Deposit(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="deposit_amount_gt_0"
+            ),
             models.UniqueConstraint(
                 fields=["provider", "provider_reference"],
                 condition=~Q(provider_reference=""),
                 name="deposit_unique_provider_reference",
             ),
         ]
-        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="deposit_user")]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="deposit_user")
+        ]
 
     def __str__(self) -> str:
         return f"deposit {self.pk} {self.provider}:{self.provider_reference}"
 
 
 class DepositStatusChange(models.Model):
-    deposit = models.ForeignKey(Deposit, on_delete=models.CASCADE, related_name="history")
+    deposit = models.ForeignKey(
+        Deposit, on_delete=models.CASCADE, related_name="history"
+    )
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
     acting_user = models.ForeignKey(
@@ -69,6 +75,9 @@ class DepositStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.old_status or '-'} -> {self.new_status}"
 
 
 class Withdrawal(models.Model):
@@ -140,6 +149,9 @@ class WithdrawalStatusChange(models.Model):
     class Meta:
         ordering = ("created_at", "id")
 
+    def __str__(self) -> str:
+        return f"{self.old_status or '-'} -> {self.new_status}"
+
 
 class Adjustment(models.Model):
     """An operator's manual credit (amount > 0) or debit (amount < 0) of a user's
@@ -207,6 +219,9 @@ class AdjustmentStatusChange(models.Model):
     class Meta:
         ordering = ("created_at", "id")
 
+    def __str__(self) -> str:
+        return f"{self.old_status or '-'} -> {self.new_status}"
+
 
 class Transfer(models.Model):
     sender = models.ForeignKey(
@@ -225,7 +240,9 @@ class Transfer(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="transfer_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="transfer_amount_gt_0"
+            ),
             models.CheckConstraint(
                 condition=~Q(sender=models.F("recipient")), name="transfer_not_to_self"
             ),
@@ -238,7 +255,9 @@ class Transfer(models.Model):
 class BalanceAlert(models.Model):
     """Flag the user's available balance of `asset` when it is below `minimum`."""
 
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="balance_alerts")
+    user = models.ForeignKey(
+        USER, on_delete=models.CASCADE, related_name="balance_alerts"
+    )
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
     minimum = models.BigIntegerField()
     updated_at = models.DateTimeField(default=timezone.now)
@@ -246,5 +265,10 @@ class BalanceAlert(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "asset"], name="alert_unique"),
-            models.CheckConstraint(condition=Q(minimum__gt=0), name="alert_minimum_gt_0"),
+            models.CheckConstraint(
+                condition=Q(minimum__gt=0), name="alert_minimum_gt_0"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"alert {self.user_id} {self.asset_id}"

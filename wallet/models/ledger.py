@@ -155,7 +155,9 @@ class Entry(models.Model):
             models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_non_zero")
         ]
         indexes = [
-            models.Index(fields=["account", "created_at"], name="entry_account_created"),
+            models.Index(
+                fields=["account", "created_at"], name="entry_account_created"
+            ),
             models.Index(fields=["account", "id"], name="entry_account_id"),
         ]
 

@@ -22,4 +22,10 @@ def provider_get(name: str) -> PaymentProvider:
     return import_string(dotted)()
 
 
-__all__ = ["PROVIDERS", "PaymentIntent", "PaymentProvider", "WebhookEvent", "provider_get"]
+__all__ = [
+    "PROVIDERS",
+    "PaymentIntent",
+    "PaymentProvider",
+    "WebhookEvent",
+    "provider_get",
+]

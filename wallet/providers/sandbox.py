@@ -69,9 +69,7 @@ class SandboxProvider(PaymentProvider):
     ) -> WebhookEvent:
         secret = _secret()
         header = headers.get(SIGNATURE_HEADER, "")
-        parts = dict(
-            item.split("=", 1) for item in header.split(",") if "=" in item
-        )
+        parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
         if not parts.get("t", "").isdigit() or not parts.get("v1"):
             raise _invalid("missing or malformed signature header.")
         timestamp = int(parts["t"])

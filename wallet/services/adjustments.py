@@ -44,7 +44,11 @@ def adjustment_request(
             "invalid", "reason: required.", details={"reason": ["Required."]}
         )
     adjustment = Adjustment.objects.create(
-        user=user, asset=asset, amount=amount, reason=reason.strip(), requested_by=operator
+        user=user,
+        asset=asset,
+        amount=amount,
+        reason=reason.strip(),
+        requested_by=operator,
     )
     AdjustmentStatusChange.objects.create(
         adjustment=adjustment, new_status=adjustment.status, acting_user=operator

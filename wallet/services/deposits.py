@@ -75,12 +75,17 @@ def deposit_webhook_process(
             raise NotFound(
                 Code.UNKNOWN_PAYMENT, f"reference: no deposit for {event.reference!r}."
             )
-        if deposit.status != Deposit.Status.PENDING or outcome == Deposit.Status.PENDING:
+        if (
+            deposit.status != Deposit.Status.PENDING
+            or outcome == Deposit.Status.PENDING
+        ):
             return deposit  # already settled (a retry) or nothing final yet
         asset = deposit.asset
-        if event.currency != asset.code or to_units(
-            event.amount, decimals=asset.decimals, field="amount"
-        ) != deposit.amount:
+        if (
+            event.currency != asset.code
+            or to_units(event.amount, decimals=asset.decimals, field="amount")
+            != deposit.amount
+        ):
             raise ApplicationError(
                 Code.AMOUNT_MISMATCH,
                 f"amount: the provider reports {event.amount} {event.currency}, "
@@ -139,6 +144,4 @@ def sandbox_checkout_complete(*, deposit: Deposit, user: User, outcome: str) -> 
         raise NotFound(Code.UNKNOWN_PAYMENT, "Not a sandbox payment.")
     if outcome not in ("succeeded", "failed"):
         raise ApplicationError(Code.INVALID_WEBHOOK, "outcome: succeeded or failed.")
-    transaction.on_commit(
-        lambda: tasks.sandbox_webhook_send.delay(deposit.pk, outcome)
-    )
+    transaction.on_commit(lambda: tasks.sandbox_webhook_send.delay(deposit.pk, outcome))
