@@ -297,36 +297,31 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     balances = {pk: account.balance for pk, account in accounts.items()}
     entries: list[Entry] = []
     for (_, lines), journal in zip(todo, journals, strict=True):
-        touched = []
         for line in lines:
             account = accounts[line.account_id]
             if account.asset_id != line.asset_id:
                 raise ValueError("posting account asset mismatch")
-            balances[line.account_id] += line.amount
-            touched.append(line)
-            entries.append(
-                Entry(
-                    journal=journal,
-                    account_id=line.account_id,
-                    amount=line.amount,
-                    balance_after=balances[line.account_id],
-                    created_at=journal.created_at,
-                )
-            )
-        for line in touched:
-            balance = balances[line.account_id]
-            account = accounts[line.account_id]
-            if balance < 0 and account.kind != Account.Kind.EXTERNAL:
-                before = balance - sum(
-                    x.amount for x in touched if x.account_id == line.account_id
-                )
-                raise _insufficient(account, before, before - balance)
-            if abs(balance) > MAX_UNITS:
+            before = balances[line.account_id]
+            after = before + line.amount
+            # Checked after every entry, so no balance_after is ever negative.
+            if after < 0 and account.kind != Account.Kind.EXTERNAL:
+                raise _insufficient(account, before, -line.amount)
+            if abs(after) > MAX_UNITS:
                 raise ApplicationError(
                     Code.BALANCE_OVERFLOW,
                     "amount: the balance would exceed the 64-bit limit.",
                     details={"amount": ["Balance would overflow."]},
                 )
+            balances[line.account_id] = after
+            entries.append(
+                Entry(
+                    journal=journal,
+                    account_id=line.account_id,
+                    amount=line.amount,
+                    balance_after=after,
+                    created_at=journal.created_at,
+                )
+            )
 
     # 4. Write: entries, balances (F() + delta), holds.
     deltas: Counter[int] = Counter()

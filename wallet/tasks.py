@@ -14,7 +14,12 @@ from wallet.providers.sandbox import SandboxProvider
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="wallet.sandbox_webhook_send", acks_late=True, time_limit=30)
+@shared_task(
+    name="wallet.sandbox_webhook_send",
+    acks_late=True,
+    soft_time_limit=25,
+    time_limit=30,
+)
 def sandbox_webhook_send(deposit_id: int, outcome: str) -> None:
     """Play the sandbox provider: sign a payment event and deliver it to our
     webhook. With `SANDBOX_WEBHOOK_URL` set it is a real HTTP POST to that URL;
