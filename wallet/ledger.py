@@ -76,6 +76,16 @@ class JournalSpec:
     metadata: dict = field(default_factory=dict)
 
 
+_HOLD_FIELDS = (
+    "amount",
+    "posted_amount",
+    "released_amount",
+    "remaining_amount",
+    "status",
+    "updated_at",
+)
+
+
 @dataclass
 class _Line:
     account_id: int
@@ -200,10 +210,12 @@ def _insufficient(account: Account, balance: int, needed: int) -> Unprocessable:
 
 def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal | None]:
     """Existing journals (replays, checked) or None where a new one is needed."""
+    # kind + reference: the columns of the unique index, so this is an index probe
+    kinds = {spec.kind for spec, _ in specs_lines}
     references = {spec.reference for spec, _ in specs_lines}
     existing = {
         (journal.kind, journal.reference): journal
-        for journal in Journal.objects.filter(reference__in=references)
+        for journal in Journal.objects.filter(kind__in=kinds, reference__in=references)
     }
     found: list[Journal | None] = []
     for spec, lines in specs_lines:
@@ -328,29 +340,20 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     for entry in entries:
         deltas[entry.account_id] += entry.amount
     deltas = Counter({pk: delta for pk, delta in deltas.items() if delta})
+    # No savepoint here: an IntegrityError leaves through the caller's atomic block
+    # (ledger_post's own), which rolls the whole posting back.
     try:
-        with transaction.atomic():
-            Entry.objects.bulk_create(entries, batch_size=1000)
-            if deltas:
-                Account.objects.filter(pk__in=list(deltas)).update(
-                    balance=F("balance")
-                    + Case(
-                        *[When(pk=pk, then=Value(d)) for pk, d in deltas.items()],
-                        output_field=BigIntegerField(),
-                    )
+        Entry.objects.bulk_create(entries, batch_size=1000)
+        if deltas:
+            Account.objects.filter(pk__in=list(deltas)).update(
+                balance=F("balance")
+                + Case(
+                    *[When(pk=pk, then=Value(d)) for pk, d in deltas.items()],
+                    output_field=BigIntegerField(),
                 )
-            if holds:
-                Hold.objects.bulk_update(
-                    list(holds.values()),
-                    [
-                        "amount",
-                        "posted_amount",
-                        "released_amount",
-                        "remaining_amount",
-                        "status",
-                        "updated_at",
-                    ],
-                )
+            )
+        if holds:
+            Hold.objects.bulk_update(list(holds.values()), _HOLD_FIELDS)
     except IntegrityError as exc:  # the DB CHECKs are the backstop
         raise Unprocessable(
             Code.INSUFFICIENT_FUNDS, "amount: insufficient funds."
@@ -361,14 +364,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     for spec, _ in todo:
         for leg in spec.hold_legs:
             fresh = holds[leg.hold.pk]
-            for name in (
-                "amount",
-                "posted_amount",
-                "released_amount",
-                "remaining_amount",
-                "status",
-                "updated_at",
-            ):
+            for name in _HOLD_FIELDS:
                 setattr(leg.hold, name, getattr(fresh, name))
 
 
