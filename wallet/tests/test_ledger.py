@@ -412,3 +412,13 @@ def test_other_apps_can_register_checks(usd):
         ]
     finally:
         CHECKS.pop("trading: open orders hold what they need")
+
+
+def test_balances_past_64_bits_are_refused(alice, usd):
+    from wallet.money import MAX_UNITS
+
+    fund(alice, usd, MAX_UNITS)
+    with pytest.raises(ApplicationError) as info:
+        fund(alice, usd, 1)
+    assert info.value.code == "balance_overflow"
+    assert balances(alice) == {"USD": (MAX_UNITS, 0)}
