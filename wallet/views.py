@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import IdempotencyKey
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
 from wallet import selectors, services
@@ -24,6 +29,34 @@ from wallet.models import Deposit, Withdrawal
 from wallet.money import format_units, to_units
 
 STATEMENT_PAGE_SIZE = 25
+_FORM_KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def _first_submit(request: HttpRequest, scope: str) -> bool:
+    """Double-submit guard for money forms: each rendered form carries a one-time
+    `form_key`; it is claimed in the caller's transaction (so a refused action frees
+    it again). False when the same form was already submitted."""
+    key = request.POST.get("form_key", "")
+    if not _FORM_KEY_RE.match(key):
+        return True
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(
+                user=request.user,
+                scope=f"wallet.page.{scope}",
+                key=key,
+                request_fingerprint="",
+                response_status=302,
+                response_body={},
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _already_submitted(request: HttpRequest) -> HttpResponse:
+    messages.info(request, "That form was already submitted; nothing was repeated.")
+    return redirect("wallet:home")
 
 
 def _add_error(form, exc: ApplicationError) -> None:
@@ -51,6 +84,7 @@ def _home(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         for b in balances
     ]
     context = {
+        "form_key": uuid.uuid4().hex,
         "balances": rows,
         "deposit_form": forms.get("deposit_form") or DepositForm(),
         "withdrawal_form": forms.get("withdrawal_form") or WithdrawalForm(),
@@ -96,13 +130,16 @@ def deposit_submit(request: HttpRequest) -> HttpResponse:
     form = DepositForm(request.POST)
     if form.is_valid():
         try:
-            asset, units = _parse(form)
-            deposit = services.deposit_create(
-                user=request.user,
-                asset=asset,
-                amount=units,
-                meta=RequestMeta.from_request(request),
-            )
+            with transaction.atomic():
+                if not _first_submit(request, "deposit"):
+                    return _already_submitted(request)
+                asset, units = _parse(form)
+                deposit = services.deposit_create(
+                    user=request.user,
+                    asset=asset,
+                    amount=units,
+                    meta=RequestMeta.from_request(request),
+                )
         except ApplicationError as exc:
             _add_error(form, exc)
         else:
@@ -116,14 +153,17 @@ def withdrawal_submit(request: HttpRequest) -> HttpResponse:
     form = WithdrawalForm(request.POST)
     if form.is_valid():
         try:
-            asset, units = _parse(form)
-            services.withdrawal_request(
-                user=request.user,
-                asset=asset,
-                amount=units,
-                destination=form.cleaned_data["destination"],
-                meta=RequestMeta.from_request(request),
-            )
+            with transaction.atomic():
+                if not _first_submit(request, "withdrawal"):
+                    return _already_submitted(request)
+                asset, units = _parse(form)
+                services.withdrawal_request(
+                    user=request.user,
+                    asset=asset,
+                    amount=units,
+                    destination=form.cleaned_data["destination"],
+                    meta=RequestMeta.from_request(request),
+                )
         except ApplicationError as exc:
             _add_error(form, exc)
         else:
@@ -159,15 +199,18 @@ def transfer_submit(request: HttpRequest) -> HttpResponse:
     form = TransferForm(request.POST)
     if form.is_valid():
         try:
-            asset, units = _parse(form)
-            transfer = services.transfer_create(
-                sender=request.user,
-                to_email=form.cleaned_data["to"],
-                asset=asset,
-                amount=units,
-                note=form.cleaned_data["note"],
-                meta=RequestMeta.from_request(request),
-            )
+            with transaction.atomic():
+                if not _first_submit(request, "transfer"):
+                    return _already_submitted(request)
+                asset, units = _parse(form)
+                transfer = services.transfer_create(
+                    sender=request.user,
+                    to_email=form.cleaned_data["to"],
+                    asset=asset,
+                    amount=units,
+                    note=form.cleaned_data["note"],
+                    meta=RequestMeta.from_request(request),
+                )
         except ApplicationError as exc:
             _add_error(form, exc)
         else:

@@ -116,3 +116,24 @@ def test_statement_page_paging_and_csv(browser, alice, bob, usd):
     assert second.count("Deposit") >= 1
     csv = browser.get(first.context["csv_url"])
     assert len(b"".join(csv.streaming_content).decode().splitlines()) == 32
+
+
+def test_a_double_submitted_transfer_form_moves_money_once(browser, alice, bob, usd):
+    fund(alice, usd, 10_000)
+    form = {
+        "asset": "USD",
+        "amount": "10",
+        "to": "bob@example.com",
+        "form_key": "0123456789abcdef",
+    }
+    browser.post("/wallet/transfer/", form)
+    second = browser.post("/wallet/transfer/", form, follow=True)
+    assert b"already submitted" in second.content
+    assert balances(bob) == {"USD": (1_000, 0)}
+    # A refused submission frees its key: fixing the form and resending works.
+    refused = browser.post(
+        "/wallet/transfer/", {**form, "amount": "1000", "form_key": "fedcba9876543210"}
+    )
+    assert refused.status_code == 400
+    browser.post("/wallet/transfer/", {**form, "form_key": "fedcba9876543210"})
+    assert balances(bob) == {"USD": (2_000, 0)}
