@@ -39,7 +39,7 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name", "phone")}),
-        ("State", {"fields": ("status", "withdrawal_test_approved", "token_version")}),
+        ("State", {"fields": ("status", "token_version")}),
         (
             "Roles",
             {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")},

@@ -25,8 +25,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Bumped on password change and suspension: tokens carrying an older value in
     # their "ver" claim are refused at once, not when their lifetime runs out.
     token_version = models.PositiveIntegerField(default=0)
-    # Wallet: a staff-approved test user may withdraw before KYC exists for them.
-    withdrawal_test_approved = models.BooleanField(default=False)
 
     objects = UserManager()
 

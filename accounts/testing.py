@@ -28,7 +28,11 @@ def make_user(
     is_superuser: bool = False,
 ) -> User:
     from accounts import services
+    from accounts.roles import sync_role_permissions
 
+    if set(roles) - {Role.TRADER}:
+        # Transactional tests flush the tables, data migrations' groups included.
+        sync_role_permissions()
     email = email or f"user{next(_counter)}@example.com"
     user = services.user_register(email=email, password=password, full_name=full_name)
     if roles != (Role.TRADER,) or is_staff or is_superuser:

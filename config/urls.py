@@ -14,6 +14,7 @@ admin.site.site_title = "Exchange back office"
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("kyc.api.urls")),
+    path("", include("wallet.api.urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
     path("kyc/", include("kyc.urls")),
+    path("wallet/", include("wallet.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]

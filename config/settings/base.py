@@ -317,3 +317,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Wallet -----------------------------------------------------------------------
+# The sandbox payment provider credits wallets with play money: off unless enabled,
+# and it refuses to run without a webhook secret (no default outside local/test).
+SANDBOX_PAYMENTS_ENABLED = env.bool("SANDBOX_PAYMENTS_ENABLED", default=False)
+SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
+# Empty: the sandbox hands its signed webhook to the webhook handler in-process.
+# Set (e.g. http://127.0.0.1:8000/api/v1/wallet/webhooks/sandbox) for a real POST.
+SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")

@@ -39,3 +39,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 # No exponential back-off between OTP attempts: tests check codes back to back.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+SANDBOX_PAYMENTS_ENABLED = True
+SANDBOX_WEBHOOK_SECRET = "test-only-sandbox-webhook-secret"
+SANDBOX_WEBHOOK_URL = ""

@@ -1,0 +1,201 @@
+"""Ledger benchmark: postings per second for transfers on the real posting service.
+
+Run (PostgreSQL; the database must exist, it is migrated first):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/wallet_bench \
+        python -m bench.ledger --transfers 2000 --batch 100 --threads 4
+
+It creates a benchmark asset and `--users` funded users, then measures:
+  1. `ledger_post`, one transfer journal per transaction (2 entries each);
+  2. `transfer_create`, the full service (Transfer row + journal + audit event);
+  3. `ledger_post_batch`, `--batch` transfer journals per transaction;
+  4. `ledger_post` from `--threads` threads at once (row locks, pk lock order).
+A "posting" is one transfer journal (two entries). The ledger is verified at the
+end (every invariant of `manage.py verify_ledger`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import threading
+import time
+import uuid
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--transfers", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    _setup()
+
+    import django
+    from django.db import connection
+
+    from accounts.models import User
+    from wallet.ledger import (
+        JournalSpec,
+        Posting,
+        account_ensure,
+        ledger_post,
+        ledger_post_batch,
+    )
+    from wallet.models import Account, Asset
+    from wallet.services import transfer_create
+    from wallet.verification import ledger_problems
+
+    rng = random.Random(args.seed)
+    run = uuid.uuid4().hex[:8]
+    asset, _ = Asset.objects.get_or_create(
+        code="BENCH", defaults={"name": "Bench", "decimals": 2, "kind": "fiat"}
+    )
+    external = account_ensure(asset=asset, kind=Account.Kind.EXTERNAL)
+    users, accounts = [], []
+    for i in range(args.users):
+        user, _ = User.objects.get_or_create(
+            email=f"bench{i}@bench.local", defaults={"full_name": f"Bench {i}"}
+        )
+        users.append(user)
+        accounts.append(
+            account_ensure(owner=user, asset=asset, kind=Account.Kind.AVAILABLE)
+        )
+    ledger_post_batch(
+        journals=[
+            JournalSpec(
+                "deposit",
+                f"bench-{run}-fund-{i}",
+                [Posting(external, -(10**12)), Posting(account, 10**12)],
+            )
+            for i, account in enumerate(accounts)
+        ]
+    )
+
+    def pair():
+        a, b = rng.sample(range(len(accounts)), 2)
+        return accounts[a], accounts[b], rng.randint(1, 10_000)
+
+    def report(label: str, count: int, seconds: float) -> None:
+        print(
+            f"{label:<44} {count:>7} postings {seconds:8.2f} s "
+            f"{count / seconds:10.0f} postings/s {2 * count / seconds:10.0f} entries/s"
+        )
+
+    with connection.cursor() as cursor:
+        cursor.execute("select version()")
+        db_version = cursor.fetchone()[0].split(" on ")[0]
+        sync = ""
+        if connection.vendor == "postgresql":
+            cursor.execute("show synchronous_commit")
+            sync = f", synchronous_commit={cursor.fetchone()[0]}"
+    print(
+        f"# bench.ledger: {connection.vendor} ({db_version}{sync}), Django "
+        f"{django.get_version()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+        f"{args.users} users, run {run}"
+    )
+
+    n = args.transfers
+    start = time.perf_counter()
+    for i in range(n):
+        src, dst, amount = pair()
+        ledger_post(
+            kind="transfer",
+            reference=f"bench-{run}-single-{i}",
+            postings=[Posting(src, -amount), Posting(dst, amount)],
+        )
+    report("ledger_post, 1 per transaction", n, time.perf_counter() - start)
+
+    m = max(n // 4, 1)
+    start = time.perf_counter()
+    for _ in range(m):
+        a, b = rng.sample(range(len(users)), 2)
+        transfer_create(sender=users[a], to_email=users[b].email, asset=asset, amount=1)
+    report("transfer_create (full service), 1 per txn", m, time.perf_counter() - start)
+
+    start = time.perf_counter()
+    done = 0
+    while done < n:
+        size = min(args.batch, n - done)
+        specs = []
+        for j in range(size):
+            src, dst, amount = pair()
+            specs.append(
+                JournalSpec(
+                    "transfer",
+                    f"bench-{run}-batch-{done + j}",
+                    [Posting(src, -amount), Posting(dst, amount)],
+                )
+            )
+        ledger_post_batch(journals=specs)
+        done += size
+    report(
+        f"ledger_post_batch, {args.batch} per transaction",
+        n,
+        time.perf_counter() - start,
+    )
+
+    if args.threads > 1:
+        per_thread = n // args.threads
+        errors: list[BaseException] = []
+
+        def worker(t: int) -> None:
+            local = random.Random(args.seed + t)
+            try:
+                for i in range(per_thread):
+                    a, b = local.sample(range(len(accounts)), 2)
+                    amount = local.randint(1, 10_000)
+                    ledger_post(
+                        kind="transfer",
+                        reference=f"bench-{run}-thread-{t}-{i}",
+                        postings=[
+                            Posting(accounts[a], -amount),
+                            Posting(accounts[b], amount),
+                        ],
+                    )
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=worker, args=(t,)) for t in range(args.threads)
+        ]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        report(
+            f"ledger_post, 1 per txn, {args.threads} threads",
+            per_thread * args.threads,
+            time.perf_counter() - start,
+        )
+        if errors:
+            print(f"# {len(errors)} thread error(s): {errors[0]!r}")
+
+    start = time.perf_counter()
+    problems = ledger_problems()
+    print(
+        f"# verify_ledger: {'ok' if not problems else problems[:5]} "
+        f"({time.perf_counter() - start:.2f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

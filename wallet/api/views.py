@@ -1,0 +1,373 @@
+"""Thin wallet API views: parse, convert money at the edge, call one service."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.idempotency import run_idempotent
+from accounts.services import RequestMeta
+from config.errors import NotFound
+from config.openapi import IDEMPOTENCY_KEY_HEADER, error_responses
+from config.pagination import NewestFirstCursorPagination
+from wallet import selectors, services
+from wallet.api import serializers as s
+from wallet.errors import WalletErrorCode as Code
+from wallet.exports import statement_csv_response
+from wallet.models import Asset, Withdrawal
+from wallet.money import to_units
+
+TAGS = ["wallet"]
+
+
+def _meta(request) -> RequestMeta:
+    return RequestMeta.from_request(request._request)
+
+
+def _asset_and_units(data: dict, *, field: str = "amount") -> tuple[Asset, int]:
+    asset = services.asset_get(code=data["asset"])
+    units = to_units(data[field], decimals=asset.decimals, field=field)
+    return asset, units
+
+
+class StatementPagination(CursorPagination):
+    ordering = ("-id",)
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+
+def _paginate(view: APIView, request, queryset, serializer_class, *, pager=None):
+    paginator = pager or NewestFirstCursorPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    data = serializer_class(
+        page, many=True, context={"request": request, "user": request.user}
+    ).data
+    return paginator.get_paginated_response(data)
+
+
+class AssetListView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.AssetOutputSerializer(many=True), **error_responses(401)},
+        summary="Assets the platform knows",
+    )
+    def get(self, request):
+        assets = Asset.objects.order_by("code")
+        return Response(s.AssetOutputSerializer(assets, many=True).data)
+
+
+class BalanceListView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.BalanceOutputSerializer(many=True), **error_responses(401)},
+        summary="Available, held and total per asset",
+        description=(
+            "Decimal strings at each asset's precision. `below_minimum` is true when "
+            "the available balance is below the alert `minimum` the user set."
+        ),
+    )
+    def get(self, request):
+        balances = selectors.balance_list(user=request.user)
+        return Response(s.BalanceOutputSerializer(balances, many=True).data)
+
+
+def _statement_queryset(request):
+    query = s.StatementQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    params = query.validated_data
+    asset = None
+    if params.get("asset"):
+        asset = services.asset_get(code=params["asset"], active=False)
+    return selectors.statement_entries(
+        user=request.user,
+        asset=asset,
+        kind=params.get("kind"),
+        date_from=params.get("date_from"),
+        date_to=params.get("date_to"),
+    )
+
+
+class StatementView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        parameters=[s.StatementQuerySerializer],
+        responses={
+            200: s.StatementEntryOutputSerializer(many=True),
+            **error_responses(400, 401),
+        },
+        summary="The user's ledger entries with running balance",
+        description=(
+            "Newest first, cursor-paginated (`cursor`, `limit` up to 200). "
+            "`balance_after` is the balance of that entry's account (available or "
+            "held) right after it. `kind` filters by journal kind; dates are "
+            "inclusive UTC days."
+        ),
+    )
+    def get(self, request):
+        return _paginate(
+            self,
+            request,
+            _statement_queryset(request),
+            s.StatementEntryOutputSerializer,
+            pager=StatementPagination(),
+        )
+
+
+class StatementCsvView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        parameters=[s.StatementQuerySerializer],
+        responses={(200, "text/csv"): str, **error_responses(400, 401)},
+        summary="The same statement as a CSV download (all matching rows)",
+    )
+    def get(self, request):
+        return statement_csv_response(_statement_queryset(request), user=request.user)
+
+
+class DepositListCreateView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.DepositOutputSerializer(many=True), **error_responses(401)},
+        summary="The user's deposits, newest first",
+    )
+    def get(self, request):
+        return _paginate(
+            self,
+            request,
+            selectors.deposit_list(user=request.user),
+            s.DepositOutputSerializer,
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        request=s.DepositInputSerializer,
+        responses={
+            201: s.DepositOutputSerializer,
+            **error_responses(400, 401, 409, 422),
+        },
+        summary="Start a deposit; pay at the returned checkout_url",
+        description=(
+            "The wallet is credited when the payment provider confirms through its "
+            "signed webhook. Errors: `invalid_amount`, `unknown_asset` (400), "
+            "`asset_inactive` (422), `provider_unavailable` (503)."
+        ),
+    )
+    def post(self, request):
+        data = s.DepositInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def handler():
+            asset, units = _asset_and_units(data.validated_data)
+            deposit = services.deposit_create(
+                user=request.user, asset=asset, amount=units, meta=_meta(request)
+            )
+            out = s.DepositOutputSerializer(deposit, context={"request": request})
+            return Response(out.data, status=status.HTTP_201_CREATED)
+
+        return run_idempotent(request=request, scope="wallet.deposit", handler=handler)
+
+
+class WithdrawalListCreateView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={
+            200: s.WithdrawalOutputSerializer(many=True),
+            **error_responses(401),
+        },
+        summary="The user's withdrawals, newest first",
+    )
+    def get(self, request):
+        return _paginate(
+            self,
+            request,
+            selectors.withdrawal_list(user=request.user),
+            s.WithdrawalOutputSerializer,
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        request=s.WithdrawalInputSerializer,
+        responses={
+            201: s.WithdrawalOutputSerializer,
+            **error_responses(400, 401, 403, 409, 422),
+        },
+        summary="Request a withdrawal (funds are held until an operator decides)",
+        description=(
+            "Errors: `kyc_required` (403), `insufficient_funds`, "
+            "`daily_limit_exceeded`, `asset_inactive` (422), `invalid_amount`, "
+            "`unknown_asset` (400)."
+        ),
+    )
+    def post(self, request):
+        data = s.WithdrawalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def handler():
+            asset, units = _asset_and_units(data.validated_data)
+            withdrawal = services.withdrawal_request(
+                user=request.user,
+                asset=asset,
+                amount=units,
+                destination=data.validated_data["destination"],
+                meta=_meta(request),
+            )
+            out = s.WithdrawalOutputSerializer(withdrawal)
+            return Response(out.data, status=status.HTTP_201_CREATED)
+
+        return run_idempotent(
+            request=request, scope="wallet.withdrawal", handler=handler
+        )
+
+
+class WithdrawalCancelView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={
+            200: s.WithdrawalOutputSerializer,
+            **error_responses(401, 404, 409),
+        },
+        summary="Cancel a withdrawal that is still `requested`",
+        description="409 `withdrawal_not_cancellable` once an operator decided it.",
+    )
+    def post(self, request, pk: int):
+        withdrawal = Withdrawal.objects.filter(pk=pk, user=request.user).first()
+        if withdrawal is None:
+            raise NotFound(Code.NOT_FOUND, "No such withdrawal.")
+        withdrawal = services.withdrawal_cancel(
+            withdrawal=withdrawal, user=request.user, meta=_meta(request)
+        )
+        return Response(s.WithdrawalOutputSerializer(withdrawal).data)
+
+
+class TransferListCreateView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.TransferOutputSerializer(many=True), **error_responses(401)},
+        summary="Transfers sent and received, newest first",
+    )
+    def get(self, request):
+        return _paginate(
+            self,
+            request,
+            selectors.transfer_list(user=request.user),
+            s.TransferOutputSerializer,
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        request=s.TransferInputSerializer,
+        responses={
+            201: s.TransferOutputSerializer,
+            **error_responses(400, 401, 404, 409, 422),
+        },
+        summary="Send funds to another user by email (atomic)",
+        description=(
+            "Errors: `transfer_to_self`, `invalid_amount`, `unknown_asset` (400), "
+            "`unknown_recipient` (404, field `to`), `insufficient_funds`, "
+            "`asset_inactive` (422), `idempotency_key_reused` (409)."
+        ),
+    )
+    def post(self, request):
+        data = s.TransferInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def handler():
+            asset, units = _asset_and_units(data.validated_data)
+            transfer = services.transfer_create(
+                sender=request.user,
+                to_email=data.validated_data["to"],
+                asset=asset,
+                amount=units,
+                note=data.validated_data.get("note", ""),
+                meta=_meta(request),
+            )
+            out = s.TransferOutputSerializer(transfer, context={"user": request.user})
+            return Response(out.data, status=status.HTTP_201_CREATED)
+
+        return run_idempotent(request=request, scope="wallet.transfer", handler=handler)
+
+
+class AlertListView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.AlertOutputSerializer(many=True), **error_responses(401)},
+        summary="The user's balance alerts",
+    )
+    def get(self, request):
+        alerts = selectors.alert_list(user=request.user).order_by("asset__code")
+        return Response(s.AlertOutputSerializer(alerts, many=True).data)
+
+
+class AlertDetailView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=s.AlertInputSerializer,
+        responses={200: s.AlertOutputSerializer, **error_responses(400, 401, 422)},
+        summary="Set the minimum available balance for an asset",
+    )
+    def put(self, request, asset: str):
+        data = s.AlertInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        asset_obj = services.asset_get(code=asset, active=False)
+        minimum = to_units(
+            data.validated_data["minimum"], decimals=asset_obj.decimals, field="minimum"
+        )
+        alert = services.balance_alert_set(
+            user=request.user, asset=asset_obj, minimum=minimum, meta=_meta(request)
+        )
+        return Response(s.AlertOutputSerializer(alert).data)
+
+    @extend_schema(
+        tags=TAGS,
+        responses={204: None, **error_responses(400, 401, 404)},
+        summary="Remove the alert of an asset",
+    )
+    def delete(self, request, asset: str):
+        asset_obj = services.asset_get(code=asset, active=False)
+        if not services.balance_alert_delete(
+            user=request.user, asset=asset_obj, meta=_meta(request)
+        ):
+            raise NotFound(Code.NOT_FOUND, f"No alert for {asset_obj.code}.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookView(APIView):
+    """Payment providers call this. No auth (the signature is the auth), no CSRF,
+    no throttle (providers retry in bursts)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(
+        tags=TAGS,
+        request={"application/json": dict},
+        parameters=[
+            OpenApiParameter(
+                "X-Sandbox-Signature",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Sandbox: `t=<unix>,v1=<hex HMAC-SHA256 of '<t>.<body>'>`",
+            )
+        ],
+        responses={200: s.WebhookOutputSerializer, **error_responses(400, 404, 422)},
+        summary="Payment provider webhook (signed)",
+        description=(
+            "Idempotent by the provider's reference: any number of deliveries "
+            "credit the deposit once. 400 `invalid_signature` / `stale_signature`."
+        ),
+    )
+    def post(self, request, provider: str):
+        deposit = services.deposit_webhook_process(
+            provider=provider, headers=request.headers, body=request.body
+        )
+        return Response(s.WebhookOutputSerializer(deposit).data)

@@ -1,0 +1,537 @@
+"""The posting service: the only code that writes balances, entries and holds.
+
+Every money movement of the platform is a `Journal` of signed `Entry` rows that sum
+to zero per asset. `ledger_post` (one journal) and `ledger_post_batch` (many journals
+in one transaction) share one code path, which:
+
+1. validates each journal (integer amounts, zero-sum per asset, hold legs sane)
+   before touching the database;
+2. claims each `(kind, reference)` by inserting the journal row; a reference that
+   already exists returns the first journal (idempotent retries), and refuses with
+   409 when the retry asked for different entries;
+3. locks the touched holds, then the touched accounts, each in primary-key order
+   (`select_for_update`), so concurrent postings never deadlock;
+4. computes each balance after each entry from the locked rows, refusing an
+   overdraft with `insufficient_funds` (422) before writing anything;
+5. inserts the entries with `bulk_create` (each carries `balance_after`), moves the
+   balances with one `F()` update, and updates the holds' amounts and status.
+
+The database is the backstop: a CHECK keeps every account but `external`
+non-negative, another keeps each hold's amounts adding up.
+
+Holds (reservations) are legs of a journal (`HoldLeg`): `add` moves `available ->
+held`, `post` takes from `held` towards the journal's other postings, `release`
+returns `held -> available`. Trading settles a trade as ONE journal with two legs
+(`post` of the buyer's quote hold and of the seller's base hold) and the postings
+that pay the counterparties and the fee accounts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import BigIntegerField, Case, F, Value, When
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import User
+from config.errors import ApplicationError, Conflict, Unprocessable
+from wallet.errors import WalletErrorCode as Code
+from wallet.models import Account, Asset, Entry, Hold, Journal
+from wallet.money import MAX_UNITS, format_units
+
+
+@dataclass(frozen=True)
+class Posting:
+    """`amount` (signed units) into `account`; zero amounts are skipped."""
+
+    account: Account
+    amount: int
+
+
+@dataclass(frozen=True)
+class HoldLeg:
+    """A change of one hold inside a journal (all amounts >= 0 units).
+
+    post:    held -> the journal's other postings (a fill, a withdrawal payout)
+    release: held -> the hold owner's available (cancel, amend down, leftovers)
+    add:     the owner's available -> held (placing or growing the hold)
+    """
+
+    hold: Hold
+    post: int = 0
+    release: int = 0
+    add: int = 0
+
+
+@dataclass(frozen=True)
+class JournalSpec:
+    kind: str
+    reference: str
+    postings: Sequence[Posting] = ()
+    hold_legs: Sequence[HoldLeg] = ()
+    metadata: dict = field(default_factory=dict)
+
+
+_HOLD_FIELDS = (
+    "amount",
+    "posted_amount",
+    "released_amount",
+    "remaining_amount",
+    "status",
+    "updated_at",
+)
+
+
+@dataclass
+class _Line:
+    account_id: int
+    asset_id: int
+    amount: int
+
+
+# --- Accounts ---------------------------------------------------------------------
+
+
+def account_ensure(*, asset: Asset, kind: str, owner: User | None = None) -> Account:
+    """The account of `owner` (None: the system) for `asset` and `kind`, created on
+    first use. Balances only ever change through the posting service."""
+    if (owner is None) != (kind in Account.SYSTEM_KINDS):
+        raise ValueError(f"account kind {kind!r} does not fit owner {owner!r}")
+    account, _ = Account.objects.get_or_create(owner=owner, asset=asset, kind=kind)
+    return account
+
+
+def user_accounts_ensure(*, user: User, asset: Asset) -> tuple[Account, Account]:
+    """(available, held) of a user for an asset."""
+    return (
+        account_ensure(owner=user, asset=asset, kind=Account.Kind.AVAILABLE),
+        account_ensure(owner=user, asset=asset, kind=Account.Kind.HELD),
+    )
+
+
+def accounts_lock(account_ids: Sequence[int]) -> dict[int, Account]:
+    """Lock accounts in pk order (the one order every transaction uses)."""
+    rows = (
+        Account.objects.filter(pk__in=set(account_ids))
+        .order_by("pk")
+        .select_for_update()
+    )
+    return {account.pk: account for account in rows}
+
+
+# --- Validation -------------------------------------------------------------------
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _lines(spec: JournalSpec) -> list[_Line]:
+    """The entries a spec asks for, validated (no database access)."""
+    if not spec.kind or not spec.reference or len(spec.reference) > 128:
+        raise ValueError("a journal needs a kind and a reference of 1-128 chars")
+    lines: list[_Line] = []
+    for posting in spec.postings:
+        if not _is_int(posting.amount):
+            raise TypeError("posting amounts must be int units")
+        if abs(posting.amount) > MAX_UNITS:
+            raise ApplicationError(Code.INVALID_AMOUNT, "amount: is too large.")
+        if posting.amount:
+            lines.append(
+                _Line(posting.account.pk, posting.account.asset_id, posting.amount)
+            )
+    seen_holds: set[int] = set()
+    for leg in spec.hold_legs:
+        amounts = (leg.post, leg.release, leg.add)
+        if not all(_is_int(a) and 0 <= a <= MAX_UNITS for a in amounts):
+            raise ValueError("hold leg amounts must be int units >= 0")
+        if leg.add and (leg.post or leg.release):
+            raise ValueError("a hold leg either adds or takes, not both")
+        if leg.hold.pk is None or leg.hold.pk in seen_holds:
+            raise ValueError("each hold appears at most once per journal")
+        seen_holds.add(leg.hold.pk)
+        held_delta = leg.add - leg.post - leg.release
+        available_delta = leg.release - leg.add
+        if held_delta:
+            lines.append(_Line(leg.hold.held_account_id, leg.hold.asset_id, held_delta))
+        if available_delta:
+            lines.append(
+                _Line(leg.hold.available_account_id, leg.hold.asset_id, available_delta)
+            )
+    if not lines:
+        raise ValueError(f"journal {spec.kind}:{spec.reference} has no entries")
+    sums: Counter[int] = Counter()
+    for line in lines:
+        sums[line.asset_id] += line.amount
+    unbalanced = {asset_id: total for asset_id, total in sums.items() if total}
+    if unbalanced:
+        raise ApplicationError(
+            Code.UNBALANCED_JOURNAL,
+            f"journal {spec.kind}:{spec.reference} does not sum to zero per asset.",
+            details={"unbalanced": {str(k): v for k, v in unbalanced.items()}},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return lines
+
+
+def _check_replay(journal: Journal, lines: list[_Line]) -> Journal:
+    stored = Counter(journal.entries.values_list("account_id", "amount"))
+    wanted = Counter((line.account_id, line.amount) for line in lines)
+    if stored != wanted:
+        raise Conflict(
+            Code.JOURNAL_REFERENCE_CONFLICT,
+            f"journal {journal.kind}:{journal.reference} already exists with other "
+            "entries.",
+        )
+    return journal
+
+
+def _insufficient(account: Account, balance: int, needed: int) -> Unprocessable:
+    asset = Asset.objects.get(pk=account.asset_id)
+    have = format_units(balance, asset.decimals)
+    need = format_units(needed, asset.decimals)
+    message = (
+        f"amount: insufficient funds, {have} {asset.code} {account.kind} "
+        f"but {need} needed."
+    )
+    return Unprocessable(
+        Code.INSUFFICIENT_FUNDS,
+        message,
+        details={"amount": [message], "asset": asset.code},
+    )
+
+
+# --- Posting ----------------------------------------------------------------------
+
+
+def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal | None]:
+    """Existing journals (replays, checked) or None where a new one is needed."""
+    # kind + reference: the columns of the unique index, so this is an index probe
+    kinds = {spec.kind for spec, _ in specs_lines}
+    references = {spec.reference for spec, _ in specs_lines}
+    existing = {
+        (journal.kind, journal.reference): journal
+        for journal in Journal.objects.filter(kind__in=kinds, reference__in=references)
+    }
+    found: list[Journal | None] = []
+    for spec, lines in specs_lines:
+        journal = existing.get((spec.kind, spec.reference))
+        found.append(_check_replay(journal, lines) if journal else None)
+    return found
+
+
+def _post_many(specs: Sequence[JournalSpec]) -> list[Journal]:
+    specs_lines = [(spec, _lines(spec)) for spec in specs]
+    keys = [(spec.kind, spec.reference) for spec in specs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a batch may not repeat a (kind, reference)")
+    with transaction.atomic():
+        for attempt in (1, 2):
+            found = _claim(specs_lines)
+            now = timezone.now()
+            new = [
+                Journal(
+                    kind=spec.kind,
+                    reference=spec.reference,
+                    created_at=now,
+                    metadata=spec.metadata or {},
+                )
+                for (spec, _), journal in zip(specs_lines, found, strict=True)
+                if journal is None
+            ]
+            try:
+                with transaction.atomic():
+                    Journal.objects.bulk_create(new)
+                break
+            except IntegrityError:
+                # A concurrent twin committed the same reference first: replay it.
+                if attempt == 2:
+                    raise
+        todo = [
+            (spec, lines)
+            for (spec, lines), journal in zip(specs_lines, found, strict=True)
+            if journal is None
+        ]
+        if todo:
+            _apply(todo, new)
+        new_iter = iter(new)
+        return [journal or next(new_iter) for journal in found]
+
+
+def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal]):
+    # 1. Holds first, then accounts, each in pk order: the global lock order.
+    hold_ids = sorted({leg.hold.pk for spec, _ in todo for leg in spec.hold_legs})
+    holds: dict[int, Hold] = {}
+    if hold_ids:
+        holds = {
+            hold.pk: hold
+            for hold in Hold.objects.filter(pk__in=hold_ids)
+            .order_by("pk")
+            .select_for_update()
+        }
+    account_ids = {line.account_id for _, lines in todo for line in lines}
+    accounts = accounts_lock(sorted(account_ids))
+    if len(accounts) != len(account_ids):
+        raise ValueError("a posting names an account that does not exist")
+
+    # 2. Holds: apply legs in order, refusing anything that is not pending or
+    #    would take more than remains.
+    now = timezone.now()
+    for spec, _ in todo:
+        for leg in spec.hold_legs:
+            hold = holds[leg.hold.pk]
+            if hold.status != Hold.Status.PENDING:
+                raise Conflict(
+                    Code.HOLD_NOT_PENDING,
+                    f"hold {hold.reference_kind}:{hold.reference_id} is already "
+                    f"{hold.status}.",
+                )
+            taken = leg.post + leg.release
+            if taken > hold.remaining_amount:
+                raise Conflict(
+                    Code.HOLD_AMOUNT_EXCEEDED,
+                    f"hold {hold.reference_kind}:{hold.reference_id} has "
+                    f"{hold.remaining_amount} units left, {taken} asked.",
+                )
+            hold.amount += leg.add
+            hold.posted_amount += leg.post
+            hold.released_amount += leg.release
+            hold.remaining_amount += leg.add - taken
+            hold.updated_at = now
+            if hold.remaining_amount == 0 and taken:
+                hold.status = Hold.Status.VOIDED if leg.release else Hold.Status.POSTED
+
+    # 3. Balances: exact, from the locked rows; refuse overdrafts before writing.
+    balances = {pk: account.balance for pk, account in accounts.items()}
+    entries: list[Entry] = []
+    for (_, lines), journal in zip(todo, journals, strict=True):
+        for line in lines:
+            account = accounts[line.account_id]
+            if account.asset_id != line.asset_id:
+                raise ValueError("posting account asset mismatch")
+            before = balances[line.account_id]
+            after = before + line.amount
+            # Checked after every entry, so no balance_after is ever negative.
+            if after < 0 and account.kind != Account.Kind.EXTERNAL:
+                raise _insufficient(account, before, -line.amount)
+            if abs(after) > MAX_UNITS:
+                raise ApplicationError(
+                    Code.BALANCE_OVERFLOW,
+                    "amount: the balance would exceed the 64-bit limit.",
+                    details={"amount": ["Balance would overflow."]},
+                )
+            balances[line.account_id] = after
+            entries.append(
+                Entry(
+                    journal=journal,
+                    account_id=line.account_id,
+                    amount=line.amount,
+                    balance_after=after,
+                    created_at=journal.created_at,
+                )
+            )
+
+    # 4. Write: entries, balances (F() + delta), holds.
+    deltas: Counter[int] = Counter()
+    for entry in entries:
+        deltas[entry.account_id] += entry.amount
+    deltas = Counter({pk: delta for pk, delta in deltas.items() if delta})
+    # No savepoint here: an IntegrityError leaves through the caller's atomic block
+    # (ledger_post's own), which rolls the whole posting back.
+    try:
+        Entry.objects.bulk_create(entries, batch_size=1000)
+        if deltas:
+            Account.objects.filter(pk__in=list(deltas)).update(
+                balance=F("balance")
+                + Case(
+                    *[When(pk=pk, then=Value(d)) for pk, d in deltas.items()],
+                    output_field=BigIntegerField(),
+                )
+            )
+        if holds:
+            Hold.objects.bulk_update(list(holds.values()), _HOLD_FIELDS)
+    except IntegrityError as exc:  # the DB CHECKs are the backstop
+        raise Unprocessable(
+            Code.INSUFFICIENT_FUNDS, "amount: insufficient funds."
+        ) from exc
+    for account_id, account in accounts.items():
+        account.balance = balances[account_id]
+    # Callers keep their Hold instances: bring them up to date.
+    for spec, _ in todo:
+        for leg in spec.hold_legs:
+            fresh = holds[leg.hold.pk]
+            for name in _HOLD_FIELDS:
+                setattr(leg.hold, name, getattr(fresh, name))
+
+
+def ledger_post(
+    *,
+    kind: str,
+    reference: str,
+    postings: Sequence[Posting] = (),
+    hold_legs: Sequence[HoldLeg] = (),
+    metadata: dict | None = None,
+) -> Journal:
+    """Post one journal atomically (see the module docstring). A repeated
+    `(kind, reference)` returns the first journal."""
+    spec = JournalSpec(kind, reference, postings, hold_legs, metadata or {})
+    return _post_many([spec])[0]
+
+
+def ledger_post_batch(*, journals: Sequence[JournalSpec]) -> list[Journal]:
+    """Post many journals in ONE transaction (the matching engine's settlement and
+    the benchmark): one lock pass, one entries insert, one balance update."""
+    if not journals:
+        return []
+    return _post_many(journals)
+
+
+# --- Holds ------------------------------------------------------------------------
+
+
+def _hold_lock(hold: Hold) -> Hold:
+    return Hold.objects.select_for_update().get(pk=hold.pk)
+
+
+def hold_create(
+    *,
+    user: User,
+    asset: Asset,
+    amount: int,
+    reference_kind: str,
+    reference_id: str,
+    metadata: dict | None = None,
+) -> Hold:
+    """Reserve `amount` units: journal `hold:<reference_kind>:<reference_id>`,
+    available -> held. One hold per reference: a retry returns the same hold.
+    Insufficient available funds: 422 `insufficient_funds`, nothing written."""
+    if not _is_int(amount) or not 0 < amount <= MAX_UNITS:
+        raise ApplicationError(Code.INVALID_AMOUNT, "amount: must be > 0 units.")
+    reference_id = str(reference_id)
+    with transaction.atomic():
+        available, held = user_accounts_ensure(user=user, asset=asset)
+        try:
+            with transaction.atomic():
+                hold = Hold.objects.create(
+                    user=user,
+                    asset=asset,
+                    held_account=held,
+                    available_account=available,
+                    reference_kind=reference_kind,
+                    reference_id=reference_id,
+                )
+        except IntegrityError:
+            hold = Hold.objects.get(
+                reference_kind=reference_kind, reference_id=reference_id
+            )
+            if hold.user_id != user.pk or hold.asset_id != asset.pk:
+                raise Conflict(
+                    Code.HOLD_REFERENCE_CONFLICT,
+                    f"hold {reference_kind}:{reference_id} belongs to another "
+                    "user or asset.",
+                ) from None
+            return hold
+        ledger_post(
+            kind=Journal.Kind.HOLD,
+            reference=f"{reference_kind}:{reference_id}",
+            hold_legs=[HoldLeg(hold, add=amount)],
+            metadata={"hold": hold.pk, **(metadata or {})},
+        )
+        return hold
+
+
+def hold_post(
+    *,
+    hold: Hold,
+    amount: int,
+    postings: Sequence[Posting],
+    kind: str,
+    reference: str,
+    metadata: dict | None = None,
+) -> Journal:
+    """Take `amount` units out of a pending hold into `postings` (which must add up
+    to `amount` in the hold's asset). May be called many times (partial fills);
+    the hold becomes `posted` when nothing remains."""
+    return ledger_post(
+        kind=kind,
+        reference=reference,
+        postings=postings,
+        hold_legs=[HoldLeg(hold, post=amount)],
+        metadata={"hold": hold.pk, **(metadata or {})},
+    )
+
+
+def hold_void(
+    *,
+    hold: Hold,
+    reference: str | None = None,
+    metadata: dict | None = None,
+) -> Journal:
+    """Release what remains of a hold (held -> available); the hold becomes
+    `voided`. Repeating the same reference returns the same journal; voiding a hold
+    that is no longer pending is a 409 `hold_not_pending`."""
+    reference = reference or f"{hold.reference_kind}:{hold.reference_id}"
+    with transaction.atomic():
+        existing = Journal.objects.filter(
+            kind=Journal.Kind.RELEASE, reference=reference
+        ).first()
+        if existing is not None:
+            hold.refresh_from_db()
+            return existing
+        locked = _hold_lock(hold)
+        if locked.status != Hold.Status.PENDING:
+            raise Conflict(
+                Code.HOLD_NOT_PENDING,
+                f"hold {hold.reference_kind}:{hold.reference_id} is already "
+                f"{locked.status}.",
+            )
+        return ledger_post(
+            kind=Journal.Kind.RELEASE,
+            reference=reference,
+            hold_legs=[HoldLeg(hold, release=locked.remaining_amount)],
+            metadata={"hold": hold.pk, **(metadata or {})},
+        )
+
+
+def hold_adjust(
+    *,
+    hold: Hold,
+    delta: int,
+    reference: str,
+    metadata: dict | None = None,
+) -> Journal:
+    """Grow (`delta > 0`, available -> held) or shrink (`delta < 0`, held ->
+    available) a pending hold, e.g. for an order amend. Shrinking to zero is a
+    `hold_void`; growing past the available balance is `insufficient_funds`."""
+    if not _is_int(delta) or delta == 0:
+        raise ValueError("delta must be a non-zero int")
+    with transaction.atomic():
+        existing_kind = Journal.Kind.HOLD if delta > 0 else Journal.Kind.RELEASE
+        if Journal.objects.filter(kind=existing_kind, reference=reference).exists():
+            hold.refresh_from_db()
+            return Journal.objects.get(kind=existing_kind, reference=reference)
+        locked = _hold_lock(hold)
+        if locked.status != Hold.Status.PENDING:
+            raise Conflict(
+                Code.HOLD_NOT_PENDING,
+                f"hold {hold.reference_kind}:{hold.reference_id} is already "
+                f"{locked.status}.",
+            )
+        if delta < 0 and -delta >= locked.remaining_amount:
+            raise Conflict(
+                Code.HOLD_AMOUNT_EXCEEDED,
+                f"hold {hold.reference_kind}:{hold.reference_id} has "
+                f"{locked.remaining_amount} units left; shrinking by {-delta} "
+                "would empty it (void it instead).",
+            )
+        leg = HoldLeg(hold, add=delta) if delta > 0 else HoldLeg(hold, release=-delta)
+        return ledger_post(
+            kind=existing_kind,
+            reference=reference,
+            hold_legs=[leg],
+            metadata={"hold": hold.pk, "delta": delta, **(metadata or {})},
+        )

@@ -1,0 +1,19 @@
+from django.db import migrations
+
+
+def sync_roles(apps, schema_editor):
+    from accounts.roles import sync_role_permissions
+
+    sync_role_permissions(apps)
+
+
+class Migration(migrations.Migration):
+    """Give the operator and support groups the wallet's permissions (view,
+    approve_withdrawal, approve_adjustment, add_adjustment...)."""
+
+    dependencies = [
+        ("wallet", "0001_initial"),
+        ("accounts", "0002_roles"),
+    ]
+
+    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]

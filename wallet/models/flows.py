@@ -1,0 +1,274 @@
+"""Money flows that post to the ledger: deposits, withdrawals, adjustments,
+transfers; plus per-asset balance alerts. Statuses change only through
+`wallet.services` (a transition table plus a history row in the same transaction).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from wallet.models.ledger import Asset, Hold, Journal
+
+USER = settings.AUTH_USER_MODEL
+
+
+class Deposit(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending payment"
+        CREDITED = "credited", "Credited"
+        FAILED = "failed", "Failed"
+
+    TRANSITIONS = {
+        Status.PENDING: (Status.CREDITED, Status.FAILED),
+        Status.CREDITED: (),
+        Status.FAILED: (),
+    }
+
+    user = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="deposits")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+    provider = models.CharField(max_length=32)
+    provider_reference = models.CharField(max_length=128, blank=True)
+    checkout_url = models.CharField(max_length=512, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    journal = models.OneToOneField(
+        Journal, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="deposit_amount_gt_0"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"],
+                condition=~Q(provider_reference=""),
+                name="deposit_unique_provider_reference",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="deposit_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"deposit {self.pk} {self.provider}:{self.provider_reference}"
+
+
+class DepositStatusChange(models.Model):
+    deposit = models.ForeignKey(
+        Deposit, on_delete=models.CASCADE, related_name="history"
+    )
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    acting_user = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.old_status or '-'} -> {self.new_status}"
+
+
+class Withdrawal(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved (paid out)"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled by user"
+
+    TRANSITIONS = {
+        Status.REQUESTED: (Status.APPROVED, Status.REJECTED, Status.CANCELLED),
+        Status.APPROVED: (),
+        Status.REJECTED: (),
+        Status.CANCELLED: (),
+    }
+    # What counts towards the daily limit.
+    LIMIT_STATUSES = (Status.REQUESTED, Status.APPROVED)
+
+    user = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="withdrawals")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+    destination = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.REQUESTED
+    )
+    hold = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        permissions = [("approve_withdrawal", "Can approve or reject withdrawals")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="withdrawal_amount_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("user")),
+                name="withdrawal_four_eyes",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="withdrawal_user"),
+            models.Index(fields=["status", "created_at"], name="withdrawal_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"withdrawal {self.pk}"
+
+
+class WithdrawalStatusChange(models.Model):
+    withdrawal = models.ForeignKey(
+        Withdrawal, on_delete=models.CASCADE, related_name="history"
+    )
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    acting_user = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.old_status or '-'} -> {self.new_status}"
+
+
+class Adjustment(models.Model):
+    """An operator's manual credit (amount > 0) or debit (amount < 0) of a user's
+    available balance against `external`. Maker-checker: a second operator
+    approves."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPROVED = "approved", "Approved (posted)"
+        REJECTED = "rejected", "Rejected"
+
+    TRANSITIONS = {
+        Status.PENDING: (Status.APPROVED, Status.REJECTED),
+        Status.APPROVED: (),
+        Status.REJECTED: (),
+    }
+
+    user = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="adjustments")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField(help_text="Signed: credit > 0, debit < 0.")
+    reason = models.CharField(max_length=255)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    requested_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    journal = models.OneToOneField(
+        Journal, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        permissions = [("approve_adjustment", "Can approve or reject adjustments")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(amount=0), name="adjustment_amount_non_zero"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True)
+                | ~Q(decided_by=models.F("requested_by")),
+                name="adjustment_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"adjustment {self.pk}"
+
+
+class AdjustmentStatusChange(models.Model):
+    adjustment = models.ForeignKey(
+        Adjustment, on_delete=models.CASCADE, related_name="history"
+    )
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    acting_user = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.old_status or '-'} -> {self.new_status}"
+
+
+class Transfer(models.Model):
+    sender = models.ForeignKey(
+        USER, on_delete=models.PROTECT, related_name="transfers_sent"
+    )
+    recipient = models.ForeignKey(
+        USER, on_delete=models.PROTECT, related_name="transfers_received"
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+    note = models.CharField(max_length=140, blank=True)
+    journal = models.OneToOneField(
+        Journal, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="transfer_amount_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=~Q(sender=models.F("recipient")), name="transfer_not_to_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk}"
+
+
+class BalanceAlert(models.Model):
+    """Flag the user's available balance of `asset` when it is below `minimum`."""
+
+    user = models.ForeignKey(
+        USER, on_delete=models.CASCADE, related_name="balance_alerts"
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
+    minimum = models.BigIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "asset"], name="alert_unique"),
+            models.CheckConstraint(
+                condition=Q(minimum__gt=0), name="alert_minimum_gt_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.user_id} {self.asset_id}"

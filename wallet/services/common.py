@@ -1,0 +1,66 @@
+"""Helpers shared by the wallet's services: asset lookup, status transitions."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import ApplicationError, Conflict, Forbidden, Unprocessable
+from wallet.errors import WalletErrorCode as Code
+from wallet.models import Asset
+
+
+def asset_get(*, code: str, field: str = "asset", active: bool = True) -> Asset:
+    """The asset with this code; `unknown_asset` (400) or `asset_inactive` (422)."""
+    asset = Asset.objects.filter(code=str(code).strip().upper()).first()
+    if asset is None:
+        raise ApplicationError(
+            Code.UNKNOWN_ASSET,
+            f"{field}: unknown asset {code!r}.",
+            details={field: ["Unknown asset."]},
+        )
+    if active and not asset.is_active:
+        raise Unprocessable(
+            Code.ASSET_INACTIVE,
+            f"{field}: {asset.code} is not active.",
+            details={field: ["Asset is not active."]},
+        )
+    return asset
+
+
+def status_transition(
+    *,
+    obj: models.Model,
+    new_status: str,
+    history: type[models.Model],
+    acting_user: User | None,
+    note: str = "",
+) -> str:
+    """Move `obj` (a locked row) to `new_status` if its TRANSITIONS allow it, and
+    write the history row. Returns the old status."""
+    old = obj.status
+    if new_status not in obj.TRANSITIONS.get(old, ()):
+        raise Conflict(
+            Code.INVALID_TRANSITION,
+            f"status: cannot go from {old} to {new_status}.",
+            details={"status": [old]},
+        )
+    obj.status = new_status
+    obj.updated_at = timezone.now()
+    fk = obj._meta.model_name
+    history.objects.create(
+        **{fk: obj},
+        old_status=old,
+        new_status=new_status,
+        acting_user=acting_user,
+        note=note[:255],
+    )
+    return old
+
+
+def require_perm(user: User, perm: str) -> None:
+    if not (user.is_active and user.has_perm(perm)):
+        raise Forbidden(
+            Code.PERMISSION_DENIED, f"You need the {perm} permission for this."
+        )

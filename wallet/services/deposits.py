@@ -1,0 +1,147 @@
+"""Deposits through a payment provider: create -> checkout -> signed webhook ->
+credit exactly once (external -> user available)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db import transaction
+
+from accounts.models import AuditCode, User
+from accounts.services import RequestMeta, audit_event_record
+from config.errors import ApplicationError, NotFound
+from wallet.errors import WalletErrorCode as Code
+from wallet.ledger import Posting, account_ensure, ledger_post
+from wallet.models import Account, Asset, Deposit, DepositStatusChange, Journal
+from wallet.money import format_units, to_units
+from wallet.providers import provider_get
+from wallet.services.common import status_transition
+
+DEFAULT_PROVIDER = "sandbox"
+
+
+@transaction.atomic
+def deposit_create(
+    *,
+    user: User,
+    asset: Asset,
+    amount: int,
+    provider: str = DEFAULT_PROVIDER,
+    meta: RequestMeta | None = None,
+) -> Deposit:
+    """Open a deposit and ask the provider for a payment; the user pays at
+    `deposit.checkout_url`, the provider then calls our webhook."""
+    gateway = provider_get(provider)
+    deposit = Deposit.objects.create(
+        user=user, asset=asset, amount=amount, provider=gateway.name
+    )
+    intent = gateway.create_payment(deposit=deposit)
+    deposit.provider_reference = intent.reference
+    deposit.checkout_url = intent.checkout_url
+    deposit.save(update_fields=["provider_reference", "checkout_url"])
+    DepositStatusChange.objects.create(
+        deposit=deposit, new_status=deposit.status, acting_user=user
+    )
+    audit_event_record(
+        code=AuditCode.DEPOSIT_CREATED,
+        user=user,
+        acting_user=user,
+        target=deposit,
+        meta=meta,
+        extra={"asset": asset.code, "amount": format_units(amount, asset.decimals)},
+    )
+    return deposit
+
+
+def deposit_webhook_process(
+    *, provider: str, headers: Mapping[str, str], body: bytes
+) -> Deposit:
+    """Handle a provider webhook: verify it, then settle the deposit once.
+
+    Safe to receive any number of times, concurrently: the deposit row is locked,
+    a settled deposit is returned unchanged, and the credit journal's reference is
+    the provider's reference (a second credit cannot exist)."""
+    gateway = provider_get(provider)
+    event = gateway.verify_webhook(headers=headers, body=body)
+    outcome = gateway.map_status(event.status)
+    with transaction.atomic():
+        deposit = (
+            Deposit.objects.select_for_update()
+            .select_related("asset", "user")
+            .filter(provider=gateway.name, provider_reference=event.reference)
+            .first()
+        )
+        if deposit is None:
+            raise NotFound(
+                Code.UNKNOWN_PAYMENT, f"reference: no deposit for {event.reference!r}."
+            )
+        if (
+            deposit.status != Deposit.Status.PENDING
+            or outcome == Deposit.Status.PENDING
+        ):
+            return deposit  # already settled (a retry) or nothing final yet
+        asset = deposit.asset
+        if (
+            event.currency != asset.code
+            or to_units(event.amount, decimals=asset.decimals, field="amount")
+            != deposit.amount
+        ):
+            raise ApplicationError(
+                Code.AMOUNT_MISMATCH,
+                f"amount: the provider reports {event.amount} {event.currency}, "
+                f"the deposit is {format_units(deposit.amount, asset.decimals)} "
+                f"{asset.code}.",
+                status_code=422,
+            )
+        note = f"{gateway.name} event {event.event_id}"
+        if outcome == Deposit.Status.CREDITED:
+            deposit.journal = ledger_post(
+                kind=Journal.Kind.DEPOSIT,
+                reference=f"{gateway.name}:{event.reference}",
+                postings=[
+                    Posting(
+                        account_ensure(asset=asset, kind=Account.Kind.EXTERNAL),
+                        -deposit.amount,
+                    ),
+                    Posting(
+                        account_ensure(
+                            owner=deposit.user, asset=asset, kind=Account.Kind.AVAILABLE
+                        ),
+                        deposit.amount,
+                    ),
+                ],
+                metadata={"deposit": deposit.pk, "provider": gateway.name},
+            )
+            code = AuditCode.DEPOSIT_CREDITED
+        else:
+            code = AuditCode.DEPOSIT_FAILED
+        old = status_transition(
+            obj=deposit,
+            new_status=outcome,
+            history=DepositStatusChange,
+            acting_user=None,
+            note=note,
+        )
+        deposit.save(update_fields=["status", "journal", "updated_at"])
+        audit_event_record(
+            code=code,
+            user=deposit.user,
+            target=deposit,
+            extra={"old": old, "new": deposit.status, "event": event.event_id},
+        )
+        return deposit
+
+
+@transaction.atomic
+def sandbox_checkout_complete(*, deposit: Deposit, user: User, outcome: str) -> None:
+    """The user pressed Pay or Fail on the sandbox checkout page: the sandbox
+    "provider" sends its signed webhook after this commits."""
+    from wallet import tasks
+
+    if deposit.user_id != user.pk:
+        raise NotFound(Code.UNKNOWN_PAYMENT, "No such payment.")
+    if deposit.provider != "sandbox":
+        raise NotFound(Code.UNKNOWN_PAYMENT, "Not a sandbox payment.")
+    if outcome not in ("succeeded", "failed"):
+        raise ApplicationError(Code.INVALID_WEBHOOK, "outcome: succeeded or failed.")
+    transaction.on_commit(lambda: tasks.sandbox_webhook_send.delay(deposit.pk, outcome))

@@ -1,0 +1,81 @@
+"""Transfers between users: one journal, sender available -> recipient available."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.models import AuditCode, User
+from accounts.services import RequestMeta, audit_event_record
+from config.errors import ApplicationError, NotFound
+from wallet.errors import WalletErrorCode as Code
+from wallet.ledger import Posting, account_ensure, ledger_post
+from wallet.models import Account, Asset, Journal, Transfer
+from wallet.money import format_units
+
+
+@transaction.atomic
+def transfer_create(
+    *,
+    sender: User,
+    to_email: str,
+    asset: Asset,
+    amount: int,
+    note: str = "",
+    meta: RequestMeta | None = None,
+) -> Transfer:
+    """Move `amount` units from the sender's available balance to the recipient's.
+    Both see it in their statements (the journal's metadata names both sides)."""
+    email = (to_email or "").strip().lower()
+    recipient = User.objects.filter(email__iexact=email).first()
+    if recipient is None or not recipient.is_active:
+        raise NotFound(
+            Code.UNKNOWN_RECIPIENT,
+            "to: no active user with this email.",
+            details={"to": ["No active user with this email."]},
+        )
+    if recipient.pk == sender.pk:
+        raise ApplicationError(
+            Code.TRANSFER_TO_SELF,
+            "to: you cannot transfer to yourself.",
+            details={"to": ["Cannot transfer to yourself."]},
+        )
+    note = (note or "").strip()
+    transfer = Transfer.objects.create(
+        sender=sender, recipient=recipient, asset=asset, amount=amount, note=note
+    )
+    transfer.journal = ledger_post(
+        kind=Journal.Kind.TRANSFER,
+        reference=str(transfer.pk),
+        postings=[
+            Posting(
+                account_ensure(owner=sender, asset=asset, kind=Account.Kind.AVAILABLE),
+                -amount,
+            ),
+            Posting(
+                account_ensure(
+                    owner=recipient, asset=asset, kind=Account.Kind.AVAILABLE
+                ),
+                amount,
+            ),
+        ],
+        metadata={
+            "transfer": transfer.pk,
+            "from": sender.email,
+            "to": recipient.email,
+            "note": note,
+        },
+    )
+    transfer.save(update_fields=["journal"])
+    audit_event_record(
+        code=AuditCode.TRANSFER_SENT,
+        user=sender,
+        acting_user=sender,
+        target=transfer,
+        meta=meta,
+        extra={
+            "to": recipient.email,
+            "asset": asset.code,
+            "amount": format_units(amount, asset.decimals),
+        },
+    )
+    return transfer

@@ -1,0 +1,139 @@
+"""The wallet page: balances, sandbox checkout, withdraw, transfer, statement."""
+
+import pytest
+from django.test import Client
+
+from kyc.testing import kyc_approve
+from wallet.models import Deposit
+from wallet.tests.helpers import balances, fund
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(alice):
+    client = Client()
+    client.force_login(alice, backend="accounts.backends.EmailBackend")
+    return client
+
+
+def test_wallet_page_needs_login(db):
+    response = Client().get("/wallet/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_wallet_page_shows_balances_and_alert_flag(browser, alice, usd):
+    fund(alice, usd, 12_345)
+    browser.post("/wallet/alerts/", {"asset": "USD", "minimum": "200"})
+    page = browser.get("/wallet/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<td class="num">123.45</td>' in html
+    assert "below 200.00" in html
+
+
+def test_deposit_through_the_sandbox_checkout(
+    browser, alice, usd, django_capture_on_commit_callbacks
+):
+    response = browser.post("/wallet/deposit/", {"asset": "USD", "amount": "50.00"})
+    deposit = Deposit.objects.get()
+    assert response.status_code == 302
+    assert (
+        response["Location"]
+        == f"/wallet/sandbox/checkout/{deposit.provider_reference}/"
+    )
+    checkout = browser.get(response["Location"])
+    assert b"50.00 USD" in checkout.content
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = browser.post(response["Location"], {"action": "pay"})
+    assert paid.status_code == 302
+    deposit.refresh_from_db()
+    assert deposit.status == "credited"
+    assert balances(alice) == {"USD": (5_000, 0)}
+    assert b"credited" in browser.get(response["Location"]).content
+
+
+def test_checkout_fail_and_other_users_get_404(
+    browser, alice, bob, usd, django_capture_on_commit_callbacks
+):
+    browser.post("/wallet/deposit/", {"asset": "USD", "amount": "5"})
+    deposit = Deposit.objects.get()
+    url = f"/wallet/sandbox/checkout/{deposit.provider_reference}/"
+    other = Client()
+    other.force_login(bob, backend="accounts.backends.EmailBackend")
+    assert other.get(url).status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(url, {"action": "fail"})
+    deposit.refresh_from_db()
+    assert deposit.status == "failed"
+    assert balances(alice) == {}
+
+
+def test_deposit_form_errors_name_the_field(browser, usd):
+    response = browser.post("/wallet/deposit/", {"asset": "USD", "amount": "1.999"})
+    assert response.status_code == 400
+    assert b"has more than 2 decimal places" in response.content
+    assert not Deposit.objects.exists()
+
+
+def test_transfer_and_withdraw_forms(browser, alice, bob, usd):
+    fund(alice, usd, 10_000)
+    response = browser.post(
+        "/wallet/transfer/",
+        {"asset": "USD", "amount": "10", "to": "bob@example.com", "note": "hi"},
+    )
+    assert response.status_code == 302
+    assert balances(bob) == {"USD": (1_000, 0)}
+    refused = browser.post(
+        "/wallet/withdraw/", {"asset": "USD", "amount": "10", "destination": "IBAN"}
+    )
+    assert refused.status_code == 400
+    assert b"Withdrawals need a verified identity (KYC)." in refused.content
+    kyc_approve(user=alice)
+    ok = browser.post(
+        "/wallet/withdraw/", {"asset": "USD", "amount": "10", "destination": "IBAN"}
+    )
+    assert ok.status_code == 302
+    assert balances(alice) == {"USD": (8_000, 1_000)}
+    withdrawal = alice.withdrawals.get()
+    browser.post(f"/wallet/withdrawals/{withdrawal.pk}/cancel/")
+    assert balances(alice) == {"USD": (9_000, 0)}
+
+
+def test_statement_page_paging_and_csv(browser, alice, bob, usd):
+    from wallet.services import transfer_create
+
+    fund(alice, usd, 100_000)
+    for _ in range(30):
+        transfer_create(sender=alice, to_email=bob.email, asset=usd, amount=100)
+    first = browser.get("/wallet/statement/", {"asset": "USD"})
+    html = first.content.decode()
+    assert html.count("Transfer to bob@example.com") == 25
+    assert first.context["next_url"].startswith("/wallet/statement/?asset=USD&before=")
+    second = browser.get(first.context["next_url"]).content.decode()
+    assert second.count("Transfer to bob@example.com") == 5
+    assert second.count("Deposit") >= 1
+    csv = browser.get(first.context["csv_url"])
+    assert len(b"".join(csv.streaming_content).decode().splitlines()) == 32
+
+
+def test_a_double_submitted_transfer_form_moves_money_once(browser, alice, bob, usd):
+    fund(alice, usd, 10_000)
+    form = {
+        "asset": "USD",
+        "amount": "10",
+        "to": "bob@example.com",
+        "form_key": "0123456789abcdef",
+    }
+    browser.post("/wallet/transfer/", form)
+    second = browser.post("/wallet/transfer/", form, follow=True)
+    assert b"already submitted" in second.content
+    assert balances(bob) == {"USD": (1_000, 0)}
+    # A refused submission frees its key: fixing the form and resending works.
+    refused = browser.post(
+        "/wallet/transfer/", {**form, "amount": "1000", "form_key": "fedcba9876543210"}
+    )
+    assert refused.status_code == 400
+    browser.post("/wallet/transfer/", {**form, "form_key": "fedcba9876543210"})
+    assert balances(bob) == {"USD": (2_000, 0)}
