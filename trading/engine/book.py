@@ -75,15 +75,22 @@ NO_QUOTE: Final = -1
 #: A level is compacted once it holds this many more dead entries than live ones.
 COMPACT_SLACK: Final = 32
 
-_SIDES: Final[dict[object, Side]] = {s.value: s for s in Side}
-_TYPES: Final[dict[object, OrderType]] = {t.value: t for t in OrderType}
-_TIFS: Final[dict[object, TimeInForce]] = {t.value: t for t in TimeInForce}
-_STPS: Final[dict[object, STP]] = {m.value: m for m in STP}
+# Keys are the members themselves: a lookup by member hits on identity, and a
+# plain equal string ("buy") still finds it.
+_SIDES: Final[dict[object, Side]] = {m: m for m in Side}
+_TYPES: Final[dict[object, OrderType]] = {m: m for m in OrderType}
+_TIFS: Final[dict[object, TimeInForce]] = {m: m for m in TimeInForce}
+_STPS: Final[dict[object, STP]] = {m: m for m in STP}
 _EXPIRY_OF_REJECT: Final[dict[RejectReason, DoneDetail]] = {
     RejectReason.POST_ONLY_WOULD_TAKE: D_POST_ONLY,
     RejectReason.FOK_NOT_FILLABLE: D_FOK,
     RejectReason.NO_LIQUIDITY: D_NO_LIQUIDITY,
 }
+# Command classes bound once: compiled code then compares against a constant
+# instead of looking the name up in the module globals on every command.
+_PLACE: Final = Place
+_CANCEL: Final = Cancel
+_AMEND: Final = Amend
 #: Stands in for the Accepted event until the command knows whether the order rests.
 _PENDING: Final = Event()
 
@@ -329,11 +336,11 @@ class OrderBook:
 
     def _dispatch(self, command: Command, events: list[Event]) -> None:
         kind = type(command)
-        if kind is Place:
+        if kind is _PLACE:
             self._place(command, events)  # type: ignore[arg-type]
-        elif kind is Cancel:
+        elif kind is _CANCEL:
             self._cancel(command, events)  # type: ignore[arg-type]
-        elif kind is Amend:
+        elif kind is _AMEND:
             self._amend(command, events)  # type: ignore[arg-type]
         else:
             events.append(
@@ -713,7 +720,8 @@ class OrderBook:
     # ------------------------------------------------------------ cancel, amend
 
     def _cancel(self, command: Cancel, events: list[Event]) -> None:
-        order_id: object = command[0]
+        raw: tuple[object, ...] = command
+        order_id = raw[0]
         if type(order_id) is not int:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
         order = self._orders.pop(order_id, None)
@@ -837,32 +845,24 @@ class OrderBook:
     def _next_triggered(self, last: int) -> Place | None:
         """The stop to fire next at this last price, in the documented order: buy
         stops (lowest stop price first) before sell stops (highest first), ties by
-        arrival. Pops stale heap entries on the way."""
+        arrival. The price test comes first: if the top of a heap is not
+        triggered nothing under it is, live or not, so the common case costs no
+        lookup. Stale entries (cancelled stops) are popped on the way."""
         stops = self._stops
         buys = self._buy_stops
-        while buys:
-            stop_price, arrival, order_id = buys[0]
+        while buys and buys[0][0] <= last:
+            _, arrival, order_id = heappop(buys)
             entry = stops.get(order_id)
-            if entry is None or entry[0] != arrival:
-                heappop(buys)
-                continue
-            if stop_price <= last:
-                heappop(buys)
+            if entry is not None and entry[0] == arrival:
                 del stops[order_id]
                 return entry[1]
-            break
         sells = self._sell_stops
-        while sells:
-            negative_stop, arrival, order_id = sells[0]
+        while sells and -sells[0][0] >= last:
+            _, arrival, order_id = heappop(sells)
             entry = stops.get(order_id)
-            if entry is None or entry[0] != arrival:
-                heappop(sells)
-                continue
-            if -negative_stop >= last:
-                heappop(sells)
+            if entry is not None and entry[0] == arrival:
                 del stops[order_id]
                 return entry[1]
-            break
         return None
 
     def _run_stops(self, events: list[Event]) -> None:
