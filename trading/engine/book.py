@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from trading.engine import snapshot as snapshots
 from trading.engine.commands import Amend, Cancel, Command, Place, RestingOrder
 from trading.engine.events import (
@@ -95,6 +97,7 @@ _AMEND: Final = Amend
 _PENDING: Final = Event()
 
 
+@mypyc_attr(acyclic=True)  # refers to ints and enums only: not GC-tracked
 class Order:
     """A resting limit order. ``remaining == 0`` marks a dead queue entry."""
 
@@ -142,6 +145,7 @@ class Order:
         )
 
 
+@mypyc_attr(acyclic=True)  # refers to its list of orders, never back
 class Level:
     """Orders at one price in time priority; ``orders[head:]`` may hold dead ones."""
 
@@ -358,15 +362,22 @@ class OrderBook:
         raw: tuple[object, ...] = command
         order_id = raw[0]
         owner = raw[1]
-        side = _SIDES.get(raw[2])
-        order_type = _TYPES.get(raw[3])
+        # Identity tests first: the enum members themselves are the common case and
+        # cost a pointer comparison; anything else (an equal plain string, or
+        # garbage) goes through the lookup tables.
+        field = raw[2]
+        side = BUY if field is BUY else SELL if field is SELL else _SIDES.get(field)
+        field = raw[3]
+        order_type = LIMIT if field is LIMIT else _TYPES.get(field)
         price = raw[4]
         quantity = raw[5]
-        tif = _TIFS.get(raw[6])
+        field = raw[6]
+        tif = GTC if field is GTC else _TIFS.get(field)
         post_only = raw[7]
         stop_price = raw[8]
         quote_limit = raw[9]
-        stp = _STPS.get(raw[10])
+        field = raw[10]
+        stp = EXPIRE_TAKER if field is EXPIRE_TAKER else _STPS.get(field)
         if (
             type(order_id) is not int
             or type(owner) is not int
@@ -377,7 +388,7 @@ class OrderBook:
             or type(post_only) is not bool
         ):
             return self._reject(events, order_id, "place", RejectReason.INVALID_ORDER)
-        if order_id in self._orders or order_id in self._stops:
+        if order_id in self._orders or (self._stops and order_id in self._stops):
             return self._reject(
                 events, order_id, "place", RejectReason.DUPLICATE_ORDER_ID
             )
@@ -460,13 +471,13 @@ class OrderBook:
         slot = len(events)
         events.append(_PENDING)
         accepted_at = self._seq
-        self._execute(
+        rests = self._execute(
             order_id, owner, side, limit_price, lots, quote, tif, stp, post_only, 0,
             events,
         )  # fmt: skip
-        if self._stops:
-            self._run_stops(events)
-        events[slot] = Accepted(accepted_at, order_id, owner, order_id in self._orders)
+        if self._stops and self._run_stops(events):
+            rests = order_id in self._orders  # a fired stop may have taken it
+        events[slot] = Accepted(accepted_at, order_id, owner, rests)
 
     def _precheck(
         self,
@@ -538,8 +549,9 @@ class OrderBook:
         post_only: bool,
         filled: int,
         events: list[Event],
-    ) -> None:
-        """Match an accepted order, then rest, fill or expire what is left.
+    ) -> bool:
+        """Match an accepted order, then rest, fill or expire what is left; True
+        if it rests.
 
         ``price`` 0 means market, ``lots`` UNBOUNDED means bounded by quote only,
         ``quote`` NO_QUOTE means no quote limit; ``filled`` carries over an
@@ -654,7 +666,7 @@ class OrderBook:
                 self._last_price = last
         if not remaining:
             append(OrderDone(self._seq, order_id, owner, FILLED, D_NONE, 0, filled))
-            return
+            return False
         left = 0 if lots == UNBOUNDED else remaining
         if detail is not D_NONE:
             append(OrderDone(self._seq, order_id, owner, EXPIRED, detail, left, filled))
@@ -672,6 +684,8 @@ class OrderBook:
                 Order(order_id, owner, side, price, remaining, filled, stp, post_only),
                 events,
             )
+            return True
+        return False
 
     def _rest(self, order: Order, events: list[Event]) -> None:
         price = order.price
@@ -724,8 +738,9 @@ class OrderBook:
         order_id = raw[0]
         if type(order_id) is not int:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
-        order = self._orders.pop(order_id, None)
+        order = self._orders.get(order_id)  # get + del: both compiled primitives
         if order is not None:
+            del self._orders[order_id]
             left = order.remaining
             events.append(
                 OrderDone(
@@ -865,14 +880,17 @@ class OrderBook:
                 return entry[1]
         return None
 
-    def _run_stops(self, events: list[Event]) -> None:
+    def _run_stops(self, events: list[Event]) -> bool:
         """Fire stops one at a time until none is triggered by the last price; each
-        fired order may trade and move the price, so the test is redone each time."""
+        fired order may trade and move the price, so the test is redone each time.
+        True if any fired."""
+        fired = False
         while self._stops and self._last_price is not None:
             last = self._last_price
             stop = self._next_triggered(last)
             if stop is None:
-                return
+                break
+            fired = True
             order_id, owner, side, _, price, quantity = stop[:6]
             tif, post_only, stop_price, quote_limit, stp = stop[6:]
             events.append(
@@ -899,3 +917,4 @@ class OrderBook:
                 order_id, owner, side, limit_price, lots, quote, tif, stp, post_only,
                 0, events,
             )  # fmt: skip
+        return fired

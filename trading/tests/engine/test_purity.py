@@ -18,6 +18,7 @@ ALLOWED_IMPORTS = {
     "hashlib",
     "heapq",
     "json",
+    "mypy_extensions",  # mypyc_attr: a no-op decorator when interpreted
     "typing",
 }
 
@@ -64,3 +65,15 @@ def test_build_under_test_is_the_one_requested() -> None:
         assert not COMPILED
     if os.environ.get("ENGINE_EXPECT_COMPILED") == "1":
         assert COMPILED
+
+
+def test_compiled_build_is_not_older_than_its_source() -> None:
+    # A stale compiled module would silently run old code: rebuild it
+    # (make engine-build) whenever an engine source changes.
+    if not COMPILED:
+        return
+    for source in ENGINE_DIR.glob("*.py"):
+        for built in ENGINE_DIR.glob(source.stem + ".*.so"):
+            assert built.stat().st_mtime >= source.stat().st_mtime, (
+                f"{built.name} is older than {source.name}: run make engine-build"
+            )
