@@ -571,7 +571,6 @@ class OrderBook:
             limit_key = price if price else NO_LIMIT
         remaining = lots
         detail = D_NONE
-        append = events.append
         if opp_keys and opp_keys[-1] >= limit_key:
             index = self._orders
             seq = self._seq
@@ -601,7 +600,7 @@ class OrderBook:
                         total -= maker_left
                         maker.remaining = 0
                         del index[maker.order_id]
-                        append(
+                        events.append(
                             OrderDone(
                                 seq, maker.order_id, owner, EXPIRED, D_STP,
                                 maker_left, maker.filled,
@@ -621,7 +620,7 @@ class OrderBook:
                             fill = affordable
                         quote -= fill * level_price
                     seq += 1
-                    append(
+                    events.append(
                         Trade(
                             seq, maker.order_id, order_id, maker.owner, owner,
                             level_price, fill, side,
@@ -637,7 +636,7 @@ class OrderBook:
                         head += 1
                         live -= 1
                         del index[maker.order_id]
-                        append(
+                        events.append(
                             OrderDone(
                                 seq, maker.order_id, maker.owner, FILLED, D_NONE, 0,
                                 maker.filled,
@@ -649,7 +648,7 @@ class OrderBook:
                         break
                 if total != level.total:
                     seq += 1
-                    append(LevelChanged(seq, opp_side, level_price, total))
+                    events.append(LevelChanged(seq, opp_side, level_price, total))
                 if live:
                     level.total = total
                     level.live = live
@@ -665,20 +664,26 @@ class OrderBook:
             if last:
                 self._last_price = last
         if not remaining:
-            append(OrderDone(self._seq, order_id, owner, FILLED, D_NONE, 0, filled))
+            events.append(
+                OrderDone(self._seq, order_id, owner, FILLED, D_NONE, 0, filled)
+            )
             return False
         left = 0 if lots == UNBOUNDED else remaining
         if detail is not D_NONE:
-            append(OrderDone(self._seq, order_id, owner, EXPIRED, detail, left, filled))
+            events.append(
+                OrderDone(self._seq, order_id, owner, EXPIRED, detail, left, filled)
+            )
         elif not price:
-            append(
+            events.append(
                 OrderDone(
                     self._seq, order_id, owner, EXPIRED, D_NO_LIQUIDITY, left, filled
                 )
             )
         elif tif is not GTC:
             expiry = D_IOC if tif is IOC else D_FOK
-            append(OrderDone(self._seq, order_id, owner, EXPIRED, expiry, left, filled))
+            events.append(
+                OrderDone(self._seq, order_id, owner, EXPIRED, expiry, left, filled)
+            )
         else:
             self._rest(
                 Order(order_id, owner, side, price, remaining, filled, stp, post_only),
@@ -750,9 +755,10 @@ class OrderBook:
             )  # fmt: skip
             self._unlink(order, events)
             return
-        entry = self._stops.pop(order_id, None)
+        entry = self._stops.get(order_id)
         if entry is None:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
+        del self._stops[order_id]
         stop = entry[1]
         events.append(
             OrderDone(
