@@ -334,8 +334,12 @@ class OrderBook:
     def process_many(self, commands: Iterable[Command]) -> list[Event]:
         """Apply commands in order; one flat list of events (cheaper per command)."""
         events: list[Event] = []
-        for command in commands:
-            self._dispatch(command, events)
+        if isinstance(commands, list):  # the usual case: compiled code indexes it
+            for command in commands:
+                self._dispatch(command, events)
+        else:
+            for command in commands:
+                self._dispatch(command, events)
         return events
 
     def _dispatch(self, command: Command, events: list[Event]) -> None:
@@ -361,6 +365,7 @@ class OrderBook:
     def _place(self, command: Place, events: list[Event]) -> None:
         raw: tuple[object, ...] = command
         order_id = raw[0]
+        key = raw[0]  # kept as an object: dict lookups need no re-boxing
         owner = raw[1]
         # Identity tests first: the enum members themselves are the common case and
         # cost a pointer comparison; anything else (an equal plain string, or
@@ -388,7 +393,7 @@ class OrderBook:
             or type(post_only) is not bool
         ):
             return self._reject(events, order_id, "place", RejectReason.INVALID_ORDER)
-        if order_id in self._orders or (self._stops and order_id in self._stops):
+        if key in self._orders or (self._stops and key in self._stops):
             return self._reject(
                 events, order_id, "place", RejectReason.DUPLICATE_ORDER_ID
             )
