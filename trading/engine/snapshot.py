@@ -1,0 +1,109 @@
+"""Plain-data form of a book, and its hash.
+
+A snapshot holds only ints, strs, bools, None, lists and dicts, so it survives JSON
+unchanged. Orders are rows (lists) rather than dicts: a million resting orders must
+snapshot in seconds, not minutes. The row layouts are part of the format:
+
+* ``bids`` / ``asks``: best price first, then time priority, each row
+  ``[order_id, owner, price, quantity, filled, stp, post_only]``;
+* ``stops``: arrival order, each row the ``Place`` fields in declaration order
+  ``[order_id, owner, side, type, price, quantity, time_in_force, post_only,
+  stop_price, quote_limit, stp]``.
+"""
+
+import hashlib
+import json
+from typing import Any, Final
+
+from trading.engine.commands import Place, RestingOrder
+from trading.engine.types import STP, OrderType, Side, TimeInForce
+
+FORMAT: Final = 1
+
+
+def order_row(order: RestingOrder) -> list[object]:
+    return [
+        order.order_id,
+        order.owner,
+        order.price,
+        order.quantity,
+        order.filled,
+        str(order.stp.value),
+        order.post_only,
+    ]
+
+
+def stop_row(stop: Place) -> list[object]:
+    return [
+        stop.order_id,
+        stop.owner,
+        str(stop.side.value),
+        str(stop.type.value),
+        stop.price,
+        stop.quantity,
+        str(stop.time_in_force.value),
+        stop.post_only,
+        stop.stop_price,
+        stop.quote_limit,
+        str(stop.stp.value),
+    ]
+
+
+def encode(
+    symbol: str | int,
+    sequence: int,
+    last_price: int | None,
+    bids: list[RestingOrder],
+    asks: list[RestingOrder],
+    stops: list[Place],
+) -> dict[str, object]:
+    return {
+        "format": FORMAT,
+        "symbol": symbol,
+        "sequence": sequence,
+        "last_price": last_price,
+        "bids": [order_row(o) for o in bids],
+        "asks": [order_row(o) for o in asks],
+        "stops": [stop_row(s) for s in stops],
+    }
+
+
+def decode(
+    data: dict[str, Any],
+) -> tuple[str | int, int, int | None, list[RestingOrder], list[Place]]:
+    """Rows back to records: (symbol, sequence, last_price, orders, stops)."""
+    if data.get("format") != FORMAT:
+        raise ValueError(f"unsupported snapshot format {data.get('format')!r}")
+    orders: list[RestingOrder] = []
+    for side, key in ((Side.BUY, "bids"), (Side.SELL, "asks")):
+        for row in data[key]:
+            order_id, owner, price, quantity, filled, stp, post_only = row
+            orders.append(
+                RestingOrder(
+                    order_id, owner, side, price, quantity, filled, STP(stp), post_only
+                )
+            )
+    stops = [
+        Place(
+            row[0],
+            row[1],
+            Side(row[2]),
+            OrderType(row[3]),
+            row[4],
+            row[5],
+            TimeInForce(row[6]),
+            row[7],
+            row[8],
+            row[9],
+            STP(row[10]),
+        )
+        for row in data["stops"]
+    ]
+    return data["symbol"], data["sequence"], data["last_price"], orders, stops
+
+
+def digest(snapshot: dict[str, object]) -> str:
+    """SHA-256 over canonical JSON: sorted keys, no spaces, so it is stable across
+    processes and machines."""
+    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,231 @@
+"""Differential test: random commands against the engine and the naive reference.
+
+After every step the two must agree on every order event (accepts, rejects, trades,
+fills, expiries, triggers, amends), on resting orders and on depth; the book must
+never cross; sequence numbers must move by one per Trade/LevelChanged; replaying
+the LevelChanged events must rebuild the depth; and every order's quantity must be
+conserved (placed = filled + resting + cancelled/expired).
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from trading.engine import (
+    STP,
+    Accepted,
+    Amend,
+    Amended,
+    Cancel,
+    Event,
+    LevelChanged,
+    OrderBook,
+    OrderDone,
+    OrderType,
+    Place,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from trading.tests.engine.reference import ReferenceBook, normalise
+
+owners = st.integers(1, 3)
+sides = st.sampled_from([Side.BUY, Side.SELL])
+prices = st.integers(95, 105)
+quantities = st.integers(1, 6)
+tifs = st.sampled_from(
+    [TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK]
+)
+stps = st.sampled_from([STP.EXPIRE_TAKER, STP.EXPIRE_MAKER, STP.EXPIRE_BOTH])
+
+
+class EngineVersusReference(RuleBasedStateMachine):
+    @initialize()
+    def start(self) -> None:
+        self.book = OrderBook("TEST")
+        self.ref = ReferenceBook()
+        self.next_id = 1
+        self.ids: list[int] = []
+        self.levels: dict[tuple[str, int], int] = {}
+        # order id -> [expected total quantity or None, filled so far]
+        self.ledger: dict[int, list[int | None]] = {}
+
+    # ----------------------------------------------------------------- helpers
+
+    def new_id(self) -> int:
+        order_id = self.next_id
+        self.next_id += 1
+        self.ids.append(order_id)
+        return order_id
+
+    def apply(self, command: object) -> None:
+        seq_before = self.book.sequence
+        events = self.book.process(command)  # type: ignore[arg-type]
+        expected = self.ref.process(command)
+        assert normalise(events) == expected, (command, events, expected)
+        self.check_sequence(seq_before, events)
+        self.check_ledger(command, events)
+
+    def check_sequence(self, seq: int, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Trade | LevelChanged):
+                seq += 1
+            assert event.seq == seq, (event, seq)  # type: ignore[attr-defined]
+            if isinstance(event, LevelChanged):
+                self.levels[(event.side, event.price)] = event.quantity
+        assert self.book.sequence == seq
+
+    def check_ledger(self, command: object, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Accepted) and isinstance(command, Place):
+                self.ledger[event.order_id] = [command.quantity, 0]
+            elif isinstance(event, Trade):
+                for order_id in (event.maker_order_id, event.taker_order_id):
+                    entry = self.ledger[order_id]
+                    entry[1] = (entry[1] or 0) + event.quantity
+            elif isinstance(event, Amended):
+                entry = self.ledger[event.order_id]
+                entry[0] = (entry[1] or 0) + event.quantity
+            elif isinstance(event, OrderDone):
+                total, filled = self.ledger.pop(event.order_id)
+                assert event.filled_quantity == filled
+                if total is not None:
+                    assert filled + event.remaining_quantity == total, event
+
+    # ------------------------------------------------------------------- rules
+
+    @rule(
+        owner=owners, side=sides, price=prices, quantity=quantities, tif=tifs,
+        post_only=st.booleans(), stp=stps,
+    )  # fmt: skip
+    def place_limit(self, owner, side, price, quantity, tif, post_only, stp) -> None:
+        if post_only:
+            tif = TimeInForce.GTC
+        self.apply(
+            Place(
+                self.new_id(), owner, side, OrderType.LIMIT, price, quantity, tif,
+                post_only, stp=stp,
+            )
+        )  # fmt: skip
+
+    @rule(
+        owner=owners, side=sides, quantity=st.none() | quantities,
+        quote=st.none() | st.integers(50, 1500), tif=tifs, stp=stps,
+    )  # fmt: skip
+    def place_market(self, owner, side, quantity, quote, tif, stp) -> None:
+        if side is Side.SELL:
+            quote = None
+        if quantity is None and quote is None:
+            quantity = 1
+        self.apply(
+            Place(
+                self.new_id(), owner, side, OrderType.MARKET, None, quantity, tif,
+                quote_limit=quote, stp=stp,
+            )
+        )  # fmt: skip
+
+    @rule(
+        owner=owners, side=sides, market=st.booleans(), stop_price=prices,
+        price=prices, quantity=quantities, tif=tifs, stp=stps,
+    )  # fmt: skip
+    def place_stop(self, owner, side, market, stop_price, price, quantity, tif, stp):
+        kind = OrderType.STOP_MARKET if market else OrderType.STOP_LIMIT
+        self.apply(
+            Place(
+                self.new_id(), owner, side, kind, None if market else price,
+                quantity, tif, stop_price=stop_price, stp=stp,
+            )
+        )  # fmt: skip
+
+    @rule(
+        data=st.data(),
+        field=st.sampled_from(["price", "quantity", "stop", "quote", "dup", "tif"]),
+    )
+    def place_invalid(self, data, field) -> None:
+        order_id = self.new_id()
+        command = Place(order_id, 1, Side.BUY, OrderType.LIMIT, 100, 1)
+        if field == "price":
+            command = command._replace(price=data.draw(st.sampled_from([0, -1, None])))
+        elif field == "quantity":
+            command = command._replace(quantity=data.draw(st.sampled_from([0, -3])))
+        elif field == "stop":
+            command = command._replace(stop_price=100)
+        elif field == "quote":
+            command = command._replace(quote_limit=100)
+        elif field == "dup" and len(self.ids) > 1:
+            command = command._replace(order_id=data.draw(st.sampled_from(self.ids)))
+        elif field == "tif":
+            command = command._replace(post_only=True, time_in_force=TimeInForce.IOC)
+        self.apply(command)
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data())
+    def cancel(self, data) -> None:
+        self.apply(Cancel(data.draw(st.sampled_from(self.ids))))
+
+    @precondition(lambda self: self.ids)
+    @rule(
+        data=st.data(), new_price=st.none() | prices,
+        new_quantity=st.none() | st.integers(0, 8),
+    )  # fmt: skip
+    def amend(self, data, new_price, new_quantity) -> None:
+        self.apply(Amend(data.draw(st.sampled_from(self.ids)), new_price, new_quantity))
+
+    @rule()
+    def snapshot_and_restore(self) -> None:
+        restored = OrderBook.restore(self.book.snapshot())
+        assert restored.state_hash() == self.book.state_hash()
+        self.book = restored
+
+    # -------------------------------------------------------------- invariants
+
+    @invariant()
+    def same_book(self) -> None:
+        bids, asks = self.book.depth(1000)
+        assert (bids, asks) == self.ref.depth()
+        for side in ("buy", "sell"):
+            mine = [
+                (o.order_id, o.price, o.quantity, o.filled)
+                for o in self.book.resting_orders(Side(side))
+            ]
+            assert mine == self.ref.resting(side)
+        assert [s.order_id for s in self.book.stop_orders()] == [
+            p.order_id for _, p in self.ref.stops
+        ]
+        assert self.book.last_trade_price == self.ref.last_price
+
+    @invariant()
+    def never_crossed(self) -> None:
+        assert not self.book.is_crossed()
+
+    @invariant()
+    def level_events_rebuild_depth(self) -> None:
+        streamed = {key: q for key, q in self.levels.items() if q}
+        bids, asks = self.book.depth(1000)
+        actual = {("buy", p): q for p, q in bids} | {("sell", p): q for p, q in asks}
+        assert streamed == actual
+
+    @invariant()
+    def resting_quantities_conserved(self) -> None:
+        for side in (Side.BUY, Side.SELL):
+            for order in self.book.resting_orders(side):
+                total, filled = self.ledger[order.order_id]
+                assert order.filled == filled
+                assert total == order.quantity + (filled or 0)
+
+
+EngineVersusReference.TestCase.settings = settings(
+    max_examples=int(os.environ.get("ENGINE_STATEFUL_EXAMPLES", "150")),
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_engine_matches_reference = EngineVersusReference.TestCase
