@@ -140,7 +140,6 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth -----------------------------------------------------------------------
@@ -326,3 +325,11 @@ SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
 # Empty: the sandbox hands its signed webhook to the webhook handler in-process.
 # Set (e.g. http://127.0.0.1:8000/api/v1/wallet/webhooks/sandbox) for a real POST.
 SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
+
+# --- Trading ----------------------------------------------------------------------
+TRADING_MATCH_BATCH = env.int("TRADING_MATCH_BATCH", 500)
+TRADING_SWEEP_AFTER_SECONDS = env.int("TRADING_SWEEP_AFTER_SECONDS", 3)
+TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", 200)
+CELERY_BEAT_SCHEDULE = {
+    "trading-sweep": {"task": "trading.sweep", "schedule": 2.0},
+}

@@ -1,0 +1,19 @@
+from enum import StrEnum
+
+
+class TradingErrorCode(StrEnum):
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    INSTRUMENT_NOT_TRADING = "instrument_not_trading"
+    INVALID_INSTRUMENT = "invalid_instrument"
+    INVALID_ORDER = "invalid_order"
+    INVALID_TICK = "invalid_tick"
+    INVALID_LOT = "invalid_lot"
+    BELOW_MIN_QUANTITY = "below_min_quantity"
+    BELOW_MIN_NOTIONAL = "below_min_notional"
+    PRICE_OUT_OF_BAND = "price_out_of_band"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    TOO_MANY_OPEN_ORDERS = "too_many_open_orders"
+    CLIENT_ORDER_ID_REUSED = "client_order_id_reused"
+    ORDER_NOT_FOUND = "order_not_found"
+    ORDER_NOT_OPEN = "order_not_open"
+    ORDER_NOT_AMENDABLE = "order_not_amendable"

@@ -1,0 +1,26 @@
+"""Every write of the trading app. Import from here: `trading.services.order_place`."""
+
+from trading.services.instruments import (
+    instrument_create,
+    instrument_set_status,
+    instrument_update,
+)
+from trading.services.matching import matching_run, matching_schedule
+from trading.services.orders import (
+    order_amend,
+    order_cancel,
+    order_cancel_all,
+    order_place,
+)
+
+__all__ = [
+    "instrument_create",
+    "instrument_set_status",
+    "instrument_update",
+    "matching_run",
+    "matching_schedule",
+    "order_amend",
+    "order_cancel",
+    "order_cancel_all",
+    "order_place",
+]

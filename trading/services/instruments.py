@@ -1,0 +1,185 @@
+"""Instrument lifecycle: creation with the exactness rule, edits, halts."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AuditCode, User
+from accounts.services import audit_event_record
+from config.errors import ApplicationError
+from trading.errors import TradingErrorCode as Code
+from trading.models import Instrument
+from wallet.models import Asset
+
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$")
+EDITABLE_FIELDS = (
+    "min_quantity",
+    "min_notional",
+    "maker_fee_bps",
+    "taker_fee_bps",
+    "price_band_percent",
+)
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError(
+        Code.INVALID_INSTRUMENT, f"{field}: {message}", details={field: [message]}
+    )
+
+
+def instrument_validate(
+    *,
+    base: Asset,
+    quote: Asset,
+    tick_size: int,
+    lot_size: int,
+    maker_fee_bps: int = 0,
+    taker_fee_bps: int = 0,
+) -> None:
+    """Every price x quantity must be an exact number of quote units: with prices in
+    quote units per whole base unit, that is tick_size * lot_size divisible by
+    10^base.decimals."""
+    if base.pk == quote.pk:
+        raise _invalid("quote", "must differ from the base asset.")
+    if tick_size <= 0:
+        raise _invalid("tick_size", "must be positive.")
+    if lot_size <= 0:
+        raise _invalid("lot_size", "must be positive.")
+    scale = 10**base.decimals
+    if (tick_size * lot_size) % scale:
+        raise _invalid(
+            "tick_size",
+            f"tick size x lot size ({tick_size} x {lot_size}) must be a multiple of "
+            f"{scale} so that every price x quantity is an exact number of "
+            f"{quote.code} units.",
+        )
+    for field, value in (
+        ("maker_fee_bps", maker_fee_bps),
+        ("taker_fee_bps", taker_fee_bps),
+    ):
+        if not 0 <= value <= 1000:
+            raise _invalid(field, "must be between 0 and 1000 basis points.")
+
+
+@transaction.atomic
+def instrument_create(
+    *,
+    symbol: str,
+    base: Asset,
+    quote: Asset,
+    tick_size: int,
+    lot_size: int,
+    min_quantity: int = 0,
+    min_notional: int = 0,
+    maker_fee_bps: int = 10,
+    taker_fee_bps: int = 20,
+    price_band_percent: int = 10,
+    acting_user: User | None = None,
+) -> Instrument:
+    symbol = symbol.strip().upper()
+    if not SYMBOL_RE.match(symbol):
+        raise _invalid("symbol", "use BASE-QUOTE, e.g. BTC-USD.")
+    if Instrument.objects.filter(symbol=symbol).exists():
+        raise _invalid("symbol", "an instrument with this symbol exists.")
+    instrument_validate(
+        base=base,
+        quote=quote,
+        tick_size=tick_size,
+        lot_size=lot_size,
+        maker_fee_bps=maker_fee_bps,
+        taker_fee_bps=taker_fee_bps,
+    )
+    instrument = Instrument.objects.create(
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        tick_size=tick_size,
+        lot_size=lot_size,
+        min_quantity=min_quantity,
+        min_notional=min_notional,
+        maker_fee_bps=maker_fee_bps,
+        taker_fee_bps=taker_fee_bps,
+        price_band_percent=price_band_percent,
+    )
+    audit_event_record(
+        code=AuditCode.INSTRUMENT_CREATED,
+        acting_user=acting_user,
+        target=instrument,
+        extra={"symbol": symbol, "tick_size": tick_size, "lot_size": lot_size},
+    )
+    return instrument
+
+
+@transaction.atomic
+def instrument_update(
+    *, instrument: Instrument, acting_user: User | None = None, **changes
+) -> Instrument:
+    """Edit trading rules. Steps and assets are fixed once orders may exist."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise _invalid(sorted(unknown)[0], "cannot be changed on an instrument.")
+    instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    instrument_validate(
+        base=instrument.base,
+        quote=instrument.quote,
+        tick_size=instrument.tick_size,
+        lot_size=instrument.lot_size,
+        maker_fee_bps=changes.get("maker_fee_bps", instrument.maker_fee_bps),
+        taker_fee_bps=changes.get("taker_fee_bps", instrument.taker_fee_bps),
+    )
+    old = {field: getattr(instrument, field) for field in changes}
+    for field, value in changes.items():
+        setattr(instrument, field, value)
+    instrument.updated_at = timezone.now()
+    instrument.save(update_fields=[*changes, "updated_at"])
+    audit_event_record(
+        code=AuditCode.INSTRUMENT_UPDATED,
+        acting_user=acting_user,
+        target=instrument,
+        extra={"old": old, "new": changes},
+    )
+    return instrument
+
+
+_STATUS_CODES = {
+    Instrument.Status.HALTED: AuditCode.INSTRUMENT_HALTED,
+    Instrument.Status.TRADING: AuditCode.INSTRUMENT_RESUMED,
+    Instrument.Status.CLOSED: AuditCode.INSTRUMENT_CLOSED,
+}
+
+
+@transaction.atomic
+def instrument_set_status(
+    *,
+    instrument: Instrument,
+    status: str,
+    reason: str = "",
+    acting_user: User | None = None,
+) -> Instrument:
+    """Halt (book kept, no matching, cancels allowed), resume, or close."""
+    instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    if instrument.status == status:
+        return instrument
+    if instrument.status == Instrument.Status.CLOSED:
+        raise ApplicationError(
+            Code.INSTRUMENT_NOT_TRADING, "status: a closed instrument stays closed."
+        )
+    old = instrument.status
+    instrument.status = status
+    instrument.status_reason = reason
+    instrument.updated_at = timezone.now()
+    instrument.save(update_fields=["status", "status_reason", "updated_at"])
+    audit_event_record(
+        code=_STATUS_CODES[status],
+        acting_user=acting_user,
+        target=instrument,
+        extra={"old": old, "new": status, "reason": reason},
+    )
+    if status == Instrument.Status.TRADING:
+        from trading.services.matching import matching_schedule
+
+        matching_schedule(instrument_id=instrument.pk)
+    return instrument

@@ -1,0 +1,575 @@
+"""The per-instrument matching job (DESIGN.md, "Orders and matching").
+
+One run is one transaction: lock the instrument row (one matcher per instrument,
+any worker may run it), bring the book up to date (the in-memory book is trusted
+only at the instrument's exact `book_version`, else rebuilt from open orders and
+checked not to cross), apply a batch of pending commands in arrival order, and write
+everything the engine said: orders and their history, trades and fills, the
+settlement journals (each fill posts part of both holds, fees to the fees
+accounts), released holds, the new sequence. Streams hear of it only after commit.
+
+A crash anywhere rolls the whole batch back and drops the in-memory book; the next
+run (or the sweeper) redoes it from the database. A duplicate run finds nothing
+pending and ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AuditCode
+from accounts.services import audit_event_record
+from trading.engine import (
+    STP,
+    Accepted,
+    Amend,
+    Amended,
+    Cancel,
+    LevelChanged,
+    OrderBook,
+    OrderDone,
+    OrderType,
+    Place,
+    Rejected,
+    RestingOrder,
+    Side,
+    StopTriggered,
+    TimeInForce,
+)
+from trading.engine import (
+    Trade as TradeEvent,
+)
+from trading.holds import hold_need, is_waiting_stop
+from trading.models import (
+    Fill,
+    Instrument,
+    Order,
+    OrderCommand,
+    OrderStatusChange,
+    Trade,
+)
+from wallet.ledger import (
+    HoldLeg,
+    JournalSpec,
+    Posting,
+    account_ensure,
+    ledger_post_batch,
+)
+from wallet.models import Account, Journal
+from wallet.money import mul_div_ceil
+
+logger = logging.getLogger(__name__)
+
+# instrument id -> (book_version it is valid for, book). Per worker process.
+_BOOKS: dict[int, tuple[int, OrderBook]] = {}
+
+_DONE_STATUS = {
+    "filled": Order.Status.FILLED,
+    "cancelled": Order.Status.CANCELLED,
+    "expired": Order.Status.EXPIRED,
+}
+_ORDER_FIELDS = (
+    "status",
+    "reason",
+    "open_lots",
+    "filled_lots",
+    "filled_quote",
+    "fees_paid",
+    "price_ticks",
+    "quantity_lots",
+    "stop_triggered",
+    "book_priority",
+    "updated_at",
+)
+
+
+@dataclass
+class MatchResult:
+    processed: int = 0
+    trades: int = 0
+    more: bool = False
+    halted: bool = False
+
+
+def matching_schedule(*, instrument_id: int) -> None:
+    """Ask a worker to run the instrument's job once the current transaction
+    commits. A lost message only delays the work: the sweeper re-drives it."""
+
+    def send() -> None:
+        from trading.tasks import match_instrument
+
+        try:
+            match_instrument.delay(instrument_id)
+        except Exception:  # broker down, or an eager run failed: sweeper's job now
+            logger.exception("could not run matching for instrument %s", instrument_id)
+
+    transaction.on_commit(send)
+
+
+def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
+    """Instruments with commands waiting longer than `older_than`: re-drive them."""
+    older_than = older_than or timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
+    cutoff = timezone.now() - older_than
+    instrument_ids = sorted(
+        set(
+            OrderCommand.objects.filter(
+                processed_at__isnull=True, created_at__lte=cutoff
+            ).values_list("instrument_id", flat=True)
+        )
+    )
+    from trading.tasks import match_instrument
+
+    for instrument_id in instrument_ids:
+        match_instrument.delay(instrument_id)
+    return instrument_ids
+
+
+def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchResult:
+    """Apply up to `batch_size` pending commands of one instrument."""
+    try:
+        return _run(instrument_id, batch_size or settings.TRADING_MATCH_BATCH)
+    except BaseException:
+        _BOOKS.pop(instrument_id, None)  # its state may be ahead of the database
+        raise
+
+
+# --- Book -------------------------------------------------------------------------
+
+
+def _place(order: Order) -> Place:
+    return Place(
+        order_id=order.pk,
+        owner=order.user_id,
+        side=Side(order.side),
+        type=OrderType(order.type),
+        price=order.price_ticks,
+        quantity=order.quantity_lots,
+        time_in_force=TimeInForce(order.time_in_force),
+        post_only=order.post_only,
+        stop_price=order.stop_price_ticks,
+        quote_limit=order.quote_limit,
+        stp=STP(order.stp),
+    )
+
+
+def book_rebuild(instrument: Instrument) -> OrderBook:
+    """The book as the database says it is: resting orders in time priority and
+    waiting stops in arrival order. Nothing matches during a rebuild."""
+    resting: list[RestingOrder] = []
+    stops: list[Place] = []
+    open_orders = Order.objects.filter(
+        instrument=instrument,
+        status__in=(Order.Status.OPEN, Order.Status.PARTIALLY_FILLED),
+    ).order_by("book_priority", "pk")
+    for order in open_orders:
+        if is_waiting_stop(order):
+            stops.append(_place(order))
+        else:
+            resting.append(
+                RestingOrder(
+                    order_id=order.pk,
+                    owner=order.user_id,
+                    side=Side(order.side),
+                    price=order.price_ticks,
+                    quantity=order.open_lots,
+                    filled=order.filled_lots,
+                    stp=STP(order.stp),
+                    post_only=order.post_only,
+                )
+            )
+    return OrderBook.from_resting(
+        instrument.symbol,
+        resting,
+        stops,
+        sequence=instrument.engine_seq,
+        last_price=instrument.last_price_ticks,
+    )
+
+
+def _book_for(instrument: Instrument) -> OrderBook:
+    cached = _BOOKS.get(instrument.pk)
+    if cached is not None and cached[0] == instrument.book_version:
+        return cached[1]
+    _BOOKS.pop(instrument.pk, None)
+    return book_rebuild(instrument)
+
+
+def _halt_crossed(instrument: Instrument, book: OrderBook) -> None:
+    from trading.services.instruments import instrument_set_status
+
+    reason = (
+        f"Rebuilt book crossed (best bid {book.best_bid()} >= best ask "
+        f"{book.best_ask()}); halted instead of trading."
+    )
+    logger.error("instrument %s: %s", instrument.symbol, reason)
+    instrument_set_status(
+        instrument=instrument, status=Instrument.Status.HALTED, reason=reason
+    )
+    audit_event_record(
+        code=AuditCode.BOOK_CROSSED_ON_REBUILD,
+        target=instrument,
+        extra={"best_bid": book.best_bid(), "best_ask": book.best_ask()},
+    )
+
+
+# --- The run ----------------------------------------------------------------------
+
+
+def _run(instrument_id: int, batch_size: int) -> MatchResult:
+    with transaction.atomic():
+        instrument = (
+            Instrument.objects.select_for_update(of=("self",))
+            .select_related("base", "quote")
+            .get(pk=instrument_id)
+        )
+        pending = list(
+            OrderCommand.objects.filter(
+                instrument_id=instrument_id, processed_at__isnull=True
+            )
+            .select_related("order__hold", "order__user")
+            .order_by("pk")[: batch_size + 1]
+        )
+        more = len(pending) > batch_size
+        commands = pending[:batch_size]
+        if not commands:
+            return MatchResult()
+        book = _book_for(instrument)
+        trading = instrument.status == Instrument.Status.TRADING
+        if trading and book.is_crossed():
+            _halt_crossed(instrument, book)
+            return MatchResult(halted=True)
+        if not trading:
+            # Halted or closed: the book stays, only cancels are applied.
+            commands = [c for c in commands if c.kind == OrderCommand.Kind.CANCEL]
+            more = False
+        batch = _Batch(instrument, book)
+        for command in commands:
+            batch.apply(command)
+        batch.write()
+        _BOOKS[instrument.pk] = (instrument.book_version, book)
+        from trading.streams import publish_after_commit
+
+        publish_after_commit(
+            instrument=instrument, events=batch.events, orders=batch.changed_orders
+        )
+        if more:
+            matching_schedule(instrument_id=instrument_id)
+        return MatchResult(processed=len(commands), trades=len(batch.trades), more=more)
+
+
+@dataclass
+class _Batch:
+    """Everything one run writes, gathered in memory and written in bulk."""
+
+    instrument: Instrument
+    book: OrderBook
+    orders: dict[int, Order] = field(default_factory=dict)
+    hold_remaining: dict[int, int] = field(default_factory=dict)
+    history: list[OrderStatusChange] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+    fills: list[tuple[Trade, Fill]] = field(default_factory=list)
+    journals: list[JournalSpec] = field(default_factory=list)
+    commands: list[OrderCommand] = field(default_factory=list)
+    events: list = field(default_factory=list)
+    changed_orders: dict[int, Order] = field(default_factory=dict)
+    accounts: dict[tuple[int | None, int, str], Account] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.now = timezone.now()
+        self.per_tick_lot = self.instrument.notional_per_tick_lot
+
+    # -- loading ----------------------------------------------------------------
+
+    def _remember(self, order: Order) -> Order:
+        known = self.orders.get(order.pk)
+        if known is not None:
+            return known
+        self.orders[order.pk] = order
+        self.hold_remaining[order.pk] = order.hold.remaining_amount if order.hold else 0
+        return order
+
+    def _load(self, order_ids: set[int]) -> None:
+        missing = order_ids - self.orders.keys()
+        if missing:
+            orders = Order.objects.filter(pk__in=missing).select_related("hold", "user")
+            for order in orders:
+                self._remember(order)
+
+    def _account(self, order: Order | None, asset, kind: str) -> Account:
+        """A user's (order's owner) or, with no order, the system's account."""
+        key = (order.user_id if order else None, asset.pk, kind)
+        account = self.accounts.get(key)
+        if account is None:
+            owner = order.user if order else None
+            account = account_ensure(asset=asset, kind=kind, owner=owner)
+            self.accounts[key] = account
+        return account
+
+    # -- applying ---------------------------------------------------------------
+
+    def _engine_command(self, command: OrderCommand):
+        if command.kind == OrderCommand.Kind.PLACE:
+            return _place(command.order)
+        if command.kind == OrderCommand.Kind.CANCEL:
+            return Cancel(command.order_id)
+        return Amend(
+            command.order_id,
+            new_price=command.new_price_ticks,
+            new_quantity=command.new_quantity_lots,
+        )
+
+    def apply(self, command: OrderCommand) -> None:
+        order = self._remember(command.order)
+        if (
+            command.kind == OrderCommand.Kind.CANCEL
+            and order.status == Order.Status.PENDING
+        ):
+            if self._cancel_unplaced(command, order):
+                return
+        events = self.book.process(self._engine_command(command))
+        self._load({order_id for event in events for order_id in _order_ids(event)})
+        touched: set[int] = {order.pk}
+        result = "applied"
+        for event in events:
+            if isinstance(event, TradeEvent):
+                self._trade(event)
+                touched.update((event.maker_order_id, event.taker_order_id))
+            elif isinstance(event, Accepted):
+                self._accepted(event)
+                touched.add(event.order_id)
+            elif isinstance(event, OrderDone):
+                self._done(event)
+                touched.add(event.order_id)
+            elif isinstance(event, StopTriggered):
+                triggered = self.orders[event.order_id]
+                triggered.stop_triggered = True
+                self._enter_book(triggered)
+                touched.add(event.order_id)
+            elif isinstance(event, Amended):
+                self._amended(event)
+            elif isinstance(event, Rejected):
+                result = str(event.reason)
+                if command.kind == OrderCommand.Kind.PLACE:
+                    self._set_status(order, Order.Status.REJECTED, result)
+                    order.open_lots = 0
+            if isinstance(event, (TradeEvent, LevelChanged)):
+                self.events.append(event)
+        for order_id in sorted(touched):
+            self._sync(self.orders[order_id], command)
+        command.result = result
+        command.processed_at = self.now
+        self.commands.append(command)
+
+    def _cancel_unplaced(self, command: OrderCommand, order: Order) -> bool:
+        """A cancel for an order the engine has not seen (its place command is
+        still waiting, e.g. on a halted instrument): close it without the book."""
+        place = order.commands.filter(
+            kind=OrderCommand.Kind.PLACE, processed_at__isnull=True
+        ).first()
+        if place is None:
+            return False
+        place.result = "cancelled_before_matching"
+        place.processed_at = self.now
+        self.commands.append(place)
+        self._set_status(order, Order.Status.CANCELLED, "user")
+        order.open_lots = 0
+        self._sync(order, command)
+        command.result = "applied"
+        command.processed_at = self.now
+        self.commands.append(command)
+        return True
+
+    def _enter_book(self, order: Order) -> None:
+        """The order (re-)enters the book: its time priority is now."""
+        order.book_priority = self.instrument.next_priority
+        self.instrument.next_priority += 1
+
+    def _accepted(self, event: Accepted) -> None:
+        order = self.orders[event.order_id]
+        self._enter_book(order)
+        if event.resting:
+            self._set_status(order, Order.Status.OPEN)
+
+    def _amended(self, event: Amended) -> None:
+        order = self.orders[event.order_id]
+        order.price_ticks = event.price
+        order.quantity_lots = order.filled_lots + event.quantity
+        order.open_lots = event.quantity
+        if not event.priority_kept:
+            self._enter_book(order)
+
+    def _done(self, event: OrderDone) -> None:
+        order = self.orders[event.order_id]
+        reason = "" if str(event.detail) == "" else str(event.detail)
+        self._set_status(order, _DONE_STATUS[str(event.reason)], reason)
+        order.open_lots = 0
+
+    def _trade(self, event: TradeEvent) -> None:
+        instrument = self.instrument
+        maker = self.orders[event.maker_order_id]
+        taker = self.orders[event.taker_order_id]
+        taker_buys = str(event.taker_side) == Order.Side.BUY
+        buyer, seller = (taker, maker) if taker_buys else (maker, taker)
+        quantity = event.quantity * instrument.lot_size
+        notional = event.price * event.quantity * self.per_tick_lot
+        buyer_bps = buyer.taker_fee_bps if buyer is taker else buyer.maker_fee_bps
+        seller_bps = seller.taker_fee_bps if seller is taker else seller.maker_fee_bps
+        buyer_fee = mul_div_ceil(quantity, buyer_bps, 10_000)  # fees round up
+        seller_fee = mul_div_ceil(notional, seller_bps, 10_000)
+        base, quote = instrument.base, instrument.quote
+        available = Account.Kind.AVAILABLE
+        self.journals.append(
+            JournalSpec(
+                kind=Journal.Kind.TRADE,
+                reference=f"trade:{instrument.pk}:{event.seq}",
+                postings=(
+                    Posting(
+                        self._account(seller, quote, available), notional - seller_fee
+                    ),
+                    Posting(self._account(None, quote, Account.Kind.FEES), seller_fee),
+                    Posting(
+                        self._account(buyer, base, available), quantity - buyer_fee
+                    ),
+                    Posting(self._account(None, base, Account.Kind.FEES), buyer_fee),
+                ),
+                hold_legs=(
+                    HoldLeg(buyer.hold, post=notional),
+                    HoldLeg(seller.hold, post=quantity),
+                ),
+                metadata={
+                    "symbol": instrument.symbol,
+                    "seq": event.seq,
+                    "buy_order": buyer.pk,
+                    "sell_order": seller.pk,
+                },
+            )
+        )
+        self.hold_remaining[buyer.pk] -= notional
+        self.hold_remaining[seller.pk] -= quantity
+        trade = Trade(
+            instrument=instrument,
+            seq=event.seq,
+            price_ticks=event.price,
+            quantity_lots=event.quantity,
+            quote_amount=notional,
+            maker_order=maker,
+            taker_order=taker,
+            taker_side=str(event.taker_side),
+            buyer_fee=buyer_fee,
+            seller_fee=seller_fee,
+            created_at=self.now,
+        )
+        self.trades.append(trade)
+        for order, fee, fee_asset in (
+            (buyer, buyer_fee, base),
+            (seller, seller_fee, quote),
+        ):
+            order.filled_lots += event.quantity
+            order.filled_quote += notional
+            order.fees_paid += fee
+            self.fills.append(
+                (
+                    trade,
+                    Fill(
+                        order=order,
+                        user_id=order.user_id,
+                        instrument=instrument,
+                        side=order.side,
+                        liquidity=(
+                            Fill.Liquidity.TAKER
+                            if order is taker
+                            else Fill.Liquidity.MAKER
+                        ),
+                        price_ticks=event.price,
+                        quantity_lots=event.quantity,
+                        quote_amount=notional,
+                        fee=fee,
+                        fee_asset=fee_asset,
+                        created_at=self.now,
+                    ),
+                )
+            )
+        self.instrument.last_price_ticks = event.price
+
+    def _set_status(self, order: Order, status: str, reason: str = "") -> None:
+        if order.status == status:
+            return
+        self.history.append(
+            OrderStatusChange(
+                order=order,
+                from_status=order.status,
+                to_status=status,
+                reason=reason,
+                engine_seq=self.book.sequence,
+                created_at=self.now,
+            )
+        )
+        order.status = status
+        if reason:
+            order.reason = reason
+
+    def _sync(self, order: Order, command: OrderCommand) -> None:
+        """After a command: the order's remaining quantity and status as the book
+        has them, and its hold brought down to exactly what it still needs."""
+        if order.is_open:
+            resting = self.book.get_order(order.pk)
+            if resting is not None:
+                order.open_lots = resting.quantity
+                order.price_ticks = resting.price
+            if order.filled_lots and order.status == Order.Status.OPEN:
+                self._set_status(order, Order.Status.PARTIALLY_FILLED)
+        need = hold_need(order, self.instrument)
+        remaining = self.hold_remaining[order.pk]
+        if need is not None and remaining > need:
+            self.journals.append(
+                JournalSpec(
+                    kind=Journal.Kind.RELEASE,
+                    reference=f"order:{order.pk}:release:{command.pk}",
+                    hold_legs=(HoldLeg(order.hold, release=remaining - need),),
+                    metadata={"order": order.pk, "symbol": self.instrument.symbol},
+                )
+            )
+            self.hold_remaining[order.pk] = need
+        order.updated_at = self.now
+        self.changed_orders[order.pk] = order
+
+    # -- writing ----------------------------------------------------------------
+
+    def write(self) -> None:
+        Order.objects.bulk_update(list(self.changed_orders.values()), _ORDER_FIELDS)
+        OrderStatusChange.objects.bulk_create(self.history)
+        Trade.objects.bulk_create(self.trades)
+        fills = []
+        for trade, fill in self.fills:
+            fill.trade = trade
+            fills.append(fill)
+        Fill.objects.bulk_create(fills)
+        if self.journals:
+            ledger_post_batch(journals=self.journals)
+        OrderCommand.objects.bulk_update(self.commands, ["result", "processed_at"])
+        instrument = self.instrument
+        instrument.engine_seq = self.book.sequence
+        instrument.book_version += 1
+        instrument.updated_at = self.now
+        instrument.save(
+            update_fields=[
+                "engine_seq",
+                "book_version",
+                "next_priority",
+                "last_price_ticks",
+                "updated_at",
+            ]
+        )
+
+
+def _order_ids(event) -> tuple[int, ...]:
+    if isinstance(event, TradeEvent):
+        return (event.maker_order_id, event.taker_order_id)
+    order_id = getattr(event, "order_id", None)
+    return (order_id,) if isinstance(order_id, int) else ()

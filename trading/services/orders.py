@@ -1,0 +1,435 @@
+"""Placing, amending and cancelling orders.
+
+Each is one transaction that validates everything first, then writes the order, its
+hold (the reservation in the ledger) and the command the matcher will apply; the
+matching job is enqueued only after commit. Insufficient funds and every other
+refusal leave nothing written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import ApplicationError, Conflict, Unprocessable
+from kyc.selectors import kyc_require_verified
+from trading.errors import TradingErrorCode as Code
+from trading.holds import MARKET_TYPES, STOP_TYPES, hold_need
+from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
+from trading.selectors import fee_rates, instrument_get, open_order_count
+from trading.services.matching import matching_schedule
+from trading.units import price_to_ticks, quantity_to_lots
+from wallet.ledger import accounts_lock, hold_adjust, hold_create, user_accounts_ensure
+from wallet.money import format_units, to_units
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A placement, parsed and checked against the instrument's rules."""
+
+    side: str
+    type: str
+    time_in_force: str
+    post_only: bool
+    stp: str
+    price_ticks: int | None
+    stop_price_ticks: int | None
+    quantity_lots: int | None
+    quote_quantity: int | None
+
+    def fingerprint(self, symbol: str) -> str:
+        raw = json.dumps([symbol, *self.__dict__.values()], default=str)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _bad(field: str, message: str, code: str = Code.INVALID_ORDER) -> ApplicationError:
+    return ApplicationError(code, f"{field}: {message}", details={field: [message]})
+
+
+def _choice(field: str, value: str, choices) -> str:
+    allowed = [choice.value for choice in choices]
+    if value not in allowed:
+        raise _bad(field, f"must be one of {', '.join(allowed)}.")
+    return value
+
+
+def _parse(
+    instrument: Instrument,
+    *,
+    side: str,
+    type: str,
+    time_in_force: str,
+    post_only: bool,
+    stp: str,
+    price: str | None,
+    stop_price: str | None,
+    quantity: str | None,
+    quote_quantity: str | None,
+) -> OrderRequest:
+    side = _choice("side", side, Order.Side)
+    type = _choice("type", type, Order.Type)
+    time_in_force = _choice("time_in_force", time_in_force, Order.TimeInForce)
+    stp = _choice("stp", stp, Order.STP)
+    is_market = type in MARKET_TYPES
+    if is_market and price is not None:
+        raise _bad("price", "must be empty for market orders.")
+    if not is_market and price is None:
+        raise _bad("price", "is required for limit orders.")
+    if type in STOP_TYPES and stop_price is None:
+        raise _bad("stop_price", "is required for stop orders.")
+    if type not in STOP_TYPES and stop_price is not None:
+        raise _bad("stop_price", "is only for stop orders.")
+    if quote_quantity is not None and not (is_market and side == Order.Side.BUY):
+        raise _bad("quote_quantity", "is only for market buys.")
+    if quantity is None and quote_quantity is None:
+        raise _bad("quantity", "is required.")
+    if quantity is None and time_in_force == Order.TimeInForce.FOK:
+        raise _bad("quantity", "is required for fill-or-kill orders.")
+    if post_only and (is_market or time_in_force != Order.TimeInForce.GTC):
+        raise _bad("post_only", "is only for GTC limit orders.")
+
+    price_ticks = None if price is None else price_to_ticks(instrument, price)
+    stop_ticks = (
+        None
+        if stop_price is None
+        else price_to_ticks(instrument, stop_price, field="stop_price")
+    )
+    lots = None if quantity is None else quantity_to_lots(instrument, quantity)
+    quote_units = (
+        None
+        if quote_quantity is None
+        else to_units(
+            quote_quantity, decimals=instrument.quote.decimals, field="quote_quantity"
+        )
+    )
+    if lots is not None and lots * instrument.lot_size < instrument.min_quantity:
+        minimum = format_units(instrument.min_quantity, instrument.base.decimals)
+        raise _bad("quantity", f"must be at least {minimum}.", Code.BELOW_MIN_QUANTITY)
+    notional = None
+    if price_ticks is not None and lots is not None:
+        notional = price_ticks * lots * instrument.notional_per_tick_lot
+    elif quote_units is not None and lots is None:
+        notional = quote_units
+    if notional is not None and notional < instrument.min_notional:
+        minimum = format_units(instrument.min_notional, instrument.quote.decimals)
+        field = "quote_quantity" if price_ticks is None else "quantity"
+        raise _bad(
+            field, f"order value must be at least {minimum}.", Code.BELOW_MIN_NOTIONAL
+        )
+    if notional is not None and notional > 2**62:
+        raise _bad("quantity", "order value is too large.")
+    _check_band(instrument, price_ticks)
+    return OrderRequest(
+        side=side,
+        type=type,
+        time_in_force=time_in_force,
+        post_only=bool(post_only),
+        stp=stp,
+        price_ticks=price_ticks,
+        stop_price_ticks=stop_ticks,
+        quantity_lots=lots,
+        quote_quantity=quote_units,
+    )
+
+
+def _check_band(instrument: Instrument, price_ticks: int | None) -> None:
+    """Limit prices within `price_band_percent` of the last trade (off without one)."""
+    last = instrument.last_price_ticks
+    band = instrument.price_band_percent
+    if price_ticks is None or last is None or band == 0:
+        return
+    low = -(-last * (100 - band) // 100)  # rounded inwards: the band never widens
+    high = last * (100 + band) // 100
+    if not low <= price_ticks <= high:
+        lo = format_units(low * instrument.tick_size, instrument.quote.decimals)
+        hi = format_units(high * instrument.tick_size, instrument.quote.decimals)
+        raise _bad(
+            "price",
+            f"must be within {band}% of the last trade: {lo} to {hi}.",
+            Code.PRICE_OUT_OF_BAND,
+        )
+
+
+def _reservation(
+    user: User, instrument: Instrument, request: OrderRequest
+) -> tuple[object, int, int | None]:
+    """(asset, units to hold, engine quote limit in ticks x lots)."""
+    per_tick_lot = instrument.notional_per_tick_lot
+    if request.side == Order.Side.SELL:
+        return instrument.base, request.quantity_lots * instrument.lot_size, None
+    if request.type in MARKET_TYPES:
+        if request.quote_quantity is not None:
+            budget = request.quote_quantity
+        else:
+            # Spend at most what the user holds: reserve the whole available
+            # balance (locked first, so the figure is exact); the leftover is
+            # released when the order ends.
+            available, _ = user_accounts_ensure(user=user, asset=instrument.quote)
+            budget = accounts_lock([available.pk])[available.pk].balance
+        if budget // per_tick_lot == 0:
+            raise Unprocessable(
+                Code.INSUFFICIENT_FUNDS,
+                f"quote_quantity: not enough {instrument.quote.code} to buy one lot "
+                "at any price.",
+                details={"quote_quantity": ["Insufficient funds."]},
+            )
+        return instrument.quote, budget, budget // per_tick_lot
+    hold = request.price_ticks * request.quantity_lots * per_tick_lot
+    return instrument.quote, hold, None
+
+
+def _existing_for_client_id(order: Order, fingerprint: str) -> Order:
+    if order.request_fingerprint != fingerprint:
+        raise Conflict(
+            Code.CLIENT_ORDER_ID_REUSED,
+            "client_order_id: already used for a different order.",
+            details={"client_order_id": ["Already used with another request."]},
+        )
+    return order
+
+
+def order_place(
+    *,
+    user: User,
+    symbol: str,
+    side: str,
+    type: str = Order.Type.LIMIT,
+    time_in_force: str = Order.TimeInForce.GTC,
+    post_only: bool = False,
+    price: str | None = None,
+    stop_price: str | None = None,
+    quantity: str | None = None,
+    quote_quantity: str | None = None,
+    client_order_id: str | None = None,
+    stp: str = Order.STP.EXPIRE_TAKER,
+) -> tuple[Order, bool]:
+    """Validate, reserve and queue an order. Returns (order, created): a retry with
+    the same client_order_id and body returns the first order, created=False."""
+    instrument = instrument_get(symbol=symbol)
+    request = _parse(
+        instrument,
+        side=side,
+        type=type,
+        time_in_force=time_in_force,
+        post_only=post_only,
+        stp=stp,
+        price=price,
+        stop_price=stop_price,
+        quantity=quantity,
+        quote_quantity=quote_quantity,
+    )
+    fingerprint = request.fingerprint(instrument.symbol)
+    if client_order_id:
+        existing = Order.objects.filter(user=user, client_order_id=client_order_id)
+        if (order := existing.first()) is not None:
+            return _existing_for_client_id(order, fingerprint), False
+    kyc_require_verified(user=user)
+    if instrument.status != Instrument.Status.TRADING:
+        raise Conflict(
+            Code.INSTRUMENT_NOT_TRADING,
+            f"symbol: {instrument.symbol} is {instrument.status}; no new orders.",
+            details={"symbol": [f"Instrument is {instrument.status}."]},
+        )
+    if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
+        raise Unprocessable(
+            Code.TOO_MANY_OPEN_ORDERS,
+            f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the maximum.",
+        )
+    maker_bps, taker_bps = fee_rates(user=user, instrument=instrument)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    user=user,
+                    instrument=instrument,
+                    client_order_id=client_order_id or None,
+                    request_fingerprint=fingerprint,
+                    side=request.side,
+                    type=request.type,
+                    time_in_force=request.time_in_force,
+                    post_only=request.post_only,
+                    stp=request.stp,
+                    price_ticks=request.price_ticks,
+                    stop_price_ticks=request.stop_price_ticks,
+                    quantity_lots=request.quantity_lots,
+                    quote_quantity=request.quote_quantity,
+                    open_lots=request.quantity_lots or 0,
+                    maker_fee_bps=maker_bps,
+                    taker_fee_bps=taker_bps,
+                )
+        except IntegrityError:
+            # The same client_order_id raced us and committed first.
+            order = Order.objects.get(user=user, client_order_id=client_order_id)
+            return _existing_for_client_id(order, fingerprint), False
+        asset, amount, quote_limit = _reservation(user, instrument, request)
+        order.hold = hold_create(
+            user=user,
+            asset=asset,
+            amount=amount,
+            reference_kind="order",
+            reference_id=str(order.pk),
+            metadata={"symbol": instrument.symbol},
+        )
+        order.quote_limit = quote_limit
+        order.save(update_fields=["hold", "quote_limit"])
+        OrderStatusChange.objects.create(order=order, to_status=Order.Status.PENDING)
+        OrderCommand.objects.create(
+            instrument=instrument, order=order, kind=OrderCommand.Kind.PLACE
+        )
+        matching_schedule(instrument_id=instrument.pk)
+    return order, True
+
+
+def _locked_own_order(user: User, order_id: int) -> Order:
+    order = (
+        Order.objects.select_for_update()
+        .select_related("instrument__base", "instrument__quote", "hold")
+        .filter(pk=order_id, user=user)
+        .first()
+    )
+    if order is None:
+        raise ApplicationError(
+            Code.ORDER_NOT_FOUND, f"order {order_id} not found.", status_code=404
+        )
+    return order
+
+
+def _pending_cancel(order: Order) -> bool:
+    return order.commands.filter(
+        kind=OrderCommand.Kind.CANCEL, processed_at__isnull=True
+    ).exists()
+
+
+@transaction.atomic
+def order_cancel(*, user: User, order_id: int) -> Order:
+    """Ask the matcher to cancel. Idempotent while the cancel is pending; a closed
+    order is a 409. Works on halted instruments too."""
+    order = _locked_own_order(user, order_id)
+    if not order.is_open:
+        raise Conflict(
+            Code.ORDER_NOT_OPEN, f"order {order.pk} is already {order.status}."
+        )
+    if not _pending_cancel(order):
+        OrderCommand.objects.create(
+            instrument=order.instrument, order=order, kind=OrderCommand.Kind.CANCEL
+        )
+        matching_schedule(instrument_id=order.instrument_id)
+    return order
+
+
+@transaction.atomic
+def order_cancel_all(*, user: User, symbol: str | None = None) -> list[int]:
+    """Cancel every open order of the user (on one instrument if `symbol`)."""
+    orders = Order.objects.select_for_update().filter(
+        user=user, status__in=Order.OPEN_STATUSES
+    )
+    if symbol:
+        orders = orders.filter(instrument=instrument_get(symbol=symbol))
+    orders = list(orders.order_by("pk"))
+    pending = set(
+        OrderCommand.objects.filter(
+            order__in=orders, kind=OrderCommand.Kind.CANCEL, processed_at__isnull=True
+        ).values_list("order_id", flat=True)
+    )
+    commands = [
+        OrderCommand(
+            instrument_id=order.instrument_id,
+            order=order,
+            kind=OrderCommand.Kind.CANCEL,
+        )
+        for order in orders
+        if order.pk not in pending
+    ]
+    OrderCommand.objects.bulk_create(commands)
+    for instrument_id in sorted({order.instrument_id for order in orders}):
+        matching_schedule(instrument_id=instrument_id)
+    return [order.pk for order in orders]
+
+
+@transaction.atomic
+def order_amend(
+    *,
+    user: User,
+    order_id: int,
+    price: str | None = None,
+    quantity: str | None = None,
+) -> Order:
+    """Ask the matcher to amend a resting limit order. `quantity` is the new total
+    quantity (filled included). A buy that may need more funds reserves the extra
+    now (422 if it cannot); the matcher releases whatever turns out unneeded."""
+    order = _locked_own_order(user, order_id)
+    instrument = order.instrument
+    if price is None and quantity is None:
+        raise _bad("price", "send a new price and/or quantity.")
+    if not order.is_open:
+        raise Conflict(
+            Code.ORDER_NOT_OPEN, f"order {order.pk} is already {order.status}."
+        )
+    if order.type != Order.Type.LIMIT and not (
+        order.type == Order.Type.STOP_LIMIT and order.stop_triggered
+    ):
+        raise Conflict(
+            Code.ORDER_NOT_AMENDABLE,
+            "Only resting limit orders can be amended; cancel and place again.",
+        )
+    if order.time_in_force != Order.TimeInForce.GTC:
+        raise Conflict(Code.ORDER_NOT_AMENDABLE, "Only GTC orders can be amended.")
+    if instrument.status != Instrument.Status.TRADING:
+        raise Conflict(
+            Code.INSTRUMENT_NOT_TRADING,
+            f"symbol: {instrument.symbol} is {instrument.status}; amends wait.",
+        )
+    new_price = None if price is None else price_to_ticks(instrument, price)
+    _check_band(instrument, new_price)
+    new_remaining = None
+    if quantity is not None:
+        total = quantity_to_lots(instrument, quantity)
+        new_remaining = total - order.filled_lots
+        if new_remaining <= 0:
+            raise _bad(
+                "quantity",
+                "must be more than the quantity already filled; cancel instead.",
+            )
+    hold_added = 0
+    if order.side == Order.Side.BUY:
+        target = (
+            (new_price or order.price_ticks)
+            * (new_remaining if new_remaining is not None else order.open_lots)
+            * instrument.notional_per_tick_lot
+        )
+        current_need = hold_need(order, instrument) or 0
+        extra = target - current_need
+        if extra > 0:
+            command_count = order.commands.count()
+            hold_adjust(
+                hold=order.hold,
+                delta=extra,
+                reference=f"order:{order.pk}:amend:{command_count}",
+            )
+            hold_added = extra
+    elif new_remaining is not None and new_remaining > order.open_lots:
+        extra = (new_remaining - order.open_lots) * instrument.lot_size
+        hold_adjust(
+            hold=order.hold,
+            delta=extra,
+            reference=f"order:{order.pk}:amend:{order.commands.count()}",
+        )
+        hold_added = extra
+    OrderCommand.objects.create(
+        instrument=instrument,
+        order=order,
+        kind=OrderCommand.Kind.AMEND,
+        new_price_ticks=new_price,
+        new_quantity_lots=new_remaining,
+        hold_added=hold_added,
+    )
+    order.updated_at = timezone.now()
+    order.save(update_fields=["updated_at"])
+    matching_schedule(instrument_id=instrument.pk)
+    return order

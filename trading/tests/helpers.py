@@ -1,0 +1,34 @@
+"""Builders for trading tests: real assets, instruments, verified funded users."""
+
+from __future__ import annotations
+
+from trading.models import Instrument
+from trading.services import instrument_create, matching_run
+from wallet.models import Asset
+from wallet.tests.helpers import assert_ledger_ok, balances, fund  # noqa: F401
+
+
+def make_btc_usd(**overrides) -> Instrument:
+    """BTC-USD: price step 1.00 USD, quantity step 0.01 BTC (one tick x one lot is
+    exactly 0.01 USD)."""
+    usd, _ = Asset.objects.get_or_create(
+        code="USD", defaults={"name": "US Dollar", "decimals": 2, "kind": "fiat"}
+    )
+    btc, _ = Asset.objects.get_or_create(
+        code="BTC", defaults={"name": "Bitcoin", "decimals": 8, "kind": "crypto"}
+    )
+    options = {
+        "tick_size": 100,
+        "lot_size": 1_000_000,
+        "maker_fee_bps": 10,
+        "taker_fee_bps": 20,
+        "price_band_percent": 0,
+        **overrides,
+    }
+    return instrument_create(symbol="BTC-USD", base=btc, quote=usd, **options)
+
+
+def match(instrument: Instrument) -> None:
+    """Run the matching job until nothing is pending."""
+    while matching_run(instrument_id=instrument.pk).more:
+        pass
