@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("kyc.api.urls")),
     path("", include("wallet.api.urls")),
+    path("", include("trading.api.urls")),
 ]
 
 urlpatterns = [

@@ -33,6 +33,7 @@ REST_FRAMEWORK = {
         "user": "100000/min",
         "login": "100000/min",
         "register": "100000/min",
+        "orders": "100000/min",
     },
 }
 CELERY_TASK_ALWAYS_EAGER = True

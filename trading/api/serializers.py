@@ -1,0 +1,132 @@
+"""Order API shapes. Prices and quantities are decimal strings both ways."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from trading.models import Order
+from trading.units import base_str, lots_to_quantity, quote_str, ticks_to_price
+from wallet.api.serializers import DecimalStringField
+
+
+class OrderPlaceInputSerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32)
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    type = serializers.ChoiceField(choices=Order.Type.choices, default="limit")
+    time_in_force = serializers.ChoiceField(
+        choices=Order.TimeInForce.choices, default="gtc"
+    )
+    post_only = serializers.BooleanField(default=False)
+    price = DecimalStringField(required=False, allow_null=True)
+    stop_price = DecimalStringField(required=False, allow_null=True)
+    quantity = DecimalStringField(required=False, allow_null=True)
+    quote_quantity = DecimalStringField(required=False, allow_null=True)
+    client_order_id = serializers.RegexField(
+        r"^[A-Za-z0-9_\-:.]{1,64}$",
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": "1-64 of letters, digits and _-:."},
+    )
+    stp = serializers.ChoiceField(choices=Order.STP.choices, default="expire_taker")
+
+
+class OrderAmendInputSerializer(serializers.Serializer):
+    price = DecimalStringField(required=False)
+    quantity = DecimalStringField(
+        required=False, help_text="New total quantity, filled part included."
+    )
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Only price and quantity can be amended."] for name in unknown}
+            )
+        if not attrs:
+            raise serializers.ValidationError(
+                {"price": ["Send a new price and/or quantity."]}
+            )
+        return attrs
+
+
+class OrderListQuerySerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32, required=False)
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+    open = serializers.BooleanField(required=False, allow_null=True, default=None)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+def average_price(order: Order) -> str | None:
+    """Quote paid per whole base unit over the fills, at the quote's precision
+    (rounded half up: a display figure, no money moves by it)."""
+    if not order.filled_lots:
+        return None
+    instrument = order.instrument
+    base_units = order.filled_lots * instrument.lot_size
+    numerator = order.filled_quote * 10**instrument.base.decimals
+    units = (2 * numerator + base_units) // (2 * base_units)
+    return quote_str(instrument, units)
+
+
+class OrderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    client_order_id = serializers.CharField(allow_null=True)
+    symbol = serializers.CharField(source="instrument.symbol")
+    side = serializers.CharField()
+    type = serializers.CharField()
+    time_in_force = serializers.CharField()
+    post_only = serializers.BooleanField()
+    stp = serializers.CharField()
+    price = serializers.SerializerMethodField()
+    stop_price = serializers.SerializerMethodField()
+    quantity = serializers.SerializerMethodField()
+    quote_quantity = serializers.SerializerMethodField()
+    filled_quantity = serializers.SerializerMethodField()
+    remaining_quantity = serializers.SerializerMethodField()
+    filled_quote = serializers.SerializerMethodField()
+    average_price = serializers.SerializerMethodField()
+    fees_paid = serializers.SerializerMethodField()
+    fee_asset = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    stop_triggered = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_price(self, order: Order) -> str | None:
+        return ticks_to_price(order.instrument, order.price_ticks)
+
+    def get_stop_price(self, order: Order) -> str | None:
+        return ticks_to_price(order.instrument, order.stop_price_ticks)
+
+    def get_quantity(self, order: Order) -> str | None:
+        return lots_to_quantity(order.instrument, order.quantity_lots)
+
+    def get_quote_quantity(self, order: Order) -> str | None:
+        return quote_str(order.instrument, order.quote_quantity)
+
+    def get_filled_quantity(self, order: Order) -> str:
+        return lots_to_quantity(order.instrument, order.filled_lots)
+
+    def get_remaining_quantity(self, order: Order) -> str:
+        return lots_to_quantity(order.instrument, order.open_lots)
+
+    def get_filled_quote(self, order: Order) -> str:
+        return quote_str(order.instrument, order.filled_quote)
+
+    def get_average_price(self, order: Order) -> str | None:
+        return average_price(order)
+
+    def get_fees_paid(self, order: Order) -> str:
+        if order.side == Order.Side.BUY:
+            return base_str(order.instrument, order.fees_paid)
+        return quote_str(order.instrument, order.fees_paid)
+
+    def get_fee_asset(self, order: Order) -> str:
+        instrument = order.instrument
+        return (instrument.base if order.is_buy else instrument.quote).code
+
+
+class CancelAllOutputSerializer(serializers.Serializer):
+    cancel_requested = serializers.ListField(child=serializers.IntegerField())

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from trading.api import views
+
+urlpatterns = [
+    path("orders", views.OrderListCreateView.as_view(), name="api-orders"),
+    path("orders/<int:order_id>", views.OrderDetailView.as_view(), name="api-order"),
+    path(
+        "orders/by-client-id/<str:client_order_id>",
+        views.OrderByClientIdView.as_view(),
+        name="api-order-by-client-id",
+    ),
+]

@@ -1,0 +1,129 @@
+"""Order API basics: placement, retries by client_order_id, errors, amend, cancel."""
+
+import pytest
+
+from accounts.testing import api_client_for, make_user
+from kyc.testing import make_verified_user
+from trading.models import Order
+from trading.tests.helpers import assert_ledger_ok, balances, fund, make_btc_usd, match
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup():
+    instrument = make_btc_usd()
+    user = make_verified_user(email="api@example.com")
+    fund(user, instrument.quote, 100_000_00)
+    return instrument, user, api_client_for(user)
+
+
+def place(client, **body):
+    payload = {"symbol": "BTC-USD", "side": "buy", "price": "90000", "quantity": "0.5"}
+    return client.post("/api/v1/orders", {**payload, **body}, format="json")
+
+
+def test_place_returns_201_with_decimal_strings_and_reserves(setup):
+    _, user, client = setup
+    response = place(client, client_order_id="c-1")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["price"] == "90000.00"
+    assert body["quantity"] == "0.50000000"
+    assert body["remaining_quantity"] == "0.50000000"
+    assert body["status"] == "pending"
+    assert balances(user)["USD"] == (100_000_00 - 45_000_00, 45_000_00)
+
+
+def test_client_order_id_retry_returns_the_same_order_and_other_body_is_409(setup):
+    _, _, client = setup
+    first = place(client, client_order_id="c-1")
+    again = place(client, client_order_id="c-1")
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    other = place(client, client_order_id="c-1", price="89000")
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "client_order_id_reused"
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "body,status,code,field",
+    [
+        ({"price": "90000.50"}, 400, "invalid_tick", "price"),
+        ({"quantity": "0.005"}, 400, "invalid_lot", "quantity"),
+        ({"quantity": "-1"}, 400, "invalid_amount", "quantity"),
+        ({"price": 90000}, 400, "invalid", "price"),
+        ({"quantity": "5"}, 422, "insufficient_funds", None),
+        ({"symbol": "NOPE-USD"}, 404, "unknown_symbol", "symbol"),
+        ({"type": "market", "price": "1"}, 400, "invalid_order", "price"),
+        ({"type": "stop_limit"}, 400, "invalid_order", "stop_price"),
+        (
+            {"post_only": True, "time_in_force": "ioc"},
+            400,
+            "invalid_order",
+            "post_only",
+        ),
+        ({"side": "hold"}, 400, "invalid", "side"),
+    ],
+)
+def test_bad_orders_are_refused_and_write_nothing(setup, body, status, code, field):
+    _, user, client = setup
+    response = place(client, **body)
+    assert response.status_code == status, response.json()
+    error = response.json()["error"]
+    assert error["code"] == code
+    if field:
+        assert field in error["details"]
+    assert not Order.objects.exists()
+    assert balances(user) == {"USD": (100_000_00, 0)}
+
+
+def test_unverified_user_gets_403_kyc_required():
+    make_btc_usd()
+    client = api_client_for(make_user(email="new@example.com"))
+    response = place(client)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "kyc_required"
+
+
+def test_amend_down_then_cancel(setup):
+    instrument, user, client = setup
+    order_id = place(client).json()["id"]
+    match(instrument)
+    amended = client.patch(
+        f"/api/v1/orders/{order_id}", {"quantity": "0.2"}, format="json"
+    )
+    assert amended.status_code == 202
+    match(instrument)
+    body = client.get(f"/api/v1/orders/{order_id}").json()
+    assert (body["quantity"], body["remaining_quantity"]) == (
+        "0.20000000",
+        "0.20000000",
+    )
+    assert balances(user)["USD"] == (100_000_00 - 18_000_00, 18_000_00)
+
+    cancelled = client.delete(f"/api/v1/orders/{order_id}")
+    assert cancelled.status_code == 202
+    match(instrument)
+    assert client.get(f"/api/v1/orders/{order_id}").json()["status"] == "cancelled"
+    again = client.delete(f"/api/v1/orders/{order_id}")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "order_not_open"
+    assert balances(user) == {"USD": (100_000_00, 0)}
+    assert_ledger_ok()
+
+
+def test_another_users_order_is_404(setup):
+    _, _, client = setup
+    order_id = place(client).json()["id"]
+    other = api_client_for(make_verified_user(email="other@example.com"))
+    assert other.get(f"/api/v1/orders/{order_id}").status_code == 404
+    assert other.delete(f"/api/v1/orders/{order_id}").status_code == 404
+    assert (
+        other.patch(
+            f"/api/v1/orders/{order_id}", {"quantity": "1"}, format="json"
+        ).status_code
+        == 404
+    )
+    assert other.get("/api/v1/orders").json()["results"] == []
