@@ -84,8 +84,18 @@ TEMPLATES = [
 SQLITE_PATH = env("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3"))
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", 60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DB_POOL", default=True):
+        # psycopg 3's pool: under ASGI each request may run in its own thread, so
+        # persistent per-thread connections (CONN_MAX_AGE) leak; a pool does not.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN", 2),
+            "max_size": env.int("DB_POOL_MAX", 16),
+            "timeout": env.int("DB_POOL_TIMEOUT", 10),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     Path(SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -3,7 +3,7 @@
 import tempfile
 
 from .base import *  # noqa: F403
-from .base import PASSWORD_HASHERS, REST_FRAMEWORK
+from .base import DATABASES, PASSWORD_HASHERS, REST_FRAMEWORK
 
 SECRET_KEY = "test-only-secret-key-0123456789abcdef0123456789abcdef"
 DEBUG = False
@@ -37,6 +37,8 @@ REST_FRAMEWORK = {
     },
 }
 CELERY_TASK_ALWAYS_EAGER = True
+# Tests open and close connections themselves (threads, transactional flushes).
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 # No exponential back-off between OTP attempts: tests check codes back to back.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0

@@ -224,7 +224,9 @@ def _halt_crossed(instrument: Instrument, book: OrderBook) -> None:
 def _run(instrument_id: int, batch_size: int) -> MatchResult:
     with transaction.atomic():
         instrument = (
-            Instrument.objects.select_for_update(of=("self",))
+            # NO KEY UPDATE: placements inserting orders and commands take KEY
+            # SHARE on this row (their foreign keys) and must not wait for us.
+            Instrument.objects.select_for_update(of=("self",), no_key=True)
             .select_related("base", "quote")
             .get(pk=instrument_id)
         )

@@ -1,0 +1,376 @@
+"""Trading pipeline on the real stack: uvicorn + PostgreSQL + Redis + a Celery worker.
+
+    python -m bench.trading --clients 32 --seconds 20
+
+What it does, in order:
+1. (Re)creates the PostgreSQL database `--db` and migrates it; creates instruments and
+   `--users` KYC-approved, funded users through the real services; mints JWTs.
+2. Starts a Celery worker (`--worker-procs`, solo pool when 1) on a Redis broker and
+   uvicorn (`--web-workers`) on a free port, with production-like settings
+   (DEBUG off, PostgreSQL, Redis cache + channel layer).
+3. Baseline: `--clients` concurrent HTTP/1.1 keep-alive clients GET /api/v1/me (a
+   trivial authenticated endpoint) for `--seconds`: the framework's ceiling.
+4. Load: the same clients POST orders (mostly resting limits near the mid, a share
+   marketable, a share of cancels of their own open orders) for `--seconds`.
+5. Waits for the matcher to drain, then reads the database: orders accepted per
+   second (201s over the load window), orders matched and settled per second
+   (commands applied over the time from the first POST to the last commit), trades,
+   and the latency from each order's creation (in the POST transaction) to the
+   matcher's first decision about it (its first status change out of `pending`).
+6. Proves the ledger (every invariant of `verify_ledger`) and stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def _env(args) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{args.db}",
+        "REDIS_URL": "redis://127.0.0.1:6379/10",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "THROTTLE_ORDERS": "1000000/s",
+        "THROTTLE_USER": "1000000/s",
+        "TRADING_MAX_OPEN_ORDERS": "1000000",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare(args) -> dict:
+    """Fresh database, instruments, users, funds, tokens (through the services)."""
+    env = _env(args)
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            f"DROP DATABASE IF EXISTS {args.db}",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            f"CREATE DATABASE {args.db}",
+        ],
+        check=True,
+    )
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        ["redis-cli", "-n", "9", "flushdb"], check=True, stdout=subprocess.DEVNULL
+    )
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from accounts.services import _issue_tokens
+    from kyc.testing import make_verified_user
+    from trading.services import instrument_create
+    from wallet.models import Asset
+    from wallet.tests.helpers import fund
+
+    usd = Asset.objects.create(code="USD", name="US Dollar", decimals=2, kind="fiat")
+    symbols = []
+    for index in range(args.instruments):
+        code = f"C{index}"
+        base = Asset.objects.create(code=code, name=code, decimals=8, kind="crypto")
+        instrument_create(
+            symbol=f"{code}-USD",
+            base=base,
+            quote=usd,
+            tick_size=1,  # 0.01 USD
+            lot_size=10**8,  # 1 unit
+            maker_fee_bps=10,
+            taker_fee_bps=20,
+            price_band_percent=0,
+        )
+        symbols.append((f"{code}-USD", base))
+    tokens = []
+    for index in range(args.users):
+        user = make_verified_user(email=f"bench{index}@example.com")
+        fund(user, usd, 10**14)
+        for _, base in symbols:
+            fund(user, base, 10**8 * 10**7)
+        tokens.append(_issue_tokens(user).access)
+    return {"symbols": [symbol for symbol, _ in symbols], "tokens": tokens}
+
+
+def start_stack(args, port: int) -> list[subprocess.Popen]:
+    env = _env(args)
+    worker_cmd = [
+        PY,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-c",
+        str(args.worker_procs),
+    ]
+    if args.worker_procs == 1:
+        worker_cmd += ["-P", "solo"]
+    web_cmd = [
+        PY,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.web_workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    procs = [
+        subprocess.Popen(worker_cmd, cwd=ROOT, env=env),
+        subprocess.Popen(web_cmd, cwd=ROOT, env=env),
+    ]
+    import httpx
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if (
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
+                == 200
+            ):
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        raise SystemExit("uvicorn did not start")
+    time.sleep(2)  # let the worker connect
+    return procs
+
+
+async def _drive(base_url: str, tokens, seconds: float, clients: int, work) -> list:
+    import httpx
+
+    results: list = []
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+
+        async def client(index: int) -> None:
+            rng = random.Random(index)
+            token = tokens[index % len(tokens)]
+            headers = {"Authorization": f"Bearer {token}"}
+            state: dict = {"open": []}
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                kind, response = await work(http, headers, rng, state)
+                results.append(
+                    (kind, response.status_code, time.perf_counter() - started)
+                )
+
+        await asyncio.gather(*(client(i) for i in range(clients)))
+    return results
+
+
+def _trivial(symbols):
+    async def work(http, headers, rng, state):
+        return "me", await http.get("/api/v1/me", headers=headers)
+
+    return work
+
+
+def _orders(symbols, cancel_share: float, cross_share: float):
+    async def work(http, headers, rng, state):
+        if state["open"] and rng.random() < cancel_share:
+            order_id = state["open"].pop(rng.randrange(len(state["open"])))
+            return "cancel", await http.delete(
+                f"/api/v1/orders/{order_id}", headers=headers
+            )
+        side = rng.choice(("buy", "sell"))
+        mid = 10_000
+        if rng.random() < cross_share:
+            offset = rng.randint(1, 30)
+            ticks = mid + offset if side == "buy" else mid - offset
+            body = {"time_in_force": "ioc"}
+        else:
+            offset = rng.randint(1, 50)
+            ticks = mid - offset if side == "buy" else mid + offset
+            body = {}
+        body.update(
+            symbol=rng.choice(symbols),
+            side=side,
+            price=f"{ticks // 100}.{ticks % 100:02d}",
+            quantity=str(rng.randint(1, 5)),
+        )
+        response = await http.post("/api/v1/orders", json=body, headers=headers)
+        if response.status_code == 201 and not body.get("time_in_force"):
+            state["open"].append(response.json()["id"])
+        return "place", response
+
+    return work
+
+
+def report_load(name: str, results, seconds: float) -> None:
+    ok = [r for r in results if r[1] < 400]
+    latencies = [r[2] * 1000 for r in ok]
+    print(
+        f"{name:<28} {len(ok) / seconds:9.1f} req/s ok   ({len(results) - len(ok)} errors)"
+        f"   latency p50 {_percentile(latencies, 50):6.1f} ms  p99 "
+        f"{_percentile(latencies, 99):6.1f} ms"
+    )
+
+
+def measure_pipeline(t0_wall: float, timeout: float) -> None:
+    from django.db.models import Min
+
+    from trading.models import Order, OrderCommand, OrderStatusChange, Trade
+    from wallet.verification import ledger_problems
+
+    deadline = time.time() + timeout
+    while OrderCommand.objects.filter(processed_at__isnull=True).exists():
+        if time.time() > deadline:
+            print("matcher did not drain in time")
+            break
+        time.sleep(0.2)
+    from datetime import UTC, datetime
+
+    since = datetime.fromtimestamp(t0_wall, tz=UTC)
+    commands = OrderCommand.objects.filter(created_at__gte=since)
+    last_commit = (
+        commands.order_by("-processed_at")
+        .values_list("processed_at", flat=True)
+        .first()
+    )
+    applied = commands.filter(processed_at__isnull=False).count()
+    span = (last_commit - since).total_seconds() if last_commit else float("nan")
+    orders = Order.objects.filter(created_at__gte=since)
+    decided = dict(
+        OrderStatusChange.objects.filter(order__in=orders, from_status="pending")
+        .values_list("order_id")
+        .annotate(first=Min("created_at"))
+    )
+    latencies = [
+        (decided[order_id] - created).total_seconds() * 1000
+        for order_id, created in orders.values_list("pk", "created_at")
+        if order_id in decided
+    ]
+    trades = Trade.objects.filter(created_at__gte=since).count()
+    print(
+        f"{'matched and settled':<28} {applied / span:9.1f} commands/s "
+        f"({applied} commands, {trades} trades, drained {span:.1f} s after start)"
+    )
+    print(
+        f"{'POST -> matcher decision':<28} p50 {_percentile(latencies, 50):6.1f} ms  "
+        f"p99 {_percentile(latencies, 99):6.1f} ms  ({len(latencies)} orders)"
+    )
+    problems = ledger_problems()
+    print(
+        "ledger:",
+        "verified" if not problems else f"{len(problems)} problems: {problems[:5]}",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="bench_trading")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--instruments", type=int, default=3)
+    parser.add_argument("--web-workers", type=int, default=1)
+    parser.add_argument("--worker-procs", type=int, default=1)
+    parser.add_argument("--cancel-share", type=float, default=0.2)
+    parser.add_argument("--cross-share", type=float, default=0.15)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    data = prepare(args)
+    port = _free_port()
+    procs = start_stack(args, port)
+    base_url = f"http://127.0.0.1:{port}"
+    print(
+        f"stack: uvicorn x{args.web_workers}, celery worker x{args.worker_procs}, "
+        f"PostgreSQL, Redis; {args.clients} clients, {args.seconds:.0f} s per phase, "
+        f"{len(data['symbols'])} instruments, {args.users} users, {os.cpu_count()} cores"
+    )
+    try:
+        trivial = asyncio.run(
+            _drive(
+                base_url,
+                data["tokens"],
+                args.seconds,
+                args.clients,
+                _trivial(data["symbols"]),
+            )
+        )
+        report_load("GET /api/v1/me (ceiling)", trivial, args.seconds)
+        t0 = time.time()
+        load = asyncio.run(
+            _drive(
+                base_url,
+                data["tokens"],
+                args.seconds,
+                args.clients,
+                _orders(data["symbols"], args.cancel_share, args.cross_share),
+            )
+        )
+        places = [r for r in load if r[0] == "place"]
+        cancels = [r for r in load if r[0] == "cancel"]
+        report_load("POST /api/v1/orders", places, args.seconds)
+        report_load("DELETE /api/v1/orders/{id}", cancels, args.seconds)
+        accepted = sum(1 for r in places if r[1] == 201)
+        print(f"{'orders accepted':<28} {accepted / args.seconds:9.1f} orders/s")
+        measure_pipeline(t0, timeout=300)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()
