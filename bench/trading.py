@@ -27,7 +27,6 @@ import asyncio
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -254,8 +253,9 @@ def _orders(symbols, cancel_share: float, cross_share: float):
 def report_load(name: str, results, seconds: float) -> None:
     ok = [r for r in results if r[1] < 400]
     latencies = [r[2] * 1000 for r in ok]
+    errors = len(results) - len(ok)
     print(
-        f"{name:<28} {len(ok) / seconds:9.1f} req/s ok   ({len(results) - len(ok)} errors)"
+        f"{name:<28} {len(ok) / seconds:9.1f} req/s ok   ({errors} errors)"
         f"   latency p50 {_percentile(latencies, 50):6.1f} ms  p99 "
         f"{_percentile(latencies, 99):6.1f} ms"
     )
@@ -332,7 +332,8 @@ def main() -> None:
     print(
         f"stack: uvicorn x{args.web_workers}, celery worker x{args.worker_procs}, "
         f"PostgreSQL, Redis; {args.clients} clients, {args.seconds:.0f} s per phase, "
-        f"{len(data['symbols'])} instruments, {args.users} users, {os.cpu_count()} cores"
+        f"{len(data['symbols'])} instruments, {args.users} users, "
+        f"{os.cpu_count()} cores"
     )
     try:
         trivial = asyncio.run(
