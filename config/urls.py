@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("kyc/", include("kyc.urls")),
     path("wallet/", include("wallet.urls")),
+    path("trading/", include("trading.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]

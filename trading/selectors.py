@@ -71,3 +71,104 @@ def fill_list(*, user: User) -> QuerySet[Fill]:
     return Fill.objects.filter(user=user).select_related(
         "instrument__base", "instrument__quote", "fee_asset", "order"
     )
+
+
+# --- Reading: fills and the portfolio ----------------------------------------------
+# (Imported here so this section stays one block appended to the file.)
+from wallet.models import Account, Asset  # noqa: E402
+
+
+def fill_list_filtered(
+    *,
+    user: User,
+    symbol: str | None = None,
+    order_id: int | None = None,
+    side: str | None = None,
+    created_after=None,
+    created_before=None,
+) -> QuerySet[Fill]:
+    """The user's fills with everything the fills list shows (one query per page):
+    instrument and its assets, fee asset, trade (for its id and sequence)."""
+    fills = Fill.objects.filter(user=user).select_related(
+        "instrument__base", "instrument__quote", "fee_asset", "trade"
+    )
+    if symbol:
+        fills = fills.filter(instrument__symbol=symbol.strip().upper())
+    if order_id is not None:
+        fills = fills.filter(order_id=order_id)
+    if side:
+        fills = fills.filter(side=side)
+    if created_after is not None:
+        fills = fills.filter(created_at__gte=created_after)
+    if created_before is not None:
+        fills = fills.filter(created_at__lt=created_before)
+    return fills
+
+
+def portfolio_get(*, user: User, quote: Asset):
+    """The user's portfolio valued in `quote` (trading.portfolio): three queries,
+    whatever the number of fills, assets or instruments. Returns (portfolio,
+    decimals by asset code) for `trading.portfolio.portfolio_as_dict`."""
+    from trading import portfolio as pf
+
+    balances: dict[str, list[int]] = {}
+    decimals: dict[str, int] = {quote.code: quote.decimals}
+    accounts = Account.objects.filter(owner=user).values_list(
+        "asset__code", "asset__decimals", "kind", "balance"
+    )
+    for code, asset_decimals, kind, balance in accounts:
+        decimals[code] = asset_decimals
+        pair = balances.setdefault(code, [0, 0])
+        pair[0 if kind == Account.Kind.AVAILABLE else 1] += balance
+
+    instruments = {
+        instrument.pk: instrument
+        for instrument in Instrument.objects.select_related("base", "quote").order_by(
+            "symbol"
+        )
+    }
+    prices = []
+    for instrument in instruments.values():
+        decimals[instrument.base.code] = instrument.base.decimals
+        decimals[instrument.quote.code] = instrument.quote.decimals
+        if instrument.last_price_ticks is not None:
+            prices.append(
+                pf.LastPrice(
+                    symbol=instrument.symbol,
+                    base=instrument.base.code,
+                    quote=instrument.quote.code,
+                    price=instrument.last_price_ticks * instrument.tick_size,
+                )
+            )
+
+    # Chronological: fill ids grow in trade order on each instrument (the matcher
+    # holds the instrument's row lock while it inserts them).
+    per_instrument: dict[int, list] = {}
+    fills = (
+        Fill.objects.filter(user=user)
+        .order_by("id")
+        .values_list("instrument_id", "side", "quantity_lots", "quote_amount", "fee")
+    )
+    for instrument_id, side, lots, quote_amount, fee in fills.iterator():
+        lot_size = instruments[instrument_id].lot_size
+        per_instrument.setdefault(instrument_id, []).append(
+            pf.FillIn(
+                side=side, quantity=lots * lot_size, quote_amount=quote_amount, fee=fee
+            )
+        )
+    books = [
+        pf.InstrumentFills(
+            symbol=instruments[pk].symbol,
+            base=instruments[pk].base.code,
+            quote=instruments[pk].quote.code,
+            fills=tuple(fills),
+        )
+        for pk, fills in per_instrument.items()
+    ]
+    portfolio = pf.portfolio_build(
+        quote=quote.code,
+        balances={code: (a, h) for code, (a, h) in balances.items()},
+        books=books,
+        market=pf.Market.of(decimals, prices),
+    )
+    return portfolio, decimals

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading.api import views
+from trading.api import reading, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateView.as_view(), name="api-orders"),
@@ -10,4 +10,6 @@ urlpatterns = [
         views.OrderByClientIdView.as_view(),
         name="api-order-by-client-id",
     ),
+    path("fills", reading.FillListView.as_view(), name="api-fills"),
+    path("portfolio", reading.PortfolioView.as_view(), name="api-portfolio"),
 ]
