@@ -8,6 +8,7 @@ from accounts.models import User
 from config.errors import NotFound
 from trading.errors import TradingErrorCode as Code
 from trading.models import FeeOverride, Fill, Instrument, Order
+from wallet.models import Account, Asset
 
 
 def instrument_get(*, symbol: str) -> Instrument:
@@ -74,8 +75,6 @@ def fill_list(*, user: User) -> QuerySet[Fill]:
 
 
 # --- Reading: fills and the portfolio ----------------------------------------------
-# (Imported here so this section stays one block appended to the file.)
-from wallet.models import Account, Asset  # noqa: E402
 
 
 def fill_list_filtered(
