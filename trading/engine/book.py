@@ -181,8 +181,10 @@ class OrderBook:
         self._asks: dict[int, Level] = {}
         self._bid_keys: list[int] = []  # prices ascending: best bid last
         self._ask_keys: list[int] = []  # -price ascending: best ask last
-        self._orders: dict[int, Order] = {}
-        self._stops: dict[int, tuple[int, Place]] = {}  # id -> (arrival, place)
+        # Keys are int order ids, typed object so that compiled code can use the
+        # caller's int objects as they are instead of boxing a copy per lookup.
+        self._orders: dict[object, Order] = {}
+        self._stops: dict[object, tuple[int, Place]] = {}  # id -> (arrival, place)
         self._buy_stops: list[tuple[int, int, int]] = []  # (stop, arrival, id)
         self._sell_stops: list[tuple[int, int, int]] = []  # (-stop, arrival, id)
         self._arrival = 0
@@ -250,6 +252,7 @@ class OrderBook:
                 order_id, owner, _SIDES[side], price, quantity, filled, _STPS[stp],
                 bool(post_only),
             ),
+            order_id,
             [],
         )  # fmt: skip
 
@@ -477,7 +480,7 @@ class OrderBook:
         events.append(_PENDING)
         accepted_at = self._seq
         rests = self._execute(
-            order_id, owner, side, limit_price, lots, quote, tif, stp, post_only, 0,
+            order_id, key, owner, side, limit_price, lots, quote, tif, stp, post_only, 0,
             events,
         )  # fmt: skip
         if self._stops and self._run_stops(events):
@@ -544,6 +547,7 @@ class OrderBook:
     def _execute(
         self,
         order_id: int,
+        key: object,
         owner: int,
         side: Side,
         price: int,
@@ -560,7 +564,8 @@ class OrderBook:
 
         ``price`` 0 means market, ``lots`` UNBOUNDED means bounded by quote only,
         ``quote`` NO_QUOTE means no quote limit; ``filled`` carries over an
-        amended order's earlier fills.
+        amended order's earlier fills; ``key`` is ``order_id`` as the caller's
+        object, for the index.
         """
         if side is BUY:
             opp_keys = self._ask_keys
@@ -581,10 +586,10 @@ class OrderBook:
             seq = self._seq
             last = 0
             while opp_keys:
-                key = opp_keys[-1]
-                if key < limit_key:
+                best_key = opp_keys[-1]
+                if best_key < limit_key:
                     break
-                level_price = sign * key
+                level_price = sign * best_key
                 level = opp_levels[level_price]
                 orders = level.orders
                 head = level.head
@@ -692,12 +697,13 @@ class OrderBook:
         else:
             self._rest(
                 Order(order_id, owner, side, price, remaining, filled, stp, post_only),
+                key,
                 events,
             )
             return True
         return False
 
-    def _rest(self, order: Order, events: list[Event]) -> None:
+    def _rest(self, order: Order, key: object, events: list[Event]) -> None:
         price = order.price
         if order.side is BUY:
             levels = self._bids
@@ -714,7 +720,7 @@ class OrderBook:
         level.orders.append(order)
         level.live += 1
         level.total += order.remaining
-        self._orders[order.order_id] = order
+        self._orders[key] = order
         self._seq += 1
         events.append(LevelChanged(self._seq, order.side, price, level.total))
 
@@ -746,11 +752,12 @@ class OrderBook:
     def _cancel(self, command: Cancel, events: list[Event]) -> None:
         raw: tuple[object, ...] = command
         order_id = raw[0]
+        key = raw[0]  # kept as an object: dict lookups need no re-boxing
         if type(order_id) is not int:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
-        order = self._orders.get(order_id)  # get + del: both compiled primitives
+        order = self._orders.get(key)  # get + del: both compiled primitives
         if order is not None:
-            del self._orders[order_id]
+            del self._orders[key]
             left = order.remaining
             events.append(
                 OrderDone(
@@ -760,10 +767,10 @@ class OrderBook:
             )  # fmt: skip
             self._unlink(order, events)
             return
-        entry = self._stops.get(order_id)
+        entry = self._stops.get(key)
         if entry is None:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
-        del self._stops[order_id]
+        del self._stops[key]
         stop = entry[1]
         events.append(
             OrderDone(
@@ -824,8 +831,8 @@ class OrderBook:
         del self._orders[order_id]
         self._unlink(order, events)
         self._execute(
-            order_id, order.owner, side, price, quantity, NO_QUOTE, GTC, order.stp,
-            order.post_only, order.filled, events,
+            order_id, order_id, order.owner, side, price, quantity, NO_QUOTE, GTC,
+            order.stp, order.post_only, order.filled, events,
         )  # fmt: skip
         if self._stops:
             self._run_stops(events)
@@ -925,7 +932,7 @@ class OrderBook:
                 )  # fmt: skip
                 continue
             self._execute(
-                order_id, owner, side, limit_price, lots, quote, tif, stp, post_only,
-                0, events,
+                order_id, order_id, owner, side, limit_price, lots, quote, tif, stp,
+                post_only, 0, events,
             )  # fmt: skip
         return fired
