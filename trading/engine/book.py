@@ -20,10 +20,9 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import Final
 
-from mypy_extensions import mypyc_attr
-
 from trading.engine import snapshot as snapshots
 from trading.engine.commands import Amend, Cancel, Command, Place, RestingOrder
+from trading.engine.compat import mypyc_attr
 from trading.engine.events import (
     Accepted,
     Amended,

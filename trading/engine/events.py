@@ -17,8 +17,7 @@ in the cyclic garbage collector (they are the bulk of what the engine allocates)
 
 from typing import ClassVar, Final
 
-from mypy_extensions import mypyc_attr
-
+from trading.engine.compat import mypyc_attr
 from trading.engine.types import DoneDetail, DoneReason, RejectReason, Side
 
 
