@@ -479,8 +479,8 @@ class OrderBook:
         events.append(_PENDING)
         accepted_at = self._seq
         rests = self._execute(
-            order_id, key, owner, side, limit_price, lots, quote, tif, stp, post_only, 0,
-            events,
+            order_id, key, owner, side, limit_price, lots, quote, tif, stp,
+            post_only, 0, events,
         )  # fmt: skip
         if self._stops and self._run_stops(events):
             rests = order_id in self._orders  # a fired stop may have taken it
