@@ -365,6 +365,8 @@ class OrderBook:
     # -------------------------------------------------------------------- place
 
     def _place(self, command: Place, events: list[Event]) -> None:
+        """Validate (fields are read as plain objects, so a wrong type is a
+        rejection in both builds), then match and rest, or park a stop."""
         raw: tuple[object, ...] = command
         order_id = raw[0]
         key = raw[0]  # kept as an object: dict lookups need no re-boxing
