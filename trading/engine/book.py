@@ -176,8 +176,9 @@ class OrderBook:
         self.symbol = symbol
         self._seq = sequence
         self._last_price = last_price
-        self._bids: dict[int, Level] = {}
-        self._asks: dict[int, Level] = {}
+        # Keyed by int prices, typed object for the same reason as the index below.
+        self._bids: dict[object, Level] = {}
+        self._asks: dict[object, Level] = {}
         self._bid_keys: list[int] = []  # prices ascending: best bid last
         self._ask_keys: list[int] = []  # -price ascending: best ask last
         # Keys are int order ids, typed object so that compiled code can use the
@@ -252,6 +253,7 @@ class OrderBook:
                 bool(post_only),
             ),
             order_id,
+            price,
             [],
         )  # fmt: skip
 
@@ -481,7 +483,7 @@ class OrderBook:
         events.append(_PENDING)
         accepted_at = self._seq
         rests = self._execute(
-            order_id, key, owner, side, limit_price, lots, quote, tif, stp,
+            order_id, key, owner, side, limit_price, price, lots, quote, tif, stp,
             post_only, 0, events,
         )  # fmt: skip
         if self._stops and self._run_stops(events):
@@ -552,6 +554,7 @@ class OrderBook:
         owner: int,
         side: Side,
         price: int,
+        price_key: object,
         lots: int,
         quote: int,
         tif: TimeInForce,
@@ -565,8 +568,8 @@ class OrderBook:
 
         ``price`` 0 means market, ``lots`` UNBOUNDED means bounded by quote only,
         ``quote`` NO_QUOTE means no quote limit; ``filled`` carries over an
-        amended order's earlier fills; ``key`` is ``order_id`` as the caller's
-        object, for the index.
+        amended order's earlier fills; ``key`` and ``price_key`` are ``order_id``
+        and ``price`` as the caller's objects, used as dict keys.
         """
         if side is BUY:
             opp_keys = self._ask_keys
@@ -699,24 +702,29 @@ class OrderBook:
             self._rest(
                 Order(order_id, owner, side, price, remaining, filled, stp, post_only),
                 key,
+                price_key,
                 events,
             )
             return True
         return False
 
-    def _rest(self, order: Order, key: object, events: list[Event]) -> None:
+    def _rest(
+        self, order: Order, key: object, price_key: object, events: list[Event]
+    ) -> None:
+        """Queue an order at the back of its level (``key``, ``price_key``: its id
+        and price as objects, for the dicts)."""
         price = order.price
         if order.side is BUY:
             levels = self._bids
-            level = levels.get(price)
+            level = levels.get(price_key)
             if level is None:
-                level = levels[price] = Level()
+                level = levels[price_key] = Level()
                 insort(self._bid_keys, price)
         else:
             levels = self._asks
-            level = levels.get(price)
+            level = levels.get(price_key)
             if level is None:
-                level = levels[price] = Level()
+                level = levels[price_key] = Level()
                 insort(self._ask_keys, -price)
         level.orders.append(order)
         level.live += 1
@@ -832,8 +840,8 @@ class OrderBook:
         del self._orders[order_id]
         self._unlink(order, events)
         self._execute(
-            order_id, order_id, order.owner, side, price, quantity, NO_QUOTE, GTC,
-            order.stp, order.post_only, order.filled, events,
+            order_id, order_id, order.owner, side, price, price, quantity, NO_QUOTE,
+            GTC, order.stp, order.post_only, order.filled, events,
         )  # fmt: skip
         if self._stops:
             self._run_stops(events)
@@ -933,7 +941,7 @@ class OrderBook:
                 )  # fmt: skip
                 continue
             self._execute(
-                order_id, order_id, owner, side, limit_price, lots, quote, tif, stp,
-                post_only, 0, events,
+                order_id, order_id, owner, side, limit_price, limit_price, lots, quote,
+                tif, stp, post_only, 0, events,
             )  # fmt: skip
         return fired
