@@ -20,10 +20,9 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import Final
 
-from mypy_extensions import mypyc_attr
-
 from trading.engine import snapshot as snapshots
 from trading.engine.commands import Amend, Cancel, Command, Place, RestingOrder
+from trading.engine.compat import mypyc_attr
 from trading.engine.events import (
     Accepted,
     Amended,
@@ -177,12 +176,15 @@ class OrderBook:
         self.symbol = symbol
         self._seq = sequence
         self._last_price = last_price
-        self._bids: dict[int, Level] = {}
-        self._asks: dict[int, Level] = {}
+        # Keyed by int prices, typed object for the same reason as the index below.
+        self._bids: dict[object, Level] = {}
+        self._asks: dict[object, Level] = {}
         self._bid_keys: list[int] = []  # prices ascending: best bid last
         self._ask_keys: list[int] = []  # -price ascending: best ask last
-        self._orders: dict[int, Order] = {}
-        self._stops: dict[int, tuple[int, Place]] = {}  # id -> (arrival, place)
+        # Keys are int order ids, typed object so that compiled code can use the
+        # caller's int objects as they are instead of boxing a copy per lookup.
+        self._orders: dict[object, Order] = {}
+        self._stops: dict[object, tuple[int, Place]] = {}  # id -> (arrival, place)
         self._buy_stops: list[tuple[int, int, int]] = []  # (stop, arrival, id)
         self._sell_stops: list[tuple[int, int, int]] = []  # (-stop, arrival, id)
         self._arrival = 0
@@ -250,6 +252,8 @@ class OrderBook:
                 order_id, owner, _SIDES[side], price, quantity, filled, _STPS[stp],
                 bool(post_only),
             ),
+            order_id,
+            price,
             [],
         )  # fmt: skip
 
@@ -363,6 +367,8 @@ class OrderBook:
     # -------------------------------------------------------------------- place
 
     def _place(self, command: Place, events: list[Event]) -> None:
+        """Validate (fields are read as plain objects, so a wrong type is a
+        rejection in both builds), then match and rest, or park a stop."""
         raw: tuple[object, ...] = command
         order_id = raw[0]
         key = raw[0]  # kept as an object: dict lookups need no re-boxing
@@ -477,8 +483,8 @@ class OrderBook:
         events.append(_PENDING)
         accepted_at = self._seq
         rests = self._execute(
-            order_id, owner, side, limit_price, lots, quote, tif, stp, post_only, 0,
-            events,
+            order_id, key, owner, side, limit_price, price, lots, quote, tif, stp,
+            post_only, 0, events,
         )  # fmt: skip
         if self._stops and self._run_stops(events):
             rests = order_id in self._orders  # a fired stop may have taken it
@@ -544,9 +550,11 @@ class OrderBook:
     def _execute(
         self,
         order_id: int,
+        key: object,
         owner: int,
         side: Side,
         price: int,
+        price_key: object,
         lots: int,
         quote: int,
         tif: TimeInForce,
@@ -560,7 +568,8 @@ class OrderBook:
 
         ``price`` 0 means market, ``lots`` UNBOUNDED means bounded by quote only,
         ``quote`` NO_QUOTE means no quote limit; ``filled`` carries over an
-        amended order's earlier fills.
+        amended order's earlier fills; ``key`` and ``price_key`` are ``order_id``
+        and ``price`` as the caller's objects, used as dict keys.
         """
         if side is BUY:
             opp_keys = self._ask_keys
@@ -581,10 +590,10 @@ class OrderBook:
             seq = self._seq
             last = 0
             while opp_keys:
-                key = opp_keys[-1]
-                if key < limit_key:
+                best_key = opp_keys[-1]
+                if best_key < limit_key:
                     break
-                level_price = sign * key
+                level_price = sign * best_key
                 level = opp_levels[level_price]
                 orders = level.orders
                 head = level.head
@@ -692,29 +701,35 @@ class OrderBook:
         else:
             self._rest(
                 Order(order_id, owner, side, price, remaining, filled, stp, post_only),
+                key,
+                price_key,
                 events,
             )
             return True
         return False
 
-    def _rest(self, order: Order, events: list[Event]) -> None:
+    def _rest(
+        self, order: Order, key: object, price_key: object, events: list[Event]
+    ) -> None:
+        """Queue an order at the back of its level (``key``, ``price_key``: its id
+        and price as objects, for the dicts)."""
         price = order.price
         if order.side is BUY:
             levels = self._bids
-            level = levels.get(price)
+            level = levels.get(price_key)
             if level is None:
-                level = levels[price] = Level()
+                level = levels[price_key] = Level()
                 insort(self._bid_keys, price)
         else:
             levels = self._asks
-            level = levels.get(price)
+            level = levels.get(price_key)
             if level is None:
-                level = levels[price] = Level()
+                level = levels[price_key] = Level()
                 insort(self._ask_keys, -price)
         level.orders.append(order)
         level.live += 1
         level.total += order.remaining
-        self._orders[order.order_id] = order
+        self._orders[key] = order
         self._seq += 1
         events.append(LevelChanged(self._seq, order.side, price, level.total))
 
@@ -746,11 +761,12 @@ class OrderBook:
     def _cancel(self, command: Cancel, events: list[Event]) -> None:
         raw: tuple[object, ...] = command
         order_id = raw[0]
+        key = raw[0]  # kept as an object: dict lookups need no re-boxing
         if type(order_id) is not int:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
-        order = self._orders.get(order_id)  # get + del: both compiled primitives
+        order = self._orders.get(key)  # get + del: both compiled primitives
         if order is not None:
-            del self._orders[order_id]
+            del self._orders[key]
             left = order.remaining
             events.append(
                 OrderDone(
@@ -760,10 +776,10 @@ class OrderBook:
             )  # fmt: skip
             self._unlink(order, events)
             return
-        entry = self._stops.get(order_id)
+        entry = self._stops.get(key)
         if entry is None:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
-        del self._stops[order_id]
+        del self._stops[key]
         stop = entry[1]
         events.append(
             OrderDone(
@@ -824,8 +840,8 @@ class OrderBook:
         del self._orders[order_id]
         self._unlink(order, events)
         self._execute(
-            order_id, order.owner, side, price, quantity, NO_QUOTE, GTC, order.stp,
-            order.post_only, order.filled, events,
+            order_id, order_id, order.owner, side, price, price, quantity, NO_QUOTE,
+            GTC, order.stp, order.post_only, order.filled, events,
         )  # fmt: skip
         if self._stops:
             self._run_stops(events)
@@ -925,7 +941,7 @@ class OrderBook:
                 )  # fmt: skip
                 continue
             self._execute(
-                order_id, owner, side, limit_price, lots, quote, tif, stp, post_only,
-                0, events,
+                order_id, order_id, owner, side, limit_price, limit_price, lots, quote,
+                tif, stp, post_only, 0, events,
             )  # fmt: skip
         return fired

@@ -10,15 +10,15 @@ frozen dataclasses: a frozen dataclass sets each field through
 ``object.__setattr__``, several times slower, and events are the engine's hottest
 allocation. Compiled with mypyc (the accelerated build) they are read-only at run
 time; interpreted, ``Final`` is enforced by the type checker. Equality, hashing,
-``repr`` and ``as_dict`` come from the ``Event`` base. ``acyclic`` tells mypyc that an event
-can never be part of a reference cycle, so the compiled build does not track events
-in the cyclic garbage collector (they are the bulk of what the engine allocates).
+``repr`` and ``as_dict`` come from the ``Event`` base. ``acyclic`` tells mypyc
+that an event can never be part of a reference cycle, so the compiled build does
+not track events in the cyclic garbage collector (they are the bulk of what the
+engine allocates).
 """
 
 from typing import ClassVar, Final
 
-from mypy_extensions import mypyc_attr
-
+from trading.engine.compat import mypyc_attr
 from trading.engine.types import DoneDetail, DoneReason, RejectReason, Side
 
 
