@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint format venv migrate seed serve clean
+.PHONY: run test lint format venv migrate seed serve clean engine-build engine-clean engine-test
+ENGINE_SOURCES := $(filter-out %/__init__.py,$(wildcard trading/engine/*.py))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +16,24 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# The matching engine compiled with mypyc (same source; plain Python is the fallback).
+$(VENV)/.engine-built: $(VENV)/.installed $(ENGINE_SOURCES)
+	$(BIN)/mypyc $(ENGINE_SOURCES) >/dev/null || (echo "engine build failed: running interpreted" && rm -f trading/engine/*.so *__mypyc.*.so)
+	touch *__mypyc.*.so 2>/dev/null || true
+	touch $@
+
+venv: $(VENV)/.installed $(VENV)/.engine-built
+
+engine-build:
+	rm -f $(VENV)/.engine-built
+	$(MAKE) $(VENV)/.engine-built
+
+engine-clean:
+	rm -rf build trading/engine/*.so *__mypyc.*.so $(VENV)/.engine-built
+
+engine-test: venv
+	$(BIN)/python -m pytest trading/tests/engine -p no:django -q
+	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django -q
 
 migrate: venv
 	$(BIN)/python manage.py migrate --noinput
@@ -42,5 +60,5 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-clean:
+clean: engine-clean
 	rm -rf $(VENV) var staticfiles
