@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import AuditCode
@@ -249,6 +250,16 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
             commands = [c for c in commands if c.kind == OrderCommand.Kind.CANCEL]
             more = False
         batch = _Batch(instrument, book)
+        batch.last_amend = dict(
+            OrderCommand.objects.filter(
+                instrument_id=instrument_id,
+                processed_at__isnull=True,
+                kind=OrderCommand.Kind.AMEND,
+            )
+            .values("order_id")
+            .annotate(last=Max("pk"))
+            .values_list("order_id", "last")
+        )
         for command in commands:
             batch.apply(command)
         batch.write()
@@ -279,6 +290,9 @@ class _Batch:
     events: list = field(default_factory=list)
     changed_orders: dict[int, Order] = field(default_factory=dict)
     accounts: dict[tuple[int | None, int, str], Account] = field(default_factory=dict)
+    # order id -> pk of its last queued amend: until that one is applied, the
+    # order's hold keeps what the amends reserved up front.
+    last_amend: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now = timezone.now()
@@ -313,15 +327,37 @@ class _Batch:
 
     # -- applying ---------------------------------------------------------------
 
-    def _engine_command(self, command: OrderCommand):
+    def _engine_command(self, command: OrderCommand, order: Order):
         if command.kind == OrderCommand.Kind.PLACE:
             return _place(command.order)
         if command.kind == OrderCommand.Kind.CANCEL:
             return Cancel(command.order_id)
+        return self._amend_command(command, order)
+
+    def _amend_command(self, command: OrderCommand, order: Order):
+        """The command keeps the new total quantity: the engine wants what stays
+        open, which depends on the fills up to now. A total already reached closes
+        the order; an amend the hold cannot cover (fills since the request changed
+        the sums) is refused (None) rather than leaving the order under-held."""
+        new_open = None
+        if command.new_quantity_lots is not None:
+            new_open = command.new_quantity_lots - order.filled_lots
+            if new_open <= 0:
+                return Cancel(command.order_id)
+        resting = self.book.get_order(order.pk)
+        if resting is not None:
+            price = command.new_price_ticks or resting.price
+            lots = resting.quantity if new_open is None else new_open
+            if order.side == Order.Side.BUY:
+                need = price * lots * self.per_tick_lot
+            else:
+                need = lots * self.instrument.lot_size
+            if need > self.hold_remaining[order.pk]:
+                return None
         return Amend(
             command.order_id,
             new_price=command.new_price_ticks,
-            new_quantity=command.new_quantity_lots,
+            new_quantity=new_open,
         )
 
     def apply(self, command: OrderCommand) -> None:
@@ -332,7 +368,14 @@ class _Batch:
         ):
             if self._cancel_unplaced(command, order):
                 return
-        events = self.book.process(self._engine_command(command))
+        engine_command = self._engine_command(command, order)
+        if engine_command is None:  # an amend the hold cannot cover
+            self._sync(order, command)
+            command.result = "insufficient_funds"
+            command.processed_at = self.now
+            self.commands.append(command)
+            return
+        events = self.book.process(engine_command)
         self._load({order_id for event in events for order_id in _order_ids(event)})
         touched: set[int] = {order.pk}
         result = "applied"
@@ -526,7 +569,12 @@ class _Batch:
                 self._set_status(order, Order.Status.PARTIALLY_FILLED)
         need = hold_need(order, self.instrument)
         remaining = self.hold_remaining[order.pk]
-        if need is not None and remaining > need:
+        amend_queued = self.last_amend.get(order.pk, 0) > command.pk
+        if (
+            need is not None
+            and remaining > need
+            and not (order.is_open and amend_queued)
+        ):
             self.journals.append(
                 JournalSpec(
                     kind=Journal.Kind.RELEASE,
