@@ -16,6 +16,7 @@ pending and ends.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -69,6 +70,11 @@ logger = logging.getLogger(__name__)
 
 # instrument id -> (book_version it is valid for, book). Per worker process.
 _BOOKS: dict[int, tuple[int, OrderBook]] = {}
+
+# Fault injection for the crash tests (trading/tests/test_faults.py): when set, it
+# is called with the instrument inside the matching transaction, after every write
+# and before commit. None in production: the cost is one global lookup per run.
+_fault_hook: Callable[[Instrument], None] | None = None
 
 _DONE_STATUS = {
     "filled": Order.Status.FILLED,
@@ -127,7 +133,10 @@ def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
     from trading.tasks import match_instrument
 
     for instrument_id in instrument_ids:
-        match_instrument.delay(instrument_id)
+        try:
+            match_instrument.delay(instrument_id)
+        except Exception:  # one failing instrument must not stop the others
+            logger.exception("could not re-drive instrument %s", instrument_id)
     return instrument_ids
 
 
@@ -229,26 +238,27 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
             .select_related("base", "quote")
             .get(pk=instrument_id)
         )
+        trading = instrument.status == Instrument.Status.TRADING
+        queue = OrderCommand.objects.filter(
+            instrument_id=instrument_id, processed_at__isnull=True
+        )
+        if not trading:
+            # Halted or closed: the book stays, only cancels are applied (all of
+            # them, however many places wait ahead of them); nothing else moves.
+            queue = queue.filter(kind=OrderCommand.Kind.CANCEL)
         pending = list(
-            OrderCommand.objects.filter(
-                instrument_id=instrument_id, processed_at__isnull=True
-            )
-            .select_related("order__hold", "order__user")
-            .order_by("pk")[: batch_size + 1]
+            queue.select_related("order__hold", "order__user").order_by("pk")[
+                : batch_size + 1
+            ]
         )
         more = len(pending) > batch_size
         commands = pending[:batch_size]
         if not commands:
             return MatchResult()
         book = _book_for(instrument)
-        trading = instrument.status == Instrument.Status.TRADING
         if trading and book.is_crossed():
             _halt_crossed(instrument, book)
             return MatchResult(halted=True)
-        if not trading:
-            # Halted or closed: the book stays, only cancels are applied.
-            commands = [c for c in commands if c.kind == OrderCommand.Kind.CANCEL]
-            more = False
         batch = _Batch(instrument, book)
         batch.last_amend = dict(
             OrderCommand.objects.filter(
@@ -263,6 +273,8 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
         for command in commands:
             batch.apply(command)
         batch.write()
+        if _fault_hook is not None:
+            _fault_hook(instrument)
         _BOOKS[instrument.pk] = (instrument.book_version, book)
         from trading.streams import publish_after_commit
 
