@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.models import AuditCode
@@ -123,13 +123,15 @@ def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
     """Instruments with commands waiting longer than `older_than`: re-drive them."""
     older_than = older_than or timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
-    instrument_ids = sorted(
-        set(
-            OrderCommand.objects.filter(
-                processed_at__isnull=True, created_at__lte=cutoff
-            ).values_list("instrument_id", flat=True)
-        )
+    # A halted instrument only has work when a cancel waits (places wait for the
+    # resume, which schedules a run itself).
+    waiting = OrderCommand.objects.filter(
+        processed_at__isnull=True, created_at__lte=cutoff
+    ).filter(
+        Q(instrument__status=Instrument.Status.TRADING)
+        | Q(kind=OrderCommand.Kind.CANCEL)
     )
+    instrument_ids = sorted(set(waiting.values_list("instrument_id", flat=True)))
     from trading.tasks import match_instrument
 
     for instrument_id in instrument_ids:
@@ -258,6 +260,7 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
         book = _book_for(instrument)
         if trading and book.is_crossed():
             _halt_crossed(instrument, book)
+            matching_schedule(instrument_id=instrument_id)  # queued cancels still apply
             return MatchResult(halted=True)
         batch = _Batch(instrument, book)
         batch.last_amend = dict(

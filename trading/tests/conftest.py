@@ -30,3 +30,13 @@ def make_trader(btc_usd):
         return user
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_books():
+    """The matcher's per-process book cache must not outlive a test's database."""
+    from trading.services import matching
+
+    matching._BOOKS.clear()
+    yield
+    matching._BOOKS.clear()
