@@ -121,7 +121,8 @@ def matching_schedule(*, instrument_id: int) -> None:
 
 def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
     """Instruments with commands waiting longer than `older_than`: re-drive them."""
-    older_than = older_than or timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
+    if older_than is None:  # not `or`: timedelta(0) is falsy and means "all"
+        older_than = timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     # A halted instrument only has work when a cancel waits (places wait for the
     # resume, which schedules a run itself).
