@@ -237,13 +237,21 @@ def order_place(
             f"symbol: {instrument.symbol} is {instrument.status}; no new orders.",
             details={"symbol": [f"Instrument is {instrument.status}."]},
         )
-    if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
-        raise Unprocessable(
-            Code.TOO_MANY_OPEN_ORDERS,
-            f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the maximum.",
-        )
     maker_bps, taker_bps = fee_rates(user=user, instrument=instrument)
     with transaction.atomic():
+        # One placement per user at a time (the user row is the lock): without it
+        # concurrent requests all passed the open-order count below together.
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        if client_order_id:  # a retry that waited for the lock: the first order
+            existing = Order.objects.filter(user=user, client_order_id=client_order_id)
+            if (order := existing.first()) is not None:
+                return _existing_for_client_id(order, fingerprint), False
+        if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
+            raise Unprocessable(
+                Code.TOO_MANY_OPEN_ORDERS,
+                f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the "
+                "maximum.",
+            )
         try:
             with transaction.atomic():
                 order = Order.objects.create(

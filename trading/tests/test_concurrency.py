@@ -196,3 +196,28 @@ def test_two_workers_on_one_instrument_apply_every_command_once(btc_usd, make_tr
     assert btc_usd.engine_seq == reference.sequence
     assert matching.book_rebuild(btc_usd).snapshot() == reference.snapshot()
     assert_ledger_ok()
+
+
+def test_concurrent_orders_cannot_pass_the_open_order_limit(
+    btc_usd, make_trader, settings
+):
+    settings.TRADING_MAX_OPEN_ORDERS = 3
+    user = make_trader("limit@example.com", usd=100_000 * USD)
+    clients = [api_client_for(user) for _ in range(12)]
+
+    def place(i):
+        response = clients[i].post(
+            "/api/v1/orders",
+            {"symbol": "BTC-USD", "side": "buy", "price": "100", "quantity": "0.01"},
+            format="json",
+        )
+        return response.status_code, response.json()
+
+    with mock.patch("trading.tasks.match_instrument.delay"):
+        results = race(12, place)
+    assert sorted(status for status, _ in results) == [201] * 3 + [422] * 9
+    assert {
+        body["error"]["code"] for status, body in results if status == 422
+    } == {"too_many_open_orders"}
+    assert Order.objects.filter(user=user).count() == 3
+    assert_ledger_ok()
