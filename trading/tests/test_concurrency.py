@@ -158,7 +158,7 @@ def test_two_workers_on_one_instrument_apply_every_command_once(btc_usd, make_tr
         make_trader(f"w{i}@example.com", usd=1_000_000 * USD, btc=100 * BTC)
         for i in range(3)
     ]
-    queue_crossing_orders(btc_usd, users, 90)
+    queue_crossing_orders(btc_usd, users, 60)
     commands = OrderCommand.objects.count()
 
     connections.close_all()
@@ -188,7 +188,7 @@ def test_two_workers_on_one_instrument_apply_every_command_once(btc_usd, make_tr
             "seq", "price_ticks", "quantity_lots", "maker_order_id", "taker_order_id"
         )
     )
-    assert len(trades) > 20
+    assert len(trades) > 12
     assert trades == [
         (t.seq, t.price, t.quantity, t.maker_order_id, t.taker_order_id)
         for t in reference.trades

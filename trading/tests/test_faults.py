@@ -88,9 +88,9 @@ def test_a_worker_killed_mid_transaction_loses_and_doubles_nothing(
     assert matching._BOOKS[btc_usd.pk][0] == version_before
     trades_before = Trade.objects.count()
     # More orders wait; a worker takes them and dies before committing.
-    queue_crossing_orders(btc_usd, users, 40)
+    queue_crossing_orders(btc_usd, users, 30)
     pending = OrderCommand.objects.filter(processed_at__isnull=True).count()
-    assert pending == 40
+    assert pending == 30
 
     connections.close_all()
     context = multiprocessing.get_context("fork")
@@ -190,7 +190,7 @@ def test_lost_broker_messages_are_redriven_by_the_sweeper(btc_usd, make_trader):
             user=buyer, symbol="BTC-USD", side="buy", price="1000", quantity="0.2"
         )
         # Not old enough yet for the default sweep: nothing re-driven.
-        assert sweep.delay().get() == []
+        assert sweep.delay().result == []
     assert OrderCommand.objects.filter(processed_at__isnull=True).count() == 2
     assert not Trade.objects.exists()
 
