@@ -1,4 +1,9 @@
-"""Celery entry points: thin, take ids, safe to run twice or concurrently."""
+"""Celery entry points: thin, take ids, safe to run twice or concurrently.
+
+Each sets its own soft limit below its hard limit: Celery refuses to send a task
+whose soft_time_limit (default CELERY_TASK_SOFT_TIME_LIMIT, 100 s) exceeds its
+time_limit, so without it every `.delay()` raised and nothing was ever matched.
+"""
 
 from celery import shared_task
 

@@ -16,11 +16,13 @@ pending and ends.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.models import AuditCode
@@ -69,6 +71,11 @@ logger = logging.getLogger(__name__)
 # instrument id -> (book_version it is valid for, book). Per worker process.
 _BOOKS: dict[int, tuple[int, OrderBook]] = {}
 
+# Fault injection for the crash tests (trading/tests/test_faults.py): when set, it
+# is called with the instrument inside the matching transaction, after every write
+# and before commit. None in production: the cost is one global lookup per run.
+_fault_hook: Callable[[Instrument], None] | None = None
+
 _DONE_STATUS = {
     "filled": Order.Status.FILLED,
     "cancelled": Order.Status.CANCELLED,
@@ -114,19 +121,25 @@ def matching_schedule(*, instrument_id: int) -> None:
 
 def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
     """Instruments with commands waiting longer than `older_than`: re-drive them."""
-    older_than = older_than or timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
+    if older_than is None:  # not `or`: timedelta(0) is falsy and means "all"
+        older_than = timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
-    instrument_ids = sorted(
-        set(
-            OrderCommand.objects.filter(
-                processed_at__isnull=True, created_at__lte=cutoff
-            ).values_list("instrument_id", flat=True)
-        )
+    # A halted instrument only has work when a cancel waits (places wait for the
+    # resume, which schedules a run itself).
+    waiting = OrderCommand.objects.filter(
+        processed_at__isnull=True, created_at__lte=cutoff
+    ).filter(
+        Q(instrument__status=Instrument.Status.TRADING)
+        | Q(kind=OrderCommand.Kind.CANCEL)
     )
+    instrument_ids = sorted(set(waiting.values_list("instrument_id", flat=True)))
     from trading.tasks import match_instrument
 
     for instrument_id in instrument_ids:
-        match_instrument.delay(instrument_id)
+        try:
+            match_instrument.delay(instrument_id)
+        except Exception:  # one failing instrument must not stop the others
+            logger.exception("could not re-drive instrument %s", instrument_id)
     return instrument_ids
 
 
@@ -230,30 +243,44 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
             .select_related("base", "quote")
             .get(pk=instrument_id)
         )
+        trading = instrument.status == Instrument.Status.TRADING
+        queue = OrderCommand.objects.filter(
+            instrument_id=instrument_id, processed_at__isnull=True
+        )
+        if not trading:
+            # Halted or closed: the book stays, only cancels are applied (all of
+            # them, however many places wait ahead of them); nothing else moves.
+            queue = queue.filter(kind=OrderCommand.Kind.CANCEL)
         pending = list(
-            OrderCommand.objects.filter(
-                instrument_id=instrument_id, processed_at__isnull=True
-            )
-            .select_related("order__hold", "order__user")
-            .order_by("pk")[: batch_size + 1]
+            queue.select_related("order__hold", "order__user").order_by("pk")[
+                : batch_size + 1
+            ]
         )
         more = len(pending) > batch_size
         commands = pending[:batch_size]
         if not commands:
             return MatchResult()
         book = _book_for(instrument)
-        trading = instrument.status == Instrument.Status.TRADING
         if trading and book.is_crossed():
             _halt_crossed(instrument, book)
+            matching_schedule(instrument_id=instrument_id)  # queued cancels still apply
             return MatchResult(halted=True)
-        if not trading:
-            # Halted or closed: the book stays, only cancels are applied.
-            commands = [c for c in commands if c.kind == OrderCommand.Kind.CANCEL]
-            more = False
         batch = _Batch(instrument, book)
+        batch.last_amend = dict(
+            OrderCommand.objects.filter(
+                instrument_id=instrument_id,
+                processed_at__isnull=True,
+                kind=OrderCommand.Kind.AMEND,
+            )
+            .values("order_id")
+            .annotate(last=Max("pk"))
+            .values_list("order_id", "last")
+        )
         for command in commands:
             batch.apply(command)
         batch.write()
+        if _fault_hook is not None:
+            _fault_hook(instrument)
         _BOOKS[instrument.pk] = (instrument.book_version, book)
         from trading.streams import publish_after_commit
 
@@ -281,6 +308,9 @@ class _Batch:
     events: list = field(default_factory=list)
     changed_orders: dict[int, Order] = field(default_factory=dict)
     accounts: dict[tuple[int | None, int, str], Account] = field(default_factory=dict)
+    # order id -> pk of its last queued amend: until that one is applied, the
+    # order's hold keeps what the amends reserved up front.
+    last_amend: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now = timezone.now()
@@ -315,15 +345,37 @@ class _Batch:
 
     # -- applying ---------------------------------------------------------------
 
-    def _engine_command(self, command: OrderCommand):
+    def _engine_command(self, command: OrderCommand, order: Order):
         if command.kind == OrderCommand.Kind.PLACE:
             return _place(command.order)
         if command.kind == OrderCommand.Kind.CANCEL:
             return Cancel(command.order_id)
+        return self._amend_command(command, order)
+
+    def _amend_command(self, command: OrderCommand, order: Order):
+        """The command keeps the new total quantity: the engine wants what stays
+        open, which depends on the fills up to now. A total already reached closes
+        the order; an amend the hold cannot cover (fills since the request changed
+        the sums) is refused (None) rather than leaving the order under-held."""
+        new_open = None
+        if command.new_quantity_lots is not None:
+            new_open = command.new_quantity_lots - order.filled_lots
+            if new_open <= 0:
+                return Cancel(command.order_id)
+        resting = self.book.get_order(order.pk)
+        if resting is not None:
+            price = command.new_price_ticks or resting.price
+            lots = resting.quantity if new_open is None else new_open
+            if order.side == Order.Side.BUY:
+                need = price * lots * self.per_tick_lot
+            else:
+                need = lots * self.instrument.lot_size
+            if need > self.hold_remaining[order.pk]:
+                return None
         return Amend(
             command.order_id,
             new_price=command.new_price_ticks,
-            new_quantity=command.new_quantity_lots,
+            new_quantity=new_open,
         )
 
     def apply(self, command: OrderCommand) -> None:
@@ -334,7 +386,14 @@ class _Batch:
         ):
             if self._cancel_unplaced(command, order):
                 return
-        events = self.book.process(self._engine_command(command))
+        engine_command = self._engine_command(command, order)
+        if engine_command is None:  # an amend the hold cannot cover
+            self._sync(order, command)
+            command.result = "insufficient_funds"
+            command.processed_at = self.now
+            self.commands.append(command)
+            return
+        events = self.book.process(engine_command)
         self._load({order_id for event in events for order_id in _order_ids(event)})
         touched: set[int] = {order.pk}
         result = "applied"
@@ -528,7 +587,12 @@ class _Batch:
                 self._set_status(order, Order.Status.PARTIALLY_FILLED)
         need = hold_need(order, self.instrument)
         remaining = self.hold_remaining[order.pk]
-        if need is not None and remaining > need:
+        amend_queued = self.last_amend.get(order.pk, 0) > command.pk
+        if (
+            need is not None
+            and remaining > need
+            and not (order.is_open and amend_queued)
+        ):
             self.journals.append(
                 JournalSpec(
                     kind=Journal.Kind.RELEASE,

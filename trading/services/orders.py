@@ -20,12 +20,13 @@ from accounts.models import User
 from config.errors import ApplicationError, Conflict, Unprocessable
 from kyc.selectors import kyc_require_verified
 from trading.errors import TradingErrorCode as Code
-from trading.holds import MARKET_TYPES, STOP_TYPES, hold_need
+from trading.holds import MARKET_TYPES, STOP_TYPES
 from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
 from trading.selectors import fee_rates, instrument_get, open_order_count
 from trading.services.matching import matching_schedule
 from trading.units import price_to_ticks, quantity_to_lots
 from wallet.ledger import accounts_lock, hold_adjust, hold_create, user_accounts_ensure
+from wallet.models import Hold
 from wallet.money import format_units, to_units
 
 
@@ -236,13 +237,21 @@ def order_place(
             f"symbol: {instrument.symbol} is {instrument.status}; no new orders.",
             details={"symbol": [f"Instrument is {instrument.status}."]},
         )
-    if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
-        raise Unprocessable(
-            Code.TOO_MANY_OPEN_ORDERS,
-            f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the maximum.",
-        )
     maker_bps, taker_bps = fee_rates(user=user, instrument=instrument)
     with transaction.atomic():
+        # One placement per user at a time (the user row is the lock): without it
+        # concurrent requests all passed the open-order count below together.
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        if client_order_id:  # a retry that waited for the lock: the first order
+            existing = Order.objects.filter(user=user, client_order_id=client_order_id)
+            if (order := existing.first()) is not None:
+                return _existing_for_client_id(order, fingerprint), False
+        if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
+            raise Unprocessable(
+                Code.TOO_MANY_OPEN_ORDERS,
+                f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the "
+                "maximum.",
+            )
         try:
             with transaction.atomic():
                 order = Order.objects.create(
@@ -361,8 +370,9 @@ def order_amend(
     quantity: str | None = None,
 ) -> Order:
     """Ask the matcher to amend a resting limit order. `quantity` is the new total
-    quantity (filled included). A buy that may need more funds reserves the extra
-    now (422 if it cannot); the matcher releases whatever turns out unneeded."""
+    quantity (filled included). An order that may need more funds reserves the
+    extra now (422 if it cannot); the matcher releases whatever turns out unneeded,
+    and refuses the amend if fills in between left the hold short."""
     order = _locked_own_order(user, order_id)
     instrument = order.instrument
     if price is None and quantity is None:
@@ -387,34 +397,36 @@ def order_amend(
         )
     new_price = None if price is None else price_to_ticks(instrument, price)
     _check_band(instrument, new_price)
-    new_remaining = None
+    new_total = None
     if quantity is not None:
-        total = quantity_to_lots(instrument, quantity)
-        new_remaining = total - order.filled_lots
-        if new_remaining <= 0:
+        new_total = quantity_to_lots(instrument, quantity)
+        if new_total <= order.filled_lots:
             raise _bad(
                 "quantity",
                 "must be more than the quantity already filled; cancel instead.",
             )
-    hold_added = 0
+    # What the order will look like once the amends still queued and this one are
+    # applied; the hold must cover that. The command keeps the new TOTAL (not the
+    # remaining): fills may land before the matcher applies it, and it subtracts
+    # the fills it sees then.
+    price_after, total_after = order.price_ticks, order.quantity_lots
+    queued = order.commands.filter(
+        kind=OrderCommand.Kind.AMEND, processed_at__isnull=True
+    ).order_by("pk")
+    for earlier in queued:
+        price_after = earlier.new_price_ticks or price_after
+        total_after = earlier.new_quantity_lots or total_after
+    price_after = new_price or price_after
+    total_after = new_total or total_after
+    remaining_after = max(total_after - order.filled_lots, 0)
     if order.side == Order.Side.BUY:
-        target = (
-            (new_price or order.price_ticks)
-            * (new_remaining if new_remaining is not None else order.open_lots)
-            * instrument.notional_per_tick_lot
-        )
-        current_need = hold_need(order, instrument) or 0
-        extra = target - current_need
-        if extra > 0:
-            command_count = order.commands.count()
-            hold_adjust(
-                hold=order.hold,
-                delta=extra,
-                reference=f"order:{order.pk}:amend:{command_count}",
-            )
-            hold_added = extra
-    elif new_remaining is not None and new_remaining > order.open_lots:
-        extra = (new_remaining - order.open_lots) * instrument.lot_size
+        need = price_after * remaining_after * instrument.notional_per_tick_lot
+    else:
+        need = remaining_after * instrument.lot_size
+    hold = Hold.objects.select_for_update().get(pk=order.hold_id)
+    hold_added = 0
+    if need > hold.remaining_amount:
+        extra = need - hold.remaining_amount
         hold_adjust(
             hold=order.hold,
             delta=extra,
@@ -426,7 +438,7 @@ def order_amend(
         order=order,
         kind=OrderCommand.Kind.AMEND,
         new_price_ticks=new_price,
-        new_quantity_lots=new_remaining,
+        new_quantity_lots=new_total,
         hold_added=hold_added,
     )
     order.updated_at = timezone.now()
