@@ -52,6 +52,8 @@ run: seed serve
 ## The whole test suite (SQLite by default; set DATABASE_URL/REDIS_URL for PostgreSQL).
 test: venv
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "== the engine suite again on the interpreted build"
+	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django -q
 
 lint: venv
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -143,13 +143,34 @@ def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
     return instrument_ids
 
 
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+MAX_ATTEMPTS = 3
+
+
+def _retryable(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return isinstance(exc, OperationalError) and (
+        getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
+
+
 def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchResult:
-    """Apply up to `batch_size` pending commands of one instrument."""
-    try:
-        return _run(instrument_id, batch_size or settings.TRADING_MATCH_BATCH)
-    except BaseException:
-        _BOOKS.pop(instrument_id, None)  # its state may be ahead of the database
-        raise
+    """Apply up to `batch_size` pending commands of one instrument. A deadlock or
+    serialization failure rolls the batch back and retries it (bounded, logged)."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _run(instrument_id, batch_size or settings.TRADING_MATCH_BATCH)
+        except BaseException as exc:
+            _BOOKS.pop(instrument_id, None)  # its state may be ahead of the database
+            if attempt == MAX_ATTEMPTS or not _retryable(exc):
+                raise
+            logger.warning(
+                "matching %s: attempt %s failed (%s); retrying",
+                instrument_id,
+                attempt,
+                exc,
+            )
+    raise AssertionError("unreachable")
 
 
 # --- Book -------------------------------------------------------------------------
@@ -608,7 +629,16 @@ class _Batch:
     # -- writing ----------------------------------------------------------------
 
     def write(self) -> None:
-        Order.objects.bulk_update(list(self.changed_orders.values()), _ORDER_FIELDS)
+        changed = sorted(self.changed_orders.values(), key=lambda order: order.pk)
+        # Lock the rows in pk order first, like every other writer of orders
+        # (cancel-all), so the update below cannot deadlock with them.
+        list(
+            Order.objects.filter(pk__in=[order.pk for order in changed])
+            .order_by("pk")
+            .select_for_update(no_key=True)
+            .values_list("pk")
+        )
+        Order.objects.bulk_update(changed, _ORDER_FIELDS)
         OrderStatusChange.objects.bulk_create(self.history)
         Trade.objects.bulk_create(self.trades)
         fills = []

@@ -241,7 +241,12 @@ def order_place(
     with transaction.atomic():
         # One placement per user at a time (the user row is the lock): without it
         # concurrent requests all passed the open-order count below together.
-        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        # NO KEY UPDATE: the matcher's fills reference this row (KEY SHARE).
+        list(
+            User.objects.select_for_update(no_key=True)
+            .filter(pk=user.pk)
+            .values_list("pk")
+        )
         if client_order_id:  # a retry that waited for the lock: the first order
             existing = Order.objects.filter(user=user, client_order_id=client_order_id)
             if (order := existing.first()) is not None:

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from unittest import mock
 
 import pytest
@@ -143,14 +144,27 @@ def queue_crossing_orders(instrument, users, count: int) -> None:
             )
 
 
-def replay(instrument) -> OrderBook:
-    """The bare engine applying the same place commands in arrival order."""
+@dataclass
+class Replay:
+    book: OrderBook
+    trades: list
+
+    @property
+    def sequence(self) -> int:
+        return self.book.sequence
+
+    def snapshot(self) -> dict:
+        return self.book.snapshot()
+
+
+def replay(instrument) -> Replay:
+    """The bare engine applying the same place commands in arrival order (the
+    compiled engine's objects take no extra attributes, hence the wrapper)."""
     book = OrderBook(instrument.symbol)
     events = []
     for command in OrderCommand.objects.filter(instrument=instrument).order_by("pk"):
         events.extend(book.process(matching._place(command.order)))
-    book.trades = [e for e in events if isinstance(e, TradeEvent)]
-    return book
+    return Replay(book, [e for e in events if isinstance(e, TradeEvent)])
 
 
 def test_two_workers_on_one_instrument_apply_every_command_once(btc_usd, make_trader):
