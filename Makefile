@@ -33,7 +33,7 @@ engine-clean:
 
 engine-test: venv
 	$(BIN)/python -m pytest trading/tests/engine -p no:django -q
-	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django -q
+	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django --confcutdir=trading/tests/engine -q
 
 migrate: venv
 	$(BIN)/python manage.py migrate --noinput
@@ -53,7 +53,7 @@ run: seed serve
 test: venv
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "== the engine suite again on the interpreted build"
-	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django -q
+	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django --confcutdir=trading/tests/engine -q
 
 lint: venv
 	$(BIN)/ruff check .
