@@ -334,3 +334,18 @@ TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", 200)
 CELERY_BEAT_SCHEDULE = {
     "trading-sweep": {"task": "trading.sweep", "schedule": 2.0},
 }
+
+# --- Market data --------------------------------------------------------------------
+# User events (orders, fills, balances) are kept this long for replay after a
+# disconnect (GET /api/v1/events?since_id=, /ws/user/?since_id=).
+MARKETDATA_EVENT_RETENTION_HOURS = env.int("MARKETDATA_EVENT_RETENTION_HOURS", 72)
+# /ws/market/: full snapshot this often (plus on request), ping this often.
+MARKETDATA_SNAPSHOT_INTERVAL_SECONDS = env.int("MARKETDATA_SNAPSHOT_INTERVAL", 30)
+MARKETDATA_PING_INTERVAL_SECONDS = env.int("MARKETDATA_PING_INTERVAL", 15)
+# Price levels per side kept in the stored book (REST depth limit, snapshots).
+MARKETDATA_DEPTH_LEVELS = env.int("MARKETDATA_DEPTH_LEVELS", 100)
+MARKETDATA_RECENT_TRADES = 50
+CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
+    "task": "marketdata.prune_events",
+    "schedule": 3600.0,
+}
