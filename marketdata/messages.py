@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from trading.models import Fill, Instrument, Order, Trade
-from trading.units import base_str, lots_to_quantity, quote_str, ticks_to_price
+from trading.units import lots_to_quantity, quote_str, ticks_to_price
 from wallet.money import format_units
 
 
@@ -60,16 +60,13 @@ def candle(instrument: Instrument, row) -> dict:
     }
 
 
-def fill(instrument: Instrument, row: Fill) -> dict:
-    fee = (
-        base_str(instrument, row.fee)
-        if row.side == Order.Side.BUY
-        else quote_str(instrument, row.fee)
-    )
+def fill(instrument: Instrument, row: Fill, seq: int) -> dict:
+    """The shape of GET /api/v1/fills items (trading's FillOutputSerializer)."""
     fee_asset = instrument.base if row.side == Order.Side.BUY else instrument.quote
     return {
         "id": row.pk,
         "trade_id": row.trade_id,
+        "seq": seq,
         "order_id": row.order_id,
         "symbol": instrument.symbol,
         "side": row.side,
@@ -77,9 +74,9 @@ def fill(instrument: Instrument, row: Fill) -> dict:
         "price": ticks_to_price(instrument, row.price_ticks),
         "quantity": lots_to_quantity(instrument, row.quantity_lots),
         "quote_amount": quote_str(instrument, row.quote_amount),
-        "fee": fee,
+        "fee": format_units(row.fee, fee_asset.decimals),
         "fee_asset": fee_asset.code,
-        "time": iso(row.created_at),
+        "created_at": iso(row.created_at),
     }
 
 

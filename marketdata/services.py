@@ -128,7 +128,7 @@ def market_batch_record(
             UserEvent(
                 user_id=fill.user_id,
                 type=UserEvent.Type.FILL,
-                data={"fill": messages.fill(instrument, fill)},
+                data={"fill": messages.fill(instrument, fill, fill.trade.seq)},
             )
         )
     _user_events_save(rows)

@@ -1,0 +1,167 @@
+"""Per-process fan-out of an instrument's stream to its WebSocket consumers.
+
+The channel layer is good at delivering a message to a few channels and poor at
+delivering it to a thousand: channels-redis writes one copy per receiving
+channel and each consumer pops, decodes and dispatches its own copy. So each
+server process has ONE hub per instrument (per event loop) that joins the group
+`market.<SYMBOL>` with one channel, receives each published frame once and hands
+the same pre-encoded frame to every local subscriber. A subscriber queues frames
+and its own sender task writes them; when a client is slow, the frames waiting
+for it are merged into one batch frame (so the number of WebSocket writes per
+client stays bounded under load, with no delay added when it keeps up).
+
+The hub also caches the last snapshot it read (one database read per second at
+most, per instrument and process, however many clients connect or ask).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+
+from marketdata import messages
+from marketdata.selectors import market_snapshot
+from trading.streams import market_group
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_CACHE_SECONDS = 1.0
+GROUP_REFRESH_SECONDS = 60.0  # re-join: survives group expiry and Redis restarts
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One matching batch: `body` is its messages, JSON-encoded, comma-joined."""
+
+    first: int
+    last: int
+    ts: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seq: int
+    text: str
+    at: float
+
+
+class MarketHub:
+    def __init__(self, symbol: str, layer) -> None:
+        self.symbol = symbol
+        self.group = market_group(symbol)
+        self.layer = layer
+        self.subscribers: set = set()
+        self.last_seq = -1
+        self.channel: str | None = None
+        self.tasks: list[asyncio.Task] = []
+        self.started: asyncio.Future | None = None
+        self._snapshot: Snapshot | None = None
+        self._snapshot_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, self.channel)
+        self.tasks = [
+            asyncio.ensure_future(self._receive()),
+            asyncio.ensure_future(self._refresh()),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        try:
+            await self.layer.group_discard(self.group, self.channel)
+        except Exception:
+            logger.exception("leaving %s failed", self.group)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+                if message.get("type") == "market.frame":
+                    self.deliver(
+                        Frame(
+                            message["first"],
+                            message["last"],
+                            message.get("ts", 0),
+                            message["body"],
+                        )
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("market hub %s: bad message", self.symbol)
+                await asyncio.sleep(0.1)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            try:
+                await self.layer.group_add(self.group, self.channel)
+            except Exception:
+                logger.exception("market hub %s: re-join failed", self.symbol)
+
+    def deliver(self, frame: Frame) -> None:
+        if frame.last > self.last_seq:
+            self.last_seq = frame.last
+        for subscriber in self.subscribers:
+            subscriber.deliver(frame)
+
+    async def snapshot(self, min_seq: int) -> Snapshot:
+        """A snapshot at a sequence >= min_seq (cached up to a second)."""
+        loop = asyncio.get_running_loop()
+
+        def usable(snap: Snapshot | None) -> bool:
+            return (
+                snap is not None
+                and snap.seq >= min_seq
+                and loop.time() - snap.at < SNAPSHOT_CACHE_SECONDS
+            )
+
+        if usable(self._snapshot):
+            return self._snapshot  # type: ignore[return-value]
+        async with self._snapshot_lock:
+            if usable(self._snapshot):
+                return self._snapshot  # type: ignore[return-value]
+            at = loop.time()
+            data = await database_sync_to_async(market_snapshot)(symbol=self.symbol)
+            self._snapshot = Snapshot(data["seq"], messages.dumps(data), at)
+            return self._snapshot
+
+
+_HUBS: dict[asyncio.AbstractEventLoop, dict[str, MarketHub]] = {}
+
+
+async def hub_join(symbol: str, subscriber, layer) -> MarketHub:
+    """The hub of `symbol` in this event loop (started on first use), with
+    `subscriber` (anything with `deliver(frame)`) registered."""
+    hubs = _HUBS.setdefault(asyncio.get_running_loop(), {})
+    hub = hubs.get(symbol)
+    if hub is None:
+        hub = hubs[symbol] = MarketHub(symbol, layer)
+        hub.started = asyncio.ensure_future(hub.start())
+    try:
+        await asyncio.shield(hub.started)
+    except Exception:
+        if hubs.get(symbol) is hub:
+            del hubs[symbol]
+        raise
+    hub.subscribers.add(subscriber)
+    return hub
+
+
+async def hub_leave(hub: MarketHub, subscriber) -> None:
+    hub.subscribers.discard(subscriber)
+    if hub.subscribers:
+        return
+    loop = asyncio.get_running_loop()
+    hubs = _HUBS.get(loop, {})
+    if hubs.get(hub.symbol) is hub:
+        del hubs[hub.symbol]
+        if not hubs:
+            _HUBS.pop(loop, None)
+    await hub.stop()
