@@ -288,7 +288,7 @@ def order_place(
 
 def _locked_own_order(user: User, order_id: int) -> Order:
     order = (
-        Order.objects.select_for_update()
+        Order.objects.select_for_update(of=("self",))
         .select_related("instrument__base", "instrument__quote", "hold")
         .filter(pk=order_id, user=user)
         .first()
