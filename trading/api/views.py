@@ -105,6 +105,7 @@ class OrderListCreateView(APIView):
 
     @extend_schema(
         tags=["orders"],
+        operation_id="orders_cancel_all",
         parameters=[OpenApiParameter("symbol", str, required=False)],
         request=None,
         responses={202: s.CancelAllOutputSerializer, **error_responses(401, 404)},
