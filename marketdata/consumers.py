@@ -6,6 +6,7 @@ Shapes and the client procedure: /work/MARKETDATA-CONTRACT.md and docs/marketdat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -162,9 +163,10 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
                     self.seq = frames[-1].last
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception("market stream %s failed", getattr(self, "symbol", "?"))
-            await self.close(code=1011)
+        except Exception as exc:  # mostly: the client went away mid-send
+            logger.info("market stream %s ended: %r", self.symbol, exc)
+            with contextlib.suppress(Exception):  # already closed
+                await self.close(code=1011)
 
     @staticmethod
     def _merge(frames: list[Frame]) -> str:

@@ -7,8 +7,13 @@ server process has ONE hub per instrument (per event loop) that joins the group
 `market.<SYMBOL>` with one channel, receives each published frame once and hands
 the same pre-encoded frame to every local subscriber. A subscriber queues frames
 and its own sender task writes them; when a client is slow, the frames waiting
-for it are merged into one batch frame (so the number of WebSocket writes per
-client stays bounded under load, with no delay added when it keeps up).
+for it are merged into one batch frame.
+
+Fan-out cost is (frames per second) x (subscribers), so the hub also bounds the
+frame rate: a frame that arrives after a quiet period is handed out at once, and
+frames arriving within MARKETDATA_FANOUT_LINGER_MS of the previous hand-out are
+merged (once, for everybody) and handed out when that time is up. At most
+1000 / linger frames per second per client under load, no added delay when idle.
 
 The hub also caches the last snapshot it read (one database read per second at
 most, per instrument and process, however many clients connect or ask).
@@ -21,6 +26,7 @@ import logging
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from marketdata import messages
 from marketdata.selectors import market_snapshot
@@ -61,6 +67,10 @@ class MarketHub:
         self.started: asyncio.Future | None = None
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = asyncio.Lock()
+        self.linger = settings.MARKETDATA_FANOUT_LINGER_MS / 1000
+        self.pending: list[Frame] = []
+        self.last_flush = 0.0
+        self.flush_handle: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel()
@@ -71,6 +81,8 @@ class MarketHub:
         ]
 
     async def stop(self) -> None:
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
         for task in self.tasks:
             task.cancel()
         try:
@@ -108,6 +120,31 @@ class MarketHub:
     def deliver(self, frame: Frame) -> None:
         if frame.last > self.last_seq:
             self.last_seq = frame.last
+        self.pending.append(frame)
+        if self.flush_handle is not None:
+            return  # merged into the hand-out already scheduled
+        loop = asyncio.get_running_loop()
+        wait = self.last_flush + self.linger - loop.time()
+        if wait <= 0:
+            self._flush()
+        else:
+            self.flush_handle = loop.call_later(wait, self._flush)
+
+    def _flush(self) -> None:
+        self.flush_handle = None
+        frames, self.pending = self.pending, []
+        if not frames:
+            return
+        self.last_flush = asyncio.get_running_loop().time()
+        if len(frames) == 1:
+            frame = frames[0]
+        else:
+            frame = Frame(
+                frames[0].first,
+                frames[-1].last,
+                frames[0].ts,
+                ",".join(f.body for f in frames),
+            )
         for subscriber in self.subscribers:
             subscriber.deliver(frame)
 

@@ -118,7 +118,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same
+                # as channels-redis's blocking pop (5 s): an idle receive then
+                # times out client-side, reconnects, and can drop a popped
+                # message. Reads must be allowed to outlast the pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # The default capacity (100) silently drops group messages under
                 # fan-out; streams are sequenced and resync, but drops stay rare.
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", 2000),
@@ -345,6 +349,10 @@ MARKETDATA_PING_INTERVAL_SECONDS = env.int("MARKETDATA_PING_INTERVAL", 15)
 # Price levels per side kept in the stored book (REST depth limit, snapshots).
 MARKETDATA_DEPTH_LEVELS = env.int("MARKETDATA_DEPTH_LEVELS", 100)
 MARKETDATA_RECENT_TRADES = 50
+# Per server process and instrument, frames arriving within this many ms of the
+# previous hand-out are merged into one (bounds WebSocket writes under load; a
+# frame after a quiet period goes out at once). 0 = never merge.
+MARKETDATA_FANOUT_LINGER_MS = env.int("MARKETDATA_FANOUT_LINGER_MS", 50)
 CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
     "task": "marketdata.prune_events",
     "schedule": 3600.0,

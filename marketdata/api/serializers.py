@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketdata.candles import INTERVALS
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class TimeField(serializers.Field):
     """Unix seconds (int) or an ISO 8601 datetime (UTC if no offset)."""
 
