@@ -118,17 +118,24 @@ def place_orders(rate: float, stop: str, seed: int, placers: int) -> None:
 def publish_synthetic(rate: float, stop: str) -> None:
     """Publish frames shaped like real matching batches (levels, a trade every
     third batch with its ticker and 7 candles) through marketdata's publisher,
-    `rate` sequence steps per second in batches of ~2: the fan-out path without
-    the database."""
+    `rate` sequence steps per second: the fan-out path without the matching
+    (the stored book's row only follows the sequence, for snapshots)."""
     django_setup({}, migrate=False)
     from marketdata import messages
-    from marketdata.publish import group_send, publisher_flush
+    from marketdata.models import BookSnapshot
+    from marketdata.publish import group_send, market_layer_alias, publisher_flush
+    from marketdata.selectors import book_snapshot_get
+    from trading.models import Instrument
     from trading.streams import market_group
 
     group = market_group(SYMBOL)
-    seq = 10**9  # far above the stored book: clients see it as a jump once
+    # Continue the stored book's sequence and move the row along (every 0.2 s,
+    # to what was published), so snapshots and frames agree; restored at the end.
+    row = book_snapshot_get(instrument=Instrument.objects.get(symbol=SYMBOL))
+    stored = seq = row.seq
+    synced_at = time.perf_counter()
     rng = random.Random(1)
-    batches_per_second = rate / 2
+    batches_per_second = rate * 3 / 4  # a batch is 1 level + a trade every 3rd
     next_at = time.perf_counter()
     batches = 0
     while not os.path.exists(stop):
@@ -184,9 +191,14 @@ def publish_synthetic(rate: float, stop: str) -> None:
         body = ",".join(messages.dumps(item) for item in items)
         frame = {"type": "market.frame", "first": first, "last": seq, "body": body}
         frame["ts"] = int(time.time() * 1000)
-        group_send(group, frame)
+        group_send(group, frame, alias=market_layer_alias())
         batches += 1
+        if now - synced_at > 0.2:
+            publisher_flush(1)
+            BookSnapshot.objects.filter(pk=row.pk).update(seq=seq)
+            synced_at = now
     publisher_flush(10)
+    BookSnapshot.objects.filter(pk=row.pk).update(seq=stored)
 
 
 def match_orders(stop: str) -> None:
@@ -237,7 +249,7 @@ class Stats:
         self.max_seq = 0
 
 
-async def client(url: str, stats: Stats, ready: asyncio.Event, counter: list) -> None:
+async def client(url: str, stats: Stats, ready: asyncio.Event, count: int) -> None:
     import websockets
 
     async with websockets.connect(
@@ -252,7 +264,7 @@ async def client(url: str, stats: Stats, ready: asyncio.Event, counter: list) ->
                 if snap is not None:
                     last = int(snap.group(1))
                     stats.snapshots += 1
-                    if stats.snapshots == counter[0]:
+                    if stats.snapshots == count:
                         ready.set()
                 continue
             seq, ts, first = (int(g) for g in match.groups())
@@ -267,96 +279,145 @@ async def client(url: str, stats: Stats, ready: asyncio.Event, counter: list) ->
                 stats.messages += text.count('"seq":') - 1
 
 
-async def run_clients(port: int, count: int, args, env: dict) -> dict:
-    url = f"ws://127.0.0.1:{port}/ws/market/{SYMBOL}/"
+async def client_group(url: str, count: int, pipe) -> None:
+    """One client process: `count` sockets, commanded by the parent over `pipe`."""
     stats = Stats()
     ready = asyncio.Event()
     tasks = []
     for start in range(0, count, 100):
         for _ in range(min(100, count - start)):
-            tasks.append(asyncio.ensure_future(client(url, stats, ready, [count])))
+            tasks.append(asyncio.ensure_future(client(url, stats, ready, count)))
         await asyncio.sleep(0.2)
-    await asyncio.wait_for(ready.wait(), 60)
-    run_env = {**os.environ, **env["vars"]}
-    stop = os.path.join(tempfile.mkdtemp(prefix="fanout-"), "stop")
-    synthetic = args.source == "synthetic"
-    matcher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.fanout",
-        "--role",
-        "synthetic" if synthetic else "matcher",
-        "--rate",
-        str(args.rate),
-        "--stop",
-        stop,
-        env=run_env,
-    )
-    placers = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.fanout",
-            "--role",
-            "placer",
-            "--rate",
-            str(args.rate),
-            "--stop",
-            stop,
-            "--seed",
-            str(index),
-            "--placers",
-            str(args.placers),
-            env=run_env,
-        )
-        for index in range(0 if synthetic else args.placers)
-    ]
-    flow_pids = [matcher.pid] + [placer.pid for placer in placers]
-    while not stats.started:  # the flow's processes take a while to start
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(3)  # warm-up: the placers' rate control settles
-    cpu_before = {
-        "clients": cpu_seconds(os.getpid()),
-        "server": cpu_seconds(env["pid"]),
-        "flow": sum(cpu_seconds(pid) for pid in flow_pids),
-    }
-    stats.measuring = True
-    began, seq_began = time.time(), stats.max_seq
-    await asyncio.sleep(args.seconds)
-    stats.measuring = False
-    measured = time.time() - began
-    changes = stats.max_seq - seq_began
-    cpu_after = {
-        "clients": cpu_seconds(os.getpid()),
-        "server": cpu_seconds(env["pid"]),
-        "flow": sum(cpu_seconds(pid) for pid in flow_pids),
-    }
-    open(stop, "w").close()
-    for placer in placers:
-        await placer.wait()
-    await matcher.wait()
-    await asyncio.sleep(1)
+    await asyncio.wait_for(ready.wait(), 120)
+    pipe.send("ready")
+    loop = asyncio.get_running_loop()
+    seq_began = 0
+    while True:
+        command = await loop.run_in_executor(None, pipe.recv)
+        if command == "started?":
+            pipe.send(stats.started)
+        elif command == "measure":
+            stats.measuring = True
+            seq_began = stats.max_seq
+        elif command == "stop":
+            stats.measuring = False
+            pipe.send(
+                {
+                    "delays": stats.delays,
+                    "frames": stats.frames,
+                    "messages": stats.messages,
+                    "gaps": stats.gaps,
+                    "changes": stats.max_seq - seq_began,
+                }
+            )
+            break
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    delays = sorted(stats.delays)
+
+
+def _client_process(url: str, count: int, pipe) -> None:
+    import uvloop
+
+    uvloop.run(client_group(url, count, pipe))
+
+
+def _spawn(args, env: dict, role: str, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "bench.fanout", "--role", role, *extra]
+    return subprocess.Popen(command, env={**os.environ, **env})
+
+
+def run_clients(port: int, count: int, args, env: dict) -> dict:
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # children must not share the parent's connection
+    url = f"ws://127.0.0.1:{port}/ws/market/{SYMBOL}/"
+    groups = max(1, min(args.client_procs or count // 250, count))
+    context = multiprocessing.get_context("fork")
+    pipes, procs = [], []
+    for index in range(groups):
+        share = count // groups + (1 if index < count % groups else 0)
+        parent_end, child_end = context.Pipe()
+        proc = context.Process(target=_client_process, args=(url, share, child_end))
+        proc.start()
+        pipes.append(parent_end)
+        procs.append(proc)
+    for pipe in pipes:
+        if not pipe.poll(180):
+            raise RuntimeError("clients did not connect")
+        assert pipe.recv() == "ready"
+    stop = os.path.join(tempfile.mkdtemp(prefix="fanout-"), "stop")
+    rate = ["--rate", str(args.rate), "--stop", stop]
+    if args.source == "synthetic":
+        flow = [_spawn(args, env["vars"], "synthetic", *rate)]
+    else:
+        flow = [_spawn(args, env["vars"], "matcher", *rate)] + [
+            _spawn(
+                args,
+                env["vars"],
+                "placer",
+                *rate,
+                "--seed",
+                str(index),
+                "--placers",
+                str(args.placers),
+            )
+            for index in range(args.placers)
+        ]
+    started = False
+    while not started:  # the flow's processes take a while to start
+        time.sleep(0.2)
+        pipes[0].send("started?")
+        started = pipes[0].recv()
+    time.sleep(3)  # warm-up: the placers' rate control settles
+    pids = {
+        "server": [env["pid"]],
+        "flow": [p.pid for p in flow],
+        "clients": [p.pid for p in procs],
+    }
+
+    def cpu() -> dict:
+        return {k: sum(cpu_seconds(pid) for pid in v) for k, v in pids.items()}
+
+    cpu_before = cpu()
+    for pipe in pipes:
+        pipe.send("measure")
+    began = time.time()
+    time.sleep(args.seconds)
+    for pipe in pipes:
+        pipe.send("stop")
+    measured = time.time() - began
+    cpu_after = cpu()
+    reports = [pipe.recv() for pipe in pipes]
+    open(stop, "w").close()
+    for process in flow:
+        process.wait(60)
+    for proc in procs:
+        proc.join(30)
+    delays = sorted(d for report in reports for d in report["delays"])
 
     def pct(p: float) -> float:
         return delays[min(len(delays) - 1, int(len(delays) * p))] if delays else 0.0
 
+    def share(key: str) -> float:
+        return (cpu_after[key] - cpu_before[key]) / measured
+
     return {
         "clients": count,
-        "changes_per_s": changes / measured,
+        "client_procs": groups,
         "source": args.source,
-        "frames_per_s": stats.frames / measured,
-        "messages_per_s": stats.messages / measured,
+        "changes_per_s": max(r["changes"] for r in reports) / measured,
+        "frames_per_s": sum(r["frames"] for r in reports) / measured,
+        "messages_per_s": sum(r["messages"] for r in reports) / measured,
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "max_ms": delays[-1] if delays else 0.0,
-        "gaps": stats.gaps,
-        "server_cpu": (cpu_after["server"] - cpu_before["server"]) / measured,
-        "clients_cpu": (cpu_after["clients"] - cpu_before["clients"]) / measured,
-        "flow_cpu": (cpu_after["flow"] - cpu_before["flow"]) / measured,
+        "gaps": sum(r["gaps"] for r in reports),
+        "server_cpu": share("server"),
+        "flow_cpu": share("flow"),
+        "clients_cpu": share("clients"),
     }
 
 
@@ -380,6 +441,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--placers", type=int, default=6, help="order processes")
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=0,
+        help="processes holding the client sockets (default: one per 250)",
+    )
     parser.add_argument(
         "--source",
         choices=("orders", "synthetic"),
@@ -422,7 +489,7 @@ def main() -> None:
     try:
         for count in args.clients:
             env = {"pid": server.pid, "vars": variables}
-            result = asyncio.run(run_clients(port, count, args, env))
+            result = run_clients(port, count, args, env)
             results.append(result)
             print(json.dumps(result), flush=True)
     finally:

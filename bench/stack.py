@@ -88,7 +88,10 @@ def free_port() -> int:
 
 
 def start_uvicorn(env: dict[str, str], port: int) -> subprocess.Popen:
+    # BENCH_SERVER_NICE=-10: the server before the simulated clients on a shared box
+    nice = os.environ.get("BENCH_SERVER_NICE")
     command = [
+        *(["nice", "-n", nice] if nice else []),
         sys.executable,
         "-m",
         "uvicorn",
@@ -102,7 +105,9 @@ def start_uvicorn(env: dict[str, str], port: int) -> subprocess.Popen:
         "--http",
         "httptools",
         "--ws",
-        "websockets",
+        os.environ.get("BENCH_WS", "websockets-sansio"),
+        "--ws-per-message-deflate",
+        os.environ.get("BENCH_WS_DEFLATE", "false"),
         "--no-access-log",
         "--log-level",
         "warning",

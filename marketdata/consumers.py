@@ -22,6 +22,7 @@ from django.utils import timezone
 from marketdata import messages
 from marketdata.auth import jwt_authenticate
 from marketdata.hub import Frame, hub_join, hub_leave
+from marketdata.publish import market_layer_alias
 from marketdata.selectors import user_event_list
 from trading.models import Instrument
 from trading.streams import user_group
@@ -61,8 +62,8 @@ class _ClientMessages:
 class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
     """Snapshot on connect, then batch frames in sequence order. All market data
     goes out through one sender task, so a snapshot never overtakes or splits the
-    deltas around it: frames waiting while a snapshot is read are sent after it,
-    minus those it already covers (seq <= snapshot seq)."""
+    deltas around it: after a snapshot at S come the hub's frames above S (its
+    recent history, then live ones), never one at or below S twice."""
 
     # No per-consumer channel: the process's hub receives for every consumer.
     channel_layer_alias = "__marketdata_hub__"
@@ -89,7 +90,8 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         self.wake.set()
         # Join first, then read the snapshot (in the sender): nothing published
         # in between can be lost.
-        self.hub = await hub_join(symbol, self, get_channel_layer())
+        layer = get_channel_layer(market_layer_alias())
+        self.hub = await hub_join(symbol, self, layer)
         self.tasks = [
             asyncio.ensure_future(self._sender()),
             asyncio.ensure_future(self._timer()),
@@ -153,11 +155,12 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
                     await self.send(self.control.pop(0))
                 if self.want_snapshot:
                     self.want_snapshot = False
-                    snapshot = await self.hub.snapshot(max(self.seq, self.hub.last_seq))
+                    snapshot, after = await self.hub.snapshot()
                     await self.send(snapshot.text)
                     self.seq = snapshot.seq
+                    self.outbox = after  # everything the hub has seen since
                 frames = [f for f in self.outbox if f.last > self.seq]
-                self.outbox.clear()
+                self.outbox = []
                 if frames:
                     await self.send(self._merge(frames))
                     self.seq = frames[-1].last

@@ -16,13 +16,17 @@ merged (once, for everybody) and handed out when that time is up. At most
 1000 / linger frames per second per client under load, no added delay when idle.
 
 The hub also caches the last snapshot it read (one database read per second at
-most, per instrument and process, however many clients connect or ask).
+most, per instrument and process, however many clients connect or ask) and keeps
+the recent frames it received: a client gets the cached snapshot (sequence S)
+followed by the recent frames above S, so a snapshot never has to be newer than
+the stream, only recent enough that the history reaches back to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
@@ -35,6 +39,7 @@ from trading.streams import market_group
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_CACHE_SECONDS = 1.0
+HISTORY_FRAMES = 5000  # recent frames kept to continue a cached snapshot
 GROUP_REFRESH_SECONDS = 60.0  # re-join: survives group expiry and Redis restarts
 
 
@@ -69,6 +74,7 @@ class MarketHub:
         self._snapshot_lock = asyncio.Lock()
         self.linger = settings.MARKETDATA_FANOUT_LINGER_MS / 1000
         self.pending: list[Frame] = []
+        self.history: deque[Frame] = deque(maxlen=HISTORY_FRAMES)
         self.last_flush = 0.0
         self.flush_handle: asyncio.TimerHandle | None = None
 
@@ -120,6 +126,7 @@ class MarketHub:
     def deliver(self, frame: Frame) -> None:
         if frame.last > self.last_seq:
             self.last_seq = frame.last
+        self.history.append(frame)
         self.pending.append(frame)
         if self.flush_handle is not None:
             return  # merged into the hand-out already scheduled
@@ -148,26 +155,37 @@ class MarketHub:
         for subscriber in self.subscribers:
             subscriber.deliver(frame)
 
-    async def snapshot(self, min_seq: int) -> Snapshot:
-        """A snapshot at a sequence >= min_seq (cached up to a second)."""
+    def _continues(self, snap: Snapshot) -> bool:
+        """The kept history holds every frame after the snapshot's sequence."""
+        if not self.history or self.last_seq <= snap.seq:
+            return True
+        return self.history[0].first <= snap.seq + 1
+
+    async def snapshot(self) -> tuple[Snapshot, list[Frame]]:
+        """A recent snapshot (cached up to a second) and the frames after it."""
         loop = asyncio.get_running_loop()
 
         def usable(snap: Snapshot | None) -> bool:
             return (
                 snap is not None
-                and snap.seq >= min_seq
                 and loop.time() - snap.at < SNAPSHOT_CACHE_SECONDS
+                and self._continues(snap)
             )
 
-        if usable(self._snapshot):
-            return self._snapshot  # type: ignore[return-value]
-        async with self._snapshot_lock:
-            if usable(self._snapshot):
-                return self._snapshot  # type: ignore[return-value]
-            at = loop.time()
-            data = await database_sync_to_async(market_snapshot)(symbol=self.symbol)
-            self._snapshot = Snapshot(data["seq"], messages.dumps(data), at)
-            return self._snapshot
+        snap = self._snapshot
+        if not usable(snap):
+            async with self._snapshot_lock:
+                snap = self._snapshot
+                if not usable(snap):
+                    at = loop.time()
+                    data = await database_sync_to_async(market_snapshot)(
+                        symbol=self.symbol
+                    )
+                    snap = self._snapshot = Snapshot(
+                        data["seq"], messages.dumps(data), at
+                    )
+        assert snap is not None
+        return snap, [frame for frame in self.history if frame.last > snap.seq]
 
 
 _HUBS: dict[asyncio.AbstractEventLoop, dict[str, MarketHub]] = {}

@@ -8,9 +8,12 @@ Two layers, two ways:
   thread made by `sync_to_async`, and from there asgiref's `async_to_sync` runs
   the coroutine ON the server's loop, so that is what we use. (Outside a server,
   e.g. a management command, there is no consumer in this process to reach.)
-* Any other layer (channels-redis): a per-process daemon thread with its own event
-  loop and its own layer instance sends the messages one by one in submission
-  order, so the matcher never waits for Redis and batch order is kept.
+* Any other layer (channels-redis): a per-process daemon thread per layer alias,
+  with its own event loop and layer instance, sends in submission order (merging
+  per group whatever queued up meanwhile), so the matcher never waits for Redis.
+
+Market frames go to the "marketdata" layer alias (Redis Pub/Sub in production,
+see settings), user events to the default layer.
 
 Delivery is at most once either way: a lost message is healed by sequence numbers
 and snapshots (market) or by replay from UserEvent rows (user).
@@ -30,19 +33,23 @@ from channels.layers import (
     channel_layers,
     get_channel_layer,
 )
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKLOG = 20_000
 
 
+MARKET_LAYER = "marketdata"  # Redis Pub/Sub in production (see settings)
+
+
 class _Publisher:
-    _instance: _Publisher | None = None
+    _instances: dict[str, _Publisher] = {}
     _lock = threading.Lock()
 
-    def __init__(self) -> None:
+    def __init__(self, alias: str) -> None:
         self.pid = os.getpid()
-        self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        self.layer = channel_layers.make_backend(alias)
         self.loop = asyncio.new_event_loop()
         self.pending = 0
         self.count_lock = threading.Lock()
@@ -57,13 +64,13 @@ class _Publisher:
         ready.wait()
 
     @classmethod
-    def get(cls) -> _Publisher:
-        publisher = cls._instance
+    def get(cls, alias: str) -> _Publisher:
+        publisher = cls._instances.get(alias)
         if publisher is None or publisher.pid != os.getpid():  # new or forked
             with cls._lock:
-                publisher = cls._instance
+                publisher = cls._instances.get(alias)
                 if publisher is None or publisher.pid != os.getpid():
-                    publisher = cls._instance = cls()
+                    publisher = cls._instances[alias] = cls(alias)
         return publisher
 
     def _main(self, ready: threading.Event) -> None:
@@ -75,16 +82,18 @@ class _Publisher:
     async def _worker(self) -> None:
         assert self.queue is not None
         while True:
-            group, message = await self.queue.get()
-            try:
-                await self.layer.group_send(group, message)
-            except Exception:
-                logger.exception("group_send to %s failed", group)
-            finally:
-                with self.count_lock:
-                    self.pending -= 1
-                    if self.pending == 0:
-                        self.idle.set()
+            items = [await self.queue.get()]
+            while not self.queue.empty():  # whatever piled up meanwhile
+                items.append(self.queue.get_nowait())
+            for group, message in coalesce(items):
+                try:
+                    await self.layer.group_send(group, message)
+                except Exception:
+                    logger.exception("group_send to %s failed", group)
+            with self.count_lock:
+                self.pending -= len(items)
+                if self.pending == 0:
+                    self.idle.set()
 
     def submit(self, group: str, message: dict) -> None:
         with self.count_lock:
@@ -96,23 +105,51 @@ class _Publisher:
         self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
 
 
-def group_send(group: str, message: dict) -> None:
+def coalesce(items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Merge queued messages per group, keeping their order: a group_send costs
+    several Redis round trips, so under load one send carries everything that
+    waited (market frames concatenated, user event lists joined)."""
+    merged: dict[str, dict] = {}
+    for group, message in items:
+        known = merged.get(group)
+        if known is None:
+            merged[group] = dict(message)
+        elif message["type"] == known["type"] == "market.frame":
+            known["last"] = message["last"]
+            known["body"] = known["body"] + "," + message["body"]
+        elif message["type"] == known["type"] == "user.events":
+            known["events"] = known["events"] + message["events"]
+        else:  # unknown kind: keep it apart, in order
+            merged[f"{group}\x00{len(merged)}"] = dict(message, _group=group)
+    return [
+        (message.pop("_group", group), message) for group, message in merged.items()
+    ]
+
+
+def market_layer_alias() -> str:
+    return MARKET_LAYER if MARKET_LAYER in settings.CHANNEL_LAYERS else "default"
+
+
+def group_send(
+    group: str, message: dict, *, alias: str = DEFAULT_CHANNEL_LAYER
+) -> None:
     """Send from sync code; never raises (the change it reports is committed)."""
-    layer = get_channel_layer()
+    layer = get_channel_layer(alias)
     if layer is None:
         return
     try:
         if isinstance(layer, InMemoryChannelLayer):
             async_to_sync(layer.group_send)(group, message)
         else:
-            _Publisher.get().submit(group, message)
+            _Publisher.get(alias).submit(group, message)
     except Exception:
         logger.exception("publishing to %s failed", group)
 
 
 def publisher_flush(timeout: float = 5.0) -> bool:
     """Wait until the background publisher sent everything (tests, benchmark)."""
-    publisher = _Publisher._instance
-    if publisher is None or publisher.pid != os.getpid():
-        return True
-    return publisher.idle.wait(timeout)
+    return all(
+        publisher.idle.wait(timeout)
+        for publisher in list(_Publisher._instances.values())
+        if publisher.pid == os.getpid()
+    )

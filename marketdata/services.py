@@ -15,7 +15,7 @@ from django.utils import timezone
 from marketdata import messages
 from marketdata.candles import candles_upsert
 from marketdata.models import BookSnapshot, UserEvent
-from marketdata.publish import group_send
+from marketdata.publish import group_send, market_layer_alias
 from marketdata.selectors import ticker_build
 from trading.engine import OrderBook
 from trading.engine import Trade as TradeEvent
@@ -143,7 +143,7 @@ def market_batch_record(
 
         def send() -> None:
             frame["ts"] = int(time.time() * 1000)
-            group_send(group, frame)
+            group_send(group, frame, alias=market_layer_alias())
 
         transaction.on_commit(send)
 

@@ -14,4 +14,5 @@ def _fresh_layer_and_connections():
 
     if "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
         channel_layers.backends.pop("default", None)
+        channel_layers.backends.pop("marketdata", None)
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
