@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("kyc.api.urls")),
     path("", include("wallet.api.urls")),
     path("", include("trading.api.urls")),
+    path("", include("marketdata.api.urls")),
 ]
 
 urlpatterns = [

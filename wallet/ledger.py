@@ -29,7 +29,7 @@ that pay the counterparties and the fee accounts.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -84,6 +84,12 @@ _HOLD_FIELDS = (
     "status",
     "updated_at",
 )
+
+
+# Called inside the posting transaction, after balances moved, with the accounts
+# whose balance changed (their `balance` already the new one). Other apps register
+# here (marketdata: balance events); the wallet imports none of them.
+POSTED_HOOKS: list[Callable[[list[Account]], None]] = []
 
 
 @dataclass
@@ -360,6 +366,8 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
         ) from exc
     for account_id, account in accounts.items():
         account.balance = balances[account_id]
+    for hook in POSTED_HOOKS:
+        hook([accounts[pk] for pk in sorted(deltas)])
     # Callers keep their Hold instances: bring them up to date.
     for spec, _ in todo:
         for leg in spec.hold_legs:

@@ -128,7 +128,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same
+                # as channels-redis's blocking pop (5 s): an idle receive then
+                # times out client-side, reconnects, and can drop a popped
+                # message. Reads must be allowed to outlast the pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # The default capacity (100) silently drops group messages under
                 # fan-out; streams are sequenced and resync, but drops stay rare.
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", 2000),
@@ -136,9 +140,26 @@ if REDIS_URL:
             },
         }
     }
+    # Market data fan-out (marketdata.hub): Redis Pub/Sub, one PUBLISH per frame
+    # and one subscription per server process, read in bulk. The default layer's
+    # receive costs four Redis round trips per message on the server's event loop.
+    # Pub/Sub ignores the database number: the prefix keeps databases apart.
+    CHANNEL_LAYERS["marketdata"] = {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": env(
+                "CHANNEL_LAYER_PUBSUB_PREFIX",
+                default="asgi-" + (REDIS_URL.rsplit("/", 1)[-1] or "0") + ":",
+            ),
+        },
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+        "marketdata": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+    }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -343,4 +364,23 @@ TRADING_SWEEP_AFTER_SECONDS = env.int("TRADING_SWEEP_AFTER_SECONDS", 3)
 TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", 200)
 CELERY_BEAT_SCHEDULE = {
     "trading-sweep": {"task": "trading.sweep", "schedule": 2.0},
+}
+
+# --- Market data --------------------------------------------------------------------
+# User events (orders, fills, balances) are kept this long for replay after a
+# disconnect (GET /api/v1/events?since_id=, /ws/user/?since_id=).
+MARKETDATA_EVENT_RETENTION_HOURS = env.int("MARKETDATA_EVENT_RETENTION_HOURS", 72)
+# /ws/market/: full snapshot this often (plus on request), ping this often.
+MARKETDATA_SNAPSHOT_INTERVAL_SECONDS = env.int("MARKETDATA_SNAPSHOT_INTERVAL", 30)
+MARKETDATA_PING_INTERVAL_SECONDS = env.int("MARKETDATA_PING_INTERVAL", 15)
+# Price levels per side kept in the stored book (REST depth limit, snapshots).
+MARKETDATA_DEPTH_LEVELS = env.int("MARKETDATA_DEPTH_LEVELS", 100)
+MARKETDATA_RECENT_TRADES = 50
+# Per server process and instrument, frames arriving within this many ms of the
+# previous hand-out are merged into one (bounds WebSocket writes under load; a
+# frame after a quiet period goes out at once). 0 = never merge.
+MARKETDATA_FANOUT_LINGER_MS = env.int("MARKETDATA_FANOUT_LINGER_MS", 20)
+CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
+    "task": "marketdata.prune_events",
+    "schedule": 3600.0,
 }

@@ -303,10 +303,15 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
         if _fault_hook is not None:
             _fault_hook(instrument)
         _BOOKS[instrument.pk] = (instrument.book_version, book)
-        from trading.streams import publish_after_commit
+        from marketdata.services import market_batch_record
 
-        publish_after_commit(
-            instrument=instrument, events=batch.events, orders=batch.changed_orders
+        market_batch_record(
+            instrument=instrument,
+            book=book,
+            events=batch.events,
+            trades=batch.trades,
+            fills=[fill for _, fill in batch.fills],
+            orders=list(batch.changed_orders.values()),
         )
         if more:
             matching_schedule(instrument_id=instrument_id)

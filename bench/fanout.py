@@ -1,0 +1,522 @@
+"""Fan-out benchmark of /ws/market/ on the real stack: uvicorn (ASGI), the Redis
+channel layer, PostgreSQL.
+
+    python -m bench.fanout --clients 100 1000 --rate 200 --seconds 20
+
+Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/md_dev, created
+and migrated if missing), REDIS_URL (default redis://127.0.0.1:6379/12).
+
+What runs:
+  * this process seeds an instrument (FAN-USD) and funded verified users, starts
+    `uvicorn config.asgi:application` (one worker, uvloop, httptools) and, per N,
+    connects N WebSocket clients (the `websockets` package, one asyncio loop here);
+  * a driver subprocess places orders through `trading.services.order_place`
+    with eager matching (the driver is the matching worker: one matching batch
+    per order, published after commit by marketdata's publisher thread), paced
+    to `--rate` book changes (sequence steps) per second: ~65% passive limit
+    orders, ~15% crossing orders, ~20% cancels;
+  * every client parses each batch frame's `seq` and `ts` (server time of the
+    publish call right after the matching COMMIT, of the OLDEST batch merged in
+    the frame) and records `arrival - ts`, so the delay is commit -> client
+    (after JSON decode) and conservative for frames that merge several batches.
+
+Printed per N: achieved book changes/s, frames and messages (level, trade, ticker,
+candle) delivered per second over all clients, delay p50/p99/max, sequence gaps
+seen by clients, and the CPU used by the server, the driver and the clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+
+from bench.stack import cpu_seconds, django_setup, free_port, seed_market, start_uvicorn
+
+SYMBOL = "FAN-USD"
+USERS = 20
+MID = 1000
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/md_dev"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
+BATCH = re.compile(
+    r'\{"type":"batch","seq":(\d+),"ts":(\d+),"messages":\[\{[^}]*?"seq":(\d+)'
+)
+SNAPSHOT = re.compile(r'\{"type":"snapshot","symbol":"[^"]*","seq":(\d+)')
+
+
+# --- the order flow (subprocesses) ---------------------------------------------------
+
+
+def place_orders(rate: float, stop: str, seed: int, placers: int) -> None:
+    """One placer: orders through trading.services at its share of the rate,
+    until the `stop` file exists. Matching is left to the matcher process (as a
+    Celery worker would do it)."""
+    django_setup({}, migrate=False)
+    import trading.services.orders as orders_module
+    from trading.models import Instrument
+    from trading.services import order_cancel, order_place
+
+    orders_module.matching_schedule = lambda **kwargs: None  # the matcher drains
+    instrument, users = seed_market(SYMBOL, USERS, "fan")
+    rng = random.Random(seed)
+    users = users[seed % placers :: placers] or users
+    open_orders: list[tuple] = []
+    share = rate / placers
+    orders_per_second = share / 1.6
+    start = time.perf_counter()
+    seq_checkpoint = Instrument.objects.get(pk=instrument.pk).engine_seq
+    checkpoint = next_at = start
+    placed = 0
+    while not os.path.exists(stop):
+        now = time.perf_counter()
+        if now < next_at:
+            time.sleep(next_at - now)
+        next_at += 1 / orders_per_second
+        user = rng.choice(users)
+        roll = rng.random()
+        try:
+            if roll < 0.2 and open_orders:
+                owner, order_id = open_orders.pop(rng.randrange(len(open_orders)))
+                order_cancel(user=owner, order_id=order_id)
+            else:
+                side = rng.choice(("buy", "sell"))
+                sign = 1 if side == "sell" else -1
+                if roll < 0.35:  # crossing: takes one or two levels
+                    price = MID - sign * rng.randint(1, 4)
+                else:
+                    price = MID + sign * rng.randint(1, 25)
+                order, _ = order_place(
+                    user=user,
+                    symbol=SYMBOL,
+                    side=side,
+                    price=str(price),
+                    quantity=f"{rng.randint(1, 20) / 100:.2f}",
+                )
+                open_orders.append((user, order.pk))
+        except Exception as exc:  # e.g. a cancel of an order filled meanwhile
+            if "not_open" not in str(getattr(exc, "code", "")):
+                print("placer:", type(exc).__name__, exc, file=sys.stderr)
+        placed += 1
+        if (now := time.perf_counter()) - checkpoint >= 1.0:
+            seq = Instrument.objects.get(pk=instrument.pk).engine_seq
+            achieved = (seq - seq_checkpoint) / (now - checkpoint) / placers
+            if achieved > 0:
+                factor = min(2.0, max(0.5, share / achieved))
+                orders_per_second = min(500.0, orders_per_second * factor)
+            checkpoint, seq_checkpoint = now, seq
+            next_at = max(next_at, now)
+
+
+def publish_synthetic(rate: float, stop: str) -> None:
+    """Publish frames shaped like real matching batches (levels, a trade every
+    third batch with its ticker and 7 candles) through marketdata's publisher,
+    `rate` sequence steps per second: the fan-out path without the matching
+    (the stored book's row only follows the sequence, for snapshots)."""
+    django_setup({}, migrate=False)
+    from marketdata import messages
+    from marketdata.models import BookSnapshot
+    from marketdata.publish import group_send, market_layer_alias, publisher_flush
+    from marketdata.selectors import book_snapshot_get
+    from trading.models import Instrument
+    from trading.streams import market_group
+
+    group = market_group(SYMBOL)
+    # Continue the stored book's sequence and move the row along (every 0.2 s,
+    # to what was published), so snapshots and frames agree; restored at the end.
+    row = book_snapshot_get(instrument=Instrument.objects.get(symbol=SYMBOL))
+    stored = seq = row.seq
+    synced_at = time.perf_counter()
+    rng = random.Random(1)
+    batches_per_second = rate * 3 / 4  # a batch is 1 level + a trade every 3rd
+    next_at = time.perf_counter()
+    batches = 0
+    while not os.path.exists(stop):
+        now = time.perf_counter()
+        if now < next_at:
+            time.sleep(next_at - now)
+        next_at += 1 / batches_per_second
+        items = []
+        first = seq + 1
+        if batches % 3 == 0:
+            seq += 1
+            items.append(
+                {
+                    "type": "trade",
+                    "seq": seq,
+                    "id": seq,
+                    "price": "1000.00",
+                    "quantity": "0.05000000",
+                    "taker_side": "buy",
+                    "time": messages.iso(datetime.now(UTC)),
+                }
+            )
+        seq += 1
+        items.append(
+            {
+                "type": "level",
+                "seq": seq,
+                "side": rng.choice(("buy", "sell")),
+                "price": f"{rng.randint(975, 1025)}.00",
+                "quantity": "0.35000000",
+            }
+        )
+        if batches % 3 == 0:
+            items.append({"type": "ticker", "seq": seq, "last": "1000.00"})
+            for interval in ("1m", "5m", "15m", "1h", "4h", "1d", "1w"):
+                items.append(
+                    {
+                        "type": "candle",
+                        "seq": seq,
+                        "interval": interval,
+                        "candle": {
+                            "time": 0,
+                            "open": "1000.00",
+                            "high": "1000.00",
+                            "low": "1000.00",
+                            "close": "1000.00",
+                            "volume": "0.05000000",
+                            "quote_volume": "50.00",
+                            "trades": 1,
+                        },
+                    }
+                )
+        body = ",".join(messages.dumps(item) for item in items)
+        frame = {"type": "market.frame", "first": first, "last": seq, "body": body}
+        frame["ts"] = int(time.time() * 1000)
+        group_send(group, frame, alias=market_layer_alias())
+        batches += 1
+        if now - synced_at > 0.2:
+            publisher_flush(1)
+            BookSnapshot.objects.filter(pk=row.pk).update(seq=seq)
+            synced_at = now
+    publisher_flush(10)
+    BookSnapshot.objects.filter(pk=row.pk).update(seq=stored)
+
+
+def match_orders(stop: str) -> None:
+    """The matcher: drain the instrument's pending commands in batches, one
+    matching transaction (and one published frame) per batch, until `stop`."""
+    django_setup({}, migrate=False)
+    from marketdata.publish import publisher_flush
+    from trading.models import Instrument
+    from trading.services.matching import matching_run
+
+    instrument = Instrument.objects.get(symbol=SYMBOL)
+    start = time.perf_counter()
+    seq_start = instrument.engine_seq
+    batches = commands = 0
+    while not os.path.exists(stop):
+        result = matching_run(instrument_id=instrument.pk)
+        if result.processed:
+            batches += 1
+            commands += result.processed
+        else:
+            time.sleep(0.002)
+    while matching_run(instrument_id=instrument.pk).processed:
+        pass
+    elapsed = time.perf_counter() - start
+    seq_end = Instrument.objects.get(pk=instrument.pk).engine_seq
+    publisher_flush(10)
+    report = {
+        "seconds": round(elapsed, 1),
+        "changes": seq_end - seq_start,
+        "batches": batches,
+        "commands": commands,
+    }
+    print("matcher:", json.dumps(report), file=sys.stderr, flush=True)
+
+
+# --- the clients ---------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.frames = 0
+        self.messages = 0
+        self.gaps = 0
+        self.snapshots = 0
+        self.measuring = False
+        self.started = False
+        self.max_seq = 0
+
+
+async def client(url: str, stats: Stats, ready: asyncio.Event, count: int) -> None:
+    import websockets
+
+    async with websockets.connect(
+        url, max_size=None, ping_interval=None, close_timeout=1
+    ) as socket:
+        last = -1
+        async for text in socket:
+            now = time.time() * 1000
+            match = BATCH.match(text)
+            if match is None:
+                snap = SNAPSHOT.match(text)
+                if snap is not None:
+                    last = int(snap.group(1))
+                    stats.snapshots += 1
+                    if stats.snapshots == count:
+                        ready.set()
+                continue
+            seq, ts, first = (int(g) for g in match.groups())
+            stats.started = True
+            if first > last + 1 and last >= 0:
+                stats.gaps += 1
+            last = seq
+            stats.max_seq = max(stats.max_seq, seq)
+            if stats.measuring:
+                stats.delays.append(now - ts)
+                stats.frames += 1
+                stats.messages += text.count('"seq":') - 1
+
+
+async def client_group(url: str, count: int, pipe) -> None:
+    """One client process: `count` sockets, commanded by the parent over `pipe`."""
+    stats = Stats()
+    ready = asyncio.Event()
+    tasks = []
+    for start in range(0, count, 100):
+        for _ in range(min(100, count - start)):
+            tasks.append(asyncio.ensure_future(client(url, stats, ready, count)))
+        await asyncio.sleep(0.2)
+    await asyncio.wait_for(ready.wait(), 120)
+    pipe.send("ready")
+    loop = asyncio.get_running_loop()
+    seq_began = 0
+    while True:
+        command = await loop.run_in_executor(None, pipe.recv)
+        if command == "started?":
+            pipe.send(stats.started)
+        elif command == "measure":
+            stats.measuring = True
+            seq_began = stats.max_seq
+        elif command == "stop":
+            stats.measuring = False
+            pipe.send(
+                {
+                    "delays": stats.delays,
+                    "frames": stats.frames,
+                    "messages": stats.messages,
+                    "gaps": stats.gaps,
+                    "changes": stats.max_seq - seq_began,
+                }
+            )
+            break
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _client_process(url: str, count: int, pipe) -> None:
+    import uvloop
+
+    uvloop.run(client_group(url, count, pipe))
+
+
+def _spawn(args, env: dict, role: str, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "bench.fanout", "--role", role, *extra]
+    return subprocess.Popen(command, env={**os.environ, **env})
+
+
+def run_clients(port: int, count: int, args, env: dict) -> dict:
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # children must not share the parent's connection
+    url = f"ws://127.0.0.1:{port}/ws/market/{SYMBOL}/"
+    groups = max(1, min(args.client_procs or count // 250, count))
+    context = multiprocessing.get_context("fork")
+    pipes, procs = [], []
+    for index in range(groups):
+        share = count // groups + (1 if index < count % groups else 0)
+        parent_end, child_end = context.Pipe()
+        proc = context.Process(target=_client_process, args=(url, share, child_end))
+        proc.start()
+        pipes.append(parent_end)
+        procs.append(proc)
+    for pipe in pipes:
+        if not pipe.poll(180):
+            raise RuntimeError("clients did not connect")
+        assert pipe.recv() == "ready"
+    stop = os.path.join(tempfile.mkdtemp(prefix="fanout-"), "stop")
+    rate = ["--rate", str(args.rate), "--stop", stop]
+    if args.source == "synthetic":
+        flow = [_spawn(args, env["vars"], "synthetic", *rate)]
+    else:
+        flow = [_spawn(args, env["vars"], "matcher", *rate)] + [
+            _spawn(
+                args,
+                env["vars"],
+                "placer",
+                *rate,
+                "--seed",
+                str(index),
+                "--placers",
+                str(args.placers),
+            )
+            for index in range(args.placers)
+        ]
+    started = False
+    while not started:  # the flow's processes take a while to start
+        time.sleep(0.2)
+        pipes[0].send("started?")
+        started = pipes[0].recv()
+    time.sleep(3)  # warm-up: the placers' rate control settles
+    pids = {
+        "server": [env["pid"]],
+        "flow": [p.pid for p in flow],
+        "clients": [p.pid for p in procs],
+    }
+
+    def cpu() -> dict:
+        return {k: sum(cpu_seconds(pid) for pid in v) for k, v in pids.items()}
+
+    cpu_before = cpu()
+    for pipe in pipes:
+        pipe.send("measure")
+    began = time.time()
+    time.sleep(args.seconds)
+    for pipe in pipes:
+        pipe.send("stop")
+    measured = time.time() - began
+    cpu_after = cpu()
+    reports = [pipe.recv() for pipe in pipes]
+    open(stop, "w").close()
+    for process in flow:
+        process.wait(60)
+    for proc in procs:
+        proc.join(30)
+    delays = sorted(d for report in reports for d in report["delays"])
+
+    def pct(p: float) -> float:
+        return delays[min(len(delays) - 1, int(len(delays) * p))] if delays else 0.0
+
+    def share(key: str) -> float:
+        return (cpu_after[key] - cpu_before[key]) / measured
+
+    return {
+        "clients": count,
+        "client_procs": groups,
+        "source": args.source,
+        "changes_per_s": max(r["changes"] for r in reports) / measured,
+        "frames_per_s": sum(r["frames"] for r in reports) / measured,
+        "messages_per_s": sum(r["messages"] for r in reports) / measured,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": delays[-1] if delays else 0.0,
+        "gaps": sum(r["gaps"] for r in reports),
+        "server_cpu": share("server"),
+        "flow_cpu": share("flow"),
+        "clients_cpu": share("clients"),
+    }
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--rate", type=float, default=200, help="book changes/s")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--placers", type=int, default=6, help="order processes")
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=0,
+        help="processes holding the client sockets (default: one per 250)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=("orders", "synthetic"),
+        default="orders",
+        help="orders: real orders through the services and the matcher; "
+        "synthetic: batch-shaped frames published at --rate (no database)",
+    )
+    parser.add_argument(
+        "--role", choices=("placer", "matcher", "synthetic"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--stop", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
+    os.environ.setdefault("REDIS_URL", DEFAULT_REDIS)
+    os.environ.setdefault("THROTTLE_ANON", "100000/min")
+    os.environ.setdefault(
+        "EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+    )
+    if args.role == "placer":
+        place_orders(args.rate, args.stop, args.seed, args.placers)
+        return
+    if args.role == "synthetic":
+        publish_synthetic(args.rate, args.stop)
+        return
+    if args.role == "matcher":
+        match_orders(args.stop)
+        return
+    ensure_database(os.environ["DATABASE_URL"])
+    django_setup({})
+    seed_market(SYMBOL, USERS, "fan")
+    variables = {
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "THROTTLE_ANON": "100000/min",
+    }
+    port = free_port()
+    server = start_uvicorn(variables, port)
+    results = []
+    try:
+        for count in args.clients:
+            env = {"pid": server.pid, "vars": variables}
+            result = run_clients(port, count, args, env)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    print()
+    print(
+        f"{'clients':>7} {'source':>9} {'changes/s':>9} {'frames/s':>9} "
+        f"{'msgs/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'gaps':>5} "
+        f"{'server':>6} {'flow':>6} {'clients':>7}"
+    )
+    for r in results:
+        print(
+            f"{r['clients']:>7} {r['source']:>9} {r['changes_per_s']:>9.0f} "
+            f"{r['frames_per_s']:>9.0f} {r['messages_per_s']:>9.0f} "
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
+            f"{r['gaps']:>5} {r['server_cpu']:>6.0%} {r['flow_cpu']:>6.0%} "
+            f"{r['clients_cpu']:>7.0%}"
+        )
+    print(
+        "delay = client arrival - ts (publish call right after the matching "
+        "commit, oldest batch in the frame); CPU as share of one core"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""WebSocket consumers: /ws/market/<SYMBOL>/ (public) and /ws/user/ (own events).
+
+Shapes and the client procedure: /work/MARKETDATA-CONTRACT.md and docs/marketdata.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from marketdata import messages
+from marketdata.auth import jwt_authenticate
+from marketdata.hub import Frame, hub_join, hub_leave
+from marketdata.publish import market_layer_alias
+from marketdata.selectors import user_event_list
+from trading.models import Instrument
+from trading.streams import user_group
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_UNKNOWN_SYMBOL = 4404
+MAX_CLIENT_MESSAGE = 4096
+MAX_QUEUED_FRAMES = 2000  # a client this far behind is resynced by a snapshot
+AUTH_TIMEOUT_SECONDS = 10
+
+
+def _error(code: str, message: str) -> str:
+    return messages.dumps({"type": "error", "code": code, "message": message})
+
+
+class _ClientMessages:
+    """Parse a client frame into an op, or an error frame text."""
+
+    ops: tuple[str, ...] = ()
+
+    def parse(self, text_data, bytes_data) -> tuple[dict | None, str | None]:
+        if text_data is None or len(text_data) > MAX_CLIENT_MESSAGE:
+            return None, _error("invalid_message", "Send a JSON text frame.")
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            return None, _error("invalid_json", "The message is not valid JSON.")
+        if not isinstance(data, dict) or data.get("op") not in self.ops:
+            return None, _error(
+                "invalid_op", f"op: must be one of {', '.join(self.ops)}."
+            )
+        return data, None
+
+
+class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
+    """Snapshot on connect, then batch frames in sequence order. All market data
+    goes out through one sender task, so a snapshot never overtakes or splits the
+    deltas around it: after a snapshot at S come the hub's frames above S (its
+    recent history, then live ones), never one at or below S twice."""
+
+    # No per-consumer channel: the process's hub receives for every consumer.
+    channel_layer_alias = "__marketdata_hub__"
+    ops = ("snapshot", "ping")
+
+    async def connect(self) -> None:
+        self.hub = None
+        self.tasks: list[asyncio.Task] = []
+        await self.accept()
+        symbol = self.scope["url_route"]["kwargs"]["symbol"].upper()
+        exists = await database_sync_to_async(
+            Instrument.objects.filter(symbol=symbol).exists
+        )()
+        if not exists:
+            await self.send(_error("unknown_symbol", f"symbol: no instrument {symbol}"))
+            await self.close(code=CLOSE_UNKNOWN_SYMBOL)
+            return
+        self.symbol = symbol
+        self.seq = -1  # last sequence this client has been sent
+        self.outbox: list[Frame] = []
+        self.control: list[str] = []
+        self.want_snapshot = True
+        self.wake = asyncio.Event()
+        self.wake.set()
+        # Join first, then read the snapshot (in the sender): nothing published
+        # in between can be lost.
+        layer = get_channel_layer(market_layer_alias())
+        self.hub = await hub_join(symbol, self, layer)
+        self.tasks = [
+            asyncio.ensure_future(self._sender()),
+            asyncio.ensure_future(self._timer()),
+        ]
+
+    async def disconnect(self, code) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.hub is not None:
+            await hub_leave(self.hub, self)
+            self.hub = None
+
+    # -- from the hub --------------------------------------------------------------
+
+    def deliver(self, frame: Frame) -> None:
+        if len(self.outbox) >= MAX_QUEUED_FRAMES:
+            self.outbox.clear()
+            self.want_snapshot = True
+        self.outbox.append(frame)
+        self.wake.set()
+
+    # -- from the client -------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        data, error = self.parse(text_data, bytes_data)
+        if error:
+            self.control.append(error)
+        elif data["op"] == "snapshot":
+            self.want_snapshot = True
+        else:
+            self.control.append('{"type":"pong"}')
+        self.wake.set()
+
+    # -- sending ----------------------------------------------------------------------
+
+    async def _timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        every = settings.MARKETDATA_SNAPSHOT_INTERVAL_SECONDS
+        ping_every = settings.MARKETDATA_PING_INTERVAL_SECONDS
+        # Spread the periodic snapshots of many clients over the interval.
+        next_snapshot = loop.time() + every * (0.5 + random.random())
+        next_ping = loop.time() + ping_every
+        while True:
+            await asyncio.sleep(max(0.0, min(next_snapshot, next_ping) - loop.time()))
+            now = loop.time()
+            if now >= next_ping:
+                next_ping = now + ping_every
+                ping = {"type": "ping", "time": messages.iso(timezone.now())}
+                self.control.append(messages.dumps(ping))
+            if now >= next_snapshot:
+                next_snapshot = now + every
+                self.want_snapshot = True
+            self.wake.set()
+
+    async def _sender(self) -> None:
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.control:
+                    await self.send(self.control.pop(0))
+                if self.want_snapshot:
+                    self.want_snapshot = False
+                    snapshot, after = await self.hub.snapshot()
+                    await self.send(snapshot.text)
+                    self.seq = snapshot.seq
+                    self.outbox = after  # everything the hub has seen since
+                frames = [f for f in self.outbox if f.last > self.seq]
+                self.outbox = []
+                if frames:
+                    await self.send(self._merge(frames))
+                    self.seq = frames[-1].last
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # mostly: the client went away mid-send
+            logger.info("market stream %s ended: %r", self.symbol, exc)
+            with contextlib.suppress(Exception):  # already closed
+                await self.close(code=1011)
+
+    @staticmethod
+    def _merge(frames: list[Frame]) -> str:
+        body = ",".join(frame.body for frame in frames)
+        return (
+            f'{{"type":"batch","seq":{frames[-1].last},"ts":{frames[0].ts},'
+            f'"messages":[{body}]}}'
+        )
+
+
+class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
+    """The signed-in user's order, fill and balance events. Authenticated by the
+    session (pages) or a JWT access token (?token= or a first {"op": "auth"})."""
+
+    ops = ("auth", "ping")
+
+    async def connect(self) -> None:
+        self.user_id: int | None = None
+        self.expires_at: int | None = None
+        self.replayed: set[int] = set()
+        self.tasks: list[asyncio.Task] = []
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.since_id = self._int(query.get("since_id", [None])[0])
+        token = query.get("token", [None])[0]
+        user = self.scope.get("user")
+        if token is not None:
+            await self._auth_token(token)
+        elif user is not None and user.is_authenticated:
+            await self._start(user.pk, None)
+        else:
+            self.tasks.append(asyncio.ensure_future(self._auth_deadline()))
+
+    async def disconnect(self, code) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.user_id is not None:
+            await self.channel_layer.group_discard(
+                user_group(self.user_id), self.channel_name
+            )
+
+    @staticmethod
+    def _int(value) -> int | None:
+        try:
+            return max(0, int(value)) if value is not None else None
+        except ValueError:
+            return None
+
+    async def _auth_token(self, token) -> None:
+        found = await database_sync_to_async(jwt_authenticate)(token)
+        if found is None:
+            await self.send(
+                _error("unauthenticated", "The access token is invalid or expired.")
+            )
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if self.user_id is None:
+            await self._start(found.user_id, found.expires_at)
+        elif found.user_id != self.user_id:
+            await self.send(_error("auth_mismatch", "token: belongs to another user."))
+        else:
+            self.expires_at = found.expires_at
+            await self.send('{"type":"auth","ok":true}')
+
+    async def _auth_deadline(self) -> None:
+        await asyncio.sleep(AUTH_TIMEOUT_SECONDS)
+        if self.user_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _expiry_watch(self) -> None:
+        while self.expires_at is not None:
+            await asyncio.sleep(max(0.0, self.expires_at - time.time()) + 0.5)
+            if self.expires_at is not None and time.time() >= self.expires_at:
+                await self.send(_error("token_expired", "The access token expired."))
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+
+    async def _start(self, user_id: int, expires_at: int | None) -> None:
+        self.user_id = user_id
+        self.expires_at = expires_at
+        await self.channel_layer.group_add(user_group(user_id), self.channel_name)
+        if expires_at is not None:
+            self.tasks.append(asyncio.ensure_future(self._expiry_watch()))
+        if self.since_id is not None:
+            since = self.since_id
+            while True:
+                events, more = await database_sync_to_async(user_event_list)(
+                    user_id=user_id, since_id=since, limit=500
+                )
+                for event in events:
+                    self.replayed.add(event["event_id"])
+                    await self.send(messages.dumps(event))
+                if events:
+                    since = events[-1]["event_id"]
+                if not more:
+                    break
+        await self.send('{"type":"auth","ok":true}')
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        data, error = self.parse(text_data, bytes_data)
+        if error:
+            await self.send(error)
+        elif data["op"] == "ping":
+            await self.send('{"type":"pong"}')
+        else:
+            await self._auth_token(data.get("token"))
+
+    async def user_events(self, event) -> None:
+        for event_id, text in event["events"]:
+            if event_id in self.replayed:
+                self.replayed.discard(event_id)
+                continue
+            await self.send(text)

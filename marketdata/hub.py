@@ -1,0 +1,222 @@
+"""Per-process fan-out of an instrument's stream to its WebSocket consumers.
+
+The channel layer is good at delivering a message to a few channels and poor at
+delivering it to a thousand: channels-redis writes one copy per receiving
+channel and each consumer pops, decodes and dispatches its own copy. So each
+server process has ONE hub per instrument (per event loop) that joins the group
+`market.<SYMBOL>` with one channel, receives each published frame once and hands
+the same pre-encoded frame to every local subscriber. A subscriber queues frames
+and its own sender task writes them; when a client is slow, the frames waiting
+for it are merged into one batch frame.
+
+Fan-out cost is (frames per second) x (subscribers), so the hub also bounds the
+frame rate: a frame that arrives after a quiet period is handed out at once, and
+frames arriving within MARKETDATA_FANOUT_LINGER_MS of the previous hand-out are
+merged (once, for everybody) and handed out when that time is up. At most
+1000 / linger frames per second per client under load, no added delay when idle.
+
+The hub also caches the last snapshot it read (one database read per second at
+most, per instrument and process, however many clients connect or ask) and keeps
+the recent frames it received: a client gets the cached snapshot (sequence S)
+followed by the recent frames above S, so a snapshot never has to be newer than
+the stream, only recent enough that the history reaches back to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from marketdata import messages
+from marketdata.selectors import market_snapshot
+from trading.streams import market_group
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_CACHE_SECONDS = 1.0
+HISTORY_FRAMES = 5000  # recent frames kept to continue a cached snapshot
+GROUP_REFRESH_SECONDS = 60.0  # re-join: survives group expiry and Redis restarts
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One matching batch: `body` is its messages, JSON-encoded, comma-joined."""
+
+    first: int
+    last: int
+    ts: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seq: int
+    text: str
+    at: float
+
+
+class MarketHub:
+    def __init__(self, symbol: str, layer) -> None:
+        self.symbol = symbol
+        self.group = market_group(symbol)
+        self.layer = layer
+        self.subscribers: set = set()
+        self.last_seq = -1
+        self.channel: str | None = None
+        self.tasks: list[asyncio.Task] = []
+        self.started: asyncio.Future | None = None
+        self._snapshot: Snapshot | None = None
+        self._snapshot_lock = asyncio.Lock()
+        self.linger = settings.MARKETDATA_FANOUT_LINGER_MS / 1000
+        self.pending: list[Frame] = []
+        self.history: deque[Frame] = deque(maxlen=HISTORY_FRAMES)
+        self.last_flush = 0.0
+        self.flush_handle: asyncio.TimerHandle | None = None
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, self.channel)
+        self.tasks = [
+            asyncio.ensure_future(self._receive()),
+            asyncio.ensure_future(self._refresh()),
+        ]
+
+    async def stop(self) -> None:
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+        for task in self.tasks:
+            task.cancel()
+        try:
+            await self.layer.group_discard(self.group, self.channel)
+        except Exception:
+            logger.exception("leaving %s failed", self.group)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+                if message.get("type") == "market.frame":
+                    self.deliver(
+                        Frame(
+                            message["first"],
+                            message["last"],
+                            message.get("ts", 0),
+                            message["body"],
+                        )
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("market hub %s: bad message", self.symbol)
+                await asyncio.sleep(0.1)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            try:
+                await self.layer.group_add(self.group, self.channel)
+            except Exception:
+                logger.exception("market hub %s: re-join failed", self.symbol)
+
+    def deliver(self, frame: Frame) -> None:
+        if frame.last > self.last_seq:
+            self.last_seq = frame.last
+        self.history.append(frame)
+        self.pending.append(frame)
+        if self.flush_handle is not None:
+            return  # merged into the hand-out already scheduled
+        loop = asyncio.get_running_loop()
+        wait = self.last_flush + self.linger - loop.time()
+        if wait <= 0:
+            self._flush()
+        else:
+            self.flush_handle = loop.call_later(wait, self._flush)
+
+    def _flush(self) -> None:
+        self.flush_handle = None
+        frames, self.pending = self.pending, []
+        if not frames:
+            return
+        self.last_flush = asyncio.get_running_loop().time()
+        if len(frames) == 1:
+            frame = frames[0]
+        else:
+            frame = Frame(
+                frames[0].first,
+                frames[-1].last,
+                frames[0].ts,
+                ",".join(f.body for f in frames),
+            )
+        for subscriber in self.subscribers:
+            subscriber.deliver(frame)
+
+    def _continues(self, snap: Snapshot) -> bool:
+        """The kept history holds every frame after the snapshot's sequence."""
+        if not self.history or self.last_seq <= snap.seq:
+            return True
+        return self.history[0].first <= snap.seq + 1
+
+    async def snapshot(self) -> tuple[Snapshot, list[Frame]]:
+        """A recent snapshot (cached up to a second) and the frames after it."""
+        loop = asyncio.get_running_loop()
+
+        def usable(snap: Snapshot | None) -> bool:
+            return (
+                snap is not None
+                and loop.time() - snap.at < SNAPSHOT_CACHE_SECONDS
+                and self._continues(snap)
+            )
+
+        snap = self._snapshot
+        if not usable(snap):
+            async with self._snapshot_lock:
+                snap = self._snapshot
+                if not usable(snap):
+                    at = loop.time()
+                    data = await database_sync_to_async(market_snapshot)(
+                        symbol=self.symbol
+                    )
+                    snap = self._snapshot = Snapshot(
+                        data["seq"], messages.dumps(data), at
+                    )
+        assert snap is not None
+        return snap, [frame for frame in self.history if frame.last > snap.seq]
+
+
+_HUBS: dict[asyncio.AbstractEventLoop, dict[str, MarketHub]] = {}
+
+
+async def hub_join(symbol: str, subscriber, layer) -> MarketHub:
+    """The hub of `symbol` in this event loop (started on first use), with
+    `subscriber` (anything with `deliver(frame)`) registered."""
+    hubs = _HUBS.setdefault(asyncio.get_running_loop(), {})
+    hub = hubs.get(symbol)
+    if hub is None:
+        hub = hubs[symbol] = MarketHub(symbol, layer)
+        hub.started = asyncio.ensure_future(hub.start())
+    try:
+        await asyncio.shield(hub.started)
+    except Exception:
+        if hubs.get(symbol) is hub:
+            del hubs[symbol]
+        raise
+    hub.subscribers.add(subscriber)
+    return hub
+
+
+async def hub_leave(hub: MarketHub, subscriber) -> None:
+    hub.subscribers.discard(subscriber)
+    if hub.subscribers:
+        return
+    loop = asyncio.get_running_loop()
+    hubs = _HUBS.get(loop, {})
+    if hubs.get(hub.symbol) is hub:
+        del hubs[hub.symbol]
+        if not hubs:
+            _HUBS.pop(loop, None)
+    await hub.stop()

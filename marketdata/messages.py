@@ -1,0 +1,95 @@
+"""The wire shapes of /work/MARKETDATA-CONTRACT.md, built from rows and engine
+events. One place, so REST, the snapshot and the stream never disagree."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from trading.models import Fill, Instrument, Order, Trade
+from trading.units import lots_to_quantity, quote_str, ticks_to_price
+from wallet.money import format_units
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def dumps(data) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def levels(instrument: Instrument, rows) -> list[list[str]]:
+    return [
+        [ticks_to_price(instrument, price), lots_to_quantity(instrument, lots)]
+        for price, lots in rows
+    ]
+
+
+def trade(instrument: Instrument, row: Trade) -> dict:
+    return {
+        "id": row.pk,
+        "seq": row.seq,
+        "price": ticks_to_price(instrument, row.price_ticks),
+        "quantity": lots_to_quantity(instrument, row.quantity_lots),
+        "taker_side": row.taker_side,
+        "time": iso(row.created_at),
+    }
+
+
+def level_message(instrument: Instrument, event) -> dict:
+    return {
+        "type": "level",
+        "seq": event.seq,
+        "side": str(event.side),
+        "price": ticks_to_price(instrument, event.price),
+        "quantity": lots_to_quantity(instrument, event.quantity),
+    }
+
+
+def candle(instrument: Instrument, row) -> dict:
+    return {
+        "time": int(row.open_time.timestamp()),
+        "open": ticks_to_price(instrument, row.open),
+        "high": ticks_to_price(instrument, row.high),
+        "low": ticks_to_price(instrument, row.low),
+        "close": ticks_to_price(instrument, row.close),
+        "volume": lots_to_quantity(instrument, row.volume),
+        "quote_volume": quote_str(instrument, row.quote_volume),
+        "trades": row.trades,
+    }
+
+
+def fill(instrument: Instrument, row: Fill, seq: int) -> dict:
+    """The shape of GET /api/v1/fills items (trading's FillOutputSerializer)."""
+    fee_asset = instrument.base if row.side == Order.Side.BUY else instrument.quote
+    return {
+        "id": row.pk,
+        "trade_id": row.trade_id,
+        "seq": seq,
+        "order_id": row.order_id,
+        "symbol": instrument.symbol,
+        "side": row.side,
+        "liquidity": row.liquidity,
+        "price": ticks_to_price(instrument, row.price_ticks),
+        "quantity": lots_to_quantity(instrument, row.quantity_lots),
+        "quote_amount": quote_str(instrument, row.quote_amount),
+        "fee": format_units(row.fee, fee_asset.decimals),
+        "fee_asset": fee_asset.code,
+        "created_at": iso(row.created_at),
+    }
+
+
+def order(row: Order) -> dict:
+    from trading.api.serializers import OrderOutputSerializer
+
+    return dict(OrderOutputSerializer(row).data)
+
+
+def balance(asset, available: int, held: int) -> dict:
+    return {
+        "asset": asset.code,
+        "available": format_units(available, asset.decimals),
+        "held": format_units(held, asset.decimals),
+        "total": format_units(available + held, asset.decimals),
+    }

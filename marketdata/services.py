@@ -1,0 +1,230 @@
+"""Every write of marketdata. Called inside the transaction of the change they
+describe (the matching batch, a ledger posting); publishing waits for commit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketdata import messages
+from marketdata.candles import candles_upsert
+from marketdata.models import BookSnapshot, UserEvent
+from marketdata.publish import group_send, market_layer_alias
+from marketdata.selectors import ticker_build
+from trading.engine import OrderBook
+from trading.engine import Trade as TradeEvent
+from trading.models import Fill, Instrument, Order, Trade
+from trading.streams import market_group, user_group
+from wallet.models import Account
+
+logger = logging.getLogger(__name__)
+
+
+# --- Book snapshot ------------------------------------------------------------------
+
+
+def _snapshot_write(
+    instrument: Instrument, seq: int, bids: list, asks: list
+) -> BookSnapshot:
+    row = BookSnapshot(
+        instrument=instrument,
+        seq=seq,
+        bids=[list(level) for level in bids],
+        asks=[list(level) for level in asks],
+        updated_at=timezone.now(),
+    )
+    BookSnapshot.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["instrument"],
+        update_fields=["seq", "bids", "asks", "updated_at"],
+    )
+    return row
+
+
+def book_snapshot_rebuild(*, instrument_id: int) -> BookSnapshot:
+    """Write the snapshot row from the open orders, under the instrument lock
+    (for instruments that traded before marketdata existed, or a repair)."""
+    from trading.services.matching import book_rebuild
+
+    with transaction.atomic():
+        instrument = (
+            Instrument.objects.select_for_update(of=("self",))
+            .select_related("base", "quote")
+            .get(pk=instrument_id)
+        )
+        book = book_rebuild(instrument)
+        bids, asks = book.depth(settings.MARKETDATA_DEPTH_LEVELS)
+        return _snapshot_write(instrument, instrument.engine_seq, bids, asks)
+
+
+# --- The matching batch hook ----------------------------------------------------------
+
+
+def market_batch_record(
+    *,
+    instrument: Instrument,
+    book: OrderBook,
+    events: Sequence,
+    trades: Sequence[Trade],
+    fills: Sequence[Fill],
+    orders: Sequence[Order],
+) -> None:
+    """Called by the matching batch after it wrote everything, in its transaction
+    and under its instrument lock: store the book snapshot at the new sequence,
+    fold the trades into candles, record the users' order and fill events, and
+    publish all of it once the batch commits. A few bulk statements."""
+    market: list[dict] = []
+    bids: list = []
+    asks: list = []
+    if events:
+        bids, asks = book.depth(settings.MARKETDATA_DEPTH_LEVELS)
+        _snapshot_write(instrument, book.sequence, bids, asks)
+        by_seq = {trade.seq: trade for trade in trades}
+        for event in events:
+            if isinstance(event, TradeEvent):
+                trade = messages.trade(instrument, by_seq[event.seq])
+                market.append({"type": "trade", **trade})
+            else:
+                market.append(messages.level_message(instrument, event))
+    if trades:
+        seq = book.sequence
+        candles = candles_upsert(instrument=instrument, trades=list(trades))
+        ticker = ticker_build(
+            instrument=instrument,
+            sequence=seq,
+            bids=bids,
+            asks=asks,
+            last_price_ticks=instrument.last_price_ticks,
+        )
+        market.append({"type": "ticker", "seq": seq, **ticker})
+        for candle in candles:
+            market.append(
+                {
+                    "type": "candle",
+                    "seq": seq,
+                    "interval": candle.interval,
+                    "candle": messages.candle(instrument, candle),
+                }
+            )
+    rows: list[UserEvent] = []
+    for order in orders:
+        order.instrument = instrument  # same row, with base/quote loaded
+        rows.append(
+            UserEvent(
+                user_id=order.user_id,
+                type=UserEvent.Type.ORDER,
+                data={"order": messages.order(order)},
+            )
+        )
+    for fill in fills:
+        rows.append(
+            UserEvent(
+                user_id=fill.user_id,
+                type=UserEvent.Type.FILL,
+                data={"fill": messages.fill(instrument, fill, fill.trade.seq)},
+            )
+        )
+    _user_events_save(rows)
+    if market:
+        frame = {
+            "type": "market.frame",
+            "first": market[0]["seq"],
+            "last": book.sequence,
+            "body": ",".join(messages.dumps(message) for message in market),
+        }
+        group = market_group(instrument.symbol)
+
+        def send() -> None:
+            frame["ts"] = int(time.time() * 1000)
+            group_send(group, frame, alias=market_layer_alias())
+
+        transaction.on_commit(send)
+
+
+# --- User events --------------------------------------------------------------------
+
+
+def _user_events_save(rows: list[UserEvent]) -> None:
+    """Insert the events (ids come back from the insert) and publish each user's
+    events to their group after commit."""
+    if not rows:
+        return
+    now = timezone.now()
+    for row in rows:
+        row.created_at = now
+    UserEvent.objects.bulk_create(rows)
+    per_user: dict[int, list] = {}
+    for row in rows:
+        per_user.setdefault(row.user_id, []).append(
+            [row.pk, messages.dumps(row.message())]
+        )
+
+    def send() -> None:
+        for user_id, events in per_user.items():
+            group_send(user_group(user_id), {"type": "user.events", "events": events})
+
+    transaction.on_commit(send)
+
+
+_USER_KINDS = (Account.Kind.AVAILABLE, Account.Kind.HELD)
+
+
+def balance_events_record(accounts: Sequence[Account]) -> None:
+    """The ledger's posting hook: one balance event per (user, asset) whose
+    available or held balance moved, with both balances as they now stand."""
+    touched = {
+        (account.owner_id, account.asset_id)
+        for account in accounts
+        if account.owner_id is not None and account.kind in _USER_KINDS
+    }
+    if not touched:
+        return
+    owners = {owner for owner, _ in touched}
+    assets = {asset for _, asset in touched}
+    current: dict[tuple[int, int], dict] = {}
+    for account in Account.objects.filter(
+        owner_id__in=owners, asset_id__in=assets, kind__in=_USER_KINDS
+    ).select_related("asset"):
+        key = (account.owner_id, account.asset_id)
+        if key in touched:
+            entry = current.setdefault(key, {"asset": account.asset})
+            entry[account.kind] = account.balance
+    rows = [
+        UserEvent(
+            user_id=owner,
+            type=UserEvent.Type.BALANCE,
+            data=messages.balance(
+                entry["asset"],
+                entry.get(Account.Kind.AVAILABLE, 0),
+                entry.get(Account.Kind.HELD, 0),
+            ),
+        )
+        for (owner, _), entry in sorted(current.items())
+    ]
+    _user_events_save(rows)
+
+
+def user_event_prune(*, older_than: timedelta | None = None) -> int:
+    """Delete events older than the retention window, in chunks."""
+    older_than = older_than or timedelta(
+        hours=settings.MARKETDATA_EVENT_RETENTION_HOURS
+    )
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            UserEvent.objects.filter(created_at__lt=cutoff).values_list(
+                "pk", flat=True
+            )[:5000]
+        )
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            deleted += UserEvent.objects.filter(pk__in=ids).delete()[0]
