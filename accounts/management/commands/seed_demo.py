@@ -8,7 +8,7 @@ from django.db import transaction
 from accounts.roles import sync_role_permissions
 
 # Each app that has demo data adds its `seed(out=...)` here, in dependency order.
-SEEDERS = ("accounts.seed", "kyc.seed", "wallet.seed")
+SEEDERS = ("accounts.seed", "kyc.seed", "wallet.seed", "marketdata.seed")
 
 
 class Command(BaseCommand):
