@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -183,7 +184,7 @@ def cross_side(
 class MarketSettings:
     """Human-facing settings for one instrument (decimal strings, basis points)."""
 
-    levels: int = 8
+    levels: int = 12
     spacing_bps: int | None = 3
     spacing_ticks: int | None = None
     size: str | None = None  # base quantity per level; None = the minimum lots
@@ -224,6 +225,8 @@ class MarketMaker:
         self._spacing: dict[str, int] = {}
         self._counter: dict[str, int] = {}
         self._last_reference: dict[str, int] = {}
+        # Set by the loop on shutdown: a refresh stops between two orders.
+        self.stopping = threading.Event()
 
     # -- helpers
     def _instrument(self, symbol: str):
@@ -324,7 +327,7 @@ class MarketMaker:
         refusal (funds, halted instrument, band) skips that level until the next
         cycle."""
         from config.errors import ApplicationError
-        from trading.services import order_cancel, order_place
+        from trading.services import order_place
         from trading.units import lots_to_quantity, ticks_to_price
 
         instrument = self._instrument(symbol)
@@ -335,13 +338,29 @@ class MarketMaker:
         desired = self.desired(instrument, reference)
         cancel, place = ladder_diff(desired, self.live_quotes(instrument))
         result.kept = len(desired) - len(place)
-        for order in cancel:
-            try:
-                order_cancel(user=self.maker, order_id=order.order_id)
-                result.cancelled.append(order.order_id)
-            except ApplicationError as error:  # filled or cancelled meanwhile
-                result.skipped.append(f"cancel {order.order_id}: {error.message}")
-        for quote in place:
+        # Orders in the way of a new quote go first (the bot must not cross
+        # itself); then one cancel and one placement at a time, nearest levels
+        # first, so the book never empties while the ladder moves.
+        top_bid = max((q.price_ticks for q in place if q.side == BUY), default=0)
+        low_ask = min((q.price_ticks for q in place if q.side == SELL), default=None)
+        in_way = [
+            o
+            for o in cancel
+            if (o.side == SELL and o.price_ticks <= top_bid)
+            or (o.side == BUY and low_ask is not None and o.price_ticks >= low_ask)
+        ]
+        rest = [o for o in cancel if o not in in_way]
+        for order in in_way:
+            self._cancel(order, result)
+        place = sorted(place, key=lambda q: (q.level, q.side))
+        for index in range(max(len(rest), len(place))):
+            if self.stopping.is_set():
+                break
+            if index < len(rest):
+                self._cancel(rest[index], result)
+            if index >= len(place):
+                continue
+            quote = place[index]
             side = "b" if quote.side == BUY else "s"
             prefix = f"mm:{symbol}:"
             client_id = f"{prefix}{side}{quote.price_ticks}:"
@@ -361,6 +380,16 @@ class MarketMaker:
             except ApplicationError as error:
                 result.skipped.append(f"{client_id}: {error.message}")
         return result
+
+    def _cancel(self, order: LiveQuote, result: RefreshResult) -> None:
+        from config.errors import ApplicationError
+        from trading.services import order_cancel
+
+        try:
+            order_cancel(user=self.maker, order_id=order.order_id)
+            result.cancelled.append(order.order_id)
+        except ApplicationError as error:  # filled or cancelled meanwhile
+            result.skipped.append(f"cancel {order.order_id}: {error.message}")
 
     def cross(self, symbol: str) -> int | None:
         """A small IOC limit order from the taker account at the maker's best
@@ -458,7 +487,12 @@ async def market_maker_run(
         finally:
             feed_done.set()
 
+    async def watch_stop() -> None:
+        await stop.wait()
+        bot.stopping.set()
+
     follower = asyncio.create_task(follow())
+    watcher = asyncio.create_task(watch_stop())
     loop = asyncio.get_running_loop()
     next_cross = loop.time() + cross_every
     try:
@@ -486,7 +520,9 @@ async def market_maker_run(
                 pass
     finally:
         follower.cancel()
-        await asyncio.gather(follower, return_exceptions=True)
+        watcher.cancel()
+        await asyncio.gather(follower, watcher, return_exceptions=True)
+        bot.stopping.clear()
         if cancel_on_exit:
             try:
                 await in_thread(bot.cancel_all)()

@@ -220,11 +220,11 @@ def test_one_refresh_places_the_ladder_with_holds(market):
     match(instrument)
     assert (len(result.placed), result.cancelled, result.kept) == (6, [], 0)
     assert open_ladder(bot.maker) == [
-        ("buy", 94970, 5, "open", "mm:BTC-USD:b94970:3"),
-        ("buy", 94980, 5, "open", "mm:BTC-USD:b94980:2"),
+        ("buy", 94970, 5, "open", "mm:BTC-USD:b94970:5"),
+        ("buy", 94980, 5, "open", "mm:BTC-USD:b94980:3"),
         ("buy", 94990, 5, "open", "mm:BTC-USD:b94990:1"),
-        ("sell", 95010, 5, "open", "mm:BTC-USD:s95010:4"),
-        ("sell", 95020, 5, "open", "mm:BTC-USD:s95020:5"),
+        ("sell", 95010, 5, "open", "mm:BTC-USD:s95010:2"),
+        ("sell", 95020, 5, "open", "mm:BTC-USD:s95020:4"),
         ("sell", 95030, 5, "open", "mm:BTC-USD:s95030:6"),
     ]
     # buys hold price x quantity in USD: (94990 + 94980 + 94970) x 0.05 = 14,247.00;

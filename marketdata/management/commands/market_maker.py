@@ -153,6 +153,8 @@ class Command(BaseCommand):
         add_market_maker_arguments(parser)
 
     def handle(self, *args, **options):
+        # One INFO line per eager matching run drowns everything else.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         bot, feed = build_market_maker(options)
         self.stdout.write(
             f"Market maker {bot.maker.email} on {', '.join(bot.markets)} "

@@ -10,6 +10,7 @@ clients. Ctrl-C (or SIGTERM) stops the server and the market maker together.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 import uvicorn
@@ -35,6 +36,8 @@ class Command(BaseCommand):
         add_market_maker_arguments(parser)
 
     def handle(self, *args, **options):
+        # One INFO line per eager matching run drowns everything else.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         bot = feed = None
         if not options["no_market_maker"]:
             try:
