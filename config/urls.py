@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("kyc/", include("kyc.urls")),
     path("wallet/", include("wallet.urls")),
+    path("", include("marketdata.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]
