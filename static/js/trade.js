@@ -416,6 +416,7 @@
         volumeSeries.setData(rows.map(volBar));
         chartBars = rows.length;
         root.setAttribute("data-chart-bars", String(chartBars));
+        if (rows.length) root.setAttribute("data-chart-last", String(rows[rows.length - 1].close));
         showChartEmpty();
       });
   }
@@ -425,7 +426,7 @@
       candleSeries.update(bar(candle));
       volumeSeries.update(volBar(candle));
       chartBars = Math.max(chartBars, 1);
-      root.setAttribute("data-chart-bars", String(Math.max(chartBars, Number(root.getAttribute("data-chart-bars") || 0))));
+      root.setAttribute("data-chart-bars", String(chartBars));
       root.setAttribute("data-chart-last", String(candle.close));
       showChartEmpty();
     } catch (e) {
