@@ -29,10 +29,11 @@ BOTS = {
         (("USD", "1000000.00"), ("BTC", "5"), ("ETH", "80")),
     ),
 }
-# symbol, base, quote, tick_size (quote units), lot_size (base units), band %
+# The same steps as trading.seed's (which runs first and wins when present):
+# symbol, base, quote, tick_size (quote units), lot_size (base units), min notional
 DEMO_INSTRUMENTS = (
-    ("BTC-USD", "BTC", "USD", 100, 1_000_000, 10),  # price 1.00, qty 0.01
-    ("ETH-USD", "ETH", "USD", 10, 10_000_000, 10),  # price 0.10, qty 0.1
+    ("BTC-USD", "BTC", "USD", 100, 1_000_000, 1000),  # price 1.00, qty 0.01, 10.00
+    ("ETH-USD", "ETH", "USD", 10, 10_000_000, 1000),  # price 0.10, qty 0.1, 10.00
 )
 
 
@@ -95,7 +96,7 @@ def _instruments(out) -> None:
     from trading.services import instrument_create
     from wallet.models import Asset
 
-    for symbol, base, quote, tick, lot, band in DEMO_INSTRUMENTS:
+    for symbol, base, quote, tick, lot, min_notional in DEMO_INSTRUMENTS:
         if Instrument.objects.filter(symbol=symbol).exists():
             continue
         assets = {a.code: a for a in Asset.objects.filter(code__in=(base, quote))}
@@ -107,9 +108,7 @@ def _instruments(out) -> None:
             quote=assets[quote],
             tick_size=tick,
             lot_size=lot,
-            maker_fee_bps=10,
-            taker_fee_bps=20,
-            price_band_percent=band,
+            min_notional=min_notional,
         )
         out(f"  instrument {symbol} created for the market maker")
 
