@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint format venv migrate seed serve clean engine-build engine-clean engine-test
+.PHONY: run test lint format venv npm migrate seed serve clean engine-build engine-clean engine-test
 ENGINE_SOURCES := $(filter-out %/__init__.py,$(wildcard trading/engine/*.py))
 
 $(BIN)/python:
@@ -35,22 +35,32 @@ engine-test: venv
 	$(BIN)/python -m pytest trading/tests/engine -p no:django -q
 	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django --confcutdir=trading/tests/engine -q
 
+## Browser libraries (lightweight-charts) from the npm registry, exactly as locked;
+## served from node_modules as static files (STATICFILES_DIRS), never from a CDN.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+npm: node_modules/.installed
+
 migrate: venv
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-serve: venv
+## One process: uvicorn (HTTP + WebSocket) and the demo market maker, which must
+## share the in-memory channel layer (MM_ARGS=--no-market-maker to serve only).
+serve: venv npm
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
-	$(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT)
+	@echo "Serving on http://127.0.0.1:$(PORT)/  (markets: /markets/, admin: /admin/, API docs: /api/docs/)"
+	$(BIN)/python manage.py serve_embedded --host 127.0.0.1 --port $(PORT) $(MM_ARGS)
 
 ## Embedded platform: SQLite, in-memory channel layer, eager Celery. No servers needed.
 run: seed serve
 
 ## The whole test suite (SQLite by default; set DATABASE_URL/REDIS_URL for PostgreSQL).
-test: venv
+test: venv npm
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "== the engine suite again on the interpreted build"
 	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django --confcutdir=trading/tests/engine -q
@@ -63,4 +73,4 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 clean: engine-clean
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles node_modules

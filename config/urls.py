@@ -29,6 +29,7 @@ urlpatterns = [
     path("kyc/", include("kyc.urls")),
     path("wallet/", include("wallet.urls")),
     path("trading/", include("trading.urls")),
+    path("", include("marketdata.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]

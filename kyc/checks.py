@@ -33,7 +33,9 @@ def kyc_private_storage_check(app_configs, **kwargs):
         return []
     private = Path(location).resolve()
     public_roots = [settings.STATIC_ROOT, getattr(settings, "MEDIA_ROOT", "")]
-    public_roots += list(getattr(settings, "STATICFILES_DIRS", []))
+    for entry in getattr(settings, "STATICFILES_DIRS", []):
+        # An entry is a path or a (prefix, path) pair.
+        public_roots.append(entry[1] if isinstance(entry, tuple | list) else entry)
     for root in public_roots:
         if root and private.is_relative_to(Path(root).resolve()):
             return [

@@ -215,7 +215,12 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
+    # JWT for API clients; the session (with its CSRF check) for the browser pages,
+    # which call the same API from JavaScript.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -267,6 +272,15 @@ SPECTACULAR_SETTINGS = {
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Browser libraries come from the npm registry (package.json, `npm ci`) and are
+# served from node_modules under static/vendor/... (collected like any static file;
+# never copied into the repository, never a CDN).
+NPM_VENDOR_DIRS = {"lightweight-charts": "node_modules/lightweight-charts/dist"}
+STATICFILES_DIRS += [
+    (f"vendor/{name}", BASE_DIR / path)
+    for name, path in NPM_VENDOR_DIRS.items()
+    if (BASE_DIR / path).is_dir()
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

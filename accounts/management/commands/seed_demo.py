@@ -8,7 +8,13 @@ from django.db import transaction
 from accounts.roles import sync_role_permissions
 
 # Each app that has demo data adds its `seed(out=...)` here, in dependency order.
-SEEDERS = ("accounts.seed", "kyc.seed", "wallet.seed", "trading.seed")
+SEEDERS = (
+    "accounts.seed",
+    "kyc.seed",
+    "wallet.seed",
+    "trading.seed",
+    "marketdata.seed",
+)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,89 @@
+"""`manage.py serve_embedded`: the embedded platform in one process.
+
+uvicorn serves the ASGI app (HTTP + WebSocket) and the market maker runs as a task
+on the same event loop, its database work in one worker thread. One process
+matters here: the embedded channel layer is in memory, so order events published
+by a separate market-maker process would never reach this server's WebSocket
+clients. Ctrl-C (or SIGTERM) stops the server and the market maker together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+from django.core.management.base import BaseCommand, CommandError
+
+from marketdata.management.commands.market_maker import (
+    add_market_maker_arguments,
+    build_market_maker,
+    log_cycle,
+)
+from marketdata.marketmaker import market_maker_run
+
+
+class Command(BaseCommand):
+    help = "Serve the ASGI app with uvicorn and run the market maker in-process."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-market-maker", action="store_true", help="Serve only."
+        )
+        add_market_maker_arguments(parser)
+
+    def handle(self, *args, **options):
+        # One INFO line per eager matching run drowns everything else.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+        bot = feed = None
+        if not options["no_market_maker"]:
+            try:
+                bot, feed = build_market_maker(options)
+            except CommandError as error:
+                self.stderr.write(f"Market maker not started: {error}")
+        server = uvicorn.Server(
+            uvicorn.Config(
+                "config.asgi:application",
+                host=options["host"],
+                port=options["port"],
+                lifespan="off",
+                log_level="info",
+            )
+        )
+
+        async def main() -> None:
+            # uvicorn installs its own SIGINT/SIGTERM handlers while serving and,
+            # once stopped, re-raises the signal to the handlers it found: make
+            # those harmless so the shutdown below runs to its end.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: None)
+            stop = asyncio.Event()
+            maker = None
+            if bot is not None:
+                self.stdout.write(
+                    f"Market maker {bot.maker.email} quoting "
+                    f"{', '.join(bot.markets)} from {feed.name}."
+                )
+                maker = asyncio.create_task(
+                    market_maker_run(
+                        bot=bot,
+                        feed=feed,
+                        stop=stop,
+                        refresh_seconds=options["refresh"],
+                        cross_every=options["cross_every"],
+                        cancel_on_exit=options["cancel_on_exit"],
+                        on_cycle=log_cycle,
+                    )
+                )
+            try:
+                await server.serve()
+            finally:
+                stop.set()
+                if maker is not None:
+                    await maker
+
+        asyncio.run(main())
+        self.stdout.write("Stopped.")

@@ -1,0 +1,81 @@
+"""Browser pages: the markets list and the trade screen.
+
+Thin: the pages render the instrument's fixed facts; everything live (book, tape,
+chart, ticker, my orders, fills and balances) is loaded by static/js/trade.js from
+the public market-data API and streams and the user's own API and stream, with
+the session cookie (and the CSRF token for writes).
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+
+from config.errors import NotFound
+from trading.models import Instrument
+from trading.selectors import fee_rates, instrument_get
+from trading.units import base_str, quote_str, ticks_to_price
+
+INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
+
+
+def markets(request: HttpRequest) -> HttpResponse:
+    instruments = (
+        Instrument.objects.select_related("base", "quote")
+        .exclude(status=Instrument.Status.CLOSED)
+        .order_by("symbol")
+    )
+    rows = [
+        {
+            "instrument": instrument,
+            "last_price": ticks_to_price(instrument, instrument.last_price_ticks),
+        }
+        for instrument in instruments
+    ]
+    return render(request, "marketdata/markets.html", {"rows": rows})
+
+
+def trade(request: HttpRequest, symbol: str) -> HttpResponse:
+    try:
+        instrument = instrument_get(symbol=symbol)
+    except NotFound:
+        raise Http404("No such market.") from None
+    if instrument.status == Instrument.Status.CLOSED:
+        raise Http404("This market is closed.")
+    user = request.user
+    maker_bps, taker_bps = (
+        fee_rates(user=user, instrument=instrument)
+        if user.is_authenticated
+        else (instrument.maker_fee_bps, instrument.taker_fee_bps)
+    )
+    config = {
+        "symbol": instrument.symbol,
+        "base": instrument.base.code,
+        "quote": instrument.quote.code,
+        "baseDecimals": instrument.base.decimals,
+        "quoteDecimals": instrument.quote.decimals,
+        "tickSize": quote_str(instrument, instrument.tick_size),
+        "lotSize": base_str(instrument, instrument.lot_size),
+        "minQuantity": base_str(instrument, instrument.min_quantity),
+        "minNotional": quote_str(instrument, instrument.min_notional),
+        "makerFeeBps": maker_bps,
+        "takerFeeBps": taker_bps,
+        "status": instrument.status,
+        "authenticated": user.is_authenticated,
+        "csrfToken": get_token(request) if user.is_authenticated else "",
+        "intervals": list(INTERVALS),
+        "api": "/api/v1",
+    }
+    return render(
+        request,
+        "marketdata/trade.html",
+        {
+            "instrument": instrument,
+            "config": config,
+            "intervals": INTERVALS,
+            "maker_bps": maker_bps,
+            "taker_bps": taker_bps,
+            "last_price": ticks_to_price(instrument, instrument.last_price_ticks),
+        },
+    )
