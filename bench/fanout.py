@@ -213,8 +213,15 @@ def match_orders(stop: str) -> None:
     start = time.perf_counter()
     seq_start = instrument.engine_seq
     batches = commands = 0
+    from django.db import OperationalError
+
+    deadlocks = 0
     while not os.path.exists(stop):
-        result = matching_run(instrument_id=instrument.pk)
+        try:
+            result = matching_run(instrument_id=instrument.pk)
+        except OperationalError:  # a deadlock victim: rolled back, run again
+            deadlocks += 1
+            continue
         if result.processed:
             batches += 1
             commands += result.processed
@@ -230,6 +237,7 @@ def match_orders(stop: str) -> None:
         "changes": seq_end - seq_start,
         "batches": batches,
         "commands": commands,
+        "deadlocks": deadlocks,
     }
     print("matcher:", json.dumps(report), file=sys.stderr, flush=True)
 
@@ -421,6 +429,17 @@ def run_clients(port: int, count: int, args, env: dict) -> dict:
     }
 
 
+def reset_book(instrument, users) -> None:
+    """Cancel what earlier runs left open (the open-order limit is per user)."""
+    from trading.services import order_cancel_all
+    from trading.services.matching import matching_run
+
+    for user in users:
+        order_cancel_all(user=user, symbol=SYMBOL)
+    while matching_run(instrument_id=instrument.pk).processed:
+        pass
+
+
 def ensure_database(url: str) -> None:
     import psycopg
 
@@ -476,7 +495,8 @@ def main() -> None:
         return
     ensure_database(os.environ["DATABASE_URL"])
     django_setup({})
-    seed_market(SYMBOL, USERS, "fan")
+    instrument, users = seed_market(SYMBOL, USERS, "fan")
+    reset_book(instrument, users)
     variables = {
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "REDIS_URL": os.environ["REDIS_URL"],
