@@ -5,19 +5,22 @@
 What it does, in order:
 1. (Re)creates the PostgreSQL database `--db` and migrates it; creates instruments and
    `--users` KYC-approved, funded users through the real services; mints JWTs.
-2. Starts a Celery worker (`--worker-procs`, solo pool when 1) on a Redis broker and
-   uvicorn (`--web-workers`) on a free port, with production-like settings
-   (DEBUG off, PostgreSQL, Redis cache + channel layer).
-3. Baseline: `--clients` concurrent HTTP/1.1 keep-alive clients GET /api/v1/me (a
+2. Starts uvicorn (`--web-workers` processes) on a free port with production-like
+   settings (DEBUG off, PostgreSQL, Redis cache + channel layer).
+3. Backlog: queues `--backlog` orders through the placement service with no worker
+   running, then starts the Celery worker (`--worker-procs`, solo pool when 1, Redis
+   broker) and times it until every command is applied: the matcher's settlement
+   capacity, apart from how fast orders come in.
+4. Baseline: `--clients` concurrent HTTP/1.1 keep-alive clients GET /api/v1/me (a
    trivial authenticated endpoint) for `--seconds`: the framework's ceiling.
-4. Load: the same clients POST orders (mostly resting limits near the mid, a share
+5. Load: the same clients POST orders (mostly resting limits near the mid, a share
    marketable, a share of cancels of their own open orders) for `--seconds`.
-5. Waits for the matcher to drain, then reads the database: orders accepted per
+6. Waits for the matcher to drain, then reads the database: orders accepted per
    second (201s over the load window), orders matched and settled per second
    (commands applied over the time from the first POST to the last commit), trades,
    and the latency from each order's creation (in the POST transaction) to the
    matcher's first decision about it (its first status change out of `pending`).
-6. Proves the ledger (every invariant of `verify_ledger`) and stops everything.
+7. Proves the ledger (every invariant of `verify_ledger`) and stops everything.
 """
 
 from __future__ import annotations
@@ -132,8 +135,7 @@ def prepare(args) -> dict:
     return {"symbols": [symbol for symbol, _ in symbols], "tokens": tokens}
 
 
-def start_stack(args, port: int) -> list[subprocess.Popen]:
-    env = _env(args)
+def start_worker(args) -> subprocess.Popen:
     worker_cmd = [
         PY,
         "-m",
@@ -151,6 +153,10 @@ def start_stack(args, port: int) -> list[subprocess.Popen]:
     ]
     if args.worker_procs == 1:
         worker_cmd += ["-P", "solo"]
+    return subprocess.Popen(worker_cmd, cwd=ROOT, env=_env(args))
+
+
+def start_web(args, port: int) -> subprocess.Popen:
     web_cmd = [
         PY,
         "-m",
@@ -166,10 +172,7 @@ def start_stack(args, port: int) -> list[subprocess.Popen]:
         "warning",
         "--no-access-log",
     ]
-    procs = [
-        subprocess.Popen(worker_cmd, cwd=ROOT, env=env),
-        subprocess.Popen(web_cmd, cwd=ROOT, env=env),
-    ]
+    process = subprocess.Popen(web_cmd, cwd=ROOT, env=_env(args))
     import httpx
 
     deadline = time.time() + 60
@@ -184,8 +187,51 @@ def start_stack(args, port: int) -> list[subprocess.Popen]:
             time.sleep(0.3)
     else:
         raise SystemExit("uvicorn did not start")
-    time.sleep(2)  # let the worker connect
-    return procs
+    return process
+
+
+def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
+    """The matcher's own capacity: `--backlog` orders queued through the placement
+    service while no worker runs (their messages wait in the broker), then a worker
+    starts and the time until every command is applied is the settlement rate.
+    Returns the worker, which stays for the load phases."""
+    from django.db import connections
+
+    from accounts.models import User
+    from trading.models import OrderCommand, Trade
+    from trading.services import order_place
+
+    users = list(User.objects.filter(email__startswith="bench").order_by("pk"))
+    rng = random.Random(7)
+    for index in range(args.backlog):
+        side = rng.choice(("buy", "sell"))
+        offset = rng.randint(1, 40)
+        # a third cross the book: trades to settle, the rest rest
+        if rng.random() < 0.33:
+            ticks = 10_000 + offset if side == "buy" else 10_000 - offset
+        else:
+            ticks = 10_000 - offset if side == "buy" else 10_000 + offset
+        order_place(
+            user=users[index % len(users)],
+            symbol=symbols[index % len(symbols)],
+            side=side,
+            price=f"{ticks // 100}.{ticks % 100:02d}",
+            quantity=str(rng.randint(1, 5)),
+        )
+    connections.close_all()
+    trades_before = Trade.objects.count()
+    started = time.perf_counter()
+    worker = start_worker(args)
+    while OrderCommand.objects.filter(processed_at__isnull=True).exists():
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    trades = Trade.objects.count() - trades_before
+    print(
+        f"{'backlog matched and settled':<28} {args.backlog / elapsed:9.1f} commands/s"
+        f" ({args.backlog} queued orders, {trades} trades, {elapsed:.1f} s from "
+        "worker start, incl. its start-up)"
+    )
+    return worker
 
 
 async def _drive(base_url: str, tokens, seconds: float, clients: int, work) -> list:
@@ -318,7 +364,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--instruments", type=int, default=3)
-    parser.add_argument("--web-workers", type=int, default=1)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--backlog", type=int, default=3000)
     parser.add_argument("--worker-procs", type=int, default=1)
     parser.add_argument("--cancel-share", type=float, default=0.2)
     parser.add_argument("--cross-share", type=float, default=0.15)
@@ -327,7 +374,12 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     data = prepare(args)
     port = _free_port()
-    procs = start_stack(args, port)
+    procs = [start_web(args, port)]
+    if args.backlog:
+        procs.append(measure_backlog(args, data["symbols"]))
+    else:
+        procs.append(start_worker(args))
+        time.sleep(2)  # let the worker connect
     base_url = f"http://127.0.0.1:{port}"
     print(
         f"stack: uvicorn x{args.web_workers}, celery worker x{args.worker_procs}, "

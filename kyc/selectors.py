@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, Prefetch, QuerySet
 
 from accounts.models import User
 from config.errors import Forbidden, NotFound
@@ -39,16 +39,25 @@ PROFILE_REQUIRED_FIELDS = (
 # --- Gating (wallet withdrawals, order placement) ---------------------------------
 
 
-def kyc_is_verified(*, user: User) -> bool:
-    """True only for an active user whose KYC is approved."""
+def kyc_approved_exists(*, user: User) -> Exists:
+    """The approval half of `kyc_is_verified` as an expression, for a caller that
+    reads other rows anyway and wants the answer in the same query (placement)."""
+    return Exists(KycProfile.objects.filter(user=user, status=KycStatus.APPROVED))
+
+
+def kyc_is_verified(*, user: User, approved: bool | None = None) -> bool:
+    """True only for an active user whose KYC is approved. `approved`: the value
+    of `kyc_approved_exists` if the caller already read it."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
+    if approved is not None:
+        return approved
     return KycProfile.objects.filter(user=user, status=KycStatus.APPROVED).exists()
 
 
-def kyc_require_verified(*, user: User) -> None:
+def kyc_require_verified(*, user: User, approved: bool | None = None) -> None:
     """Raise 403 `kyc_required` unless `kyc_is_verified(user=user)`."""
-    if not kyc_is_verified(user=user):
+    if not kyc_is_verified(user=user, approved=approved):
         raise Forbidden(
             Code.KYC_REQUIRED,
             "KYC verification is required: complete and submit your identity "

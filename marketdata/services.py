@@ -21,7 +21,7 @@ from trading.engine import OrderBook
 from trading.engine import Trade as TradeEvent
 from trading.models import Fill, Instrument, Order, Trade
 from trading.streams import market_group, user_group
-from wallet.models import Account
+from wallet.models import Account, Asset
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +116,12 @@ def market_batch_record(
     rows: list[UserEvent] = []
     for order in orders:
         order.instrument = instrument  # same row, with base/quote loaded
+    for order, message in zip(orders, messages.orders(orders), strict=True):
         rows.append(
             UserEvent(
                 user_id=order.user_id,
                 type=UserEvent.Type.ORDER,
-                data={"order": messages.order(order)},
+                data={"order": message},
             )
         )
     for fill in fills:
@@ -186,16 +187,28 @@ def balance_events_record(accounts: Sequence[Account]) -> None:
     }
     if not touched:
         return
-    owners = {owner for owner, _ in touched}
-    assets = {asset for _, asset in touched}
     current: dict[tuple[int, int], dict] = {}
-    for account in Account.objects.filter(
-        owner_id__in=owners, asset_id__in=assets, kind__in=_USER_KINDS
-    ).select_related("asset"):
+    assets: dict[int, Asset] = {}
+    for account in accounts:  # locked by the posting: their balances are current
         key = (account.owner_id, account.asset_id)
-        if key in touched:
-            entry = current.setdefault(key, {"asset": account.asset})
-            entry[account.kind] = account.balance
+        if key in touched and account.kind in _USER_KINDS:
+            current.setdefault(key, {})[account.kind] = account.balance
+            if Account.asset.is_cached(account):
+                assets[account.asset_id] = account.asset
+    incomplete = {key for key in touched if len(current.get(key, {})) < 2}
+    if incomplete:  # the other kind of account did not move: read it
+        for account in Account.objects.filter(
+            owner_id__in={owner for owner, _ in incomplete},
+            asset_id__in={asset for _, asset in incomplete},
+            kind__in=_USER_KINDS,
+        ):
+            key = (account.owner_id, account.asset_id)
+            if key in incomplete:
+                current.setdefault(key, {}).setdefault(account.kind, account.balance)
+    if missing := {asset for _, asset in touched} - assets.keys():
+        assets.update(Asset.objects.in_bulk(missing))
+    for (_, asset_id), entry in current.items():
+        entry["asset"] = assets[asset_id]
     rows = [
         UserEvent(
             user_id=owner,

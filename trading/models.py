@@ -216,6 +216,12 @@ class Order(models.Model):
             models.Index(
                 fields=["user", "-created_at", "-id"], name="order_user_recent"
             ),
+            # the open-order limit counts these at every placement
+            models.Index(
+                fields=["user"],
+                name="order_open_by_user",
+                condition=Q(status__in=["pending", "open", "partially_filled"]),
+            ),
             models.Index(
                 fields=["instrument", "status"],
                 name="order_open_by_instrument",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import User
 from config.errors import NotFound
@@ -18,17 +18,51 @@ def instrument_get(*, symbol: str) -> Instrument:
         .first()
     )
     if instrument is None:
-        raise NotFound(
-            Code.UNKNOWN_SYMBOL,
-            f"symbol: no instrument {symbol!r}.",
-            details={"symbol": ["Unknown symbol."]},
+        raise _unknown_symbol(symbol)
+    return instrument
+
+
+def _unknown_symbol(symbol: str) -> NotFound:
+    return NotFound(
+        Code.UNKNOWN_SYMBOL,
+        f"symbol: no instrument {symbol!r}.",
+        details={"symbol": ["Unknown symbol."]},
+    )
+
+
+def instrument_for_order(*, symbol: str, user: User) -> Instrument:
+    """`instrument_get` plus, in the same query, what a placement asks next: whether
+    the user's KYC is approved (`kyc_approved`) and their fee override for it
+    (`override_maker_bps`/`override_taker_bps`, None without one)."""
+    from kyc.selectors import kyc_approved_exists
+
+    override = FeeOverride.objects.filter(user=user).filter(
+        Q(instrument=OuterRef("pk")) | Q(instrument__isnull=True)
+    )
+    # the instrument's own override before the user's default (NULL sorts last)
+    override = override.order_by(F("instrument").asc(nulls_last=True))
+    instrument = (
+        Instrument.objects.select_related("base", "quote")
+        .annotate(
+            kyc_approved=kyc_approved_exists(user=user),
+            override_maker_bps=Subquery(override.values("maker_fee_bps")[:1]),
+            override_taker_bps=Subquery(override.values("taker_fee_bps")[:1]),
         )
+        .filter(symbol=(symbol or "").strip().upper())
+        .first()
+    )
+    if instrument is None:
+        raise _unknown_symbol(symbol)
     return instrument
 
 
 def fee_rates(*, user: User, instrument: Instrument) -> tuple[int, int]:
     """(maker, taker) basis points: the user's override for this instrument, else
     their default override, else the instrument's."""
+    if hasattr(instrument, "override_maker_bps"):  # read by instrument_for_order
+        if instrument.override_maker_bps is not None:
+            return instrument.override_maker_bps, instrument.override_taker_bps
+        return instrument.maker_fee_bps, instrument.taker_fee_bps
     overrides = {
         override.instrument_id: override
         for override in FeeOverride.objects.filter(user=user).filter(

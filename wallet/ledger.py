@@ -33,11 +33,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import User
+from config.bulk import bulk_add, bulk_update_rows
 from config.errors import ApplicationError, Conflict, Unprocessable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Account, Asset, Entry, Hold, Journal
@@ -341,7 +341,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
                 )
             )
 
-    # 4. Write: entries, balances (F() + delta), holds.
+    # 4. Write: entries, balances (+ delta), holds.
     deltas: Counter[int] = Counter()
     for entry in entries:
         deltas[entry.account_id] += entry.amount
@@ -350,16 +350,9 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     # (ledger_post's own), which rolls the whole posting back.
     try:
         Entry.objects.bulk_create(entries, batch_size=1000)
-        if deltas:
-            Account.objects.filter(pk__in=list(deltas)).update(
-                balance=F("balance")
-                + Case(
-                    *[When(pk=pk, then=Value(d)) for pk, d in deltas.items()],
-                    output_field=BigIntegerField(),
-                )
-            )
+        bulk_add(Account, "balance", deltas)
         if holds:
-            Hold.objects.bulk_update(list(holds.values()), _HOLD_FIELDS)
+            bulk_update_rows(Hold, list(holds.values()), _HOLD_FIELDS)
     except IntegrityError as exc:  # the DB CHECKs are the backstop
         raise Unprocessable(
             Code.INSUFFICIENT_FUNDS, "amount: insufficient funds."
@@ -413,13 +406,22 @@ def hold_create(
     reference_kind: str,
     reference_id: str,
     metadata: dict | None = None,
+    new_reference: bool = False,
 ) -> Hold:
     """Reserve `amount` units: journal `hold:<reference_kind>:<reference_id>`,
     available -> held. One hold per reference: a retry returns the same hold.
-    Insufficient available funds: 422 `insufficient_funds`, nothing written."""
+    Insufficient available funds: 422 `insufficient_funds`, nothing written.
+
+    `new_reference=True` is for a caller that created the reference's owner in
+    its still-open transaction (an order placement): no earlier hold or journal
+    can exist, so the replay checks and their savepoints are skipped."""
     if not _is_int(amount) or not 0 < amount <= MAX_UNITS:
         raise ApplicationError(Code.INVALID_AMOUNT, "amount: must be > 0 units.")
     reference_id = str(reference_id)
+    if new_reference:
+        return _hold_create_new(
+            user, asset, amount, reference_kind, reference_id, metadata or {}
+        )
     with transaction.atomic():
         available, held = user_accounts_ensure(user=user, asset=asset)
         try:
@@ -450,6 +452,84 @@ def hold_create(
             metadata={"hold": hold.pk, **(metadata or {})},
         )
         return hold
+
+
+def _hold_create_new(
+    user: User,
+    asset: Asset,
+    amount: int,
+    reference_kind: str,
+    reference_id: str,
+    metadata: dict,
+) -> Hold:
+    """The same journal `_post_many` would write, in five statements instead of a
+    dozen: the hold is new, so nobody else can see it and it needs no lock."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("new_reference holds belong to the caller's transaction")
+    available_kind, held_kind = Account.Kind.AVAILABLE, Account.Kind.HELD
+
+    def locked() -> dict[str, Account]:
+        rows = (
+            Account.objects.filter(
+                owner=user, asset=asset, kind__in=(available_kind, held_kind)
+            )
+            .order_by("pk")
+            .select_for_update()
+        )
+        return {account.kind: account for account in rows}
+
+    accounts = locked()
+    if len(accounts) < 2:  # first use of this asset: create, then lock
+        user_accounts_ensure(user=user, asset=asset)
+        accounts = locked()
+    available, held = accounts[available_kind], accounts[held_kind]
+    available.asset = held.asset = asset  # the balance hook names it
+    if available.balance < amount:
+        raise _insufficient(available, available.balance, amount)
+    if held.balance + amount > MAX_UNITS:
+        raise ApplicationError(
+            Code.BALANCE_OVERFLOW,
+            "amount: the balance would exceed the 64-bit limit.",
+            details={"amount": ["Balance would overflow."]},
+        )
+    now = timezone.now()
+    hold = Hold.objects.create(
+        user=user,
+        asset=asset,
+        held_account=held,
+        available_account=available,
+        reference_kind=reference_kind,
+        reference_id=reference_id,
+        amount=amount,
+        remaining_amount=amount,
+        created_at=now,
+        updated_at=now,
+    )
+    journal = Journal.objects.create(
+        kind=Journal.Kind.HOLD,
+        reference=f"{reference_kind}:{reference_id}",
+        created_at=now,
+        metadata={"hold": hold.pk, **metadata},
+    )
+    available.balance -= amount
+    held.balance += amount
+    # the same entry order as the general path: the held leg, then available
+    Entry.objects.bulk_create(
+        [
+            Entry(
+                journal=journal,
+                account_id=account.pk,
+                amount=delta,
+                balance_after=account.balance,
+                created_at=now,
+            )
+            for account, delta in ((held, amount), (available, -amount))
+        ]
+    )
+    bulk_add(Account, "balance", {held.pk: amount, available.pk: -amount})
+    for hook in POSTED_HOOKS:
+        hook(sorted((available, held), key=lambda account: account.pk))
+    return hold
 
 
 def hold_post(

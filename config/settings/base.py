@@ -374,6 +374,9 @@ SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
 
 # --- Trading ----------------------------------------------------------------------
 TRADING_MATCH_BATCH = env.int("TRADING_MATCH_BATCH", 500)
+# How long "a matching run is queued" stands without a run starting (a lost
+# message): after it, the next order sends again (the sweeper also re-drives).
+TRADING_QUEUED_MARK_SECONDS = env.int("TRADING_QUEUED_MARK_SECONDS", 2)
 TRADING_SWEEP_AFTER_SECONDS = env.int("TRADING_SWEEP_AFTER_SECONDS", 3)
 TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", 200)
 CELERY_BEAT_SCHEDULE = {

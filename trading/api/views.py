@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import CursorPagination
@@ -30,7 +31,10 @@ class OrderCursorPagination(CursorPagination):
 
 
 def _fresh(order: Order) -> Order:
-    """The order as stored now: in embedded mode the matcher already ran."""
+    """The order as stored now: in embedded mode (eager tasks) the matcher already
+    ran; with a real worker the order just written is the current state."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return order
     return Order.objects.select_related("instrument__base", "instrument__quote").get(
         pk=order.pk
     )

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import OperationalError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.models import AuditCode
 from accounts.services import audit_event_record
+from config.bulk import bulk_update_rows
 from trading.engine import (
     STP,
     Accepted,
@@ -104,16 +106,46 @@ class MatchResult:
     halted: bool = False
 
 
+def _queued_key(instrument_id: int) -> str:
+    return f"trading:match-queued:{instrument_id}"
+
+
+def _mark_queued(instrument_id: int) -> bool:
+    """True if no run of the instrument is queued yet (and now one is marked).
+    Under load a run was being sent per order, each finding its commands already
+    taken by the previous one; now at most one waits per instrument."""
+    try:
+        return cache.add(
+            _queued_key(instrument_id), 1, settings.TRADING_QUEUED_MARK_SECONDS
+        )
+    except Exception:  # cache down: send anyway, an extra run costs little
+        logger.warning("matching %s: cache unavailable, sending", instrument_id)
+        return True
+
+
+def _clear_queued(instrument_id: int) -> None:
+    """A run is starting: whatever commits from now on must queue another one. (It
+    reads the queue after this, so nothing committed before is missed.)"""
+    try:
+        cache.delete(_queued_key(instrument_id))
+    except Exception:  # the mark expires by itself
+        logger.warning("matching %s: could not clear the queued mark", instrument_id)
+
+
 def matching_schedule(*, instrument_id: int) -> None:
     """Ask a worker to run the instrument's job once the current transaction
-    commits. A lost message only delays the work: the sweeper re-drives it."""
+    commits, unless a run is already queued. A lost message only delays the work:
+    the mark expires and the sweeper re-drives the instrument."""
 
     def send() -> None:
         from trading.tasks import match_instrument
 
+        if not _mark_queued(instrument_id):
+            return
         try:
             match_instrument.delay(instrument_id)
         except Exception:  # broker down, or an eager run failed: sweeper's job now
+            _clear_queued(instrument_id)
             logger.exception("could not run matching for instrument %s", instrument_id)
 
     transaction.on_commit(send)
@@ -157,6 +189,7 @@ def _retryable(exc: BaseException) -> bool:
 def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchResult:
     """Apply up to `batch_size` pending commands of one instrument. A deadlock or
     serialization failure rolls the batch back and retries it (bounded, logged)."""
+    _clear_queued(instrument_id)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return _run(instrument_id, batch_size or settings.TRADING_MATCH_BATCH)
@@ -643,7 +676,7 @@ class _Batch:
             .select_for_update(no_key=True)
             .values_list("pk")
         )
-        Order.objects.bulk_update(changed, _ORDER_FIELDS)
+        bulk_update_rows(Order, changed, _ORDER_FIELDS)
         OrderStatusChange.objects.bulk_create(self.history)
         Trade.objects.bulk_create(self.trades)
         fills = []
@@ -653,7 +686,7 @@ class _Batch:
         Fill.objects.bulk_create(fills)
         if self.journals:
             ledger_post_batch(journals=self.journals)
-        OrderCommand.objects.bulk_update(self.commands, ["result", "processed_at"])
+        bulk_update_rows(OrderCommand, self.commands, ["result", "processed_at"])
         instrument = self.instrument
         instrument.engine_seq = self.book.sequence
         instrument.book_version += 1

@@ -22,7 +22,12 @@ from kyc.selectors import kyc_require_verified
 from trading.errors import TradingErrorCode as Code
 from trading.holds import MARKET_TYPES, STOP_TYPES
 from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
-from trading.selectors import fee_rates, instrument_get, open_order_count
+from trading.selectors import (
+    fee_rates,
+    instrument_for_order,
+    instrument_get,
+    open_order_count,
+)
 from trading.services.matching import matching_schedule
 from trading.units import price_to_ticks, quantity_to_lots
 from wallet.ledger import accounts_lock, hold_adjust, hold_create, user_accounts_ensure
@@ -212,7 +217,7 @@ def order_place(
 ) -> tuple[Order, bool]:
     """Validate, reserve and queue an order. Returns (order, created): a retry with
     the same client_order_id and body returns the first order, created=False."""
-    instrument = instrument_get(symbol=symbol)
+    instrument = instrument_for_order(symbol=symbol, user=user)
     request = _parse(
         instrument,
         side=side,
@@ -230,7 +235,7 @@ def order_place(
         existing = Order.objects.filter(user=user, client_order_id=client_order_id)
         if (order := existing.first()) is not None:
             return _existing_for_client_id(order, fingerprint), False
-    kyc_require_verified(user=user)
+    kyc_require_verified(user=user, approved=instrument.kyc_approved)
     if instrument.status != Instrument.Status.TRADING:
         raise Conflict(
             Code.INSTRUMENT_NOT_TRADING,
@@ -257,8 +262,9 @@ def order_place(
                 f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the "
                 "maximum.",
             )
+        # A savepoint only where a unique client_order_id can collide.
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=bool(client_order_id)):
                 order = Order.objects.create(
                     user=user,
                     instrument=instrument,
@@ -289,6 +295,7 @@ def order_place(
             reference_kind="order",
             reference_id=str(order.pk),
             metadata={"symbol": instrument.symbol},
+            new_reference=True,
         )
         order.quote_limit = quote_limit
         order.save(update_fields=["hold", "quote_limit"])

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
+
+from django.core.cache import cache
+
 from trading.models import Instrument
 from trading.services import instrument_create, matching_run
 from wallet.models import Asset
@@ -32,3 +38,17 @@ def match(instrument: Instrument) -> None:
     """Run the matching job until nothing is pending."""
     while matching_run(instrument_id=instrument.pk).more:
         pass
+
+
+@contextmanager
+def lost_messages() -> Iterator[mock.MagicMock]:
+    """Matching messages sent inside go nowhere (a broker that lost them). On the
+    way out their "run queued" marks are gone, as they would be once
+    TRADING_QUEUED_MARK_SECONDS passed, so later messages are sent again."""
+    from trading.services.matching import _queued_key
+
+    with mock.patch("trading.tasks.match_instrument.delay") as delay:
+        yield delay
+    cache.delete_many(
+        [_queued_key(pk) for pk in Instrument.objects.values_list("pk", flat=True)]
+    )

@@ -23,7 +23,7 @@ from trading.engine import Trade as TradeEvent
 from trading.models import Order, OrderCommand, OrderStatusChange, Trade
 from trading.services import matching, order_place
 from trading.tests.conftest import BTC, USD
-from trading.tests.helpers import assert_ledger_ok, balances
+from trading.tests.helpers import assert_ledger_ok, balances, lost_messages
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -130,7 +130,7 @@ def _worker(instrument_id: int, batch_size: int, results) -> None:
 
 def queue_crossing_orders(instrument, users, count: int) -> None:
     """`count` orders alternating buy/sell around one price, queued unmatched."""
-    with mock.patch("trading.tasks.match_instrument.delay"):
+    with lost_messages():
         for i in range(count):
             side = "buy" if i % 2 else "sell"
             price = 1000 + (i % 7) - 3
@@ -227,7 +227,7 @@ def test_concurrent_orders_cannot_pass_the_open_order_limit(
         )
         return response.status_code, response.json()
 
-    with mock.patch("trading.tasks.match_instrument.delay"):
+    with lost_messages():
         results = race(12, place)
     assert sorted(status for status, _ in results) == [201] * 3 + [422] * 9
     codes = {body["error"]["code"] for status, body in results if status == 422}

@@ -19,7 +19,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from unittest import mock
 
 import pytest
 
@@ -37,7 +36,7 @@ from trading.engine import Trade as TradeEvent
 from trading.models import Instrument, Order, OrderCommand, Trade
 from trading.services import matching
 from trading.tests.conftest import BTC, USD
-from trading.tests.helpers import assert_ledger_ok, balances, match
+from trading.tests.helpers import assert_ledger_ok, balances, lost_messages, match
 
 pytestmark = pytest.mark.django_db
 
@@ -282,7 +281,7 @@ def test_api_and_matcher_agree_with_the_bare_engine(
             run.step()
     else:
         # No worker: the on-commit message is dropped; the test drains the queue.
-        with mock.patch("trading.tasks.match_instrument.delay"):
+        with lost_messages():
             for _ in range(requests):
                 run.step()
             run.drain()

@@ -23,7 +23,7 @@ from trading.models import Instrument, Order, OrderCommand, Trade
 from trading.services import instrument_set_status, matching, order_place
 from trading.tasks import sweep
 from trading.tests.conftest import BTC, USD
-from trading.tests.helpers import assert_ledger_ok, balances, match
+from trading.tests.helpers import assert_ledger_ok, balances, lost_messages, match
 from trading.tests.test_concurrency import queue_crossing_orders, replay
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -163,7 +163,7 @@ def test_a_cancel_with_no_worker_running_is_applied_when_one_starts(
     order_id = response.json()["id"]
     assert Order.objects.get(pk=order_id).status == "open"  # eager worker ran
 
-    with mock.patch(NO_WORKER) as delay:
+    with lost_messages() as delay:
         response = client.delete(f"/api/v1/orders/{order_id}")
         assert delay.called  # the message was sent, and went nowhere
     assert response.status_code == 202
@@ -182,7 +182,7 @@ def test_a_cancel_with_no_worker_running_is_applied_when_one_starts(
 def test_lost_broker_messages_are_redriven_by_the_sweeper(btc_usd, make_trader):
     buyer = make_trader("buyer@example.com", usd=10_000 * USD)
     seller = make_trader("seller@example.com", btc=BTC)
-    with mock.patch(NO_WORKER):
+    with lost_messages():
         ask, _ = order_place(
             user=seller, symbol="BTC-USD", side="sell", price="1000", quantity="0.5"
         )
@@ -232,7 +232,7 @@ def test_a_crossed_rebuild_halts_the_instrument_and_trades_nothing(
     # so the holds stay right), and forget the cached book as a restart would.
     Order.objects.filter(pk=ask.pk).update(price_ticks=980)
     matching._BOOKS.clear()
-    with mock.patch(NO_WORKER):
+    with lost_messages():
         waiting, _ = order_place(
             user=buyer, symbol="BTC-USD", side="buy", price="1000", quantity="0.1"
         )
@@ -275,7 +275,7 @@ def test_halted_instrument_keeps_its_book_refuses_orders_and_resumes(
 
     bid = post(buyer_api, side="buy", price="1000", quantity="0.3").json()["id"]
     other = post(buyer_api, side="buy", price="990", quantity="0.1").json()["id"]
-    with mock.patch(NO_WORKER):  # queued just before the halt
+    with lost_messages():  # queued just before the halt
         late = post(seller_api, side="sell", price="1000", quantity="0.1").json()["id"]
     instrument_set_status(instrument=btc_usd, status="halted", reason="maintenance")
 
