@@ -296,6 +296,58 @@ def _orders(symbols, cancel_share: float, cross_share: float):
     return work
 
 
+def _cpu_by_role(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each part of the stack: this process
+    (the simulated clients), the web server and worker process trees, and every
+    PostgreSQL and Redis server process on the machine (Linux /proc)."""
+    from bench.stack import cpu_seconds
+
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    head, rest = stat.read().rsplit(")", 1)
+                names[int(entry)] = head.split("(", 1)[1]
+                parents[int(entry)] = int(rest.split()[1])
+            except OSError:
+                continue
+
+    def tree(root: int) -> list[int]:
+        found, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(child for child, parent in parents.items() if parent == pid)
+        return found
+
+    def total(pids) -> float:
+        seconds = 0.0
+        for pid in pids:
+            try:
+                seconds += cpu_seconds(pid)
+            except OSError:
+                continue
+        return seconds
+
+    usage = {"clients": total([os.getpid()])}
+    for role, proc in procs.items():
+        usage[role] = total(tree(proc.pid))
+    usage["postgres"] = total(p for p, n in names.items() if n.startswith("postgres"))
+    usage["redis"] = total(p for p, n in names.items() if n.startswith("redis"))
+    return usage
+
+
+def report_cpu(before: dict[str, float], after: dict[str, float], seconds: float):
+    """Where the two cores went during a phase (cores busy = CPU s / wall s)."""
+    shares = ", ".join(
+        f"{role} {(after[role] - before[role]) / seconds:.2f}" for role in after
+    )
+    busy = sum(after[role] - before[role] for role in after) / seconds
+    print(f"{'  cores busy':<28} {busy:9.2f} of {os.cpu_count()}: {shares}")
+
+
 def report_load(name: str, results, seconds: float) -> None:
     ok = [r for r in results if r[1] < 400]
     latencies = [r[2] * 1000 for r in ok]
@@ -387,7 +439,9 @@ def main() -> None:
         f"{len(data['symbols'])} instruments, {args.users} users, "
         f"{os.cpu_count()} cores"
     )
+    roles = {"web": procs[0], "worker": procs[1]}
     try:
+        cpu = _cpu_by_role(roles)
         trivial = asyncio.run(
             _drive(
                 base_url,
@@ -398,6 +452,9 @@ def main() -> None:
             )
         )
         report_load("GET /api/v1/me (ceiling)", trivial, args.seconds)
+        cpu_after = _cpu_by_role(roles)
+        report_cpu(cpu, cpu_after, args.seconds)
+        cpu = cpu_after
         t0 = time.time()
         load = asyncio.run(
             _drive(
@@ -412,6 +469,7 @@ def main() -> None:
         cancels = [r for r in load if r[0] == "cancel"]
         report_load("POST /api/v1/orders", places, args.seconds)
         report_load("DELETE /api/v1/orders/{id}", cancels, args.seconds)
+        report_cpu(cpu, _cpu_by_role(roles), args.seconds)
         accepted = sum(1 for r in places if r[1] == 201)
         print(f"{'orders accepted':<28} {accepted / args.seconds:9.1f} orders/s")
         measure_pipeline(t0, timeout=300)

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    # last: keeps the chain sync, one thread hop per request (see the class)
+    "config.middleware.SyncMiddlewareChain",
 ]
 
 ROOT_URLCONF = "config.urls"
