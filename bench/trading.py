@@ -156,38 +156,44 @@ def start_worker(args) -> subprocess.Popen:
     return subprocess.Popen(worker_cmd, cwd=ROOT, env=_env(args))
 
 
-def start_web(args, port: int) -> subprocess.Popen:
-    web_cmd = [
-        PY,
-        "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(args.web_workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    process = subprocess.Popen(web_cmd, cwd=ROOT, env=_env(args))
+def start_web(args) -> list[tuple[subprocess.Popen, str]]:
+    """`--web-workers` single-process uvicorn servers, each on its own port; the
+    clients spread over them as a load balancer would. (One uvicorn with
+    `--workers N` shares one socket, and a burst of keep-alive connections mostly
+    lands on whichever process accepts first.)"""
     import httpx
 
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if (
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
-                == 200
-            ):
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        raise SystemExit("uvicorn did not start")
-    return process
+    servers = []
+    for _ in range(args.web_workers):
+        port = _free_port()
+        web_cmd = [
+            PY,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        process = subprocess.Popen(web_cmd, cwd=ROOT, env=_env(args))
+        servers.append((process, f"http://127.0.0.1:{port}"))
+    for process, base_url in servers:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if process.poll() is not None:
+                    raise SystemExit("uvicorn exited") from None
+                time.sleep(0.3)
+        else:
+            raise SystemExit("uvicorn did not start")
+    return servers
 
 
 def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
@@ -196,6 +202,7 @@ def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
     starts and the time until every command is applied is the settlement rate.
     Returns the worker, which stays for the load phases."""
     from django.db import connections
+    from django.db.models import Count
 
     from accounts.models import User
     from trading.models import OrderCommand, Trade
@@ -226,23 +233,38 @@ def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     trades = Trade.objects.count() - trades_before
+    # Steady state: from the first batch's commit to the last one's, the commands
+    # of every batch but the first (whose work precedes its commit time).
+    commits = sorted(
+        OrderCommand.objects.values_list("processed_at").annotate(n=Count("pk"))
+    )
+    steady = sum(n for _, n in commits[1:])
+    span = (commits[-1][0] - commits[0][0]).total_seconds() if commits else 0
     print(
-        f"{'backlog matched and settled':<28} {args.backlog / elapsed:9.1f} commands/s"
-        f" ({args.backlog} queued orders, {trades} trades, {elapsed:.1f} s from "
-        "worker start, incl. its start-up)"
+        f"{'backlog matched and settled':<28} "
+        f"{steady / span if span else float('nan'):9.1f} commands/s steady "
+        f"({args.backlog} queued orders, {trades} trades, {len(commits)} batches; "
+        f"{args.backlog / elapsed:.0f}/s counting the worker's start-up)"
     )
     return worker
 
 
-async def _drive(base_url: str, tokens, seconds: float, clients: int, work) -> list:
+async def _drive(
+    base_urls: list[str], tokens, seconds: float, clients: int, work
+) -> list:
     import httpx
 
     results: list = []
     stop_at = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+    https = [
+        httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30)
+        for base_url in base_urls
+    ]
+    try:
 
         async def client(index: int) -> None:
+            http = https[index % len(https)]
             rng = random.Random(index)
             token = tokens[index % len(tokens)]
             headers = {"Authorization": f"Bearer {token}"}
@@ -255,6 +277,9 @@ async def _drive(base_url: str, tokens, seconds: float, clients: int, work) -> l
                 )
 
         await asyncio.gather(*(client(i) for i in range(clients)))
+    finally:
+        for http in https:
+            await http.aclose()
     return results
 
 
@@ -296,7 +321,7 @@ def _orders(symbols, cancel_share: float, cross_share: float):
     return work
 
 
-def _cpu_by_role(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+def _cpu_by_role(procs: dict[str, list[subprocess.Popen]]) -> dict[str, float]:
     """CPU seconds (user + system) so far of each part of the stack: this process
     (the simulated clients), the web server and worker process trees, and every
     PostgreSQL and Redis server process on the machine (Linux /proc)."""
@@ -332,8 +357,8 @@ def _cpu_by_role(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
         return seconds
 
     usage = {"clients": total([os.getpid()])}
-    for role, proc in procs.items():
-        usage[role] = total(tree(proc.pid))
+    for role, group in procs.items():
+        usage[role] = total(pid for proc in group for pid in tree(proc.pid))
     usage["postgres"] = total(p for p, n in names.items() if n.startswith("postgres"))
     usage["redis"] = total(p for p, n in names.items() if n.startswith("redis"))
     return usage
@@ -425,26 +450,27 @@ def main() -> None:
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     data = prepare(args)
-    port = _free_port()
-    procs = [start_web(args, port)]
+    servers = start_web(args)
     if args.backlog:
-        procs.append(measure_backlog(args, data["symbols"]))
+        worker = measure_backlog(args, data["symbols"])
     else:
-        procs.append(start_worker(args))
+        worker = start_worker(args)
         time.sleep(2)  # let the worker connect
-    base_url = f"http://127.0.0.1:{port}"
+    procs = [process for process, _ in servers] + [worker]
+    base_urls = [url for _, url in servers]
     print(
-        f"stack: uvicorn x{args.web_workers}, celery worker x{args.worker_procs}, "
+        f"stack: uvicorn x{args.web_workers} (a port each), "
+        f"celery worker x{args.worker_procs}, "
         f"PostgreSQL, Redis; {args.clients} clients, {args.seconds:.0f} s per phase, "
         f"{len(data['symbols'])} instruments, {args.users} users, "
         f"{os.cpu_count()} cores"
     )
-    roles = {"web": procs[0], "worker": procs[1]}
+    roles = {"web": procs[:-1], "worker": [worker]}
     try:
         cpu = _cpu_by_role(roles)
         trivial = asyncio.run(
             _drive(
-                base_url,
+                base_urls,
                 data["tokens"],
                 args.seconds,
                 args.clients,
@@ -458,7 +484,7 @@ def main() -> None:
         t0 = time.time()
         load = asyncio.run(
             _drive(
-                base_url,
+                base_urls,
                 data["tokens"],
                 args.seconds,
                 args.clients,
