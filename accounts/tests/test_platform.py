@@ -135,3 +135,50 @@ def test_openapi_schema_documents_auth_endpoints_and_errors():
     assert {"200", "400", "401", "403", "429"} <= set(login["responses"])
     assert "/api/v1/me/security-events" in schema["paths"]
     assert Client().get("/api/docs/").status_code == 200
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_api_request_under_asgi_runs_the_whole_chain_in_one_thread():
+    """config.middleware.SyncMiddlewareChain (innermost, sync-only) makes Django run
+    every middleware and the view in the same worker thread under ASGI."""
+    import threading
+
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    from accounts.testing import make_user
+
+    seen: list[str] = []
+    real = threading.current_thread
+
+    user = await sync_to_async(make_user)(email="asgi@example.com")
+    from config.middleware import SyncMiddlewareChain
+
+    original = SyncMiddlewareChain.__call__
+
+    def spy(self, request):
+        seen.append(("chain", real().ident))
+        return original(self, request)
+
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    original_session = SessionMiddleware.process_request
+
+    def session_spy(self, request):
+        seen.append(("session", real().ident))
+        return original_session(self, request)
+
+    from unittest import mock
+
+    with (
+        mock.patch.object(SyncMiddlewareChain, "__call__", spy),
+        mock.patch.object(SessionMiddleware, "process_request", session_spy),
+    ):
+        client = AsyncClient()
+        await client.aforce_login(user)
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    threads = {ident for _, ident in seen}
+    assert [name for name, _ in seen] == ["session", "chain"]
+    assert len(threads) == 1

@@ -422,3 +422,75 @@ def test_balances_past_64_bits_are_refused(alice, usd):
         fund(alice, usd, 1)
     assert info.value.code == "balance_overflow"
     assert balances(alice) == {"USD": (MAX_UNITS, 0)}
+
+
+def _hold_journal_shape(hold: Hold) -> list[tuple[str, int, int]]:
+    journal = Journal.objects.get(
+        kind=Journal.Kind.HOLD, reference=f"order:{hold.reference_id}"
+    )
+    assert journal.metadata["hold"] == hold.pk
+    return sorted(
+        (entry.account.kind, entry.amount, entry.balance_after)
+        for entry in journal.entries.select_related("account")
+    )
+
+
+def test_hold_for_a_new_reference_writes_what_the_general_path_writes(alice, bob, usd):
+    from marketdata.models import UserEvent
+
+    fund(alice, usd, 10_000)
+    fund(bob, usd, 10_000)
+    general = hold_create(
+        user=alice, asset=usd, amount=2_500, reference_kind="order", reference_id="1"
+    )
+    with transaction.atomic():
+        fast = hold_create(
+            user=bob,
+            asset=usd,
+            amount=2_500,
+            reference_kind="order",
+            reference_id="2",
+            new_reference=True,
+        )
+    assert (
+        _hold_journal_shape(fast)
+        == _hold_journal_shape(general)
+        == [
+            ("available", -2_500, 7_500),
+            ("held", 2_500, 2_500),
+        ]
+    )
+    fast.refresh_from_db()
+    assert (fast.amount, fast.remaining_amount, fast.status) == (
+        2_500,
+        2_500,
+        "pending",
+    )
+    assert balances(bob) == balances(alice) == {"USD": (7_500, 2_500)}
+    event = UserEvent.objects.filter(user=bob, type="balance").latest("pk")
+    assert event.data == {
+        "asset": "USD",
+        "available": "75.00",
+        "held": "25.00",
+        "total": "100.00",
+    }
+    assert_ledger_ok()
+
+
+def test_hold_for_a_new_reference_refuses_an_overdraft_writing_nothing(alice, usd):
+    fund(alice, usd, 1_000)
+    with pytest.raises(ApplicationError) as refused:
+        with transaction.atomic():
+            hold_create(
+                user=alice,
+                asset=usd,
+                amount=1_001,
+                reference_kind="order",
+                reference_id="9",
+                new_reference=True,
+            )
+    assert refused.value.code == "insufficient_funds"
+    assert "10.00 USD available but 10.01 needed" in refused.value.message
+    assert not Hold.objects.exists()
+    assert balances(alice) == {"USD": (1_000, 0)}
+    assert_ledger_ok()

@@ -1,0 +1,77 @@
+"""The bulk writers: the same rows as the ORM's bulk_update / F() updates, on
+PostgreSQL by UPDATE ... FROM unnest() and elsewhere through the ORM."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from config.bulk import bulk_add, bulk_update_rows
+from wallet.models import Account, Asset, Hold
+from wallet.tests.helpers import fund
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def usd():
+    return Asset.objects.create(code="USD", name="US Dollar", decimals=2, kind="fiat")
+
+
+def test_bulk_update_rows_writes_each_rows_own_values(usd):
+    from accounts.testing import make_user
+    from wallet.ledger import hold_create
+
+    users = [make_user(email=f"u{index}@example.com") for index in range(3)]
+    holds = []
+    for index, user in enumerate(users):
+        fund(user, usd, 1_000)
+        holds.append(
+            hold_create(
+                user=user,
+                asset=usd,
+                amount=100 * (index + 1),
+                reference_kind="test",
+                reference_id=str(index),
+            )
+        )
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    for index, hold in enumerate(holds[:2]):  # the third stays as it is
+        hold.posted_amount = hold.amount
+        hold.remaining_amount = 0
+        hold.status = Hold.Status.POSTED if index == 0 else Hold.Status.VOIDED
+        hold.updated_at = when
+    bulk_update_rows(
+        Hold, holds[:2], ["posted_amount", "remaining_amount", "status", "updated_at"]
+    )
+    stored = {
+        hold.pk: (
+            hold.posted_amount,
+            hold.remaining_amount,
+            hold.status,
+            hold.updated_at,
+        )
+        for hold in Hold.objects.all()
+    }
+    assert stored[holds[0].pk] == (100, 0, "posted", when)
+    assert stored[holds[1].pk] == (200, 0, "voided", when)
+    assert stored[holds[2].pk][:3] == (0, 300, "pending")
+    bulk_update_rows(Hold, [], ["status"])  # nothing to do, no statement
+
+
+def test_bulk_add_moves_each_row_by_its_own_delta(usd):
+    from accounts.testing import make_user
+
+    first, second = make_user(email="a@example.com"), make_user(email="b@example.com")
+    fund(first, usd, 1_000)
+    fund(second, usd, 500)
+    accounts = {
+        account.owner_id: account
+        for account in Account.objects.filter(kind=Account.Kind.AVAILABLE)
+    }
+    bulk_add(
+        Account,
+        "balance",
+        {accounts[first.pk].pk: -250, accounts[second.pk].pk: 250},
+    )
+    assert Account.objects.get(pk=accounts[first.pk].pk).balance == 750
+    assert Account.objects.get(pk=accounts[second.pk].pk).balance == 750

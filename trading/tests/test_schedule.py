@@ -1,0 +1,81 @@
+"""Matching messages: at most one waits per instrument, and nothing is held back
+for long by a lost one or a cache that is down."""
+
+import time
+from unittest import mock
+
+import pytest
+
+from trading.models import OrderCommand
+from trading.services import order_place
+from trading.tests.conftest import BTC
+from trading.tests.helpers import match
+
+pytestmark = pytest.mark.django_db
+
+DELAY = "trading.tasks.match_instrument.delay"
+
+
+@pytest.fixture
+def seller(make_trader):
+    return make_trader("seller@example.com", btc=BTC)
+
+
+def _sell(seller, commit, price: int = 1000) -> None:
+    with commit(execute=True):  # on-commit hooks run, as after a real commit
+        order_place(
+            user=seller,
+            symbol="BTC-USD",
+            side="sell",
+            price=str(price),
+            quantity="0.01",
+        )
+
+
+def test_one_message_waits_per_instrument_until_a_run_starts(
+    btc_usd, seller, django_capture_on_commit_callbacks
+):
+    with mock.patch(DELAY) as delay:
+        for step in range(5):
+            _sell(seller, django_capture_on_commit_callbacks, 1000 + step)
+        assert delay.call_count == 1
+        delay.assert_called_with(btc_usd.pk)
+        match(btc_usd)  # the run clears the mark as it starts
+        assert not OrderCommand.objects.filter(processed_at__isnull=True).exists()
+        _sell(seller, django_capture_on_commit_callbacks, 1010)
+        assert delay.call_count == 2
+    assert OrderCommand.objects.filter(processed_at__isnull=True).count() == 1
+
+
+def test_a_lost_message_holds_others_back_only_until_its_mark_expires(
+    btc_usd, seller, settings, django_capture_on_commit_callbacks
+):
+    settings.TRADING_QUEUED_MARK_SECONDS = 1
+    with mock.patch(DELAY) as delay:  # the broker loses it: no run ever starts
+        _sell(seller, django_capture_on_commit_callbacks)
+        _sell(seller, django_capture_on_commit_callbacks, 1001)
+        assert delay.call_count == 1
+        time.sleep(1.1)
+        _sell(seller, django_capture_on_commit_callbacks, 1002)
+        assert delay.call_count == 2
+
+
+def test_with_the_cache_down_every_commit_sends(
+    btc_usd, seller, django_capture_on_commit_callbacks
+):
+    with (
+        mock.patch(DELAY) as delay,
+        mock.patch("trading.services.matching.cache.add", side_effect=ConnectionError),
+    ):
+        _sell(seller, django_capture_on_commit_callbacks)
+        _sell(seller, django_capture_on_commit_callbacks, 1001)
+    assert delay.call_count == 2
+
+
+def test_a_failed_send_clears_the_mark_so_the_next_commit_tries_again(
+    btc_usd, seller, django_capture_on_commit_callbacks
+):
+    with mock.patch(DELAY, side_effect=ConnectionError("broker down")) as delay:
+        _sell(seller, django_capture_on_commit_callbacks)
+        _sell(seller, django_capture_on_commit_callbacks, 1001)
+    assert delay.call_count == 2
