@@ -161,38 +161,12 @@ def start_web(args) -> list[tuple[subprocess.Popen, str]]:
     clients spread over them as a load balancer would. (One uvicorn with
     `--workers N` shares one socket, and a burst of keep-alive connections mostly
     lands on whichever process accepts first.)"""
-    import httpx
+    from bench.stack import start_uvicorn
 
     servers = []
     for _ in range(args.web_workers):
         port = _free_port()
-        web_cmd = [
-            PY,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        process = subprocess.Popen(web_cmd, cwd=ROOT, env=_env(args))
-        servers.append((process, f"http://127.0.0.1:{port}"))
-    for process, base_url in servers:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if process.poll() is not None:
-                    raise SystemExit("uvicorn exited") from None
-                time.sleep(0.3)
-        else:
-            raise SystemExit("uvicorn did not start")
+        servers.append((start_uvicorn(_env(args), port), f"http://127.0.0.1:{port}"))
     return servers
 
 
