@@ -81,15 +81,9 @@ def fill(instrument: Instrument, row: Fill, seq: int) -> dict:
     }
 
 
-def order(row: Order) -> dict:
-    from trading.api.serializers import OrderOutputSerializer
-
-    return dict(OrderOutputSerializer(row).data)
-
-
 def orders(rows: Sequence[Order]) -> list[dict]:
-    """Many at once: one serializer builds its fields once, not once per order
-    (that rebuild was a sixth of a matching batch's time)."""
+    """The orders as the API shows them, all through one serializer: it builds its
+    fields once, not once per order (that rebuild was a sixth of a batch's time)."""
     from trading.api.serializers import OrderOutputSerializer
 
     return [dict(item) for item in OrderOutputSerializer(rows, many=True).data]

@@ -211,6 +211,14 @@ def _insufficient(account: Account, balance: int, needed: int) -> Unprocessable:
     )
 
 
+def _overflow() -> ApplicationError:
+    return ApplicationError(
+        Code.BALANCE_OVERFLOW,
+        "amount: the balance would exceed the 64-bit limit.",
+        details={"amount": ["Balance would overflow."]},
+    )
+
+
 # --- Posting ----------------------------------------------------------------------
 
 
@@ -325,11 +333,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
             if after < 0 and account.kind != Account.Kind.EXTERNAL:
                 raise _insufficient(account, before, -line.amount)
             if abs(after) > MAX_UNITS:
-                raise ApplicationError(
-                    Code.BALANCE_OVERFLOW,
-                    "amount: the balance would exceed the 64-bit limit.",
-                    details={"amount": ["Balance would overflow."]},
-                )
+                raise _overflow()
             balances[line.account_id] = after
             entries.append(
                 Entry(
@@ -487,11 +491,7 @@ def _hold_create_new(
     if available.balance < amount:
         raise _insufficient(available, available.balance, amount)
     if held.balance + amount > MAX_UNITS:
-        raise ApplicationError(
-            Code.BALANCE_OVERFLOW,
-            "amount: the balance would exceed the 64-bit limit.",
-            details={"amount": ["Balance would overflow."]},
-        )
+        raise _overflow()
     now = timezone.now()
     hold = Hold.objects.create(
         user=user,
