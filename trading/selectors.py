@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+import copy
+
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from config.errors import NotFound
@@ -18,11 +21,11 @@ def instrument_get(*, symbol: str) -> Instrument:
         .first()
     )
     if instrument is None:
-        raise _unknown_symbol(symbol)
+        raise unknown_symbol(symbol)
     return instrument
 
 
-def _unknown_symbol(symbol: str) -> NotFound:
+def unknown_symbol(symbol: str) -> NotFound:
     return NotFound(
         Code.UNKNOWN_SYMBOL,
         f"symbol: no instrument {symbol!r}.",
@@ -30,39 +33,56 @@ def _unknown_symbol(symbol: str) -> NotFound:
     )
 
 
-def instrument_for_order(*, symbol: str, user: User) -> Instrument:
-    """`instrument_get` plus, in the same query, what a placement asks next: whether
-    the user's KYC is approved (`kyc_approved`) and their fee override for it
-    (`override_maker_bps`/`override_taker_bps`, None without one)."""
-    from kyc.selectors import kyc_approved_exists
+# Instruments by symbol as this process last read them, base and quote included.
+# Only a placement uses them, for the rules it validates against before its
+# transaction; under its lock it re-reads the row and reloads the entry when any rule
+# differs (`instrument_rules`), so a stale entry can cost a retry, never a wrong order.
+_placement_instruments: dict[str, Instrument] = {}
 
-    override = FeeOverride.objects.filter(user=user).filter(
-        Q(instrument=OuterRef("pk")) | Q(instrument__isnull=True)
-    )
-    # the instrument's own override before the user's default (NULL sorts last)
-    override = override.order_by(F("instrument").asc(nulls_last=True))
-    instrument = (
-        Instrument.objects.select_related("base", "quote")
-        .annotate(
-            kyc_approved=kyc_approved_exists(user=user),
-            override_maker_bps=Subquery(override.values("maker_fee_bps")[:1]),
-            override_taker_bps=Subquery(override.values("taker_fee_bps")[:1]),
-        )
-        .filter(symbol=(symbol or "").strip().upper())
-        .first()
-    )
+
+def instrument_for_order(*, symbol: str, refresh: bool = False) -> Instrument:
+    """A private copy of the instrument (no query when this process has it)."""
+    key = (symbol or "").strip().upper()
+    instrument = None if refresh else _placement_instruments.get(key)
     if instrument is None:
-        raise _unknown_symbol(symbol)
-    return instrument
+        instrument = instrument_get(symbol=key)
+        _placement_instruments[key] = instrument
+    return copy.copy(instrument)  # Django copies the relation cache too
+
+
+def instrument_rules(instrument: Instrument) -> tuple:
+    """What a placement validates against: in the order `PLACEMENT_RULE_COLUMNS`
+    reads them."""
+    base, quote = instrument.base, instrument.quote
+    return (
+        instrument.symbol,
+        instrument.tick_size,
+        instrument.lot_size,
+        instrument.min_quantity,
+        instrument.min_notional,
+        instrument.maker_fee_bps,
+        instrument.taker_fee_bps,
+        instrument.price_band_percent,
+        base.pk,
+        base.code,
+        base.decimals,
+        quote.pk,
+        quote.code,
+        quote.decimals,
+    )
+
+
+# Aliases: i = the instrument, b/q = its base/quote asset.
+PLACEMENT_RULE_COLUMNS = (
+    "i.symbol, i.tick_size, i.lot_size, i.min_quantity, i.min_notional, "
+    "i.maker_fee_bps, i.taker_fee_bps, i.price_band_percent, "
+    "b.id, b.code, b.decimals, q.id, q.code, q.decimals"
+)
 
 
 def fee_rates(*, user: User, instrument: Instrument) -> tuple[int, int]:
     """(maker, taker) basis points: the user's override for this instrument, else
     their default override, else the instrument's."""
-    if hasattr(instrument, "override_maker_bps"):  # read by instrument_for_order
-        if instrument.override_maker_bps is not None:
-            return instrument.override_maker_bps, instrument.override_taker_bps
-        return instrument.maker_fee_bps, instrument.taker_fee_bps
     overrides = {
         override.instrument_id: override
         for override in FeeOverride.objects.filter(user=user).filter(
@@ -99,7 +119,16 @@ def order_get_by_client_id(*, user: User, client_order_id: str) -> Order:
 
 
 def open_order_count(*, user: User) -> int:
-    return Order.objects.filter(user=user, status__in=Order.OPEN_STATUSES).count()
+    """Counted by the partial index `order_open_by_user`. In SQL: each placement asks,
+    and the ORM's compiler cost more Python than the count."""
+    statuses = [status.value for status in Order.OPEN_STATUSES]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {Order._meta.db_table}"  # noqa: S608
+            f" WHERE user_id = %s AND status IN ({', '.join(['%s'] * len(statuses))})",
+            [user.pk, *statuses],
+        )
+        return cursor.fetchone()[0]
 
 
 def fill_list(*, user: User) -> QuerySet[Fill]:

@@ -75,3 +75,44 @@ def test_bulk_add_moves_each_row_by_its_own_delta(usd):
     )
     assert Account.objects.get(pk=accounts[first.pk].pk).balance == 750
     assert Account.objects.get(pk=accounts[second.pk].pk).balance == 750
+
+
+def test_insert_one_writes_the_row_save_would(usd):
+    from config.bulk import insert_one
+    from wallet.models import Journal
+
+    first = Journal(kind=Journal.Kind.HOLD, reference="test:1", metadata={"a": [1]})
+    insert_one(first)
+    second = Journal(kind=Journal.Kind.HOLD, reference="test:2")
+    insert_one(second)
+    assert first.pk and second.pk and first.pk != second.pk
+    assert not first._state.adding and first._state.db == "default"
+    stored = Journal.objects.get(pk=first.pk)
+    assert (stored.kind, stored.reference, stored.metadata) == (
+        "hold",
+        "test:1",
+        {"a": [1]},
+    )
+    assert stored.created_at == first.created_at  # the field's default, kept
+    assert Journal.objects.get(pk=second.pk).metadata == {}
+    first.reference = "test:1b"  # an inserted instance saves as an UPDATE
+    first.save(update_fields=["reference"])
+    assert Journal.objects.get(pk=first.pk).reference == "test:1b"
+    assert Journal.objects.count() == 2
+
+
+def test_insert_one_raises_the_databases_integrity_errors(usd):
+    from django.db import IntegrityError, transaction
+
+    from accounts.testing import make_user
+    from config.bulk import insert_one
+
+    user = make_user(email="dup@example.com")
+    fund(user, usd, 1)
+    account = Account.objects.get(owner=user, asset=usd, kind="available")
+    duplicate = Account(owner=user, asset=usd, kind="available")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_one(duplicate)
+    assert (
+        Account.objects.filter(owner=user, asset=usd, kind="available").get() == account
+    )

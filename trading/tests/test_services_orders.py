@@ -644,3 +644,84 @@ def test_halted_instrument_refuses_orders_keeps_book_cancels_and_resumes(
     assert state(resting)["filled"] == 5
     assert Instrument.objects.get().status == "trading"
     assert_ledger_ok()
+
+
+# --- a process's copy of the rules --------------------------------------------------
+# Placement validates against this process's copy of the instrument and re-reads the
+# rules, status and last price under its lock. `QuerySet.update` below stands for an
+# edit made by another process: nothing here hears of it.
+
+
+def test_rules_changed_elsewhere_apply_to_the_next_order(btc_usd, make_trader):
+    buyer = make_trader("buyer@example.com", usd=100_000 * USD)
+    place(buyer, side="buy", price="100", quantity="0.01")  # the copy is taken
+    edit = Instrument.objects.filter(pk=btc_usd.pk)
+
+    edit.update(min_quantity=5_000_000)  # stricter: found under the lock
+    refused(
+        lambda: place(buyer, side="buy", price="100", quantity="0.04"),
+        "below_min_quantity",
+    )
+    edit.update(min_quantity=0)  # looser: the stale copy's refusal is re-judged
+    place(buyer, side="buy", price="100", quantity="0.04")
+
+    edit.update(lot_size=10_000_000)  # 0.1 BTC
+    refused(
+        lambda: place(buyer, side="buy", price="100", quantity="0.15"), "invalid_lot"
+    )
+    order = place(buyer, side="buy", price="100", quantity="0.2")
+    assert order.quantity_lots == 2  # lots of the new size
+    edit.update(maker_fee_bps=1, taker_fee_bps=2)
+    order = place(buyer, side="buy", price="100", quantity="0.2")
+    assert (order.maker_fee_bps, order.taker_fee_bps) == (1, 2)
+    assert Order.objects.count() == 4
+    assert_ledger_ok()
+
+
+def test_halt_and_resume_elsewhere_apply_to_the_next_order(btc_usd, make_trader):
+    buyer = make_trader("buyer@example.com", usd=100_000 * USD)
+    place(buyer, side="buy", price="100", quantity="0.01")
+    edit = Instrument.objects.filter(pk=btc_usd.pk)
+    edit.update(status="halted")
+    refused(
+        lambda: place(buyer, side="buy", price="100", quantity="0.01"),
+        "instrument_not_trading",
+    )
+    edit.update(status="trading")
+    place(buyer, side="buy", price="100", quantity="0.01")
+    assert Order.objects.count() == 2
+
+
+def test_the_band_uses_the_last_price_read_under_the_lock(btc_usd, make_trader):
+    buyer = make_trader("buyer@example.com", usd=1_000_000 * USD)
+    edit = Instrument.objects.filter(pk=btc_usd.pk)
+    edit.update(price_band_percent=10)
+    place(buyer, side="buy", price="1", quantity="0.01")  # no trade yet: no band
+    edit.update(last_price_ticks=100_000)  # a trade settled by a worker
+    refused(
+        lambda: place(buyer, side="buy", price="1", quantity="0.01"),
+        "price_out_of_band",
+    )
+    place(buyer, side="buy", price="95000", quantity="0.01")
+
+
+def test_kyc_and_fee_override_are_read_at_each_placement(btc_usd, make_trader):
+    from kyc.models import KycProfile
+
+    buyer = make_trader("buyer@example.com", usd=100_000 * USD)
+    place(buyer, side="buy", price="100", quantity="0.01")
+    FeeOverride.objects.create(user=buyer, maker_fee_bps=3, taker_fee_bps=4)
+    order = place(buyer, side="buy", price="100", quantity="0.01")
+    assert (order.maker_fee_bps, order.taker_fee_bps) == (3, 4)
+    FeeOverride.objects.create(
+        user=buyer, instrument=btc_usd, maker_fee_bps=5, taker_fee_bps=6
+    )  # the instrument's own override wins over the user's default
+    order = place(buyer, side="buy", price="100", quantity="0.01")
+    assert (order.maker_fee_bps, order.taker_fee_bps) == (5, 6)
+    KycProfile.objects.filter(user=buyer).update(status="rejected")
+    error = refused(
+        lambda: place(buyer, side="buy", price="100", quantity="0.01"),
+        "kyc_required",
+    )
+    assert error.status_code == 403
+    assert Order.objects.count() == 3
