@@ -105,44 +105,57 @@ def bulk_add(
         cursor.execute(sql, [list(deltas), list(deltas.values())])
 
 
-# (model) -> (INSERT statement, its fields), built once per process.
-_insert_statements: dict[type[models.Model], tuple[str, list[models.Field]]] = {}
+# (model, rows) -> (INSERT statement, its fields), built once per process.
+_insert_statements: dict[tuple, tuple[str, list[models.Field]]] = {}
 
 
-def _insert_statement(model: type[models.Model]) -> tuple[str, list[models.Field]]:
-    cached = _insert_statements.get(model)
+def _insert_statement(
+    model: type[models.Model], rows: int
+) -> tuple[str, list[models.Field]]:
+    cached = _insert_statements.get((model, rows))
     if cached is None:
         meta = model._meta
         quote = connection.ops.quote_name
         fields = [field for field in meta.concrete_fields if field is not meta.pk]
         columns = ", ".join(quote(field.column) for field in fields)
+        row = f"({', '.join(['%s'] * len(fields))})"
         sql = (
             # identifiers from the model's meta, values bound: nothing user-supplied
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"RETURNING {quote(meta.pk.column)}"
+            f"VALUES {', '.join([row] * rows)} RETURNING {quote(meta.pk.column)}"
         )
-        cached = _insert_statements[model] = (sql, fields)
+        cached = _insert_statements[(model, rows)] = (sql, fields)
     return cached
 
 
-def insert_one(obj: models.Model) -> None:
-    """INSERT a new row and set its pk: `save(force_insert=True)` without the SQL
-    compiler, which on the order placement path cost more Python than the rest of
-    the insert. Defaults and `auto_now` apply (each field's `pre_save`); no signals
-    are sent, so it is only for models nothing listens to."""
-    if connection.vendor != "postgresql" or obj.pk is not None:
-        obj.save(force_insert=True)
+def insert_rows(objs: Sequence[models.Model]) -> None:
+    """INSERT new rows of one model in one statement and set their pks: what
+    `bulk_create` does, without the SQL compiler, which on the order placement path
+    cost more Python than the rest of each insert. Defaults and `auto_now` apply
+    (each field's `pre_save`); no signals are sent, so it is only for models
+    nothing listens to."""
+    if not objs:
         return
-    sql, fields = _insert_statement(type(obj))
+    if connection.vendor != "postgresql" or any(obj.pk is not None for obj in objs):
+        for obj in objs:
+            obj.save(force_insert=True)
+        return
+    sql, fields = _insert_statement(type(objs[0]), len(objs))
     params = []
-    for field in fields:
-        value = field.pre_save(obj, True)
-        if not isinstance(field, _AS_IS):
-            value = field.get_db_prep_save(value, connection)
-        params.append(value)
+    for obj in objs:
+        for field in fields:
+            value = field.pre_save(obj, True)
+            if not isinstance(field, _AS_IS):
+                value = field.get_db_prep_save(value, connection)
+            params.append(value)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
+        pks = cursor.fetchall()  # in the order of the VALUES rows
+    for obj, (pk,) in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def insert_one(obj: models.Model) -> None:
+    insert_rows([obj])

@@ -37,7 +37,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import User
-from config.bulk import bulk_add, bulk_update_rows, insert_one
+from config.bulk import bulk_add, bulk_update_rows, insert_one, insert_rows
 from config.errors import ApplicationError, Conflict, Unprocessable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Account, Asset, Entry, Hold, Journal
@@ -458,6 +458,10 @@ def hold_create(
         return hold
 
 
+# every column of Account, in its fields' order (`Account.from_db` needs it)
+_ACCOUNT_COLUMNS = ("id", "owner_id", "asset_id", "kind", "balance", "created_at")
+
+
 def _hold_create_new(
     user: User,
     asset: Asset,
@@ -475,17 +479,24 @@ def _hold_create_new(
     table = Account._meta.db_table
     sql = (
         # the ORM's compiler cost more Python than this statement's round trip
-        f"SELECT id, owner_id, asset_id, kind, balance, created_at FROM {table}"  # noqa: S608
+        f"SELECT {', '.join(_ACCOUNT_COLUMNS)} FROM {table}"  # noqa: S608
         " WHERE owner_id = %s AND asset_id = %s AND kind IN (%s, %s) ORDER BY id"
     )
     if transaction.get_connection().features.has_select_for_update:
         sql += " FOR UPDATE"
 
+    connection = transaction.get_connection()
+
     def locked() -> dict[str, Account]:
-        rows = Account.objects.raw(
-            sql, [user.pk, asset.pk, available_kind.value, held_kind.value]
-        )
-        return {account.kind: account for account in rows}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql, [user.pk, asset.pk, available_kind.value, held_kind.value]
+            )
+            rows = cursor.fetchall()
+        return {
+            row[3]: Account.from_db(connection.alias, _ACCOUNT_COLUMNS, row)
+            for row in rows
+        }
 
     accounts = locked()
     if len(accounts) < 2:  # first use of this asset: create, then lock
@@ -521,7 +532,7 @@ def _hold_create_new(
     available.balance -= amount
     held.balance += amount
     # the same entry order as the general path: the held leg, then available
-    Entry.objects.bulk_create(
+    insert_rows(
         [
             Entry(
                 journal=journal,

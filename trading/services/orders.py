@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.bulk import insert_one
+from config.bulk import bulk_update_rows, insert_one
 from config.errors import ApplicationError, Conflict, Unprocessable
 from kyc.models import KycProfile, KycStatus
 from kyc.selectors import kyc_require_verified
@@ -375,7 +375,7 @@ def order_place(
             new_reference=True,
         )
         order.quote_limit = quote_limit
-        order.save(update_fields=["hold", "quote_limit"])
+        bulk_update_rows(Order, [order], ["hold", "quote_limit"])
         insert_one(OrderStatusChange(order=order, to_status=Order.Status.PENDING))
         insert_one(
             OrderCommand(
