@@ -1,29 +1,44 @@
-"""Django's Redis cache, keeping one client per connection pool."""
+"""Django's Redis cache with its connections shared by the whole process."""
 
 from __future__ import annotations
 
+import threading
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
+# (server URL, pool options) -> (connection pool, client). Process-wide: Django keeps
+# one cache object per thread under WSGI but one per request under ASGI (its
+# connection handler is context-local), and each cache object opened its own pool,
+# so every ASGI request connected to Redis anew. redis-py pools are thread-safe and
+# reset themselves in a forked child.
+_shared: dict[tuple[str, str], tuple[object, object]] = {}
+_shared_lock = threading.Lock()
 
-class ReusedClientRedisCacheClient(RedisCacheClient):
-    """Django builds a new `redis.Redis` on every cache call, which costs more Python
-    than the command itself; a client is safe to share over its pool, so each pool
-    keeps one. Every API request makes two or three such calls (throttle, matching
-    mark)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._clients = {}
+class SharedRedisCacheClient(RedisCacheClient):
+    """Pools and clients shared across cache objects; Django's own client also built
+    a new `redis.Redis` on every call, which cost more Python than the command."""
+
+    def _shared(self, write: bool) -> tuple[object, object]:
+        server = self._servers[self._get_connection_pool_index(write)]
+        key = (server, repr(sorted(self._pool_options.items())))
+        shared = _shared.get(key)
+        if shared is None:
+            with _shared_lock:
+                shared = _shared.get(key)
+                if shared is None:
+                    pool = self._pool_class.from_url(server, **self._pool_options)
+                    shared = _shared[key] = (pool, self._client(connection_pool=pool))
+        return shared
+
+    def _get_connection_pool(self, write):
+        return self._shared(write)[0]
 
     def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
-        return client
+        return self._shared(write)[1]
 
 
-class ReusedClientRedisCache(RedisCache):
+class SharedRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
-        self._class = ReusedClientRedisCacheClient
+        self._class = SharedRedisCacheClient

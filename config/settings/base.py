@@ -86,6 +86,12 @@ TEMPLATES = [
 SQLITE_PATH = env("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3"))
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    # Parameters sent apart from the SQL, so psycopg prepares a statement it has run
+    # five times on a connection and PostgreSQL stops parsing and planning it again
+    # (see docs/trading.md, "Speed"). Off behind a transaction-pooling PgBouncer
+    # older than 1.21 (no prepared statements there).
+    if env.bool("DB_SERVER_SIDE_BINDING", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
     if env.bool("DB_POOL", default=True):
         # psycopg 3's pool: under ASGI each request may run in its own thread, so
         # persistent per-thread connections (CONN_MAX_AGE) leak; a pool does not.
@@ -122,7 +128,7 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.ReusedClientRedisCache",
+            "BACKEND": "config.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
         }
     }
