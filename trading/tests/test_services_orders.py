@@ -725,3 +725,20 @@ def test_kyc_and_fee_override_are_read_at_each_placement(btc_usd, make_trader):
     )
     assert error.status_code == 403
     assert Order.objects.count() == 3
+
+
+def test_a_warm_copy_costs_no_instrument_query(btc_usd, make_trader):
+    """The lock statement's rule columns and `instrument_rules` agree, so an
+    unchanged instrument is never read again (else every order reloads it)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    buyer = make_trader("buyer@example.com", usd=100_000 * USD)
+    place(buyer, side="buy", price="100", quantity="0.01")
+    with CaptureQueriesContext(connection) as queries:
+        place(buyer, side="buy", price="100", quantity="0.01")
+    reads = [
+        q["sql"] for q in queries if q["sql"].startswith('SELECT "trading_instrument"')
+    ]
+    assert reads == []
+    assert sum("JOIN trading_instrument i" in q["sql"] for q in queries) == 1
