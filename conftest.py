@@ -31,9 +31,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Throttle and lockout counters must not leak between tests."""
+    """Throttle and lockout counters must not leak between tests, nor the
+    matcher's per-process ledger accounts (a rolled-back test's ids are gone)."""
     from django.core.cache import cache
 
+    from trading.services import matching
+
     cache.clear()
+    matching._ACCOUNTS.clear()
     yield
     cache.clear()
+    matching._ACCOUNTS.clear()

@@ -105,10 +105,16 @@ class _Line:
 def account_ensure(*, asset: Asset, kind: str, owner: User | None = None) -> Account:
     """The account of `owner` (None: the system) for `asset` and `kind`, created on
     first use. Balances only ever change through the posting service."""
+    return account_get_or_create(asset=asset, kind=kind, owner=owner)[0]
+
+
+def account_get_or_create(
+    *, asset: Asset, kind: str, owner: User | None = None
+) -> tuple[Account, bool]:
+    """`account_ensure`, also saying whether this transaction created the row."""
     if (owner is None) != (kind in Account.SYSTEM_KINDS):
         raise ValueError(f"account kind {kind!r} does not fit owner {owner!r}")
-    account, _ = Account.objects.get_or_create(owner=owner, asset=asset, kind=kind)
-    return account
+    return Account.objects.get_or_create(owner=owner, asset=asset, kind=kind)
 
 
 def user_accounts_ensure(*, user: User, asset: Asset) -> tuple[Account, Account]:

@@ -71,3 +71,49 @@ def test_cancel_releases_the_hold(market):
     assert order.reason == "user"
     assert balances(buyer) == {"USD": (200_000_00, 0)}
     assert_ledger_ok()
+
+
+def test_the_matcher_remembers_only_accounts_that_outlive_its_run(market):
+    """Its process-wide account cache takes an account only if the run found it:
+    one the run created is gone when the run rolls back."""
+    from trading.services import matching
+    from wallet.models import Account
+
+    instrument, buyer, seller = market
+    key = (buyer.pk, instrument.base_id, Account.Kind.AVAILABLE)
+
+    def crossing_pair():
+        order_place(
+            user=seller, symbol="BTC-USD", side="sell", price="100", quantity="0.01"
+        )
+        order_place(
+            user=buyer, symbol="BTC-USD", side="buy", price="100", quantity="0.01"
+        )
+
+    crossing_pair()  # the buyer holds no BTC yet: the run creates that account
+
+    def fail(instrument):
+        raise RuntimeError("crash before commit")
+
+    matching._fault_hook = fail
+    try:
+        with pytest.raises(RuntimeError):
+            matching.matching_run(instrument_id=instrument.pk)
+    finally:
+        matching._fault_hook = None
+    assert not Account.objects.filter(owner=buyer, asset=instrument.base).exists()
+    assert key not in matching._ACCOUNTS
+
+    match(instrument)  # creates it again, and commits
+    assert Trade.objects.count() == 1
+    assert key not in matching._ACCOUNTS  # created by that run: not taken
+    crossing_pair()
+    match(instrument)  # found this time: remembered, and used by the next runs
+    assert matching._ACCOUNTS[key] == Account.objects.get(
+        owner=buyer, asset=instrument.base, kind=Account.Kind.AVAILABLE
+    )
+    crossing_pair()
+    match(instrument)
+    assert Trade.objects.count() == 3
+    assert balances(buyer)["BTC"][0] == 3 * 10**6 - 3 * 2_000  # taker fee 20 bps
+    assert_ledger_ok()
