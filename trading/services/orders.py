@@ -416,8 +416,10 @@ def order_cancel(*, user: User, order_id: int) -> Order:
             Code.ORDER_NOT_OPEN, f"order {order.pk} is already {order.status}."
         )
     if not _pending_cancel(order):
-        OrderCommand.objects.create(
-            instrument=order.instrument, order=order, kind=OrderCommand.Kind.CANCEL
+        insert_one(
+            OrderCommand(
+                instrument=order.instrument, order=order, kind=OrderCommand.Kind.CANCEL
+            )
         )
         matching_schedule(instrument_id=order.instrument_id)
     return order
