@@ -128,6 +128,24 @@ def _insert_statement(
     return cached
 
 
+def _insert_params(fields: list[models.Field], objs: Sequence[models.Model]) -> list:
+    params = []
+    for obj in objs:
+        for field in fields:
+            value = field.pre_save(obj, True)
+            if not isinstance(field, _AS_IS):
+                value = field.get_db_prep_save(value, connection)
+            params.append(value)
+    return params
+
+
+def _inserted(objs: Sequence[models.Model], pks: Sequence) -> None:
+    for obj, pk in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
 def insert_rows(objs: Sequence[models.Model]) -> None:
     """INSERT new rows of one model in one statement and set their pks: what
     `bulk_create` does, without the SQL compiler, which on the order placement path
@@ -141,21 +159,64 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
             obj.save(force_insert=True)
         return
     sql, fields = _insert_statement(type(objs[0]), len(objs))
-    params = []
-    for obj in objs:
-        for field in fields:
-            value = field.pre_save(obj, True)
-            if not isinstance(field, _AS_IS):
-                value = field.get_db_prep_save(value, connection)
-            params.append(value)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        pks = cursor.fetchall()  # in the order of the VALUES rows
-    for obj, (pk,) in zip(objs, pks, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        cursor.execute(sql, _insert_params(fields, objs))
+        _inserted(objs, [pk for (pk,) in cursor.fetchall()])  # in VALUES order
 
 
 def insert_one(obj: models.Model) -> None:
     insert_rows([obj])
+
+
+def insert_sql(obj: models.Model) -> tuple[str, list]:
+    """The `INSERT ... RETURNING pk` of a new row, with its parameters, for a
+    caller that writes it inside a larger statement (PostgreSQL); the caller sets
+    the pk it gets back."""
+    sql, fields = _insert_statement(type(obj), 1)
+    return sql, _insert_params(fields, [obj])
+
+
+def write_together(
+    *,
+    inserts: Sequence[models.Model] = (),
+    updates: Sequence[tuple[models.Model, Sequence[str]]] = (),
+) -> None:
+    """INSERT new rows and UPDATE `fields` of existing rows, of any models, in one
+    statement on PostgreSQL (one CTE each), setting the new rows' pks. The rows
+    must not need each other's new ids; foreign keys between them are checked at
+    commit (Django's constraints are deferred). Elsewhere, `save()` each in turn."""
+    if connection.vendor != "postgresql" or any(obj.pk is not None for obj in inserts):
+        for obj in inserts:
+            obj.save(force_insert=True)
+        for obj, fields in updates:
+            obj.save(update_fields=list(fields))
+        return
+    quote = connection.ops.quote_name
+    parts, selects, params = [], [], []
+    for index, (obj, names) in enumerate(updates):
+        meta = obj._meta
+        fields = [meta.get_field(name) for name in names]
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        parts.append(
+            # identifiers from the model's meta, values bound
+            f"u{index} AS (UPDATE {quote(meta.db_table)} SET {assignments}"  # noqa: S608
+            f" WHERE {quote(meta.pk.column)} = %s)"
+        )
+        for field in fields:
+            value = getattr(obj, field.attname)
+            if not isinstance(field, _AS_IS):
+                value = field.get_db_prep_save(value, connection)
+            params.append(value)
+        params.append(obj.pk)
+    for index, obj in enumerate(inserts):
+        sql, row_params = insert_sql(obj)
+        parts.append(f"r{index} AS ({sql})")
+        pk = quote(obj._meta.pk.column)
+        selects.append(f"(SELECT {pk} FROM r{index})")  # noqa: S608 (names from meta)
+        params.extend(row_params)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {', '.join(parts)} SELECT {', '.join(selects) or 'NULL'}", params
+        )
+        if inserts:
+            _inserted(inserts, cursor.fetchone())

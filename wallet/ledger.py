@@ -28,6 +28,7 @@ that pay the counterparties and the fee accounts.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,13 @@ from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import User
-from config.bulk import bulk_add, bulk_update_rows, insert_one, insert_rows
+from config.bulk import (
+    bulk_add,
+    bulk_update_rows,
+    insert_one,
+    insert_rows,
+    insert_sql,
+)
 from config.errors import ApplicationError, Conflict, Unprocessable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Account, Asset, Entry, Hold, Journal
@@ -476,7 +483,8 @@ def _hold_create_new(
     reference_id: str,
     metadata: dict,
 ) -> Hold:
-    """The same journal `_post_many` would write, in five statements instead of a
+    """The same journal `_post_many` would write, in two statements on PostgreSQL
+    (lock both accounts, then write everything) and five elsewhere, instead of a
     dozen: the hold is new, so nobody else can see it and it needs no lock."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("new_reference holds belong to the caller's transaction")
@@ -488,10 +496,9 @@ def _hold_create_new(
         f"SELECT {', '.join(_ACCOUNT_COLUMNS)} FROM {table}"  # noqa: S608
         " WHERE owner_id = %s AND asset_id = %s AND kind IN (%s, %s) ORDER BY id"
     )
-    if transaction.get_connection().features.has_select_for_update:
-        sql += " FOR UPDATE"
-
     connection = transaction.get_connection()
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
 
     def locked() -> dict[str, Account]:
         with connection.cursor() as cursor:
@@ -527,33 +534,85 @@ def _hold_create_new(
         created_at=now,
         updated_at=now,
     )
-    insert_one(hold)
-    journal = Journal(
-        kind=Journal.Kind.HOLD,
-        reference=f"{reference_kind}:{reference_id}",
-        created_at=now,
-        metadata={"hold": hold.pk, **metadata},
-    )
-    insert_one(journal)
+    reference = f"{reference_kind}:{reference_id}"
     available.balance -= amount
     held.balance += amount
     # the same entry order as the general path: the held leg, then available
-    insert_rows(
-        [
-            Entry(
-                journal=journal,
-                account_id=account.pk,
-                amount=delta,
-                balance_after=account.balance,
-                created_at=now,
-            )
-            for account, delta in ((held, amount), (available, -amount))
-        ]
-    )
-    bulk_add(Account, "balance", {held.pk: amount, available.pk: -amount})
+    legs = ((held, amount), (available, -amount))
+    if connection.vendor == "postgresql":
+        _hold_rows_in_one_statement(hold, reference, metadata, legs, now)
+    else:
+        insert_one(hold)
+        journal = Journal(
+            kind=Journal.Kind.HOLD,
+            reference=reference,
+            created_at=now,
+            metadata={"hold": hold.pk, **metadata},
+        )
+        insert_one(journal)
+        insert_rows(
+            [
+                Entry(
+                    journal=journal,
+                    account_id=account.pk,
+                    amount=delta,
+                    balance_after=account.balance,
+                    created_at=now,
+                )
+                for account, delta in legs
+            ]
+        )
+        bulk_add(Account, "balance", {held.pk: amount, available.pk: -amount})
     for hook in POSTED_HOOKS:
         hook(sorted((available, held), key=lambda account: account.pk))
     return hold
+
+
+def _hold_rows_in_one_statement(
+    hold: Hold,
+    reference: str,
+    metadata: dict,
+    legs: tuple[tuple[Account, int], ...],
+    now,
+) -> None:
+    """PostgreSQL: the rows the other path writes one statement at a time (the hold,
+    its journal, both entries, both balance moves), as one statement: on the order
+    placement path each round trip cost more than the row it wrote. `legs` are
+    (account with its new balance, amount), in entry order."""
+    hold_sql, params = insert_sql(hold)
+    journal, entry, account = (
+        model._meta.db_table for model in (Journal, Entry, Account)
+    )
+    values = ", ".join(
+        f"({number}, %s::bigint, %s::bigint, %s::bigint)" for number in range(len(legs))
+    )
+    deltas = ", ".join("(%s::bigint, %s::bigint)" for _ in legs)
+    sql = (
+        # table names from the models, values as parameters
+        f"WITH h AS ({hold_sql}),"  # noqa: S608
+        f" j AS (INSERT INTO {journal} (kind, reference, created_at, metadata)"
+        "  SELECT %s, %s, %s, jsonb_build_object('hold', h.id) || %s::jsonb FROM h"
+        "  RETURNING id),"
+        f" e AS (INSERT INTO {entry}"
+        "  (journal_id, account_id, amount, balance_after, created_at)"
+        "  SELECT j.id, v.account, v.amount, v.after, %s"
+        f"  FROM j, (VALUES {values}) AS v(number, account, amount, after)"
+        "  ORDER BY v.number),"
+        f" a AS (UPDATE {account} AS t SET balance = t.balance + v.delta"
+        f"  FROM (VALUES {deltas}) AS v(id, delta) WHERE t.id = v.id)"
+        " SELECT h.id FROM h"
+    )
+    params += [Journal.Kind.HOLD.value, reference, now, json.dumps(metadata), now]
+    for leg_account, delta in legs:
+        params += [leg_account.pk, delta, leg_account.balance]
+    for leg_account, delta in legs:
+        params += [leg_account.pk, delta]
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (hold.pk,) = cursor.fetchone()
+    hold._state.adding = False
+    hold._state.db = connection.alias
 
 
 def hold_post(

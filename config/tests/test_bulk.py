@@ -116,3 +116,37 @@ def test_insert_one_raises_the_databases_integrity_errors(usd):
     assert (
         Account.objects.filter(owner=user, asset=usd, kind="available").get() == account
     )
+
+
+def test_write_together_inserts_and_updates_rows_of_several_models(usd):
+    from config.bulk import write_together
+    from wallet.models import Journal
+
+    existing = Journal.objects.create(kind=Journal.Kind.HOLD, reference="test:old")
+    existing.reference = "test:renamed"
+    journal = Journal(kind=Journal.Kind.HOLD, reference="test:new", metadata={"n": 1})
+    euro = Asset(code="EUR", name="Euro", decimals=2, kind="fiat")
+    write_together(updates=[(existing, ["reference"])], inserts=[journal, euro])
+    assert journal.pk and euro.pk and not euro._state.adding
+    assert Journal.objects.get(pk=existing.pk).reference == "test:renamed"
+    assert Journal.objects.get(pk=journal.pk).metadata == {"n": 1}
+    assert Asset.objects.get(pk=euro.pk).code == "EUR"
+    assert Journal.objects.count() == 2
+
+
+def test_write_together_is_all_or_nothing(usd):
+    from django.db import IntegrityError, transaction
+
+    from config.bulk import write_together
+    from wallet.models import Journal
+
+    existing = Journal.objects.create(kind=Journal.Kind.HOLD, reference="test:old")
+    existing.reference = "test:renamed"
+    duplicate = Asset(code="USD", name="Again", decimals=2, kind="fiat")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        write_together(
+            updates=[(existing, ["reference"])],
+            inserts=[Journal(kind=Journal.Kind.HOLD, reference="test:new"), duplicate],
+        )
+    assert Journal.objects.get().reference == "test:old"
+    assert Asset.objects.count() == 1

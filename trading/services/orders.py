@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.bulk import bulk_update_rows, insert_one
+from config.bulk import insert_one, write_together
 from config.errors import ApplicationError, Conflict, Unprocessable
 from kyc.models import KycProfile, KycStatus
 from kyc.selectors import kyc_require_verified
@@ -375,12 +375,14 @@ def order_place(
             new_reference=True,
         )
         order.quote_limit = quote_limit
-        bulk_update_rows(Order, [order], ["hold", "quote_limit"])
-        insert_one(OrderStatusChange(order=order, to_status=Order.Status.PENDING))
-        insert_one(
-            OrderCommand(
-                instrument=instrument, order=order, kind=OrderCommand.Kind.PLACE
-            )
+        write_together(
+            updates=[(order, ["hold", "quote_limit"])],
+            inserts=[
+                OrderStatusChange(order=order, to_status=Order.Status.PENDING),
+                OrderCommand(
+                    instrument=instrument, order=order, kind=OrderCommand.Kind.PLACE
+                ),
+            ],
         )
         matching_schedule(instrument_id=instrument.pk)
     return order, True

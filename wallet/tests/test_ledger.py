@@ -452,6 +452,10 @@ def test_hold_for_a_new_reference_writes_what_the_general_path_writes(alice, bob
             reference_id="2",
             new_reference=True,
         )
+    for hold in (general, fast):  # entries in the same order: held leg first
+        journal = Journal.objects.get(metadata__hold=hold.pk)
+        kinds = [entry.account.kind for entry in journal.entries.order_by("pk")]
+        assert kinds == ["held", "available"]
     assert (
         _hold_journal_shape(fast)
         == _hold_journal_shape(general)
