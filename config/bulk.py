@@ -105,18 +105,21 @@ def bulk_add(
         cursor.execute(sql, [list(deltas), list(deltas.values())])
 
 
-# (model, rows) -> (INSERT statement, its fields), built once per process.
+# (model, rows, with pk) -> (INSERT statement, its fields), built once per process.
 _insert_statements: dict[tuple, tuple[str, list[models.Field]]] = {}
 
 
 def _insert_statement(
-    model: type[models.Model], rows: int
+    model: type[models.Model], rows: int, with_pk: bool = False
 ) -> tuple[str, list[models.Field]]:
-    cached = _insert_statements.get((model, rows))
+    """`with_pk`: the rows come with their ids (drawn from the sequence first)."""
+    cached = _insert_statements.get((model, rows, with_pk))
     if cached is None:
         meta = model._meta
         quote = connection.ops.quote_name
-        fields = [field for field in meta.concrete_fields if field is not meta.pk]
+        fields = [
+            field for field in meta.concrete_fields if with_pk or field is not meta.pk
+        ]
         columns = ", ".join(quote(field.column) for field in fields)
         row = f"({', '.join(['%s'] * len(fields))})"
         sql = (
@@ -124,7 +127,7 @@ def _insert_statement(
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
             f"VALUES {', '.join([row] * rows)} RETURNING {quote(meta.pk.column)}"
         )
-        cached = _insert_statements[(model, rows)] = (sql, fields)
+        cached = _insert_statements[(model, rows, with_pk)] = (sql, fields)
     return cached
 
 
@@ -169,10 +172,10 @@ def insert_one(obj: models.Model) -> None:
 
 
 def insert_sql(obj: models.Model) -> tuple[str, list]:
-    """The `INSERT ... RETURNING pk` of a new row, with its parameters, for a
-    caller that writes it inside a larger statement (PostgreSQL); the caller sets
-    the pk it gets back."""
-    sql, fields = _insert_statement(type(obj), 1)
+    """The `INSERT ... RETURNING pk` of a new row (with its pk if it has one), with
+    its parameters, for a caller that writes it inside a larger statement
+    (PostgreSQL); the caller sets the pk it gets back."""
+    sql, fields = _insert_statement(type(obj), 1, obj.pk is not None)
     return sql, _insert_params(fields, [obj])
 
 
@@ -182,10 +185,11 @@ def write_together(
     updates: Sequence[tuple[models.Model, Sequence[str]]] = (),
 ) -> None:
     """INSERT new rows and UPDATE `fields` of existing rows, of any models, in one
-    statement on PostgreSQL (one CTE each), setting the new rows' pks. The rows
-    must not need each other's new ids; foreign keys between them are checked at
-    commit (Django's constraints are deferred). Elsewhere, `save()` each in turn."""
-    if connection.vendor != "postgresql" or any(obj.pk is not None for obj in inserts):
+    statement on PostgreSQL (one CTE each), setting the new rows' pks. A new row
+    may come with its pk (drawn from its sequence); the rows must not need each
+    other's generated ids; foreign keys between them are checked at commit
+    (Django's constraints are deferred). Elsewhere, `save()` each in turn."""
+    if connection.vendor != "postgresql":
         for obj in inserts:
             obj.save(force_insert=True)
         for obj, fields in updates:

@@ -162,6 +162,7 @@ class _PlacementState:
     last_price_ticks: int | None
     kyc_approved: bool
     fee_override: tuple[int, int] | None
+    order_id: int | None  # drawn from the sequence (PostgreSQL), else None
 
 
 def _lock_for_placement(user: User, instrument: Instrument) -> _PlacementState | None:
@@ -180,32 +181,42 @@ def _lock_for_placement(user: User, instrument: Instrument) -> _PlacementState |
         " ORDER BY f.instrument_id IS NULL LIMIT 1"  # its own before the default
     )
     connection = transaction.get_connection()
+    params: list = [KycStatus.APPROVED]
+    if connection.vendor == "postgresql":
+        # the new order's id, so that its hold can name it before the row exists
+        next_order_id = "nextval(pg_get_serial_sequence(%s, 'id'))"
+        params.append(Order._meta.db_table)
+    else:
+        next_order_id = "NULL"
     sql = (
         # names from the models, values as parameters
         f"SELECT {PLACEMENT_RULE_COLUMNS}, i.status, i.last_price_ticks,"  # noqa: S608
         f" EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} k"
         "  WHERE k.user_id = u.id AND k.status = %s),"
-        f" ({override.format('maker_fee_bps')}), ({override.format('taker_fee_bps')})"
+        f" ({override.format('maker_fee_bps')}), ({override.format('taker_fee_bps')}),"
+        f" {next_order_id}"
         f" FROM {User._meta.db_table} u"
         f" JOIN {Instrument._meta.db_table} i ON i.id = %s"
         f" JOIN {Asset._meta.db_table} b ON b.id = i.base_id"
         f" JOIN {Asset._meta.db_table} q ON q.id = i.quote_id"
         " WHERE u.id = %s"
     )
+    params += [instrument.pk, user.pk]
     if connection.features.has_select_for_update_of:
         sql += " FOR NO KEY UPDATE OF u"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [KycStatus.APPROVED, instrument.pk, user.pk])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    *rules, status, last_price, kyc_approved, maker_bps, taker_bps = row
+    *rules, status, last_price, kyc_approved, maker_bps, taker_bps, order_id = row
     return _PlacementState(
         rules=tuple(rules),
         status=status,
         last_price_ticks=last_price,
         kyc_approved=bool(kyc_approved),
         fee_override=None if maker_bps is None else (maker_bps, taker_bps),
+        order_id=order_id,
     )
 
 
@@ -338,52 +349,58 @@ def order_place(
                 f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the "
                 "maximum.",
             )
+        asset, amount, quote_limit = _reservation(user, instrument, request)
+        order = Order(
+            user=user,
+            instrument=instrument,
+            client_order_id=client_order_id or None,
+            request_fingerprint=fingerprint,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            post_only=request.post_only,
+            stp=request.stp,
+            price_ticks=request.price_ticks,
+            stop_price_ticks=request.stop_price_ticks,
+            quantity_lots=request.quantity_lots,
+            quote_quantity=request.quote_quantity,
+            quote_limit=quote_limit,
+            open_lots=request.quantity_lots or 0,
+            maker_fee_bps=maker_bps,
+            taker_fee_bps=taker_bps,
+        )
         # A savepoint only where a unique client_order_id can collide.
         try:
             with transaction.atomic(savepoint=bool(client_order_id)):
-                order = Order(
+                if state.order_id is None:  # no id drawn (SQLite): the row first
+                    insert_one(order)
+                else:
+                    order.pk = state.order_id
+                order.hold = hold_create(
                     user=user,
-                    instrument=instrument,
-                    client_order_id=client_order_id or None,
-                    request_fingerprint=fingerprint,
-                    side=request.side,
-                    type=request.type,
-                    time_in_force=request.time_in_force,
-                    post_only=request.post_only,
-                    stp=request.stp,
-                    price_ticks=request.price_ticks,
-                    stop_price_ticks=request.stop_price_ticks,
-                    quantity_lots=request.quantity_lots,
-                    quote_quantity=request.quote_quantity,
-                    open_lots=request.quantity_lots or 0,
-                    maker_fee_bps=maker_bps,
-                    taker_fee_bps=taker_bps,
+                    asset=asset,
+                    amount=amount,
+                    reference_kind="order",
+                    reference_id=str(order.pk),
+                    metadata={"symbol": instrument.symbol},
+                    new_reference=True,
                 )
-                insert_one(order)
+                rows = [
+                    OrderStatusChange(order=order, to_status=Order.Status.PENDING),
+                    OrderCommand(
+                        instrument=instrument, order=order, kind=OrderCommand.Kind.PLACE
+                    ),
+                ]
+                if state.order_id is None:
+                    write_together(updates=[(order, ["hold"])], inserts=rows)
+                else:  # the order goes in with its hold, status row and command
+                    write_together(inserts=[order, *rows])
         except IntegrityError:
             # The same client_order_id raced us and committed first.
-            order = Order.objects.get(user=user, client_order_id=client_order_id)
-            return _existing_for_client_id(order, fingerprint), False
-        asset, amount, quote_limit = _reservation(user, instrument, request)
-        order.hold = hold_create(
-            user=user,
-            asset=asset,
-            amount=amount,
-            reference_kind="order",
-            reference_id=str(order.pk),
-            metadata={"symbol": instrument.symbol},
-            new_reference=True,
-        )
-        order.quote_limit = quote_limit
-        write_together(
-            updates=[(order, ["hold", "quote_limit"])],
-            inserts=[
-                OrderStatusChange(order=order, to_status=Order.Status.PENDING),
-                OrderCommand(
-                    instrument=instrument, order=order, kind=OrderCommand.Kind.PLACE
-                ),
-            ],
-        )
+            existing = Order.objects.filter(user=user, client_order_id=client_order_id)
+            if not client_order_id or (first := existing.first()) is None:
+                raise
+            return _existing_for_client_id(first, fingerprint), False
         matching_schedule(instrument_id=instrument.pk)
     return order, True
 

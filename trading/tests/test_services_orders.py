@@ -742,3 +742,35 @@ def test_a_warm_copy_costs_no_instrument_query(btc_usd, make_trader):
     ]
     assert reads == []
     assert sum("JOIN trading_instrument i" in q["sql"] for q in queries) == 1
+
+
+def test_a_placement_writes_order_hold_journal_status_and_command_together(
+    btc_usd, make_trader
+):
+    """On PostgreSQL the order's id is drawn under the lock and the order goes in
+    after its hold; either way the rows name each other."""
+    from trading.models import OrderStatusChange
+
+    buyer = make_trader("buyer@example.com", usd=100_000 * USD)
+    order = place(buyer, side="buy", price="100", quantity="0.02", client_order_id="a1")
+    order = Order.objects.select_related("hold").get(pk=order.pk)
+    assert (order.hold.reference_kind, order.hold.reference_id) == (
+        "order",
+        str(order.pk),
+    )
+    assert (order.hold.amount, order.hold.remaining_amount) == (200, 200)
+    journal = Journal.objects.get(reference=f"order:{order.pk}")
+    assert journal.metadata == {"hold": order.hold.pk, "symbol": "BTC-USD"}
+    assert list(
+        OrderStatusChange.objects.filter(order=order).values_list("to_status")
+    ) == [("pending",)]
+    assert list(order.commands.values_list("kind", "processed_at")) == [("place", None)]
+    assert balances(buyer)["USD"] == (100_000 * USD - 200, 200)
+    # a retry returns the same order and writes nothing more
+    again, created = order_place(
+        user=buyer, symbol="BTC-USD", side="buy", price="100", quantity="0.02",
+        client_order_id="a1",
+    )  # fmt: skip
+    assert (again.pk, created) == (order.pk, False)
+    assert Journal.objects.filter(reference__startswith="order:").count() == 1
+    assert_ledger_ok()
