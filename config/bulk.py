@@ -149,6 +149,11 @@ def _inserted(objs: Sequence[models.Model], pks: Sequence) -> None:
         obj._state.db = connection.alias
 
 
+# Above this many rows `bulk_create` (one UNNEST insert) costs as little per row,
+# and a statement cached per row count would only pile up.
+_CACHED_ROWS = 16
+
+
 def insert_rows(objs: Sequence[models.Model]) -> None:
     """INSERT new rows of one model in one statement and set their pks: what
     `bulk_create` does, without the SQL compiler, which on the order placement path
@@ -157,9 +162,12 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
     nothing listens to."""
     if not objs:
         return
-    if connection.vendor != "postgresql" or any(obj.pk is not None for obj in objs):
-        for obj in objs:
-            obj.save(force_insert=True)
+    if (
+        connection.vendor != "postgresql"
+        or len(objs) > _CACHED_ROWS
+        or any(obj.pk is not None for obj in objs)
+    ):
+        type(objs[0])._base_manager.bulk_create(objs)
         return
     sql, fields = _insert_statement(type(objs[0]), len(objs))
     with connection.cursor() as cursor:

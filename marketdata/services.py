@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.bulk import insert_one
+from config.bulk import insert_rows
 from marketdata import messages
 from marketdata.candles import candles_upsert
 from marketdata.models import BookSnapshot, UserEvent
@@ -161,10 +161,7 @@ def _user_events_save(rows: list[UserEvent]) -> None:
     now = timezone.now()
     for row in rows:
         row.created_at = now
-    if len(rows) == 1:  # a placement's balance event: the cheaper single insert
-        insert_one(rows[0])
-    else:
-        UserEvent.objects.bulk_create(rows)
+    insert_rows(rows)
     per_user: dict[int, list] = {}
     for row in rows:
         per_user.setdefault(row.user_id, []).append(
