@@ -8,21 +8,35 @@ and migrated if missing), REDIS_URL (default redis://127.0.0.1:6379/12).
 
 What runs:
   * this process seeds an instrument (FAN-USD) and funded verified users, starts
-    `uvicorn config.asgi:application` (one worker, uvloop, httptools) and, per N,
-    connects N WebSocket clients (the `websockets` package, one asyncio loop here);
-  * a driver subprocess places orders through `trading.services.order_place`
-    with eager matching (the driver is the matching worker: one matching batch
-    per order, published after commit by marketdata's publisher thread), paced
-    to `--rate` book changes (sequence steps) per second: ~65% passive limit
-    orders, ~15% crossing orders, ~20% cancels;
+    `--servers` processes of `uvicorn config.asgi:application` (uvloop, httptools,
+    a port each: hubs are per process) and, per N, connects N WebSocket clients
+    (the `websockets` package, in processes of 250, each process's clients on one
+    server as a load balancer would spread them);
+  * `--source orders` (default): `--placers` processes place orders through
+    `trading.services.order_place`/`order_cancel`, paced to `--rate` book changes
+    (sequence steps) per second: ~65% passive limit orders, ~15% crossing orders,
+    ~20% cancels; one matcher process drains them in batches as the Celery worker
+    does (one matching transaction and one published frame per batch, published
+    after commit by marketdata's publisher thread);
+    `--source synthetic`: batch-shaped frames published at `--rate` through the
+    same publisher, with no database (the fan-out path alone);
   * every client parses each batch frame's `seq` and `ts` (server time of the
     publish call right after the matching COMMIT, of the OLDEST batch merged in
     the frame) and records `arrival - ts`, so the delay is commit -> client
     (after JSON decode) and conservative for frames that merge several batches.
+    A frame the client was sent before (the server re-sends, after a periodic
+    snapshot, the changes above the snapshot's sequence in a frame of their own)
+    is counted as a replay, not measured again.
+
+On a machine that also runs the order flow, the simulated clients compete with
+the placers for CPU, which real subscribers on their own machines would not:
+`BENCH_SERVER_NICE=-10` runs the servers, and `BENCH_CLIENT_NICE=-5` the client
+processes, before the order flow. Both are reported in docs/marketdata.md.
 
 Printed per N: achieved book changes/s, frames and messages (level, trade, ticker,
 candle) delivered per second over all clients, delay p50/p99/max, sequence gaps
-seen by clients, and the CPU used by the server, the driver and the clients.
+seen by clients, replayed frames, and the CPU used by the servers, the order
+flow and the clients.
 """
 
 from __future__ import annotations
@@ -252,6 +266,7 @@ class Stats:
         self.messages = 0
         self.gaps = 0
         self.snapshots = 0
+        self.replays = 0
         self.measuring = False
         self.started = False
         self.max_seq = 0
@@ -264,6 +279,7 @@ async def client(url: str, stats: Stats, ready: asyncio.Event, count: int) -> No
         url, max_size=None, ping_interval=None, close_timeout=1
     ) as socket:
         last = -1
+        newest = -1  # highest sequence this client had been sent
         async for text in socket:
             now = time.time() * 1000
             match = BATCH.match(text)
@@ -281,6 +297,10 @@ async def client(url: str, stats: Stats, ready: asyncio.Event, count: int) -> No
                 stats.gaps += 1
             last = seq
             stats.max_seq = max(stats.max_seq, seq)
+            if seq <= newest:  # sent again after a snapshot: measured the first time
+                stats.replays += stats.measuring
+                continue
+            newest = seq
             if stats.measuring:
                 stats.delays.append(now - ts)
                 stats.frames += 1
@@ -315,6 +335,7 @@ async def client_group(url: str, count: int, pipe) -> None:
                     "frames": stats.frames,
                     "messages": stats.messages,
                     "gaps": stats.gaps,
+                    "replays": stats.replays,
                     "changes": stats.max_seq - seq_began,
                 }
             )
@@ -327,6 +348,10 @@ async def client_group(url: str, count: int, pipe) -> None:
 def _client_process(url: str, count: int, pipe) -> None:
     import uvloop
 
+    nice = int(os.environ.get("BENCH_CLIENT_NICE", "0"))
+    if nice:  # the simulated clients before the order flow (see the docstring)
+        os.nice(nice)
+
     uvloop.run(client_group(url, count, pipe))
 
 
@@ -335,19 +360,20 @@ def _spawn(args, env: dict, role: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(command, env={**os.environ, **env})
 
 
-def run_clients(port: int, count: int, args, env: dict) -> dict:
+def run_clients(ports: list[int], count: int, args, env: dict) -> dict:
     import multiprocessing
 
     from django.db import connections
 
     connections.close_all()  # children must not share the parent's connection
-    url = f"ws://127.0.0.1:{port}/ws/market/{SYMBOL}/"
-    groups = max(1, min(args.client_procs or count // 250, count))
+    groups = max(1, min(args.client_procs or count // 250, count), len(ports))
     context = multiprocessing.get_context("fork")
     pipes, procs = [], []
     for index in range(groups):
         share = count // groups + (1 if index < count % groups else 0)
         parent_end, child_end = context.Pipe()
+        # each client process on one server, as a load balancer would spread them
+        url = f"ws://127.0.0.1:{ports[index % len(ports)]}/ws/market/{SYMBOL}/"
         proc = context.Process(target=_client_process, args=(url, share, child_end))
         proc.start()
         pipes.append(parent_end)
@@ -381,7 +407,7 @@ def run_clients(port: int, count: int, args, env: dict) -> dict:
         started = pipes[0].recv()
     time.sleep(3)  # warm-up: the placers' rate control settles
     pids = {
-        "server": [env["pid"]],
+        "server": env["pids"],
         "flow": [p.pid for p in flow],
         "clients": [p.pid for p in procs],
     }
@@ -414,6 +440,7 @@ def run_clients(port: int, count: int, args, env: dict) -> dict:
 
     return {
         "clients": count,
+        "servers": len(ports),
         "client_procs": groups,
         "source": args.source,
         "changes_per_s": max(r["changes"] for r in reports) / measured,
@@ -423,6 +450,7 @@ def run_clients(port: int, count: int, args, env: dict) -> dict:
         "p99_ms": pct(0.99),
         "max_ms": delays[-1] if delays else 0.0,
         "gaps": sum(r["gaps"] for r in reports),
+        "replays": sum(r["replays"] for r in reports),
         "server_cpu": share("server"),
         "flow_cpu": share("flow"),
         "clients_cpu": share("clients"),
@@ -460,6 +488,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--placers", type=int, default=6, help="order processes")
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=2,
+        help="uvicorn processes, a port each (hubs are per process)",
+    )
     parser.add_argument(
         "--client-procs",
         type=int,
@@ -503,33 +537,37 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "THROTTLE_ANON": "100000/min",
     }
-    port = free_port()
-    server = start_uvicorn(variables, port)
+    ports = [free_port() for _ in range(args.servers)]
+    servers = [start_uvicorn(variables, port) for port in ports]
     results = []
     try:
         for count in args.clients:
-            env = {"pid": server.pid, "vars": variables}
-            result = run_clients(port, count, args, env)
+            env = {"pids": [server.pid for server in servers], "vars": variables}
+            result = run_clients(ports, count, args, env)
             results.append(result)
             print(json.dumps(result), flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
     print()
     print(
-        f"{'clients':>7} {'source':>9} {'changes/s':>9} {'frames/s':>9} "
+        f"{'clients':>7} {'servers':>7} {'source':>9} {'changes/s':>9} {'frames/s':>9} "
         f"{'msgs/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'gaps':>5} "
-        f"{'server':>6} {'flow':>6} {'clients':>7}"
+        f"{'replays':>7} {'server':>6} {'flow':>6} {'clients':>7}"
     )
     for r in results:
         print(
-            f"{r['clients']:>7} {r['source']:>9} {r['changes_per_s']:>9.0f} "
+            f"{r['clients']:>7} {r['servers']:>7} {r['source']:>9} "
+            f"{r['changes_per_s']:>9.0f} "
             f"{r['frames_per_s']:>9.0f} {r['messages_per_s']:>9.0f} "
             f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
-            f"{r['gaps']:>5} {r['server_cpu']:>6.0%} {r['flow_cpu']:>6.0%} "
+            f"{r['gaps']:>5} {r['replays']:>7} {r['server_cpu']:>6.0%} "
+            f"{r['flow_cpu']:>6.0%} "
             f"{r['clients_cpu']:>7.0%}"
         )
     print(

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from marketdata import messages
 from marketdata.auth import jwt_authenticate
-from marketdata.hub import Frame, hub_join, hub_leave
+from marketdata.hub import Frame, batch_text, hub_join, hub_leave
 from marketdata.publish import market_layer_alias
 from marketdata.selectors import user_event_list
 from trading.models import Instrument
@@ -86,8 +86,8 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         self.outbox: list[Frame] = []
         self.control: list[str] = []
         self.want_snapshot = True
-        self.wake = asyncio.Event()
-        self.wake.set()
+        self.woken = True  # the sender has something to look at
+        self.waiter: asyncio.Future | None = None  # the idle sender waits on it
         # Join first, then read the snapshot (in the sender): nothing published
         # in between can be lost.
         layer = get_channel_layer(market_layer_alias())
@@ -111,7 +111,7 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
             self.outbox.clear()
             self.want_snapshot = True
         self.outbox.append(frame)
-        self.wake.set()
+        self._wake()
 
     # -- from the client -------------------------------------------------------------
 
@@ -123,7 +123,7 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
             self.want_snapshot = True
         else:
             self.control.append('{"type":"pong"}')
-        self.wake.set()
+        self._wake()
 
     # -- sending ----------------------------------------------------------------------
 
@@ -144,25 +144,52 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
             if now >= next_snapshot:
                 next_snapshot = now + every
                 self.want_snapshot = True
-            self.wake.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        # A bare future, not an asyncio.Event: the hub wakes every subscriber
+        # for every frame, and this is the cheapest way to do it.
+        self.woken = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _send_text(self, text: str) -> None:
+        # Straight to the ASGI send: the consumer's send() adds two coroutine
+        # layers per frame and subscriber.
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def _sender(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self.wake.wait()
-                self.wake.clear()
+                while not self.woken:
+                    self.waiter = loop.create_future()
+                    await self.waiter
+                self.waiter = None
+                self.woken = False
                 while self.control:
-                    await self.send(self.control.pop(0))
+                    await self._send_text(self.control.pop(0))
                 if self.want_snapshot:
                     self.want_snapshot = False
+                    sent_before = self.seq
                     snapshot, after = await self.hub.snapshot()
-                    await self.send(snapshot.text)
+                    await self._send_text(snapshot.text)
                     self.seq = snapshot.seq
                     self.outbox = after  # everything the hub has seen since
+                    # What this client was sent before the snapshot goes again in
+                    # a frame of its own, so the next frame's `ts` is that of the
+                    # oldest change new to the client.
+                    replay = [
+                        f for f in self.outbox if self.seq < f.last <= sent_before
+                    ]
+                    if replay:
+                        await self._send_text(self._merge(replay))
+                        self.seq = replay[-1].last
                 frames = [f for f in self.outbox if f.last > self.seq]
                 self.outbox = []
                 if frames:
-                    await self.send(self._merge(frames))
+                    await self._send_text(self._merge(frames))
                     self.seq = frames[-1].last
         except asyncio.CancelledError:
             raise
@@ -173,11 +200,9 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
 
     @staticmethod
     def _merge(frames: list[Frame]) -> str:
-        body = ",".join(frame.body for frame in frames)
-        return (
-            f'{{"type":"batch","seq":{frames[-1].last},"ts":{frames[0].ts},'
-            f'"messages":[{body}]}}'
-        )
+        # A subscriber that keeps up is sent the hub's frame as it is: its text
+        # is built once for all of them.
+        return frames[0].text if len(frames) == 1 else batch_text(frames)
 
 
 class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):

@@ -28,6 +28,7 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -51,6 +52,20 @@ class Frame:
     last: int
     ts: int
     body: str
+
+    @cached_property
+    def text(self) -> str:
+        """The batch frame as sent; built once however many subscribers get it."""
+        return batch_text([self])
+
+
+def batch_text(frames: list[Frame]) -> str:
+    """One batch frame carrying `frames` in order: `ts` is the oldest one's."""
+    body = ",".join(frame.body for frame in frames)
+    return (
+        f'{{"type":"batch","seq":{frames[-1].last},"ts":{frames[0].ts},'
+        f'"messages":[{body}]}}'
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ REDIS_URL is set (CI)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -156,6 +157,63 @@ async def test_snapshot_on_request_ping_and_bad_messages(market):
     await comm.send_json_to({"op": "snapshot"})
     snapshot = await receive(comm)
     assert snapshot["type"] == "snapshot" and snapshot["seq"] == 2
+    await comm.disconnect()
+
+
+async def test_after_a_cached_snapshot_what_was_sent_goes_again_in_its_own_frame(
+    market, monkeypatch
+):
+    """A snapshot older than what the client has is followed by the changes above
+    it that the client was already sent, in a frame of their own: the next
+    frame's ts is then that of the oldest change new to the client."""
+    from marketdata import hub
+
+    monkeypatch.setattr(hub, "SNAPSHOT_CACHE_SECONDS", 600)  # keep the seq-2 one
+    _, buyer, seller = market
+    comm = await connect_market()
+    client = BookClient()
+    await follow(comm, client, until_seq=2)
+    await database_sync_to_async(place)(seller, "sell", "104", "0.1")  # seq 3
+    await database_sync_to_async(place)(seller, "sell", "105", "0.1")  # seq 4
+    await follow(comm, client, until_seq=4)
+
+    cached_snapshot = hub.MarketHub.snapshot
+
+    async def snapshot_while_the_book_moves(self):
+        # seq 5 reaches the hub while the client waits for its snapshot
+        await database_sync_to_async(place)(buyer, "buy", "98", "0.1")
+        while self.last_seq < 5:
+            await asyncio.sleep(0.01)
+        return await cached_snapshot(self)
+
+    monkeypatch.setattr(hub.MarketHub, "snapshot", snapshot_while_the_book_moves)
+    await comm.send_json_to({"op": "snapshot"})
+    snapshot = await receive(comm)
+    assert snapshot["type"] == "snapshot" and snapshot["seq"] == 2
+    replay = await receive(comm)
+    assert replay["type"] == "batch" and replay["seq"] == 4
+    assert [m["seq"] for m in replay["messages"]] == [3, 4]
+    client.on_message(snapshot)
+    client.on_message(replay)
+    fresh = await receive(comm)
+    assert fresh["type"] == "batch" and fresh["seq"] == 5
+    assert [m["seq"] for m in fresh["messages"]] == [5]
+    assert fresh["ts"] > replay["ts"]
+    client.on_message(fresh)
+    depth = await database_sync_to_async(rest_depth)()
+    assert client.gaps == 0 and client.seq == depth["sequence"] == 5
+    assert client.depth() == (depth["bids"], depth["asks"])
+    await comm.disconnect()
+
+
+async def test_the_public_market_stream_carries_no_session(market):
+    """The session middleware wraps every frame sent: only /ws/user/ has it."""
+    from marketdata import hub
+
+    comm = await connect_market()
+    assert (await receive(comm))["type"] == "snapshot"
+    (subscriber,) = hub._HUBS[asyncio.get_running_loop()]["BTC-USD"].subscribers
+    assert "session" not in subscriber.scope and "user" not in subscriber.scope
     await comm.disconnect()
 
 
