@@ -127,6 +127,45 @@ class OrderOutputSerializer(serializers.Serializer):
         instrument = order.instrument
         return (instrument.base if order.is_buy else instrument.quote).code
 
+    def to_representation(self, order: Order) -> dict:
+        """The declared fields, built directly. DRF's generic path deep-copies
+        every declared field per serializer and walks them one by one; this runs
+        for every order placed, cancelled and streamed. The fields above stay the
+        schema, and a test holds both paths to the same output."""
+        instrument = order.instrument
+        return {
+            "id": order.pk,
+            "client_order_id": order.client_order_id,
+            "symbol": instrument.symbol,
+            "side": _text(order.side),
+            "type": _text(order.type),
+            "time_in_force": _text(order.time_in_force),
+            "post_only": order.post_only,
+            "stp": _text(order.stp),
+            "price": self.get_price(order),
+            "stop_price": self.get_stop_price(order),
+            "quantity": self.get_quantity(order),
+            "quote_quantity": self.get_quote_quantity(order),
+            "filled_quantity": self.get_filled_quantity(order),
+            "remaining_quantity": self.get_remaining_quantity(order),
+            "filled_quote": self.get_filled_quote(order),
+            "average_price": self.get_average_price(order),
+            "fees_paid": self.get_fees_paid(order),
+            "fee_asset": self.get_fee_asset(order),
+            "status": _text(order.status),
+            "reason": _text(order.reason),
+            "stop_triggered": order.stop_triggered,
+            "created_at": _DATETIME.to_representation(order.created_at),
+            "updated_at": _DATETIME.to_representation(order.updated_at),
+        }
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
 
 class CancelAllOutputSerializer(serializers.Serializer):
     cancel_requested = serializers.ListField(child=serializers.IntegerField())

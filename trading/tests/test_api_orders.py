@@ -127,3 +127,65 @@ def test_another_users_order_is_404(setup):
         == 404
     )
     assert other.get("/api/v1/orders").json()["results"] == []
+
+
+def test_order_output_built_directly_equals_drfs_generic_path(setup):
+    """OrderOutputSerializer.to_representation skips DRF's per-field walk: it must
+    give exactly what the declared fields give, for orders in every shape."""
+    from rest_framework import serializers
+
+    from trading.api.serializers import OrderOutputSerializer
+    from trading.services import order_cancel, order_place
+
+    instrument, buyer, client = setup
+    seller = make_verified_user(email="seller@example.com")
+    fund(seller, instrument.base, 10 * 10**8)
+    order_place(user=seller, symbol="BTC-USD", side="sell", price="90000", quantity="1")
+    resting, _ = order_place(
+        user=buyer,
+        symbol="BTC-USD",
+        side="buy",
+        price="80000",
+        quantity="0.3",
+        client_order_id="rest-1",
+        post_only=True,
+    )
+    order_place(
+        user=buyer,
+        symbol="BTC-USD",
+        side="buy",
+        type="market",
+        quote_quantity="9000.00",
+    )
+    order_place(
+        user=seller,
+        symbol="BTC-USD",
+        side="sell",
+        type="stop_limit",
+        price="70000",
+        stop_price="71000",
+        quantity="0.1",
+    )
+    partial, _ = order_place(
+        user=buyer,
+        symbol="BTC-USD",
+        side="buy",
+        price="90000",
+        quantity="0.5",
+        time_in_force="ioc",
+    )
+    match(instrument)
+    order_cancel(user=buyer, order_id=resting.pk)
+    match(instrument)
+    orders = list(Order.objects.select_related("instrument__base", "instrument__quote"))
+    assert {order.status for order in orders} >= {"filled", "cancelled", "open"}
+    assert any(order.filled_lots for order in orders)
+    serializer = OrderOutputSerializer()
+    for order in orders:
+        generic = serializers.Serializer.to_representation(serializer, order)
+        assert serializer.to_representation(order) == dict(generic)
+        assert list(serializer.to_representation(order)) == list(generic)
+    partial.refresh_from_db()
+    assert client.get(f"/api/v1/orders/{partial.pk}").json() == dict(
+        serializers.Serializer.to_representation(serializer, partial)
+    )
