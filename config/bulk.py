@@ -10,7 +10,9 @@ to the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import connection, models
 
@@ -177,6 +179,37 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
 
 def insert_one(obj: models.Model) -> None:
     insert_rows([obj])
+
+
+_deferred: ContextVar[list[models.Model] | None] = ContextVar(
+    "bulk_deferred_inserts", default=None
+)
+
+
+@contextmanager
+def inserts_deferred() -> Iterator[list[models.Model]]:
+    """Collect what `insert_rows_deferrable` is given inside the block instead of
+    writing it, for the caller to write with its own rows in one statement
+    (`write_together`) before its transaction commits. Leaving the block normally
+    with a collected row still unwritten is a bug, and raises."""
+    rows: list[models.Model] = []
+    token = _deferred.set(rows)
+    try:
+        yield rows
+    finally:
+        _deferred.reset(token)
+    if any(row.pk is None for row in rows):
+        raise RuntimeError("rows collected by inserts_deferred() were not written")
+
+
+def insert_rows_deferrable(objs: Sequence[models.Model]) -> None:
+    """`insert_rows`, or, inside `inserts_deferred()`, left to its caller. For rows
+    nothing later in the transaction reads back before the caller writes them."""
+    collected = _deferred.get()
+    if collected is None:
+        insert_rows(objs)
+    else:
+        collected.extend(objs)
 
 
 def insert_sql(obj: models.Model) -> tuple[str, list]:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.bulk import insert_rows
+from config.bulk import insert_rows_deferrable
 from marketdata import messages
 from marketdata.candles import candles_upsert
 from marketdata.models import BookSnapshot, UserEvent
@@ -161,14 +161,16 @@ def _user_events_save(rows: list[UserEvent]) -> None:
     now = timezone.now()
     for row in rows:
         row.created_at = now
-    insert_rows(rows)
-    per_user: dict[int, list] = {}
-    for row in rows:
-        per_user.setdefault(row.user_id, []).append(
-            [row.pk, messages.dumps(row.message())]
-        )
+    # The order placement writes its balance event with its own rows (see
+    # trading.services.orders): the ids are read at commit, not here.
+    insert_rows_deferrable(rows)
 
     def send() -> None:
+        per_user: dict[int, list] = {}
+        for row in rows:
+            per_user.setdefault(row.user_id, []).append(
+                [row.pk, messages.dumps(row.message())]
+            )
         for user_id, events in per_user.items():
             group_send(user_group(user_id), {"type": "user.events", "events": events})
 

@@ -150,3 +150,35 @@ def test_write_together_is_all_or_nothing(usd):
         )
     assert Journal.objects.get().reference == "test:old"
     assert Asset.objects.count() == 1
+
+
+def test_inserts_deferred_leaves_rows_to_the_caller(usd):
+    from config.bulk import insert_rows_deferrable, inserts_deferred, write_together
+    from wallet.models import Journal
+
+    outside = Journal(kind=Journal.Kind.HOLD, reference="test:now")
+    insert_rows_deferrable([outside])  # no block: written at once
+    assert outside.pk and Journal.objects.filter(pk=outside.pk).exists()
+    with inserts_deferred() as later:
+        rows = [Journal(kind=Journal.Kind.HOLD, reference=f"test:{n}") for n in (1, 2)]
+        insert_rows_deferrable(rows)
+        assert later == rows and Journal.objects.count() == 1  # not yet written
+        write_together(inserts=later)
+    assert all(row.pk for row in rows)
+    assert sorted(Journal.objects.values_list("reference", flat=True)) == [
+        "test:1",
+        "test:2",
+        "test:now",
+    ]
+
+
+def test_rows_left_unwritten_by_inserts_deferred_are_an_error(usd):
+    from config.bulk import insert_rows_deferrable, inserts_deferred
+    from wallet.models import Journal
+
+    with pytest.raises(RuntimeError, match="not written"), inserts_deferred():
+        insert_rows_deferrable([Journal(kind=Journal.Kind.HOLD, reference="test:x")])
+    assert not Journal.objects.exists()
+    with pytest.raises(ValueError), inserts_deferred():  # the caller's own error
+        insert_rows_deferrable([Journal(kind=Journal.Kind.HOLD, reference="test:y")])
+        raise ValueError

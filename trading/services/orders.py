@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.bulk import insert_one, write_together
+from config.bulk import insert_one, inserts_deferred, write_together
 from config.errors import ApplicationError, Conflict, Unprocessable
 from kyc.models import KycProfile, KycStatus
 from kyc.selectors import kyc_require_verified
@@ -376,25 +376,30 @@ def order_place(
                     insert_one(order)
                 else:
                     order.pk = state.order_id
-                order.hold = hold_create(
-                    user=user,
-                    asset=asset,
-                    amount=amount,
-                    reference_kind="order",
-                    reference_id=str(order.pk),
-                    metadata={"symbol": instrument.symbol},
-                    new_reference=True,
-                )
-                rows = [
-                    OrderStatusChange(order=order, to_status=Order.Status.PENDING),
-                    OrderCommand(
-                        instrument=instrument, order=order, kind=OrderCommand.Kind.PLACE
-                    ),
-                ]
-                if state.order_id is None:
-                    write_together(updates=[(order, ["hold"])], inserts=rows)
-                else:  # the order goes in with its hold, status row and command
-                    write_together(inserts=[order, *rows])
+                # The hold's balance event goes in with the order's rows below.
+                with inserts_deferred() as events:
+                    order.hold = hold_create(
+                        user=user,
+                        asset=asset,
+                        amount=amount,
+                        reference_kind="order",
+                        reference_id=str(order.pk),
+                        metadata={"symbol": instrument.symbol},
+                        new_reference=True,
+                    )
+                    rows = [
+                        OrderStatusChange(order=order, to_status=Order.Status.PENDING),
+                        OrderCommand(
+                            instrument=instrument,
+                            order=order,
+                            kind=OrderCommand.Kind.PLACE,
+                        ),
+                        *events,
+                    ]
+                    if state.order_id is None:
+                        write_together(updates=[(order, ["hold"])], inserts=rows)
+                    else:  # the order goes in after its hold, with the rest
+                        write_together(inserts=[order, *rows])
         except IntegrityError:
             # The same client_order_id raced us and committed first.
             existing = Order.objects.filter(user=user, client_order_id=client_order_id)

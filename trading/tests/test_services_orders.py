@@ -766,6 +766,10 @@ def test_a_placement_writes_order_hold_journal_status_and_command_together(
     ) == [("pending",)]
     assert list(order.commands.values_list("kind", "processed_at")) == [("place", None)]
     assert balances(buyer)["USD"] == (100_000 * USD - 200, 200)
+    from marketdata.models import UserEvent
+
+    event = UserEvent.objects.filter(user=buyer, type="balance").latest("pk")
+    assert (event.data["available"], event.data["held"]) == ("99998.00", "2.00")
     # a retry returns the same order and writes nothing more
     again, created = order_place(
         user=buyer, symbol="BTC-USD", side="buy", price="100", quantity="0.02",
