@@ -1,4 +1,4 @@
-"""Bulk writes the ORM makes slow.
+"""Bulk writes (and a few reads) the ORM makes slow.
 
 Django's `bulk_update` builds a `CASE WHEN pk = ... THEN ...` expression per row and
 field and resolves each of them in Python: for the matcher's 500-order batches that
@@ -265,3 +265,38 @@ def write_together(
         )
         if inserts:
             _inserted(inserts, cursor.fetchone())
+
+
+# --- rows read in SQL -------------------------------------------------------------
+
+_row_converters: dict[tuple[type, str], list] = {}
+
+
+def model_columns(model: type[models.Model], alias: str) -> str:
+    """The SELECT list of `model`'s columns under the table alias `alias`, in the
+    order `instance_from_row` reads them."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def instance_from_row(model: type[models.Model], values: Sequence) -> models.Model:
+    """The instance the ORM would build from a row of `model_columns`: each
+    column through the database's converters, as the SQL compiler applies them
+    (SQLite's booleans and datetimes, for one)."""
+    key = (model, connection.vendor)
+    converters = _row_converters.get(key)
+    if converters is None:
+        converters = []
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            chain = connection.ops.get_db_converters(column)
+            chain += column.get_db_converters(connection)
+            converters.append((column, chain))
+        _row_converters[key] = converters
+    row = []
+    for value, (column, chain) in zip(values, converters, strict=True):
+        for converter in chain:
+            value = converter(value, column, connection)
+        row.append(value)
+    names = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db(connection.alias, names, row)

@@ -744,6 +744,59 @@ def test_a_warm_copy_costs_no_instrument_query(btc_usd, make_trader):
     assert sum("JOIN trading_instrument i" in q["sql"] for q in queries) == 1
 
 
+def test_cancel_and_amend_read_the_order_and_instrument_in_one_locked_statement(
+    btc_usd, make_trader
+):
+    """The order comes from the lock statement as the ORM would build it; the
+    instrument from this process's copy, with the status read under the lock."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from config.bulk import instance_from_row, model_columns
+    from trading.services.orders import _locked_own_order
+
+    buyer = make_trader("buyer@example.com", usd=100_000 * USD)
+    order = place(
+        buyer, side="buy", price="100", quantity="0.02", post_only=True,
+        client_order_id="lock-1",
+    )  # fmt: skip
+    stored = Order.objects.get(pk=order.pk)
+    with CaptureQueriesContext(connection) as queries:
+        locked = _locked_own_order(buyer, order.pk)
+    assert len(queries) == 1  # a warm copy: no instrument read
+    for field in Order._meta.concrete_fields:
+        ours, orms = getattr(locked, field.attname), getattr(stored, field.attname)
+        assert (ours, type(ours)) == (orms, type(orms)), field.name
+    assert locked.instrument.pk == btc_usd.pk and locked.instrument.base.code == "BTC"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Order, 'o')} FROM trading_order o"  # noqa: S608
+            " WHERE o.id = %s",
+            [order.pk],
+        )
+        assert instance_from_row(Order, cursor.fetchone()).created_at == (
+            stored.created_at
+        )
+
+    Instrument.objects.filter(pk=btc_usd.pk).update(status="halted")  # elsewhere
+    cancelled = order_cancel(user=buyer, order_id=order.pk)  # cancels still go
+    assert cancelled.instrument.status == "halted"
+    assert order.commands.filter(kind="cancel").count() == 1
+    order_cancel(user=buyer, order_id=order.pk)  # pending: nothing more
+    assert order.commands.filter(kind="cancel").count() == 1
+    refused(
+        lambda: order_amend(user=buyer, order_id=order.pk, price="101"),
+        "instrument_not_trading",
+    )
+    Instrument.objects.filter(pk=btc_usd.pk).update(lot_size=2_000_000)  # elsewhere
+    assert _locked_own_order(buyer, order.pk).instrument.lot_size == 2_000_000
+    other = make_trader("other@example.com")
+    error = refused(
+        lambda: order_cancel(user=other, order_id=order.pk), "order_not_found"
+    )
+    assert error.status_code == 404
+
+
 def test_a_placement_writes_order_hold_journal_status_and_command_together(
     btc_usd, make_trader
 ):
