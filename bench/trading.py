@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -350,9 +351,10 @@ def report_cpu(before: dict[str, float], after: dict[str, float], seconds: float
 def report_load(name: str, results, seconds: float) -> None:
     ok = [r for r in results if r[1] < 400]
     latencies = [r[2] * 1000 for r in ok]
-    errors = len(results) - len(ok)
+    refused = Counter(r[1] for r in results if r[1] >= 400)
+    errors = ", ".join(f"{count} x {code}" for code, count in sorted(refused.items()))
     print(
-        f"{name:<28} {len(ok) / seconds:9.1f} req/s ok   ({errors} errors)"
+        f"{name:<28} {len(ok) / seconds:9.1f} req/s ok   ({errors or 'no errors'})"
         f"   latency p50 {_percentile(latencies, 50):6.1f} ms  p99 "
         f"{_percentile(latencies, 99):6.1f} ms"
     )

@@ -269,6 +269,27 @@ def write_together(
 
 # --- rows read in SQL -------------------------------------------------------------
 
+
+def rows_lock(model: type[models.Model], pks: Sequence, *, no_key: bool = True) -> None:
+    """Lock rows of `model` by pk, in the order given (pass them sorted, as every
+    writer of the table must), with one statement whatever their number:
+    `FOR NO KEY UPDATE` (or `FOR UPDATE`) on PostgreSQL. Elsewhere a no-op, as
+    the ORM's `select_for_update` is (SQLite locks the whole database)."""
+    if not pks or not connection.features.has_select_for_update:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    mode = "NO KEY UPDATE" if no_key else "UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # names from the model's meta, values bound
+            f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)}"  # noqa: S608
+            f" WHERE {quote(meta.pk.column)} = ANY(%s)"
+            f" ORDER BY {quote(meta.pk.column)} FOR {mode}",
+            [list(pks)],
+        )
+
+
 _row_converters: dict[tuple[type, str], list] = {}
 
 

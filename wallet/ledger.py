@@ -13,8 +13,9 @@ in one transaction) share one code path, which:
    (`select_for_update`), so concurrent postings never deadlock;
 4. computes each balance after each entry from the locked rows, refusing an
    overdraft with `insufficient_funds` (422) before writing anything;
-5. inserts the entries with `bulk_create` (each carries `balance_after`), moves the
-   balances with one `F()` update, and updates the holds' amounts and status.
+5. inserts the entries in one statement (`config.bulk.insert_rows`; each carries
+   `balance_after`), moves the balances with one `F()` update, and updates the
+   holds' amounts and status.
 
 The database is the backstop: a CHECK keeps every account but `external`
 non-negative, another keeps each hold's amounts adding up.
@@ -272,7 +273,7 @@ def _post_many(specs: Sequence[JournalSpec]) -> list[Journal]:
             ]
             try:
                 with transaction.atomic():
-                    Journal.objects.bulk_create(new)
+                    insert_rows(new)
                 break
             except IntegrityError:
                 # A concurrent twin committed the same reference first: replay it.
@@ -366,7 +367,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     # No savepoint here: an IntegrityError leaves through the caller's atomic block
     # (ledger_post's own), which rolls the whole posting back.
     try:
-        Entry.objects.bulk_create(entries, batch_size=1000)
+        insert_rows(entries)
         bulk_add(Account, "balance", deltas)
         if holds:
             bulk_update_rows(Hold, list(holds.values()), _HOLD_FIELDS)

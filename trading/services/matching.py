@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode
 from accounts.services import audit_event_record
-from config.bulk import bulk_update_rows
+from config.bulk import bulk_update_rows, insert_rows, rows_lock
 from trading.engine import (
     STP,
     Accepted,
@@ -681,20 +681,15 @@ class _Batch:
         changed = sorted(self.changed_orders.values(), key=lambda order: order.pk)
         # Lock the rows in pk order first, like every other writer of orders
         # (cancel-all), so the update below cannot deadlock with them.
-        list(
-            Order.objects.filter(pk__in=[order.pk for order in changed])
-            .order_by("pk")
-            .select_for_update(no_key=True)
-            .values_list("pk")
-        )
+        rows_lock(Order, sorted(order.pk for order in changed))
         bulk_update_rows(Order, changed, _ORDER_FIELDS)
-        OrderStatusChange.objects.bulk_create(self.history)
-        Trade.objects.bulk_create(self.trades)
+        insert_rows(self.history)
+        insert_rows(self.trades)
         fills = []
         for trade, fill in self.fills:
             fill.trade = trade
             fills.append(fill)
-        Fill.objects.bulk_create(fills)
+        insert_rows(fills)
         if self.journals:
             ledger_post_batch(journals=self.journals)
         bulk_update_rows(OrderCommand, self.commands, ["result", "processed_at"])
