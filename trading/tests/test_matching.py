@@ -117,3 +117,67 @@ def test_the_matcher_remembers_only_accounts_that_outlive_its_run(market):
     assert Trade.objects.count() == 3
     assert balances(buyer)["BTC"][0] == 3 * 10**6 - 3 * 2_000  # taker fee 20 bps
     assert_ledger_ok()
+
+
+def _same_fields(ours, orms) -> None:
+    assert type(ours) is type(orms)
+    for field in type(orms)._meta.concrete_fields:
+        mine, theirs = getattr(ours, field.attname), getattr(orms, field.attname)
+        assert (mine, type(mine)) == (theirs, type(theirs)), field.name
+
+
+def test_a_runs_reads_in_sql_build_what_the_orm_builds(market):
+    """The lock, the pending commands (with order and hold) and the orders loaded
+    for fills are read in SQL: the instances must equal the ORM's."""
+    from trading.models import Instrument, OrderCommand
+    from trading.services import instrument_set_status, order_amend
+    from trading.services.matching import (
+        _instrument_lock,
+        _orders_with_holds,
+        _pending_commands,
+    )
+
+    instrument, buyer, seller = market
+    resting = order_place(
+        user=seller, symbol="BTC-USD", side="sell", price="100", quantity="0.5"
+    )[0]
+    match(instrument)
+    order_place(user=buyer, symbol="BTC-USD", side="buy", price="99", quantity="0.1")
+    order_amend(user=seller, order_id=resting.pk, price="101")
+    order_cancel(user=seller, order_id=resting.pk)
+
+    locked = _instrument_lock(instrument.pk)
+    _same_fields(locked, Instrument.objects.get(pk=instrument.pk))
+    _same_fields(locked.base, instrument.base)
+    _same_fields(locked.quote, instrument.quote)
+    pending = _pending_commands(instrument.pk, cancels_only=False, limit=10)
+    expected = list(
+        OrderCommand.objects.filter(instrument=instrument, processed_at__isnull=True)
+        .select_related("order__hold")
+        .order_by("pk")
+    )
+    assert [c.kind for c in pending] == ["place", "amend", "cancel"]
+    for ours, orms in zip(pending, expected, strict=True):
+        _same_fields(ours, orms)
+        _same_fields(ours.order, orms.order)
+        _same_fields(ours.order.hold, orms.order.hold)
+    assert len(_pending_commands(instrument.pk, cancels_only=False, limit=2)) == 2
+    only_cancels = _pending_commands(instrument.pk, cancels_only=True, limit=10)
+    assert [c.kind for c in only_cancels] == ["cancel"]
+    loaded = _orders_with_holds([resting.pk, pending[0].order_id])
+    assert sorted(o.pk for o in loaded) == sorted([resting.pk, pending[0].order_id])
+    for order in loaded:
+        _same_fields(order, Order.objects.get(pk=order.pk))
+
+    instrument_set_status(instrument=instrument, status="halted")
+    match(instrument)  # a halted run applies the cancel only
+    assert Order.objects.get(pk=resting.pk).status == "cancelled"
+    assert [
+        c.kind for c in _pending_commands(instrument.pk, cancels_only=False, limit=9)
+    ] == [
+        "place",
+        "amend",
+    ]
+    with pytest.raises(Instrument.DoesNotExist):
+        _instrument_lock(10**9)
+    assert_ledger_ok()

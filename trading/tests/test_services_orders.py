@@ -428,7 +428,12 @@ def test_amend_to_a_total_already_filled_meanwhile_closes_the_order(
     assert_ledger_ok()
 
 
-def test_two_pending_amends_reserve_for_their_combined_effect(btc_usd, make_trader):
+@pytest.mark.parametrize("batch_size", [1, 100])  # one amend per run, or both
+def test_two_pending_amends_reserve_for_their_combined_effect(
+    btc_usd, make_trader, batch_size
+):
+    from trading.services import matching_run
+
     buyer = make_trader("buyer@example.com", usd=20_000 * USD)
     seller = make_trader("seller@example.com", btc=BTC)
     order = place(buyer, side="buy", price="1000", quantity="0.1")
@@ -437,6 +442,9 @@ def test_two_pending_amends_reserve_for_their_combined_effect(btc_usd, make_trad
     assert balances(buyer)["USD"] == (20_000 * USD - 20_000, 20_000)
     order_amend(user=buyer, order_id=order.pk, price="2000")  # 0.2 x 2,000
     assert balances(buyer)["USD"] == (20_000 * USD - 40_000, 40_000)
+    first = matching_run(instrument_id=btc_usd.pk, batch_size=batch_size)
+    if batch_size == 1:  # the second amend still waits: the hold stays whole
+        assert first.more and state(order)["hold"] == 40_000
     match(btc_usd)
     assert state(order)["hold"] == 40_000
     assert (order.price_ticks, order.quantity_lots) == (2000, 20)
