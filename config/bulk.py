@@ -270,24 +270,59 @@ def write_together(
 # --- rows read in SQL -------------------------------------------------------------
 
 
+def _pk_in(model: type[models.Model], alias: str, values: Sequence) -> tuple[str, list]:
+    """`<alias>.<pk> = ANY(%s)` (one statement text whatever the count) on
+    PostgreSQL, `IN (%s, ...)` elsewhere, with its parameters."""
+    return column_in(
+        f"{alias}.{connection.ops.quote_name(model._meta.pk.column)}", values
+    )
+
+
+def column_in(column: str, values: Sequence) -> tuple[str, list]:
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
 def rows_lock(model: type[models.Model], pks: Sequence, *, no_key: bool = True) -> None:
-    """Lock rows of `model` by pk, in the order given (pass them sorted, as every
-    writer of the table must), with one statement whatever their number:
-    `FOR NO KEY UPDATE` (or `FOR UPDATE`) on PostgreSQL. Elsewhere a no-op, as
-    the ORM's `select_for_update` is (SQLite locks the whole database)."""
+    """Lock rows of `model` by pk, in pk order (the order every writer of a table
+    must take its locks in), with one statement whatever their number: `FOR NO
+    KEY UPDATE` (or `FOR UPDATE`) on PostgreSQL. Elsewhere a no-op, as the ORM's
+    `select_for_update` is (SQLite locks the whole database)."""
     if not pks or not connection.features.has_select_for_update:
         return
-    meta = model._meta
-    quote = connection.ops.quote_name
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    where, params = _pk_in(model, "t", pks)
     mode = "NO KEY UPDATE" if no_key else "UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(
             # names from the model's meta, values bound
-            f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)}"  # noqa: S608
-            f" WHERE {quote(meta.pk.column)} = ANY(%s)"
-            f" ORDER BY {quote(meta.pk.column)} FOR {mode}",
-            [list(pks)],
+            f"SELECT t.{pk} FROM {connection.ops.quote_name(model._meta.db_table)} t"  # noqa: S608
+            f" WHERE {where} ORDER BY t.{pk} FOR {mode}",
+            params,
         )
+
+
+def rows_locked(model: type[models.Model], pks: Sequence) -> dict:
+    """The rows of `model` with these pks, locked `FOR UPDATE` in pk order where
+    the database has row locks (as `select_for_update().filter(pk__in=...)`
+    would, without compiling it): {pk: instance}."""
+    if not pks:
+        return {}
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    where, params = _pk_in(model, "t", pks)
+    sql = (
+        # names from the model's meta, values bound
+        f"SELECT {model_columns(model, 't')}"  # noqa: S608
+        f" FROM {connection.ops.quote_name(model._meta.db_table)} t"
+        f" WHERE {where} ORDER BY t.{pk}"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [instance_from_row(model, row) for row in cursor.fetchall()]
+    return {row.pk: row for row in rows}
 
 
 _row_converters: dict[tuple[type, str], list] = {}

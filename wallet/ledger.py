@@ -42,9 +42,13 @@ from accounts.models import User
 from config.bulk import (
     bulk_add,
     bulk_update_rows,
+    column_in,
     insert_one,
     insert_rows,
     insert_sql,
+    instance_from_row,
+    model_columns,
+    rows_locked,
 )
 from config.errors import ApplicationError, Conflict, Unprocessable
 from wallet.errors import WalletErrorCode as Code
@@ -135,12 +139,7 @@ def user_accounts_ensure(*, user: User, asset: Asset) -> tuple[Account, Account]
 
 def accounts_lock(account_ids: Sequence[int]) -> dict[int, Account]:
     """Lock accounts in pk order (the one order every transaction uses)."""
-    rows = (
-        Account.objects.filter(pk__in=set(account_ids))
-        .order_by("pk")
-        .select_for_update()
-    )
-    return {account.pk: account for account in rows}
+    return rows_locked(Account, sorted(set(account_ids)))
 
 
 # --- Validation -------------------------------------------------------------------
@@ -241,9 +240,19 @@ def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal |
     # kind + reference: the columns of the unique index, so this is an index probe
     kinds = {spec.kind for spec, _ in specs_lines}
     references = {spec.reference for spec, _ in specs_lines}
+    kind_in, kind_params = column_in("j.kind", sorted(kinds))
+    reference_in, reference_params = column_in("j.reference", sorted(references))
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            # names from the model, values bound
+            f"SELECT {model_columns(Journal, 'j')} FROM {Journal._meta.db_table} j"  # noqa: S608
+            f" WHERE {kind_in} AND {reference_in}",
+            kind_params + reference_params,
+        )
+        rows = cursor.fetchall()
     existing = {
         (journal.kind, journal.reference): journal
-        for journal in Journal.objects.filter(kind__in=kinds, reference__in=references)
+        for journal in (instance_from_row(Journal, row) for row in rows)
     }
     found: list[Journal | None] = []
     for spec, lines in specs_lines:
@@ -295,12 +304,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     hold_ids = sorted({leg.hold.pk for spec, _ in todo for leg in spec.hold_legs})
     holds: dict[int, Hold] = {}
     if hold_ids:
-        holds = {
-            hold.pk: hold
-            for hold in Hold.objects.filter(pk__in=hold_ids)
-            .order_by("pk")
-            .select_for_update()
-        }
+        holds = rows_locked(Hold, hold_ids)
     account_ids = {line.account_id for _, lines in todo for line in lines}
     accounts = accounts_lock(sorted(account_ids))
     if len(accounts) != len(account_ids):

@@ -182,3 +182,45 @@ def test_rows_left_unwritten_by_inserts_deferred_are_an_error(usd):
     with pytest.raises(ValueError), inserts_deferred():  # the caller's own error
         insert_rows_deferrable([Journal(kind=Journal.Kind.HOLD, reference="test:y")])
         raise ValueError
+
+
+def test_rows_locked_and_instance_from_row_build_what_the_orm_builds(usd):
+    """Accounts (integers), journals (JSON metadata, datetimes) and holds read in
+    SQL equal the ORM's instances, field by field and type by type."""
+    from django.db import connection, transaction
+
+    from accounts.testing import make_user
+    from config.bulk import column_in, instance_from_row, model_columns, rows_locked
+    from wallet.ledger import hold_create
+    from wallet.models import Journal
+
+    user = make_user(email="rows@example.com")
+    fund(user, usd, 5_000)
+    hold = hold_create(
+        user=user, asset=usd, amount=1_000, reference_kind="test", reference_id="1",
+        metadata={"nested": {"a": [1, 2]}, "text": "é"},
+    )  # fmt: skip
+    accounts = list(Account.objects.filter(owner=user).order_by("pk"))
+    with transaction.atomic():
+        locked = rows_locked(Account, [a.pk for a in reversed(accounts)] + [10**9])
+        held = rows_locked(Hold, [hold.pk])
+    assert list(locked) == [a.pk for a in accounts]  # pk order, unknown pks skipped
+    pairs = [(locked[a.pk], a) for a in accounts] + [(held[hold.pk], hold)]
+    journals = list(Journal.objects.order_by("pk"))
+    where, params = column_in("j.id", [j.pk for j in journals])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Journal, 'j')} FROM wallet_journal j"  # noqa: S608
+            f" WHERE {where} ORDER BY j.id",
+            params,
+        )
+        pairs += [
+            (instance_from_row(Journal, row), journal)
+            for row, journal in zip(cursor.fetchall(), journals, strict=True)
+        ]
+    assert journals[-1].metadata["nested"] == {"a": [1, 2]}
+    for ours, orms in pairs:
+        for field in type(orms)._meta.concrete_fields:
+            mine, theirs = getattr(ours, field.attname), getattr(orms, field.attname)
+            assert (mine, type(mine)) == (theirs, type(theirs)), field.name
+    assert rows_locked(Account, []) == {}

@@ -30,6 +30,7 @@ from accounts.models import AuditCode
 from accounts.services import audit_event_record
 from config.bulk import (
     bulk_update_rows,
+    column_in,
     insert_rows,
     instance_from_row,
     model_columns,
@@ -278,10 +279,7 @@ def _pending_commands(
 
 def _orders_with_holds(order_ids: list[int]) -> list[Order]:
     connection = transaction.get_connection()
-    if connection.vendor == "postgresql":
-        where, params = "o.id = ANY(%s)", [order_ids]
-    else:
-        where, params = f"o.id IN ({', '.join(['%s'] * len(order_ids))})", order_ids
+    where, params = column_in("o.id", order_ids)
     sql = (
         # names from the models, values as parameters
         f"SELECT {_ORDER_AND_HOLD} FROM {Order._meta.db_table} o"  # noqa: S608
