@@ -31,7 +31,9 @@ What runs:
 On a machine that also runs the order flow, the simulated clients compete with
 the placers for CPU, which real subscribers on their own machines would not:
 `BENCH_SERVER_NICE=-10` runs the servers, and `BENCH_CLIENT_NICE=-5` the client
-processes, before the order flow. Both are reported in docs/marketdata.md.
+processes, before the order flow. Both are reported in docs/marketdata.md. The
+matcher tunes its garbage collector as the Celery worker does, and each client
+process freezes its sockets' objects once they are connected.
 
 Printed per N: achieved book changes/s, frames and messages (level, trade, ticker,
 candle) delivered per second over all clients, delay p50/p99/max, sequence gaps
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -219,11 +222,13 @@ def match_orders(stop: str) -> None:
     """The matcher: drain the instrument's pending commands in batches, one
     matching transaction (and one published frame) per batch, until `stop`."""
     django_setup({}, migrate=False)
+    from config.celery import worker_gc_tune
     from marketdata.publish import publisher_flush
     from trading.models import Instrument
     from trading.services.matching import matching_run
 
     instrument = Instrument.objects.get(symbol=SYMBOL)
+    worker_gc_tune()  # as the Celery worker does when it is ready
     start = time.perf_counter()
     seq_start = instrument.engine_seq
     batches = commands = 0
@@ -317,6 +322,10 @@ async def client_group(url: str, count: int, pipe) -> None:
             tasks.append(asyncio.ensure_future(client(url, stats, ready, count)))
         await asyncio.sleep(0.2)
     await asyncio.wait_for(ready.wait(), 120)
+    # The sockets live as long as the run: keep full collections (a pause for
+    # every socket of this process) from walking them.
+    gc.collect()
+    gc.freeze()
     pipe.send("ready")
     loop = asyncio.get_running_loop()
     seq_began = 0
