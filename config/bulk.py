@@ -271,14 +271,15 @@ def write_together(
 
 
 def _pk_in(model: type[models.Model], alias: str, values: Sequence) -> tuple[str, list]:
-    """`<alias>.<pk> = ANY(%s)` (one statement text whatever the count) on
-    PostgreSQL, `IN (%s, ...)` elsewhere, with its parameters."""
     return column_in(
         f"{alias}.{connection.ops.quote_name(model._meta.pk.column)}", values
     )
 
 
 def column_in(column: str, values: Sequence) -> tuple[str, list]:
+    """`<column> = ANY(%s)` on PostgreSQL (one statement text, so one prepared
+    statement, whatever the count), `<column> IN (%s, ...)` elsewhere; with its
+    parameters."""
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
@@ -338,7 +339,9 @@ def model_columns(model: type[models.Model], alias: str) -> str:
 def instance_from_row(model: type[models.Model], values: Sequence) -> models.Model:
     """The instance the ORM would build from a row of `model_columns`: each
     column through the database's converters, as the SQL compiler applies them
-    (SQLite's booleans and datetimes, for one)."""
+    (SQLite's booleans and datetimes, for one). The converter chains are kept per
+    model and database vendor; they read only settings through the connection
+    they were taken from, never its state."""
     key = (model, connection.vendor)
     converters = _row_converters.get(key)
     if converters is None:
