@@ -32,13 +32,18 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle and lockout counters must not leak between tests, nor the
-    matcher's per-process ledger accounts (a rolled-back test's ids are gone)."""
+    per-process copies of rows (the matcher's ledger accounts, the balance
+    events' assets): a rolled-back test's ids are gone, and reused."""
     from django.core.cache import cache
 
+    from marketdata import services as marketdata_services
     from trading.services import matching
 
-    cache.clear()
-    matching._ACCOUNTS.clear()
+    def clear() -> None:
+        cache.clear()
+        matching._ACCOUNTS.clear()
+        marketdata_services._ASSETS.clear()
+
+    clear()
     yield
-    cache.clear()
-    matching._ACCOUNTS.clear()
+    clear()

@@ -179,6 +179,11 @@ def _user_events_save(rows: list[UserEvent]) -> None:
 
 _USER_KINDS = (Account.Kind.AVAILABLE, Account.Kind.HELD)
 
+# Assets by id, as this process first read them: a balance event names the code
+# and uses the decimals, which cannot change once an asset exists (the admin
+# makes them read-only: they would re-value every stored amount).
+_ASSETS: dict[int, Asset] = {}
+
 
 def balance_events_record(accounts: Sequence[Account]) -> None:
     """The ledger's posting hook: one balance event per (user, asset) whose
@@ -209,7 +214,11 @@ def balance_events_record(accounts: Sequence[Account]) -> None:
             if key in incomplete:
                 current.setdefault(key, {}).setdefault(account.kind, account.balance)
     if missing := {asset for _, asset in touched} - assets.keys():
-        assets.update(Asset.objects.in_bulk(missing))
+        assets.update({pk: _ASSETS[pk] for pk in missing & _ASSETS.keys()})
+        if missing := missing - assets.keys():
+            found = Asset.objects.in_bulk(missing)
+            _ASSETS.update(found)
+            assets.update(found)
     for (_, asset_id), entry in current.items():
         entry["asset"] = assets[asset_id]
     rows = [

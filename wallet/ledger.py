@@ -261,11 +261,26 @@ def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal |
     return found
 
 
-def _post_many(specs: Sequence[JournalSpec]) -> list[Journal]:
+def _post_many(specs: Sequence[JournalSpec], *, fresh: bool = False) -> list[Journal]:
     specs_lines = [(spec, _lines(spec)) for spec in specs]
     keys = [(spec.kind, spec.reference) for spec in specs]
     if len(set(keys)) != len(keys):
         raise ValueError("a batch may not repeat a (kind, reference)")
+    if fresh:  # no replay lookup, no savepoints: see ledger_post_batch
+        with transaction.atomic(savepoint=False):
+            now = timezone.now()
+            new = [
+                Journal(
+                    kind=spec.kind,
+                    reference=spec.reference,
+                    created_at=now,
+                    metadata=spec.metadata or {},
+                )
+                for spec, _ in specs_lines
+            ]
+            insert_rows(new)
+            _apply(specs_lines, new)
+            return new
     with transaction.atomic():
         for attempt in (1, 2):
             found = _claim(specs_lines)
@@ -405,12 +420,23 @@ def ledger_post(
     return _post_many([spec])[0]
 
 
-def ledger_post_batch(*, journals: Sequence[JournalSpec]) -> list[Journal]:
+def ledger_post_batch(
+    *, journals: Sequence[JournalSpec], fresh: bool = False
+) -> list[Journal]:
     """Post many journals in ONE transaction (the matching engine's settlement and
-    the benchmark): one lock pass, one entries insert, one balance update."""
+    the benchmark): one lock pass, one entries insert, one balance update.
+
+    `fresh=True` is for a caller whose references cannot have been posted before
+    and that nobody can post concurrently (the matcher, whose references name
+    commands it is applying under its instrument's lock): the replay lookup and
+    both savepoints are skipped, and it must run inside the caller's
+    transaction. Should a reference exist after all, the unique index refuses
+    the journal and the caller's whole transaction fails: never a double post."""
     if not journals:
         return []
-    return _post_many(journals)
+    if fresh and not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("fresh postings belong to the caller's transaction")
+    return _post_many(journals, fresh=fresh)
 
 
 # --- Holds ------------------------------------------------------------------------

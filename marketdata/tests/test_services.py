@@ -167,6 +167,25 @@ def test_order_fill_and_balance_events_per_user():
     assert order["remaining_quantity"] == "0.30000000"
 
 
+def test_balance_events_read_each_asset_once_per_process():
+    """Asset code and decimals cannot change, so a process reads them once: the
+    second settlement's balance events cost no asset query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    instrument, buyer, seller = make_market()
+    place(seller, "sell", "101", "0.2")
+    place(buyer, "buy", "101", "0.1")  # a trade: settled, balance events
+    match(instrument)
+    place(buyer, "buy", "101", "0.1")
+    with CaptureQueriesContext(connection) as queries:
+        match(instrument)
+    assert Trade.objects.count() == 2
+    assert not [q for q in queries if 'FROM "wallet_asset"' in q["sql"]]
+    events = UserEvent.objects.filter(user=seller, type="balance").order_by("-pk")
+    assert {event.data["asset"] for event in events[:2]} == {"USD", "BTC"}
+
+
 def test_snapshot_trades_stop_at_its_sequence():
     instrument, buyer, seller = make_market()
     place(seller, "sell", "100", "1")

@@ -791,7 +791,8 @@ class _Batch:
             fills.append(fill)
         insert_rows(fills)
         if self.journals:
-            ledger_post_batch(journals=self.journals)
+            # fresh: its references name the commands this run applies
+            ledger_post_batch(journals=self.journals, fresh=True)
         bulk_update_rows(OrderCommand, self.commands, ["result", "processed_at"])
         instrument = self.instrument
         instrument.engine_seq = self.book.sequence

@@ -338,6 +338,36 @@ def test_batch_posts_many_journals_and_replays(alice, bob, usd):
     assert_ledger_ok()
 
 
+def test_a_fresh_batch_skips_the_replay_lookup_and_refuses_a_reposted_reference(
+    alice, bob, usd
+):
+    """fresh=True (the matcher) posts the same rows without looking for replays
+    or taking savepoints; a reference that exists after all fails the caller's
+    whole transaction instead of posting twice."""
+    from django.db import IntegrityError, connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    fund(alice, usd, 1_000)
+    a, b = _avail(alice, usd), _avail(bob, usd)
+    specs = [
+        JournalSpec("transfer", f"fresh-{i}", [Posting(a, -10), Posting(b, 10)])
+        for i in range(3)
+    ]
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        journals = ledger_post_batch(journals=specs, fresh=True)
+    assert [j.reference for j in journals] == ["fresh-0", "fresh-1", "fresh-2"]
+    assert all(j.pk for j in journals)
+    assert balances(alice) == {"USD": (970, 0)}
+    sql = [q["sql"] for q in queries]
+    assert not any("SAVEPOINT" in q for q in sql)
+    assert not any("FROM wallet_journal" in q for q in sql)  # no replay lookup
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ledger_post_batch(journals=specs[:1], fresh=True)
+    assert balances(alice) == {"USD": (970, 0)}
+    assert Journal.objects.filter(reference__startswith="fresh-").count() == 3
+    assert_ledger_ok()
+
+
 def test_batch_is_all_or_nothing(alice, bob, usd):
     fund(alice, usd, 15)
     a, b = _avail(alice, usd), _avail(bob, usd)
