@@ -261,6 +261,19 @@ def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal |
     return found
 
 
+def _new_journals(specs: list[JournalSpec]) -> list[Journal]:
+    now = timezone.now()
+    return [
+        Journal(
+            kind=spec.kind,
+            reference=spec.reference,
+            created_at=now,
+            metadata=spec.metadata or {},
+        )
+        for spec in specs
+    ]
+
+
 def _post_many(specs: Sequence[JournalSpec], *, fresh: bool = False) -> list[Journal]:
     specs_lines = [(spec, _lines(spec)) for spec in specs]
     keys = [(spec.kind, spec.reference) for spec in specs]
@@ -268,33 +281,20 @@ def _post_many(specs: Sequence[JournalSpec], *, fresh: bool = False) -> list[Jou
         raise ValueError("a batch may not repeat a (kind, reference)")
     if fresh:  # no replay lookup, no savepoints: see ledger_post_batch
         with transaction.atomic(savepoint=False):
-            now = timezone.now()
-            new = [
-                Journal(
-                    kind=spec.kind,
-                    reference=spec.reference,
-                    created_at=now,
-                    metadata=spec.metadata or {},
-                )
-                for spec, _ in specs_lines
-            ]
+            new = _new_journals([spec for spec, _ in specs_lines])
             insert_rows(new)
             _apply(specs_lines, new)
             return new
     with transaction.atomic():
         for attempt in (1, 2):
             found = _claim(specs_lines)
-            now = timezone.now()
-            new = [
-                Journal(
-                    kind=spec.kind,
-                    reference=spec.reference,
-                    created_at=now,
-                    metadata=spec.metadata or {},
-                )
-                for (spec, _), journal in zip(specs_lines, found, strict=True)
-                if journal is None
-            ]
+            new = _new_journals(
+                [
+                    spec
+                    for (spec, _), journal in zip(specs_lines, found, strict=True)
+                    if journal is None
+                ]
+            )
             try:
                 with transaction.atomic():
                     insert_rows(new)
