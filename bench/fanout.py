@@ -222,13 +222,13 @@ def match_orders(stop: str) -> None:
     """The matcher: drain the instrument's pending commands in batches, one
     matching transaction (and one published frame) per batch, until `stop`."""
     django_setup({}, migrate=False)
-    from config.celery import worker_gc_tune
+    from config.memory import gc_tune_long_lived
     from marketdata.publish import publisher_flush
     from trading.models import Instrument
     from trading.services.matching import matching_run
 
     instrument = Instrument.objects.get(symbol=SYMBOL)
-    worker_gc_tune()  # as the Celery worker does when it is ready
+    gc_tune_long_lived()  # as the Celery worker does when it is ready
     start = time.perf_counter()
     seq_start = instrument.engine_seq
     batches = commands = 0

@@ -1,6 +1,5 @@
 """HTTP and WebSocket entry point (Channels)."""
 
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -10,6 +9,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from config.memory import gc_tune_long_lived  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from marketdata.auth import BrowserOriginValidator  # noqa: E402
 
@@ -23,9 +23,5 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Everything imported so far lives as long as the process: keep the cyclic garbage
-# collector from walking it again in every full collection. With a thousand
-# WebSocket subscribers a full collection otherwise stalls the event loop (and
-# every subscriber's frames) for 100-250 ms on this machine.
-gc.collect()
-gc.freeze()
+# Everything imported so far lives as long as the process (config/memory.py).
+gc_tune_long_lived()
