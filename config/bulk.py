@@ -270,12 +270,6 @@ def write_together(
 # --- rows read in SQL -------------------------------------------------------------
 
 
-def _pk_in(model: type[models.Model], alias: str, values: Sequence) -> tuple[str, list]:
-    return column_in(
-        f"{alias}.{connection.ops.quote_name(model._meta.pk.column)}", values
-    )
-
-
 def column_in(column: str, values: Sequence) -> tuple[str, list]:
     """`<column> = ANY(%s)` on PostgreSQL (one statement text, so one prepared
     statement, whatever the count), `<column> IN (%s, ...)` elsewhere; with its
@@ -285,23 +279,32 @@ def column_in(column: str, values: Sequence) -> tuple[str, list]:
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
+def _select_by_pk(model: type[models.Model], columns: str, pks, lock: str) -> list:
+    """Rows of `model` by pk, in pk order, with `FOR <lock>` where the database
+    has row locks (SQLite locks the whole database instead)."""
+    quote = connection.ops.quote_name
+    pk = f"t.{quote(model._meta.pk.column)}"
+    where, params = column_in(pk, pks)
+    sql = (
+        # names from the model's meta, values bound
+        f"SELECT {columns} FROM {quote(model._meta.db_table)} t"  # noqa: S608
+        f" WHERE {where} ORDER BY {pk}"
+    )
+    if connection.features.has_select_for_update:
+        sql += f" FOR {lock}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def rows_lock(model: type[models.Model], pks: Sequence, *, no_key: bool = True) -> None:
     """Lock rows of `model` by pk, in pk order (the order every writer of a table
     must take its locks in), with one statement whatever their number: `FOR NO
     KEY UPDATE` (or `FOR UPDATE`) on PostgreSQL. Elsewhere a no-op, as the ORM's
     `select_for_update` is (SQLite locks the whole database)."""
-    if not pks or not connection.features.has_select_for_update:
-        return
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    where, params = _pk_in(model, "t", pks)
-    mode = "NO KEY UPDATE" if no_key else "UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # names from the model's meta, values bound
-            f"SELECT t.{pk} FROM {connection.ops.quote_name(model._meta.db_table)} t"  # noqa: S608
-            f" WHERE {where} ORDER BY t.{pk} FOR {mode}",
-            params,
-        )
+    if pks and connection.features.has_select_for_update:
+        pk = f"t.{connection.ops.quote_name(model._meta.pk.column)}"
+        _select_by_pk(model, pk, pks, "NO KEY UPDATE" if no_key else "UPDATE")
 
 
 def rows_locked(model: type[models.Model], pks: Sequence) -> dict:
@@ -310,20 +313,9 @@ def rows_locked(model: type[models.Model], pks: Sequence) -> dict:
     would, without compiling it): {pk: instance}."""
     if not pks:
         return {}
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    where, params = _pk_in(model, "t", pks)
-    sql = (
-        # names from the model's meta, values bound
-        f"SELECT {model_columns(model, 't')}"  # noqa: S608
-        f" FROM {connection.ops.quote_name(model._meta.db_table)} t"
-        f" WHERE {where} ORDER BY t.{pk}"
-    )
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = [instance_from_row(model, row) for row in cursor.fetchall()]
-    return {row.pk: row for row in rows}
+    rows = _select_by_pk(model, model_columns(model, "t"), pks, "UPDATE")
+    instances = [instance_from_row(model, row) for row in rows]
+    return {instance.pk: instance for instance in instances}
 
 
 _row_converters: dict[tuple[type, str], list] = {}

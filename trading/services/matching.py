@@ -257,7 +257,7 @@ def _pending_commands(
     order's hold."""
     sql = (
         # names from the models, values as parameters
-        f"SELECT {model_columns(OrderCommand, 'c')}, {_ORDER_AND_HOLD}"  # noqa: S608
+        f"SELECT {model_columns(OrderCommand, 'c')}, {_order_and_hold_columns()}"  # noqa: S608
         f" FROM {OrderCommand._meta.db_table} c"
         f" JOIN {Order._meta.db_table} o ON o.id = c.order_id"
         f" LEFT JOIN {Hold._meta.db_table} h ON h.id = o.hold_id"
@@ -282,7 +282,7 @@ def _orders_with_holds(order_ids: list[int]) -> list[Order]:
     where, params = column_in("o.id", order_ids)
     sql = (
         # names from the models, values as parameters
-        f"SELECT {_ORDER_AND_HOLD} FROM {Order._meta.db_table} o"  # noqa: S608
+        f"SELECT {_order_and_hold_columns()} FROM {Order._meta.db_table} o"  # noqa: S608
         f" LEFT JOIN {Hold._meta.db_table} h ON h.id = o.hold_id WHERE {where}"
     )
     orders = []
@@ -295,19 +295,8 @@ def _orders_with_holds(order_ids: list[int]) -> list[Order]:
     return orders
 
 
-class _OrderAndHoldColumns:
-    """`o.<order columns>, h.<hold columns>`, built on first use (the column
-    quoting needs a connection, which importing this module must not)."""
-
-    text: str | None = None
-
-    def __str__(self) -> str:
-        if self.text is None:
-            self.text = f"{model_columns(Order, 'o')}, {model_columns(Hold, 'h')}"
-        return self.text
-
-
-_ORDER_AND_HOLD = _OrderAndHoldColumns()
+def _order_and_hold_columns() -> str:
+    return f"{model_columns(Order, 'o')}, {model_columns(Hold, 'h')}"
 
 
 def _split_row(row, *models):
