@@ -3,9 +3,13 @@
 Django's `bulk_update` builds a `CASE WHEN pk = ... THEN ...` expression per row and
 field and resolves each of them in Python: for the matcher's 500-order batches that
 was more than half of the job's time. On PostgreSQL these helpers send one
-`UPDATE ... FROM unnest(...)` with one array per column instead (the statement text
-is the same whatever the row count); elsewhere (the embedded SQLite) they fall back
-to the ORM.
+`UPDATE ... FROM unnest(...)` (or `INSERT ... SELECT FROM unnest(...)`) with one
+array per column instead (the statement text is the same whatever the row count);
+elsewhere (the embedded SQLite) they fall back to the ORM.
+
+Arrays go to PostgreSQL in the binary format (`%b`): in the text format psycopg
+quotes and escapes every element in Python, with a regular expression per string,
+which cost 30 us a row for rows carrying JSON (1.5 us in binary).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from operator import attrgetter
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models import signals
 
 # Columns whose Python values go to the driver unchanged (Django's per-value
 # preparation of them was a sixth of the matcher's time).
@@ -25,6 +31,40 @@ _AS_IS = (
     models.BooleanField,
     models.DateTimeField,
 )
+
+
+def _as_is(field: models.Field) -> bool:
+    """A column whose value goes to the driver as the instance holds it (a foreign
+    key to an integer primary key included)."""
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    return isinstance(field, _AS_IS)
+
+
+# (field, adding) -> (read the instance's value, needs get_db_prep_save)
+_readers: dict[tuple[models.Field, bool], tuple] = {}
+
+
+def _column(field: models.Field, objs: Sequence[models.Model], db, adding: bool):
+    """Every row's value of `field`, ready for the driver. `adding`: for an INSERT,
+    through the field's `pre_save` where it has one of its own (`auto_now_add`);
+    an update sends what the instance holds, as `bulk_update` does."""
+    reader = _readers.get((field, adding))
+    if reader is None:
+        own_pre_save = type(field).pre_save is not models.Field.pre_save and not (
+            isinstance(field, models.DateField)
+            and not field.auto_now
+            and not field.auto_now_add
+        )
+        if adding and own_pre_save:
+            read = lambda obj, field=field: field.pre_save(obj, True)  # noqa: E731
+        else:
+            read = attrgetter(field.attname)
+        reader = _readers[(field, adding)] = (read, not _as_is(field))
+    read, prepare = reader
+    if not prepare:  # psycopg adapts these values itself
+        return list(map(read, objs))
+    return [field.get_db_prep_save(read(obj), db) for obj in objs]
 
 
 def _array_type(field: models.Field) -> str:
@@ -44,24 +84,14 @@ def bulk_update_rows(
     if connection.vendor != "postgresql":
         model._default_manager.bulk_update(rows, list(fields))
         return
+    db = connections[DEFAULT_DB_ALIAS]
     meta = model._meta
     pk = meta.pk
     columns = [meta.get_field(name) for name in fields]
-    arrays: list[list] = [[row.pk for row in rows]]
-    for column in columns:
-        name = column.attname
-        if isinstance(column, _AS_IS):  # psycopg adapts these values itself
-            arrays.append([getattr(row, name) for row in rows])
-        else:
-            arrays.append(
-                [
-                    column.get_db_prep_save(getattr(row, name), connection)
-                    for row in rows
-                ]
-            )
-    quote = connection.ops.quote_name
+    arrays = [_column(field, rows, db, False) for field in (pk, *columns)]
+    quote = db.ops.quote_name
     names = ["pk_", *(f"c{index}" for index in range(len(columns)))]
-    unnest = ", ".join(f"%s::{_array_type(field)}[]" for field in (pk, *columns))
+    unnest = ", ".join(f"%b::{_array_type(field)}[]" for field in (pk, *columns))
     assignments = ", ".join(
         f"{quote(column.column)} = v.{name}"
         for column, name in zip(columns, names[1:], strict=True)
@@ -72,7 +102,7 @@ def bulk_update_rows(
         f"FROM unnest({unnest}) AS v({', '.join(names)}) "
         f"WHERE t.{quote(pk.column)} = v.pk_"
     )
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, arrays)
 
 
@@ -100,7 +130,7 @@ def bulk_add(
     column = quote(field.column)
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {column} = t.{column} + v.delta "  # noqa: S608
-        f"FROM unnest(%s::bigint[], %s::bigint[]) AS v(pk_, delta) "
+        f"FROM unnest(%b::bigint[], %b::bigint[]) AS v(pk_, delta) "
         f"WHERE t.{quote(meta.pk.column)} = v.pk_"
     )
     with connection.cursor() as cursor:
@@ -134,47 +164,79 @@ def _insert_statement(
 
 
 def _insert_params(fields: list[models.Field], objs: Sequence[models.Model]) -> list:
-    params = []
-    for obj in objs:
-        for field in fields:
-            value = field.pre_save(obj, True)
-            if not isinstance(field, _AS_IS):
-                value = field.get_db_prep_save(value, connection)
-            params.append(value)
-    return params
+    db = connections[DEFAULT_DB_ALIAS]
+    columns = [_column(field, objs, db, True) for field in fields]
+    return [value for row in zip(*columns, strict=True) for value in row]
 
 
-def _inserted(objs: Sequence[models.Model], pks: Sequence) -> None:
+def _inserted(objs: Sequence[models.Model], pks: Sequence, alias: str) -> None:
     for obj, pk in zip(objs, pks, strict=True):
         obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        state = obj._state
+        state.adding = False
+        state.db = alias
 
 
-# Above this many rows `bulk_create` (one UNNEST insert) costs as little per row,
-# and a statement cached per row count would only pile up.
+# Up to this many rows an INSERT ... VALUES statement is cached per row count; above
+# it one statement of arrays (`_insert_unnest`) serves any count.
 _CACHED_ROWS = 16
 
 
 def insert_rows(objs: Sequence[models.Model]) -> None:
     """INSERT new rows of one model in one statement and set their pks: what
     `bulk_create` does, without the SQL compiler, which on the order placement path
-    cost more Python than the rest of each insert. Defaults and `auto_now` apply
-    (each field's `pre_save`); no signals are sent, so it is only for models
-    nothing listens to."""
+    cost more Python than the rest of each insert, nor its text-format arrays. The
+    rows come all with their pks (drawn from the sequence first) or all without.
+    Defaults and `auto_now` apply (each field's `pre_save`); no signals are sent, so
+    it is only for models nothing listens to."""
     if not objs:
         return
-    if (
-        connection.vendor != "postgresql"
-        or len(objs) > _CACHED_ROWS
-        or any(obj.pk is not None for obj in objs)
+    with_pk = objs[0].pk is not None
+    if connection.vendor != "postgresql" or any(
+        (obj.pk is not None) != with_pk for obj in objs
     ):
         type(objs[0])._base_manager.bulk_create(objs)
         return
-    sql, fields = _insert_statement(type(objs[0]), len(objs))
-    with connection.cursor() as cursor:
+    if len(objs) > _CACHED_ROWS:
+        _insert_unnest(objs, with_pk)
+        return
+    sql, fields = _insert_statement(type(objs[0]), len(objs), with_pk)
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.cursor() as cursor:
         cursor.execute(sql, _insert_params(fields, objs))
-        _inserted(objs, [pk for (pk,) in cursor.fetchall()])  # in VALUES order
+        _inserted(objs, [pk for (pk,) in cursor.fetchall()], db.alias)  # VALUES order
+
+
+# (model, with pk) -> (INSERT ... SELECT FROM unnest statement, its fields)
+_unnest_statements: dict[tuple, tuple[str, list[models.Field]]] = {}
+
+
+def _insert_unnest(objs: Sequence[models.Model], with_pk: bool) -> None:
+    """Many rows as one array per column: one statement text for any row count."""
+    model = type(objs[0])
+    cached = _unnest_statements.get((model, with_pk))
+    if cached is None:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        fields = [
+            field for field in meta.concrete_fields if with_pk or field is not meta.pk
+        ]
+        columns = ", ".join(quote(field.column) for field in fields)
+        arrays = ", ".join(f"%b::{_array_type(field)}[]" for field in fields)
+        sql = (
+            # identifiers from the model's meta, values bound: nothing user-supplied
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT * FROM unnest({arrays}) RETURNING {quote(meta.pk.column)}"
+        )
+        cached = _unnest_statements[(model, with_pk)] = (sql, fields)
+    sql, fields = cached
+    db = connections[DEFAULT_DB_ALIAS]
+    arrays = [_column(field, objs, db, True) for field in fields]
+    with db.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        # PostgreSQL returns the rows of INSERT ... SELECT in the order it inserts
+        # them, which is the arrays' (Django's own bulk_create relies on it too)
+        _inserted(objs, [pk for (pk,) in cursor.fetchall()], db.alias)
 
 
 def insert_one(obj: models.Model) -> None:
@@ -264,7 +326,7 @@ def write_together(
             f"WITH {', '.join(parts)} SELECT {', '.join(selects) or 'NULL'}", params
         )
         if inserts:
-            _inserted(inserts, cursor.fetchone())
+            _inserted(inserts, cursor.fetchone(), connection.alias)
 
 
 # --- rows read in SQL -------------------------------------------------------------
@@ -275,7 +337,7 @@ def column_in(column: str, values: Sequence) -> tuple[str, list]:
     statement, whatever the count), `<column> IN (%s, ...)` elsewhere; with its
     parameters."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(values)]
+        return f"{column} = ANY(%b)", [list(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
@@ -318,7 +380,7 @@ def rows_locked(model: type[models.Model], pks: Sequence) -> dict:
     return {instance.pk: instance for instance in instances}
 
 
-_row_converters: dict[tuple[type, str], list] = {}
+_row_readers: dict[tuple[type, str], tuple] = {}
 
 
 def model_columns(model: type[models.Model], alias: str) -> str:
@@ -333,21 +395,42 @@ def instance_from_row(model: type[models.Model], values: Sequence) -> models.Mod
     column through the database's converters, as the SQL compiler applies them
     (SQLite's booleans and datetimes, for one). The converter chains are kept per
     model and database vendor; they read only settings through the connection
-    they were taken from, never its state."""
-    key = (model, connection.vendor)
-    converters = _row_converters.get(key)
-    if converters is None:
+    they were taken from, never its state.
+
+    The instance is filled in directly rather than through `Model.__init__` (which
+    sets each field through its descriptor and sends two signals: a third of the
+    matcher's reads), unless something listens to the model's init signals."""
+    db = connections[DEFAULT_DB_ALIAS]
+    key = (model, db.vendor)
+    reader = _row_readers.get(key)
+    if reader is None:
         converters = []
-        for field in model._meta.concrete_fields:
+        for index, field in enumerate(model._meta.concrete_fields):
             column = field.get_col(model._meta.db_table)
-            chain = connection.ops.get_db_converters(column)
-            chain += column.get_db_converters(connection)
-            converters.append((column, chain))
-        _row_converters[key] = converters
-    row = []
-    for value, (column, chain) in zip(values, converters, strict=True):
-        for converter in chain:
-            value = converter(value, column, connection)
-        row.append(value)
-    names = [f.attname for f in model._meta.concrete_fields]
-    return model.from_db(connection.alias, names, row)
+            chain = db.ops.get_db_converters(column)
+            chain += column.get_db_converters(db)
+            if chain:
+                converters.append((index, column, chain))
+        names = tuple(f.attname for f in model._meta.concrete_fields)
+        plain = not (
+            signals.pre_init.has_listeners(model)
+            or signals.post_init.has_listeners(model)
+        )
+        reader = _row_readers[key] = (converters, names, plain)
+    converters, names, plain = reader
+    if converters:
+        values = list(values)
+        for index, column, chain in converters:
+            value = values[index]
+            for converter in chain:
+                value = converter(value, column, db)
+            values[index] = value
+    if not plain:
+        return model.from_db(db.alias, names, values)
+    instance = model.__new__(model)
+    state = models.base.ModelState()
+    state.adding = False
+    state.db = db.alias
+    instance.__dict__.update(zip(names, values, strict=True))
+    instance._state = state
+    return instance

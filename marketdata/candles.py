@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.db.models import Q
 
+from config.bulk import instance_from_row, model_columns
 from marketdata.models import Candle
 from trading.models import Instrument, Trade
 
@@ -78,6 +80,8 @@ def candles_upsert(*, instrument: Instrument, trades: list[Trade]) -> list[Candl
                 price = trade.price_ticks
                 aggs[key] = agg = _Agg(price, price, price, price)
             agg.add(trade)
+    if connection.vendor == "postgresql":
+        return _upsert_in_sql(instrument, aggs)
     where = Q()
     for interval, open_time in aggs:
         where |= Q(interval=interval, open_time=open_time)
@@ -126,3 +130,47 @@ def candles_upsert(*, instrument: Instrument, trades: list[Trade]) -> list[Candl
         ],
     )
     return rows
+
+
+_AGG_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume", "trades")
+
+
+def _upsert_in_sql(
+    instrument: Instrument, aggs: dict[tuple[str, datetime], _Agg]
+) -> list[Candle]:
+    """PostgreSQL: the read and the upsert above as one statement, the merge done
+    by ON CONFLICT (the ORM compiled two statements a batch, a tenth of a small
+    matching run's CPU). Returns the candles as stored, in `aggs` order."""
+    table = Candle._meta.db_table
+    sql = (
+        # names from the model, values bound
+        f"INSERT INTO {table} AS c (instrument_id, interval, open_time,"  # noqa: S608
+        f" {', '.join(_AGG_COLUMNS)}, last_seq)"
+        " SELECT %s, * FROM unnest(%b::varchar[], %b::timestamptz[], %b::bigint[],"
+        " %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],"
+        " %b::integer[], %b::bigint[])"
+        " ON CONFLICT (instrument_id, interval, open_time) DO UPDATE SET"
+        " high = GREATEST(c.high, EXCLUDED.high), low = LEAST(c.low, EXCLUDED.low),"
+        " close = EXCLUDED.close, volume = c.volume + EXCLUDED.volume,"
+        " quote_volume = c.quote_volume + EXCLUDED.quote_volume,"
+        " trades = c.trades + EXCLUDED.trades, last_seq = EXCLUDED.last_seq"
+        f" RETURNING {model_columns(Candle, 'c')}"
+    )
+    keys = list(aggs)
+    values = list(aggs.values())
+    params = [
+        instrument.pk,
+        [interval for interval, _ in keys],
+        [open_time for _, open_time in keys],
+        *([getattr(agg, name) for agg in values] for name in _AGG_COLUMNS),
+        [agg.last_seq for agg in values],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    stored = {}
+    for row in rows:
+        candle = instance_from_row(Candle, row)
+        candle.instrument = instrument
+        stored[(candle.interval, candle.open_time)] = candle
+    return [stored[key] for key in keys]

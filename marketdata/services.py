@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from config.bulk import insert_rows_deferrable
+from config.bulk import column_in, insert_rows_deferrable
 from marketdata import messages
 from marketdata.candles import candles_upsert
 from marketdata.models import BookSnapshot, UserEvent
@@ -40,12 +40,32 @@ def _snapshot_write(
         asks=[list(level) for level in asks],
         updated_at=timezone.now(),
     )
-    BookSnapshot.objects.bulk_create(
-        [row],
-        update_conflicts=True,
-        unique_fields=["instrument"],
-        update_fields=["seq", "bids", "asks", "updated_at"],
-    )
+    if connection.vendor != "postgresql":
+        BookSnapshot.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["instrument"],
+            update_fields=["seq", "bids", "asks", "updated_at"],
+        )
+        return row
+    with connection.cursor() as cursor:
+        # every matching batch that moved the book runs this: in SQL, not compiled
+        cursor.execute(
+            # the model's table, values bound
+            f"INSERT INTO {BookSnapshot._meta.db_table}"  # noqa: S608
+            " (instrument_id, seq, bids, asks, updated_at)"
+            " VALUES (%s, %s, %s::jsonb, %s::jsonb, %s)"
+            " ON CONFLICT (instrument_id) DO UPDATE SET seq = EXCLUDED.seq,"
+            " bids = EXCLUDED.bids, asks = EXCLUDED.asks,"
+            " updated_at = EXCLUDED.updated_at",
+            [
+                instrument.pk,
+                seq,
+                messages.dumps(row.bids),
+                messages.dumps(row.asks),
+                row.updated_at,
+            ],
+        )
     return row
 
 
@@ -185,6 +205,23 @@ _USER_KINDS = (Account.Kind.AVAILABLE, Account.Kind.HELD)
 _ASSETS: dict[int, Asset] = {}
 
 
+def _user_balances(pairs: set[tuple[int, int]]) -> list[tuple]:
+    """(owner, asset, kind, balance) of the available and held accounts of these
+    (owner, asset) pairs, and perhaps of a few other pairs of the same owners and
+    assets. In SQL: every matching batch with trades runs it."""
+    owners, owner_params = column_in("owner_id", sorted({o for o, _ in pairs}))
+    assets, asset_params = column_in("asset_id", sorted({a for _, a in pairs}))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # the model's table, values bound
+            "SELECT owner_id, asset_id, kind, balance"  # noqa: S608
+            f" FROM {Account._meta.db_table} WHERE {owners} AND {assets}"
+            " AND kind IN (%s, %s)",
+            [*owner_params, *asset_params, *(kind.value for kind in _USER_KINDS)],
+        )
+        return cursor.fetchall()
+
+
 def balance_events_record(accounts: Sequence[Account]) -> None:
     """The ledger's posting hook: one balance event per (user, asset) whose
     available or held balance moved, with both balances as they now stand."""
@@ -205,14 +242,10 @@ def balance_events_record(accounts: Sequence[Account]) -> None:
                 assets[account.asset_id] = account.asset
     incomplete = {key for key in touched if len(current.get(key, {})) < 2}
     if incomplete:  # the other kind of account did not move: read it
-        for account in Account.objects.filter(
-            owner_id__in={owner for owner, _ in incomplete},
-            asset_id__in={asset for _, asset in incomplete},
-            kind__in=_USER_KINDS,
-        ):
-            key = (account.owner_id, account.asset_id)
+        for owner_id, asset_id, kind, balance in _user_balances(incomplete):
+            key = (owner_id, asset_id)
             if key in incomplete:
-                current.setdefault(key, {}).setdefault(account.kind, account.balance)
+                current.setdefault(key, {}).setdefault(kind, balance)
     if missing := {asset for _, asset in touched} - assets.keys():
         assets.update({pk: _ASSETS[pk] for pk in missing & _ASSETS.keys()})
         if missing := missing - assets.keys():

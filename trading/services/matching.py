@@ -23,7 +23,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AuditCode
@@ -97,6 +97,13 @@ _DONE_STATUS = {
     "cancelled": Order.Status.CANCELLED,
     "expired": Order.Status.EXPIRED,
 }
+_INSTRUMENT_FIELDS = (
+    "engine_seq",
+    "book_version",
+    "next_priority",
+    "last_price_ticks",
+    "updated_at",
+)
 _ORDER_FIELDS = (
     "status",
     "reason",
@@ -295,6 +302,19 @@ def _orders_with_holds(order_ids: list[int]) -> list[Order]:
     return orders
 
 
+def _last_pending_amends(instrument_id: int) -> dict[int, int]:
+    """{order id: pk of its last unprocessed amend} over the whole queue."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            # names from the model, values as parameters
+            f"SELECT order_id, MAX(id) FROM {OrderCommand._meta.db_table}"  # noqa: S608
+            " WHERE instrument_id = %s AND processed_at IS NULL AND kind = %s"
+            " GROUP BY order_id",
+            [instrument_id, OrderCommand.Kind.AMEND.value],
+        )
+        return dict(cursor.fetchall())
+
+
 def _order_and_hold_columns() -> str:
     return f"{model_columns(Order, 'o')}, {model_columns(Hold, 'h')}"
 
@@ -415,16 +435,7 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
         batch = _Batch(instrument, book)
         amends = [c for c in commands if c.kind == OrderCommand.Kind.AMEND]
         if more or not trading:  # amends may wait beyond what was read
-            batch.last_amend = dict(
-                OrderCommand.objects.filter(
-                    instrument_id=instrument_id,
-                    processed_at__isnull=True,
-                    kind=OrderCommand.Kind.AMEND,
-                )
-                .values("order_id")
-                .annotate(last=Max("pk"))
-                .values_list("order_id", "last")
-            )
+            batch.last_amend = _last_pending_amends(instrument_id)
         else:  # every pending command is in the batch, amends included
             batch.last_amend = {c.order_id: c.pk for c in amends}  # pk order
         for command in commands:
@@ -787,15 +798,7 @@ class _Batch:
         instrument.engine_seq = self.book.sequence
         instrument.book_version += 1
         instrument.updated_at = self.now
-        instrument.save(
-            update_fields=[
-                "engine_seq",
-                "book_version",
-                "next_priority",
-                "last_price_ticks",
-                "updated_at",
-            ]
-        )
+        bulk_update_rows(Instrument, [instrument], _INSTRUMENT_FIELDS)
 
 
 def _order_ids(event) -> tuple[int, ...]:
