@@ -38,6 +38,7 @@ from config.bulk import (
 from config.errors import ApplicationError
 from kyc.models import KycStatus
 from kyc.selectors import kyc_require_verified
+from trading.errors import TradingErrorCode as Code
 from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
 from trading.selectors import (
     PLACEMENT_RULE_COLUMNS,
@@ -259,6 +260,9 @@ def _open_count_and_orders(user: User, client_ids: list[str]) -> tuple[int, dict
     return rows[0][0], {order.client_order_id: order for order in orders}
 
 
+_NO_FUNDS = Code.INSUFFICIENT_FUNDS
+
+
 def _replayed(order: Order, instruments: dict[int, Instrument]) -> Order:
     """An order placed before, with an instrument the output can format by."""
     instrument = instruments.get(order.instrument_id)
@@ -387,8 +391,8 @@ def _place_locked(
                 )
             )
             if isinstance(hold, ApplicationError):
-                if market_buy and amount is None:
-                    raise _no_lot_affordable(instrument)
+                if market_buy and amount is None and hold.code == _NO_FUNDS:
+                    raise _no_lot_affordable(instrument)  # order_place's words
                 raise hold
         except ApplicationError as exc:
             results.append(PlaceResult(error=exc))

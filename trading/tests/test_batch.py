@@ -279,6 +279,44 @@ def test_a_market_buy_without_quote_quantity_holds_what_is_left_at_its_turn(
     assert_ledger_ok()
 
 
+def test_rules_and_status_changed_elsewhere_apply_to_the_next_batch(
+    btc_usd, make_trader
+):
+    """The lock statement reads every named instrument's rules and status: a copy
+    found stale is read again and its items judged again."""
+    buyer = make_trader("buyer@example.com", usd=10_000 * USD)
+    order_place_batch(user=buyer, orders=[limit("buy", "100", "0.01")])  # warm
+    # elsewhere (another process, the admin): new steps (2.00 USD, 0.005 BTC: one
+    # tick x one lot is still one cent) and a minimum of 4.00 USD
+    Instrument.objects.filter(pk=btc_usd.pk).update(
+        tick_size=200, lot_size=500_000, min_notional=4 * USD
+    )
+    results = order_place_batch(
+        user=buyer,
+        orders=[
+            limit("buy", "1000", "0.005"),  # off the old lot, on the new one
+            limit("buy", "100", "0.02"),  # 2.00: below the new minimum
+            limit("buy", "1001", "0.01"),  # on the old tick, off the new one
+        ],
+    )
+    assert [outcome(r)[:2] for r in results] == [
+        (201, results[0].order.pk),
+        (400, "below_min_notional"),
+        (400, "invalid_tick"),
+    ]
+    stored = Order.objects.select_related("hold").get(pk=results[0].order.pk)
+    assert (stored.price_ticks, stored.quantity_lots, stored.hold.amount) == (
+        500,
+        1,
+        500,
+    )
+    Instrument.objects.filter(pk=btc_usd.pk).update(status="halted")
+    (halted,) = order_place_batch(user=buyer, orders=[limit("buy", "1000", "0.01")])
+    assert halted.error.code == "instrument_not_trading"
+    assert Order.objects.filter(user=buyer).count() == 2
+    assert_ledger_ok()
+
+
 # --- idempotency ------------------------------------------------------------------
 
 
