@@ -317,6 +317,41 @@ def test_rules_and_status_changed_elsewhere_apply_to_the_next_batch(
     assert_ledger_ok()
 
 
+def test_one_matching_job_per_instrument_after_commit(
+    btc_usd, make_trader, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    xbt_usd = instrument_create(
+        symbol="XBT-USD", base=btc_usd.base, quote=btc_usd.quote, tick_size=100,
+        lot_size=1_000_000,
+    )  # fmt: skip
+    buyer = make_trader("buyer@example.com", usd=10_000 * USD)
+    xbt = limit("buy", "100", "0.01", symbol="XBT-USD")
+    with mock.patch("trading.tasks.match_instrument.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            placed = order_place_batch(
+                user=buyer,
+                orders=[limit("buy", "100", "0.01"), xbt, xbt,
+                        limit("buy", "101", "0.01"), xbt | {"symbol": "NOPE-USD"}],
+            )  # fmt: skip
+    schedules = [c for c in callbacks if c.__qualname__.startswith("matching_sch")]
+    assert len(schedules) == 2  # and one for the balance events
+    assert sorted(call.args for call in delay.call_args_list) == sorted(
+        [(btc_usd.pk,), (xbt_usd.pk,)]
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        order_cancel_batch(
+            user=buyer, order_ids=[r.order.pk for r in placed if r.order]
+        )
+    assert [c.__qualname__ for c in callbacks] == [
+        "matching_schedule.<locals>.send"
+    ] * 2
+    with django_capture_on_commit_callbacks() as callbacks:  # nothing accepted
+        order_place_batch(user=buyer, orders=[limit("buy", "100", "1000")])
+    assert callbacks == []
+
+
 # --- idempotency ------------------------------------------------------------------
 
 
