@@ -131,3 +131,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         details["retry_after_seconds"] = int(exc.wait)
     response.data = error_body(code, message, details)
     return response
+
+
+def validation_error_parts(detail: Any) -> tuple[str, dict]:
+    """(message, details) of a DRF validation error's `detail`, as the handler
+    writes them in the error body: for an endpoint that reports several
+    validation errors in one response (a batch's items)."""
+    details = _validation_details(detail)
+    if not isinstance(details, dict):
+        details = {"non_field_errors": details}
+    return _first_message(detail), details

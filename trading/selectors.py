@@ -50,6 +50,32 @@ def instrument_for_order(*, symbol: str, refresh: bool = False) -> Instrument:
     return copy.copy(instrument)  # Django copies the relation cache too
 
 
+def instruments_for_orders(*, symbols, refresh: bool = False) -> dict[str, Instrument]:
+    """`instrument_for_order` for several symbols at once: {symbol: private copy},
+    the symbols normalized (stripped, upper case), unknown ones left out. The ones
+    this process has not read yet (all of them with `refresh`) are read in one
+    query."""
+    keys = {(symbol or "").strip().upper() for symbol in symbols}
+    keys.discard("")
+    missing = keys if refresh else keys - _placement_instruments.keys()
+    if missing:
+        found = list(
+            Instrument.objects.select_related("base", "quote").filter(
+                symbol__in=missing
+            )
+        )
+        for instrument in found:
+            _placement_instruments[instrument.symbol.upper()] = instrument
+        if refresh:  # gone since this process read it
+            for key in missing - {instrument.symbol.upper() for instrument in found}:
+                _placement_instruments.pop(key, None)
+    return {
+        key: copy.copy(_placement_instruments[key])
+        for key in keys
+        if key in _placement_instruments
+    }
+
+
 def instrument_rules(instrument: Instrument) -> tuple:
     """What a placement validates against: in the order `PLACEMENT_RULE_COLUMNS`
     reads them."""

@@ -737,3 +737,339 @@ def hold_adjust(
             hold_legs=[leg],
             metadata={"hold": hold.pk, "delta": delta, **(metadata or {})},
         )
+
+
+# --- Many new holds at once -------------------------------------------------------
+
+
+@dataclass
+class HoldRequest:
+    """One new hold of `holds_create_new` / `NewHolds.add`.
+
+    `amount=None` asks for the whole available balance left when its turn comes
+    (a market buy's budget); less than `minimum` left does not fit. The
+    `reference_id` may be filled in after `add` and before `write` (a caller
+    whose owners get their ids only when inserted)."""
+
+    asset: Asset
+    amount: int | None
+    reference_kind: str
+    reference_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    minimum: int = 1
+
+
+def _insufficient_in(asset: Asset, kind: str, balance: int, needed: int):
+    """`_insufficient`'s refusal, word for word, naming an asset already at hand
+    (no query per refused request)."""
+    have = format_units(balance, asset.decimals)
+    need = format_units(needed, asset.decimals)
+    message = (
+        f"amount: insufficient funds, {have} {asset.code} {kind} but {need} needed."
+    )
+    return Unprocessable(
+        Code.INSUFFICIENT_FUNDS,
+        message,
+        details={"amount": [message], "asset": asset.code},
+    )
+
+
+class NewHolds:
+    """New holds of one user (their references new, like `hold_create`'s
+    `new_reference=True`), judged one at a time in the order they are added,
+    each against what the ones before it left of the locked balances, then
+    written together by `write`: the holds, their journals
+    (`hold:<reference_kind>:<reference_id>`), both entries of each and the
+    balance moves. Made by `holds_lock_new`, inside the caller's transaction."""
+
+    def __init__(self, user: User, assets: dict[int, Asset], accounts: list[Account]):
+        self.user = user
+        self._assets = assets
+        self._available: dict[int, Account] = {}
+        self._held: dict[int, Account] = {}
+        for account in accounts:
+            account.asset = assets[account.asset_id]  # the balance hook names it
+            if account.kind == Account.Kind.AVAILABLE:
+                self._available[account.asset_id] = account
+            else:
+                self._held[account.asset_id] = account
+        # running balances: what the holds added so far leave
+        self._left = {pk: a.balance for pk, a in self._available.items()}
+        self._held_added = dict.fromkeys(assets, 0)
+        self._holds: list[Hold] = []
+        self._metadata: list[dict] = []
+        self._written = False
+
+    def add(self, request: HoldRequest) -> Hold | ApplicationError:
+        """The new hold (written by `write`), or why it does not fit: 422
+        `insufficient_funds` (`hold_create`'s words, with the balance left at
+        this point), 400 `invalid_amount`, `balance_overflow`. Nothing is
+        raised for a refusal and nothing changes; the next request is judged
+        as if this one had not been asked."""
+        if self._written:
+            raise RuntimeError("these holds are already written")
+        asset = self._assets.get(request.asset.pk)
+        if asset is None:
+            raise ValueError(f"asset {request.asset.pk} was not locked")
+        left = self._left.get(asset.pk, 0)  # no account yet: nothing available
+        amount = request.amount
+        if amount is None:
+            if left < max(request.minimum, 1):
+                return _insufficient_in(
+                    asset, Account.Kind.AVAILABLE, left, max(request.minimum, 1)
+                )
+            amount = left
+        elif not _is_int(amount) or not 0 < amount <= MAX_UNITS:
+            return ApplicationError(Code.INVALID_AMOUNT, "amount: must be > 0 units.")
+        elif left < amount:
+            return _insufficient_in(asset, Account.Kind.AVAILABLE, left, amount)
+        held = self._held.get(asset.pk)
+        held_before = (held.balance if held else 0) + self._held_added[asset.pk]
+        if held_before + amount > MAX_UNITS:
+            return _overflow()
+        self._left[asset.pk] = left - amount
+        self._held_added[asset.pk] += amount
+        now = timezone.now()
+        hold = Hold(
+            user=self.user,
+            asset=asset,
+            available_account=self._available[asset.pk],
+            reference_kind=request.reference_kind,
+            reference_id=str(request.reference_id),
+            amount=amount,
+            remaining_amount=amount,
+            created_at=now,
+            updated_at=now,
+        )
+        if held is not None:
+            hold.held_account = held
+        self._holds.append(hold)
+        self._metadata.append(request.metadata or {})
+        return hold
+
+    def write(self) -> list[Hold]:
+        """Write every hold `add` accepted, in as few statements as the
+        database allows (one on PostgreSQL), then run `POSTED_HOOKS` once with
+        the accounts that moved. A held account the user never had is created
+        here, only for an asset that really gets a hold."""
+        if self._written:
+            raise RuntimeError("these holds are already written")
+        self._written = True
+        holds = self._holds
+        if not holds:
+            return []
+        references = [(h.reference_kind, h.reference_id) for h in holds]
+        if len(set(references)) != len(references) or not all(
+            kind and reference for kind, reference in references
+        ):
+            raise ValueError("each new hold needs a reference of its own")
+        if missing := {h.asset_id for h in holds} - self._held.keys():
+            self._held_accounts_create(missing)
+            for hold in holds:
+                hold.held_account = self._held[hold.asset_id]
+
+        # Entries in the order of the holds, held leg first (as the general path
+        # writes them), each with the balance right after it.
+        balances = {
+            account.pk: account.balance
+            for account in (*self._available.values(), *self._held.values())
+        }
+        # (hold index, account id, amount, balance after)
+        legs: list[tuple[int, int, int, int]] = []
+        for index, hold in enumerate(holds):
+            for account_id, delta in (
+                (hold.held_account_id, hold.amount),
+                (hold.available_account_id, -hold.amount),
+            ):
+                balances[account_id] += delta
+                legs.append((index, account_id, delta, balances[account_id]))
+        deltas: Counter[int] = Counter()
+        for _, account_id, delta, _ in legs:
+            deltas[account_id] += delta
+
+        now = timezone.now()
+        if transaction.get_connection().vendor == "postgresql":
+            _new_holds_in_one_statement(holds, self._metadata, legs, deltas, now)
+        else:
+            insert_rows(holds)
+            journals = [
+                Journal(
+                    kind=Journal.Kind.HOLD,
+                    reference=f"{hold.reference_kind}:{hold.reference_id}",
+                    created_at=now,
+                    metadata={"hold": hold.pk, **metadata},
+                )
+                for hold, metadata in zip(holds, self._metadata, strict=True)
+            ]
+            insert_rows(journals)
+            insert_rows(
+                [
+                    Entry(
+                        journal=journals[index],
+                        account_id=account_id,
+                        amount=delta,
+                        balance_after=after,
+                        created_at=now,
+                    )
+                    for index, account_id, delta, after in legs
+                ]
+            )
+            bulk_add(Account, "balance", dict(deltas))
+        touched = []
+        for account in (*self._available.values(), *self._held.values()):
+            if account.pk in deltas:
+                account.balance = balances[account.pk]
+                touched.append(account)
+        touched.sort(key=lambda account: account.pk)
+        for hook in POSTED_HOOKS:
+            hook(touched)
+        return holds
+
+    def _held_accounts_create(self, asset_ids: set[int]) -> None:
+        made = [
+            user_accounts_ensure(user=self.user, asset=self._assets[asset_id])[1].pk
+            for asset_id in sorted(asset_ids)
+        ]
+        # Lock what was just made (or found, had someone made it meanwhile): its
+        # balance is the one the entries start from.
+        for account in rows_locked(Account, made).values():
+            account.asset = self._assets[account.asset_id]
+            if account.balance + self._held_added[account.asset_id] > MAX_UNITS:
+                raise _overflow()
+            self._held[account.asset_id] = account
+
+
+def holds_lock_new(*, user: User, assets: Sequence[Asset]) -> NewHolds:
+    """Lock the user's available and held accounts of `assets` (one statement,
+    in pk order, as every posting does) for new holds to be judged with
+    `NewHolds.add` and written with `NewHolds.write`. An account the user does
+    not have yet is not created here: with no available account nothing fits,
+    and a missing held account is made by `write` if a hold needs it, so a
+    request that does not fit leaves nothing written. In the caller's
+    transaction."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("new holds belong to the caller's transaction")
+    by_id = {asset.pk: asset for asset in assets}
+    accounts: list[Account] = []
+    if by_id:
+        asset_in, asset_params = column_in("asset_id", sorted(by_id))
+        sql = (
+            # names from the model, values as parameters
+            f"SELECT {', '.join(_ACCOUNT_COLUMNS)}"  # noqa: S608
+            f" FROM {Account._meta.db_table}"
+            f" WHERE owner_id = %s AND {asset_in} AND kind IN (%s, %s) ORDER BY id"
+        )
+        if connection.features.has_select_for_update:
+            sql += " FOR UPDATE"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    user.pk,
+                    *asset_params,
+                    Account.Kind.AVAILABLE.value,
+                    Account.Kind.HELD.value,
+                ],
+            )
+            rows = cursor.fetchall()
+        accounts = [
+            Account.from_db(connection.alias, _ACCOUNT_COLUMNS, row) for row in rows
+        ]
+    return NewHolds(user, by_id, accounts)
+
+
+def holds_create_new(
+    *, user: User, requests: Sequence[HoldRequest]
+) -> list[Hold | ApplicationError]:
+    """Many new holds of one user in one go: what `hold_create(new_reference=True)`
+    does for one, for each request in order (each judged against the balances
+    the ones before it left), written together. Returns, per request, its hold
+    or the refusal it would have raised alone (`NewHolds.add`); refusals write
+    nothing. A caller whose later requests depend on whether earlier ones fit
+    (the order batch: open-order limit, client order ids) uses
+    `holds_lock_new` and `NewHolds` directly."""
+    holds = holds_lock_new(
+        user=user, assets=list({r.asset.pk: r.asset for r in requests}.values())
+    )
+    results = [holds.add(request) for request in requests]
+    holds.write()
+    return results
+
+
+def _new_holds_in_one_statement(
+    holds: list[Hold],
+    metadata: list[dict],
+    legs: list[tuple[int, int, int, int]],
+    deltas: Counter[int],
+    now,
+) -> None:
+    """PostgreSQL: the holds, their journals, entries and balance moves in one
+    statement whose text does not depend on how many holds (arrays, unnested),
+    so a pooled connection prepares it once. Rows go in in the order given (ids
+    in that order: each account's last entry carries its balance), matched to
+    each other by reference; the holds get their ids back."""
+    hold_table, journal_table, entry_table, account_table = (
+        model._meta.db_table for model in (Hold, Journal, Entry, Account)
+    )
+    references = [f"{h.reference_kind}:{h.reference_id}" for h in holds]
+    sql = (
+        # table names from the models, values as parameters
+        "WITH v AS (SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bigint[],"  # noqa: S608
+        " %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[],"
+        " %s::text[]) AS v(n, asset_id, held_id, available_id, user_id,"
+        " reference_kind, reference_id, amount, metadata)),"
+        f" h AS (INSERT INTO {hold_table} (user_id, asset_id, held_account_id,"
+        "  available_account_id, reference_kind, reference_id, amount,"
+        "  posted_amount, released_amount, remaining_amount, status, created_at,"
+        "  updated_at)"
+        "  SELECT v.user_id, v.asset_id, v.held_id, v.available_id,"
+        "  v.reference_kind, v.reference_id, v.amount, 0, 0, v.amount, %s, %s, %s"
+        "  FROM v ORDER BY v.n RETURNING id, reference_kind, reference_id),"
+        f" j AS (INSERT INTO {journal_table} (kind, reference, created_at, metadata)"
+        "  SELECT %s, v.reference_kind || ':' || v.reference_id, %s,"
+        "  jsonb_build_object('hold', h.id) || v.metadata::jsonb"
+        "  FROM v JOIN h ON h.reference_kind = v.reference_kind"
+        "  AND h.reference_id = v.reference_id ORDER BY v.n RETURNING id, reference),"
+        f" e AS (INSERT INTO {entry_table}"
+        "  (journal_id, account_id, amount, balance_after, created_at)"
+        "  SELECT j.id, x.account, x.amount, x.after, %s"
+        "  FROM unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[],"
+        "  %s::bigint[]) AS x(n, reference, account, amount, after)"
+        "  JOIN j ON j.reference = x.reference ORDER BY x.n),"
+        f" a AS (UPDATE {account_table} AS t SET balance = t.balance + d.delta"
+        "  FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, delta) WHERE t.id = d.id)"
+        " SELECT h.id, h.reference_kind, h.reference_id FROM h"
+    )
+    params = [
+        list(range(len(holds))),
+        [h.asset_id for h in holds],
+        [h.held_account_id for h in holds],
+        [h.available_account_id for h in holds],
+        [h.user_id for h in holds],
+        [h.reference_kind for h in holds],
+        [h.reference_id for h in holds],
+        [h.amount for h in holds],
+        [json.dumps(m) for m in metadata],
+        Hold.Status.PENDING.value,
+        now,
+        now,
+        Journal.Kind.HOLD.value,
+        now,
+        now,
+        list(range(len(legs))),
+        [references[index] for index, _, _, _ in legs],
+        [account for _, account, _, _ in legs],
+        [amount for _, _, amount, _ in legs],
+        [after for _, _, _, after in legs],
+        list(deltas),
+        list(deltas.values()),
+    ]
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = {(kind, reference): pk for pk, kind, reference in cursor.fetchall()}
+    for hold in holds:
+        hold.pk = ids[(hold.reference_kind, hold.reference_id)]
+        hold._state.adding = False
+        hold._state.db = connection.alias

@@ -387,6 +387,8 @@ TRADING_MATCH_BATCH = env.int("TRADING_MATCH_BATCH", 500)
 TRADING_QUEUED_MARK_SECONDS = env.int("TRADING_QUEUED_MARK_SECONDS", 2)
 TRADING_SWEEP_AFTER_SECONDS = env.int("TRADING_SWEEP_AFTER_SECONDS", 3)
 TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", 200)
+# Orders per batch request (POST /api/v1/orders/batch, /orders/batch-cancel).
+TRADING_BATCH_MAX_ORDERS = env.int("TRADING_BATCH_MAX_ORDERS", 50)
 CELERY_BEAT_SCHEDULE = {
     "trading-sweep": {"task": "trading.sweep", "schedule": 2.0},
 }

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from django.conf import settings
 from rest_framework import serializers
 
+from config.openapi import ErrorDetailSerializer
 from trading.models import Order
 from trading.units import base_str, lots_to_quantity, quote_str, ticks_to_price
 from wallet.api.serializers import DecimalStringField
@@ -169,3 +173,81 @@ def _text(value) -> str | None:
 
 class CancelAllOutputSerializer(serializers.Serializer):
     cancel_requested = serializers.ListField(child=serializers.IntegerField())
+
+
+# --- batches ----------------------------------------------------------------------
+
+
+def _batch_size_error(items) -> str | None:
+    maximum = settings.TRADING_BATCH_MAX_ORDERS
+    if not isinstance(items, list):
+        return "Expected a list."
+    if not items or len(items) > maximum:
+        return f"Send 1 to {maximum} items, not {len(items)}."
+    return None
+
+
+class OrderBatchInputSerializer(serializers.Serializer):
+    """`{"orders": [...]}`: 1 to TRADING_BATCH_MAX_ORDERS order objects. Only the
+    envelope is validated here; each item is validated on its own
+    (`OrderPlaceInputSerializer`, in the view) so that a bad item refuses only
+    itself. The declared field is the schema."""
+
+    orders = OrderPlaceInputSerializer(many=True)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"orders": ['Send an object: {"orders": [...]}.']}
+            )
+        if "orders" not in data:
+            raise serializers.ValidationError({"orders": ["This field is required."]})
+        if error := _batch_size_error(data["orders"]):
+            raise serializers.ValidationError({"orders": [error]})
+        return {"orders": data["orders"]}
+
+
+class OrderBatchResultSerializer(serializers.Serializer):
+    status = serializers.IntegerField(
+        help_text="201 created, 200 replayed (client_order_id), else the 4xx of "
+        "the item's error."
+    )
+    order = OrderOutputSerializer(required=False)
+    error = ErrorDetailSerializer(required=False)
+
+
+class OrderBatchOutputSerializer(serializers.Serializer):
+    results = OrderBatchResultSerializer(many=True, help_text="In request order.")
+
+
+class OrderBatchCancelInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        help_text="1 to TRADING_BATCH_MAX_ORDERS order ids.",
+    )
+
+    def validate_ids(self, ids: list[int]) -> list[int]:
+        if error := _batch_size_error(ids):
+            raise serializers.ValidationError(error)
+        return ids
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"ids": ['Send an object: {"ids": [...]}.']}
+            )
+        return super().to_internal_value(data)
+
+
+class OrderBatchCancelResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.IntegerField(
+        help_text="202 cancel requested, 200 already applied (embedded mode), "
+        "else the 4xx of the error."
+    )
+    order = OrderOutputSerializer(required=False)
+    error = ErrorDetailSerializer(required=False)
+
+
+class OrderBatchCancelOutputSerializer(serializers.Serializer):
+    results = OrderBatchCancelResultSerializer(many=True, help_text="In request order.")

@@ -4,6 +4,12 @@ from trading.api import reading, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateView.as_view(), name="api-orders"),
+    path("orders/batch", views.OrderBatchView.as_view(), name="api-orders-batch"),
+    path(
+        "orders/batch-cancel",
+        views.OrderBatchCancelView.as_view(),
+        name="api-orders-batch-cancel",
+    ),
     path("orders/<int:order_id>", views.OrderDetailView.as_view(), name="api-order"),
     path(
         "orders/by-client-id/<str:client_order_id>",

@@ -10,7 +10,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from config.errors import ApplicationError, error_body, validation_error_parts
 from config.openapi import error_responses
+from kyc.selectors import kyc_require_verified
 from trading import services
 from trading.api import serializers as s
 from trading.models import Order
@@ -23,11 +25,68 @@ class OrderRateThrottle(UserRateThrottle):
     scope = "orders"
 
 
+class OrderBatchRateThrottle(OrderRateThrottle):
+    """The `orders` limit for a batch: it counts as many requests as it has items
+    (the list in `field`), so a batch of 50 does not dodge the per-user limit.
+    When they would not all fit, the whole request is refused (429) and nothing
+    is counted. A malformed body counts once (it is refused as a whole)."""
+
+    def __init__(self, field: str):
+        super().__init__()
+        self.field = field
+
+    def hits(self, request) -> int:
+        data = request.data
+        items = data.get(self.field) if isinstance(data, dict) else None
+        if isinstance(items, list) and 0 < len(items) <= (
+            settings.TRADING_BATCH_MAX_ORDERS
+        ):
+            return len(items)
+        return 1
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        hits = self.hits(request)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) + hits > self.num_requests:
+            return self.throttle_failure()
+        self.history[:0] = [self.now] * hits
+        self.cache.set(self.key, self.history, self.duration)
+        return True
+
+
 class OrderCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+
+
+def _fresh_many(orders: list[Order]) -> dict[int, Order]:
+    """`_fresh` for a batch's orders, by id (one query in embedded mode)."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return {order.pk: order for order in orders}
+    return Order.objects.select_related(
+        "instrument__base", "instrument__quote"
+    ).in_bulk([order.pk for order in orders])
+
+
+def _item_error(error: ApplicationError, *, prefix: str | None = None) -> dict:
+    """An item's error body; `prefix` (`orders[3]`) names the item in the message,
+    joined to the field the message starts with, if any."""
+    message = error.message
+    if prefix is not None:
+        field = message.split(":", 1)[0]
+        joiner = "." if field in error.details else ": "
+        message = f"{prefix}{joiner}{message}"
+    return error_body(error.code, message, error.details)["error"]
 
 
 def _fresh(order: Order) -> Order:
@@ -197,3 +256,129 @@ class OrderByClientIdView(APIView):
             user=request.user, client_order_id=client_order_id
         )
         return Response(s.OrderOutputSerializer(order).data)
+
+
+_BATCH_CODES = (
+    "Per item, as `POST /api/v1/orders`: 404 `unknown_symbol`; 409 "
+    "`instrument_not_trading`, `client_order_id_reused`; 400 `invalid` (the item's "
+    "fields), `invalid_order`, `invalid_tick`, `invalid_lot`, `below_min_quantity`, "
+    "`below_min_notional`, `price_out_of_band`, `invalid_amount`; 422 "
+    "`insufficient_funds`, `too_many_open_orders`."
+)
+
+
+class OrderBatchView(APIView):
+    def get_throttles(self):
+        return [OrderBatchRateThrottle(field="orders")]
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_batch_place",
+        request=s.OrderBatchInputSerializer,
+        responses={
+            200: s.OrderBatchOutputSerializer,
+            **error_responses(400, 401, 403, 429),
+        },
+        summary="Place up to TRADING_BATCH_MAX_ORDERS (50) orders",
+        description=(
+            "Each item is the body of `POST /api/v1/orders` (symbols may differ) "
+            "and is judged on its own, in order, against the funds and open-order "
+            "limit the accepted items before it left: `results[i]` is `{status: "
+            "201, order}` (created), `{status: 200, order}` (a `client_order_id` "
+            "replay, also of an earlier item of the batch) or `{status, error}` "
+            "(refused: nothing written for it; the message names the item, e.g. "
+            "`orders[3].price: ...`, and `details` the field). "
+            + _BATCH_CODES
+            + " Whole request: 400 `invalid` naming `orders` (not an object, "
+            "`orders` missing, not a list, empty, too many); 403 `kyc_required`; "
+            "429 `throttled` (a batch counts as many requests as it has items "
+            "against the per-user order limit)."
+        ),
+    )
+    def post(self, request):
+        envelope = s.OrderBatchInputSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        raw = envelope.validated_data["orders"]
+        items, invalid = [], {}
+        for index, item in enumerate(raw):
+            data = s.OrderPlaceInputSerializer(data=item)
+            if data.is_valid():
+                items.append(data.validated_data)
+            else:
+                message, details = validation_error_parts(data.errors)
+                invalid[index] = ApplicationError("invalid", message, details=details)
+        if items:
+            placed = services.order_place_batch(user=request.user, orders=items)
+        else:  # nothing to place, but the request is still refused as a whole
+            kyc_require_verified(user=request.user)
+            placed = []
+        fresh = _fresh_many([result.order for result in placed if result.order])
+        output = s.OrderOutputSerializer()
+        results, outcomes = [], iter(placed)
+        for index in range(len(raw)):
+            error = invalid.get(index)
+            result = None if error else next(outcomes)
+            error = error or result.error
+            if error is not None:
+                body = _item_error(error, prefix=f"orders[{index}]")
+                results.append({"status": error.status_code, "error": body})
+                continue
+            results.append(
+                {
+                    "status": 201 if result.created else 200,
+                    "order": output.to_representation(fresh[result.order.pk]),
+                }
+            )
+        return Response({"results": results})
+
+
+class OrderBatchCancelView(APIView):
+    def get_throttles(self):
+        return [OrderBatchRateThrottle(field="ids")]
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_batch_cancel",
+        request=s.OrderBatchCancelInputSerializer,
+        responses={
+            200: s.OrderBatchCancelOutputSerializer,
+            **error_responses(400, 401, 429),
+        },
+        summary="Cancel up to TRADING_BATCH_MAX_ORDERS (50) orders",
+        description=(
+            "One transaction; each id, in order, as `DELETE /api/v1/orders/{id}`: "
+            "`{id, status: 202, order}` (cancel requested; 200 once applied, "
+            "embedded mode) or `{id, status, error}`: 404 `order_not_found` (none, "
+            "or not yours), 409 `order_not_open`. Whole request: 400 `invalid` "
+            "naming `ids` (not a list of ids, empty, too many); 429 `throttled` "
+            "(counts as many requests as ids)."
+        ),
+    )
+    def post(self, request):
+        envelope = s.OrderBatchCancelInputSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        outcomes = services.order_cancel_batch(
+            user=request.user, order_ids=envelope.validated_data["ids"]
+        )
+        fresh = _fresh_many([result.order for result in outcomes if result.order])
+        output = s.OrderOutputSerializer()
+        results = []
+        for result in outcomes:
+            if result.error is not None:
+                results.append(
+                    {
+                        "id": result.order_id,
+                        "status": result.error.status_code,
+                        "error": _item_error(result.error),
+                    }
+                )
+                continue
+            order = fresh[result.order.pk]
+            results.append(
+                {
+                    "id": result.order_id,
+                    "status": 202 if order.is_open else 200,
+                    "order": output.to_representation(order),
+                }
+            )
+        return Response({"results": results})

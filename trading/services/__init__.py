@@ -1,5 +1,11 @@
 """Every write of the trading app. Import from here: `trading.services.order_place`."""
 
+from trading.services.batch import (
+    CancelResult,
+    PlaceResult,
+    order_cancel_batch,
+    order_place_batch,
+)
 from trading.services.instruments import (
     instrument_create,
     instrument_set_status,
@@ -14,6 +20,8 @@ from trading.services.orders import (
 )
 
 __all__ = [
+    "CancelResult",
+    "PlaceResult",
     "instrument_create",
     "instrument_set_status",
     "instrument_update",
@@ -22,5 +30,7 @@ __all__ = [
     "order_amend",
     "order_cancel",
     "order_cancel_all",
+    "order_cancel_batch",
     "order_place",
+    "order_place_batch",
 ]

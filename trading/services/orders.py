@@ -159,6 +159,26 @@ def _parse(
     )
 
 
+def _fee_override(column: str) -> str:
+    """The user's (u) fee override for the instrument (i): its own before the
+    default."""
+    return (
+        f"SELECT f.{column} FROM {FeeOverride._meta.db_table} f"  # noqa: S608
+        " WHERE f.user_id = u.id"
+        " AND (f.instrument_id = i.id OR f.instrument_id IS NULL)"
+        " ORDER BY f.instrument_id IS NULL LIMIT 1"
+    )
+
+
+# What a placement reads of the user (u) under the lock, for the instrument (i):
+# KYC approved (one parameter: the approved status), maker and taker override.
+_PLACEMENT_USER_COLUMNS = (
+    f"EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} k"  # noqa: S608
+    "  WHERE k.user_id = u.id AND k.status = %s),"
+    f" ({_fee_override('maker_fee_bps')}), ({_fee_override('taker_fee_bps')})"
+)
+
+
 @dataclass(frozen=True)
 class _PlacementState:
     """What a placement must read current, under its lock."""
@@ -180,12 +200,6 @@ def _lock_for_placement(user: User, instrument: Instrument) -> _PlacementState |
     requests all passed the open-order count together. NO KEY UPDATE, because the
     matcher's fills reference the row (KEY SHARE). Written in SQL because the ORM
     spent more Python compiling this query than the rest of a placement's reads."""
-    fee = FeeOverride._meta.db_table
-    override = (
-        f"SELECT f.{{}} FROM {fee} f WHERE f.user_id = u.id"  # noqa: S608
-        " AND (f.instrument_id = i.id OR f.instrument_id IS NULL)"
-        " ORDER BY f.instrument_id IS NULL LIMIT 1"  # its own before the default
-    )
     connection = transaction.get_connection()
     params: list = [KycStatus.APPROVED]
     if connection.vendor == "postgresql":
@@ -197,9 +211,7 @@ def _lock_for_placement(user: User, instrument: Instrument) -> _PlacementState |
     sql = (
         # names from the models, values as parameters
         f"SELECT {PLACEMENT_RULE_COLUMNS}, i.status, i.last_price_ticks,"  # noqa: S608
-        f" EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} k"
-        "  WHERE k.user_id = u.id AND k.status = %s),"
-        f" ({override.format('maker_fee_bps')}), ({override.format('taker_fee_bps')}),"
+        f" {_PLACEMENT_USER_COLUMNS},"
         f" {next_order_id}"
         f" FROM {User._meta.db_table} u"
         f" JOIN {Instrument._meta.db_table} i ON i.id = %s"
@@ -244,32 +256,97 @@ def _check_band(instrument: Instrument, price_ticks: int | None) -> None:
         )
 
 
+def _hold_terms(
+    instrument: Instrument, request: OrderRequest
+) -> tuple[Asset, int | None]:
+    """(asset, units to hold); None: the whole available balance (a market buy
+    without quote_quantity spends at most what the user holds)."""
+    if request.side == Order.Side.SELL:
+        return instrument.base, request.quantity_lots * instrument.lot_size
+    if request.type in MARKET_TYPES:
+        return instrument.quote, request.quote_quantity
+    hold = (
+        request.price_ticks * request.quantity_lots * instrument.notional_per_tick_lot
+    )
+    return instrument.quote, hold
+
+
+def _is_market_buy(request: OrderRequest) -> bool:
+    return request.side == Order.Side.BUY and request.type in MARKET_TYPES
+
+
+def _no_lot_affordable(instrument: Instrument) -> Unprocessable:
+    return Unprocessable(
+        Code.INSUFFICIENT_FUNDS,
+        f"quote_quantity: not enough {instrument.quote.code} to buy one lot "
+        "at any price.",
+        details={"quote_quantity": ["Insufficient funds."]},
+    )
+
+
 def _reservation(
     user: User, instrument: Instrument, request: OrderRequest
 ) -> tuple[object, int, int | None]:
     """(asset, units to hold, engine quote limit in ticks x lots)."""
     per_tick_lot = instrument.notional_per_tick_lot
-    if request.side == Order.Side.SELL:
-        return instrument.base, request.quantity_lots * instrument.lot_size, None
-    if request.type in MARKET_TYPES:
-        if request.quote_quantity is not None:
-            budget = request.quote_quantity
-        else:
-            # Spend at most what the user holds: reserve the whole available
-            # balance (locked first, so the figure is exact); the leftover is
-            # released when the order ends.
-            available, _ = user_accounts_ensure(user=user, asset=instrument.quote)
-            budget = accounts_lock([available.pk])[available.pk].balance
-        if budget // per_tick_lot == 0:
-            raise Unprocessable(
-                Code.INSUFFICIENT_FUNDS,
-                f"quote_quantity: not enough {instrument.quote.code} to buy one lot "
-                "at any price.",
-                details={"quote_quantity": ["Insufficient funds."]},
-            )
-        return instrument.quote, budget, budget // per_tick_lot
-    hold = request.price_ticks * request.quantity_lots * per_tick_lot
-    return instrument.quote, hold, None
+    asset, amount = _hold_terms(instrument, request)
+    if not _is_market_buy(request):
+        return asset, amount, None
+    if amount is None:
+        # Reserve the whole available balance (locked first, so the figure is
+        # exact); the leftover is released when the order ends.
+        available, _ = user_accounts_ensure(user=user, asset=instrument.quote)
+        amount = accounts_lock([available.pk])[available.pk].balance
+    if amount // per_tick_lot == 0:
+        raise _no_lot_affordable(instrument)
+    return asset, amount, amount // per_tick_lot
+
+
+def _not_trading(instrument: Instrument) -> Conflict:
+    return Conflict(
+        Code.INSTRUMENT_NOT_TRADING,
+        f"symbol: {instrument.symbol} is {instrument.status}; no new orders.",
+        details={"symbol": [f"Instrument is {instrument.status}."]},
+    )
+
+
+def _too_many_open_orders() -> Unprocessable:
+    return Unprocessable(
+        Code.TOO_MANY_OPEN_ORDERS,
+        f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the maximum.",
+    )
+
+
+def _new_order(
+    *,
+    user: User,
+    instrument: Instrument,
+    request: OrderRequest,
+    fingerprint: str,
+    client_order_id: str | None,
+    fees: tuple[int, int],
+    quote_limit: int | None,
+) -> Order:
+    """The order row a placement writes (not saved)."""
+    return Order(
+        user=user,
+        instrument=instrument,
+        client_order_id=client_order_id or None,
+        request_fingerprint=fingerprint,
+        side=request.side,
+        type=request.type,
+        time_in_force=request.time_in_force,
+        post_only=request.post_only,
+        stp=request.stp,
+        price_ticks=request.price_ticks,
+        stop_price_ticks=request.stop_price_ticks,
+        quantity_lots=request.quantity_lots,
+        quote_quantity=request.quote_quantity,
+        quote_limit=quote_limit,
+        open_lots=request.quantity_lots or 0,
+        maker_fee_bps=fees[0],
+        taker_fee_bps=fees[1],
+    )
 
 
 def _existing_for_client_id(order: Order, fingerprint: str) -> Order:
@@ -339,41 +416,23 @@ def order_place(
                 return _existing_for_client_id(order, fingerprint), False
         kyc_require_verified(user=user, approved=state.kyc_approved)
         if instrument.status != Instrument.Status.TRADING:
-            raise Conflict(
-                Code.INSTRUMENT_NOT_TRADING,
-                f"symbol: {instrument.symbol} is {instrument.status}; no new orders.",
-                details={"symbol": [f"Instrument is {instrument.status}."]},
-            )
+            raise _not_trading(instrument)
         _check_band(instrument, request.price_ticks)
-        maker_bps, taker_bps = state.fee_override or (
+        fees = state.fee_override or (
             instrument.maker_fee_bps,
             instrument.taker_fee_bps,
         )
         if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
-            raise Unprocessable(
-                Code.TOO_MANY_OPEN_ORDERS,
-                f"You have {settings.TRADING_MAX_OPEN_ORDERS} open orders, the "
-                "maximum.",
-            )
+            raise _too_many_open_orders()
         asset, amount, quote_limit = _reservation(user, instrument, request)
-        order = Order(
+        order = _new_order(
             user=user,
             instrument=instrument,
-            client_order_id=client_order_id or None,
-            request_fingerprint=fingerprint,
-            side=request.side,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            post_only=request.post_only,
-            stp=request.stp,
-            price_ticks=request.price_ticks,
-            stop_price_ticks=request.stop_price_ticks,
-            quantity_lots=request.quantity_lots,
-            quote_quantity=request.quote_quantity,
+            request=request,
+            fingerprint=fingerprint,
+            client_order_id=client_order_id,
+            fees=fees,
             quote_limit=quote_limit,
-            open_lots=request.quantity_lots or 0,
-            maker_fee_bps=maker_bps,
-            taker_fee_bps=taker_bps,
         )
         # A savepoint only where a unique client_order_id can collide.
         try:
@@ -416,6 +475,56 @@ def order_place(
     return order, True
 
 
+# One of the user's orders (o) with its instrument's rules (i, b, q), status and
+# last price: `_own_order` reads the rows.
+_OWN_ORDER_SELECT = (
+    # names from the models
+    f"SELECT {{order_columns}}, {PLACEMENT_RULE_COLUMNS},"  # noqa: S608
+    " i.status, i.last_price_ticks"
+    f" FROM {Order._meta.db_table} o"
+    f" JOIN {Instrument._meta.db_table} i ON i.id = o.instrument_id"
+    f" JOIN {Asset._meta.db_table} b ON b.id = i.base_id"
+    f" JOIN {Asset._meta.db_table} q ON q.id = i.quote_id"
+)
+
+
+def _own_orders_sql(where: str) -> str:
+    return _OWN_ORDER_SELECT.format(order_columns=model_columns(Order, "o")) + where
+
+
+def _own_order(row, instruments: dict[int, Instrument] | None = None) -> Order:
+    """The order of a row of `_own_orders_sql`, its instrument this process's copy
+    (reloaded if a rule differs) with the status and last price just read.
+    `instruments`: copies already checked in this call, by id."""
+    width = len(Order._meta.concrete_fields)
+    order = instance_from_row(Order, row[:width])
+    *rules, status, last_price_ticks = row[width:]
+    instrument = (instruments or {}).get(order.instrument_id)
+    if instrument is None:
+        rules = tuple(rules)
+        instrument = instrument_for_order(symbol=rules[0])
+        if (
+            instrument.pk != order.instrument_id
+            or instrument_rules(instrument) != rules
+        ):
+            instrument = instrument_for_order(symbol=rules[0], refresh=True)
+        instrument.status, instrument.last_price_ticks = status, last_price_ticks
+        if instruments is not None:
+            instruments[order.instrument_id] = instrument
+    order.instrument = instrument
+    return order
+
+
+def _order_not_found(order_id: int) -> ApplicationError:
+    return ApplicationError(
+        Code.ORDER_NOT_FOUND, f"order {order_id} not found.", status_code=404
+    )
+
+
+def _order_not_open(order: Order) -> Conflict:
+    return Conflict(Code.ORDER_NOT_OPEN, f"order {order.pk} is already {order.status}.")
+
+
 def _locked_own_order(user: User, order_id: int) -> Order:
     """One of the user's orders, locked (the matcher writes it), with its
     instrument's rules, status and last price, in one statement; the instrument is
@@ -423,35 +532,15 @@ def _locked_own_order(user: User, order_id: int) -> Order:
     price just read (an amend is judged by them). In SQL because the ORM spent
     most of a cancel's Python compiling this query."""
     connection = transaction.get_connection()
-    sql = (
-        # names from the models, values as parameters
-        f"SELECT {model_columns(Order, 'o')}, {PLACEMENT_RULE_COLUMNS},"  # noqa: S608
-        " i.status, i.last_price_ticks"
-        f" FROM {Order._meta.db_table} o"
-        f" JOIN {Instrument._meta.db_table} i ON i.id = o.instrument_id"
-        f" JOIN {Asset._meta.db_table} b ON b.id = i.base_id"
-        f" JOIN {Asset._meta.db_table} q ON q.id = i.quote_id"
-        " WHERE o.id = %s AND o.user_id = %s"
-    )
+    sql = _own_orders_sql(" WHERE o.id = %s AND o.user_id = %s")
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF o"
     with connection.cursor() as cursor:
         cursor.execute(sql, [order_id, user.pk])
         row = cursor.fetchone()
     if row is None:
-        raise ApplicationError(
-            Code.ORDER_NOT_FOUND, f"order {order_id} not found.", status_code=404
-        )
-    width = len(Order._meta.concrete_fields)
-    order = instance_from_row(Order, row[:width])
-    *rules, status, last_price_ticks = row[width:]
-    rules = tuple(rules)
-    instrument = instrument_for_order(symbol=rules[0])
-    if instrument.pk != order.instrument_id or instrument_rules(instrument) != rules:
-        instrument = instrument_for_order(symbol=rules[0], refresh=True)
-    instrument.status, instrument.last_price_ticks = status, last_price_ticks
-    order.instrument = instrument
-    return order
+        raise _order_not_found(order_id)
+    return _own_order(row)
 
 
 def _pending_cancel(order: Order) -> bool:
@@ -471,9 +560,7 @@ def order_cancel(*, user: User, order_id: int) -> Order:
     order is a 409. Works on halted instruments too."""
     order = _locked_own_order(user, order_id)
     if not order.is_open:
-        raise Conflict(
-            Code.ORDER_NOT_OPEN, f"order {order.pk} is already {order.status}."
-        )
+        raise _order_not_open(order)
     if not _pending_cancel(order):
         insert_one(
             OrderCommand(
