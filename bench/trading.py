@@ -66,6 +66,7 @@ def _env(args) -> dict[str, str]:
         "THROTTLE_USER": "1000000/s",
         "TRADING_MAX_OPEN_ORDERS": "1000000",
         "LOG_LEVEL": "WARNING",
+        "TRADING_MATCH_SHARDS": str(args.match_shards),
     }
 
 
@@ -136,8 +137,14 @@ def prepare(args) -> dict:
     return {"symbols": [symbol for symbol, _ in symbols], "tokens": tokens}
 
 
-def start_worker(args) -> subprocess.Popen:
-    worker_cmd = [
+def start_workers(args) -> list[subprocess.Popen]:
+    """The Celery workers: one (`--worker-procs` processes, a solo pool when 1)
+    on the default queue, or with `--match-shards N` one solo worker per
+    matching queue (the first also takes the default queue), so that each keeps
+    its instruments' books."""
+    nice = os.environ.get("BENCH_WORKER_NICE")
+    base = [
+        *(["nice", "-n", nice] if nice else []),
         PY,
         "-m",
         "celery",
@@ -149,12 +156,25 @@ def start_worker(args) -> subprocess.Popen:
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
-        "-c",
-        str(args.worker_procs),
     ]
-    if args.worker_procs == 1:
-        worker_cmd += ["-P", "solo"]
-    return subprocess.Popen(worker_cmd, cwd=ROOT, env=_env(args))
+    if args.match_shards > 1:
+        commands = [
+            [
+                *base,
+                "-P",
+                "solo",
+                "-n",
+                f"matcher{shard}@%h",
+                "-Q",
+                f"matching-{shard}" + (",celery" if shard == 0 else ""),
+            ]
+            for shard in range(args.match_shards)
+        ]
+    else:
+        pool = ["-P", "solo"] if args.worker_procs == 1 else []
+        commands = [[*base, "-c", str(args.worker_procs), *pool]]
+    env = {**_env(args), "PGAPPNAME": "matcher"}
+    return [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
 
 
 def start_web(args) -> list[tuple[subprocess.Popen, str]]:
@@ -167,7 +187,8 @@ def start_web(args) -> list[tuple[subprocess.Popen, str]]:
     servers = []
     for _ in range(args.web_workers):
         port = _free_port()
-        servers.append((start_uvicorn(_env(args), port), f"http://127.0.0.1:{port}"))
+        env = {**_env(args), "PGAPPNAME": "web"}
+        servers.append((start_uvicorn(env, port), f"http://127.0.0.1:{port}"))
     return servers
 
 
@@ -175,7 +196,7 @@ def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
     """The matcher's own capacity: `--backlog` orders queued through the placement
     service while no worker runs (their messages wait in the broker), then a worker
     starts and the time until every command is applied is the settlement rate.
-    Returns the worker, which stays for the load phases."""
+    Returns the workers, which stay for the load phases."""
     from django.db import connections
     from django.db.models import Count
 
@@ -203,7 +224,7 @@ def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
     connections.close_all()
     trades_before = Trade.objects.count()
     started = time.perf_counter()
-    worker = start_worker(args)
+    workers = start_workers(args)
     while OrderCommand.objects.filter(processed_at__isnull=True).exists():
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
@@ -221,12 +242,20 @@ def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
         f"({args.backlog} queued orders, {trades} trades, {len(commits)} batches; "
         f"{args.backlog / elapsed:.0f}/s counting the worker's start-up)"
     )
-    return worker
+    return workers
 
 
 async def _drive(
-    base_urls: list[str], tokens, seconds: float, clients: int, work
+    base_urls: list[str],
+    tokens,
+    seconds: float,
+    clients: int,
+    work,
+    interval: float = 0.0,
 ) -> list:
+    """`clients` keep-alive clients doing `work` for `seconds`: back to back, or
+    (`interval` > 0) each starting a request every `interval` seconds, staggered,
+    and at once when it is behind (an open-loop load at a set rate)."""
     import httpx
 
     results: list = []
@@ -243,12 +272,16 @@ async def _drive(
             rng = random.Random(index)
             token = tokens[index % len(tokens)]
             headers = {"Authorization": f"Bearer {token}"}
-            state: dict = {"open": []}
+            state: dict = {"open": [], "token": token}
+            due = time.perf_counter() + interval * index / clients
             while time.perf_counter() < stop_at:
+                if interval:
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                    due += interval
                 started = time.perf_counter()
-                kind, response = await work(http, headers, rng, state)
+                kind, response, items = await work(http, headers, rng, state)
                 results.append(
-                    (kind, response.status_code, time.perf_counter() - started)
+                    (kind, response.status_code, time.perf_counter() - started, items)
                 )
 
         await asyncio.gather(*(client(i) for i in range(clients)))
@@ -260,40 +293,115 @@ async def _drive(
 
 def _trivial(symbols):
     async def work(http, headers, rng, state):
-        return "me", await http.get("/api/v1/me", headers=headers)
+        response = await http.get("/api/v1/me", headers=headers)
+        return "me", response, int(response.status_code < 400)
 
     return work
 
 
-def _orders(symbols, cancel_share: float, cross_share: float):
+def _order_body(symbols, rng, cross_share: float) -> dict:
+    """Mostly resting limits near the mid; `cross_share` marketable IOC limits."""
+    side = rng.choice(("buy", "sell"))
+    mid = 10_000
+    if rng.random() < cross_share:
+        offset = rng.randint(1, 30)
+        ticks = mid + offset if side == "buy" else mid - offset
+        body = {"time_in_force": "ioc"}
+    else:
+        offset = rng.randint(1, 50)
+        ticks = mid - offset if side == "buy" else mid + offset
+        body = {}
+    body.update(
+        symbol=rng.choice(symbols),
+        side=side,
+        price=f"{ticks // 100}.{ticks % 100:02d}",
+        quantity=str(rng.randint(1, 5)),
+    )
+    return body
+
+
+def _orders(symbols, cancel_share: float, cross_share: float, sent: dict):
+    """One order or one cancel per request. `sent`: order id -> when its POST
+    was sent (perf_counter), for the users whose token is in `sent["tokens"]`
+    (their streams are listened to, for the latency)."""
+
     async def work(http, headers, rng, state):
         if state["open"] and rng.random() < cancel_share:
             order_id = state["open"].pop(rng.randrange(len(state["open"])))
-            return "cancel", await http.delete(
-                f"/api/v1/orders/{order_id}", headers=headers
-            )
-        side = rng.choice(("buy", "sell"))
-        mid = 10_000
-        if rng.random() < cross_share:
-            offset = rng.randint(1, 30)
-            ticks = mid + offset if side == "buy" else mid - offset
-            body = {"time_in_force": "ioc"}
-        else:
-            offset = rng.randint(1, 50)
-            ticks = mid - offset if side == "buy" else mid + offset
-            body = {}
-        body.update(
-            symbol=rng.choice(symbols),
-            side=side,
-            price=f"{ticks // 100}.{ticks % 100:02d}",
-            quantity=str(rng.randint(1, 5)),
-        )
+            response = await http.delete(f"/api/v1/orders/{order_id}", headers=headers)
+            return "cancel", response, int(response.status_code < 400)
+        body = _order_body(symbols, rng, cross_share)
+        started = time.perf_counter()
         response = await http.post("/api/v1/orders", json=body, headers=headers)
-        if response.status_code == 201 and not body.get("time_in_force"):
-            state["open"].append(response.json()["id"])
-        return "place", response
+        if response.status_code == 201:
+            order_id = response.json()["id"]
+            if state["token"] in sent["tokens"]:
+                sent[order_id] = started
+            if not body.get("time_in_force"):
+                state["open"].append(order_id)
+        return "place", response, int(response.status_code == 201)
 
     return work
+
+
+def _order_batches(
+    symbols, cancel_share: float, cross_share: float, size: int, sent: dict
+):
+    """`size` orders per POST /api/v1/orders/batch, or a batch cancel of up to
+    `size` of the client's open orders (`cancel_share` of the requests)."""
+
+    async def work(http, headers, rng, state):
+        if state["open"] and rng.random() < cancel_share:
+            rng.shuffle(state["open"])
+            ids, state["open"] = state["open"][:size], state["open"][size:]
+            response = await http.post(
+                "/api/v1/orders/batch-cancel", json={"ids": ids}, headers=headers
+            )
+            done = 0
+            if response.status_code == 200:
+                done = sum(r["status"] < 400 for r in response.json()["results"])
+            return "cancel", response, done
+        bodies = [_order_body(symbols, rng, cross_share) for _ in range(size)]
+        started = time.perf_counter()
+        response = await http.post(
+            "/api/v1/orders/batch", json={"orders": bodies}, headers=headers
+        )
+        accepted = 0
+        if response.status_code == 200:
+            for body, result in zip(bodies, response.json()["results"], strict=True):
+                if result["status"] != 201:
+                    continue
+                accepted += 1
+                order_id = result["order"]["id"]
+                if state["token"] in sent["tokens"]:
+                    sent[order_id] = started
+                if not body.get("time_in_force"):
+                    state["open"].append(order_id)
+        return "place", response, accepted
+
+    return work
+
+
+async def _listen(base_url: str, token: str, decided: dict, stop: asyncio.Event):
+    """The user's stream: when each order's first decided state (anything but
+    pending) arrives, by order id (perf_counter)."""
+    import json
+
+    import websockets
+
+    url = base_url.replace("http://", "ws://") + f"/ws/user/?token={token}"
+    async with websockets.connect(url, max_queue=None) as socket_:
+        while not stop.is_set():
+            try:
+                text = await asyncio.wait_for(socket_.recv(), 0.5)
+            except TimeoutError:
+                continue
+            arrived = time.perf_counter()
+            message = json.loads(text)
+            if message.get("type") == "order":
+                order = message["order"]
+                if order["status"] != "pending":
+                    decided.setdefault(order["id"], arrived)
 
 
 def _cpu_by_role(procs: dict[str, list[subprocess.Popen]]) -> dict[str, float]:
@@ -334,45 +442,76 @@ def _cpu_by_role(procs: dict[str, list[subprocess.Popen]]) -> dict[str, float]:
     usage = {"clients": total([os.getpid()])}
     for role, group in procs.items():
         usage[role] = total(pid for proc in group for pid in tree(proc.pid))
-    usage["postgres"] = total(p for p, n in names.items() if n.startswith("postgres"))
+    postgres = {p for p, n in names.items() if n.startswith("postgres")}
+    # the backends serving the web tier and the matcher (PGAPPNAME of each role)
+    for role, pids in _backends_by_app().items():
+        usage[f"pg:{role}"] = total(pids & postgres)
+        postgres -= pids
+    usage["pg:other"] = total(postgres)
     usage["redis"] = total(p for p, n in names.items() if n.startswith("redis"))
     return usage
+
+
+def _backends_by_app() -> dict[str, set[int]]:
+    """PostgreSQL backend pids by application name ("web", "matcher")."""
+    import psycopg
+
+    with psycopg.connect(
+        "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+    ) as connection:
+        rows = connection.execute(
+            "SELECT application_name, pid FROM pg_stat_activity"
+            " WHERE application_name IN ('web', 'matcher')"
+        ).fetchall()
+    found: dict[str, set[int]] = {"web": set(), "matcher": set()}
+    for name, pid in rows:
+        found[name].add(pid)
+    return found
 
 
 def report_cpu(before: dict[str, float], after: dict[str, float], seconds: float):
     """Where the two cores went during a phase (cores busy = CPU s / wall s)."""
     shares = ", ".join(
-        f"{role} {(after[role] - before[role]) / seconds:.2f}" for role in after
+        f"{role} {(after[role] - before.get(role, 0)) / seconds:.2f}" for role in after
     )
-    busy = sum(after[role] - before[role] for role in after) / seconds
+    busy = sum(after[role] - before.get(role, 0) for role in after) / seconds
     print(f"{'  cores busy':<28} {busy:9.2f} of {os.cpu_count()}: {shares}")
 
 
-def report_load(name: str, results, seconds: float) -> None:
+def report_load(name: str, results, seconds: float, unit: str = "") -> None:
     ok = [r for r in results if r[1] < 400]
     latencies = [r[2] * 1000 for r in ok]
     refused = Counter(r[1] for r in results if r[1] >= 400)
     errors = ", ".join(f"{count} x {code}" for code, count in sorted(refused.items()))
+    items = f", {sum(r[3] for r in ok) / seconds:.1f} {unit}/s" if unit else ""
     print(
-        f"{name:<28} {len(ok) / seconds:9.1f} req/s ok   ({errors or 'no errors'})"
+        f"{name:<28} {len(ok) / seconds:9.1f} req/s ok{items}"
+        f"   ({errors or 'no errors'})"
         f"   latency p50 {_percentile(latencies, 50):6.1f} ms  p99 "
         f"{_percentile(latencies, 99):6.1f} ms"
     )
 
 
-def measure_pipeline(t0_wall: float, timeout: float) -> None:
-    from django.db.models import Min
-
-    from trading.models import Order, OrderCommand, OrderStatusChange, Trade
-    from wallet.verification import ledger_problems
+def wait_drained(timeout: float) -> None:
+    from trading.models import OrderCommand
 
     deadline = time.time() + timeout
     while OrderCommand.objects.filter(processed_at__isnull=True).exists():
         if time.time() > deadline:
             print("matcher did not drain in time")
-            break
+            return
         time.sleep(0.2)
+
+
+def measure_pipeline(t0_wall: float, sent: dict, decided: dict) -> None:
+    """What the matcher did with the load (read from the database once drained)
+    and the end-to-end latency of the sampled users' orders: from sending the
+    POST to their first decided state (matched and settled, or resting) arriving
+    on the user's stream."""
     from datetime import UTC, datetime
+
+    from trading.models import OrderCommand, Trade
+    from wallet.verification import ledger_problems
 
     since = datetime.fromtimestamp(t0_wall, tz=UTC)
     commands = OrderCommand.objects.filter(created_at__gte=since)
@@ -383,31 +522,56 @@ def measure_pipeline(t0_wall: float, timeout: float) -> None:
     )
     applied = commands.filter(processed_at__isnull=False).count()
     span = (last_commit - since).total_seconds() if last_commit else float("nan")
-    orders = Order.objects.filter(created_at__gte=since)
-    decided = dict(
-        OrderStatusChange.objects.filter(order__in=orders, from_status="pending")
-        .values_list("order_id")
-        .annotate(first=Min("created_at"))
-    )
-    latencies = [
-        (decided[order_id] - created).total_seconds() * 1000
-        for order_id, created in orders.values_list("pk", "created_at")
-        if order_id in decided
-    ]
     trades = Trade.objects.filter(created_at__gte=since).count()
+    # a run stamps its commands with one processed_at
+    runs = commands.values("instrument_id", "processed_at").distinct().count()
     print(
         f"{'matched and settled':<28} {applied / span:9.1f} commands/s "
-        f"({applied} commands, {trades} trades, drained {span:.1f} s after start)"
+        f"({applied} commands, {trades} trades, drained {span:.1f} s after start; "
+        f"{runs} matching runs, {applied / max(runs, 1):.0f} commands each)"
     )
+    latencies = [
+        (decided[order_id] - started) * 1000
+        for order_id, started in sent.items()
+        if order_id in decided
+    ]
     print(
-        f"{'POST -> matcher decision':<28} p50 {_percentile(latencies, 50):6.1f} ms  "
-        f"p99 {_percentile(latencies, 99):6.1f} ms  ({len(latencies)} orders)"
+        f"{'POST -> final state (stream)':<28} p50 {_percentile(latencies, 50):6.1f} ms"
+        f"  p99 {_percentile(latencies, 99):6.1f} ms  ({len(latencies)} orders of "
+        f"the sampled users; {len(sent) - len(latencies)} not seen)"
     )
     problems = ledger_problems()
     print(
         "ledger:",
         "verified" if not problems else f"{len(problems)} problems: {problems[:5]}",
     )
+
+
+async def load_phase(args, base_urls, tokens, work, decided, sampled, cpu) -> list:
+    """The clients for `--seconds` while the sampled users' streams listen; the
+    streams stay until the matcher has drained. `cpu` starts with the roles; the
+    time and their CPU at the end of the load and once drained are appended."""
+    stop = asyncio.Event()
+    listeners = [
+        asyncio.ensure_future(
+            _listen(base_urls[index % len(base_urls)], token, decided, stop)
+        )
+        for index, token in enumerate(sampled)
+    ]
+    await asyncio.sleep(1)  # connected and subscribed
+    # --rate: requests carry --batch orders (or one); cancels take their share
+    per_request = max(args.batch, 1)
+    interval = args.clients * per_request / args.rate if args.rate else 0.0
+    results = await _drive(
+        base_urls, tokens, args.seconds, args.clients, work, interval
+    )
+    cpu.append((time.perf_counter(), _cpu_by_role(cpu[0])))
+    await asyncio.to_thread(wait_drained, 300)
+    cpu.append((time.perf_counter(), _cpu_by_role(cpu[0])))
+    await asyncio.sleep(0.5)  # the last batch's events
+    stop.set()
+    await asyncio.gather(*listeners, return_exceptions=True)
+    return results
 
 
 def main() -> None:
@@ -420,7 +584,32 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--backlog", type=int, default=3000)
     parser.add_argument("--worker-procs", type=int, default=1)
+    parser.add_argument(
+        "--match-shards",
+        type=int,
+        default=1,
+        help="matching queues (TRADING_MATCH_SHARDS), one solo worker each",
+    )
     parser.add_argument("--cancel-share", type=float, default=0.2)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="orders per POST /api/v1/orders/batch (0: one order per request)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="commands (orders and cancels) per second to offer, each client on a "
+        "fixed schedule (0: every client back to back, as fast as served)",
+    )
+    parser.add_argument(
+        "--stream-users",
+        type=int,
+        default=4,
+        help="users whose /ws/user/ streams are read for the end-to-end latency",
+    )
     parser.add_argument("--cross-share", type=float, default=0.15)
     args = parser.parse_args()
     os.chdir(ROOT)
@@ -428,20 +617,25 @@ def main() -> None:
     data = prepare(args)
     servers = start_web(args)
     if args.backlog:
-        worker = measure_backlog(args, data["symbols"])
+        workers = measure_backlog(args, data["symbols"])
     else:
-        worker = start_worker(args)
-        time.sleep(2)  # let the worker connect
-    procs = [process for process, _ in servers] + [worker]
+        workers = start_workers(args)
+        time.sleep(2)  # let the workers connect
+    web = [process for process, _ in servers]
+    procs = web + workers
     base_urls = [url for _, url in servers]
     print(
         f"stack: uvicorn x{args.web_workers} (a port each), "
-        f"celery worker x{args.worker_procs}, "
-        f"PostgreSQL, Redis; {args.clients} clients, {args.seconds:.0f} s per phase, "
-        f"{len(data['symbols'])} instruments, {args.users} users, "
+        + (
+            f"{args.match_shards} matching workers (a queue each), "
+            if args.match_shards > 1
+            else f"celery worker x{args.worker_procs}, "
+        )
+        + f"PostgreSQL, Redis; {args.clients} clients, {args.seconds:.0f} s per "
+        f"phase, {len(data['symbols'])} instruments, {args.users} users, "
         f"{os.cpu_count()} cores"
     )
-    roles = {"web": procs[:-1], "worker": [worker]}
+    roles = {"web": web, "worker": workers}
     try:
         cpu = _cpu_by_role(roles)
         trivial = asyncio.run(
@@ -457,33 +651,57 @@ def main() -> None:
         cpu_after = _cpu_by_role(roles)
         report_cpu(cpu, cpu_after, args.seconds)
         cpu = cpu_after
-        t0 = time.time()
-        load = asyncio.run(
-            _drive(
-                base_urls,
-                data["tokens"],
-                args.seconds,
-                args.clients,
-                _orders(data["symbols"], args.cancel_share, args.cross_share),
+        tokens = data["tokens"]
+        # client i uses token i mod users: the first --stream-users of those
+        # listen to their streams, for the latency of their orders
+        sampled = tokens[: min(args.stream_users, args.clients, len(tokens))]
+        sent: dict = {"tokens": set(sampled)}
+        decided: dict[int, float] = {}
+        if args.batch:
+            work = _order_batches(
+                data["symbols"],
+                args.cancel_share,
+                args.cross_share,
+                args.batch,
+                sent,
             )
+            place_name, cancel_name = (
+                f"POST /orders/batch ({args.batch})",
+                f"POST /orders/batch-cancel (<={args.batch})",
+            )
+        else:
+            work = _orders(data["symbols"], args.cancel_share, args.cross_share, sent)
+            place_name, cancel_name = (
+                "POST /api/v1/orders",
+                "DELETE /api/v1/orders/{id}",
+            )
+        t0 = time.time()
+        usage: list = [roles]
+        load = asyncio.run(
+            load_phase(args, base_urls, tokens, work, decided, sampled, usage)
         )
+        (loaded_at, loaded), (drained_at, drained) = usage[1:]
         places = [r for r in load if r[0] == "place"]
         cancels = [r for r in load if r[0] == "cancel"]
-        report_load("POST /api/v1/orders", places, args.seconds)
-        report_load("DELETE /api/v1/orders/{id}", cancels, args.seconds)
-        report_cpu(cpu, _cpu_by_role(roles), args.seconds)
-        accepted = sum(1 for r in places if r[1] == 201)
+        report_load(place_name, places, args.seconds, "orders")
+        report_load(cancel_name, cancels, args.seconds, "cancels")
+        report_cpu(cpu, loaded, args.seconds)
+        if drained_at - loaded_at > 0.5:
+            print(f"{'  then draining':<28} {drained_at - loaded_at:9.1f} s")
+            report_cpu(loaded, drained, drained_at - loaded_at)
+        accepted = sum(r[3] for r in places)
+        cancelled = sum(r[3] for r in cancels)
         print(f"{'orders accepted':<28} {accepted / args.seconds:9.1f} orders/s")
         ceiling = sum(1 for r in trivial if r[1] < 400)
-        placed = sum(1 for r in places if r[1] < 400)
-        cancelled = sum(1 for r in cancels if r[1] < 400)
         if ceiling:  # the goal: order throughput at least half the ceiling's
             print(
-                f"{'order requests / ceiling':<28} "
-                f"{(placed + cancelled) / ceiling:9.2f}  "
-                f"(placements alone {placed / ceiling:.2f})"
+                f"{'orders+cancels / ceiling':<28} "
+                f"{(accepted + cancelled) / ceiling:9.2f}  "
+                f"(orders alone {accepted / ceiling:.2f}; requests "
+                f"{(len(places) + len(cancels)) / ceiling:.2f})"
             )
-        measure_pipeline(t0, timeout=300)
+        del sent["tokens"]
+        measure_pipeline(t0, sent, decided)
     finally:
         for proc in procs:
             proc.terminate()

@@ -1015,9 +1015,9 @@ def _new_holds_in_one_statement(
     references = [f"{h.reference_kind}:{h.reference_id}" for h in holds]
     sql = (
         # table names from the models, values as parameters
-        "WITH v AS (SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bigint[],"  # noqa: S608
-        " %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[],"
-        " %s::text[]) AS v(n, asset_id, held_id, available_id, user_id,"
+        "WITH v AS (SELECT * FROM unnest(%b::int[], %b::bigint[], %b::bigint[],"  # noqa: S608
+        " %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::bigint[],"
+        " %b::text[]) AS v(n, asset_id, held_id, available_id, user_id,"
         " reference_kind, reference_id, amount, metadata)),"
         f" h AS (INSERT INTO {hold_table} (user_id, asset_id, held_account_id,"
         "  available_account_id, reference_kind, reference_id, amount,"
@@ -1034,11 +1034,11 @@ def _new_holds_in_one_statement(
         f" e AS (INSERT INTO {entry_table}"
         "  (journal_id, account_id, amount, balance_after, created_at)"
         "  SELECT j.id, x.account, x.amount, x.after, %s"
-        "  FROM unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[],"
-        "  %s::bigint[]) AS x(n, reference, account, amount, after)"
+        "  FROM unnest(%b::int[], %b::text[], %b::bigint[], %b::bigint[],"
+        "  %b::bigint[]) AS x(n, reference, account, amount, after)"
         "  JOIN j ON j.reference = x.reference ORDER BY x.n),"
         f" a AS (UPDATE {account_table} AS t SET balance = t.balance + d.delta"
-        "  FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, delta) WHERE t.id = d.id)"
+        "  FROM unnest(%b::bigint[], %b::bigint[]) AS d(id, delta) WHERE t.id = d.id)"
         " SELECT h.id, h.reference_kind, h.reference_id FROM h"
     )
     params = [

@@ -382,6 +382,9 @@ SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
 
 # --- Trading ----------------------------------------------------------------------
 TRADING_MATCH_BATCH = env.int("TRADING_MATCH_BATCH", 500)
+# Instruments spread over this many matching queues (`matching-<id mod N>`), a
+# worker per queue, so each keeps its instruments' books; 1: the default queue.
+TRADING_MATCH_SHARDS = env.int("TRADING_MATCH_SHARDS", 1)
 # How long "a matching run is queued" stands without a run starting (a lost
 # message): after it, the next order sends again (the sweeper also re-drives).
 TRADING_QUEUED_MARK_SECONDS = env.int("TRADING_QUEUED_MARK_SECONDS", 2)

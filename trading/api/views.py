@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -300,12 +301,15 @@ class OrderBatchView(APIView):
         envelope.is_valid(raise_exception=True)
         raw = envelope.validated_data["orders"]
         items, invalid = [], {}
+        # One serializer for every item, as a ListSerializer does: DRF deep-copies
+        # the declared fields per serializer, which for a new one per item was
+        # a third of a batch's CPU.
+        item_serializer = s.OrderPlaceInputSerializer()
         for index, item in enumerate(raw):
-            data = s.OrderPlaceInputSerializer(data=item)
-            if data.is_valid():
-                items.append(data.validated_data)
-            else:
-                message, details = validation_error_parts(data.errors)
+            try:
+                items.append(item_serializer.run_validation(item))
+            except ValidationError as exc:
+                message, details = validation_error_parts(exc.detail)
                 invalid[index] = ApplicationError("invalid", message, details=details)
         if items:
             placed = services.order_place_batch(user=request.user, orders=items)

@@ -153,18 +153,36 @@ def _clear_queued(instrument_id: int) -> None:
         logger.warning("matching %s: could not clear the queued mark", instrument_id)
 
 
+def matching_queue(instrument_id: int) -> str | None:
+    """The queue of an instrument's matching jobs: `matching-<id mod N>` with
+    TRADING_MATCH_SHARDS = N > 1, so that one worker (consuming that queue)
+    runs the instrument and keeps its book in memory; None (the default queue)
+    with one shard. Any worker may still run any instrument (the row lock keeps
+    it correct); a job run elsewhere rebuilds the book once."""
+    shards = settings.TRADING_MATCH_SHARDS
+    return None if shards <= 1 else f"matching-{instrument_id % shards}"
+
+
+def _send(instrument_id: int) -> None:
+    from trading.tasks import match_instrument
+
+    queue = matching_queue(instrument_id)
+    if queue is None:
+        match_instrument.delay(instrument_id)
+    else:
+        match_instrument.apply_async((instrument_id,), queue=queue)
+
+
 def matching_schedule(*, instrument_id: int) -> None:
     """Ask a worker to run the instrument's job once the current transaction
     commits, unless a run is already queued. A lost message only delays the work:
     the mark expires and the sweeper re-drives the instrument."""
 
     def send() -> None:
-        from trading.tasks import match_instrument
-
         if not _mark_queued(instrument_id):
             return
         try:
-            match_instrument.delay(instrument_id)
+            _send(instrument_id)
         except Exception:  # broker down, or an eager run failed: sweeper's job now
             _clear_queued(instrument_id)
             logger.exception("could not run matching for instrument %s", instrument_id)
@@ -186,11 +204,9 @@ def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
         | Q(kind=OrderCommand.Kind.CANCEL)
     )
     instrument_ids = sorted(set(waiting.values_list("instrument_id", flat=True)))
-    from trading.tasks import match_instrument
-
     for instrument_id in instrument_ids:
         try:
-            match_instrument.delay(instrument_id)
+            _send(instrument_id)
         except Exception:  # one failing instrument must not stop the others
             logger.exception("could not re-drive instrument %s", instrument_id)
     return instrument_ids
@@ -440,10 +456,7 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
             batch.last_amend = {c.order_id: c.pk for c in amends}  # pk order
         for command in commands:
             batch.apply(command)
-        batch.write()
-        if _fault_hook is not None:
-            _fault_hook(instrument)
-        _BOOKS[instrument.pk] = (instrument.book_version, book)
+        batch.write_records()
         from marketdata.services import market_batch_record
 
         market_batch_record(
@@ -454,6 +467,10 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
             fills=[fill for _, fill in batch.fills],
             orders=list(batch.changed_orders.values()),
         )
+        batch.write_orders_and_settle()
+        if _fault_hook is not None:
+            _fault_hook(instrument)
+        _BOOKS[instrument.pk] = (instrument.book_version, book)
         if more:
             matching_schedule(instrument_id=instrument_id)
         return MatchResult(processed=len(commands), trades=len(batch.trades), more=more)
@@ -777,12 +794,9 @@ class _Batch:
 
     # -- writing ----------------------------------------------------------------
 
-    def write(self) -> None:
-        changed = sorted(self.changed_orders.values(), key=lambda order: order.pk)
-        # Lock the rows in pk order first, like every other writer of orders
-        # (cancel-all), so the update below cannot deadlock with them.
-        rows_lock(Order, sorted(order.pk for order in changed))
-        bulk_update_rows(Order, changed, _ORDER_FIELDS)
+    def write_records(self) -> None:
+        """The rows nobody else writes: history, trades, fills, the commands'
+        results, the instrument's sequence. (Written first: see below.)"""
         insert_rows(self.history)
         insert_rows(self.trades)
         fills = []
@@ -790,15 +804,27 @@ class _Batch:
             fill.trade = trade
             fills.append(fill)
         insert_rows(fills)
-        if self.journals:
-            # fresh: its references name the commands this run applies
-            ledger_post_batch(journals=self.journals, fresh=True)
         bulk_update_rows(OrderCommand, self.commands, ["result", "processed_at"])
         instrument = self.instrument
         instrument.engine_seq = self.book.sequence
         instrument.book_version += 1
         instrument.updated_at = self.now
         bulk_update_rows(Instrument, [instrument], _INSTRUMENT_FIELDS)
+
+    def write_orders_and_settle(self) -> None:
+        """The rows placements, cancels and amends also lock: the orders, then
+        the holds and accounts of the settlement. Last before commit, so that
+        those requests wait for a run's commit only, not for all of its writes
+        (with a run of hundreds of commands, that wait was most of a batch
+        cancel's latency)."""
+        changed = sorted(self.changed_orders.values(), key=lambda order: order.pk)
+        # Lock the rows in pk order first, like every other writer of orders
+        # (cancel-all), so the update below cannot deadlock with them.
+        rows_lock(Order, sorted(order.pk for order in changed))
+        bulk_update_rows(Order, changed, _ORDER_FIELDS)
+        if self.journals:
+            # fresh: its references name the commands this run applies
+            ledger_post_batch(journals=self.journals, fresh=True)
 
 
 def _order_ids(event) -> tuple[int, ...]:

@@ -79,3 +79,38 @@ def test_a_failed_send_clears_the_mark_so_the_next_commit_tries_again(
         _sell(seller, django_capture_on_commit_callbacks)
         _sell(seller, django_capture_on_commit_callbacks, 1001)
     assert delay.call_count == 2
+
+
+def test_with_shards_each_instrument_goes_to_its_own_matching_queue(
+    btc_usd, seller, settings, django_capture_on_commit_callbacks
+):
+    settings.TRADING_MATCH_SHARDS = 3
+    queue = f"matching-{btc_usd.pk % 3}"
+    with (
+        mock.patch(DELAY) as delay,
+        mock.patch("trading.tasks.match_instrument.apply_async") as send,
+    ):
+        _sell(seller, django_capture_on_commit_callbacks)
+    delay.assert_not_called()
+    send.assert_called_once_with((btc_usd.pk,), queue=queue)
+
+
+def test_the_sweeper_re_drives_an_instrument_on_its_own_queue(
+    btc_usd, seller, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from trading.services.matching import matching_sweep
+
+    with mock.patch(DELAY):  # lost: no run starts
+        _sell(seller, django_capture_on_commit_callbacks)
+    settings.TRADING_MATCH_SHARDS = 2
+    with mock.patch("trading.tasks.match_instrument.apply_async") as send:
+        assert matching_sweep(older_than=timedelta(0)) == [btc_usd.pk]
+    send.assert_called_once_with((btc_usd.pk,), queue=f"matching-{btc_usd.pk % 2}")
+
+
+def test_one_shard_uses_the_default_queue(btc_usd):
+    from trading.services.matching import matching_queue
+
+    assert matching_queue(btc_usd.pk) is None
