@@ -42,6 +42,8 @@ def _fresh_cache():
     def clear() -> None:
         cache.clear()
         matching._ACCOUNTS.clear()
+        matching._BOOKS.clear()
+        matching._ORDERS.clear()
         marketdata_services._ASSETS.clear()
 
     clear()

@@ -22,6 +22,8 @@ from operator import attrgetter
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import signals
 
+from config import pgarrays
+
 # Columns whose Python values go to the driver unchanged (Django's per-value
 # preparation of them was a sixth of the matcher's time).
 _AS_IS = (
@@ -45,10 +47,17 @@ def _as_is(field: models.Field) -> bool:
 _readers: dict[tuple[models.Field, bool], tuple] = {}
 
 
-def _column(field: models.Field, objs: Sequence[models.Model], db, adding: bool):
-    """Every row's value of `field`, ready for the driver. `adding`: for an INSERT,
-    through the field's `pre_save` where it has one of its own (`auto_now_add`);
-    an update sends what the instance holds, as `bulk_update` does."""
+def _column(
+    field: models.Field,
+    objs: Sequence[models.Model],
+    db,
+    adding: bool,
+    prepare: bool = True,
+):
+    """Every row's value of `field`, ready for the driver (`prepare=False`: as the
+    instance holds it). `adding`: for an INSERT, through the field's `pre_save`
+    where it has one of its own (`auto_now_add`); an update sends what the
+    instance holds, as `bulk_update` does."""
     reader = _readers.get((field, adding))
     if reader is None:
         own_pre_save = type(field).pre_save is not models.Field.pre_save and not (
@@ -61,18 +70,49 @@ def _column(field: models.Field, objs: Sequence[models.Model], db, adding: bool)
         else:
             read = attrgetter(field.attname)
         reader = _readers[(field, adding)] = (read, not _as_is(field))
-    read, prepare = reader
-    if not prepare:  # psycopg adapts these values itself
+    read, needs_preparing = reader
+    if not (prepare and needs_preparing):  # psycopg adapts these values itself
         return list(map(read, objs))
     return [field.get_db_prep_save(read(obj), db) for obj in objs]
 
 
+_array_types: dict[models.Field, str] = {}
+
+
 def _array_type(field: models.Field) -> str:
-    db_type = field.db_type(connection)
-    if db_type is None:
-        raise TypeError(f"{field} has no column type")
-    # serial/identity columns are plain integers once they exist
-    return {"serial": "integer", "bigserial": "bigint"}.get(db_type, db_type)
+    array_type = _array_types.get(field)
+    if array_type is None:
+        db_type = field.db_type(connection)
+        if db_type is None:
+            raise TypeError(f"{field} has no column type")
+        # serial/identity columns are plain integers once they exist
+        array_type = {"serial": "integer", "bigserial": "bigint"}.get(db_type, db_type)
+        _array_types[field] = array_type
+    return array_type
+
+
+def _array_cursor(db):
+    """A cursor whose connection can send `PackedArray`s (psycopg copies the
+    adapters into a cursor when it is made)."""
+    db.ensure_connection()
+    pgarrays.ready(db.connection)
+    return db.cursor()
+
+
+def _array(field: models.Field, objs: Sequence[models.Model], db, adding: bool):
+    """A column as an array parameter: packed in the binary format where its type
+    allows (config/pgarrays.py), else the list psycopg dumps element by element.
+    JSON goes packed as the instance holds it (no encoder of the field's own)."""
+    array_type = _array_type(field)
+    if not pgarrays.can_pack(array_type):
+        return _column(field, objs, db, adding)
+    if isinstance(field, models.JSONField):
+        if field.encoder is not None:
+            return _column(field, objs, db, adding)
+        values = _column(field, objs, db, adding, prepare=False)
+    else:
+        values = _column(field, objs, db, adding)
+    return pgarrays.pack_array(values, array_type)
 
 
 def bulk_update_rows(
@@ -88,7 +128,7 @@ def bulk_update_rows(
     meta = model._meta
     pk = meta.pk
     columns = [meta.get_field(name) for name in fields]
-    arrays = [_column(field, rows, db, False) for field in (pk, *columns)]
+    arrays = [_array(field, rows, db, False) for field in (pk, *columns)]
     quote = db.ops.quote_name
     names = ["pk_", *(f"c{index}" for index in range(len(columns)))]
     unnest = ", ".join(f"%b::{_array_type(field)}[]" for field in (pk, *columns))
@@ -102,7 +142,7 @@ def bulk_update_rows(
         f"FROM unnest({unnest}) AS v({', '.join(names)}) "
         f"WHERE t.{quote(pk.column)} = v.pk_"
     )
-    with db.cursor() as cursor:
+    with _array_cursor(db) as cursor:
         cursor.execute(sql, arrays)
 
 
@@ -133,8 +173,14 @@ def bulk_add(
         f"FROM unnest(%b::bigint[], %b::bigint[]) AS v(pk_, delta) "
         f"WHERE t.{quote(meta.pk.column)} = v.pk_"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [list(deltas), list(deltas.values())])
+    with _array_cursor(connection) as cursor:
+        cursor.execute(
+            sql,
+            [
+                pgarrays.pack_array(list(deltas), "bigint"),
+                pgarrays.pack_array(list(deltas.values()), "bigint"),
+            ],
+        )
 
 
 # (model, rows, with pk) -> (INSERT statement, its fields), built once per process.
@@ -231,8 +277,8 @@ def _insert_unnest(objs: Sequence[models.Model], with_pk: bool) -> None:
         cached = _unnest_statements[(model, with_pk)] = (sql, fields)
     sql, fields = cached
     db = connections[DEFAULT_DB_ALIAS]
-    arrays = [_column(field, objs, db, True) for field in fields]
-    with db.cursor() as cursor:
+    arrays = [_array(field, objs, db, True) for field in fields]
+    with _array_cursor(db) as cursor:
         cursor.execute(sql, arrays)
         # PostgreSQL returns the rows of INSERT ... SELECT in the order it inserts
         # them, which is the arrays' (Django's own bulk_create relies on it too)

@@ -80,6 +80,14 @@ logger = logging.getLogger(__name__)
 # instrument id -> (book_version it is valid for, book). Per worker process.
 _BOOKS: dict[int, tuple[int, OrderBook]] = {}
 
+# instrument id -> its open orders (with their holds) as the last run left them,
+# valid exactly as long as its _BOOKS entry: a run finds the makers it trades
+# with here instead of reading each from the database (a round trip each, most
+# of a small run's waiting). Only the matcher changes an open order and its
+# hold, but for an amend request, which grows the hold up front: an order with an
+# amend waiting is read again.
+_ORDERS: dict[int, dict[int, Order]] = {}
+
 # (owner id, asset id, kind) -> ledger account, per worker process. Safe to keep:
 # accounts are never deleted, their identity never changes, and the ledger re-reads
 # balances under its locks. Only accounts that existed before the run go in (one
@@ -232,6 +240,7 @@ def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchR
             return _run(instrument_id, batch_size or settings.TRADING_MATCH_BATCH)
         except BaseException as exc:
             _BOOKS.pop(instrument_id, None)  # its state may be ahead of the database
+            _ORDERS.pop(instrument_id, None)  # and so may these orders
             if attempt == MAX_ATTEMPTS or not _retryable(exc):
                 raise
             logger.warning(
@@ -401,12 +410,14 @@ def book_rebuild(instrument: Instrument) -> OrderBook:
     )
 
 
-def _book_for(instrument: Instrument) -> OrderBook:
+def _book_for(instrument: Instrument) -> tuple[OrderBook, dict[int, Order]]:
+    """The book, and the open orders this process knows as they are now."""
     cached = _BOOKS.get(instrument.pk)
     if cached is not None and cached[0] == instrument.book_version:
-        return cached[1]
+        return cached[1], _ORDERS.setdefault(instrument.pk, {})
     _BOOKS.pop(instrument.pk, None)
-    return book_rebuild(instrument)
+    _ORDERS[instrument.pk] = {}
+    return book_rebuild(instrument), _ORDERS[instrument.pk]
 
 
 def _halt_crossed(instrument: Instrument, book: OrderBook) -> None:
@@ -443,17 +454,19 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
         commands = pending[:batch_size]
         if not commands:
             return MatchResult()
-        book = _book_for(instrument)
+        book, known = _book_for(instrument)
         if trading and book.is_crossed():
             _halt_crossed(instrument, book)
             matching_schedule(instrument_id=instrument_id)  # queued cancels still apply
             return MatchResult(halted=True)
-        batch = _Batch(instrument, book)
+        batch = _Batch(instrument, book, known=known)
         amends = [c for c in commands if c.kind == OrderCommand.Kind.AMEND]
         if more or not trading:  # amends may wait beyond what was read
             batch.last_amend = _last_pending_amends(instrument_id)
         else:  # every pending command is in the batch, amends included
             batch.last_amend = {c.order_id: c.pk for c in amends}  # pk order
+        for order_id in batch.last_amend:  # its hold grew: read it again
+            known.pop(order_id, None)
         for command in commands:
             batch.apply(command)
         batch.write_records()
@@ -471,6 +484,7 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
         if _fault_hook is not None:
             _fault_hook(instrument)
         _BOOKS[instrument.pk] = (instrument.book_version, book)
+        batch.remember_open_orders()
         if more:
             matching_schedule(instrument_id=instrument_id)
         return MatchResult(processed=len(commands), trades=len(batch.trades), more=more)
@@ -482,6 +496,8 @@ class _Batch:
 
     instrument: Instrument
     book: OrderBook
+    # the open orders of earlier runs (see _ORDERS), updated by this one
+    known: dict[int, Order] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     hold_remaining: dict[int, int] = field(default_factory=dict)
     history: list[OrderStatusChange] = field(default_factory=list)
@@ -512,9 +528,29 @@ class _Batch:
 
     def _load(self, order_ids: set[int]) -> None:
         missing = order_ids - self.orders.keys()
-        if missing:
-            for order in _orders_with_holds(sorted(missing)):
+        if not missing:
+            return
+        known = self.known
+        unknown = []
+        for order_id in missing:
+            order = known.get(order_id)
+            if order is None:
+                unknown.append(order_id)
+            else:
                 self._remember(order)
+        if unknown:
+            for order in _orders_with_holds(sorted(unknown)):
+                self._remember(order)
+
+    def remember_open_orders(self) -> None:
+        """After the run: the orders it saw that are still open, as they now are
+        (their holds brought up to date by the ledger), for the next run."""
+        known = self.known
+        for order_id, order in self.orders.items():
+            if order.is_open:
+                known[order_id] = order
+            else:
+                known.pop(order_id, None)
 
     def _account(self, order: Order | None, asset, kind: str) -> Account:
         """A user's (order's owner) or, with no order, the system's account."""
