@@ -386,7 +386,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     # No savepoint here: an IntegrityError leaves through the caller's atomic block
     # (ledger_post's own), which rolls the whole posting back.
     try:
-        insert_rows(entries)
+        insert_rows(entries, returning=False)  # nothing needs their ids
         bulk_add(Account, "balance", deltas)
         if holds:
             bulk_update_rows(Hold, list(holds.values()), _HOLD_FIELDS)

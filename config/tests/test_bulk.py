@@ -152,6 +152,43 @@ def test_write_together_is_all_or_nothing(usd):
     assert Asset.objects.count() == 1
 
 
+def test_insert_rows_together_writes_every_group_and_sets_their_ids(usd):
+    from config.bulk import insert_rows_together
+    from wallet.models import Journal
+
+    journals = [
+        Journal(kind=Journal.Kind.HOLD, reference=f"test:{n}", metadata={"n": n})
+        for n in range(20)  # past the cached VALUES statements
+    ]
+    assets = [
+        Asset(code=code, name=code, decimals=2, kind="fiat") for code in ("EUR", "GBP")
+    ]
+    insert_rows_together(journals, [], assets)
+    stored = dict(Journal.objects.values_list("pk", "reference"))
+    assert [stored[journal.pk] for journal in journals] == [
+        f"test:{n}" for n in range(20)
+    ]
+    assert [journal.pk for journal in journals] == sorted(stored)  # in list order
+    assert Journal.objects.get(pk=journals[7].pk).metadata == {"n": 7}
+    assert {Asset.objects.get(pk=a.pk).code for a in assets} == {"EUR", "GBP"}
+    assert not any(row._state.adding for row in [*journals, *assets])
+
+
+def test_insert_rows_together_is_all_or_nothing(usd):
+    from django.db import IntegrityError, transaction
+
+    from config.bulk import insert_rows_together
+    from wallet.models import Journal
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows_together(
+            [Journal(kind=Journal.Kind.HOLD, reference="test:new")],
+            [Asset(code="USD", name="Again", decimals=2, kind="fiat")],
+        )
+    assert not Journal.objects.exists()
+    assert Asset.objects.count() == 1
+
+
 def test_inserts_deferred_leaves_rows_to_the_caller(usd):
     from config.bulk import insert_rows_deferrable, inserts_deferred, write_together
     from wallet.models import Journal

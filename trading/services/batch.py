@@ -31,9 +31,11 @@ from config.bulk import (
     bulk_update_rows,
     column_in,
     insert_rows,
+    insert_rows_together,
     inserts_deferred,
     instance_from_row,
     model_columns,
+    next_id_sql,
 )
 from config.errors import ApplicationError
 from kyc.models import KycStatus
@@ -192,11 +194,10 @@ def _lock_for_batch(
     params: list = [KycStatus.APPROVED]
     if connection.vendor == "postgresql":
         # evaluated once (an uncorrelated subquery), whatever the rows
-        next_ids = (
-            "ARRAY(SELECT nextval(pg_get_serial_sequence(%s, 'id'))"
-            " FROM generate_series(1, %s))"
-        )
-        params += [Order._meta.db_table, id_count]
+        # the sequence's name from the catalog, the count a parameter
+        drawn = next_id_sql(Order)
+        next_ids = f"ARRAY(SELECT {drawn} FROM generate_series(1, %s))"  # noqa: S608
+        params += [id_count]
     else:
         next_ids = "NULL"
     instrument_in, instrument_params = column_in("i.id", list(instrument_ids))
@@ -422,17 +423,17 @@ def _place_locked(
 
 
 def _write(new: list[tuple[Order, Hold]], *, holds: NewHolds) -> None:
-    """The accepted orders' rows, a statement per table: the holds' (one on
-    PostgreSQL, in the ledger), the orders (already naming their holds when
-    their ids were drawn), status rows, commands in item order, and the balance
-    events the ledger's hook made."""
+    """The accepted orders' rows in two statements on PostgreSQL: the holds'
+    (in the ledger), then the orders (already naming their holds: their ids
+    were drawn), status rows, commands in item order and the balance events the
+    ledger's hook made. Elsewhere a statement per table."""
     orders = [order for order, _ in new]
     with inserts_deferred() as events:
         if orders[0].pk is not None:  # ids drawn from the sequence
             holds.write()
             for order, hold in new:
                 order.hold = hold
-            insert_rows(orders)
+            with_orders = [orders]
         else:  # no sequence to draw from (SQLite): the orders first
             insert_rows(orders)
             for order, hold in new:
@@ -441,13 +442,13 @@ def _write(new: list[tuple[Order, Hold]], *, holds: NewHolds) -> None:
             for order, hold in new:
                 order.hold = hold
             bulk_update_rows(Order, orders, ["hold"])
-        insert_rows(
+            with_orders = []
+        insert_rows_together(
+            *with_orders,
             [
                 OrderStatusChange(order=order, to_status=Order.Status.PENDING)
                 for order in orders
-            ]
-        )
-        insert_rows(
+            ],
             [
                 OrderCommand(
                     instrument=order.instrument,
@@ -455,9 +456,9 @@ def _write(new: list[tuple[Order, Hold]], *, holds: NewHolds) -> None:
                     kind=OrderCommand.Kind.PLACE,
                 )
                 for order in orders
-            ]
+            ],
+            list(events),
         )
-        insert_rows(list(events))
 
 
 # --- cancelling -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from config.bulk import (
     inserts_deferred,
     instance_from_row,
     model_columns,
+    next_id_sql,
     write_together,
 )
 from config.errors import ApplicationError, Conflict, Unprocessable
@@ -204,8 +205,7 @@ def _lock_for_placement(user: User, instrument: Instrument) -> _PlacementState |
     params: list = [KycStatus.APPROVED]
     if connection.vendor == "postgresql":
         # the new order's id, so that its hold can name it before the row exists
-        next_order_id = "nextval(pg_get_serial_sequence(%s, 'id'))"
-        params.append(Order._meta.db_table)
+        next_order_id = next_id_sql(Order)
     else:
         next_order_id = "NULL"
     sql = (
