@@ -93,16 +93,35 @@ def _fixed(code: str, size: int) -> Callable[[Sequence], bytes]:
     return pack
 
 
-def _variable(encode: Callable[[object], bytes]) -> Callable[[Sequence], bytes]:
-    def pack(values: Sequence) -> bytes:
+def _variable(
+    encode: Callable[[object], bytes], *, repeats: bool = True
+) -> Callable[[Sequence], bytes]:
+    """Values of their own length. `repeats`: the values are hashable and a
+    column often repeats them (a run's one timestamp, a status), so each
+    distinct one is encoded once."""
+
+    def chunk(value) -> bytes:
+        data = encode(value)
+        return _LENGTH.pack(len(data)) + data
+
+    if not repeats:
+
+        def pack(values: Sequence) -> bytes:
+            return b"".join([chunk(value) for value in values])
+
+        return pack
+
+    def pack_repeating(values: Sequence) -> bytes:
+        chunks: dict = {}
         parts = []
         for value in values:
-            data = encode(value)
-            parts.append(_LENGTH.pack(len(data)))
-            parts.append(data)
+            part = chunks.get(value)
+            if part is None:
+                part = chunks[value] = chunk(value)
+            parts.append(part)
         return b"".join(parts)
 
-    return pack
+    return pack_repeating
 
 
 def _text(value) -> bytes:
@@ -130,7 +149,7 @@ _PACKERS: dict[str, tuple[int, int, Callable[[Sequence], bytes]]] = {
     "text": (25, 1009, _variable(_text)),
     "varchar": (1043, 1015, _variable(_text)),
     "timestamp with time zone": (1184, 1185, _variable(_timestamptz)),
-    "jsonb": (3802, _JSONB_ARRAY, _variable(_jsonb)),
+    "jsonb": (3802, _JSONB_ARRAY, _variable(_jsonb, repeats=False)),
 }
 
 

@@ -87,11 +87,14 @@ SQLITE_PATH = env("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3"))
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     # Parameters sent apart from the SQL, so psycopg prepares a statement it has run
-    # five times on a connection and PostgreSQL stops parsing and planning it again
-    # (see docs/trading.md, "Speed"). Off behind a transaction-pooling PgBouncer
-    # older than 1.21 (no prepared statements there).
+    # DB_PREPARE_THRESHOLD (5) times on a connection and PostgreSQL stops parsing
+    # and planning it again (see docs/trading.md, "Speed"). Django leaves psycopg's
+    # preparing off unless told a threshold. Off behind a transaction-pooling
+    # PgBouncer older than 1.21 (no prepared statements there).
     if env.bool("DB_SERVER_SIDE_BINDING", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["server_side_binding"] = True
+        options["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", 5)
     if env.bool("DB_POOL", default=True):
         # psycopg 3's pool: under ASGI each request may run in its own thread, so
         # persistent per-thread connections (CONN_MAX_AGE) leak; a pool does not.
