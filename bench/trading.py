@@ -11,15 +11,19 @@ What it does, in order:
    running, then starts the Celery worker (`--worker-procs`, solo pool when 1, Redis
    broker) and times it until every command is applied: the matcher's settlement
    capacity, apart from how fast orders come in.
-4. Baseline: `--clients` concurrent HTTP/1.1 keep-alive clients GET /api/v1/me (a
-   trivial authenticated endpoint) for `--seconds`: the framework's ceiling.
+4. Baseline: `--clients` concurrent HTTP/1.1 keep-alive clients (aiohttp) GET
+   /api/v1/me (a trivial authenticated endpoint) for `--seconds`: the framework's
+   ceiling.
 5. Load: the same clients POST orders (mostly resting limits near the mid, a share
-   marketable, a share of cancels of their own open orders) for `--seconds`.
+   marketable, a share of cancels of their own open orders) for `--seconds`: one
+   order per request, or `--batch N` per POST /api/v1/orders/batch (cancels by
+   /orders/batch-cancel); back to back, or open-loop at `--rate` commands/s.
+   `--stream-users` users listen on /ws/user/ meanwhile.
 6. Waits for the matcher to drain, then reads the database: orders accepted per
    second (201s over the load window), orders matched and settled per second
    (commands applied over the time from the first POST to the last commit), trades,
-   and the latency from each order's creation (in the POST transaction) to the
-   matcher's first decision about it (its first status change out of `pending`).
+   matching runs, and the latency from sending an order's POST to its first
+   decided state (resting, filled, cancelled...) arriving on the user's stream.
 7. Proves the ledger (every invariant of `verify_ledger`) and stops everything.
 """
 
