@@ -23,7 +23,8 @@ What it does, in order:
    second (201s over the load window), orders matched and settled per second
    (commands applied over the time from the first POST to the last commit), trades,
    matching runs, and the latency from sending an order's POST to its first
-   decided state (resting, filled, cancelled...) arriving on the user's stream.
+   decided state (resting, filled, cancelled...) arriving on the user's stream,
+   and the part of it from the matcher's decision to the client.
 7. Proves the ledger (every invariant of `verify_ledger`) and stops everything.
 """
 
@@ -428,8 +429,11 @@ def _order_batches(
 
 async def _listen(base_url: str, token: str, decided: dict, stop: asyncio.Event):
     """The user's stream: when each order's first decided state (anything but
-    pending) arrives, by order id (perf_counter)."""
+    pending) arrives, by order id: (perf_counter, milliseconds since the matcher
+    stamped the order's `updated_at`, i.e. the time the decision spent between
+    the matcher and the client)."""
     import json
+    from datetime import datetime
 
     import websockets
 
@@ -444,8 +448,12 @@ async def _listen(base_url: str, token: str, decided: dict, stop: asyncio.Event)
             message = json.loads(text)
             if message.get("type") == "order":
                 order = message["order"]
-                if order["status"] != "pending":
-                    decided.setdefault(order["id"], arrived)
+                if order["status"] != "pending" and order["id"] not in decided:
+                    stamped = datetime.fromisoformat(order["updated_at"])
+                    decided[order["id"]] = (
+                        arrived,
+                        (time.time() - stamped.timestamp()) * 1000,
+                    )
 
 
 def _cpu_by_role(procs: dict[str, list[subprocess.Popen]]) -> dict[str, float]:
@@ -575,14 +583,20 @@ def measure_pipeline(t0_wall: float, sent: dict, decided: dict) -> None:
         f"{runs} matching runs, {applied / max(runs, 1):.0f} commands each)"
     )
     latencies = [
-        (decided[order_id] - started) * 1000
+        (decided[order_id][0] - started) * 1000
         for order_id, started in sent.items()
         if order_id in decided
     ]
+    transit = [in_transit for _, in_transit in decided.values()]
     print(
         f"{'POST -> final state (stream)':<28} p50 {_percentile(latencies, 50):6.1f} ms"
         f"  p99 {_percentile(latencies, 99):6.1f} ms  ({len(latencies)} orders of "
         f"the sampled users; {len(sent) - len(latencies)} not seen)"
+    )
+    print(
+        f"{'  of which matcher -> stream':<28} p50 {_percentile(transit, 50):6.1f} ms"
+        f"  p99 {_percentile(transit, 99):6.1f} ms  (from the decision's "
+        "updated_at to its arrival: publishing, Redis, the server's WebSocket)"
     )
     problems = ledger_problems()
     print(
@@ -712,7 +726,7 @@ def main() -> None:
         # listen to their streams, for the latency of their orders
         sampled = tokens[: min(args.stream_users, args.clients, len(tokens))]
         sent: dict = {"tokens": set(sampled)}
-        decided: dict[int, float] = {}
+        decided: dict[int, tuple[float, float]] = {}
         if args.batch:
             work = _order_batches(
                 data["symbols"],

@@ -8,9 +8,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from config.memory import gc_tune_long_lived  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.threads import ReusedRequestThreads  # noqa: E402
 from marketdata.auth import BrowserOriginValidator  # noqa: E402
 
 # Browser sockets must come from one of ALLOWED_HOSTS (see BrowserOriginValidator).
@@ -18,7 +20,10 @@ from marketdata.auth import BrowserOriginValidator  # noqa: E402
 # marketdata/routing.py): its session wrapper runs on every frame sent.
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Request threads from a pool, a few at a time (config/threads.py).
+        "http": ReusedRequestThreads(
+            django_asgi_app, limit=settings.ASGI_REQUEST_THREADS
+        ),
         "websocket": BrowserOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

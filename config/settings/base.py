@@ -64,6 +64,11 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
+# Requests that run their code at once in one ASGI server process (the others wait
+# on its event loop, bodies read): few threads sharing the GIL finish, and release
+# their row locks, sooner (config/threads.py). 0: no limit. More where the
+# database is far away and requests mostly wait for it.
+ASGI_REQUEST_THREADS = env.int("ASGI_REQUEST_THREADS", 2)
 
 TEMPLATES = [
     {
