@@ -7,14 +7,21 @@ time_limit, so without it every `.delay()` raised and nothing was ever matched.
 
 from celery import shared_task
 
-from trading.services.matching import matching_run, matching_sweep
+from trading.services.matching import matching_linger, matching_run, matching_sweep
 
 
 @shared_task(
-    name="trading.match_instrument", acks_late=True, soft_time_limit=50, time_limit=60
+    bind=True,
+    name="trading.match_instrument",
+    acks_late=True,
+    soft_time_limit=50,
+    time_limit=60,
 )
-def match_instrument(instrument_id: int) -> int:
-    """Apply pending commands of one instrument (the row lock makes it exclusive)."""
+def match_instrument(self, instrument_id: int) -> int:
+    """Apply pending commands of one instrument (the row lock makes it exclusive).
+    A worker busy with runs lingers first (never an eager run, inside a request)."""
+    if not self.request.is_eager:
+        matching_linger()
     return matching_run(instrument_id=instrument_id).processed
 
 

@@ -390,6 +390,9 @@ SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
 
 # --- Trading ----------------------------------------------------------------------
 TRADING_MATCH_BATCH = env.int("TRADING_MATCH_BATCH", 500)
+# A worker that finished a run less than this ago waits out the rest before the
+# next, so that one-by-one orders are applied in fewer, larger runs. 0: never.
+TRADING_MATCH_LINGER_MS = env.int("TRADING_MATCH_LINGER_MS", 20)
 # Instruments spread over this many matching queues (`matching-<id mod N>`), a
 # worker per queue, so each keeps its instruments' books; 1: the default queue.
 TRADING_MATCH_SHARDS = env.int("TRADING_MATCH_SHARDS", 1)

@@ -16,6 +16,7 @@ pending and ends.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -232,9 +233,37 @@ def _retryable(exc: BaseException) -> bool:
     )
 
 
+# When this process last finished a run (time.monotonic), for matching_linger.
+_last_run_ended = 0.0
+
+
+def matching_linger() -> float:
+    """Before a worker's run: if this process finished one less than
+    TRADING_MATCH_LINGER_MS ago, wait out the rest, so that commands arriving
+    one by one are applied in fewer, larger runs (a run's fixed cost, the
+    worker's task and the messages it publishes, is most of a small run). An
+    idle worker does not wait. Returns the seconds waited."""
+    linger = settings.TRADING_MATCH_LINGER_MS / 1000
+    if linger <= 0:
+        return 0.0
+    wait = _last_run_ended + linger - time.monotonic()
+    if wait <= 0:
+        return 0.0
+    time.sleep(wait)
+    return wait
+
+
 def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchResult:
     """Apply up to `batch_size` pending commands of one instrument. A deadlock or
     serialization failure rolls the batch back and retries it (bounded, logged)."""
+    global _last_run_ended
+    try:
+        return _match(instrument_id, batch_size)
+    finally:
+        _last_run_ended = time.monotonic()
+
+
+def _match(instrument_id: int, batch_size: int | None) -> MatchResult:
     _clear_queued(instrument_id)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:

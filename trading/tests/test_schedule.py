@@ -114,3 +114,56 @@ def test_one_shard_uses_the_default_queue(btc_usd):
     from trading.services.matching import matching_queue
 
     assert matching_queue(btc_usd.pk) is None
+
+
+# --- lingering between runs ---------------------------------------------------------
+
+
+def test_a_worker_that_just_ran_waits_out_the_rest_of_the_linger(btc_usd, settings):
+    from trading.services import matching
+
+    settings.TRADING_MATCH_LINGER_MS = 50
+    matching.matching_run(instrument_id=btc_usd.pk)  # a run ends now
+    with mock.patch.object(matching.time, "sleep") as sleep:
+        waited = matching.matching_linger()
+    sleep.assert_called_once_with(waited)
+    assert 0.03 < waited <= 0.05
+
+
+def test_an_idle_worker_and_a_zero_linger_never_wait(btc_usd, settings):
+    from trading.services import matching
+
+    settings.TRADING_MATCH_LINGER_MS = 50
+    matching.matching_run(instrument_id=btc_usd.pk)
+    with mock.patch.object(matching.time, "sleep") as sleep:
+        settings.TRADING_MATCH_LINGER_MS = 0
+        assert matching.matching_linger() == 0.0
+        settings.TRADING_MATCH_LINGER_MS = 50
+        with mock.patch.object(
+            matching.time, "monotonic", return_value=matching._last_run_ended + 0.06
+        ):
+            assert matching.matching_linger() == 0.0
+    sleep.assert_not_called()
+
+
+def test_a_worker_lingers_before_its_run_but_an_eager_run_does_not(
+    btc_usd, seller, settings, django_capture_on_commit_callbacks
+):
+    """Eager runs happen inside the request that committed: never a wait there."""
+    from trading.tasks import match_instrument
+
+    settings.TRADING_MATCH_LINGER_MS = 50
+    with mock.patch("trading.tasks.matching_linger") as linger:
+        _sell(seller, django_capture_on_commit_callbacks)  # eager: runs at commit
+        linger.assert_not_called()
+        assert OrderCommand.objects.filter(processed_at__isnull=True).count() == 0
+        with django_capture_on_commit_callbacks(execute=False):  # no message
+            order_place(
+                user=seller,
+                symbol="BTC-USD",
+                side="sell",
+                price="1000",
+                quantity="0.01",
+            )
+        assert match_instrument.run(btc_usd.pk) == 1  # as a worker runs it
+        linger.assert_called_once_with()
