@@ -310,3 +310,37 @@ def test_login_throttle_scope(user, monkeypatch):
     statuses = [login(client).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert login(client).json()["error"]["code"] == "throttled"
+
+
+def _bearer(token) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def test_the_token_s_user_is_read_as_the_orm_would_build_it(user):
+    """accounts.authentication reads the user in SQL: same fields, same types,
+    a saved instance of the default database."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.authentication import JWTAuthentication
+
+    token = AccessToken(login(APIClient()).json()["access"])
+    read = JWTAuthentication().get_user(token)
+    expected = User.objects.get(pk=user.pk)
+    for field in User._meta.concrete_fields:
+        mine, theirs = getattr(read, field.attname), getattr(expected, field.attname)
+        assert (mine, type(mine)) == (theirs, type(theirs)), field.name
+    assert (read._state.adding, read._state.db) == (False, "default")
+    assert _bearer(token).get("/api/v1/me").json()["email"] == user.email
+
+
+@pytest.mark.parametrize("user_id", [987654321, "not-a-number"])
+def test_a_token_naming_no_user_is_refused(user, user_id):
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(user)
+    token["user_id"] = user_id
+    response = _bearer(token).get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "User not found"
