@@ -566,3 +566,57 @@ def instance_from_row(model: type[models.Model], values: Sequence) -> models.Mod
     instance.__dict__.update(zip(names, values, strict=True))
     instance._state = state
     return instance
+
+
+_new_makers: dict[type, tuple] = {}
+
+
+def new_instance(model: type[models.Model], **values) -> models.Model:
+    """`model(**values)`, for the rows a batch creates by the thousand, filled in
+    directly: `Model.__init__` set every field through its descriptor and called
+    each missing field's default, 12% of a large matching run's Python. Values go
+    by field name (a relation as its object, which sets its id and its cache, as
+    the descriptor does) or by attname (`user_id`); a missing field gets its
+    default as `__init__` would. With init-signal listeners, `__init__` itself."""
+    maker = _new_makers.get(model)
+    if maker is None:
+        concrete = model._meta.concrete_fields
+        fields = tuple(
+            (
+                field.name,
+                field.attname,
+                field.target_field.attname if field.many_to_one else None,
+                field._get_default,
+            )
+            for field in concrete
+        )
+        known = {name for name, *_ in fields} | {attname for _, attname, *_ in fields}
+        plain = not (
+            signals.pre_init.has_listeners(model)
+            or signals.post_init.has_listeners(model)
+            or any(field.one_to_one for field in concrete)  # a reverse cache too
+        )
+        maker = _new_makers[model] = (fields, known, plain)
+    fields, known, plain = maker
+    if not plain:
+        return model(**values)
+    unknown = values.keys() - known
+    if unknown:
+        raise TypeError(f"{model.__name__}() got unexpected fields {sorted(unknown)}")
+    instance = model.__new__(model)
+    state = models.base.ModelState()
+    data = instance.__dict__
+    for name, attname, target, default in fields:
+        if name in values:
+            value = values[name]
+            if target is not None:
+                data[attname] = None if value is None else getattr(value, target)
+                state.fields_cache[name] = value
+            else:
+                data[attname] = value
+        elif attname in values:
+            data[attname] = values[attname]
+        else:
+            data[attname] = default()
+    instance._state = state
+    return instance

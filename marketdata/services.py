@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.bulk import column_in, insert_rows_deferrable
+from config.bulk import column_in, insert_rows_deferrable, new_instance
 from marketdata import messages
 from marketdata.candles import candles_upsert
 from marketdata.models import BookSnapshot, UserEvent
@@ -139,7 +139,8 @@ def market_batch_record(
         order.instrument = instrument  # same row, with base/quote loaded
     for order, message in zip(orders, messages.orders(orders), strict=True):
         rows.append(
-            UserEvent(
+            new_instance(
+                UserEvent,
                 user_id=order.user_id,
                 type=UserEvent.Type.ORDER,
                 data={"order": message},
@@ -147,7 +148,8 @@ def market_batch_record(
         )
     for fill in fills:
         rows.append(
-            UserEvent(
+            new_instance(
+                UserEvent,
                 user_id=fill.user_id,
                 type=UserEvent.Type.FILL,
                 data={"fill": messages.fill(instrument, fill, fill.trade.seq)},

@@ -48,6 +48,7 @@ from config.bulk import (
     insert_sql,
     instance_from_row,
     model_columns,
+    new_instance,
     rows_locked,
 )
 from config.errors import ApplicationError, Conflict, Unprocessable
@@ -264,7 +265,8 @@ def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal |
 def _new_journals(specs: list[JournalSpec]) -> list[Journal]:
     now = timezone.now()
     return [
-        Journal(
+        new_instance(
+            Journal,
             kind=spec.kind,
             reference=spec.reference,
             created_at=now,
@@ -369,7 +371,8 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
                 raise _overflow()
             balances[line.account_id] = after
             entries.append(
-                Entry(
+                new_instance(
+                    Entry,
                     journal=journal,
                     account_id=line.account_id,
                     amount=line.amount,

@@ -261,3 +261,86 @@ def test_rows_locked_and_instance_from_row_build_what_the_orm_builds(usd):
             mine, theirs = getattr(ours, field.attname), getattr(orms, field.attname)
             assert (mine, type(mine)) == (theirs, type(theirs)), field.name
     assert rows_locked(Account, []) == {}
+
+
+def _same_instance(made, expected) -> None:
+    """Same field values (and types), same relation caches, both unsaved."""
+    assert type(made) is type(expected)
+    for field in type(made)._meta.concrete_fields:
+        mine, theirs = getattr(made, field.attname), getattr(expected, field.attname)
+        if field.name == "created_at" and callable(field.default):
+            assert abs(mine - theirs).total_seconds() < 5  # both "now"
+            continue
+        assert (mine, type(mine)) == (theirs, type(theirs)), field.name
+    assert made._state.fields_cache == expected._state.fields_cache
+    assert (made._state.adding, made._state.db) == (True, None)
+    assert made.pk is None
+
+
+def test_new_instance_builds_what_the_constructor_builds(usd, django_user_model):
+    """Relations by object and by id, given and defaulted fields, for each model
+    the matcher and the ledger create in bulk."""
+    from config.bulk import new_instance
+    from marketdata.models import UserEvent
+    from trading.models import Instrument, Order, OrderStatusChange
+    from wallet.models import Entry, Journal
+
+    user = django_user_model.objects.create_user(email="n@example.com", password="x")
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    journal = Journal(kind=Journal.Kind.TRADE, reference="t:1", created_at=now)
+    cases = [
+        (Journal, {"kind": Journal.Kind.TRADE, "reference": "r", "created_at": now}),
+        (Journal, {"kind": Journal.Kind.HOLD, "reference": "r"}),  # default metadata
+        (
+            Entry,
+            {
+                "journal": journal,
+                "account_id": 7,
+                "amount": -5,
+                "balance_after": 10,
+                "created_at": now,
+            },
+        ),
+        (UserEvent, {"user_id": user.pk, "type": UserEvent.Type.ORDER, "data": {}}),
+        (UserEvent, {"user": user, "type": UserEvent.Type.FILL, "data": {"a": 1}}),
+    ]
+    order = Order(user=user, instrument=Instrument(symbol="X-USD"), side="buy")
+    cases.append(
+        (
+            OrderStatusChange,
+            {"order": order, "from_status": "", "to_status": "open", "created_at": now},
+        )
+    )
+    for model, values in cases:
+        _same_instance(new_instance(model, **values), model(**values))
+
+
+def test_new_instance_refuses_unknown_fields_as_the_constructor_does(usd):
+    from config.bulk import new_instance
+    from wallet.models import Journal
+
+    with pytest.raises(TypeError, match="refernce"):
+        new_instance(Journal, kind=Journal.Kind.TRADE, refernce="r")
+    with pytest.raises(TypeError):
+        Journal(kind=Journal.Kind.TRADE, refernce="r")
+
+
+def test_new_instance_uses_the_constructor_when_init_signals_listen():
+    from django.db.models.signals import post_init
+
+    from config import bulk
+    from wallet.models import Journal
+
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=Journal)
+    bulk._new_makers.pop(Journal, None)
+    try:
+        made = bulk.new_instance(Journal, kind=Journal.Kind.TRADE, reference="r")
+    finally:
+        post_init.disconnect(listener, sender=Journal)
+        bulk._new_makers.pop(Journal, None)
+    assert seen == [made]

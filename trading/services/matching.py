@@ -35,6 +35,7 @@ from config.bulk import (
     insert_rows,
     instance_from_row,
     model_columns,
+    new_instance,
     pipelined,
     rows_lock,
 )
@@ -770,7 +771,8 @@ class _Batch:
         )
         self.hold_remaining[buyer.pk] -= notional
         self.hold_remaining[seller.pk] -= quantity
-        trade = Trade(
+        trade = new_instance(
+            Trade,
             instrument=instrument,
             seq=event.seq,
             price_ticks=event.price,
@@ -794,7 +796,8 @@ class _Batch:
             self.fills.append(
                 (
                     trade,
-                    Fill(
+                    new_instance(
+                        Fill,
                         order=order,
                         user_id=order.user_id,
                         instrument=instrument,
@@ -819,7 +822,8 @@ class _Batch:
         if order.status == status:
             return
         self.history.append(
-            OrderStatusChange(
+            new_instance(
+                OrderStatusChange,
                 order=order,
                 from_status=order.status,
                 to_status=status,
