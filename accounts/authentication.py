@@ -1,5 +1,3 @@
-from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import (
     JWTAuthentication as BaseJWTAuthentication,
@@ -7,7 +5,7 @@ from rest_framework_simplejwt.authentication import (
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 
-from config.bulk import instance_from_row, model_columns
+from accounts.selectors import user_by_id
 
 TOKEN_VERSION_CLAIM = "ver"
 
@@ -35,7 +33,7 @@ class JWTAuthentication(BaseJWTAuthentication):
             raise AuthenticationFailed(
                 _("User not found"), code="user_not_found"
             ) from e
-        user = _user_by_id(user_id)
+        user = user_by_id(user_id=user_id)  # USER_ID_FIELD is the pk ("id")
         if user is None:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
@@ -54,24 +52,3 @@ class JWTAuthentication(BaseJWTAuthentication):
         if validated_token.get(TOKEN_VERSION_CLAIM) != user.token_version:
             raise AuthenticationFailed("Token was revoked.", code="token_revoked")
         return user
-
-
-_user_sql: dict[str, str] = {}
-
-
-def _user_by_id(user_id: int):
-    """The user with this id, as `User.objects.get` would build it, or None."""
-    user_model = get_user_model()
-    sql = _user_sql.get(connection.vendor)
-    if sql is None:
-        field = user_model._meta.get_field(api_settings.USER_ID_FIELD)
-        sql = _user_sql[connection.vendor] = (
-            # names from the model's meta, the id bound
-            f"SELECT {model_columns(user_model, 't')}"  # noqa: S608
-            f" FROM {connection.ops.quote_name(user_model._meta.db_table)} t"
-            f" WHERE t.{connection.ops.quote_name(field.column)} = %s"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    return None if row is None else instance_from_row(user_model, row)

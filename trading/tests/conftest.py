@@ -32,6 +32,18 @@ def make_trader(btc_usd):
     return build
 
 
+@pytest.fixture
+def market():
+    """BTC-USD, a buyer with 200,000.00 USD and a seller with 2 BTC:
+    (instrument, buyer, seller)."""
+    instrument = make_btc_usd()
+    seller = make_verified_user(email="seller@example.com")
+    buyer = make_verified_user(email="buyer@example.com")
+    fund(seller, instrument.base, 2 * BTC)
+    fund(buyer, instrument.quote, 200_000 * USD)
+    return instrument, buyer, seller
+
+
 @pytest.fixture(autouse=True)
 def _no_cached_books():
     """The matcher's books and placement's instruments, cached per process, must not

@@ -2,22 +2,11 @@
 
 import pytest
 
-from kyc.testing import make_verified_user
 from trading.models import Order, Trade
 from trading.services import order_cancel, order_place
-from trading.tests.helpers import assert_ledger_ok, balances, fund, make_btc_usd, match
+from trading.tests.helpers import assert_ledger_ok, balances, match
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def market():
-    instrument = make_btc_usd()
-    seller = make_verified_user(email="seller@example.com")
-    buyer = make_verified_user(email="buyer@example.com")
-    fund(seller, instrument.base, 2 * 10**8)  # 2 BTC
-    fund(buyer, instrument.quote, 200_000_00)  # 200,000.00 USD
-    return instrument, buyer, seller
 
 
 def test_resting_sell_then_crossing_buy_settles_exactly(market):

@@ -6,22 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from kyc.testing import make_verified_user
 from trading.models import Order, OrderCommand
 from trading.services import matching, matching_run, order_amend, order_place
-from trading.tests.helpers import assert_ledger_ok, balances, fund, make_btc_usd, match
+from trading.tests.helpers import assert_ledger_ok, balances, match
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def market():
-    instrument = make_btc_usd()
-    seller = make_verified_user(email="seller@example.com")
-    buyer = make_verified_user(email="buyer@example.com")
-    fund(seller, instrument.base, 2 * 10**8)  # 2 BTC
-    fund(buyer, instrument.quote, 200_000_00)  # 200,000.00 USD
-    return instrument, buyer, seller
 
 
 def _sell(seller, quantity="0.10", price="1000"):
