@@ -87,11 +87,21 @@ class AuditCode(models.IntegerChoices):
     WITHDRAWAL_APPROVED = 311, "Withdrawal approved"
     WITHDRAWAL_REJECTED = 312, "Withdrawal rejected"
     WITHDRAWAL_CANCELLED = 313, "Withdrawal cancelled"
+    WITHDRAWAL_FIRST_APPROVAL = 314, "Withdrawal first approval (second pending)"
+    WITHDRAWAL_SENT = 315, "Withdrawal sent to the payout rail"
+    WITHDRAWAL_COMPLETED = 316, "Withdrawal completed"
+    WITHDRAWAL_FAILED = 317, "Withdrawal failed (funds returned)"
+    WITHDRAWAL_CONFIRMED = 318, "Withdrawal confirmed by the user"
     TRANSFER_SENT = 320, "Transfer sent"
     ADJUSTMENT_REQUESTED = 330, "Adjustment requested"
     ADJUSTMENT_APPROVED = 331, "Adjustment approved"
     ADJUSTMENT_REJECTED = 332, "Adjustment rejected"
     BALANCE_ALERT_SET = 340, "Balance alert set"
+    BENEFICIARY_ADDED = 350, "Beneficiary added"
+    BENEFICIARY_CONFIRMED = 351, "Beneficiary confirmed"
+    BENEFICIARY_REMOVED = 352, "Beneficiary removed"
+    ASSET_CREATED = 360, "Asset created"
+    ASSET_UPDATED = 361, "Asset updated"
     # 4xx trading
     INSTRUMENT_CREATED = 400, "Instrument created"
     INSTRUMENT_UPDATED = 401, "Instrument updated"
@@ -100,14 +110,41 @@ class AuditCode(models.IntegerChoices):
     INSTRUMENT_CLOSED = 404, "Instrument closed"
     ORDER_CANCELLED_BY_OPERATOR = 410, "Order cancelled by operator"
     BOOK_CROSSED_ON_REBUILD = 420, "Rebuilt book crossed: instrument halted"
+    FEE_OVERRIDE_SET = 430, "Fee override set"
+    FEE_OVERRIDE_REMOVED = 431, "Fee override removed"
     # 9xx admin
     USER_SUSPENDED = 900, "User suspended"
     USER_REACTIVATED = 901, "User reactivated"
     ROLE_GRANTED = 902, "Role granted"
     ROLE_REVOKED = 903, "Role revoked"
+    ROLE_GRANT_REQUESTED = 904, "Role grant requested (second administrator pending)"
+    ROLE_GRANT_REJECTED = 905, "Role grant request rejected"
+    STAFF_SESSIONS_ENDED = 906, "Sessions and tokens ended by staff"
+    STAFF_CONTACT_CHANGED = 907, "Email or phone changed by staff"
+    STAFF_SECOND_FACTOR_RESET = 908, "Second factor reset by staff"
+    STAFF_PASSWORD_RESET_SENT = 909, "Password reset link sent by staff"
+    STAFF_ACCOUNT_LOCKED = 910, "Account locked by staff"
+    STAFF_ACCOUNT_UNLOCKED = 911, "Account unlocked by staff"
+    ADMIN_OBJECT_CHANGED = 920, "Back-office record changed"
+    LEDGER_VERIFICATION_FAILED = 930, "Ledger verification failed"
 
 
 SECURITY_CODES = [code for code in AuditCode if 100 <= code < 200]
+# A member of staff who did one of these to a user may not approve that user's
+# withdrawals or adjustments during the cool-off (BACKOFFICE_STAFF_ACTION_COOLOFF).
+STAFF_ACTION_CODES = frozenset(code for code in AuditCode if 900 <= code < 920)
+# Staff actions on a user's credentials, email, phone or second factor: each puts
+# the user's withdrawals on a cool-off (BACKOFFICE_CREDENTIAL_COOLOFF_HOURS).
+CREDENTIAL_STAFF_CODES = frozenset(
+    {
+        AuditCode.STAFF_SESSIONS_ENDED,
+        AuditCode.STAFF_CONTACT_CHANGED,
+        AuditCode.STAFF_SECOND_FACTOR_RESET,
+        AuditCode.STAFF_PASSWORD_RESET_SENT,
+        AuditCode.STAFF_ACCOUNT_LOCKED,
+        AuditCode.STAFF_ACCOUNT_UNLOCKED,
+    }
+)
 
 
 class AuditEvent(models.Model):

@@ -1,9 +1,19 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import SECURITY_CODES, AuditEvent, User
+from accounts.models import (
+    CREDENTIAL_STAFF_CODES,
+    SECURITY_CODES,
+    STAFF_ACTION_CODES,
+    AuditEvent,
+    User,
+)
 from config.bulk import instance_from_row, model_columns
 
 
@@ -21,6 +31,37 @@ def user_has_two_factor(*, user: User) -> bool:
         totp_enabled(user=user)
         or StaticDevice.objects.filter(user=user, confirmed=True).exists()
     )
+
+
+def user_withdrawal_cooloff_until(*, user: User) -> datetime | None:
+    """When the cool-off on this user's withdrawals ends, if one is running: a
+    member of staff touched their credentials, email, phone or second factor
+    less than BACKOFFICE_CREDENTIAL_COOLOFF_HOURS ago (a takeover by staff must
+    not be able to pay out at once)."""
+    window = timedelta(hours=settings.BACKOFFICE_CREDENTIAL_COOLOFF_HOURS)
+    last = (
+        AuditEvent.objects.filter(
+            user=user,
+            code__in=CREDENTIAL_STAFF_CODES,
+            created_at__gt=timezone.now() - window,
+        )
+        .exclude(acting_user=user)
+        .aggregate(last=Max("created_at"))["last"]
+    )
+    return None if last is None else last + window
+
+
+def staff_acted_on_user_recently(*, staff: User, user: User) -> bool:
+    """True if `staff` performed a staff action on `user` within the cool-off
+    (BACKOFFICE_STAFF_ACTION_COOLOFF_HOURS): such a person may not approve the
+    user's withdrawals or adjustments."""
+    window = timedelta(hours=settings.BACKOFFICE_STAFF_ACTION_COOLOFF_HOURS)
+    return AuditEvent.objects.filter(
+        user=user,
+        acting_user=staff,
+        code__in=STAFF_ACTION_CODES,
+        created_at__gt=timezone.now() - window,
+    ).exists()
 
 
 _user_by_id_sql: dict[str, str] = {}

@@ -388,6 +388,30 @@ SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
 # Set (e.g. http://127.0.0.1:8000/api/v1/wallet/webhooks/sandbox) for a real POST.
 SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
 
+# Withdrawals above this amount (per asset code, in whole units as a decimal string)
+# need two distinct approvers, neither of them the requester.
+WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER = env.dict(
+    "WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER",
+    default={"USD": "10000", "INR": "1000000", "BTC": "1", "ETH": "20"},
+)
+# A new beneficiary (withdrawal destination) is usable only this long after the
+# user confirmed it.
+WALLET_BENEFICIARY_COOLOFF_HOURS = env.int("WALLET_BENEFICIARY_COOLOFF_HOURS", 24)
+
+# --- Back office --------------------------------------------------------------------
+# A staff action on a user's credentials, email, phone or second factor puts the
+# user's withdrawals on hold for this long.
+BACKOFFICE_CREDENTIAL_COOLOFF_HOURS = env.int(
+    "BACKOFFICE_CREDENTIAL_COOLOFF_HOURS", 48
+)
+# A member of staff who acted on a user may not approve that user's withdrawals or
+# adjustments for this long.
+BACKOFFICE_STAFF_ACTION_COOLOFF_HOURS = env.int(
+    "BACKOFFICE_STAFF_ACTION_COOLOFF_HOURS", 48
+)
+# The beat runs verify_ledger this often and records the outcome for the admin.
+BACKOFFICE_LEDGER_VERIFY_MINUTES = env.int("BACKOFFICE_LEDGER_VERIFY_MINUTES", 15)
+
 # --- Trading ----------------------------------------------------------------------
 TRADING_MATCH_BATCH = env.int("TRADING_MATCH_BATCH", 500)
 # A worker that finished a run less than this ago waits out the rest before the
