@@ -290,6 +290,9 @@ class InstrumentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_related(self, request, form, formsets, change):
+        """An instrument has no related rows to save here."""
+
     def save_model(self, request, obj, form, change):
         if change:
             changes = form.changes()
