@@ -95,7 +95,7 @@ def fee_override_remove(
     """Remove an override: the user pays the instrument's rates again on new
     orders (FEE_OVERRIDE_REMOVED with the rates removed). False if it was gone."""
     override = (
-        FeeOverride.objects.select_for_update()
+        FeeOverride.objects.select_for_update(of=("self",))
         .select_related("user", "instrument")
         .filter(pk=override.pk)
         .first()
