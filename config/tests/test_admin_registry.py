@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from importlib import import_module
 
 import pytest
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteMixin
 from django.test import RequestFactory
 
 from accounts.models import AuditCode, AuditEvent, User
@@ -340,3 +342,31 @@ def test_listed_admin_writes_post_through_the_service_with_an_audit_event(label)
     assert client.get(delete).status_code == 403
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert model._default_manager.filter(pk=existing.pk).exists()
+
+
+def test_user_pickers_are_autocomplete_fields_never_raw_ids():
+    # Given one row of every model and a superuser
+    one_of_each()
+    request = _request_as(_superuser())
+    wrong = []
+    for model, model_admin in REGISTRY:
+        label = model._meta.label
+        forms_to_check = []
+        if _can_add(model_admin, request):
+            forms_to_check.append(("add", model_admin.get_form(request, None)))
+        obj = first_row(model)
+        if model_admin.has_change_permission(request, obj):
+            forms_to_check.append(("change", model_admin.get_form(request, obj)))
+        # Then every editable field that picks users searches them
+        for kind, form_class in forms_to_check:
+            for name, field in form_class.base_fields.items():
+                if not isinstance(field, forms.ModelChoiceField):
+                    continue
+                if field.queryset.model is not User:
+                    continue
+                widget = getattr(field.widget, "widget", field.widget)
+                if not isinstance(widget, AutocompleteMixin):
+                    wrong.append(
+                        f"{label} {kind} form: {name} is {type(widget).__name__}"
+                    )
+    assert wrong == [], "\n".join(wrong)
