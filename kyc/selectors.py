@@ -11,6 +11,7 @@ from django.db.models import Exists, Prefetch, QuerySet
 
 from accounts.models import User
 from config.errors import Forbidden, NotFound
+from kyc.countries import country_name
 from kyc.errors import KycErrorCode as Code
 from kyc.models import (
     EDITABLE_STATUSES,
@@ -211,6 +212,22 @@ def kyc_overview(*, user: User) -> dict:
 
 def kyc_waiting_case_count() -> int:
     return KycCase.objects.filter(status=KycStatus.SUBMITTED).count()
+
+
+def kyc_case_countries() -> list[tuple[str, str]]:
+    """(code, "Name (CODE)") once per country that has a case, sorted by name.
+    `order_by()` drops the model's ordering, which DISTINCT would otherwise count
+    (one row per case instead of one per country)."""
+    codes = (
+        KycCase.objects.exclude(country="")
+        .order_by()
+        .values_list("country", flat=True)
+        .distinct()
+    )
+    return sorted(
+        ((code, f"{country_name(code)} ({code})") for code in set(codes)),
+        key=lambda item: (item[1].casefold(), item[0]),
+    )
 
 
 def kyc_case_events(*, case: KycCase) -> QuerySet[KycStatusEvent]:

@@ -22,7 +22,13 @@ from trading.models import (
     OrderStatusChange,
     Trade,
 )
-from trading.services import instrument_create, instrument_set_status, instrument_update
+from trading.services import (
+    fee_override_remove,
+    fee_override_set,
+    instrument_create,
+    instrument_set_status,
+    instrument_update,
+)
 from trading.services.instruments import SYMBOL_RE, instrument_validate
 from trading.services.operator import order_cancel_by_operator
 from trading.units import base_str, lots_to_quantity, quote_str, ticks_to_price
@@ -284,11 +290,19 @@ class InstrumentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_related(self, request, form, formsets, change):
+        """An instrument has no related rows to save here."""
+
     def save_model(self, request, obj, form, change):
         if change:
             changes = form.changes()
             if changes:
-                instrument_update(instrument=obj, acting_user=request.user, **changes)
+                instrument_update(
+                    instrument=obj,
+                    acting_user=request.user,
+                    meta=RequestMeta.from_request(request),
+                    **changes,
+                )
             return
         data = form.cleaned_data
         created = instrument_create(
@@ -303,6 +317,7 @@ class InstrumentAdmin(admin.ModelAdmin):
             taker_fee_bps=data["taker_fee_bps"],
             price_band_percent=data["price_band_percent"],
             acting_user=request.user,
+            meta=RequestMeta.from_request(request),
         )
         obj.pk = created.pk
         obj.__dict__.update(
@@ -392,14 +407,67 @@ class InstrumentAdmin(admin.ModelAdmin):
 
 @admin.register(FeeOverride)
 class FeeOverrideAdmin(admin.ModelAdmin):
-    """Per-user fee rates. An order keeps the rates of the moment it was placed,
-    so an edit here applies to new orders only."""
+    """Per-user fee rates, set through `fee_override_set` and removed through
+    `fee_override_remove` (both audited). An order keeps the rates of the moment
+    it was placed, so a change here applies to new orders only."""
 
     list_display = ("user", "instrument_label", "maker_fee_bps", "taker_fee_bps")
     list_select_related = ("user", "instrument")
     search_fields = ("user__email",)
     list_filter = ("instrument",)
-    raw_id_fields = ("user",)
+    autocomplete_fields = ("user",)
+    actions = ("remove_selected",)
+
+    def get_fields(self, request, obj=None):
+        return ("user", "instrument", "maker_fee_bps", "taker_fee_bps")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who and where are the override's identity: to move it, remove it and
+        # set a new one.
+        return ("user", "instrument") if obj is not None else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_remove_permission(self, request):
+        return request.user.has_perm("trading.delete_feeoverride")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = fee_override_set(
+            user=obj.user,
+            instrument=obj.instrument,
+            maker_fee_bps=data["maker_fee_bps"],
+            taker_fee_bps=data["taker_fee_bps"],
+            acting_user=request.user,
+            meta=RequestMeta.from_request(request),
+        )
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        """A fee override has no related rows to save here."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect(request.path)
+
+    @admin.action(
+        description="Remove selected overrides (back to the instrument's rates)",
+        permissions=["remove"],
+    )
+    def remove_selected(self, request, queryset):
+        meta = RequestMeta.from_request(request)
+        _run(
+            request,
+            queryset.order_by("pk"),
+            lambda override: fee_override_remove(
+                override=override, acting_user=request.user, meta=meta
+            ),
+            "override(s) removed",
+        )
 
     @admin.display(description="Instrument")
     def instrument_label(self, obj):
@@ -574,7 +642,7 @@ class FillAdmin(_InstrumentMoney, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("user__email", "=order__id")
     list_select_related = ("user", "instrument__base", "instrument__quote", "fee_asset")
     date_hierarchy = "created_at"
-    raw_id_fields = ("user", "order", "trade")
+    raw_id_fields = ("order", "trade")
 
     @admin.display(description="Value")
     def value(self, obj):

@@ -5,6 +5,7 @@ class TradingErrorCode(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     INSTRUMENT_NOT_TRADING = "instrument_not_trading"
     INVALID_INSTRUMENT = "invalid_instrument"
+    INVALID_FEE = "invalid_fee"
     INVALID_ORDER = "invalid_order"
     INVALID_TICK = "invalid_tick"
     INVALID_LOT = "invalid_lot"

@@ -27,30 +27,135 @@ from wallet.models import (
     WithdrawalStatusChange,
 )
 from wallet.money import format_units, to_units
+from wallet.services.assets import CODE_RE as ASSET_CODE_RE
+from wallet.services.assets import MAX_DECIMALS as ASSET_MAX_DECIMALS
 
 
 def _money(obj, field: str = "amount") -> str:
     return format_units(getattr(obj, field), obj.asset.decimals)
 
 
+class AssetForm(forms.ModelForm):
+    """The daily withdrawal limit as a decimal string of the asset (0 = none)."""
+
+    limit_text = forms.CharField(
+        label="Daily withdrawal limit",
+        max_length=40,
+        initial="0",
+        help_text="Per user per UTC day, in the asset (e.g. 50000.00); 0 = no limit.",
+    )
+
+    class Meta:
+        model = Asset
+        fields = ("code", "name", "kind", "decimals", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["limit_text"].initial = format_units(
+                self.instance.daily_withdrawal_limit, self.instance.decimals
+            )
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip().upper()
+        if not ASSET_CODE_RE.match(code):
+            raise forms.ValidationError("Use 2 to 16 capital letters or digits.")
+        return code
+
+    def clean_decimals(self) -> int:
+        decimals = self.cleaned_data["decimals"]
+        if decimals > ASSET_MAX_DECIMALS:
+            raise forms.ValidationError(f"At most {ASSET_MAX_DECIMALS}.")
+        return decimals
+
+    def clean(self):
+        data = super().clean()
+        decimals = (
+            self.instance.decimals
+            if self.instance.pk is not None
+            else data.get("decimals")
+        )
+        if decimals is None or "limit_text" not in data:
+            return data
+        try:
+            data["daily_withdrawal_limit"] = to_units(
+                data["limit_text"],
+                decimals=decimals,
+                field="daily_withdrawal_limit",
+                allow_zero=True,
+            )
+        except ApplicationError as exc:
+            self.add_error("limit_text", exc.message.split(": ", 1)[-1])
+        return data
+
+
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
+    """Assets are created and edited through `asset_create` / `asset_update`
+    (audited); code, decimals and kind are fixed once the asset exists."""
+
+    form = AssetForm
     list_display = ("code", "name", "kind", "decimals", "is_active", "limit")
     list_filter = ("kind", "is_active")
     search_fields = ("code", "name")
+    _fixed = ("code", "decimals", "kind")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("code", "name", "kind", "decimals", "is_active", "limit_text")
+        return (*self._fixed, "name", "is_active", "limit_text")
 
     def get_readonly_fields(self, request, obj=None):
         # Changing code or decimals would re-value every stored amount.
-        return ("code", "decimals") if obj is not None else ()
+        return self._fixed if obj is not None else ()
 
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        meta = RequestMeta.from_request(request)
+        if change:
+            services.asset_update(
+                asset=obj,
+                acting_user=request.user,
+                meta=meta,
+                name=data["name"],
+                is_active=data["is_active"],
+                daily_withdrawal_limit=data["daily_withdrawal_limit"],
+            )
+            obj.refresh_from_db()
+            return
+        created = services.asset_create(
+            code=data["code"],
+            name=data["name"],
+            decimals=data["decimals"],
+            kind=data["kind"],
+            is_active=data["is_active"],
+            daily_withdrawal_limit=data["daily_withdrawal_limit"],
+            acting_user=request.user,
+            meta=meta,
+        )
+        obj.pk = created.pk
+        obj.__dict__.update(
+            {k: v for k, v in created.__dict__.items() if not k.startswith("_")}
+        )
+
+    def save_related(self, request, form, formsets, change):
+        """An asset has no related rows to save here."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as exc:  # e.g. the same code created meanwhile
+            messages.error(request, exc.message)
+            return redirect(request.path)
+
     @admin.display(description="Daily withdrawal limit")
     def limit(self, obj):
-        return (
-            _money(obj, "daily_withdrawal_limit") if obj.daily_withdrawal_limit else "—"
-        )
+        if not obj.daily_withdrawal_limit:
+            return "—"
+        return format_units(obj.daily_withdrawal_limit, obj.decimals)
 
 
 @admin.register(Account)
@@ -59,7 +164,6 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("kind", "asset")
     search_fields = ("owner__email",)
     list_select_related = ("owner", "asset")
-    raw_id_fields = ("owner",)
 
     @admin.display(description="Balance")
     def balance_display(self, obj):

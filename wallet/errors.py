@@ -4,6 +4,8 @@ from enum import StrEnum
 class WalletErrorCode(StrEnum):
     INVALID_AMOUNT = "invalid_amount"
     UNKNOWN_ASSET = "unknown_asset"
+    INVALID_ASSET = "invalid_asset"
+    ASSET_EXISTS = "asset_exists"
     ASSET_INACTIVE = "asset_inactive"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     BALANCE_OVERFLOW = "balance_overflow"

@@ -135,6 +135,9 @@ class KycCaseAdmin(ReviewButtonsMixin, admin.ModelAdmin):
         )
         if not self.has_view_permission(request, case):
             raise PermissionDenied
+        if request.method == "POST":
+            # No form edits a case: each decision is its own button and service.
+            raise PermissionDenied
         return TemplateResponse(
             request,
             "admin/kyc/kyccase/change_form.html",

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from kyc.countries import country_name
-from kyc.models import (
-    KycCase,
-    KycStatus,
-)
+from kyc.models import KycStatus
+from kyc.selectors import kyc_case_countries
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -70,11 +67,7 @@ class CountryFilter(admin.SimpleListFilter):
     parameter_name = "country"
 
     def lookups(self, request, model_admin):
-        codes = KycCase.objects.values_list("country", flat=True).distinct()
-        return sorted(
-            ((code, f"{country_name(code)} ({code})") for code in codes),
-            key=lambda item: item[1],
-        )
+        return kyc_case_countries()
 
     def queryset(self, request, queryset):
         if self.value():

@@ -127,7 +127,9 @@ def kyc_document_decide(
     meta: RequestMeta | None = None,
 ) -> KycDocument:
     """Accept a document, or reject it with a reason code (`other` needs a note the
-    user will read). A decision may be changed until the case is decided."""
+    user will read). A decision may be changed until the case is decided; the
+    same decision again (same status, reason and note) is a no-op: no history
+    row, no audit event."""
     profile, case = _lock_case(case_id)
     _require_reviewer(reviewer, profile)
     _require_claimed_by(case, reviewer)
@@ -159,10 +161,19 @@ def kyc_document_decide(
                 details={"user_note": ["Required with the reason 'other'."]},
             )
         new_status = DocumentStatus.REJECTED
+    user_note = user_note[:500]
+    if (document.status, document.reason_code, document.user_note) == (
+        new_status,
+        reason_code,
+        user_note,
+    ):
+        # The same decision again (a second click, a retried POST): nothing
+        # changed, so no history row and no audit event.
+        return document
     old_status = document.status
     document.status = new_status
     document.reason_code = reason_code
-    document.user_note = user_note[:500]
+    document.user_note = user_note
     document.decided_by = reviewer
     document.decided_at = timezone.now()
     document.save()

@@ -6,6 +6,7 @@ from trading.services.batch import (
     order_cancel_batch,
     order_place_batch,
 )
+from trading.services.fees import fee_override_remove, fee_override_set
 from trading.services.instruments import (
     instrument_create,
     instrument_set_status,
@@ -22,6 +23,8 @@ from trading.services.orders import (
 __all__ = [
     "CancelResult",
     "PlaceResult",
+    "fee_override_remove",
+    "fee_override_set",
     "instrument_create",
     "instrument_set_status",
     "instrument_update",

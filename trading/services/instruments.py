@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AuditCode, User
-from accounts.services import audit_event_record
+from accounts.services import RequestMeta, audit_event_record
 from config.errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
 from trading.models import Instrument
@@ -78,6 +78,7 @@ def instrument_create(
     taker_fee_bps: int = 20,
     price_band_percent: int = 10,
     acting_user: User | None = None,
+    meta: RequestMeta | None = None,
 ) -> Instrument:
     symbol = symbol.strip().upper()
     if not SYMBOL_RE.match(symbol):
@@ -108,6 +109,7 @@ def instrument_create(
         code=AuditCode.INSTRUMENT_CREATED,
         acting_user=acting_user,
         target=instrument,
+        meta=meta,
         extra={"symbol": symbol, "tick_size": tick_size, "lot_size": lot_size},
     )
     return instrument
@@ -115,7 +117,11 @@ def instrument_create(
 
 @transaction.atomic
 def instrument_update(
-    *, instrument: Instrument, acting_user: User | None = None, **changes
+    *,
+    instrument: Instrument,
+    acting_user: User | None = None,
+    meta: RequestMeta | None = None,
+    **changes,
 ) -> Instrument:
     """Edit trading rules. Steps and assets are fixed once orders may exist."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
@@ -139,6 +145,7 @@ def instrument_update(
         code=AuditCode.INSTRUMENT_UPDATED,
         acting_user=acting_user,
         target=instrument,
+        meta=meta,
         extra={"old": old, "new": changes},
     )
     return instrument

@@ -20,6 +20,7 @@ from wallet.services.adjustments import (
     adjustment_request,
 )
 from wallet.services.alerts import balance_alert_delete, balance_alert_set
+from wallet.services.assets import asset_create, asset_update
 from wallet.services.common import asset_get
 from wallet.services.deposits import (
     deposit_create,
@@ -42,7 +43,9 @@ __all__ = [
     "adjustment_approve",
     "adjustment_reject",
     "adjustment_request",
+    "asset_create",
     "asset_get",
+    "asset_update",
     "balance_alert_delete",
     "balance_alert_set",
     "deposit_create",

@@ -1,0 +1,372 @@
+"""Every admin write is a service: a walk over the whole admin registry (our apps
+and the third-party ones).
+
+Each registered ModelAdmin is either read-only (no add, change or delete, not even
+for a superuser) or listed in ADMIN_WRITES with the services its writes go
+through, and this test proves it by posting its forms as a superuser: the row
+changes and the audit trail has the expected code, and delete is refused. Inlines
+are read-only everywhere, and every admin action is listed in ADMIN_ACTIONS with
+the service it calls. A new admin, inline or action that is none of these fails
+here, naming itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+import pytest
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteMixin
+from django.test import RequestFactory
+
+from accounts.models import AuditCode, AuditEvent, User
+from accounts.testing import admin_client_for
+from config.tests.admin_data import first_row, one_of_each
+from trading.models import FeeOverride, Instrument
+from wallet.models import Adjustment, Asset
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Form:
+    """One form post: the data, given the rows `one_of_each` made, and a check
+    that the row is as the post asked."""
+
+    data: Callable[[], dict]
+    done: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class AdminWrite:
+    services: tuple[str, ...]
+    add: tuple[AuditCode, Form] | None = None
+    change: tuple[AuditCode, Form] | None = None
+
+
+def _asset_added() -> bool:
+    return Asset.objects.filter(
+        code="SOL", decimals=9, daily_withdrawal_limit=25 * 10**9
+    ).exists()
+
+
+def _fee_override_add() -> dict:
+    return {
+        "user": User.objects.get(email="alice@example.com").pk,
+        "instrument": Instrument.objects.get(symbol="BTC-USD").pk,
+        "maker_fee_bps": 3,
+        "taker_fee_bps": 4,
+    }
+
+
+# Model -> the services its admin writes through, and a valid add / change post.
+ADMIN_WRITES: dict[str, AdminWrite] = {
+    "wallet.Asset": AdminWrite(
+        services=("wallet.services.asset_create", "wallet.services.asset_update"),
+        add=(
+            AuditCode.ASSET_CREATED,
+            Form(
+                data=lambda: {
+                    "code": "SOL",
+                    "name": "Solana",
+                    "kind": "crypto",
+                    "decimals": 9,
+                    "is_active": "on",
+                    "limit_text": "25",
+                },
+                done=_asset_added,
+            ),
+        ),
+        change=(
+            AuditCode.ASSET_UPDATED,
+            Form(
+                data=lambda: {"name": "Renamed asset", "limit_text": "7"},
+                done=lambda: Asset.objects.filter(
+                    name="Renamed asset", is_active=False
+                ).exists(),
+            ),
+        ),
+    ),
+    "trading.Instrument": AdminWrite(
+        services=(
+            "trading.services.instrument_create",
+            "trading.services.instrument_update",
+        ),
+        add=(
+            AuditCode.INSTRUMENT_CREATED,
+            Form(
+                data=lambda: {
+                    "symbol": "BTC-INR",
+                    "base": Asset.objects.get(code="BTC").pk,
+                    "quote": Asset.objects.get(code="USD").pk,
+                    "tick_size_text": "1.00",
+                    "lot_size_text": "0.01",
+                    "min_quantity_text": "0",
+                    "min_notional_text": "0",
+                    "maker_fee_bps": 10,
+                    "taker_fee_bps": 20,
+                    "price_band_percent": 10,
+                },
+                done=lambda: Instrument.objects.filter(symbol="BTC-INR").exists(),
+            ),
+        ),
+        change=(
+            AuditCode.INSTRUMENT_UPDATED,
+            Form(
+                data=lambda: {
+                    "min_quantity_text": "0.02",
+                    "min_notional_text": "5.00",
+                    "maker_fee_bps": 7,
+                    "taker_fee_bps": 9,
+                    "price_band_percent": 5,
+                },
+                done=lambda: Instrument.objects.filter(
+                    maker_fee_bps=7, taker_fee_bps=9, min_notional=5_00
+                ).exists(),
+            ),
+        ),
+    ),
+    "trading.FeeOverride": AdminWrite(
+        services=(
+            "trading.services.fee_override_set",
+            "trading.services.fee_override_remove",
+        ),
+        add=(
+            AuditCode.FEE_OVERRIDE_SET,
+            Form(
+                data=_fee_override_add,
+                done=lambda: FeeOverride.objects.filter(
+                    user__email="alice@example.com", maker_fee_bps=3, taker_fee_bps=4
+                ).exists(),
+            ),
+        ),
+        change=(
+            AuditCode.FEE_OVERRIDE_SET,
+            Form(
+                data=lambda: {"maker_fee_bps": 1, "taker_fee_bps": 2},
+                done=lambda: FeeOverride.objects.filter(
+                    maker_fee_bps=1, taker_fee_bps=2
+                ).exists(),
+            ),
+        ),
+    ),
+    "wallet.Adjustment": AdminWrite(
+        services=("wallet.services.adjustment_request",),
+        add=(
+            AuditCode.ADJUSTMENT_REQUESTED,
+            Form(
+                data=lambda: {
+                    "user": User.objects.get(email="bob@example.com").pk,
+                    "asset": Asset.objects.get(code="USD").pk,
+                    "amount_text": "12.34",
+                    "reason": "registry walk",
+                },
+                done=lambda: Adjustment.objects.filter(
+                    amount=12_34, reason="registry walk"
+                ).exists(),
+            ),
+        ),
+    ),
+}
+
+# Admin actions (bulk writes from the change list) -> the service each calls.
+ADMIN_ACTIONS: dict[str, dict[str, str]] = {
+    "accounts.User": {
+        "suspend_users": "accounts.services.user_set_status",
+        "reactivate_users": "accounts.services.user_set_status",
+    },
+    "trading.Instrument": {
+        "halt_selected": "trading.services.instrument_set_status",
+        "resume_selected": "trading.services.instrument_set_status",
+        "close_selected": "trading.services.instrument_set_status",
+    },
+    "trading.FeeOverride": {"remove_selected": "trading.services.fee_override_remove"},
+    "trading.Order": {
+        "cancel_selected": "trading.services.operator.order_cancel_by_operator"
+    },
+    "wallet.Withdrawal": {
+        "approve_selected": "wallet.services.withdrawal_approve",
+        "reject_selected": "wallet.services.withdrawal_reject",
+    },
+    "wallet.Adjustment": {
+        "approve_selected": "wallet.services.adjustment_approve",
+        "reject_selected": "wallet.services.adjustment_reject",
+    },
+}
+
+REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+IDS = [model._meta.label for model, _ in REGISTRY]
+
+
+def _resolve(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+def _superuser() -> User:
+    return User.objects.create_superuser(
+        email="root@example.com", password="root-pass-123456"
+    )
+
+
+def _request_as(user: User):
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return request
+
+
+def _can_add(model_admin, request) -> bool:
+    # InlineModelAdmin.has_add_permission takes obj; ModelAdmin's does not.
+    try:
+        return model_admin.has_add_permission(request)
+    except TypeError:
+        return model_admin.has_add_permission(request, None)
+
+
+def _url(model, view: str, *args) -> str:
+    from django.urls import reverse
+
+    opts = model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
+
+
+def _form_errors(response) -> dict:
+    """The admin form's errors, when the post came back as the form again."""
+    context = getattr(response, "context", None)
+    if context is None or "adminform" not in context:
+        return {}
+    return dict(context["adminform"].form.errors)
+
+
+def test_every_listed_service_exists():
+    for label, write in ADMIN_WRITES.items():
+        for dotted in write.services:
+            assert callable(_resolve(dotted)), f"{label}: {dotted}"
+    for label, actions in ADMIN_ACTIONS.items():
+        for action, dotted in actions.items():
+            assert callable(_resolve(dotted)), f"{label}.{action}: {dotted}"
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTRY, ids=IDS)
+def test_admin_is_read_only_or_writes_through_listed_services(model, model_admin):
+    label = model._meta.label
+    request = _request_as(_superuser())
+    can = {
+        "add": _can_add(model_admin, request),
+        "change": model_admin.has_change_permission(request),
+        "delete": model_admin.has_delete_permission(request),
+    }
+    write = ADMIN_WRITES.get(label)
+    if write is None:
+        assert not any(can.values()), (
+            f"{label} ({type(model_admin).__name__}) lets a superuser "
+            f"{', '.join(k for k, v in can.items() if v)}: make it read-only, or "
+            "save through a service that writes an audit event and list it in "
+            "ADMIN_WRITES."
+        )
+        return
+    assert not can["delete"], f"{label}: delete bypasses the services; turn it off"
+    for kind in ("add", "change"):
+        declared = getattr(write, kind) is not None
+        assert can[kind] == declared, (
+            f"{label}: the admin {'allows' if can[kind] else 'refuses'} {kind} but "
+            f"ADMIN_WRITES {'declares' if declared else 'does not declare'} it"
+        )
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTRY, ids=IDS)
+def test_inlines_are_read_only(model, model_admin):
+    request = _request_as(_superuser())
+    for inline_class in model_admin.inlines:
+        inline = inline_class(model, admin.site)
+        writes = [
+            kind
+            for kind, allowed in (
+                ("add", _can_add(inline, request)),
+                ("change", inline.has_change_permission(request)),
+                ("delete", inline.has_delete_permission(request)),
+            )
+            if allowed
+        ]
+        assert not writes, (
+            f"{model._meta.label}: inline {inline_class.__name__} lets a superuser "
+            f"{', '.join(writes)}; inlines write around the services"
+        )
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTRY, ids=IDS)
+def test_every_admin_action_is_listed_with_its_service(model, model_admin):
+    label = model._meta.label
+    actions = set(model_admin.get_actions(_request_as(_superuser())))
+    assert "delete_selected" not in actions, f"{label}: bulk delete is on"
+    unlisted = sorted(actions - set(ADMIN_ACTIONS.get(label, {})))
+    assert not unlisted, (
+        f"{label}: actions {unlisted} are not in ADMIN_ACTIONS; each must call a "
+        "service that writes an audit event"
+    )
+
+
+@pytest.mark.parametrize("label", sorted(ADMIN_WRITES))
+def test_listed_admin_writes_post_through_the_service_with_an_audit_event(label):
+    # Given one row of everything and a superuser in the back office
+    one_of_each()
+    model = next(m for m, _ in REGISTRY if m._meta.label == label)
+    write = ADMIN_WRITES[label]
+    client = admin_client_for(_superuser())
+    existing = first_row(model)
+    for kind, url in (
+        ("add", _url(model, "add")),
+        ("change", _url(model, "change", existing.pk)),
+    ):
+        declared = getattr(write, kind)
+        if declared is None:
+            continue
+        code, form = declared
+        before = AuditEvent.objects.filter(code=code).count()
+        assert not form.done(), f"{label} {kind}: the row is already as posted"
+        # When the form is posted with valid data
+        response = client.post(url, {**form.data(), "_save": "Save"})
+        # Then the row changed and exactly one audit event of the code was added
+        assert response.status_code == 302, (
+            f"{label} {kind}: {response.status_code} {_form_errors(response)}"
+        )
+        assert form.done(), f"{label} {kind}: the row is not as posted"
+        assert AuditEvent.objects.filter(code=code).count() == before + 1, (
+            f"{label} {kind}: no {code.name} audit event"
+        )
+    # And delete is refused, page and post alike
+    delete = _url(model, "delete", existing.pk)
+    assert client.get(delete).status_code == 403
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert model._default_manager.filter(pk=existing.pk).exists()
+
+
+def test_user_pickers_are_autocomplete_fields_never_raw_ids():
+    # Given one row of every model and a superuser
+    one_of_each()
+    request = _request_as(_superuser())
+    wrong = []
+    for model, model_admin in REGISTRY:
+        label = model._meta.label
+        forms_to_check = []
+        if _can_add(model_admin, request):
+            forms_to_check.append(("add", model_admin.get_form(request, None)))
+        obj = first_row(model)
+        if model_admin.has_change_permission(request, obj):
+            forms_to_check.append(("change", model_admin.get_form(request, obj)))
+        # Then every editable field that picks users searches them
+        for kind, form_class in forms_to_check:
+            for name, field in form_class.base_fields.items():
+                if not isinstance(field, forms.ModelChoiceField):
+                    continue
+                if field.queryset.model is not User:
+                    continue
+                widget = getattr(field.widget, "widget", field.widget)
+                if not isinstance(widget, AutocompleteMixin):
+                    wrong.append(
+                        f"{label} {kind} form: {name} is {type(widget).__name__}"
+                    )
+    assert wrong == [], "\n".join(wrong)
