@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "wallet",
     "trading",
     "marketdata",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -448,4 +449,9 @@ MARKETDATA_FANOUT_LINGER_MS = env.int("MARKETDATA_FANOUT_LINGER_MS", 20)
 CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
     "task": "marketdata.prune_events",
     "schedule": 3600.0,
+}
+# The back office's ledger verification (BACKOFFICE_LEDGER_VERIFY_MINUTES, above).
+CELERY_BEAT_SCHEDULE["backoffice-ledger-verify"] = {
+    "task": "backoffice.ledger_verify",
+    "schedule": BACKOFFICE_LEDGER_VERIFY_MINUTES * 60.0,
 }
