@@ -59,9 +59,13 @@ class LedgerStatus:
     url: str | None
 
     @property
+    def period_minutes(self) -> int:
+        return settings.BACKOFFICE_LEDGER_VERIFY_MINUTES
+
+    @property
     def stale(self) -> bool:
         """No run for two beat periods: the beat (or its worker) is not running."""
-        period = timedelta(minutes=settings.BACKOFFICE_LEDGER_VERIFY_MINUTES)
+        period = timedelta(minutes=self.period_minutes)
         return self.last is None or self.now - self.last.finished_at > 2 * period
 
     @property
