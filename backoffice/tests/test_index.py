@@ -9,6 +9,7 @@ import pytest
 from django.db.models import F
 from django.test import override_settings
 
+from accounts.models import AuditCode, AuditEvent
 from accounts.testing import admin_client_for, make_user
 from backoffice import tasks
 from backoffice.models import LedgerVerification
@@ -221,7 +222,9 @@ def test_a_failed_verification_is_red_for_every_member_of_staff(
     break_the_ledger()
     tasks.ledger_verify.delay()
     row = LedgerVerification.objects.get()
-    assert row.ok is False
+    assert (row.ok, row.trigger, row.problem_count) == (False, "beat", 3)
+    event = AuditEvent.objects.get(code=AuditCode.LEDGER_VERIFICATION_FAILED)
+    assert event.target_id == str(row.pk)
 
     # then: everyone sees it in red; those who may, follow it to the problems
     for member in (reviewer, support, operator):
