@@ -402,9 +402,7 @@ WALLET_BENEFICIARY_COOLOFF_HOURS = env.int("WALLET_BENEFICIARY_COOLOFF_HOURS", 2
 # --- Back office --------------------------------------------------------------------
 # A staff action on a user's credentials, email, phone or second factor puts the
 # user's withdrawals on hold for this long.
-BACKOFFICE_CREDENTIAL_COOLOFF_HOURS = env.int(
-    "BACKOFFICE_CREDENTIAL_COOLOFF_HOURS", 48
-)
+BACKOFFICE_CREDENTIAL_COOLOFF_HOURS = env.int("BACKOFFICE_CREDENTIAL_COOLOFF_HOURS", 48)
 # A member of staff who acted on a user may not approve that user's withdrawals or
 # adjustments for this long.
 BACKOFFICE_STAFF_ACTION_COOLOFF_HOURS = env.int(
