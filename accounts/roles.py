@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "kyc.view_kyccase",
         "wallet.view_*",
         "trading.view_*",
+        "backoffice.view_ledgerverification",
     ),
     Role.OPERATOR: (
         "accounts.view_user",
@@ -42,6 +43,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "wallet.add_asset",
         "trading.*",
         "marketdata.*",
+        "backoffice.view_ledgerverification",
+        "backoffice.run_ledgerverification",
     ),
 }
 

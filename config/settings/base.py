@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "wallet",
     "trading",
     "marketdata",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -401,9 +402,7 @@ WALLET_BENEFICIARY_COOLOFF_HOURS = env.int("WALLET_BENEFICIARY_COOLOFF_HOURS", 2
 # --- Back office --------------------------------------------------------------------
 # A staff action on a user's credentials, email, phone or second factor puts the
 # user's withdrawals on hold for this long.
-BACKOFFICE_CREDENTIAL_COOLOFF_HOURS = env.int(
-    "BACKOFFICE_CREDENTIAL_COOLOFF_HOURS", 48
-)
+BACKOFFICE_CREDENTIAL_COOLOFF_HOURS = env.int("BACKOFFICE_CREDENTIAL_COOLOFF_HOURS", 48)
 # A member of staff who acted on a user may not approve that user's withdrawals or
 # adjustments for this long.
 BACKOFFICE_STAFF_ACTION_COOLOFF_HOURS = env.int(
@@ -448,4 +447,9 @@ MARKETDATA_FANOUT_LINGER_MS = env.int("MARKETDATA_FANOUT_LINGER_MS", 20)
 CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
     "task": "marketdata.prune_events",
     "schedule": 3600.0,
+}
+# The back office's ledger verification (BACKOFFICE_LEDGER_VERIFY_MINUTES, above).
+CELERY_BEAT_SCHEDULE["backoffice-ledger-verify"] = {
+    "task": "backoffice.ledger_verify",
+    "schedule": BACKOFFICE_LEDGER_VERIFY_MINUTES * 60.0,
 }
