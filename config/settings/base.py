@@ -397,13 +397,14 @@ WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER = env.dict(
 # A new beneficiary (withdrawal destination) is usable only this long after the
 # user confirmed it.
 WALLET_BENEFICIARY_COOLOFF_HOURS = env.int("WALLET_BENEFICIARY_COOLOFF_HOURS", 24)
+# Without a second factor, a new beneficiary is confirmed by an emailed single-use
+# link valid this long.
+WALLET_BENEFICIARY_LINK_MINUTES = env.int("WALLET_BENEFICIARY_LINK_MINUTES", 60)
 
 # --- Back office --------------------------------------------------------------------
 # A staff action on a user's credentials, email, phone or second factor puts the
 # user's withdrawals on hold for this long.
-BACKOFFICE_CREDENTIAL_COOLOFF_HOURS = env.int(
-    "BACKOFFICE_CREDENTIAL_COOLOFF_HOURS", 48
-)
+BACKOFFICE_CREDENTIAL_COOLOFF_HOURS = env.int("BACKOFFICE_CREDENTIAL_COOLOFF_HOURS", 48)
 # A member of staff who acted on a user may not approve that user's withdrawals or
 # adjustments for this long.
 BACKOFFICE_STAFF_ACTION_COOLOFF_HOURS = env.int(

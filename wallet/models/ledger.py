@@ -30,6 +30,14 @@ class Asset(models.Model):
     daily_withdrawal_limit = models.BigIntegerField(
         default=0, help_text="Per user per UTC day, in smallest units; 0 = no limit."
     )
+    payout_rails = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Rails withdrawals of this asset pay out on (wallet.destinations."
+            'PayoutRail values, e.g. ["bank_iban"]); empty = not withdrawable.'
+        ),
+    )
 
     class Meta:
         ordering = ("code",)

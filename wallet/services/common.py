@@ -1,11 +1,15 @@
-"""Helpers shared by the wallet's services: asset lookup, status transitions."""
+"""Helpers shared by the wallet's services: asset lookup, status transitions, the
+user's second factor."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from accounts.selectors import user_has_two_factor
+from accounts.services import otp_verify
 from config.errors import ApplicationError, Conflict, Forbidden, Unprocessable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Asset
@@ -64,3 +68,27 @@ def require_perm(user: User, perm: str) -> None:
         raise Forbidden(
             Code.PERMISSION_DENIED, f"You need the {perm} permission for this."
         )
+
+
+def second_factor_check(*, user: User, otp: str | None, action: str) -> str | None:
+    """When the user has a second factor (authenticator or backup codes), demand
+    and check `otp` through the accounts app's locked path (a code works once, even
+    for concurrent requests). Returns how it was confirmed (`totp` or
+    `backup_code`), or None when the user has no second factor."""
+    if not user_has_two_factor(user=user):
+        return None
+    if not (otp or "").strip():
+        raise Forbidden(
+            Code.OTP_REQUIRED,
+            f"otp: two-factor is on; confirm {action} with the current code from "
+            "your authenticator or a backup code.",
+            details={"otp": ["Required."]},
+        )
+    device = otp_verify(user=user, token=otp)
+    if device is None:
+        raise Forbidden(
+            Code.OTP_INVALID,
+            "otp: the code is wrong, expired or already used.",
+            details={"otp": ["Invalid code."]},
+        )
+    return "totp" if isinstance(device, TOTPDevice) else "backup_code"

@@ -12,7 +12,7 @@ from wallet import services
 from wallet.ledger import Posting, account_ensure, ledger_post
 from wallet.models import Account, Asset, Deposit, Journal, Withdrawal
 from wallet.providers.sandbox import SandboxProvider
-from wallet.tests.helpers import fund
+from wallet.tests.helpers import fund, make_asset, make_beneficiary
 from wallet.verification import ledger_problems
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -90,17 +90,18 @@ def test_concurrent_transfers_in_both_directions_conserve_money():
 
 
 def test_concurrent_withdrawals_only_the_affordable_succeed():
-    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    usd = make_asset("USD", 2)
     [user] = _users(1)
     kyc_approve(user=user)
     fund(user, usd, 10_000)  # 100.00 USD; each asks 15.00 -> six fit
+    beneficiary = make_beneficiary(user)
 
     def work(n):
         return services.withdrawal_request(
             user=User.objects.get(pk=user.pk),
             asset=usd,
             amount=1_500,
-            destination=f"d{n}",
+            beneficiary=beneficiary,
         ).pk
 
     results, errors = _run_threads(work, [(n,) for n in range(12)])

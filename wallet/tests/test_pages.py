@@ -5,7 +5,7 @@ from django.test import Client
 
 from kyc.testing import kyc_approve
 from wallet.models import Deposit
-from wallet.tests.helpers import balances, fund
+from wallet.tests.helpers import balances, fund, make_beneficiary
 
 pytestmark = pytest.mark.django_db
 
@@ -85,15 +85,13 @@ def test_transfer_and_withdraw_forms(browser, alice, bob, usd):
     )
     assert response.status_code == 302
     assert balances(bob) == {"USD": (1_000, 0)}
-    refused = browser.post(
-        "/wallet/withdraw/", {"asset": "USD", "amount": "10", "destination": "IBAN"}
-    )
+    to = make_beneficiary(alice)
+    form = {"asset": "USD", "amount": "10", "beneficiary": to.pk}
+    refused = browser.post("/wallet/withdraw/", form)
     assert refused.status_code == 400
     assert b"Withdrawals need a verified identity (KYC)." in refused.content
     kyc_approve(user=alice)
-    ok = browser.post(
-        "/wallet/withdraw/", {"asset": "USD", "amount": "10", "destination": "IBAN"}
-    )
+    ok = browser.post("/wallet/withdraw/", form)
     assert ok.status_code == 302
     assert balances(alice) == {"USD": (8_000, 1_000)}
     withdrawal = alice.withdrawals.get()
