@@ -377,3 +377,4 @@ def test_openapi_schema_builds(client):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/wallet/transfers" in response.content
+    assert b"/api/v1/wallet/beneficiaries/{id}/confirm" in response.content

@@ -13,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import AuditCode, AuditEvent
 from accounts.roles import Role
 from accounts.services import audit_event_record, backup_codes_ensure
-from accounts.testing import make_user
+from accounts.testing import admin_client_for, make_user
 from accounts.tests.conftest import totp_code
 from config.errors import ApplicationError
 from kyc.testing import kyc_approve
@@ -388,3 +388,25 @@ def test_staff_credential_action_pauses_withdrawals(alice, usd):
     with time_machine.travel(until + timedelta(seconds=1)):
         services.withdrawal_request(user=alice, asset=usd, amount=100, beneficiary=to)
     assert balances(alice) == {"USD": (900, 100)}
+
+
+def test_staff_see_beneficiaries_read_only_in_the_admin(alice):
+    beneficiary = make_beneficiary(alice, label="Savings")
+    support = make_user(
+        email="support@example.com", roles=(Role.SUPPORT,), is_staff=True
+    )
+    client = admin_client_for(support)
+    listing = client.get("/admin/wallet/beneficiary/")
+    assert listing.status_code == 200
+    assert b"DE89370400440532013000" in listing.content
+    page = client.get(f"/admin/wallet/beneficiary/{beneficiary.pk}/change/")
+    assert page.status_code == 200
+    assert b"Save" not in page.content
+    assert (
+        client.post(
+            f"/admin/wallet/beneficiary/{beneficiary.pk}/change/",
+            {"status": "confirmed", "destination": "x"},
+        ).status_code
+        == 403
+    )
+    assert client.get("/admin/wallet/beneficiary/add/").status_code == 403
