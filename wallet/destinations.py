@@ -35,6 +35,7 @@ from bip_utils import (
     P2SHAddrDecoder,
     SegwitBech32Decoder,
 )
+from django.core.exceptions import ValidationError
 from django.db import models
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -188,6 +189,20 @@ def destination_display(*, rail: str, destination: str) -> str:
     if rail == PayoutRail.BANK_IBAN:
         return IBAN(destination).formatted
     return destination
+
+
+def validate_payout_rails(value) -> None:
+    """Field validator of `Asset.payout_rails`: a list of distinct known rails."""
+    choices = ", ".join(PayoutRail.values)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(
+            f'A list of rails, e.g. ["bank_iban"]; rails are {choices}.'
+        )
+    unknown = [v for v in value if v not in PayoutRail.values]
+    if unknown:
+        raise ValidationError(f"Unknown rail(s) {unknown}; rails are {choices}.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each rail once.")
 
 
 def asset_payout_rails(asset) -> list[str]:

@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+import wallet.destinations
+
 
 class Migration(migrations.Migration):
 
@@ -17,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='asset',
             name='payout_rails',
-            field=models.JSONField(blank=True, default=list, help_text='Rails withdrawals of this asset pay out on (wallet.destinations.PayoutRail values, e.g. ["bank_iban"]); empty = not withdrawable.'),
+            field=models.JSONField(blank=True, default=list, help_text='Rails withdrawals of this asset pay out on (wallet.destinations.PayoutRail values, e.g. ["bank_iban"]); empty = not withdrawable.', validators=[wallet.destinations.validate_payout_rails]),
         ),
         migrations.AddField(
             model_name='withdrawal',

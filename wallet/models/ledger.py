@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from wallet.destinations import validate_payout_rails
+
 
 class Asset(models.Model):
     class Kind(models.TextChoices):
@@ -33,6 +35,7 @@ class Asset(models.Model):
     payout_rails = models.JSONField(
         default=list,
         blank=True,
+        validators=[validate_payout_rails],
         help_text=(
             "Rails withdrawals of this asset pay out on (wallet.destinations."
             'PayoutRail values, e.g. ["bank_iban"]); empty = not withdrawable.'

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -18,7 +19,7 @@ from accounts.tests.conftest import totp_code
 from config.errors import ApplicationError
 from kyc.testing import kyc_approve
 from wallet import services
-from wallet.models import Beneficiary, Withdrawal
+from wallet.models import Asset, Beneficiary, Withdrawal
 from wallet.tests.helpers import (
     assert_ledger_ok,
     balances,
@@ -410,3 +411,21 @@ def test_staff_see_beneficiaries_read_only_in_the_admin(alice):
         == 403
     )
     assert client.get("/admin/wallet/beneficiary/add/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("rails", "message"),
+    [
+        (["paypal"], "Unknown rail(s) ['paypal']"),
+        ("bank_iban", "A list of rails"),
+        (["upi", "upi"], "Each rail once."),
+    ],
+)
+def test_asset_payout_rails_are_validated(rails, message):
+    asset = Asset(code="EUR", name="Euro", decimals=2, kind="fiat", payout_rails=rails)
+    with pytest.raises(ValidationError) as info:
+        asset.full_clean()
+    assert info.value.message_dict["payout_rails"][0].startswith(message)
+    Asset(
+        code="EUR", name="Euro", decimals=2, kind="fiat", payout_rails=["bank_iban"]
+    ).full_clean()
