@@ -41,4 +41,5 @@ class WalletErrorCode(StrEnum):
     CONFIRMATION_LINK_EXPIRED = "confirmation_link_expired"
     OTP_REQUIRED = "otp_required"
     OTP_INVALID = "otp_invalid"
+    OTP_LOCKED = "otp_locked"
     WITHDRAWAL_COOLOFF = "withdrawal_cooloff"

@@ -429,3 +429,36 @@ def test_asset_payout_rails_are_validated(rails, message):
     Asset(
         code="EUR", name="Euro", decimals=2, kind="fiat", payout_rails=["bank_iban"]
     ).full_clean()
+
+
+def test_wrong_codes_lock_out_even_when_the_request_rolls_back(alice, usd, settings):
+    settings.WALLET_OTP_FAILURE_LIMIT = 3
+    kyc_approve(user=alice)
+    fund(alice, usd, 1_000)
+    to = make_beneficiary(alice)
+    device = _totp(alice)
+    for _ in range(3):
+        with _raises("otp_invalid", 403):
+            services.withdrawal_request(
+                user=alice, asset=usd, amount=100, beneficiary=to, otp="000000x"
+            )
+    with _raises("otp_locked", 429) as info:
+        services.withdrawal_request(
+            user=alice, asset=usd, amount=100, beneficiary=to, otp=totp_code(device)
+        )
+    assert info.value.message == "otp: too many wrong codes; try again in 15 minutes."
+    # The lock covers every wallet action that asks for the code.
+    pending = services.beneficiary_add(user=alice, rail="upi", destination="ab@upi")
+    with _raises("otp_locked", 429):
+        services.beneficiary_confirm(
+            beneficiary=pending, user=alice, otp=totp_code(device)
+        )
+    assert balances(alice) == {"USD": (1_000, 0)}
+    # Another user is not locked out by alice's wrong codes.
+    carol = make_user(email="carol@example.com")
+    carols_device = _totp(carol)
+    carols = services.beneficiary_add(user=carol, rail="upi", destination="ab@upi")
+    confirmed = services.beneficiary_confirm(
+        beneficiary=carols, user=carol, otp=totp_code(carols_device)
+    )
+    assert confirmed.status == "confirmed"
