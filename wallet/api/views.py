@@ -210,7 +210,7 @@ class WithdrawalListCreateView(APIView):
         request=s.WithdrawalInputSerializer,
         responses={
             201: s.WithdrawalOutputSerializer,
-            **error_responses(400, 401, 403, 409, 422),
+            **error_responses(400, 401, 403, 404, 409, 422, 429),
         },
         summary="Request a withdrawal to a beneficiary (funds are held until an "
         "operator decides)",
@@ -223,7 +223,8 @@ class WithdrawalListCreateView(APIView):
             "`asset_not_withdrawable`, `beneficiary_not_confirmed`, "
             "`beneficiary_cooling_off`, `beneficiary_rail_mismatch`, "
             "`insufficient_funds`, `daily_limit_exceeded`, `asset_inactive` (422), "
-            "`invalid_amount`, `unknown_asset` (400)."
+            "`invalid_amount`, `unknown_asset` (400), `otp_locked` (429: too many "
+            "wrong codes lately)."
         ),
     )
     def post(self, request):
@@ -361,7 +362,7 @@ class BeneficiaryConfirmView(APIView):
         request=s.BeneficiaryConfirmInputSerializer,
         responses={
             200: s.BeneficiaryOutputSerializer,
-            **error_responses(400, 401, 403, 404, 409),
+            **error_responses(400, 401, 403, 404, 409, 429),
         },
         summary="Confirm a pending beneficiary (second factor or emailed link)",
         description=(
@@ -369,7 +370,8 @@ class BeneficiaryConfirmView(APIView):
             "`otp_required` / `otp_invalid`. Without it, send the `token` of the "
             "emailed link: 400 `confirmation_link_invalid` / "
             "`confirmation_link_expired`. 409 `beneficiary_not_pending` when it "
-            "was already confirmed or removed (a link works once)."
+            "was already confirmed or removed (a link works once); 429 "
+            "`otp_locked` after too many wrong codes."
         ),
     )
     def post(self, request, pk: int):
