@@ -118,6 +118,45 @@ def _link_email_on_commit(*, beneficiary: Beneficiary, site_url: str) -> None:
     transaction.on_commit(_send)
 
 
+def _confirmed_email_send(*, beneficiary_id: int) -> None:
+    beneficiary = Beneficiary.objects.select_related("user").get(pk=beneficiary_id)
+    when = beneficiary.usable_from.strftime("%Y-%m-%d %H:%M UTC")
+    body = "\n".join(
+        [
+            f"Hello {beneficiary.user.full_name or beneficiary.user.email},",
+            "",
+            "A new withdrawal destination was confirmed on your account:",
+            f"  {beneficiary.label}: {beneficiary.get_rail_display()} "
+            f"{beneficiary.destination}",
+            "",
+            f"Withdrawals to it are possible from {when}.",
+            "If this was not you, remove it on your Beneficiaries page, change your "
+            "password and contact support before then.",
+            "",
+            "— The Exchange team",
+        ]
+    )
+    send_mail(
+        "A new withdrawal destination was confirmed",
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [beneficiary.user.email],
+        fail_silently=False,
+    )
+
+
+def _confirmed_email_on_commit(*, beneficiary: Beneficiary) -> None:
+    beneficiary_id = beneficiary.pk
+
+    def _send() -> None:
+        try:
+            _confirmed_email_send(beneficiary_id=beneficiary_id)
+        except Exception:  # a mail outage must not undo the committed row
+            logger.exception("Beneficiary notice for %s failed", beneficiary_id)
+
+    transaction.on_commit(_send)
+
+
 # --- Writes -------------------------------------------------------------------------
 
 
@@ -257,6 +296,10 @@ def _confirm(
             "usable_from": beneficiary.usable_from.isoformat(),
         },
     )
+    if method != "seed":
+        # The account holder hears of every new destination, whoever confirmed
+        # it: the cool-off gives them time to act on a takeover.
+        _confirmed_email_on_commit(beneficiary=beneficiary)
     return beneficiary
 
 

@@ -93,10 +93,19 @@ def test_add_then_confirm_by_totp(alice, django_capture_on_commit_callbacks):
     with _raises("otp_required", 403):
         services.beneficiary_confirm(beneficiary=beneficiary, user=alice, token=token)
     now = timezone.now()
-    with time_machine.travel(now, tick=False):
+    with (
+        time_machine.travel(now, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         confirmed = services.beneficiary_confirm(
             beneficiary=beneficiary, user=alice, otp=totp_code(device)
         )
+    [notice] = mail.outbox  # the holder hears of each new destination
+    assert notice.subject == "A new withdrawal destination was confirmed"
+    assert notice.to == ["alice@example.com"]
+    assert IBAN_COMPACT in notice.body
+    when = (now + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M UTC")
+    assert f"Withdrawals to it are possible from {when}." in notice.body
     assert confirmed.status == "confirmed"
     assert confirmed.confirmed_at == now
     assert confirmed.usable_from == now + timedelta(hours=24)
