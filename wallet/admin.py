@@ -17,6 +17,8 @@ from wallet.models import (
     AdjustmentStatusChange,
     Asset,
     BalanceAlert,
+    Beneficiary,
+    BeneficiaryStatusChange,
     Deposit,
     DepositStatusChange,
     Entry,
@@ -475,3 +477,33 @@ class BalanceAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Minimum")
     def minimum_display(self, obj):
         return _money(obj, "minimum")
+
+
+class BeneficiaryHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = BeneficiaryStatusChange
+    fields = ("created_at", "old_status", "new_status", "acting_user", "note")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Beneficiary)
+class BeneficiaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Users' withdrawal destinations: read-only here (only the user adds,
+    confirms or removes one, through wallet.services.beneficiaries)."""
+
+    list_display = (
+        "id",
+        "user",
+        "rail",
+        "label",
+        "destination",
+        "status",
+        "confirmed_at",
+        "usable_from",
+        "created_at",
+    )
+    list_filter = ("status", "rail")
+    search_fields = ("user__email", "destination", "label")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    inlines = (BeneficiaryHistoryInline,)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.selectors import user_has_two_factor
+from wallet.destinations import PayoutRail, asset_payout_rails, destination_display
 from wallet.models import Asset, Journal
+from wallet.selectors import beneficiary_usable_list
 
 
 def _asset_choices():
@@ -35,10 +38,63 @@ class DepositForm(_AssetAmountForm):
     pass
 
 
-class WithdrawalForm(_AssetAmountForm):
-    destination = forms.CharField(
-        max_length=200, help_text="Bank account, UPI id or wallet address."
+class _OtpMixin:
+    """Adds an `otp` field when the user has a second factor."""
+
+    def _add_otp(self, user, *, help_text: str) -> None:
+        if user_has_two_factor(user=user):
+            self.fields["otp"] = forms.CharField(
+                label="Two-factor code",
+                max_length=32,
+                help_text=help_text,
+                widget=forms.TextInput(
+                    attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+                ),
+            )
+
+
+class WithdrawalForm(_OtpMixin, _AssetAmountForm):
+    beneficiary = forms.TypedChoiceField(
+        choices=(),
+        coerce=int,
+        help_text="A confirmed beneficiary past its cool-off "
+        "(manage them on the Beneficiaries page).",
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["asset"].choices = [
+            (asset.code, asset.code)
+            for asset in Asset.objects.filter(is_active=True).order_by("code")
+            if asset_payout_rails(asset)
+        ]
+        self.fields["beneficiary"].choices = [
+            (
+                b.pk,
+                f"{b.label} · {b.get_rail_display()} "
+                f"{destination_display(rail=b.rail, destination=b.destination)}",
+            )
+            for b in beneficiary_usable_list(user=user)
+        ]
+        self._add_otp(user, help_text="From your authenticator app, or a backup code.")
+
+
+class BeneficiaryForm(forms.Form):
+    rail = forms.ChoiceField(label="Type", choices=PayoutRail.choices)
+    destination = forms.CharField(
+        max_length=200,
+        help_text="IBAN; Indian account number and IFSC (e.g. 50100012345678 "
+        "HDFC0001234); UPI id (name@handle); Bitcoin or Ethereum address.",
+    )
+    label = forms.CharField(
+        max_length=64, required=False, help_text="A name you will recognise."
+    )
+
+
+class BeneficiaryConfirmForm(_OtpMixin, forms.Form):
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_otp(user, help_text="Confirms that you added this destination.")
 
 
 class TransferForm(_AssetAmountForm):

@@ -13,6 +13,7 @@ from wallet.models import (
     Account,
     Asset,
     BalanceAlert,
+    Beneficiary,
     Deposit,
     Entry,
     Transfer,
@@ -137,3 +138,25 @@ def transfer_list(*, user: User) -> QuerySet[Transfer]:
 
 def alert_list(*, user: User) -> QuerySet[BalanceAlert]:
     return BalanceAlert.objects.filter(user=user).select_related("asset")
+
+
+def beneficiary_list(*, user: User) -> QuerySet[Beneficiary]:
+    """The user's address book (removed ones left out), newest first."""
+    return (
+        Beneficiary.objects.filter(user=user)
+        .exclude(status=Beneficiary.Status.REMOVED)
+        .order_by("-created_at", "-id")
+    )
+
+
+def beneficiary_get(*, user: User, pk: int) -> Beneficiary | None:
+    """One of the user's beneficiaries (removed ones included), or None: another
+    user's id reads as absent."""
+    return Beneficiary.objects.filter(user=user, pk=pk).first()
+
+
+def beneficiary_usable_list(*, user: User) -> QuerySet[Beneficiary]:
+    """Confirmed beneficiaries whose cool-off is over: what a withdrawal may use."""
+    return beneficiary_list(user=user).filter(
+        status=Beneficiary.Status.CONFIRMED, usable_from__lte=timezone.now()
+    )

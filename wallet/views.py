@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
@@ -14,18 +15,22 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import IdempotencyKey
+from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
 from wallet import selectors, services
+from wallet.destinations import destination_display
 from wallet.exports import statement_csv_response
 from wallet.forms import (
     AlertForm,
+    BeneficiaryConfirmForm,
+    BeneficiaryForm,
     DepositForm,
     StatementFilterForm,
     TransferForm,
     WithdrawalForm,
 )
-from wallet.models import Deposit, Withdrawal
+from wallet.models import Beneficiary, Deposit, Withdrawal
 from wallet.money import format_units, to_units
 
 STATEMENT_PAGE_SIZE = 25
@@ -87,7 +92,7 @@ def _home(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         "form_key": uuid.uuid4().hex,
         "balances": rows,
         "deposit_form": forms.get("deposit_form") or DepositForm(),
-        "withdrawal_form": forms.get("withdrawal_form") or WithdrawalForm(),
+        "withdrawal_form": forms.get("withdrawal_form") or WithdrawalForm(user=user),
         "transfer_form": forms.get("transfer_form") or TransferForm(),
         "alert_form": forms.get("alert_form") or AlertForm(),
         "deposits": _fmt(selectors.deposit_list(user=user).order_by("-id")[:10]),
@@ -150,18 +155,22 @@ def deposit_submit(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def withdrawal_submit(request: HttpRequest) -> HttpResponse:
-    form = WithdrawalForm(request.POST)
+    form = WithdrawalForm(request.POST, user=request.user)
     if form.is_valid():
         try:
             with transaction.atomic():
                 if not _first_submit(request, "withdrawal"):
                     return _already_submitted(request)
                 asset, units = _parse(form)
+                beneficiary = selectors.beneficiary_get(
+                    user=request.user, pk=form.cleaned_data["beneficiary"]
+                )
                 services.withdrawal_request(
                     user=request.user,
                     asset=asset,
                     amount=units,
-                    destination=form.cleaned_data["destination"],
+                    beneficiary=beneficiary,
+                    otp=form.cleaned_data.get("otp", ""),
                     meta=RequestMeta.from_request(request),
                 )
         except ApplicationError as exc:
@@ -340,3 +349,179 @@ def sandbox_checkout(request: HttpRequest, reference: str) -> HttpResponse:
         "amount": format_units(deposit.amount, deposit.asset.decimals),
     }
     return render(request, "wallet/sandbox_checkout.html", context)
+
+
+# --- Beneficiaries (the withdrawal address book) -------------------------------------
+
+
+def _beneficiaries_page(
+    request: HttpRequest, *, status: int = 200, add_form=None, confirm_errors=None
+) -> HttpResponse:
+    user = request.user
+    rows = [
+        {
+            "obj": b,
+            "destination": destination_display(rail=b.rail, destination=b.destination),
+            "usable": b.is_usable(),
+            "confirm_form": BeneficiaryConfirmForm(user=user),
+            "errors": (confirm_errors or {}).get(b.pk, []),
+        }
+        for b in selectors.beneficiary_list(user=user)
+    ]
+    context = {
+        "rows": rows,
+        "add_form": add_form or BeneficiaryForm(),
+        "two_factor": user_has_two_factor(user=user),
+        "cooloff_hours": settings.WALLET_BENEFICIARY_COOLOFF_HOURS,
+    }
+    return render(request, "wallet/beneficiaries.html", context, status=status)
+
+
+def _own_beneficiary(request: HttpRequest, pk: int) -> Beneficiary:
+    beneficiary = selectors.beneficiary_get(user=request.user, pk=pk)
+    if beneficiary is None:
+        raise Http404
+    return beneficiary
+
+
+def _site_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+@login_required
+def beneficiaries(request: HttpRequest) -> HttpResponse:
+    return _beneficiaries_page(request)
+
+
+@login_required
+@require_POST
+def beneficiary_add_submit(request: HttpRequest) -> HttpResponse:
+    form = BeneficiaryForm(request.POST)
+    if form.is_valid():
+        try:
+            beneficiary = services.beneficiary_add(
+                user=request.user,
+                rail=form.cleaned_data["rail"],
+                destination=form.cleaned_data["destination"],
+                label=form.cleaned_data["label"],
+                site_url=_site_url(request),
+                meta=RequestMeta.from_request(request),
+            )
+        except ApplicationError as exc:
+            _add_error(form, exc)
+        else:
+            if user_has_two_factor(user=request.user):
+                messages.success(
+                    request,
+                    f"Added {beneficiary.label}: confirm it with your two-factor code.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Added {beneficiary.label}: open the link we emailed to "
+                    f"{request.user.email} to confirm it.",
+                )
+            return redirect("wallet:beneficiaries")
+    return _beneficiaries_page(request, add_form=form, status=400)
+
+
+@login_required
+@require_POST
+def beneficiary_confirm_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    beneficiary = _own_beneficiary(request, pk)
+    try:
+        beneficiary = services.beneficiary_confirm(
+            beneficiary=beneficiary,
+            user=request.user,
+            otp=request.POST.get("otp", ""),
+            meta=RequestMeta.from_request(request),
+        )
+    except ApplicationError as exc:
+        return _beneficiaries_page(
+            request, confirm_errors={beneficiary.pk: [exc.message]}, status=400
+        )
+    messages.success(request, _confirmed_message(beneficiary))
+    return redirect("wallet:beneficiaries")
+
+
+def _confirmed_message(beneficiary: Beneficiary) -> str:
+    when = beneficiary.usable_from.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{beneficiary.label} is confirmed; you can withdraw to it from {when}."
+
+
+@login_required
+@require_POST
+def beneficiary_resend_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.beneficiary_link_resend(
+            beneficiary=_own_beneficiary(request, pk),
+            user=request.user,
+            site_url=_site_url(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"A new link is on its way to {request.user.email}.")
+    return redirect("wallet:beneficiaries")
+
+
+@login_required
+@require_POST
+def beneficiary_remove_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        beneficiary = services.beneficiary_remove(
+            beneficiary=_own_beneficiary(request, pk),
+            user=request.user,
+            meta=RequestMeta.from_request(request),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Removed {beneficiary.label}.")
+    return redirect("wallet:beneficiaries")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def beneficiary_confirm_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link. GET only shows what is being confirmed (mail scanners
+    open links); the button POSTs. The link works for its owner, logged in."""
+    error = ""
+    beneficiary = None
+    try:
+        pk = services.beneficiary_link_read(token=token)
+    except ApplicationError as exc:
+        error = exc.message
+    else:
+        beneficiary = _own_beneficiary(request, pk)
+        if request.method == "POST":
+            try:
+                beneficiary = services.beneficiary_confirm(
+                    beneficiary=beneficiary,
+                    user=request.user,
+                    token=token,
+                    meta=RequestMeta.from_request(request),
+                )
+            except ApplicationError as exc:
+                error = exc.message
+            else:
+                messages.success(request, _confirmed_message(beneficiary))
+                return redirect("wallet:beneficiaries")
+        elif beneficiary.status != Beneficiary.Status.PENDING:
+            error = "This link was already used: the beneficiary is " + (
+                beneficiary.get_status_display().lower() + "."
+            )
+    context = {
+        "beneficiary": beneficiary,
+        "destination": beneficiary
+        and destination_display(
+            rail=beneficiary.rail, destination=beneficiary.destination
+        ),
+        "error": error,
+    }
+    return render(
+        request,
+        "wallet/beneficiary_confirm.html",
+        context,
+        status=400 if error else 200,
+    )

@@ -398,6 +398,13 @@ WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER = env.dict(
 # A new beneficiary (withdrawal destination) is usable only this long after the
 # user confirmed it.
 WALLET_BENEFICIARY_COOLOFF_HOURS = env.int("WALLET_BENEFICIARY_COOLOFF_HOURS", 24)
+# Without a second factor, a new beneficiary is confirmed by an emailed single-use
+# link valid this long.
+WALLET_BENEFICIARY_LINK_MINUTES = env.int("WALLET_BENEFICIARY_LINK_MINUTES", 60)
+# Wrong two-factor codes on wallet actions (beneficiary confirmation, withdrawal):
+# after this many within the window, every code is refused until it has passed.
+WALLET_OTP_FAILURE_LIMIT = env.int("WALLET_OTP_FAILURE_LIMIT", 5)
+WALLET_OTP_FAILURE_WINDOW_MINUTES = env.int("WALLET_OTP_FAILURE_WINDOW_MINUTES", 15)
 
 # --- Back office --------------------------------------------------------------------
 # A staff action on a user's credentials, email, phone or second factor puts the

@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from wallet.destinations import PayoutRail, destination_display
 from wallet.models import Journal
 from wallet.money import format_units
 
@@ -64,10 +65,48 @@ class DepositInputSerializer(serializers.Serializer):
     amount = DecimalStringField()
 
 
+class OtpField(serializers.CharField):
+    """A TOTP code or a backup code; required when the user has a second factor."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("trim_whitespace", True)
+        super().__init__(**kwargs)
+
+
 class WithdrawalInputSerializer(serializers.Serializer):
     asset = AssetCodeField()
     amount = DecimalStringField()
-    destination = serializers.CharField(max_length=200)
+    beneficiary = serializers.IntegerField(
+        min_value=1,
+        help_text="Id of one of your confirmed beneficiaries whose cool-off is over.",
+    )
+    otp = OtpField()
+
+
+class BeneficiaryInputSerializer(serializers.Serializer):
+    rail = serializers.ChoiceField(choices=PayoutRail.choices)
+    destination = serializers.CharField(
+        max_length=200,
+        trim_whitespace=True,
+        help_text=(
+            "IBAN; Indian account number and IFSC separated by a space; UPI id; "
+            "Bitcoin or Ethereum address."
+        ),
+    )
+    label = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class BeneficiaryConfirmInputSerializer(serializers.Serializer):
+    otp = OtpField()
+    token = serializers.CharField(
+        max_length=512,
+        required=False,
+        allow_blank=True,
+        help_text="The token of the emailed link (when two-factor is off).",
+    )
 
 
 class TransferInputSerializer(serializers.Serializer):
@@ -143,12 +182,36 @@ class WithdrawalOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     asset = serializers.CharField(source="asset.code")
     amount = MoneyField()
+    beneficiary = serializers.IntegerField(source="beneficiary_id", allow_null=True)
+    rail = serializers.CharField()
     destination = serializers.CharField()
     status = serializers.CharField()
     reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class BeneficiaryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    rail = serializers.CharField()
+    rail_label = serializers.CharField(source="get_rail_display")
+    label = serializers.CharField()
+    destination = serializers.CharField()
+    destination_display = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    usable = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    usable_from = serializers.DateTimeField(allow_null=True)
+
+    def get_destination_display(self, beneficiary) -> str:
+        return destination_display(
+            rail=beneficiary.rail, destination=beneficiary.destination
+        )
+
+    def get_usable(self, beneficiary) -> bool:
+        return beneficiary.is_usable()
 
 
 class TransferOutputSerializer(serializers.Serializer):

@@ -31,6 +31,26 @@ urlpatterns = [
         name="api-wallet-withdrawal-cancel",
     ),
     path(
+        "wallet/beneficiaries",
+        views.BeneficiaryListCreateView.as_view(),
+        name="api-wallet-beneficiaries",
+    ),
+    path(
+        "wallet/beneficiaries/<int:pk>",
+        views.BeneficiaryDetailView.as_view(),
+        name="api-wallet-beneficiary",
+    ),
+    path(
+        "wallet/beneficiaries/<int:pk>/confirm",
+        views.BeneficiaryConfirmView.as_view(),
+        name="api-wallet-beneficiary-confirm",
+    ),
+    path(
+        "wallet/beneficiaries/<int:pk>/resend",
+        views.BeneficiaryResendView.as_view(),
+        name="api-wallet-beneficiary-resend",
+    ),
+    path(
         "wallet/transfers",
         views.TransferListCreateView.as_view(),
         name="api-wallet-transfers",

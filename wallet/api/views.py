@@ -18,7 +18,7 @@ from wallet import selectors, services
 from wallet.api import serializers as s
 from wallet.errors import WalletErrorCode as Code
 from wallet.exports import statement_csv_response
-from wallet.models import Asset, Withdrawal
+from wallet.models import Asset, Beneficiary, Withdrawal
 from wallet.money import to_units
 
 TAGS = ["wallet"]
@@ -32,6 +32,20 @@ def _asset_and_units(data: dict, *, field: str = "amount") -> tuple[Asset, int]:
     asset = services.asset_get(code=data["asset"])
     units = to_units(data[field], decimals=asset.decimals, field=field)
     return asset, units
+
+
+def _site_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _beneficiary(request, pk: int, *, field: str | None = None) -> Beneficiary:
+    """One of the caller's beneficiaries; another user's id is a 404."""
+    beneficiary = selectors.beneficiary_get(user=request.user, pk=pk)
+    if beneficiary is None:
+        details = {field: ["Not found."]} if field else {}
+        prefix = f"{field}: " if field else ""
+        raise NotFound(Code.NOT_FOUND, f"{prefix}no such beneficiary.", details=details)
+    return beneficiary
 
 
 class StatementPagination(CursorPagination):
@@ -196,13 +210,21 @@ class WithdrawalListCreateView(APIView):
         request=s.WithdrawalInputSerializer,
         responses={
             201: s.WithdrawalOutputSerializer,
-            **error_responses(400, 401, 403, 409, 422),
+            **error_responses(400, 401, 403, 404, 409, 422, 429),
         },
-        summary="Request a withdrawal (funds are held until an operator decides)",
+        summary="Request a withdrawal to a beneficiary (funds are held until an "
+        "operator decides)",
         description=(
-            "Errors: `kyc_required` (403), `insufficient_funds`, "
-            "`daily_limit_exceeded`, `asset_inactive` (422), `invalid_amount`, "
-            "`unknown_asset` (400)."
+            "`beneficiary` is the id of one of your confirmed beneficiaries whose "
+            "cool-off is over, on a rail the asset pays out on; `otp` (a TOTP or "
+            "backup code) is required when two-factor is on. Errors: "
+            "`kyc_required`, `withdrawal_cooloff`, `otp_required`, `otp_invalid` "
+            "(403), `not_found` (404, field `beneficiary`), "
+            "`asset_not_withdrawable`, `beneficiary_not_confirmed`, "
+            "`beneficiary_cooling_off`, `beneficiary_rail_mismatch`, "
+            "`insufficient_funds`, `daily_limit_exceeded`, `asset_inactive` (422), "
+            "`invalid_amount`, `unknown_asset` (400), `otp_locked` (429: too many "
+            "wrong codes lately)."
         ),
     )
     def post(self, request):
@@ -211,11 +233,15 @@ class WithdrawalListCreateView(APIView):
 
         def handler():
             asset, units = _asset_and_units(data.validated_data)
+            beneficiary = _beneficiary(
+                request, data.validated_data["beneficiary"], field="beneficiary"
+            )
             withdrawal = services.withdrawal_request(
                 user=request.user,
                 asset=asset,
                 amount=units,
-                destination=data.validated_data["destination"],
+                beneficiary=beneficiary,
+                otp=data.validated_data.get("otp", ""),
                 meta=_meta(request),
             )
             out = s.WithdrawalOutputSerializer(withdrawal)
@@ -245,6 +271,141 @@ class WithdrawalCancelView(APIView):
             withdrawal=withdrawal, user=request.user, meta=_meta(request)
         )
         return Response(s.WithdrawalOutputSerializer(withdrawal).data)
+
+
+class BeneficiaryListCreateView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={
+            200: s.BeneficiaryOutputSerializer(many=True),
+            **error_responses(401),
+        },
+        summary="The user's beneficiaries (address book), newest first",
+        description="Removed beneficiaries are left out. `usable` is true once "
+        "confirmed and past `usable_from`.",
+    )
+    def get(self, request):
+        return _paginate(
+            self,
+            request,
+            selectors.beneficiary_list(user=request.user),
+            s.BeneficiaryOutputSerializer,
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        parameters=[IDEMPOTENCY_KEY_HEADER],
+        request=s.BeneficiaryInputSerializer,
+        responses={
+            201: s.BeneficiaryOutputSerializer,
+            **error_responses(400, 401, 409),
+        },
+        summary="Add a withdrawal destination (pending until confirmed)",
+        description=(
+            "The destination is validated for its rail and stored normalized. "
+            "Then confirm it: with two-factor on, `POST .../confirm {otp}`; "
+            "otherwise through the link emailed to you. It is usable "
+            "`WALLET_BENEFICIARY_COOLOFF_HOURS` after confirmation. Errors: "
+            "`invalid_destination` (400, field `destination`), `invalid` (400, "
+            "field `rail`), `beneficiary_exists` (409)."
+        ),
+    )
+    def post(self, request):
+        data = s.BeneficiaryInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def handler():
+            beneficiary = services.beneficiary_add(
+                user=request.user,
+                rail=data.validated_data["rail"],
+                destination=data.validated_data["destination"],
+                label=data.validated_data.get("label", ""),
+                site_url=_site_url(request),
+                meta=_meta(request),
+            )
+            out = s.BeneficiaryOutputSerializer(beneficiary)
+            return Response(out.data, status=status.HTTP_201_CREATED)
+
+        return run_idempotent(
+            request=request, scope="wallet.beneficiary", handler=handler
+        )
+
+
+class BeneficiaryDetailView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.BeneficiaryOutputSerializer, **error_responses(401, 404)},
+        summary="One of the user's beneficiaries",
+    )
+    def get(self, request, pk: int):
+        return Response(s.BeneficiaryOutputSerializer(_beneficiary(request, pk)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        responses={204: None, **error_responses(401, 404, 409)},
+        summary="Remove a beneficiary from the address book",
+        description="Withdrawals already requested to it keep their destination. "
+        "409 `invalid_transition` when it is already removed.",
+    )
+    def delete(self, request, pk: int):
+        services.beneficiary_remove(
+            beneficiary=_beneficiary(request, pk),
+            user=request.user,
+            meta=_meta(request),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BeneficiaryConfirmView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=s.BeneficiaryConfirmInputSerializer,
+        responses={
+            200: s.BeneficiaryOutputSerializer,
+            **error_responses(400, 401, 403, 404, 409, 429),
+        },
+        summary="Confirm a pending beneficiary (second factor or emailed link)",
+        description=(
+            "With two-factor on, send `otp` (a TOTP code or a backup code): 403 "
+            "`otp_required` / `otp_invalid`. Without it, send the `token` of the "
+            "emailed link: 400 `confirmation_link_invalid` / "
+            "`confirmation_link_expired`. 409 `beneficiary_not_pending` when it "
+            "was already confirmed or removed (a link works once); 429 "
+            "`otp_locked` after too many wrong codes."
+        ),
+    )
+    def post(self, request, pk: int):
+        data = s.BeneficiaryConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        beneficiary = services.beneficiary_confirm(
+            beneficiary=_beneficiary(request, pk),
+            user=request.user,
+            otp=data.validated_data.get("otp", ""),
+            token=data.validated_data.get("token", ""),
+            meta=_meta(request),
+        )
+        return Response(s.BeneficiaryOutputSerializer(beneficiary).data)
+
+
+class BeneficiaryResendView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={
+            200: s.BeneficiaryOutputSerializer,
+            **error_responses(401, 404, 409),
+        },
+        summary="Email a fresh confirmation link (two-factor off)",
+        description="409 `beneficiary_not_pending` once confirmed or removed, "
+        "`otp_required` when two-factor is on (confirm with a code instead).",
+    )
+    def post(self, request, pk: int):
+        beneficiary = services.beneficiary_link_resend(
+            beneficiary=_beneficiary(request, pk),
+            user=request.user,
+            site_url=_site_url(request),
+        )
+        return Response(s.BeneficiaryOutputSerializer(beneficiary).data)
 
 
 class TransferListCreateView(APIView):

@@ -1,5 +1,6 @@
 """Wallet state: the double-entry ledger and the flows that post to it."""
 
+from wallet.models.beneficiaries import Beneficiary, BeneficiaryStatusChange
 from wallet.models.flows import (
     Adjustment,
     AdjustmentStatusChange,
@@ -18,6 +19,8 @@ __all__ = [
     "AdjustmentStatusChange",
     "Asset",
     "BalanceAlert",
+    "Beneficiary",
+    "BeneficiaryStatusChange",
     "Deposit",
     "DepositStatusChange",
     "Entry",

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from wallet.destinations import PayoutRail
+from wallet.models.beneficiaries import Beneficiary
 from wallet.models.ledger import Asset, Hold, Journal
 
 USER = settings.AUTH_USER_MODEL
@@ -99,6 +101,16 @@ class Withdrawal(models.Model):
     user = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="withdrawals")
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
     amount = models.BigIntegerField()
+    # Where it goes: the beneficiary chosen, and a snapshot of its rail and
+    # normalized destination at request time (the record an operator pays out to).
+    beneficiary = models.ForeignKey(
+        Beneficiary,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="withdrawals",
+    )
+    rail = models.CharField(max_length=24, choices=PayoutRail.choices, blank=True)
     destination = models.CharField(max_length=200)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.REQUESTED

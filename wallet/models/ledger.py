@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from wallet.destinations import validate_payout_rails
+
 
 class Asset(models.Model):
     class Kind(models.TextChoices):
@@ -29,6 +31,15 @@ class Asset(models.Model):
     is_active = models.BooleanField(default=True)
     daily_withdrawal_limit = models.BigIntegerField(
         default=0, help_text="Per user per UTC day, in smallest units; 0 = no limit."
+    )
+    payout_rails = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_payout_rails],
+        help_text=(
+            "Rails withdrawals of this asset pay out on (wallet.destinations."
+            'PayoutRail values, e.g. ["bank_iban"]); empty = not withdrawable.'
+        ),
     )
 
     class Meta:

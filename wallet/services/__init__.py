@@ -21,6 +21,15 @@ from wallet.services.adjustments import (
 )
 from wallet.services.alerts import balance_alert_delete, balance_alert_set
 from wallet.services.assets import asset_create, asset_update
+from wallet.services.beneficiaries import (
+    beneficiary_add,
+    beneficiary_confirm,
+    beneficiary_link_read,
+    beneficiary_link_resend,
+    beneficiary_link_token,
+    beneficiary_remove,
+    beneficiary_seed_confirmed,
+)
 from wallet.services.common import asset_get
 from wallet.services.deposits import (
     deposit_create,
@@ -48,6 +57,13 @@ __all__ = [
     "asset_update",
     "balance_alert_delete",
     "balance_alert_set",
+    "beneficiary_add",
+    "beneficiary_confirm",
+    "beneficiary_link_read",
+    "beneficiary_link_resend",
+    "beneficiary_link_token",
+    "beneficiary_remove",
+    "beneficiary_seed_confirmed",
     "deposit_create",
     "deposit_webhook_process",
     "hold_adjust",

@@ -1,11 +1,18 @@
-"""Helpers shared by the wallet's services: asset lookup, status transitions."""
+"""Helpers shared by the wallet's services: asset lookup, status transitions, the
+user's second factor."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework import status
 
 from accounts.models import User
+from accounts.selectors import user_has_two_factor
+from accounts.services import otp_verify
 from config.errors import ApplicationError, Conflict, Forbidden, Unprocessable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Asset
@@ -64,3 +71,51 @@ def require_perm(user: User, perm: str) -> None:
         raise Forbidden(
             Code.PERMISSION_DENIED, f"You need the {perm} permission for this."
         )
+
+
+def _otp_failures_key(user: User) -> str:
+    return f"wallet.otp-failures:{user.pk}"
+
+
+def second_factor_check(*, user: User, otp: str | None, action: str) -> str | None:
+    """When the user has a second factor (authenticator or backup codes), demand
+    and check `otp` through the accounts app's locked path (a code works once, even
+    for concurrent requests). Returns how it was confirmed (`totp` or
+    `backup_code`), or None when the user has no second factor.
+
+    Wrong codes are counted in the cache, which a rolled-back transaction does
+    not undo: after WALLET_OTP_FAILURE_LIMIT of them within
+    WALLET_OTP_FAILURE_WINDOW_MINUTES, every code is refused (429 `otp_locked`)
+    until the window has passed, so codes cannot be guessed through requests that
+    fail and roll back."""
+    if not user_has_two_factor(user=user):
+        return None
+    if not (otp or "").strip():
+        raise Forbidden(
+            Code.OTP_REQUIRED,
+            f"otp: two-factor is on; confirm {action} with the current code from "
+            "your authenticator or a backup code.",
+            details={"otp": ["Required."]},
+        )
+    key = _otp_failures_key(user)
+    window = settings.WALLET_OTP_FAILURE_WINDOW_MINUTES
+    if cache.get(key, 0) >= settings.WALLET_OTP_FAILURE_LIMIT:
+        raise ApplicationError(
+            Code.OTP_LOCKED,
+            f"otp: too many wrong codes; try again in {window} minutes.",
+            details={"otp": ["Too many wrong codes."]},
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+    device = otp_verify(user=user, token=otp)
+    if device is None:
+        if not cache.add(key, 1, timeout=window * 60):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=window * 60)
+        raise Forbidden(
+            Code.OTP_INVALID,
+            "otp: the code is wrong, expired or already used.",
+            details={"otp": ["Invalid code."]},
+        )
+    return "totp" if isinstance(device, TOTPDevice) else "backup_code"

@@ -1,5 +1,9 @@
 """Withdrawals: request (hold) -> approve (post the hold to external) | reject or
-cancel (void the hold). Four eyes: the approver is never the requester."""
+cancel (void the hold). Four eyes: the approver is never the requester.
+
+A withdrawal goes only to one of the user's confirmed beneficiaries whose cool-off
+is over, on a rail its asset pays out on; with a second factor on, the user
+confirms each request with a code."""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import AuditCode, User
+from accounts.selectors import user_withdrawal_cooloff_until
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import Conflict, Forbidden, Unprocessable
+from config.errors import Conflict, Forbidden, NotFound, Unprocessable
 from kyc.selectors import kyc_is_verified
+from wallet.destinations import PayoutRail, asset_payout_rails
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import (
     Posting,
@@ -23,9 +29,20 @@ from wallet.ledger import (
     hold_void,
     user_accounts_ensure,
 )
-from wallet.models import Account, Asset, Journal, Withdrawal, WithdrawalStatusChange
+from wallet.models import (
+    Account,
+    Asset,
+    Beneficiary,
+    Journal,
+    Withdrawal,
+    WithdrawalStatusChange,
+)
 from wallet.money import format_units
-from wallet.services.common import require_perm, status_transition
+from wallet.services.common import (
+    require_perm,
+    second_factor_check,
+    status_transition,
+)
 
 APPROVE_PERMISSION = "wallet.approve_withdrawal"
 
@@ -49,20 +66,84 @@ def withdrawn_today(*, user: User, asset: Asset) -> int:
     return total or 0
 
 
+def _beneficiary_check(
+    *, beneficiary: Beneficiary, user: User, asset: Asset
+) -> Beneficiary:
+    """Lock the beneficiary (a concurrent removal waits for us, or we for it) and
+    check it may receive this asset now."""
+    if beneficiary.user_id != user.pk:
+        raise NotFound(
+            Code.NOT_FOUND,
+            "beneficiary: no such beneficiary.",
+            details={"beneficiary": ["Not found."]},
+        )
+    beneficiary = Beneficiary.objects.select_for_update().get(pk=beneficiary.pk)
+    if beneficiary.status != Beneficiary.Status.CONFIRMED:
+        raise Unprocessable(
+            Code.BENEFICIARY_NOT_CONFIRMED,
+            f"beneficiary: this beneficiary is {beneficiary.status}; withdrawals go "
+            "only to confirmed beneficiaries.",
+            details={"beneficiary": [f"Status is {beneficiary.status}."]},
+        )
+    if not beneficiary.is_usable():
+        until = beneficiary.usable_from.isoformat()
+        raise Unprocessable(
+            Code.BENEFICIARY_COOLING_OFF,
+            f"beneficiary: a newly confirmed beneficiary is usable from {until}.",
+            details={"beneficiary": [f"Usable from {until}."], "usable_from": until},
+        )
+    rails = asset_payout_rails(asset)
+    if beneficiary.rail not in rails:
+        wanted = " or ".join(PayoutRail(rail).label for rail in rails)
+        raise Unprocessable(
+            Code.BENEFICIARY_RAIL_MISMATCH,
+            f"beneficiary: {asset.code} pays out to a {wanted}, not to a "
+            f"{beneficiary.get_rail_display()}.",
+            details={"beneficiary": [f"{asset.code} needs a {wanted}."]},
+        )
+    return beneficiary
+
+
 @transaction.atomic
 def withdrawal_request(
     *,
     user: User,
     asset: Asset,
     amount: int,
-    destination: str,
+    beneficiary: Beneficiary,
+    otp: str = "",
     meta: RequestMeta | None = None,
 ) -> Withdrawal:
-    """Reserve the amount (a hold) and queue the request for an operator."""
+    """Reserve the amount (a hold) and queue the request for an operator.
+
+    Refusals, in order: 403 `kyc_required`; 422 `asset_not_withdrawable` (the
+    asset has no payout rail: securities); 404 for another user's beneficiary;
+    422 `beneficiary_not_confirmed` / `beneficiary_cooling_off` /
+    `beneficiary_rail_mismatch`; 403 `withdrawal_cooloff` (staff touched the
+    user's credentials recently); 403 `otp_required` / `otp_invalid` (second
+    factor on); 422 `daily_limit_exceeded` / `insufficient_funds`."""
     if not kyc_is_verified(user=user):
         raise Forbidden(
             Code.KYC_REQUIRED, "Withdrawals need a verified identity (KYC)."
         )
+    if not asset_payout_rails(asset):
+        raise Unprocessable(
+            Code.ASSET_NOT_WITHDRAWABLE,
+            f"asset: {asset.code} cannot be withdrawn (it has no payout rail); "
+            "sell it and withdraw the proceeds.",
+            details={"asset": [f"{asset.code} is not withdrawable."]},
+        )
+    beneficiary = _beneficiary_check(beneficiary=beneficiary, user=user, asset=asset)
+    cooloff_until = user_withdrawal_cooloff_until(user=user)
+    if cooloff_until is not None:
+        until = cooloff_until.isoformat()
+        raise Forbidden(
+            Code.WITHDRAWAL_COOLOFF,
+            "Withdrawals are paused until "
+            f"{until}: your sign-in details were changed by our staff recently.",
+            details={"cooloff_until": until},
+        )
+    second_factor = second_factor_check(user=user, otp=otp, action="this withdrawal")
     available, held = user_accounts_ensure(user=user, asset=asset)
     # Serialize this user's withdrawals of this asset (limit check + hold), taking
     # both account locks in pk order like every posting does.
@@ -79,7 +160,12 @@ def withdrawal_request(
                 details={"amount": [f"At most {left} more today."]},
             )
     withdrawal = Withdrawal.objects.create(
-        user=user, asset=asset, amount=amount, destination=destination.strip()
+        user=user,
+        asset=asset,
+        amount=amount,
+        beneficiary=beneficiary,
+        rail=beneficiary.rail,
+        destination=beneficiary.destination,
     )
     withdrawal.hold = hold_create(
         user=user,
@@ -102,9 +188,21 @@ def withdrawal_request(
         extra={
             "asset": asset.code,
             "amount": format_units(amount, asset.decimals),
+            "beneficiary": beneficiary.pk,
+            "rail": withdrawal.rail,
             "destination": withdrawal.destination,
+            "second_factor": second_factor or "off",
         },
     )
+    if second_factor is not None:
+        audit_event_record(
+            code=AuditCode.WITHDRAWAL_CONFIRMED,
+            user=user,
+            acting_user=user,
+            target=withdrawal,
+            meta=meta,
+            extra={"method": second_factor},
+        )
     return withdrawal
 
 

@@ -7,7 +7,7 @@ from accounts.testing import admin_client_for, make_user
 from kyc.testing import kyc_approve
 from wallet import services
 from wallet.models import Adjustment, Withdrawal
-from wallet.tests.helpers import balances, fund
+from wallet.tests.helpers import balances, fund, make_beneficiary
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def requested(alice, usd):
     kyc_approve(user=alice)
     fund(alice, usd, 10_000)
     return services.withdrawal_request(
-        user=alice, asset=usd, amount=1_500, destination="IBAN"
+        user=alice, asset=usd, amount=1_500, beneficiary=make_beneficiary(alice)
     )
 
 
@@ -89,7 +89,9 @@ def test_operator_cannot_approve_own_withdrawal_in_admin(usd):
     op = make_user(email="self@example.com", roles=(Role.OPERATOR,), is_staff=True)
     kyc_approve(user=op)
     fund(op, usd, 1_000)
-    mine = services.withdrawal_request(user=op, asset=usd, amount=100, destination="x")
+    mine = services.withdrawal_request(
+        user=op, asset=usd, amount=100, beneficiary=make_beneficiary(op)
+    )
     response = admin_client_for(op).post(
         "/admin/wallet/withdrawal/",
         {"action": "approve_selected", "_selected_action": [mine.pk]},

@@ -11,7 +11,7 @@ from kyc.testing import kyc_approve
 from wallet import services
 from wallet.models import Deposit, Transfer
 from wallet.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
-from wallet.tests.helpers import balances, fund, make_asset
+from wallet.tests.helpers import balances, fund, make_asset, make_beneficiary
 
 pytestmark = pytest.mark.django_db
 
@@ -263,7 +263,8 @@ def test_transfer_insufficient_funds_is_422(client, alice, bob, usd):
 
 def test_withdrawal_api_flow(client, alice, usd):
     fund(alice, usd, 10_000)
-    payload = {"asset": "USD", "amount": "30.00", "destination": "IBAN 1"}
+    to = make_beneficiary(alice)
+    payload = {"asset": "USD", "amount": "30.00", "beneficiary": to.pk}
     refused = _post(client, "/api/v1/wallet/withdrawals", payload, key="w-0")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "kyc_required"
@@ -271,6 +272,11 @@ def test_withdrawal_api_flow(client, alice, usd):
     created = _post(client, "/api/v1/wallet/withdrawals", payload, key="w-1")
     assert created.status_code == 201
     assert created.json()["status"] == "requested"
+    assert (created.json()["beneficiary"], created.json()["rail"]) == (
+        to.pk,
+        "bank_iban",
+    )
+    assert created.json()["destination"] == "DE89370400440532013000"
     assert balances(alice) == {"USD": (7_000, 3_000)}
     wid = created.json()["id"]
     cancelled = client.post(f"/api/v1/wallet/withdrawals/{wid}/cancel")
@@ -371,3 +377,4 @@ def test_openapi_schema_builds(client):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/wallet/transfers" in response.content
+    assert b"/api/v1/wallet/beneficiaries/{id}/confirm" in response.content

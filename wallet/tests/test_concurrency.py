@@ -6,13 +6,14 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
+from accounts.services import backup_codes_ensure
 from config.errors import ApplicationError
 from kyc.testing import kyc_approve
 from wallet import services
 from wallet.ledger import Posting, account_ensure, ledger_post
-from wallet.models import Account, Asset, Deposit, Journal, Withdrawal
+from wallet.models import Account, Asset, Beneficiary, Deposit, Journal, Withdrawal
 from wallet.providers.sandbox import SandboxProvider
-from wallet.tests.helpers import fund
+from wallet.tests.helpers import fund, make_asset, make_beneficiary
 from wallet.verification import ledger_problems
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -90,17 +91,18 @@ def test_concurrent_transfers_in_both_directions_conserve_money():
 
 
 def test_concurrent_withdrawals_only_the_affordable_succeed():
-    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    usd = make_asset("USD", 2)
     [user] = _users(1)
     kyc_approve(user=user)
     fund(user, usd, 10_000)  # 100.00 USD; each asks 15.00 -> six fit
+    beneficiary = make_beneficiary(user)
 
     def work(n):
         return services.withdrawal_request(
             user=User.objects.get(pk=user.pk),
             asset=usd,
             amount=1_500,
-            destination=f"d{n}",
+            beneficiary=beneficiary,
         ).pk
 
     results, errors = _run_threads(work, [(n,) for n in range(12)])
@@ -154,4 +156,76 @@ def test_the_same_journal_reference_posted_concurrently_posts_once():
     assert errors == []
     assert len(set(results)) == 1
     assert Account.objects.get(pk=dst.pk).balance == 100
+    assert ledger_problems() == []
+
+
+def test_concurrent_adds_of_one_destination_store_it_once():
+    [user] = _users(1)
+
+    def work(n):
+        spelled = "DE89 3704 0044 0532 0130 00" if n % 2 else "de89370400440532013000"
+        return services.beneficiary_add(
+            user=User.objects.get(pk=user.pk), rail="bank_iban", destination=spelled
+        ).pk
+
+    results, errors = _run_threads(work, [(n,) for n in range(6)])
+    assert len(results) == 1
+    assert [(e.code, e.status_code) for e in errors] == [
+        ("beneficiary_exists", 409)
+    ] * 5
+    assert Beneficiary.objects.count() == 1
+
+
+def test_one_backup_code_confirms_one_beneficiary_under_concurrency():
+    [user] = _users(1)
+    [code] = backup_codes_ensure(user=user, count=1)
+    pending = [
+        services.beneficiary_add(user=user, rail="upi", destination=f"u{n}x@ybl")
+        for n in range(4)
+    ]
+
+    def work(beneficiary):
+        return services.beneficiary_confirm(
+            beneficiary=beneficiary, user=User.objects.get(pk=user.pk), otp=code
+        ).pk
+
+    results, errors = _run_threads(work, [(b,) for b in pending])
+    assert len(results) == 1
+    assert {(e.code, e.status_code) for e in errors} == {("otp_invalid", 403)}
+    assert Beneficiary.objects.filter(status="confirmed").count() == 1
+
+
+def test_a_removal_and_withdrawals_to_it_serialize_on_the_beneficiary():
+    usd = make_asset("USD", 2)
+    [user] = _users(1)
+    kyc_approve(user=user)
+    fund(user, usd, 10_000)
+    beneficiary = make_beneficiary(user)
+
+    def withdraw(_):
+        return services.withdrawal_request(
+            user=User.objects.get(pk=user.pk),
+            asset=usd,
+            amount=100,
+            beneficiary=beneficiary,
+        ).pk
+
+    def remove(_):
+        services.beneficiary_remove(
+            beneficiary=beneficiary, user=User.objects.get(pk=user.pk)
+        )
+        return "removed"
+
+    def work(n):
+        return remove(n) if n == 3 else withdraw(n)
+
+    results, errors = _run_threads(work, [(n,) for n in range(7)])
+    assert "removed" in results
+    assert {e.code for e in errors} <= {"beneficiary_not_confirmed"}
+    assert len(results) + len(errors) == 7
+    removed_at = beneficiary.history.get(new_status="removed").created_at
+    made = Withdrawal.objects.filter(beneficiary=beneficiary)
+    assert made.count() == len(results) - 1
+    # Every withdrawal that got through committed before the removal took the row.
+    assert all(w.created_at < removed_at for w in made)
     assert ledger_problems() == []

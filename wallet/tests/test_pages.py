@@ -1,11 +1,17 @@
 """The wallet page: balances, sandbox checkout, withdraw, transfer, statement."""
 
-import pytest
-from django.test import Client
+import re
 
+import pytest
+from django.core import mail
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.services import backup_codes_ensure
+from accounts.tests.conftest import totp_code
 from kyc.testing import kyc_approve
-from wallet.models import Deposit
-from wallet.tests.helpers import balances, fund
+from wallet.models import Beneficiary, Deposit
+from wallet.tests.helpers import balances, fund, make_beneficiary
 
 pytestmark = pytest.mark.django_db
 
@@ -85,15 +91,13 @@ def test_transfer_and_withdraw_forms(browser, alice, bob, usd):
     )
     assert response.status_code == 302
     assert balances(bob) == {"USD": (1_000, 0)}
-    refused = browser.post(
-        "/wallet/withdraw/", {"asset": "USD", "amount": "10", "destination": "IBAN"}
-    )
+    to = make_beneficiary(alice)
+    form = {"asset": "USD", "amount": "10", "beneficiary": to.pk}
+    refused = browser.post("/wallet/withdraw/", form)
     assert refused.status_code == 400
     assert b"Withdrawals need a verified identity (KYC)." in refused.content
     kyc_approve(user=alice)
-    ok = browser.post(
-        "/wallet/withdraw/", {"asset": "USD", "amount": "10", "destination": "IBAN"}
-    )
+    ok = browser.post("/wallet/withdraw/", form)
     assert ok.status_code == 302
     assert balances(alice) == {"USD": (8_000, 1_000)}
     withdrawal = alice.withdrawals.get()
@@ -137,3 +141,101 @@ def test_a_double_submitted_transfer_form_moves_money_once(browser, alice, bob, 
     assert refused.status_code == 400
     browser.post("/wallet/transfer/", {**form, "form_key": "fedcba9876543210"})
     assert balances(bob) == {"USD": (2_000, 0)}
+
+
+# --- Beneficiaries -------------------------------------------------------------------
+
+
+def test_beneficiaries_page_add_and_confirm_by_emailed_link(
+    browser, alice, bob, django_capture_on_commit_callbacks
+):
+    page = browser.get("/wallet/beneficiaries/")
+    assert page.status_code == 200
+    assert b"No beneficiaries yet" in page.content
+    bad = browser.post(
+        "/wallet/beneficiaries/add/",
+        {"rail": "bitcoin", "destination": "not-an-address !!", "label": "x"},
+    )
+    assert bad.status_code == 400
+    assert b"not a valid Bitcoin mainnet address" in bad.content
+    with django_capture_on_commit_callbacks(execute=True):
+        added = browser.post(
+            "/wallet/beneficiaries/add/",
+            {
+                "rail": "bank_iban",
+                "destination": "de89370400440532013000",
+                "label": "B",
+            },
+        )
+    assert added.status_code == 302
+    assert b"waiting for confirmation" in browser.get("/wallet/beneficiaries/").content
+    [message] = mail.outbox
+    path = re.search(
+        r"http://testserver(/wallet/beneficiaries/confirm/\S+/)", message.body
+    )[1]
+    # GET only shows what is confirmed (mail scanners open links).
+    shown = browser.get(path)
+    assert shown.status_code == 200
+    assert b"DE89 3704 0044 0532 0130 00" in shown.content
+    assert Beneficiary.objects.get().status == "pending_confirmation"
+    # Someone else, logged in, cannot use alice's link.
+    other = Client()
+    other.force_login(bob, backend="accounts.backends.EmailBackend")
+    assert other.post(path).status_code == 404
+    confirmed = browser.post(path)
+    assert confirmed.status_code == 302
+    beneficiary = Beneficiary.objects.get()
+    assert beneficiary.status == "confirmed"
+    when = beneficiary.usable_from.strftime("%Y-%m-%d %H:%M")
+    assert (
+        f"usable from {when} UTC".encode()
+        in browser.get("/wallet/beneficiaries/").content
+    )
+    used = browser.post(path)
+    assert used.status_code == 400
+    assert b"a confirmation works once" in used.content
+
+
+def test_beneficiaries_page_confirm_with_code_and_remove(browser, alice):
+    device = TOTPDevice.objects.create(user=alice, name="A", confirmed=True)
+    browser.post("/wallet/beneficiaries/add/", {"rail": "upi", "destination": "al@ybl"})
+    beneficiary = Beneficiary.objects.get()
+    assert beneficiary.label == "UPI id ...@ybl"
+    page = browser.get("/wallet/beneficiaries/").content.decode()
+    assert "Two-factor code" in page
+    wrong = browser.post(
+        f"/wallet/beneficiaries/{beneficiary.pk}/confirm/", {"otp": "000"}
+    )
+    assert wrong.status_code == 400
+    assert b"the code is wrong, expired or already used" in wrong.content
+    ok = browser.post(
+        f"/wallet/beneficiaries/{beneficiary.pk}/confirm/", {"otp": totp_code(device)}
+    )
+    assert ok.status_code == 302
+    beneficiary.refresh_from_db()
+    assert beneficiary.status == "confirmed"
+    browser.post(f"/wallet/beneficiaries/{beneficiary.pk}/remove/")
+    beneficiary.refresh_from_db()
+    assert beneficiary.status == "removed"
+    assert b"No beneficiaries yet" in browser.get("/wallet/beneficiaries/").content
+
+
+def test_withdraw_form_picks_a_usable_beneficiary_and_asks_for_the_code(
+    browser, alice, usd
+):
+    kyc_approve(user=alice)
+    fund(alice, usd, 10_000)
+    to = make_beneficiary(alice, label="Main account")
+    page = browser.get("/wallet/").content.decode()
+    assert f'<option value="{to.pk}">Main account · Bank account (IBAN) DE89' in page
+    assert "Two-factor code" not in page
+    [code] = backup_codes_ensure(user=alice, count=1)
+    assert "Two-factor code" in browser.get("/wallet/").content.decode()
+    form = {"asset": "USD", "amount": "10", "beneficiary": to.pk}
+    refused = browser.post("/wallet/withdraw/", form)
+    assert refused.status_code == 400
+    assert b"This field is required." in refused.content
+    ok = browser.post("/wallet/withdraw/", {**form, "otp": code})
+    assert ok.status_code == 302
+    assert balances(alice) == {"USD": (9_000, 1_000)}
+    assert alice.withdrawals.get().beneficiary == to

@@ -21,7 +21,7 @@ from wallet.models import (
     Withdrawal,
 )
 from wallet.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
-from wallet.tests.helpers import assert_ledger_ok, balances, fund
+from wallet.tests.helpers import assert_ledger_ok, balances, fund, make_beneficiary
 
 pytestmark = pytest.mark.django_db
 
@@ -203,7 +203,9 @@ def test_checkout_pay_sends_the_signed_webhook(
 def test_withdrawal_needs_kyc(alice, usd):
     fund(alice, usd, 10_000)
     with pytest.raises(ApplicationError) as info:
-        services.withdrawal_request(user=alice, asset=usd, amount=100, destination="x")
+        services.withdrawal_request(
+            user=alice, asset=usd, amount=100, beneficiary=make_beneficiary(alice)
+        )
     assert (info.value.code, info.value.status_code) == ("kyc_required", 403)
     assert not Withdrawal.objects.exists()
 
@@ -212,7 +214,7 @@ def test_withdrawal_request_holds_then_approve_pays_out(alice, usd, operator):
     _verified(alice)
     fund(alice, usd, 10_000)
     withdrawal = services.withdrawal_request(
-        user=alice, asset=usd, amount=4_000, destination="IBAN DE00 1234"
+        user=alice, asset=usd, amount=4_000, beneficiary=make_beneficiary(alice)
     )
     assert withdrawal.status == "requested"
     assert balances(alice) == {"USD": (6_000, 4_000)}
@@ -238,10 +240,10 @@ def test_withdrawal_reject_and_cancel_release_the_hold(alice, usd, operator):
     _verified(alice)
     fund(alice, usd, 10_000)
     first = services.withdrawal_request(
-        user=alice, asset=usd, amount=1_000, destination="x"
+        user=alice, asset=usd, amount=1_000, beneficiary=make_beneficiary(alice)
     )
     second = services.withdrawal_request(
-        user=alice, asset=usd, amount=2_000, destination="x"
+        user=alice, asset=usd, amount=2_000, beneficiary=make_beneficiary(alice)
     )
     assert balances(alice) == {"USD": (7_000, 3_000)}
     services.withdrawal_reject(withdrawal=first, operator=operator, reason="bad iban")
@@ -264,7 +266,7 @@ def test_four_eyes_operator_cannot_approve_own_withdrawal(usd):
     )
     fund(op, usd, 1_000)
     withdrawal = services.withdrawal_request(
-        user=op, asset=usd, amount=100, destination="x"
+        user=op, asset=usd, amount=100, beneficiary=make_beneficiary(op)
     )
     with pytest.raises(ApplicationError) as info:
         services.withdrawal_approve(withdrawal=withdrawal, operator=op)
@@ -277,7 +279,7 @@ def test_only_operators_decide_withdrawals(alice, bob, usd):
     _verified(alice)
     fund(alice, usd, 1_000)
     withdrawal = services.withdrawal_request(
-        user=alice, asset=usd, amount=100, destination="x"
+        user=alice, asset=usd, amount=100, beneficiary=make_beneficiary(alice)
     )
     with pytest.raises(ApplicationError) as info:
         services.withdrawal_approve(withdrawal=withdrawal, operator=bob)
@@ -290,11 +292,11 @@ def test_daily_withdrawal_limit(alice, usd, operator):
     usd.save()
     fund(alice, usd, 100_000)
     first = services.withdrawal_request(
-        user=alice, asset=usd, amount=3_000, destination="x"
+        user=alice, asset=usd, amount=3_000, beneficiary=make_beneficiary(alice)
     )
     with pytest.raises(ApplicationError) as info:
         services.withdrawal_request(
-            user=alice, asset=usd, amount=2_001, destination="x"
+            user=alice, asset=usd, amount=2_001, beneficiary=make_beneficiary(alice)
         )
     assert info.value.code == "daily_limit_exceeded"
     assert info.value.message == (
@@ -302,17 +304,23 @@ def test_daily_withdrawal_limit(alice, usd, operator):
     )
     # Cancelled requests stop counting; approved ones count.
     services.withdrawal_cancel(withdrawal=first, user=alice)
-    services.withdrawal_request(user=alice, asset=usd, amount=5_000, destination="x")
+    services.withdrawal_request(
+        user=alice, asset=usd, amount=5_000, beneficiary=make_beneficiary(alice)
+    )
     # Yesterday's withdrawals do not count.
     Withdrawal.objects.update(created_at=timezone.now() - timezone.timedelta(days=1))
-    services.withdrawal_request(user=alice, asset=usd, amount=5_000, destination="x")
+    services.withdrawal_request(
+        user=alice, asset=usd, amount=5_000, beneficiary=make_beneficiary(alice)
+    )
 
 
 def test_withdrawal_of_more_than_available(alice, usd):
     _verified(alice)
     fund(alice, usd, 100)
     with pytest.raises(ApplicationError) as info:
-        services.withdrawal_request(user=alice, asset=usd, amount=101, destination="x")
+        services.withdrawal_request(
+            user=alice, asset=usd, amount=101, beneficiary=make_beneficiary(alice)
+        )
     assert info.value.code == "insufficient_funds"
     assert not Withdrawal.objects.exists()
 

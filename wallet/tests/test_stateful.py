@@ -30,6 +30,7 @@ from wallet.ledger import (
 from wallet.models import Account, Asset
 from wallet.selectors import balance_list
 from wallet.services import withdrawal_approve, withdrawal_reject, withdrawal_request
+from wallet.tests.helpers import make_beneficiary
 from wallet.verification import ledger_problems
 
 USERS = ("u0", "u1", "u2")
@@ -46,13 +47,21 @@ class LedgerMachine(RuleBasedStateMachine):
         self._savepoint = transaction.savepoint()
         self.refs = itertools.count()
         self.assets = {
-            code: Asset.objects.create(code=code, name=code, decimals=2, kind="fiat")
+            code: Asset.objects.create(
+                code=code,
+                name=code,
+                decimals=2,
+                kind="fiat",
+                payout_rails=["bank_iban"],
+            )
             for code in ASSETS
         }
         self.users = {}
+        self.beneficiaries = {}
         for name in USERS:
             user = User.objects.create_user(email=f"{name}@example.com", full_name=name)
             self.users[name] = user
+            self.beneficiaries[name] = make_beneficiary(user)
         self.operator = User.objects.create_superuser(email="op@example.com")
         # model: (user, asset) -> [available, held]; pending holds by id
         self.model = {(u, a): [0, 0] for u in USERS for a in ASSETS}
@@ -198,14 +207,14 @@ class LedgerMachine(RuleBasedStateMachine):
                     user=self.users[user],
                     asset=self.assets[asset],
                     amount=amount,
-                    destination="bank",
+                    beneficiary=self.beneficiaries[user],
                 )
             return None
         withdrawal = withdrawal_request(
             user=self.users[user],
             asset=self.assets[asset],
             amount=amount,
-            destination="bank",
+            beneficiary=self.beneficiaries[user],
         )
         self.model[user, asset][0] -= amount
         self.model[user, asset][1] += amount
