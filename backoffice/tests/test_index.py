@@ -21,7 +21,7 @@ from trading.services import instrument_set_status, order_place
 from trading.tests.helpers import make_btc_usd
 from wallet import services as wallet
 from wallet.models import Account
-from wallet.tests.helpers import fund
+from wallet.tests.helpers import fund, make_beneficiary
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def work(operator):
         user=alice,
         asset=instrument.quote,
         amount=1_500,
-        destination="GB82WEST12345698765432",
+        beneficiary=make_beneficiary(alice),
     )
     adjustment = wallet.adjustment_request(
         user=alice,

@@ -12,7 +12,7 @@ from kyc.testing import make_verified_user
 from trading.services import order_place
 from trading.tests.helpers import make_btc_usd, match
 from wallet import services as wallet
-from wallet.tests.helpers import fund
+from wallet.tests.helpers import fund, make_beneficiary
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def alice(operator, django_capture_on_commit_callbacks):
     order_place(user=alice, symbol="BTC-USD", side="buy", price="100", quantity="0.03")
     match(instrument)
     wallet.withdrawal_request(
-        user=alice, asset=usd, amount=50 * USD, destination="GB82WEST12345698765432"
+        user=alice, asset=usd, amount=50 * USD, beneficiary=make_beneficiary(alice)
     )
     wallet.transfer_create(
         sender=alice, to_email="bob@example.com", asset=usd, amount=5 * USD

@@ -20,7 +20,7 @@ from kyc.tests.helpers import submitted_case
 from trading.services import fee_override_set, order_place
 from trading.tests.helpers import make_btc_usd, match
 from wallet import services as wallet_services
-from wallet.tests.helpers import fund
+from wallet.tests.helpers import fund, make_beneficiary
 
 
 def _login_attempts(user: User) -> None:
@@ -78,7 +78,7 @@ def one_of_each() -> None:
     fund(bob, btc, 2 * 10**8)
     wallet_services.deposit_create(user=alice, asset=usd, amount=50_00)
     wallet_services.withdrawal_request(
-        user=alice, asset=usd, amount=10_00, destination="DE89370400440532013000"
+        user=alice, asset=usd, amount=10_00, beneficiary=make_beneficiary(alice)
     )
     wallet_services.adjustment_request(
         user=alice, asset=usd, amount=5_00, reason="goodwill", operator=operator

@@ -18,10 +18,22 @@ def make_btc_usd(**overrides) -> Instrument:
     """BTC-USD: price step 1.00 USD, quantity step 0.01 BTC (one tick x one lot is
     exactly 0.01 USD)."""
     usd, _ = Asset.objects.get_or_create(
-        code="USD", defaults={"name": "US Dollar", "decimals": 2, "kind": "fiat"}
+        code="USD",
+        defaults={
+            "name": "US Dollar",
+            "decimals": 2,
+            "kind": "fiat",
+            "payout_rails": ["bank_iban"],
+        },
     )
     btc, _ = Asset.objects.get_or_create(
-        code="BTC", defaults={"name": "Bitcoin", "decimals": 8, "kind": "crypto"}
+        code="BTC",
+        defaults={
+            "name": "Bitcoin",
+            "decimals": 8,
+            "kind": "crypto",
+            "payout_rails": ["bitcoin"],
+        },
     )
     options = {
         "tick_size": 100,
