@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "kyc.view_kyccase",
         "wallet.view_*",
         "trading.view_*",
+        "reports.view_*",
     ),
     Role.OPERATOR: (
         "accounts.view_user",
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "wallet.add_asset",
         "trading.*",
         "marketdata.*",
+        "reports.view_*",
     ),
 }
 

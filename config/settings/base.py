@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "wallet",
     "trading",
     "marketdata",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -448,4 +449,15 @@ MARKETDATA_FANOUT_LINGER_MS = env.int("MARKETDATA_FANOUT_LINGER_MS", 20)
 CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
     "task": "marketdata.prune_events",
     "schedule": 3600.0,
+}
+
+# --- Reports ------------------------------------------------------------------------
+# The beat rebuilds the report days that can still change this often.
+REPORTS_BUILD_SECONDS = env.int("REPORTS_BUILD_SECONDS", 300)
+# How long after its timestamp a source row (a trade, a status change) may still
+# commit; the build looks back this far before the previous build.
+REPORTS_LATE_ROW_MINUTES = env.int("REPORTS_LATE_ROW_MINUTES", 15)
+CELERY_BEAT_SCHEDULE["reports-build"] = {
+    "task": "reports.build",
+    "schedule": float(REPORTS_BUILD_SECONDS),
 }
