@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, F, Min, Sum
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 
 from accounts.models import User
@@ -185,7 +185,7 @@ def _trade_fees(since: datetime, until: datetime):
         )
         .annotate(
             day=_utc_day("created_at"),
-            symbol=KT("journal__metadata__symbol"),
+            symbol=KeyTextTransform("symbol", "journal__metadata"),
             asset_id=F("account__asset_id"),
         )
         .values("day", "symbol", "asset_id")
@@ -258,7 +258,7 @@ def kyc_by_day(start: date, end: date) -> dict[date, dict[str, int | None]]:
             counts[day]["submitted"] += 1
             continue
         counts[day][KYC_DECISIONS[action]] += 1
-        waits[day].append(int((created_at - submitted_at).total_seconds()))
+        waits[day].append(round((created_at - submitted_at).total_seconds()))
     rows: dict[date, dict[str, int | None]] = {}
     for day in days_between(start, end):
         rows[day] = {
