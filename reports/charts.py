@@ -26,15 +26,16 @@ class Series:
     values: Sequence[int]
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 2.5, 5 x 10^n at or above `value` (at least 1)."""
-    if value <= 1:
-        return 1
+GRIDLINES = 4  # above the zero line
+
+
+def _nice_step(value: int) -> int:
+    """The smallest of 1, 2, 5 x 10^n at or above `value` (at least 1)."""
     step = 1
     while True:
-        for factor in (10, 20, 25, 50):
-            if step * factor // 10 >= value:
-                return step * factor // 10
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
         step *= 10
 
 
@@ -48,8 +49,9 @@ def svg_chart(
 ) -> SafeString:
     """An inline SVG chart of `series` over `days` (oldest first): lines with a
     point per day, or bars when `bars` (a single series). The y axis runs from
-    zero (or the lowest negative value) to a round maximum, with five labelled
-    gridlines; the x axis labels the first, middle and last day."""
+    zero to a round maximum in four equal steps of 1, 2 or 5 x 10^n, each
+    labelled; the x axis labels the first, middle and last day. Values are counts
+    or amounts, never negative (the report tables' constraints)."""
     if bars and len(series) != 1:
         raise ValueError("a bar chart shows exactly one series")
     for one in series:
@@ -57,12 +59,13 @@ def svg_chart(
             raise ValueError(f"series {one.label!r} needs one value per day")
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = [value for one in series for value in one.values]
-    top = _nice_ceiling(max([*values, 0]))
-    bottom = -_nice_ceiling(-min(values)) if values and min(values) < 0 else 0
-    span = top - bottom
+    if any(value < 0 for value in values):
+        raise ValueError("the chart shows non-negative values only")
+    step = _nice_step(-(-max([*values, 0]) // GRIDLINES))
+    top = step * GRIDLINES
 
     def y_of(value: int) -> float:
-        return TOP + plot_h - (value - bottom) * plot_h / span
+        return TOP + plot_h - value * plot_h / top
 
     count = len(days)
     slot = plot_w / max(count, 1)
@@ -79,8 +82,8 @@ def svg_chart(
         f"{escape(title)}</text>",
     ]
     # y axis: gridlines and labels
-    for step in range(5):
-        value = bottom + span * step // 4
+    for line in range(GRIDLINES + 1):
+        value = step * line
         y = y_of(value)
         out.append(
             f'<line class="grid" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}"'
@@ -119,9 +122,9 @@ def svg_chart(
         if bars:
             width = max(slot * 0.7, 1.0)
             for x, y, day, value in points:
-                y_top, height = min(y, zero), abs(zero - y)
+                height = zero - y
                 out.append(
-                    f'<rect class="point" x="{x - width / 2:.1f}" y="{y_top:.1f}"'
+                    f'<rect class="point" x="{x - width / 2:.1f}" y="{y:.1f}"'
                     f' width="{width:.1f}" height="{height:.1f}" fill="{color}"'
                     f' data-day="{day.isoformat()}" data-value="{value}">'
                     f"<title>{day.isoformat()}: {escape(label(value))}</title></rect>"
