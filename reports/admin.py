@@ -18,7 +18,14 @@ from django.urls import path, reverse
 
 from accounts.admin import ReadOnlyAdminMixin
 from reports.charts import Series, svg_chart
-from reports.models import DailyFunding, DailyKyc, DailySignups, DailyTrading
+from reports.models import (
+    DailyFunding,
+    DailyKyc,
+    DailySignups,
+    DailyTrading,
+    ReportWatermark,
+)
+from reports.services import WATERMARK
 from wallet.money import format_units
 
 # The chart shows at most this many days (the newest of the filtered rows).
@@ -85,6 +92,7 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             info = self.opts.app_label, self.opts.model_name
             context["csv_url"] = reverse("admin:{}_{}_export".format(*info))
             context["chart"] = self.chart(context["cl"].queryset)
+            context["built"] = ReportWatermark.objects.filter(name=WATERMARK).first()
         return response
 
     def export_csv(self, request):
