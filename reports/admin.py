@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
 
 from accounts.admin import ReadOnlyAdminMixin
@@ -100,7 +101,16 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         row first, amounts as decimal strings."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        queryset = self.get_changelist_instance(request).queryset
+        try:
+            queryset = self.get_changelist_instance(request).queryset
+        except IncorrectLookupParameters as error:
+            given = ", ".join(
+                f"{key}={request.GET[key]}" for key in sorted(request.GET)
+            )
+            return HttpResponseBadRequest(
+                f"Bad filter in {given}: {error}",
+                content_type="text/plain; charset=utf-8",
+            )
         writer = csv.writer(_Echo())
 
         def rows() -> Iterator[str]:

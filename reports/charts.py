@@ -144,11 +144,11 @@ def svg_chart(
                     f"<title>{escape(one.label)} {day.isoformat()}: "
                     f"{escape(label(value))}</title></circle>"
                 )
-        legend_x = WIDTH - RIGHT - 150 * (len(series) - number)
+        legend_x = LEFT + 170 * number
         out.append(
-            f'<rect x="{legend_x}" y="7" width="10" height="10" fill="{color}"/>'
-            f'<text class="legend" x="{legend_x + 14}" y="16">'
-            f"{escape(one.label)}</text>"
+            f'<rect x="{legend_x}" y="{HEIGHT - 17}" width="10" height="10"'
+            f' fill="{color}"/><text class="legend" x="{legend_x + 14}"'
+            f' y="{HEIGHT - 8}">{escape(one.label)}</text>'
         )
     out.append("</svg>")
     return mark_safe("".join(out))  # noqa: S308 (every text above is escaped)

@@ -58,8 +58,8 @@ def reports_build(*, since: date | None = None) -> BuildResult:
             f"since: {since.isoformat()} is after today ({today.isoformat()}).",
             details={"since": ["A day on or before today (UTC)."]},
         )
-    ReportWatermark.objects.get_or_create(name=WATERMARK)
     with transaction.atomic():
+        ReportWatermark.objects.get_or_create(name=WATERMARK)
         watermark = ReportWatermark.objects.select_for_update().get(name=WATERMARK)
         oldest_new, high_ids = queries.source_marks(watermark.last_ids)
         if since is not None:

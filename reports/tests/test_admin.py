@@ -121,6 +121,16 @@ def test_the_csv_has_the_filtered_rows_with_decimal_amounts(built):
     ]
 
 
+def test_a_csv_with_a_bad_filter_is_a_400_naming_it(built):
+    client = admin_client_for(built.operator)
+    response = client.get(export(DailySignups), {"day__year": "twenty"})
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "Bad filter in day__year=twenty: invalid literal for int() with base 10:"
+        " 'twenty'"
+    )
+
+
 def test_the_chart_shows_the_filtered_series(built):
     client = admin_client_for(built.operator)
 
