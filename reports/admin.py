@@ -29,6 +29,8 @@ from reports.models import (
 from reports.services import WATERMARK
 from wallet.money import format_units
 
+# Today, the past 7 days, this month, this year (with the drill-down above the rows)
+DAY_FILTER = ("day", admin.DateFieldListFilter)
 # The chart shows at most this many days (the newest of the filtered rows).
 CHART_DAYS = 92
 
@@ -134,7 +136,7 @@ class DailyTradingAdmin(ReportAdmin):
         "fees_base_display",
         "fees_quote_display",
     )
-    list_filter = ("instrument",)
+    list_filter = (DAY_FILTER, "instrument")
     list_select_related = ("instrument__base", "instrument__quote")
     csv_name = "daily-trading"
     csv_columns = (
@@ -216,7 +218,7 @@ class DailyFundingAdmin(ReportAdmin):
         "withdrawal_count",
         "withdrawal_amount_display",
     )
-    list_filter = ("asset",)
+    list_filter = (DAY_FILTER, "asset")
     list_select_related = ("asset",)
     csv_name = "daily-deposits-withdrawals"
     csv_columns = (
@@ -295,6 +297,7 @@ class DailyKycAdmin(ReportAdmin):
         "resubmission_requested",
         "median_decision",
     )
+    list_filter = (DAY_FILTER,)
     csv_name = "daily-kyc-funnel"
     csv_columns = (
         ("day", lambda r: r.day.isoformat()),
@@ -343,6 +346,7 @@ class DailyKycAdmin(ReportAdmin):
 @admin.register(DailySignups)
 class DailySignupsAdmin(ReportAdmin):
     list_display = ("day", "new_users")
+    list_filter = (DAY_FILTER,)
     csv_name = "daily-new-users"
     csv_columns = (
         ("day", lambda r: r.day.isoformat()),
