@@ -26,9 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, F, Min, Sum
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Min, Sum, Value
+from django.db.models.functions import StrIndex, Substr, TruncDate
 
 from accounts.models import User
 from kyc.models import EventAction, KycStatusEvent
@@ -49,6 +48,8 @@ from wallet.models import (
 # `(Withdrawal.Status.COMPLETED,)` and nothing else changes.
 WITHDRAWAL_PAID_OUT_STATUSES: tuple[str, ...] = (Withdrawal.Status.APPROVED,)
 DEPOSIT_CREDITED_STATUSES: tuple[str, ...] = (Deposit.Status.CREDITED,)
+# The matcher's settlement journals: `trade:<instrument id>:<seq>`.
+TRADE_REFERENCE_PREFIX = "trade:"
 # KYC decisions and the report column each one counts in.
 KYC_DECISIONS: dict[str, str] = {
     EventAction.APPROVED: "approved",
@@ -124,7 +125,10 @@ def trading_by_day(start: date, end: date) -> dict[tuple[date, int], dict[str, i
     since, until = day_start(start), day_start(end + timedelta(days=1))
     rows: dict[tuple[date, int], dict[str, int]] = {}
     instruments = {
-        i.pk: i for i in Instrument.objects.only("id", "symbol", "lot_size", "base_id")
+        i.pk: i
+        for i in Instrument.objects.only(
+            "id", "symbol", "lot_size", "base_id", "quote_id"
+        )
     }
     floor = _id_floor(Trade, "created_at", since)
     trades = (
@@ -145,11 +149,8 @@ def trading_by_day(start: date, end: date) -> dict[tuple[date, int], dict[str, i
             "fees_base": 0,
             "fees_quote": 0,
         }
-    by_symbol = {i.symbol: i for i in instruments.values()}
     for row in _trade_fees(since, until):
-        instrument = by_symbol.get(row["symbol"])
-        if instrument is None:
-            continue
+        instrument = instruments[int(row["instrument_id"])]
         columns = rows.setdefault(
             (row["day"], instrument.pk),
             {
@@ -160,15 +161,23 @@ def trading_by_day(start: date, end: date) -> dict[tuple[date, int], dict[str, i
                 "fees_quote": 0,
             },
         )
-        column = "fees_base" if row["asset_id"] == instrument.base_id else "fees_quote"
-        columns[column] += row["total"]
+        if row["asset_id"] == instrument.base_id:
+            columns["fees_base"] += row["total"]
+        elif row["asset_id"] == instrument.quote_id:
+            columns["fees_quote"] += row["total"]
+        else:
+            raise ValueError(
+                f"a {instrument.symbol} trade posted a fee in asset "
+                f"{row['asset_id']}, neither its base nor its quote"
+            )
     return rows
 
 
 def _trade_fees(since: datetime, until: datetime):
     """Sums of the entries on the fee accounts posted by trade journals, per day,
-    fee asset and the journal's instrument (its metadata names the symbol). Read
-    through the (account, created_at) index of the few fee accounts."""
+    fee asset and the journal's instrument: the matcher's references are
+    `trade:<instrument id>:<seq>`. Read through the (account, created_at) index of
+    the few fee accounts."""
     fee_accounts = list(
         Account.objects.filter(owner__isnull=True, kind=Account.Kind.FEES).values_list(
             "pk", flat=True
@@ -176,19 +185,21 @@ def _trade_fees(since: datetime, until: datetime):
     )
     if not fee_accounts:
         return []
+    after = Substr("journal__reference", len(TRADE_REFERENCE_PREFIX) + 1)
     return (
         Entry.objects.filter(
             account_id__in=fee_accounts,
             created_at__gte=since,
             created_at__lt=until,
             journal__kind=Journal.Kind.TRADE,
+            journal__reference__startswith=TRADE_REFERENCE_PREFIX,
         )
         .annotate(
             day=_utc_day("created_at"),
-            symbol=KeyTextTransform("symbol", "journal__metadata"),
+            instrument_id=Substr(after, 1, StrIndex(after, Value(":")) - 1),
             asset_id=F("account__asset_id"),
         )
-        .values("day", "symbol", "asset_id")
+        .values("day", "instrument_id", "asset_id")
         .annotate(total=Sum("amount"))
         .order_by()
     )

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.testing import make_user
 from config.errors import ApplicationError
+from kyc.testing import make_verified_user
 from reports.models import (
     DailyFunding,
     DailyKyc,
@@ -20,8 +21,9 @@ from reports.models import (
 from reports.services import reports_build
 from reports.tests.conftest import BTC, DAY1, DAY2, USD, at
 from trading.models import Trade
-from trading.services import order_place
-from trading.tests.helpers import match
+from trading.services import instrument_create, order_place
+from trading.tests.helpers import fund, make_btc_usd, match
+from wallet.tests.helpers import make_asset
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +232,50 @@ def test_the_beat_task_builds(activity):
     with at(DAY2, 18):
         reports_build_task.apply().get()
     assert trading_rows() == [DAY1_TRADING, DAY2_TRADING]
+
+
+def test_fees_are_told_apart_per_instrument(db):
+    # given trades on two instruments on one day (BTC-USD and ETH-USD share the
+    # USD fee account, so the split comes from each trade journal's reference)
+    with at(DAY1, 10):
+        btc_usd = make_btc_usd()
+        eth = make_asset("ETH", 8)
+        eth_usd = instrument_create(
+            symbol="ETH-USD",
+            base=eth,
+            quote=btc_usd.quote,
+            tick_size=100,
+            lot_size=1_000_000,
+            maker_fee_bps=10,
+            taker_fee_bps=20,
+            price_band_percent=0,
+        )
+        seller = make_verified_user(email="seller@example.com")
+        buyer = make_verified_user(email="buyer@example.com")
+        fund(seller, btc_usd.base, BTC)
+        fund(seller, eth, 10**8)
+        fund(buyer, btc_usd.quote, 20_000 * USD)
+        for instrument, price, quantity in (
+            (btc_usd, "95000", "0.1"),
+            (eth_usd, "3000", "1"),
+        ):
+            for user, side in ((seller, "sell"), (buyer, "buy")):
+                order_place(
+                    user=user,
+                    symbol=instrument.symbol,
+                    side=side,
+                    price=price,
+                    quantity=quantity,
+                )
+                match(instrument)
+
+    # when the reports are built
+    with at(DAY1, 18):
+        reports_build()
+
+    # then each instrument has its own volume, notional and fees: the buyer
+    # (taker, 0.20%) paid in the base asset, the seller (maker, 0.10%) in USD
+    assert sorted(trading_rows(), key=lambda row: row[1]) == [
+        (DAY1, "BTC-USD", 1, BTC // 10, 9_500 * USD, 20_000, 9_50),
+        (DAY1, "ETH-USD", 1, 10**8, 3_000 * USD, 200_000, 3_00),
+    ]
