@@ -6,6 +6,7 @@ import io
 from datetime import date
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from accounts.testing import make_user
@@ -228,6 +229,14 @@ def test_build_reports_refuses_a_bad_or_future_day(db):
 
 def test_the_beat_task_builds(activity):
     from reports.tasks import reports_build_task
+
+    # the beat schedules it every REPORTS_BUILD_SECONDS, late-acked, time-limited
+    assert settings.CELERY_BEAT_SCHEDULE["reports-build"] == {
+        "task": "reports.build",
+        "schedule": 300.0,
+    }
+    assert reports_build_task.name == "reports.build"
+    assert (reports_build_task.acks_late, reports_build_task.time_limit) == (True, 300)
 
     with at(DAY2, 18):
         reports_build_task.apply().get()
