@@ -19,11 +19,13 @@ from reports.models import (
     DailyTrading,
     ReportWatermark,
 )
+from reports.queries import WITHDRAWAL_PAID_OUT_STATUSES
 from reports.services import reports_build
 from reports.tests.conftest import BTC, DAY1, DAY2, USD, at
 from trading.models import Trade
 from trading.services import instrument_create, order_place
 from trading.tests.helpers import fund, make_btc_usd, match
+from wallet.models import Withdrawal
 from wallet.tests.helpers import make_asset
 
 pytestmark = pytest.mark.django_db
@@ -288,3 +290,12 @@ def test_fees_are_told_apart_per_instrument(db):
         (DAY1, "BTC-USD", 1, BTC // 10, 9_500 * USD, 20_000, 9_50),
         (DAY1, "ETH-USD", 1, 10**8, 3_000 * USD, 200_000, 3_00),
     ]
+
+
+def test_paid_out_is_the_last_payout_step_the_withdrawals_have():
+    # A merge guard: today `approved` posts the payout; once withdrawals go
+    # approved -> sent -> completed | failed, only `completed` is paid out (an
+    # approved or sent withdrawal may still fail and return its funds).
+    statuses = set(Withdrawal.Status.values)
+    expected = ("completed",) if "completed" in statuses else ("approved",)
+    assert WITHDRAWAL_PAID_OUT_STATUSES == expected
