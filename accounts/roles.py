@@ -30,6 +30,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "wallet.view_*",
         "trading.view_*",
         "backoffice.view_ledgerverification",
+        "reports.view_*",
     ),
     Role.OPERATOR: (
         "accounts.view_user",
@@ -45,6 +46,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "marketdata.*",
         "backoffice.view_ledgerverification",
         "backoffice.run_ledgerverification",
+        "reports.view_*",
     ),
 }
 

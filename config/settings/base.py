@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "trading",
     "marketdata",
     "backoffice",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -459,4 +460,15 @@ CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
 CELERY_BEAT_SCHEDULE["backoffice-ledger-verify"] = {
     "task": "backoffice.ledger_verify",
     "schedule": BACKOFFICE_LEDGER_VERIFY_MINUTES * 60.0,
+}
+
+# --- Reports ------------------------------------------------------------------------
+# The beat rebuilds the report days that can still change this often.
+REPORTS_BUILD_SECONDS = env.int("REPORTS_BUILD_SECONDS", 300)
+# How long after its timestamp a source row (a trade, a status change) may still
+# commit; the build looks back this far before the previous build.
+REPORTS_LATE_ROW_MINUTES = env.int("REPORTS_LATE_ROW_MINUTES", 15)
+CELERY_BEAT_SCHEDULE["reports-build"] = {
+    "task": "reports.build",
+    "schedule": float(REPORTS_BUILD_SECONDS),
 }

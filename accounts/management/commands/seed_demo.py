@@ -14,6 +14,7 @@ SEEDERS = (
     "wallet.seed",
     "trading.seed",
     "marketdata.seed",
+    "reports.seed",
 )
 
 
