@@ -71,17 +71,17 @@ def test_audit_events_are_read_only_even_for_superuser(superuser, user):
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
-def test_suspend_action_uses_the_service_and_audits(superuser, user):
+def test_lock_button_uses_the_service_and_audits(superuser, user):
     client = admin_client_for(superuser)
     response = client.post(
-        "/admin/accounts/user/",
-        {"action": "suspend_users", "_selected_action": [user.pk]},
+        f"/admin/accounts/user/{user.pk}/lock/", {"reason": "chargeback fraud"}
     )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.status == User.Status.SUSPENDED
-    event = AuditEvent.objects.get(code=AuditCode.USER_SUSPENDED)
+    event = AuditEvent.objects.get(code=AuditCode.STAFF_ACCOUNT_LOCKED)
     assert (event.acting_user, event.user) == (superuser, user)
+    assert event.extra["reason"] == "chargeback fraud"
 
 
 def test_status_is_read_only_in_the_user_form(superuser, user):
