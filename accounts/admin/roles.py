@@ -124,10 +124,9 @@ class RoleGrantRequestAdmin(admin.ModelAdmin):
             reason=data["reason"],
             meta=RequestMeta.from_request(request),
         )
-        obj.pk = created.pk
-        obj.status = created.status
-        obj.requested_by = created.requested_by
-        obj.created_at = created.created_at
+        for field in RoleGrantRequest._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
         """Nothing else to save: the service wrote the request and its history."""
