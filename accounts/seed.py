@@ -1,5 +1,5 @@
 """Demo users for the embedded mode. Idempotent: running it again changes nothing
-but topping up backup codes."""
+but topping up backup codes (and giving demo staff their roles if these changed)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def seed(*, out) -> None:
             user = services.user_register(
                 email=demo.email, password=DEMO_PASSWORD, full_name=demo.full_name
             )
-            user = services.user_roles_bootstrap(user=user, roles=list(demo.roles))
+        # also brings an older demo database's staff up to today's roles
+        user = services.user_roles_bootstrap(user=user, roles=list(demo.roles))
         line = f"  {demo.email:<24} {', '.join(r.value for r in demo.roles)}"
         if user.is_staff:
             codes = services.backup_codes_ensure(user=user)
