@@ -21,6 +21,7 @@ from accounts.models import User
 from accounts.roles import BACK_OFFICE_ROLES
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
+from accounts.services._staff_common import staff_may_act_on
 from accounts.services.roles import GRANT_PERMISSION
 from accounts.services.staff import (
     CHANGE_PROFILE_PERMISSION,
@@ -58,11 +59,17 @@ class UserProfileForm(forms.ModelForm):
         changed = [name for name in PROFILE_FIELDS if name in self.changed_data]
         if not changed:
             return data
-        if self.staff is not None and self.staff.pk == self.instance.pk:
-            self.add_error(
-                None, "Change your own profile on your security page, not here."
-            )
-            return data
+        if self.staff is not None:
+            if self.staff.pk == self.instance.pk:
+                self.add_error(
+                    None, "Change your own profile on your security page, not here."
+                )
+                return data
+            try:
+                staff_may_act_on(staff=self.staff, user=self.instance)
+            except ApplicationError as exc:
+                self.add_error(None, exc.message)
+                return data
         if not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why you change this profile.")
         try:
@@ -266,16 +273,23 @@ class UserAdmin(admin.ModelAdmin):
         context = dict(extra_context or {})
         if user is not None:
             staff = request.user
-            own = staff.pk == user.pk
+            try:
+                staff_may_act_on(staff=staff, user=user)
+            except ApplicationError as exc:
+                refusal = exc.message
+            else:
+                refusal = ""
+            refused = bool(refusal)
             held = {g.name for g in user.groups.all()}
             context.update(
-                staff_is_target=own,
-                can_lock=not own and staff.has_perm(LOCK_PERMISSION),
-                can_end_sessions=not own and staff.has_perm(END_SESSIONS_PERMISSION),
-                can_reset_second_factor=not own
+                staff_refusal=refusal,
+                can_lock=not refused and staff.has_perm(LOCK_PERMISSION),
+                can_end_sessions=not refused
+                and staff.has_perm(END_SESSIONS_PERMISSION),
+                can_reset_second_factor=not refused
                 and staff.has_perm(RESET_SECOND_FACTOR_PERMISSION),
-                can_grant=not own and staff.has_perm(GRANT_PERMISSION),
-                can_change_profile=not own
+                can_grant=not refused and staff.has_perm(GRANT_PERMISSION),
+                can_change_profile=not refused
                 and staff.has_perm(CHANGE_PROFILE_PERMISSION),
                 back_office_roles=[
                     {"name": role.value, "held": role.value in held}

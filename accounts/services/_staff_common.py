@@ -25,6 +25,24 @@ def staff_not_on_self(*, staff: User, user: User, field: str = "user") -> None:
         )
 
 
+# Staff accounts are administrators' business: an operator or support agent may
+# not lock, sign out or edit a colleague (nor clear the way to their account).
+STAFF_ACCOUNTS_PERMISSION = "accounts.grant_role"
+
+
+def staff_may_act_on(*, staff: User, user: User) -> None:
+    """Never on yourself; on another member of staff only as an administrator."""
+    staff_not_on_self(staff=staff, user=user)
+    if (user.is_staff or user.is_superuser) and not staff.has_perm(
+        STAFF_ACCOUNTS_PERMISSION
+    ):
+        raise Forbidden(
+            Code.PERMISSION_DENIED,
+            "user: this is a staff account; only an administrator acts on it.",
+            details={"user": ["Staff account."]},
+        )
+
+
 def reason_clean(reason: str | None, *, field: str = "reason") -> str:
     """Every staff action says why; the reason goes into the audit trail."""
     reason = (reason or "").strip()

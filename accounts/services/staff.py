@@ -23,7 +23,7 @@ from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, _revoke_all_tokens, audit_event_record
 from accounts.services._staff_common import (
     reason_clean,
-    staff_not_on_self,
+    staff_may_act_on,
     staff_require,
 )
 from config.errors import ApplicationError, Conflict
@@ -44,9 +44,9 @@ def user_lock(
 ) -> User:
     """Suspend the account: no login, and every token and session ends now."""
     staff_require(staff=staff, perm=LOCK_PERMISSION)
-    staff_not_on_self(staff=staff, user=user)
     reason = reason_clean(reason)
     user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
     if user.status == User.Status.SUSPENDED:
         raise Conflict(Code.ACCOUNT_ALREADY_LOCKED, "This account is already locked.")
     user.status = User.Status.SUSPENDED
@@ -75,9 +75,9 @@ def user_unlock(
     """Reactivate a locked account. The user signs in afresh (nothing issued
     before the unlock works) and their withdrawals wait out the cool-off."""
     staff_require(staff=staff, perm=LOCK_PERMISSION)
-    staff_not_on_self(staff=staff, user=user)
     reason = reason_clean(reason)
     user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
     if user.status != User.Status.SUSPENDED:
         raise Conflict(Code.ACCOUNT_NOT_LOCKED, "This account is not locked.")
     user.status = User.Status.ACTIVE
@@ -105,9 +105,9 @@ def user_sessions_end(
 ) -> User:
     """End every browser session, access and refresh token of the user."""
     staff_require(staff=staff, perm=END_SESSIONS_PERMISSION)
-    staff_not_on_self(staff=staff, user=user)
     reason = reason_clean(reason)
     user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
     revoked = _revoke_all_tokens(user)
     audit_event_record(
         code=AuditCode.STAFF_SESSIONS_ENDED,
@@ -127,9 +127,9 @@ def user_second_factor_reset(
     """Delete the user's authenticator and backup codes (they lost the phone),
     and end their sessions and tokens. Administrators only."""
     staff_require(staff=staff, perm=RESET_SECOND_FACTOR_PERMISSION)
-    staff_not_on_self(staff=staff, user=user)
     reason = reason_clean(reason)
     user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
     removed = [
         f"{model._meta.model_name}:{name}"
         for model in (TOTPDevice, StaticDevice)
@@ -193,9 +193,9 @@ def user_profile_update_by_staff(
     (`STAFF_CONTACT_CHANGED`) ends the user's sessions and tokens and starts the
     withdrawal cool-off; a change of name alone is an `ADMIN_OBJECT_CHANGED`."""
     staff_require(staff=staff, perm=CHANGE_PROFILE_PERMISSION)
-    staff_not_on_self(staff=staff, user=user)
     reason = reason_clean(reason)
     user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
     user_contact_check(user=user, email=email, phone=phone)
     wanted = {
         "full_name": None if full_name is None else full_name.strip(),

@@ -52,11 +52,15 @@ def test_one_totp_code_logs_in_once_under_concurrent_requests():
 
 def test_one_refresh_token_rotates_once_under_concurrent_requests():
     user = make_user(email="refresher@example.com")
-    tokens = APIClient().post(
-        "/api/v1/auth/login",
-        {"email": user.email, "password": PASSWORD},
-        format="json",
-    ).json()
+    tokens = (
+        APIClient()
+        .post(
+            "/api/v1/auth/login",
+            {"email": user.email, "password": PASSWORD},
+            format="json",
+        )
+        .json()
+    )
 
     def attempt():
         response = APIClient().post(

@@ -341,3 +341,33 @@ def test_the_users_own_password_change_keeps_their_session(trader):
     assert response.status_code == 302
     assert session_alive(browser)
     assert user_withdrawal_cooloff_until(user=trader) is None
+
+
+def test_staff_accounts_are_administrators_business(operator, administrator):
+    # given a second operator, signed in
+    colleague = make_user(email="olga@example.com", roles=(Role.OPERATOR,))
+    browser, access = logged_in(colleague)
+    # when the first operator tries to lock them or change their email
+    client = admin_client_for(operator)
+    response = client.post(
+        f"/admin/accounts/user/{colleague.pk}/lock/", {"reason": "x"}, follow=True
+    )
+    assert [str(m) for m in response.context["messages"]] == [
+        "user: this is a staff account; only an administrator acts on it."
+    ]
+    response = client.post(
+        f"/admin/accounts/user/{colleague.pk}/change/",
+        profile_post(colleague, email="mine@example.com", reason="x"),
+    )
+    assert response.status_code == 200
+    # then nothing happened
+    colleague.refresh_from_db()
+    assert (colleague.status, colleague.email) == ("active", "olga@example.com")
+    assert session_alive(browser) and token_alive(access)
+    # but an administrator may
+    admin_client_for(administrator).post(
+        f"/admin/accounts/user/{colleague.pk}/lock/", {"reason": "left the firm"}
+    )
+    colleague.refresh_from_db()
+    assert colleague.status == User.Status.SUSPENDED
+    assert not session_alive(browser)
