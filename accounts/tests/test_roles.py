@@ -236,3 +236,28 @@ def test_administrator_role_and_its_permissions_exist():
         )
     )
     assert not {"grant_role", "reset_second_factor"} & operator
+
+
+def test_bootstrap_administrators_only_on_a_fresh_install(trader):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    other = make_user(email="olly@example.com")
+    out = StringIO()
+    call_command("bootstrap_administrators", trader.email, other.email, stdout=out)
+    assert out.getvalue().splitlines() == [
+        "tina@example.com is an administrator.",
+        "olly@example.com is an administrator.",
+    ]
+    trader.refresh_from_db()
+    assert (roles_of(trader), trader.is_staff) == ({"trader", "administrator"}, True)
+    event = AuditEvent.objects.get(code=AuditCode.ROLE_GRANTED, user=trader)
+    assert (event.acting_user, event.extra) == (
+        None,
+        {"role": "administrator", "via": "bootstrap"},
+    )
+    third = make_user(email="third@example.com")
+    with pytest.raises(CommandError, match="2 administrators exist already"):
+        call_command("bootstrap_administrators", third.email)
+    assert roles_of(third) == {"trader"}
