@@ -20,6 +20,7 @@ class AccountsErrorCode(StrEnum):
     NOT_ON_YOURSELF = "not_on_yourself"
     FOUR_EYES_REQUIRED = "four_eyes_required"
     REASON_REQUIRED = "reason_required"
+    EMAIL_INVALID = "email_invalid"
     PHONE_INVALID = "phone_invalid"
     ACCOUNT_ALREADY_LOCKED = "account_already_locked"
     ACCOUNT_NOT_LOCKED = "account_not_locked"

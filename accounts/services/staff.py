@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -160,10 +162,14 @@ def user_contact_check(*, user: User, email: str | None, phone: str | None) -> N
     form, so a problem shows on its field)."""
     if email is not None:
         email = User.objects.normalize_email(email.strip()).lower()
-        if not email:
+        try:
+            validate_email(email)
+        except DjangoValidationError as exc:
             raise ApplicationError(
-                "invalid", "email: required.", details={"email": ["Required."]}
-            )
+                Code.EMAIL_INVALID,
+                "email: enter a valid email address.",
+                details={"email": exc.messages},
+            ) from exc
         if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
             raise Conflict(
                 Code.EMAIL_TAKEN,

@@ -371,3 +371,28 @@ def test_staff_accounts_are_administrators_business(operator, administrator):
     colleague.refresh_from_db()
     assert colleague.status == User.Status.SUSPENDED
     assert not session_alive(browser)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"email": "not-an-address !!"}, "email_invalid", "email"),
+        ({"email": "OTTO@example.com"}, "email_taken", "email"),
+        ({"phone": "call me!"}, "phone_invalid", "phone"),
+        ({"phone": "+1 555 0100", "reason": " "}, "reason_required", "reason"),
+    ],
+)
+def test_the_profile_service_names_the_field_it_refuses(
+    operator, trader, changes, code, field
+):
+    from accounts.services import user_profile_update_by_staff
+    from config.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as exc:
+        user_profile_update_by_staff(
+            user=trader, staff=operator, **{"reason": "ticket 9", **changes}
+        )
+    assert (exc.value.code, list(exc.value.details)) == (code, [field])
+    assert exc.value.status_code in (400, 409)
+    trader.refresh_from_db()
+    assert (trader.email, trader.phone) == ("tina@example.com", "")
