@@ -180,3 +180,18 @@ def test_third_party_admins_cannot_grant_power_or_take_over(superuser, user):
     # lockouts: read-only
     assert client.get("/admin/axes/accessattempt/").status_code == 200
     assert client.get("/admin/axes/accessattempt/add/").status_code == 403
+
+
+def test_admin_login_failures_count_towards_the_lockout(superuser, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    codes = backup_codes_ensure(user=superuser, count=1)
+    client = Client()
+    for _ in range(2):
+        client.post(
+            "/admin/login/",
+            {"username": superuser.email, "password": "wrong-pass-1", "otp_token": ""},
+        )
+    locked = admin_login(client, superuser.email, codes[0])
+    assert locked.status_code == 429
+    assert client.get("/admin/").status_code == 302
+    assert StaticToken.objects.filter(token=codes[0]).exists()
