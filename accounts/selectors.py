@@ -12,6 +12,7 @@ from accounts.models import (
     SECURITY_CODES,
     STAFF_ACTION_CODES,
     AuditEvent,
+    RoleGrantRequest,
     User,
 )
 from config.bulk import instance_from_row, model_columns
@@ -62,6 +63,18 @@ def staff_acted_on_user_recently(*, staff: User, user: User) -> bool:
         code__in=STAFF_ACTION_CODES,
         created_at__gt=timezone.now() - window,
     ).exists()
+
+
+def role_grant_requests_waiting(*, for_user: User | None = None) -> QuerySet:
+    """Role grant requests waiting for a second administrator, oldest first;
+    with `for_user`, only those that person may decide (not their own request,
+    not a role for themselves)."""
+    waiting = RoleGrantRequest.objects.filter(
+        status=RoleGrantRequest.Status.REQUESTED
+    ).select_related("user", "requested_by")
+    if for_user is not None:
+        waiting = waiting.exclude(requested_by=for_user).exclude(user=for_user)
+    return waiting.order_by("created_at", "id")
 
 
 _user_by_id_sql: dict[str, str] = {}

@@ -261,3 +261,21 @@ def test_bootstrap_administrators_only_on_a_fresh_install(trader):
     with pytest.raises(CommandError, match="2 administrators exist already"):
         call_command("bootstrap_administrators", third.email)
     assert roles_of(third) == {"trader"}
+
+
+def test_waiting_requests_for_an_administrator_leave_out_their_own(ada, abe, trader):
+    from accounts.selectors import role_grant_requests_waiting
+
+    first = services.role_grant_request(
+        requested_by=ada, user=trader, role=Role.SUPPORT, reason="one"
+    )
+    second = services.role_grant_request(
+        requested_by=abe, user=trader, role=Role.OPERATOR, reason="two"
+    )
+    for_ada = services.role_grant_request(
+        requested_by=abe, user=ada, role=Role.OPERATOR, reason="three"
+    )
+    services.role_grant_reject(request_id=second.pk, approver=ada, note="no")
+    assert list(role_grant_requests_waiting()) == [first, for_ada]
+    assert list(role_grant_requests_waiting(for_user=ada)) == []
+    assert list(role_grant_requests_waiting(for_user=abe)) == [first]
