@@ -24,6 +24,7 @@ class AccountsErrorCode(StrEnum):
     PHONE_INVALID = "phone_invalid"
     ACCOUNT_ALREADY_LOCKED = "account_already_locked"
     ACCOUNT_NOT_LOCKED = "account_not_locked"
+    NO_FAILED_LOGINS = "no_failed_logins"
     ROLE_INVALID = "role_invalid"
     ROLE_ALREADY_HELD = "role_already_held"
     ROLE_NOT_HELD = "role_not_held"

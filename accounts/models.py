@@ -42,6 +42,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             ("suspend_user", "Can lock and unlock a user's account"),
             ("end_user_sessions", "Can end a user's sessions and tokens"),
             ("reset_second_factor", "Can reset a user's second factor"),
+            ("clear_login_lockout", "Can clear a user's login lockout"),
         ]
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.SUPPORT: (
         "accounts.view_user",
         "accounts.end_user_sessions",
+        "accounts.clear_login_lockout",
         "accounts.view_auditevent",
         "axes.view_*",
         "kyc.view_kyccase",
@@ -48,6 +49,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "accounts.change_user",
         "accounts.suspend_user",
         "accounts.end_user_sessions",
+        "accounts.clear_login_lockout",
         "accounts.view_auditevent",
         "wallet.view_*",
         "wallet.add_adjustment",
@@ -66,6 +68,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "accounts.suspend_user",
         "accounts.end_user_sessions",
         "accounts.reset_second_factor",
+        "accounts.clear_login_lockout",
         "accounts.grant_role",
         "accounts.view_rolegrantrequest",
         "accounts.add_rolegrantrequest",

@@ -19,12 +19,13 @@ from accounts import services
 from accounts.admin.common import add_service_error
 from accounts.models import User
 from accounts.roles import BACK_OFFICE_ROLES
-from accounts.selectors import user_has_two_factor
+from accounts.selectors import user_failed_login_count, user_has_two_factor
 from accounts.services import RequestMeta
 from accounts.services._staff_common import staff_may_act_on
 from accounts.services.roles import GRANT_PERMISSION
 from accounts.services.staff import (
     CHANGE_PROFILE_PERMISSION,
+    CLEAR_LOCKOUT_PERMISSION,
     END_SESSIONS_PERMISSION,
     LOCK_PERMISSION,
     RESET_SECOND_FACTOR_PERMISSION,
@@ -187,6 +188,11 @@ class UserAdmin(admin.ModelAdmin):
                 name="accounts_user_end_sessions",
             ),
             path(
+                "<int:user_id>/clear-lockout/",
+                post(self.clear_lockout_view),
+                name="accounts_user_clear_lockout",
+            ),
+            path(
                 "<int:user_id>/reset-second-factor/",
                 post(self.reset_second_factor_view),
                 name="accounts_user_reset_second_factor",
@@ -249,6 +255,15 @@ class UserAdmin(admin.ModelAdmin):
             "Every session and token of the user ended.",
         )
 
+    def clear_lockout_view(self, request, user_id):
+        return self._act(
+            request,
+            user_id,
+            CLEAR_LOCKOUT_PERMISSION,
+            services.user_login_lockout_clear,
+            "Failed logins forgotten: the user may sign in again.",
+        )
+
     def reset_second_factor_view(self, request, user_id):
         return self._act(
             request,
@@ -286,6 +301,9 @@ class UserAdmin(admin.ModelAdmin):
                 can_lock=not refused and staff.has_perm(LOCK_PERMISSION),
                 can_end_sessions=not refused
                 and staff.has_perm(END_SESSIONS_PERMISSION),
+                can_clear_lockout=not refused
+                and staff.has_perm(CLEAR_LOCKOUT_PERMISSION),
+                failed_logins=user_failed_login_count(user=user),
                 can_reset_second_factor=not refused
                 and staff.has_perm(RESET_SECOND_FACTOR_PERMISSION),
                 can_grant=not refused and staff.has_perm(GRANT_PERMISSION),

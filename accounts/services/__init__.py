@@ -503,6 +503,7 @@ from accounts.services.roles import (  # noqa: E402, F401
 )
 from accounts.services.staff import (  # noqa: E402, F401
     user_lock,
+    user_login_lockout_clear,
     user_profile_update_by_staff,
     user_second_factor_reset,
     user_sessions_end,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from axes.utils import reset as axes_reset
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -34,6 +35,7 @@ LOCK_PERMISSION = "accounts.suspend_user"
 END_SESSIONS_PERMISSION = "accounts.end_user_sessions"
 RESET_SECOND_FACTOR_PERMISSION = "accounts.reset_second_factor"
 CHANGE_PROFILE_PERMISSION = "accounts.change_user"
+CLEAR_LOCKOUT_PERMISSION = "accounts.clear_login_lockout"
 
 
 def _locked_user(user: User) -> User:
@@ -155,6 +157,38 @@ def user_second_factor_reset(
         extra={"reason": reason, "devices": removed, "refresh_tokens": revoked},
     )
     return user
+
+
+@transaction.atomic
+def user_login_lockout_clear(
+    *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
+) -> int:
+    """Forget the user's failed logins (django-axes), ending a lockout before its
+    cool-off, e.g. once support has checked who is calling. Returns how many
+    attempt records were removed."""
+    staff_require(staff=staff, perm=CLEAR_LOCKOUT_PERMISSION)
+    reason = reason_clean(reason)
+    user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
+    cleared = axes_reset(username=user.email)
+    if not cleared:
+        raise Conflict(
+            Code.NO_FAILED_LOGINS, "This user has no failed logins on record."
+        )
+    audit_event_record(
+        code=AuditCode.ADMIN_OBJECT_CHANGED,
+        user=user,
+        acting_user=staff,
+        target=user,
+        meta=meta,
+        extra={
+            "model": "axes.accessattempt",
+            "action": "login_lockout_cleared",
+            "attempts": cleared,
+            "reason": reason,
+        },
+    )
+    return cleared
 
 
 def user_contact_check(*, user: User, email: str | None, phone: str | None) -> None:

@@ -396,3 +396,53 @@ def test_the_profile_service_names_the_field_it_refuses(
     assert exc.value.status_code in (400, 409)
     trader.refresh_from_db()
     assert (trader.email, trader.phone) == ("tina@example.com", "")
+
+
+def test_support_clears_a_login_lockout_with_a_reason(trader, settings):
+    # given a trader locked out after failed logins
+    settings.AXES_FAILURE_LIMIT = 2
+    client = Client()
+
+    def api_login(password):
+        return client.post(
+            "/api/v1/auth/login",
+            {"email": trader.email, "password": password},
+            content_type="application/json",
+        )
+
+    api_login("wrong-pass-1")
+    api_login("wrong-pass-1")
+    assert api_login(PASSWORD).status_code == 429
+    support = make_user(email="sam@example.com", roles=(Role.SUPPORT,))
+    staff_client = admin_client_for(support)
+    page = staff_client.get(f"/admin/accounts/user/{trader.pk}/change/")
+    assert b'data-testid="clear-lockout"' in page.content
+    # when support clears it
+    response = staff_client.post(
+        f"/admin/accounts/user/{trader.pk}/clear-lockout/",
+        {"reason": "verified caller, ticket 12"},
+        follow=True,
+    )
+    # then the trader signs in, and the trail says who cleared what
+    assert [str(m) for m in response.context["messages"]] == [
+        "Failed logins forgotten: the user may sign in again."
+    ]
+    assert api_login(PASSWORD).status_code == 200
+    event = AuditEvent.objects.get(code=AuditCode.ADMIN_OBJECT_CHANGED)
+    assert (event.user, event.acting_user) == (trader, support)
+    assert event.extra == {
+        "model": "axes.accessattempt",
+        "action": "login_lockout_cleared",
+        "attempts": 1,
+        "reason": "verified caller, ticket 12",
+    }
+    assert user_withdrawal_cooloff_until(user=trader) is None
+    # and with nothing left to clear, the button says so
+    again = staff_client.post(
+        f"/admin/accounts/user/{trader.pk}/clear-lockout/",
+        {"reason": "again"},
+        follow=True,
+    )
+    assert [str(m) for m in again.context["messages"]] == [
+        "This user has no failed logins on record."
+    ]
