@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 
 from accounts.api.serializers import PHONE_PATTERN
 
@@ -45,3 +46,65 @@ class PasswordChangeForm(forms.Form):
     new_password = forms.CharField(
         widget=forms.PasswordInput, max_length=128, strip=False
     )
+
+
+class StaffLoginForm(AdminAuthenticationForm):
+    """The back office's sign-in: email, password and a code, in one submit.
+
+    The code may come from the authenticator or be a backup code; the form finds
+    the device itself (`services.otp_verify`, devices locked, so a code works
+    once), where django-otp's admin form wanted a device picked first.
+    Failures are audited and count towards the lockout like any login."""
+
+    otp_token = forms.CharField(
+        max_length=16,
+        required=False,
+        label="Code",
+        help_text="From your authenticator app, or one of your backup codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "no_second_factor": "The back office needs a second factor: turn on "
+        "two-factor login on your security page first.",
+        "code_required": "Enter the code from your authenticator or a backup code.",
+    }
+
+    def clean(self):
+        from accounts import services
+        from accounts.selectors import user_has_two_factor
+        from config.errors import ApplicationError
+
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not (email and password):
+            return self.cleaned_data
+        try:
+            user = services.auth_authenticate(
+                request=self.request, email=email, password=password
+            )
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        self.confirm_login_allowed(user)  # staff only
+        if not user_has_two_factor(user=user):
+            raise forms.ValidationError(
+                self.error_messages["no_second_factor"], code="no_second_factor"
+            )
+        token = (self.cleaned_data.get("otp_token") or "").strip()
+        if not token:
+            raise forms.ValidationError(
+                self.error_messages["code_required"], code="code_required"
+            )
+        try:
+            device = services.auth_second_factor(
+                request=self.request, user=user, otp=token
+            )
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        user.otp_device = device  # django-otp marks the session verified at login
+        self.user_cache = user
+        services.login_succeeded_record(
+            request=self.request, user=user, channel="admin"
+        )
+        return self.cleaned_data

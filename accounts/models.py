@@ -5,8 +5,10 @@ from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.managers import UserManager
+from accounts.roles import BACK_OFFICE_ROLES
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -36,9 +38,30 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
         ]
+        permissions = [
+            ("suspend_user", "Can lock and unlock a user's account"),
+            ("end_user_sessions", "Can end a user's sessions and tokens"),
+            ("reset_second_factor", "Can reset a user's second factor"),
+            ("clear_login_lockout", "Can clear a user's login lockout"),
+        ]
 
     def __str__(self) -> str:
         return self.email
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django keeps a browser session only while this hash matches the one
+        # stored at login. Folding in `token_version` makes one bump end every
+        # session as well as every JWT (staff actions, suspension, password
+        # change; a view that must keep its own session calls
+        # `update_session_auth_hash`). Django's public get_session_auth_hash and
+        # its fallback-secret variant both come through here.
+        key_salt = "accounts.models.User.get_session_auth_hash"
+        return salted_hmac(
+            key_salt,
+            f"{self.password}:{self.token_version}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -209,3 +232,102 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class RoleGrantRequest(models.Model):
+    """Four eyes on power: one administrator asks for a back-office role for a
+    user, a different administrator (never the requester, never the user)
+    approves or rejects it. Statuses change only through `accounts.services`."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Waiting for a second administrator"
+        APPROVED = "approved", "Approved (role granted)"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled by the requester"
+
+    TRANSITIONS = {
+        Status.REQUESTED: (Status.APPROVED, Status.REJECTED, Status.CANCELLED),
+        Status.APPROVED: (),
+        Status.REJECTED: (),
+        Status.CANCELLED: (),
+    }
+    ROLE_CHOICES = [(role.value, role.value) for role in BACK_OFFICE_ROLES]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="role_grant_requests",
+        help_text="Who would get the role.",
+    )
+    role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.REQUESTED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=255)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "role"],
+                condition=models.Q(status="requested"),
+                name="role_grant_one_open_request",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(requested_by=models.F("user")),
+                name="role_grant_not_for_oneself",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(decided_by=models.F("requested_by")),
+                name="role_grant_four_eyes",
+            ),
+        ]
+        permissions = [
+            ("grant_role", "Can request, approve and revoke back-office roles"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} for {self.user} ({self.status})"
+
+
+class RoleGrantRequestStatusChange(models.Model):
+    """Append-only history of a role grant request's status."""
+
+    request = models.ForeignKey(
+        RoleGrantRequest, on_delete=models.PROTECT, related_name="history"
+    )
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.old_status or '-'} -> {self.new_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Status history is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Status history is append-only.")

@@ -16,6 +16,17 @@ class Role(StrEnum):
     KYC_REVIEWER = "kyc_reviewer"
     SUPPORT = "support"
     OPERATOR = "operator"
+    ADMINISTRATOR = "administrator"
+
+
+# Roles that open the back office (the admin): holding any of them makes a user
+# staff. Granting one is a request that a second administrator approves.
+BACK_OFFICE_ROLES: tuple[Role, ...] = (
+    Role.KYC_REVIEWER,
+    Role.SUPPORT,
+    Role.OPERATOR,
+    Role.ADMINISTRATOR,
+)
 
 
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
@@ -25,7 +36,10 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.KYC_REVIEWER: ("kyc.view_*", "kyc.change_*", "kyc.review_*"),
     Role.SUPPORT: (
         "accounts.view_user",
+        "accounts.end_user_sessions",
+        "accounts.clear_login_lockout",
         "accounts.view_auditevent",
+        "axes.view_*",
         "kyc.view_kyccase",
         "wallet.view_*",
         "trading.view_*",
@@ -36,6 +50,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "accounts.view_user",
         "accounts.change_user",
         "accounts.suspend_user",
+        "accounts.end_user_sessions",
+        "accounts.clear_login_lockout",
         "accounts.view_auditevent",
         "wallet.view_*",
         "wallet.add_adjustment",
@@ -47,6 +63,24 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "backoffice.view_ledgerverification",
         "backoffice.run_ledgerverification",
         "reports.view_*",
+    ),
+    # Administrators look after people: users' contact data and accounts, second
+    # factors, and who holds which role (granting one takes a second
+    # administrator). They move no money and decide no KYC.
+    Role.ADMINISTRATOR: (
+        "accounts.view_user",
+        "accounts.change_user",
+        "accounts.suspend_user",
+        "accounts.end_user_sessions",
+        "accounts.reset_second_factor",
+        "accounts.clear_login_lockout",
+        "accounts.grant_role",
+        "accounts.view_rolegrantrequest",
+        "accounts.add_rolegrantrequest",
+        "accounts.view_auditevent",
+        "auth.view_group",
+        "auth.view_permission",
+        "axes.view_*",
     ),
 }
 

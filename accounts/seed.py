@@ -1,5 +1,5 @@
 """Demo users for the embedded mode. Idempotent: running it again changes nothing
-but topping up backup codes."""
+but topping up backup codes (and giving demo staff their roles if these changed)."""
 
 from __future__ import annotations
 
@@ -17,16 +17,19 @@ class DemoUser:
     email: str
     full_name: str
     roles: tuple[Role, ...]
-    is_staff: bool = False
-    is_superuser: bool = False
 
 
+# Staff get their roles here directly (user_roles_bootstrap); in the back office a
+# role is granted only by one administrator's request and another's approval, so
+# the demo has two administrators. Nobody is a superuser: that takes
+# `manage.py createsuperuser`.
 DEMO_USERS = (
-    DemoUser("admin@example.com", "Ada Admin", (Role.OPERATOR,), True, True),
-    DemoUser("reviewer@example.com", "Rita Reviewer", (Role.KYC_REVIEWER,), True),
-    DemoUser("operator@example.com", "Otto Operator", (Role.OPERATOR,), True),
-    DemoUser("operator2@example.com", "Olga Operator", (Role.OPERATOR,), True),
-    DemoUser("support@example.com", "Sam Support", (Role.SUPPORT,), True),
+    DemoUser("admin@example.com", "Ada Admin", (Role.ADMINISTRATOR, Role.OPERATOR)),
+    DemoUser("admin2@example.com", "Abe Admin", (Role.ADMINISTRATOR,)),
+    DemoUser("reviewer@example.com", "Rita Reviewer", (Role.KYC_REVIEWER,)),
+    DemoUser("operator@example.com", "Otto Operator", (Role.OPERATOR,)),
+    DemoUser("operator2@example.com", "Olga Operator", (Role.OPERATOR,)),
+    DemoUser("support@example.com", "Sam Support", (Role.SUPPORT,)),
     DemoUser("alice@example.com", "Alice Trader", (Role.TRADER,)),
     DemoUser("bob@example.com", "Bob Trader", (Role.TRADER,)),
 )
@@ -40,14 +43,10 @@ def seed(*, out) -> None:
             user = services.user_register(
                 email=demo.email, password=DEMO_PASSWORD, full_name=demo.full_name
             )
-            services.user_roles_set(
-                user=user,
-                roles=list(demo.roles),
-                is_staff=demo.is_staff,
-                is_superuser=demo.is_superuser,
-            )
+        # also brings an older demo database's staff up to today's roles
+        user = services.user_roles_bootstrap(user=user, roles=list(demo.roles))
         line = f"  {demo.email:<24} {', '.join(r.value for r in demo.roles)}"
-        if demo.is_staff:
+        if user.is_staff:
             codes = services.backup_codes_ensure(user=user)
             line += (
                 f"\n    admin second factor, one-time backup codes: {' '.join(codes)}"

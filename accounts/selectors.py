@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, QuerySet
+from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -12,6 +12,7 @@ from accounts.models import (
     SECURITY_CODES,
     STAFF_ACTION_CODES,
     AuditEvent,
+    RoleGrantRequest,
     User,
 )
 from config.bulk import instance_from_row, model_columns
@@ -62,6 +63,31 @@ def staff_acted_on_user_recently(*, staff: User, user: User) -> bool:
         code__in=STAFF_ACTION_CODES,
         created_at__gt=timezone.now() - window,
     ).exists()
+
+
+def user_failed_login_count(*, user: User) -> int:
+    """Failed logins django-axes holds against this user's email (any address):
+    what counts towards a lockout until it cools off or staff clear it."""
+    from axes.models import AccessAttempt
+
+    return (
+        AccessAttempt.objects.filter(username__iexact=user.email).aggregate(
+            total=Sum("failures_since_start")
+        )["total"]
+        or 0
+    )
+
+
+def role_grant_requests_waiting(*, for_user: User | None = None) -> QuerySet:
+    """Role grant requests waiting for a second administrator, oldest first;
+    with `for_user`, only those that person may decide (not their own request,
+    not a role for themselves)."""
+    waiting = RoleGrantRequest.objects.filter(
+        status=RoleGrantRequest.Status.REQUESTED
+    ).select_related("user", "requested_by")
+    if for_user is not None:
+        waiting = waiting.exclude(requested_by=for_user).exclude(user=for_user)
+    return waiting.order_by("created_at", "id")
 
 
 _user_by_id_sql: dict[str, str] = {}

@@ -27,6 +27,11 @@ def make_user(
     is_staff: bool = False,
     is_superuser: bool = False,
 ) -> User:
+    """A registered user with these roles (given directly, as seed data does).
+
+    `is_staff` follows the roles; pass it to make staff without a back-office
+    role. `is_superuser` makes the user the way `manage.py createsuperuser` does
+    (no service sets it)."""
     from accounts import services
     from accounts.roles import sync_role_permissions
 
@@ -34,11 +39,19 @@ def make_user(
         # Transactional tests flush the tables, data migrations' groups included.
         sync_role_permissions()
     email = email or f"user{next(_counter)}@example.com"
-    user = services.user_register(email=email, password=password, full_name=full_name)
-    if roles != (Role.TRADER,) or is_staff or is_superuser:
-        services.user_roles_set(
-            user=user, roles=list(roles), is_staff=is_staff, is_superuser=is_superuser
+    if is_superuser:
+        user = User.objects.create_superuser(
+            email=email, password=password, full_name=full_name
         )
+    else:
+        user = services.user_register(
+            email=email, password=password, full_name=full_name
+        )
+    user = services.user_roles_bootstrap(user=user, roles=list(roles))
+    if is_staff and not user.is_staff:
+        # a test's shortcut: staff with no back-office role
+        User.objects.filter(pk=user.pk).update(is_staff=True)
+        user.refresh_from_db()
     return user
 
 

@@ -3,11 +3,15 @@ from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.forms import StaffLoginForm
 from accounts.views import home
 from config.health import healthz, readyz
 
 # The back office is two-factor: staff need a verified OTP device for the admin.
 admin.site.__class__ = OTPAdminSite
+# One submit with email, password and a code (authenticator or backup code).
+admin.site.login_form = StaffLoginForm
+admin.site.login_template = "admin/staff_login.html"
 admin.site.site_header = "Exchange back office"
 admin.site.site_title = "Exchange back office"
 

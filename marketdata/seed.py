@@ -130,9 +130,7 @@ def seed(*, out) -> None:
             user = account_services.user_register(
                 email=email, password=DEMO_PASSWORD, full_name=name
             )
-            account_services.user_roles_set(
-                user=user, roles=[Role.TRADER], is_staff=False
-            )
+            account_services.user_roles_bootstrap(user=user, roles=[Role.TRADER])
         profile = KycProfile.objects.filter(user=user).first()
         if reviewer is not None and (profile is None or not profile.cases.exists()):
             _kyc_approve(user, reviewer)

@@ -5,7 +5,8 @@ from django.contrib.auth.hashers import identify_hasher
 from rest_framework.test import APIClient
 
 from accounts.models import AuditCode, AuditEvent, User
-from accounts.services import user_set_status
+from accounts.roles import Role
+from accounts.services import user_lock
 from accounts.testing import PASSWORD, make_user
 from accounts.tests.conftest import totp_code
 
@@ -128,8 +129,8 @@ def test_login_wrong_password_is_401_and_audited(user):
 
 def test_suspended_user_cannot_log_in_or_use_old_tokens(user):
     tokens = login(APIClient()).json()
-    admin = make_user(email="ops@example.com", is_staff=True)
-    user_set_status(user=user, status=User.Status.SUSPENDED, acting_user=admin)
+    admin = make_user(email="ops@example.com", roles=(Role.OPERATOR,))
+    user_lock(user=user, staff=admin, reason="fraud report")
 
     response = login(APIClient())
     assert response.status_code == 403
@@ -142,9 +143,14 @@ def test_suspended_user_cannot_log_in_or_use_old_tokens(user):
         "/api/v1/auth/refresh", {"refresh": tokens["refresh"]}, format="json"
     )
     assert refreshed.status_code == 401
-    event = AuditEvent.objects.get(code=AuditCode.USER_SUSPENDED)
+    event = AuditEvent.objects.get(code=AuditCode.STAFF_ACCOUNT_LOCKED)
     assert (event.user, event.acting_user) == (user, admin)
-    assert event.extra == {"old": "active", "new": "suspended", "reason": ""}
+    assert event.extra == {
+        "old": "active",
+        "new": "suspended",
+        "reason": "fraud report",
+        "refresh_tokens": 1,
+    }
 
 
 def test_login_with_2fa_requires_the_code(user_with_2fa):

@@ -1,4 +1,7 @@
-"""Every write of the accounts app: users, sessions/tokens, 2FA, the audit trail."""
+"""Every write of the accounts app: users, sessions/tokens, 2FA, the audit trail.
+
+Staff powers over users live in `accounts.services.staff`, roles and their
+four-eyes grants in `accounts.services.roles`; both are re-exported here."""
 
 from __future__ import annotations
 
@@ -151,33 +154,6 @@ def user_profile_update(
             meta=meta,
             extra={"changes": changes},
         )
-    return user
-
-
-@transaction.atomic
-def user_set_status(
-    *, user: User, status: str, acting_user: User, reason: str = ""
-) -> User:
-    """Suspend or reactivate a user (back office). Suspension kills every token."""
-    user = User.objects.select_for_update().get(pk=user.pk)
-    if user.status == status:
-        return user
-    old = user.status
-    user.status = status
-    user.save(update_fields=["status"])
-    if status == User.Status.SUSPENDED:
-        _revoke_all_tokens(user)
-    audit_event_record(
-        code=(
-            AuditCode.USER_SUSPENDED
-            if status == User.Status.SUSPENDED
-            else AuditCode.USER_REACTIVATED
-        ),
-        user=user,
-        acting_user=acting_user,
-        target=user,
-        extra={"old": old, "new": status, "reason": reason},
-    )
     return user
 
 
@@ -408,15 +384,24 @@ def otp_verify(*, user: User, token: str):
     if not token:
         return None
     with transaction.atomic():
-        for model in (TOTPDevice, StaticDevice):
-            devices = (
-                model.objects.select_for_update()
-                .filter(user=user, confirmed=True)
-                .order_by("pk")
-            )
-            for device in devices:
-                if device.verify_token(token):
-                    return device
+        totp_devices = [
+            device
+            for device in TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=True)
+            .order_by("pk")
+            if token.isdigit() and len(token) == device.digits
+        ]
+        # A code shaped like an authenticator's is tried only there, anything
+        # else only as a backup code: a miss on the wrong kind of device would
+        # count as a failed attempt and throttle it.
+        devices = totp_devices or (
+            StaticDevice.objects.select_for_update()
+            .filter(user=user, confirmed=True)
+            .order_by("pk")
+        )
+        for device in devices:
+            if device.verify_token(token):
+                return device
     return None
 
 
@@ -507,35 +492,20 @@ def backup_codes_ensure(*, user: User, count: int = 10) -> list[str]:
     return list(device.token_set.order_by("pk").values_list("token", flat=True))
 
 
-@transaction.atomic
-def user_roles_set(
-    *,
-    user: User,
-    roles: list[Role],
-    is_staff: bool,
-    is_superuser: bool = False,
-    acting_user: User | None = None,
-) -> User:
-    """Give a user exactly these roles (groups); staff flag for the back office."""
-    before = set(user.groups.values_list("name", flat=True))
-    groups = [Group.objects.get_or_create(name=role.value)[0] for role in roles]
-    user.groups.set(groups)
-    user.is_staff = is_staff
-    user.is_superuser = is_superuser
-    user.save(update_fields=["is_staff", "is_superuser"])
-    after = {role.value for role in roles}
-    for name in sorted(after - before):
-        audit_event_record(
-            code=AuditCode.ROLE_GRANTED,
-            user=user,
-            acting_user=acting_user,
-            extra={"role": name},
-        )
-    for name in sorted(before - after):
-        audit_event_record(
-            code=AuditCode.ROLE_REVOKED,
-            user=user,
-            acting_user=acting_user,
-            extra={"role": name},
-        )
-    return user
+# Re-exported so callers have one namespace: `services.user_lock(...)`.
+from accounts.services.roles import (  # noqa: E402, F401
+    role_grant_approve,
+    role_grant_cancel,
+    role_grant_reject,
+    role_grant_request,
+    user_role_revoke,
+    user_roles_bootstrap,
+)
+from accounts.services.staff import (  # noqa: E402, F401
+    user_lock,
+    user_login_lockout_clear,
+    user_profile_update_by_staff,
+    user_second_factor_reset,
+    user_sessions_end,
+    user_unlock,
+)

@@ -1,0 +1,267 @@
+"""What staff may do to a user's account, each one audited: lock and unlock it,
+end its sessions and tokens, reset its second factor, correct its profile.
+
+Every action on credentials, email, phone or second factor ends the user's JWTs
+and browser sessions (a `token_version` bump: JWTs carry it, and the session
+hash folds it in) and, through its audit code (`CREDENTIAL_STAFF_CODES`), puts
+the user's withdrawals on a cool-off (`accounts.selectors.
+user_withdrawal_cooloff_until`). Staff never see or set a password; a "send a
+password reset link" action arrives with the reset flow.
+"""
+
+from __future__ import annotations
+
+import re
+
+from axes.utils import reset as axes_reset
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.api.serializers import PHONE_PATTERN
+from accounts.errors import AccountsErrorCode as Code
+from accounts.models import AuditCode, User
+from accounts.services import RequestMeta, _revoke_all_tokens, audit_event_record
+from accounts.services._staff_common import (
+    reason_clean,
+    staff_may_act_on,
+    staff_require,
+)
+from config.errors import ApplicationError, Conflict
+
+LOCK_PERMISSION = "accounts.suspend_user"
+END_SESSIONS_PERMISSION = "accounts.end_user_sessions"
+RESET_SECOND_FACTOR_PERMISSION = "accounts.reset_second_factor"
+CHANGE_PROFILE_PERMISSION = "accounts.change_user"
+CLEAR_LOCKOUT_PERMISSION = "accounts.clear_login_lockout"
+
+
+def _locked_user(user: User) -> User:
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
+@transaction.atomic
+def user_lock(
+    *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
+) -> User:
+    """Suspend the account: no login, and every token and session ends now."""
+    staff_require(staff=staff, perm=LOCK_PERMISSION)
+    reason = reason_clean(reason)
+    user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
+    if user.status == User.Status.SUSPENDED:
+        raise Conflict(Code.ACCOUNT_ALREADY_LOCKED, "This account is already locked.")
+    user.status = User.Status.SUSPENDED
+    user.save(update_fields=["status"])
+    revoked = _revoke_all_tokens(user)
+    audit_event_record(
+        code=AuditCode.STAFF_ACCOUNT_LOCKED,
+        user=user,
+        acting_user=staff,
+        target=user,
+        meta=meta,
+        extra={
+            "old": User.Status.ACTIVE,
+            "new": User.Status.SUSPENDED,
+            "reason": reason,
+            "refresh_tokens": revoked,
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def user_unlock(
+    *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
+) -> User:
+    """Reactivate a locked account. The user signs in afresh (nothing issued
+    before the unlock works) and their withdrawals wait out the cool-off."""
+    staff_require(staff=staff, perm=LOCK_PERMISSION)
+    reason = reason_clean(reason)
+    user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
+    if user.status != User.Status.SUSPENDED:
+        raise Conflict(Code.ACCOUNT_NOT_LOCKED, "This account is not locked.")
+    user.status = User.Status.ACTIVE
+    user.save(update_fields=["status"])
+    revoked = _revoke_all_tokens(user)
+    audit_event_record(
+        code=AuditCode.STAFF_ACCOUNT_UNLOCKED,
+        user=user,
+        acting_user=staff,
+        target=user,
+        meta=meta,
+        extra={
+            "old": User.Status.SUSPENDED,
+            "new": User.Status.ACTIVE,
+            "reason": reason,
+            "refresh_tokens": revoked,
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def user_sessions_end(
+    *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
+) -> User:
+    """End every browser session, access and refresh token of the user."""
+    staff_require(staff=staff, perm=END_SESSIONS_PERMISSION)
+    reason = reason_clean(reason)
+    user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
+    revoked = _revoke_all_tokens(user)
+    audit_event_record(
+        code=AuditCode.STAFF_SESSIONS_ENDED,
+        user=user,
+        acting_user=staff,
+        target=user,
+        meta=meta,
+        extra={"reason": reason, "refresh_tokens": revoked},
+    )
+    return user
+
+
+@transaction.atomic
+def user_second_factor_reset(
+    *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
+) -> User:
+    """Delete the user's authenticator and backup codes (they lost the phone),
+    and end their sessions and tokens. Administrators only."""
+    staff_require(staff=staff, perm=RESET_SECOND_FACTOR_PERMISSION)
+    reason = reason_clean(reason)
+    user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
+    removed = [
+        f"{model._meta.model_name}:{name}"
+        for model in (TOTPDevice, StaticDevice)
+        for name in model.objects.filter(user=user)
+        .order_by("pk")
+        .values_list("name", flat=True)
+    ]
+    if not removed:
+        raise Conflict(
+            Code.TWO_FACTOR_NOT_ENABLED, "This user has no second factor to reset."
+        )
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    revoked = _revoke_all_tokens(user)
+    audit_event_record(
+        code=AuditCode.STAFF_SECOND_FACTOR_RESET,
+        user=user,
+        acting_user=staff,
+        target=user,
+        meta=meta,
+        extra={"reason": reason, "devices": removed, "refresh_tokens": revoked},
+    )
+    return user
+
+
+@transaction.atomic
+def user_login_lockout_clear(
+    *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
+) -> int:
+    """Forget the user's failed logins (django-axes), ending a lockout before its
+    cool-off, e.g. once support has checked who is calling. Returns how many
+    attempt records were removed."""
+    staff_require(staff=staff, perm=CLEAR_LOCKOUT_PERMISSION)
+    reason = reason_clean(reason)
+    user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
+    cleared = axes_reset(username=user.email)
+    if not cleared:
+        raise Conflict(
+            Code.NO_FAILED_LOGINS, "This user has no failed logins on record."
+        )
+    audit_event_record(
+        code=AuditCode.ADMIN_OBJECT_CHANGED,
+        user=user,
+        acting_user=staff,
+        target=user,
+        meta=meta,
+        extra={
+            "model": "axes.accessattempt",
+            "action": "login_lockout_cleared",
+            "attempts": cleared,
+            "reason": reason,
+        },
+    )
+    return cleared
+
+
+def user_contact_check(*, user: User, email: str | None, phone: str | None) -> None:
+    """The rules a staff edit of email and phone must pass (also run by the admin
+    form, so a problem shows on its field)."""
+    if email is not None:
+        email = User.objects.normalize_email(email.strip()).lower()
+        try:
+            validate_email(email)
+        except DjangoValidationError as exc:
+            raise ApplicationError(
+                Code.EMAIL_INVALID,
+                "email: enter a valid email address.",
+                details={"email": exc.messages},
+            ) from exc
+        if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+            raise Conflict(
+                Code.EMAIL_TAKEN,
+                "email: another account has this email.",
+                details={"email": ["Another account has this email."]},
+            )
+    if phone is not None and phone.strip() and not re.match(PHONE_PATTERN, phone):
+        raise ApplicationError(
+            Code.PHONE_INVALID,
+            "phone: digits, spaces and +()- only, 5 to 32 characters.",
+            details={"phone": ["Enter a phone number: digits, spaces, +()-."]},
+        )
+
+
+@transaction.atomic
+def user_profile_update_by_staff(
+    *,
+    user: User,
+    staff: User,
+    reason: str,
+    full_name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    meta: RequestMeta | None = None,
+) -> User:
+    """Correct a user's profile from the back office. A change of email or phone
+    (`STAFF_CONTACT_CHANGED`) ends the user's sessions and tokens and starts the
+    withdrawal cool-off; a change of name alone is an `ADMIN_OBJECT_CHANGED`."""
+    staff_require(staff=staff, perm=CHANGE_PROFILE_PERMISSION)
+    reason = reason_clean(reason)
+    user = _locked_user(user)
+    staff_may_act_on(staff=staff, user=user)
+    user_contact_check(user=user, email=email, phone=phone)
+    wanted = {
+        "full_name": None if full_name is None else full_name.strip(),
+        "email": None
+        if email is None
+        else User.objects.normalize_email(email.strip()).lower(),
+        "phone": None if phone is None else phone.strip(),
+    }
+    changes = {
+        field: [getattr(user, field), value]
+        for field, value in wanted.items()
+        if value is not None and getattr(user, field) != value
+    }
+    if not changes:
+        return user
+    for field, (_, new) in changes.items():
+        setattr(user, field, new)
+    user.save(update_fields=list(changes))
+    extra = {"changes": changes, "reason": reason}
+    if {"email", "phone"} & changes.keys():
+        extra["refresh_tokens"] = _revoke_all_tokens(user)
+        code = AuditCode.STAFF_CONTACT_CHANGED
+    else:
+        code = AuditCode.ADMIN_OBJECT_CHANGED
+        extra["model"] = "accounts.user"
+    audit_event_record(
+        code=code, user=user, acting_user=staff, target=user, meta=meta, extra=extra
+    )
+    return user
