@@ -51,12 +51,8 @@ def alice(operator, django_capture_on_commit_callbacks):
     accounts.password_change(
         user=alice, old_password=PASSWORD, new_password="another-long-pass-7"
     )
-    accounts.user_set_status(
-        user=alice, status=User.Status.SUSPENDED, acting_user=operator, reason="Check"
-    )
-    accounts.user_set_status(
-        user=alice, status=User.Status.ACTIVE, acting_user=operator
-    )
+    accounts.user_lock(user=alice, staff=operator, reason="Check")
+    accounts.user_unlock(user=alice, staff=operator, reason="Checked")
     wallet.adjustment_request(
         user=alice, asset=usd, amount=2 * USD, reason="Goodwill", operator=operator
     )
@@ -117,8 +113,8 @@ def test_staff_actions_are_what_others_did_to_the_user(alice, operator):
     reviewer = page.kyc_cases[0].decided_by
     assert [(e.code, e.acting_user) for e in page.staff_actions] == [
         (AuditCode.ADJUSTMENT_REQUESTED, operator),
-        (AuditCode.USER_REACTIVATED, operator),
-        (AuditCode.USER_SUSPENDED, operator),
+        (AuditCode.STAFF_ACCOUNT_UNLOCKED, operator),
+        (AuditCode.STAFF_ACCOUNT_LOCKED, operator),
         (AuditCode.KYC_APPROVED, reviewer),
         (AuditCode.KYC_DOCUMENT_DECIDED, reviewer),
         (AuditCode.KYC_DOCUMENT_DECIDED, reviewer),
@@ -167,7 +163,7 @@ def test_support_and_operators_open_the_page(request, role, alice):
         r'<tr data-code="(\d+)">',
         html.split('data-testid="staff-actions"')[1],
     )
-    assert staff_codes == ["330", "901", "900", "207", "206", "206", "206", "204"]
+    assert staff_codes == ["330", "911", "910", "207", "206", "206", "206", "204"]
     assert 'data-testid="user-status">Active<' in html
     assert 'data-testid="kyc-status">Approved<' in html
 
