@@ -28,3 +28,8 @@ class WalletErrorCode(StrEnum):
     INVALID_WEBHOOK = "invalid_webhook"
     AMOUNT_MISMATCH = "amount_mismatch"
     NOT_FOUND = "not_found"
+    WITHDRAWAL_COOLOFF = "withdrawal_cooloff"
+    STAFF_ACTION_COOLOFF = "staff_action_cooloff"
+    NOTE_REQUIRED = "note_required"
+    PAYOUT_REFERENCE_REQUIRED = "payout_reference_required"
+    PAYOUT_REFERENCE_TAKEN = "payout_reference_taken"

@@ -30,6 +30,9 @@ from wallet.services.transfers import transfer_create
 from wallet.services.withdrawals import (
     withdrawal_approve,
     withdrawal_cancel,
+    withdrawal_complete,
+    withdrawal_fail,
+    withdrawal_mark_sent,
     withdrawal_reject,
     withdrawal_request,
 )
@@ -58,6 +61,9 @@ __all__ = [
     "user_accounts_ensure",
     "withdrawal_approve",
     "withdrawal_cancel",
+    "withdrawal_complete",
+    "withdrawal_fail",
+    "withdrawal_mark_sent",
     "withdrawal_reject",
     "withdrawal_request",
 ]

@@ -1,5 +1,16 @@
-"""Withdrawals: request (hold) -> approve (post the hold to external) | reject or
-cancel (void the hold). Four eyes: the approver is never the requester."""
+"""Withdrawals, from the request to the payout.
+
+    requested -> [first_approved ->] approved -> sent -> completed | failed
+    requested | first_approved | approved -> rejected;  requested | first_approved
+    -> cancelled (by the user)
+
+The request places a hold (`available -> held`). Approval keeps it: nothing has
+left yet, so a rejection simply voids it. `sent` posts the hold to `external`
+(journal `withdrawal:<id>`), the moment the money leaves. `failed` returns it with
+a new journal `external -> available` (`withdrawal:<id>:returned`); `completed`
+only confirms. Above WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER two distinct
+operators approve; nobody approves their own withdrawal or one of a user they
+acted on recently (`wallet.services.approvals`)."""
 
 from __future__ import annotations
 
@@ -11,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import Conflict, Forbidden, Unprocessable
+from config.errors import ApplicationError, Conflict, Forbidden, Unprocessable
 from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import (
@@ -21,10 +32,17 @@ from wallet.ledger import (
     hold_create,
     hold_post,
     hold_void,
+    ledger_post,
     user_accounts_ensure,
 )
 from wallet.models import Account, Asset, Journal, Withdrawal, WithdrawalStatusChange
 from wallet.money import format_units
+from wallet.services.approvals import (
+    money_approver_check,
+    needs_second_approval,
+    note_clean,
+    withdrawal_cooloff_check,
+)
 from wallet.services.common import require_perm, status_transition
 
 APPROVE_PERMISSION = "wallet.approve_withdrawal"
@@ -36,8 +54,8 @@ def _today_start() -> datetime:
 
 
 def withdrawn_today(*, user: User, asset: Asset) -> int:
-    """Units of `asset` the user has asked to withdraw today (UTC), not counting
-    rejected or cancelled requests."""
+    """Units of `asset` the user has asked to withdraw today (UTC): the money that
+    is gone or going (LIMIT_STATUSES), not rejected, cancelled or failed requests."""
     start = _today_start()
     total = Withdrawal.objects.filter(
         user=user,
@@ -63,6 +81,7 @@ def withdrawal_request(
         raise Forbidden(
             Code.KYC_REQUIRED, "Withdrawals need a verified identity (KYC)."
         )
+    withdrawal_cooloff_check(user=user)
     available, held = user_accounts_ensure(user=user, asset=asset)
     # Serialize this user's withdrawals of this asset (limit check + hold), taking
     # both account locks in pk order like every posting does.
@@ -116,22 +135,146 @@ def _lock(withdrawal: Withdrawal) -> Withdrawal:
     )
 
 
-@transaction.atomic
-def withdrawal_approve(
-    *, withdrawal: Withdrawal, operator: User, meta: RequestMeta | None = None
-) -> Withdrawal:
-    """Post the hold to `external`: the funds leave the platform's books."""
-    require_perm(operator, APPROVE_PERMISSION)
-    withdrawal = _lock(withdrawal)
+def _not_own(withdrawal: Withdrawal, operator: User) -> None:
     if operator.pk == withdrawal.user_id:
         raise Forbidden(
-            Code.FOUR_EYES, "Four eyes: you cannot approve your own withdrawal."
+            Code.FOUR_EYES, "Four eyes: you cannot decide your own withdrawal."
         )
+
+
+def _audit(
+    withdrawal: Withdrawal,
+    *,
+    code: AuditCode,
+    operator: User,
+    old: str,
+    meta: RequestMeta | None,
+    **extra,
+) -> None:
+    audit_event_record(
+        code=code,
+        user=withdrawal.user,
+        acting_user=operator,
+        target=withdrawal,
+        meta=meta,
+        extra={"old": old, "new": withdrawal.status, **extra},
+    )
+
+
+@transaction.atomic
+def withdrawal_approve(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """Approve a pending withdrawal; the funds stay held until it is sent.
+
+    Above the asset's second-approval threshold the first approval only records
+    `first_approved_by/at` (status `first_approved`, audit 314) and a different
+    operator gives the second (`approved`, audit 311). Refused while the user's
+    withdrawals are on cool-off, for the user themselves, for the first approver
+    giving the second, and for staff who acted on the user recently."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = _lock(withdrawal)
+    money_approver_check(approver=operator, user=withdrawal.user)
+    if withdrawal.first_approved_by_id == operator.pk:
+        raise Forbidden(
+            Code.FOUR_EYES,
+            "Four eyes: you gave the first approval; a second operator must give "
+            "the second.",
+        )
+    withdrawal_cooloff_check(user=withdrawal.user)
+    first = withdrawal.status == Withdrawal.Status.REQUESTED and needs_second_approval(
+        asset=withdrawal.asset, amount=withdrawal.amount
+    )
     old = status_transition(
         obj=withdrawal,
-        new_status=Withdrawal.Status.APPROVED,
+        new_status=(
+            Withdrawal.Status.FIRST_APPROVED if first else Withdrawal.Status.APPROVED
+        ),
         history=WithdrawalStatusChange,
         acting_user=operator,
+        note=note,
+    )
+    now = timezone.now()
+    if first:
+        withdrawal.first_approved_by = operator
+        withdrawal.first_approved_at = now
+        fields = ["first_approved_by", "first_approved_at"]
+    else:
+        withdrawal.decided_by = operator
+        withdrawal.decided_at = now
+        fields = ["decided_by", "decided_at"]
+    withdrawal.save(update_fields=["status", "updated_at", *fields])
+    _audit(
+        withdrawal,
+        code=(
+            AuditCode.WITHDRAWAL_FIRST_APPROVAL
+            if first
+            else AuditCode.WITHDRAWAL_APPROVED
+        ),
+        operator=operator,
+        old=old,
+        meta=meta,
+        note=note,
+    )
+    return withdrawal
+
+
+def _payout_reference_clean(text: str, *, asset: Asset, withdrawal_id: int) -> str:
+    reference = (text or "").strip()
+    field = "payout_reference"
+    if not reference or len(reference) > 128:
+        problem = "Required: the rail's reference (1 to 128 characters)."
+        raise ApplicationError(
+            Code.PAYOUT_REFERENCE_REQUIRED,
+            f"{field}: {problem}",
+            details={field: [problem]},
+        )
+    taken = (
+        Withdrawal.objects.filter(asset=asset, payout_reference=reference)
+        .exclude(pk=withdrawal_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if taken is not None:
+        problem = f"Already recorded on {asset.code} withdrawal #{taken}."
+        raise Conflict(
+            Code.PAYOUT_REFERENCE_TAKEN,
+            f"{field}: {problem}",
+            details={field: [problem]},
+        )
+    return reference
+
+
+@transaction.atomic
+def withdrawal_mark_sent(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    payout_reference: str,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """The payout left on its rail: record its reference and post the hold to
+    `external` (journal `withdrawal:<id>`). The money is off the books from here."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = _lock(withdrawal)
+    money_approver_check(approver=operator, user=withdrawal.user)
+    withdrawal_cooloff_check(user=withdrawal.user)
+    reference = _payout_reference_clean(
+        payout_reference, asset=withdrawal.asset, withdrawal_id=withdrawal.pk
+    )
+    old = status_transition(
+        obj=withdrawal,
+        new_status=Withdrawal.Status.SENT,
+        history=WithdrawalStatusChange,
+        acting_user=operator,
+        note=note,
     )
     hold_post(
         hold=withdrawal.hold,
@@ -144,18 +287,118 @@ def withdrawal_approve(
         ],
         kind=Journal.Kind.WITHDRAWAL,
         reference=str(withdrawal.pk),
-        metadata={"withdrawal": withdrawal.pk, "destination": withdrawal.destination},
+        metadata={
+            "withdrawal": withdrawal.pk,
+            "destination": withdrawal.destination,
+            "payout_reference": reference,
+        },
     )
-    withdrawal.decided_by = operator
-    withdrawal.decided_at = timezone.now()
-    withdrawal.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
-    audit_event_record(
-        code=AuditCode.WITHDRAWAL_APPROVED,
-        user=withdrawal.user,
-        acting_user=operator,
-        target=withdrawal,
+    withdrawal.payout_reference = reference
+    withdrawal.sent_by = operator
+    withdrawal.sent_at = timezone.now()
+    withdrawal.save(
+        update_fields=["status", "payout_reference", "sent_by", "sent_at", "updated_at"]
+    )
+    _audit(
+        withdrawal,
+        code=AuditCode.WITHDRAWAL_SENT,
+        operator=operator,
+        old=old,
         meta=meta,
-        extra={"old": old, "new": withdrawal.status},
+        payout_reference=reference,
+        note=note,
+    )
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_complete(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """The rail confirmed the payout. Nothing to post: it left when sent."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = _lock(withdrawal)
+    _not_own(withdrawal, operator)
+    old = status_transition(
+        obj=withdrawal,
+        new_status=Withdrawal.Status.COMPLETED,
+        history=WithdrawalStatusChange,
+        acting_user=operator,
+        note=note,
+    )
+    withdrawal.settled_at = timezone.now()
+    withdrawal.save(update_fields=["status", "settled_at", "updated_at"])
+    _audit(
+        withdrawal,
+        code=AuditCode.WITHDRAWAL_COMPLETED,
+        operator=operator,
+        old=old,
+        meta=meta,
+        note=note,
+    )
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_fail(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """The rail returned the payout: give the funds back through the ledger with a
+    new journal `external -> available` (`withdrawal:<id>:returned`); the sent
+    journal stays as it was. It credits the user, so it follows the approvers'
+    rules (not your own, not a user you acted on recently)."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = _lock(withdrawal)
+    money_approver_check(approver=operator, user=withdrawal.user)
+    old = status_transition(
+        obj=withdrawal,
+        new_status=Withdrawal.Status.FAILED,
+        history=WithdrawalStatusChange,
+        acting_user=operator,
+        note=note,
+    )
+    asset = withdrawal.asset
+    ledger_post(
+        kind=Journal.Kind.WITHDRAWAL,
+        reference=f"{withdrawal.pk}:returned",
+        postings=[
+            Posting(
+                account_ensure(asset=asset, kind=Account.Kind.EXTERNAL),
+                -withdrawal.amount,
+            ),
+            Posting(
+                account_ensure(
+                    owner=withdrawal.user, asset=asset, kind=Account.Kind.AVAILABLE
+                ),
+                withdrawal.amount,
+            ),
+        ],
+        metadata={
+            "withdrawal": withdrawal.pk,
+            "returned": True,
+            "payout_reference": withdrawal.payout_reference,
+        },
+    )
+    withdrawal.settled_at = timezone.now()
+    withdrawal.reason = "The payout failed; the funds are back in your balance."
+    withdrawal.save(update_fields=["status", "settled_at", "reason", "updated_at"])
+    _audit(
+        withdrawal,
+        code=AuditCode.WITHDRAWAL_FAILED,
+        operator=operator,
+        old=old,
+        meta=meta,
+        note=note,
     )
     return withdrawal
 
@@ -203,18 +446,17 @@ def withdrawal_reject(
     reason: str,
     meta: RequestMeta | None = None,
 ) -> Withdrawal:
-    """Refuse the request and return the held funds to the user's available."""
+    """Refuse the request (pending, or approved but not yet sent) and return the
+    held funds to the user's available. The reason is shown to the user."""
     require_perm(operator, APPROVE_PERMISSION)
+    reason = note_clean(reason, field="reason")
     withdrawal = _lock(withdrawal)
-    if operator.pk == withdrawal.user_id:
-        raise Forbidden(
-            Code.FOUR_EYES, "Four eyes: you cannot decide your own withdrawal."
-        )
+    _not_own(withdrawal, operator)
     return _release(
         withdrawal=withdrawal,
         new_status=Withdrawal.Status.REJECTED,
         actor=operator,
-        reason=reason or "Rejected by an operator.",
+        reason=reason,
         code=AuditCode.WITHDRAWAL_REJECTED,
         meta=meta,
     )
@@ -224,11 +466,12 @@ def withdrawal_reject(
 def withdrawal_cancel(
     *, withdrawal: Withdrawal, user: User, meta: RequestMeta | None = None
 ) -> Withdrawal:
-    """The user takes back a request that no operator has decided yet."""
+    """The user takes back a request that is not approved yet (a first approval
+    alone does not stop them)."""
     withdrawal = _lock(withdrawal)
     if withdrawal.user_id != user.pk:
         raise Forbidden(Code.PERMISSION_DENIED, "Not your withdrawal.")
-    if withdrawal.status != Withdrawal.Status.REQUESTED:
+    if withdrawal.status not in Withdrawal.PENDING_STATUSES:
         raise Conflict(
             Code.WITHDRAWAL_NOT_CANCELLABLE,
             f"status: a withdrawal that is {withdrawal.status} cannot be cancelled.",

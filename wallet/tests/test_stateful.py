@@ -29,7 +29,12 @@ from wallet.ledger import (
 )
 from wallet.models import Account, Asset
 from wallet.selectors import balance_list
-from wallet.services import withdrawal_approve, withdrawal_reject, withdrawal_request
+from wallet.services import (
+    withdrawal_approve,
+    withdrawal_mark_sent,
+    withdrawal_reject,
+    withdrawal_request,
+)
 from wallet.verification import ledger_problems
 
 USERS = ("u0", "u1", "u2")
@@ -54,6 +59,7 @@ class LedgerMachine(RuleBasedStateMachine):
             user = User.objects.create_user(email=f"{name}@example.com", full_name=name)
             self.users[name] = user
         self.operator = User.objects.create_superuser(email="op@example.com")
+        self.operator2 = User.objects.create_superuser(email="op2@example.com")
         # model: (user, asset) -> [available, held]; pending holds by id
         self.model = {(u, a): [0, 0] for u in USERS for a in ASSETS}
         self.external = dict.fromkeys(ASSETS, 0)
@@ -218,11 +224,24 @@ class LedgerMachine(RuleBasedStateMachine):
         withdrawal, user, asset, amount = item
         self.model[user, asset][1] -= amount
         if approve:
-            withdrawal_approve(withdrawal=withdrawal, operator=self.operator)
+            note = "Checked by the state machine."
+            withdrawal = withdrawal_approve(
+                withdrawal=withdrawal, operator=self.operator, note=note
+            )
+            if withdrawal.status == "first_approved":  # above the threshold
+                withdrawal_approve(
+                    withdrawal=withdrawal, operator=self.operator2, note=note
+                )
+            withdrawal_mark_sent(
+                withdrawal=withdrawal,
+                operator=self.operator,
+                payout_reference=f"ref-{withdrawal.pk}",
+                note=note,
+            )
             self.external[asset] += amount
         else:
             withdrawal_reject(
-                withdrawal=withdrawal, operator=self.operator, reason="no"
+                withdrawal=withdrawal, operator=self.operator, reason="not this time"
             )
             self.model[user, asset][0] += amount
 
