@@ -6,7 +6,6 @@ adjustments both call `money_approver_check`, withdrawals also
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from accounts.models import User
 from accounts.selectors import (
@@ -15,8 +14,6 @@ from accounts.selectors import (
 )
 from config.errors import ApplicationError, Forbidden
 from wallet.errors import WalletErrorCode as Code
-from wallet.models import Asset
-from wallet.money import to_units
 
 # An operator's note on each step of a withdrawal or adjustment: typed, not clicked.
 NOTE_MIN_LENGTH = 10
@@ -73,26 +70,3 @@ def money_approver_check(
             "You performed a staff action on this user in the last "
             f"{hours} hours: another operator must approve their money.",
         )
-
-
-def second_approval_threshold(*, asset: Asset) -> int | None:
-    """Units above which a withdrawal of `asset` needs two approvers
-    (WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER, whole units as a decimal string); None
-    when the asset has no threshold."""
-    text = settings.WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER.get(asset.code)
-    if text is None or str(text).strip() == "":
-        return None
-    try:
-        return to_units(
-            str(text), decimals=asset.decimals, field="threshold", allow_zero=True
-        )
-    except ApplicationError as exc:
-        raise ImproperlyConfigured(
-            f"WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER[{asset.code}]={text!r}: "
-            f"{exc.message}"
-        ) from exc
-
-
-def needs_second_approval(*, asset: Asset, amount: int) -> bool:
-    threshold = second_approval_threshold(asset=asset)
-    return threshold is not None and amount > threshold

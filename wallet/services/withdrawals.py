@@ -37,9 +37,9 @@ from wallet.ledger import (
 )
 from wallet.models import Account, Asset, Journal, Withdrawal, WithdrawalStatusChange
 from wallet.money import format_units
+from wallet.selectors import needs_second_approval
 from wallet.services.approvals import (
     money_approver_check,
-    needs_second_approval,
     note_clean,
     withdrawal_cooloff_check,
 )
