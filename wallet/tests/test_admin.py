@@ -50,12 +50,13 @@ def requested(alice, usd):
         "/admin/wallet/adjustment/",
         "/admin/wallet/adjustment/add/",
         "/admin/wallet/transfer/",
-        "/admin/wallet/withdrawal/1/change/",
-        "/admin/wallet/withdrawal/1/review/",
+        "/admin/wallet/withdrawal/{pk}/change/",
+        "/admin/wallet/withdrawal/{pk}/review/",
     ],
 )
 def test_operator_sees_the_wallet_back_office(operator, requested, url):
-    assert admin_client_for(operator).get(url).status_code == 200
+    page = admin_client_for(operator).get(url.format(pk=requested.pk))
+    assert page.status_code == 200
 
 
 def test_ledger_admin_is_read_only(operator, requested):

@@ -1,6 +1,7 @@
 """Issue 15's money rules: cool-offs, four eyes above the threshold, the payout
 steps after approval and what each posts in the ledger."""
 
+import importlib
 from datetime import timedelta
 from unittest import mock
 
@@ -624,3 +625,63 @@ def test_withdrawal_api_shows_the_new_statuses(approved, funded, operator2):
         "rejected",
         "cancelled",
     ]
+
+
+def test_queues_list_what_waits_oldest_first(
+    threshold_100_usd, funded, usd, operator, operator2
+):
+    old = services.withdrawal_request(
+        user=funded, asset=usd, amount=20_000, destination="x"
+    )
+    new = services.withdrawal_request(
+        user=funded, asset=usd, amount=1_000, destination="x"
+    )
+    done = services.withdrawal_request(
+        user=funded, asset=usd, amount=1_000, destination="x"
+    )
+    services.withdrawal_approve(withdrawal=old, operator=operator, note=NOTE)
+    services.withdrawal_approve(withdrawal=done, operator=operator, note=NOTE)
+    assert [w.pk for w in selectors.withdrawal_queue()] == [old.pk, new.pk]
+    first = services.adjustment_request(
+        user=funded, asset=usd, amount=5, reason="one", operator=operator
+    )
+    second = services.adjustment_request(
+        user=funded, asset=usd, amount=7, reason="two", operator=operator
+    )
+    services.adjustment_approve(adjustment=first, operator=operator2, note=NOTE)
+    assert [a.pk for a in selectors.adjustment_queue()] == [second.pk]
+
+
+def test_migration_turns_old_approved_withdrawals_into_completed(
+    approved, funded, operator2
+):
+    # given: a row as the old code left it: `approved` with its hold posted
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "wallet.migrations.0003_withdrawal_payout_steps"
+    )
+    services.withdrawal_mark_sent(
+        withdrawal=approved, operator=operator2, payout_reference="tmp", note=NOTE
+    )
+    Withdrawal.objects.filter(pk=approved.pk).update(
+        status="approved", payout_reference="", sent_by=None, sent_at=None
+    )
+    untouched = services.withdrawal_approve(
+        withdrawal=services.withdrawal_request(
+            user=funded, asset=approved.asset, amount=100, destination="x"
+        ),
+        operator=operator2,
+        note=NOTE,
+    )
+    # when
+    migration.approved_and_posted_to_completed(apps, None)
+    # then: completed with a reference naming the migration; the new-style one stays
+    approved.refresh_from_db()
+    assert (approved.status, approved.payout_reference) == (
+        "completed",
+        f"pre-payout-steps-{approved.pk}",
+    )
+    assert approved.history.last().note == migration.LEGACY_NOTE
+    assert Withdrawal.objects.get(pk=untouched.pk).status == "approved"
+    _verify_ledger()
