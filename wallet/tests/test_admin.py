@@ -10,6 +10,8 @@ from accounts.roles import Role
 from accounts.services import audit_event_record
 from accounts.testing import admin_client_for, make_user
 from kyc.testing import kyc_approve
+from trading.services import order_place
+from trading.tests.helpers import make_btc_usd, match
 from wallet import services
 from wallet.admin_approvals import AdjustmentAdmin, WithdrawalAdmin
 from wallet.models import Adjustment, Withdrawal
@@ -297,3 +299,31 @@ def test_asset_decimals_are_fixed_once_created(operator, usd):
     page = admin_client_for(superuser).get(f"/admin/wallet/asset/{usd.pk}/change/")
     assert b'name="decimals"' not in page.content
     assert b'name="name"' in page.content
+
+
+def test_review_page_lists_the_users_recent_fills(operator, alice, bob, usd, btc):
+    # given: alice bought 0.01 BTC at 100.00 USD from bob, then asks to withdraw
+    instrument = make_btc_usd()
+    for user in (alice, bob):
+        kyc_approve(user=user)
+    fund(alice, usd, 100_000)
+    fund(bob, btc, 10**8)
+    order_place(user=bob, symbol="BTC-USD", side="sell", price="100", quantity="0.01")
+    order_place(user=alice, symbol="BTC-USD", side="buy", price="100", quantity="0.01")
+    match(instrument)
+    withdrawal = services.withdrawal_request(
+        user=alice, asset=usd, amount=1_000, destination="x"
+    )
+    # when
+    page = admin_client_for(operator).get(
+        f"/admin/wallet/withdrawal/{withdrawal.pk}/review/"
+    )
+    # then
+    [(fill, symbol, price, quantity, value)] = page.context["fills"]
+    assert (symbol, fill.side, price, quantity, value) == (
+        "BTC-USD",
+        "buy",
+        "100.00",
+        "0.01000000",
+        "1.00",
+    )
