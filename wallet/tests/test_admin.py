@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AuditCode
@@ -327,3 +329,26 @@ def test_review_page_lists_the_users_recent_fills(operator, alice, bob, usd, btc
         "0.01000000",
         "1.00",
     )
+
+
+def test_review_page_and_queue_queries_do_not_grow_with_history(operator, alice, usd):
+    kyc_approve(user=alice)
+    fund(alice, usd, 100_000)
+
+    def counts() -> tuple[int, int]:
+        withdrawal = services.withdrawal_request(
+            user=alice, asset=usd, amount=100, destination="x"
+        )
+        services.deposit_create(user=alice, asset=usd, amount=100)
+        client = admin_client_for(operator)
+        client.get("/admin/wallet/withdrawal/")  # warm the session and caches
+        with CaptureQueriesContext(connection) as review:
+            client.get(f"/admin/wallet/withdrawal/{withdrawal.pk}/review/")
+        with CaptureQueriesContext(connection) as queue:
+            client.get("/admin/wallet/withdrawal/")
+        return len(review), len(queue)
+
+    first = counts()
+    for _ in range(3):
+        counts()
+    assert counts() == first
