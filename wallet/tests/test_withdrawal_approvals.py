@@ -18,6 +18,7 @@ from accounts.testing import api_client_for, make_user
 from config.errors import ApplicationError
 from kyc.testing import kyc_approve
 from wallet import selectors, services
+from wallet.checks import wallet_second_approval_threshold_check
 from wallet.ledger import account_ensure
 from wallet.models import Account, Hold, Journal, Withdrawal
 from wallet.tests.helpers import assert_ledger_ok, balances, fund, make_asset
@@ -685,3 +686,15 @@ def test_migration_turns_old_approved_withdrawals_into_completed(
     assert approved.history.last().note == migration.LEGACY_NOTE
     assert Withdrawal.objects.get(pk=untouched.pk).status == "approved"
     _verify_ledger()
+
+
+def test_a_bad_threshold_setting_fails_the_system_check(settings):
+    settings.WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER = {"USD": "10000", "BTC": "1e3"}
+    [error] = wallet_second_approval_threshold_check(None)
+    assert (error.id, error.msg) == (
+        "wallet.E002",
+        "WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER[BTC]='1e3' is not a non-negative "
+        "decimal amount in whole units.",
+    )
+    settings.WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER = {"USD": "10000", "BTC": "0.5"}
+    assert wallet_second_approval_threshold_check(None) == []
