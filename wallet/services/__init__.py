@@ -26,13 +26,15 @@ from wallet.services.deposits import (
     deposit_webhook_process,
     sandbox_checkout_complete,
 )
+from wallet.services.payouts import (
+    withdrawal_complete,
+    withdrawal_fail,
+    withdrawal_mark_sent,
+)
 from wallet.services.transfers import transfer_create
 from wallet.services.withdrawals import (
     withdrawal_approve,
     withdrawal_cancel,
-    withdrawal_complete,
-    withdrawal_fail,
-    withdrawal_mark_sent,
     withdrawal_reject,
     withdrawal_request,
 )

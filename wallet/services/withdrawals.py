@@ -10,7 +10,8 @@ left yet, so a rejection simply voids it. `sent` posts the hold to `external`
 a new journal `external -> available` (`withdrawal:<id>:returned`); `completed`
 only confirms. Above WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER two distinct
 operators approve; nobody approves their own withdrawal or one of a user they
-acted on recently (`wallet.services.approvals`)."""
+acted on recently (`wallet.services.approvals`). The payout steps after approval
+(sent, completed, failed) are in `wallet.services.payouts`."""
 
 from __future__ import annotations
 
@@ -22,20 +23,16 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Conflict, Forbidden, Unprocessable
+from config.errors import Conflict, Forbidden, Unprocessable
 from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import (
-    Posting,
-    account_ensure,
     accounts_lock,
     hold_create,
-    hold_post,
     hold_void,
-    ledger_post,
     user_accounts_ensure,
 )
-from wallet.models import Account, Asset, Journal, Withdrawal, WithdrawalStatusChange
+from wallet.models import Asset, Withdrawal, WithdrawalStatusChange
 from wallet.money import format_units
 from wallet.selectors import needs_second_approval
 from wallet.services.approvals import (
@@ -127,7 +124,7 @@ def withdrawal_request(
     return withdrawal
 
 
-def _lock(withdrawal: Withdrawal) -> Withdrawal:
+def lock_withdrawal(withdrawal: Withdrawal) -> Withdrawal:
     return (
         Withdrawal.objects.select_for_update(of=("self",))
         .select_related("asset", "hold", "user")
@@ -135,14 +132,14 @@ def _lock(withdrawal: Withdrawal) -> Withdrawal:
     )
 
 
-def _not_own(withdrawal: Withdrawal, operator: User) -> None:
+def refuse_own_withdrawal(withdrawal: Withdrawal, operator: User) -> None:
     if operator.pk == withdrawal.user_id:
         raise Forbidden(
             Code.FOUR_EYES, "Four eyes: you cannot decide your own withdrawal."
         )
 
 
-def _audit(
+def record_withdrawal_event(
     withdrawal: Withdrawal,
     *,
     code: AuditCode,
@@ -178,7 +175,7 @@ def withdrawal_approve(
     giving the second, and for staff who acted on the user recently."""
     require_perm(operator, APPROVE_PERMISSION)
     note = note_clean(note)
-    withdrawal = _lock(withdrawal)
+    withdrawal = lock_withdrawal(withdrawal)
     money_approver_check(approver=operator, user=withdrawal.user)
     if withdrawal.first_approved_by_id == operator.pk:
         raise Forbidden(
@@ -209,192 +206,13 @@ def withdrawal_approve(
         withdrawal.decided_at = now
         fields = ["decided_by", "decided_at"]
     withdrawal.save(update_fields=["status", "updated_at", *fields])
-    _audit(
+    record_withdrawal_event(
         withdrawal,
         code=(
             AuditCode.WITHDRAWAL_FIRST_APPROVAL
             if first
             else AuditCode.WITHDRAWAL_APPROVED
         ),
-        operator=operator,
-        old=old,
-        meta=meta,
-        note=note,
-    )
-    return withdrawal
-
-
-def _payout_reference_clean(text: str, *, asset: Asset, withdrawal_id: int) -> str:
-    reference = (text or "").strip()
-    field = "payout_reference"
-    if not reference or len(reference) > 128:
-        problem = "Required: the rail's reference (1 to 128 characters)."
-        raise ApplicationError(
-            Code.PAYOUT_REFERENCE_REQUIRED,
-            f"{field}: {problem}",
-            details={field: [problem]},
-        )
-    taken = (
-        Withdrawal.objects.filter(asset=asset, payout_reference=reference)
-        .exclude(pk=withdrawal_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if taken is not None:
-        problem = f"Already recorded on {asset.code} withdrawal #{taken}."
-        raise Conflict(
-            Code.PAYOUT_REFERENCE_TAKEN,
-            f"{field}: {problem}",
-            details={field: [problem]},
-        )
-    return reference
-
-
-@transaction.atomic
-def withdrawal_mark_sent(
-    *,
-    withdrawal: Withdrawal,
-    operator: User,
-    payout_reference: str,
-    note: str,
-    meta: RequestMeta | None = None,
-) -> Withdrawal:
-    """The payout left on its rail: record its reference and post the hold to
-    `external` (journal `withdrawal:<id>`). The money is off the books from here."""
-    require_perm(operator, APPROVE_PERMISSION)
-    note = note_clean(note)
-    withdrawal = _lock(withdrawal)
-    money_approver_check(approver=operator, user=withdrawal.user)
-    withdrawal_cooloff_check(user=withdrawal.user)
-    reference = _payout_reference_clean(
-        payout_reference, asset=withdrawal.asset, withdrawal_id=withdrawal.pk
-    )
-    old = status_transition(
-        obj=withdrawal,
-        new_status=Withdrawal.Status.SENT,
-        history=WithdrawalStatusChange,
-        acting_user=operator,
-        note=note,
-    )
-    hold_post(
-        hold=withdrawal.hold,
-        amount=withdrawal.amount,
-        postings=[
-            Posting(
-                account_ensure(asset=withdrawal.asset, kind=Account.Kind.EXTERNAL),
-                withdrawal.amount,
-            )
-        ],
-        kind=Journal.Kind.WITHDRAWAL,
-        reference=str(withdrawal.pk),
-        metadata={
-            "withdrawal": withdrawal.pk,
-            "destination": withdrawal.destination,
-            "payout_reference": reference,
-        },
-    )
-    withdrawal.payout_reference = reference
-    withdrawal.sent_by = operator
-    withdrawal.sent_at = timezone.now()
-    withdrawal.save(
-        update_fields=["status", "payout_reference", "sent_by", "sent_at", "updated_at"]
-    )
-    _audit(
-        withdrawal,
-        code=AuditCode.WITHDRAWAL_SENT,
-        operator=operator,
-        old=old,
-        meta=meta,
-        payout_reference=reference,
-        note=note,
-    )
-    return withdrawal
-
-
-@transaction.atomic
-def withdrawal_complete(
-    *,
-    withdrawal: Withdrawal,
-    operator: User,
-    note: str,
-    meta: RequestMeta | None = None,
-) -> Withdrawal:
-    """The rail confirmed the payout. Nothing to post: it left when sent."""
-    require_perm(operator, APPROVE_PERMISSION)
-    note = note_clean(note)
-    withdrawal = _lock(withdrawal)
-    _not_own(withdrawal, operator)
-    old = status_transition(
-        obj=withdrawal,
-        new_status=Withdrawal.Status.COMPLETED,
-        history=WithdrawalStatusChange,
-        acting_user=operator,
-        note=note,
-    )
-    withdrawal.settled_at = timezone.now()
-    withdrawal.save(update_fields=["status", "settled_at", "updated_at"])
-    _audit(
-        withdrawal,
-        code=AuditCode.WITHDRAWAL_COMPLETED,
-        operator=operator,
-        old=old,
-        meta=meta,
-        note=note,
-    )
-    return withdrawal
-
-
-@transaction.atomic
-def withdrawal_fail(
-    *,
-    withdrawal: Withdrawal,
-    operator: User,
-    note: str,
-    meta: RequestMeta | None = None,
-) -> Withdrawal:
-    """The rail returned the payout: give the funds back through the ledger with a
-    new journal `external -> available` (`withdrawal:<id>:returned`); the sent
-    journal stays as it was. It credits the user, so it follows the approvers'
-    rules (not your own, not a user you acted on recently)."""
-    require_perm(operator, APPROVE_PERMISSION)
-    note = note_clean(note)
-    withdrawal = _lock(withdrawal)
-    money_approver_check(approver=operator, user=withdrawal.user)
-    old = status_transition(
-        obj=withdrawal,
-        new_status=Withdrawal.Status.FAILED,
-        history=WithdrawalStatusChange,
-        acting_user=operator,
-        note=note,
-    )
-    asset = withdrawal.asset
-    ledger_post(
-        kind=Journal.Kind.WITHDRAWAL,
-        reference=f"{withdrawal.pk}:returned",
-        postings=[
-            Posting(
-                account_ensure(asset=asset, kind=Account.Kind.EXTERNAL),
-                -withdrawal.amount,
-            ),
-            Posting(
-                account_ensure(
-                    owner=withdrawal.user, asset=asset, kind=Account.Kind.AVAILABLE
-                ),
-                withdrawal.amount,
-            ),
-        ],
-        metadata={
-            "withdrawal": withdrawal.pk,
-            "returned": True,
-            "payout_reference": withdrawal.payout_reference,
-        },
-    )
-    withdrawal.settled_at = timezone.now()
-    withdrawal.reason = "The payout failed; the funds are back in your balance."
-    withdrawal.save(update_fields=["status", "settled_at", "reason", "updated_at"])
-    _audit(
-        withdrawal,
-        code=AuditCode.WITHDRAWAL_FAILED,
         operator=operator,
         old=old,
         meta=meta,
@@ -450,8 +268,8 @@ def withdrawal_reject(
     held funds to the user's available. The reason is shown to the user."""
     require_perm(operator, APPROVE_PERMISSION)
     reason = note_clean(reason, field="reason")
-    withdrawal = _lock(withdrawal)
-    _not_own(withdrawal, operator)
+    withdrawal = lock_withdrawal(withdrawal)
+    refuse_own_withdrawal(withdrawal, operator)
     return _release(
         withdrawal=withdrawal,
         new_status=Withdrawal.Status.REJECTED,
@@ -468,7 +286,7 @@ def withdrawal_cancel(
 ) -> Withdrawal:
     """The user takes back a request that is not approved yet (a first approval
     alone does not stop them)."""
-    withdrawal = _lock(withdrawal)
+    withdrawal = lock_withdrawal(withdrawal)
     if withdrawal.user_id != user.pk:
         raise Forbidden(Code.PERMISSION_DENIED, "Not your withdrawal.")
     if withdrawal.status not in Withdrawal.PENDING_STATUSES:

@@ -1,15 +1,12 @@
-"""Back office for money that needs approval: the withdrawal queue with its
-one-at-a-time review page, and adjustments (maker-checker). No bulk actions: each
-step is a POST from the object's own page, with a typed note, calling one service.
-Imported by `wallet.admin` (which Django's autodiscovery loads)."""
+"""The withdrawal queue and its one-at-a-time review page: each step is a POST
+with a typed note calling one service; no bulk actions."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,71 +19,18 @@ from accounts.services import RequestMeta
 from config.errors import ApplicationError
 from kyc.selectors import kyc_profile_get
 from wallet import selectors, services
+from wallet.admin_approvals.common import QueueFilter, form_problems, money
 from wallet.forms import OperatorNoteForm, PayoutSentForm
 from wallet.models import (
-    Adjustment,
-    AdjustmentStatusChange,
     Withdrawal,
     WithdrawalStatusChange,
 )
-from wallet.money import format_units, to_units
+from wallet.money import format_units
 
 WITHDRAWAL_PERMISSION = "wallet.approve_withdrawal"
-ADJUSTMENT_PERMISSION = "wallet.approve_adjustment"
 
 
-def _money(obj, field: str = "amount") -> str:
-    return format_units(getattr(obj, field), obj.asset.decimals)
-
-
-def _form_problems(form: forms.Form) -> str:
-    return "; ".join(
-        f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
-    )
-
-
-class _QueueFilter(admin.SimpleListFilter):
-    """Opens on what waits for an operator, not on "all"."""
-
-    title = "queue"
-    parameter_name = "queue"
-    default = "pending"
-    queues: dict[str, tuple[str, tuple[str, ...]]] = {}
-    statuses: type = None  # the model's Status choices
-
-    def lookups(self, request, model_admin):
-        return [
-            *((key, label) for key, (label, _) in self.queues.items()),
-            *((s.value, s.label) for s in self.statuses),
-            ("all", "All"),
-        ]
-
-    def value(self):
-        return super().value() or self.default
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value in self.queues:
-            return queryset.filter(status__in=self.queues[value][1])
-        if value in self.statuses.values:
-            return queryset.filter(status=value)
-        return queryset
-
-    def choices(self, changelist):
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == lookup,
-                "query_string": changelist.get_query_string(
-                    {self.parameter_name: lookup}
-                ),
-                "display": title,
-            }
-
-
-# --- Withdrawals ---------------------------------------------------------------------
-
-
-class WithdrawalQueueFilter(_QueueFilter):
+class WithdrawalQueueFilter(QueueFilter):
     statuses = Withdrawal.Status
     queues = {
         "pending": ("Waiting for approval", Withdrawal.PENDING_STATUSES),
@@ -133,7 +77,7 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Amount")
     def amount_display(self, obj):
-        return _money(obj)
+        return money(obj)
 
     @admin.display(description="Waiting")
     def waiting(self, obj):
@@ -219,12 +163,12 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Withdrawal #{withdrawal.pk}: {_money(withdrawal)} "
+            "title": f"Withdrawal #{withdrawal.pk}: {money(withdrawal)} "
             f"{withdrawal.asset.code}",
             "subtitle": withdrawal.user.email,
             "withdrawal": withdrawal,
             "review": review,
-            "amount": _money(withdrawal),
+            "amount": money(withdrawal),
             "threshold": review.fmt(review.threshold),
             "largest_completed": review.fmt(review.largest_completed),
             "kyc_status": profile.get_status_display() if profile else "Not submitted",
@@ -237,8 +181,8 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 (h, format_units(h.remaining_amount, h.asset.decimals))
                 for h in review.holds
             ],
-            "deposits": [(d, _money(d)) for d in review.deposits],
-            "other_withdrawals": [(w, _money(w)) for w in review.other_withdrawals],
+            "deposits": [(d, money(d)) for d in review.deposits],
+            "other_withdrawals": [(w, money(w)) for w in review.other_withdrawals],
             "fills": _recent_fills(withdrawal.user),
             "blockers": blockers,
             "can_decide": can_decide,
@@ -270,7 +214,7 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         withdrawal = get_object_or_404(Withdrawal, pk=withdrawal_id)
         form = form_class(request.POST)
         if not form.is_valid():
-            messages.error(request, _form_problems(form))
+            messages.error(request, form_problems(form))
             return self._back(withdrawal_id)
         try:
             result = act(
@@ -361,216 +305,3 @@ def _recent_fills(user) -> list[tuple]:
             )
         )
     return rows
-
-
-# --- Adjustments ---------------------------------------------------------------------
-
-
-class AdjustmentQueueFilter(_QueueFilter):
-    statuses = Adjustment.Status
-    queues = {"pending": ("Waiting for a checker", (Adjustment.Status.PENDING,))}
-
-
-class AdjustmentHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = AdjustmentStatusChange
-    fields = ("created_at", "old_status", "new_status", "acting_user", "note")
-    readonly_fields = fields
-    extra = 0
-
-
-class AdjustmentAddForm(forms.ModelForm):
-    amount_text = forms.CharField(
-        label="Amount",
-        max_length=64,
-        help_text="Decimal string; positive credits the user, negative debits.",
-    )
-
-    class Meta:
-        model = Adjustment
-        fields = ("user", "asset", "amount_text", "reason")
-
-    def clean(self):
-        data = super().clean()
-        asset, text = data.get("asset"), data.get("amount_text")
-        if asset is not None and text:
-            try:
-                data["amount"] = to_units(
-                    text, decimals=asset.decimals, field="amount", allow_negative=True
-                )
-            except ApplicationError as exc:
-                self.add_error("amount_text", exc.message)
-        return data
-
-
-@admin.register(Adjustment)
-class AdjustmentAdmin(admin.ModelAdmin):
-    """Maker-checker: one operator adds, a different one approves or rejects on
-    the adjustment's own page with a typed note."""
-
-    form = AdjustmentAddForm
-    change_form_template = "admin/wallet/adjustment/change_form.html"
-    list_display = (
-        "id",
-        "user",
-        "asset",
-        "amount_display",
-        "status",
-        "requested_by",
-        "decided_by",
-        "created_at",
-    )
-    list_filter = (AdjustmentQueueFilter, "asset")
-    search_fields = ("user__email", "reason")
-    list_select_related = ("user", "asset", "requested_by", "decided_by")
-    autocomplete_fields = ("user",)
-    ordering = ("created_at", "id")
-    actions = None
-    inlines = [AdjustmentHistoryInline]
-    readonly_fields = (
-        "user",
-        "asset",
-        "amount_display",
-        "reason",
-        "status",
-        "requested_by",
-        "decided_by",
-        "decided_at",
-        "journal",
-        "created_at",
-    )
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else ()
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ("user", "asset", "amount_text", "reason")
-        return self.readonly_fields
-
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else []
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Amount")
-    def amount_display(self, obj):
-        return _money(obj)
-
-    def save_model(self, request, obj, form, change):
-        created = services.adjustment_request(
-            user=form.cleaned_data["user"],
-            asset=form.cleaned_data["asset"],
-            amount=form.cleaned_data["amount"],
-            reason=form.cleaned_data["reason"],
-            operator=request.user,
-            meta=RequestMeta.from_request(request),
-        )
-        obj.pk = created.pk
-        obj.__dict__.update(
-            {k: v for k, v in created.__dict__.items() if not k.startswith("_")}
-        )
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return redirect(request.path)
-
-    # --- Deciding one adjustment ------------------------------------------------------
-
-    def get_urls(self):
-        def post(view):
-            return self.admin_site.admin_view(require_POST(view))
-
-        return [
-            path(
-                "<int:adjustment_id>/approve/",
-                post(self.approve_view),
-                name="wallet_adjustment_approve",
-            ),
-            path(
-                "<int:adjustment_id>/reject/",
-                post(self.reject_view),
-                name="wallet_adjustment_reject",
-            ),
-            *super().get_urls(),
-        ]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        adjustment = self.get_object(request, object_id)
-        extra = dict(extra_context or {})
-        if adjustment is not None:
-            extra.update(self._decision_context(request, adjustment))
-        return super().change_view(request, object_id, form_url, extra)
-
-    def _decision_context(self, request, adjustment: Adjustment) -> dict:
-        me = request.user
-        can_decide = (
-            me.is_staff
-            and me.has_perm(ADJUSTMENT_PERMISSION)
-            and adjustment.status == Adjustment.Status.PENDING
-        )
-        blockers = []
-        if adjustment.requested_by_id == me.pk:
-            blockers.append("You requested this adjustment: a second operator decides.")
-        if adjustment.user_id == me.pk:
-            blockers.append("This adjustment is on your own wallet.")
-        if can_decide and staff_acted_on_user_recently(staff=me, user=adjustment.user):
-            blockers.append(
-                "You performed a staff action on this user recently: another "
-                "operator must approve their money."
-            )
-        return {
-            "can_decide": can_decide,
-            "can_approve": can_decide and not blockers,
-            "can_reject": can_decide
-            and me.pk not in (adjustment.requested_by_id, adjustment.user_id),
-            "blockers": blockers,
-            "note_form": OperatorNoteForm(),
-        }
-
-    def _step(self, request, adjustment_id: int, act, done: str) -> HttpResponse:
-        if not (request.user.is_staff and request.user.has_perm(ADJUSTMENT_PERMISSION)):
-            raise PermissionDenied
-        adjustment = get_object_or_404(Adjustment, pk=adjustment_id)
-        back = HttpResponseRedirect(
-            reverse("admin:wallet_adjustment_change", args=[adjustment_id])
-        )
-        form = OperatorNoteForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, _form_problems(form))
-            return back
-        try:
-            act(
-                adjustment, form.cleaned_data["note"], RequestMeta.from_request(request)
-            )
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, done)
-        return back
-
-    def approve_view(self, request, adjustment_id: int) -> HttpResponse:
-        return self._step(
-            request,
-            adjustment_id,
-            lambda a, note, meta: services.adjustment_approve(
-                adjustment=a, operator=request.user, note=note, meta=meta
-            ),
-            "Adjustment approved and posted.",
-        )
-
-    def reject_view(self, request, adjustment_id: int) -> HttpResponse:
-        return self._step(
-            request,
-            adjustment_id,
-            lambda a, note, meta: services.adjustment_reject(
-                adjustment=a, operator=request.user, reason=note, meta=meta
-            ),
-            "Adjustment rejected.",
-        )
