@@ -23,9 +23,9 @@ from trading.models import Fill, Instrument, Order, OrderCommand
 from wallet.models import Adjustment, Deposit, Hold, Transfer, Withdrawal
 from wallet.selectors import Balance, balance_list
 
-# Withdrawals waiting for staff. A new waiting status (e.g. a first approval of
-# two) is one more line here.
-WITHDRAWAL_WAITING_STATUSES: tuple[str, ...] = (Withdrawal.Status.REQUESTED,)
+# Withdrawals waiting for an approver: requested, or first-approved above the
+# second-approval threshold (wallet's own definition of the queue).
+WITHDRAWAL_WAITING_STATUSES: tuple[str, ...] = Withdrawal.PENDING_STATUSES
 ADJUSTMENT_WAITING_STATUSES: tuple[str, ...] = (Adjustment.Status.PENDING,)
 # A pending command older than this means the matcher is not keeping up (the
 # sweeper re-drives after TRADING_SWEEP_AFTER_SECONDS): shown as an alarm.

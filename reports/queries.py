@@ -43,10 +43,9 @@ from wallet.models import (
 )
 
 # A withdrawal counts as paid out on the day its history shows it entering one of
-# these statuses. Today `approved` posts the payout to the ledger; when the
-# payout steps (approved -> sent -> completed | failed) land, this becomes
-# `(Withdrawal.Status.COMPLETED,)` and nothing else changes.
-WITHDRAWAL_PAID_OUT_STATUSES: tuple[str, ...] = (Withdrawal.Status.APPROVED,)
+# these statuses: `completed`, the payout rail's confirmation (the money left the
+# books at `sent`, but a `sent` payout may still fail and come back).
+WITHDRAWAL_PAID_OUT_STATUSES: tuple[str, ...] = (Withdrawal.Status.COMPLETED,)
 DEPOSIT_CREDITED_STATUSES: tuple[str, ...] = (Deposit.Status.CREDITED,)
 # The matcher's settlement journals: `trade:<instrument id>:<seq>`.
 TRADE_REFERENCE_PREFIX = "trade:"

@@ -45,3 +45,7 @@ class WalletErrorCode(StrEnum):
     OTP_INVALID = "otp_invalid"
     OTP_LOCKED = "otp_locked"
     WITHDRAWAL_COOLOFF = "withdrawal_cooloff"
+    STAFF_ACTION_COOLOFF = "staff_action_cooloff"
+    NOTE_REQUIRED = "note_required"
+    PAYOUT_REFERENCE_REQUIRED = "payout_reference_required"
+    PAYOUT_REFERENCE_TAKEN = "payout_reference_taken"

@@ -9,6 +9,7 @@ from accounts.selectors import user_has_two_factor
 from wallet.destinations import PayoutRail, asset_payout_rails, destination_display
 from wallet.models import Asset, Journal
 from wallet.selectors import beneficiary_usable_list
+from wallet.services.approvals import NOTE_MIN_LENGTH
 
 
 def _asset_choices():
@@ -131,3 +132,31 @@ class StatementFilterForm(forms.Form):
             (code, code)
             for code in Asset.objects.order_by("code").values_list("code", flat=True)
         ]
+
+
+# --- Back office: the operator's steps on a withdrawal or adjustment ---------------
+
+
+def _note_field(label: str = "Note") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        min_length=NOTE_MIN_LENGTH,
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
+        help_text=f"Required: at least {NOTE_MIN_LENGTH} characters, typed.",
+    )
+
+
+class OperatorNoteForm(forms.Form):
+    """Approve, reject, completed, failed: each needs a typed note."""
+
+    note = _note_field()
+
+
+class PayoutSentForm(forms.Form):
+    payout_reference = forms.CharField(
+        label="Payout reference",
+        max_length=128,
+        help_text="The rail's reference: bank transfer id or transaction hash.",
+    )
+    note = _note_field()

@@ -5,21 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_withdrawal_cooloff_until
+from config.errors import ApplicationError
 from wallet.models import (
     Account,
+    Adjustment,
     Asset,
     BalanceAlert,
     Beneficiary,
     Deposit,
     Entry,
+    Hold,
     Transfer,
     Withdrawal,
+    WithdrawalStatusChange,
 )
-from wallet.money import format_units
+from wallet.money import format_units, to_units
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ def entry_description(entry: Entry, *, user: User) -> str:
             text = f"Transfer from {meta.get('from', '?')}"
         return f"{text}: {meta['note']}" if meta.get("note") else text
     if "withdrawal" in meta:
+        if meta.get("returned"):
+            return f"Withdrawal #{meta['withdrawal']} returned (payout failed)"
         return f"Withdrawal #{meta['withdrawal']}"
     if "deposit" in meta:
         return f"Deposit #{meta['deposit']}"
@@ -159,4 +168,199 @@ def beneficiary_usable_list(*, user: User) -> QuerySet[Beneficiary]:
     """Confirmed beneficiaries whose cool-off is over: what a withdrawal may use."""
     return beneficiary_list(user=user).filter(
         status=Beneficiary.Status.CONFIRMED, usable_from__lte=timezone.now()
+    )
+
+
+# --- Back office: approvals and the withdrawal review page -------------------------
+
+
+def second_approval_threshold(*, asset: Asset) -> int | None:
+    """Units above which a withdrawal of `asset` needs two approvers
+    (WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER, whole units as a decimal string); None
+    when the asset has no threshold."""
+    text = settings.WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER.get(asset.code)
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        return to_units(
+            str(text), decimals=asset.decimals, field="threshold", allow_zero=True
+        )
+    except ApplicationError as exc:
+        raise ImproperlyConfigured(
+            f"WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER[{asset.code}]={text!r}: "
+            f"{exc.message}"
+        ) from exc
+
+
+def needs_second_approval(*, asset: Asset, amount: int) -> bool:
+    threshold = second_approval_threshold(asset=asset)
+    return threshold is not None and amount > threshold
+
+
+def withdrawal_queue() -> QuerySet[Withdrawal]:
+    """Withdrawals waiting for an approval (requested or first-approved), oldest
+    first."""
+    return (
+        Withdrawal.objects.filter(status__in=Withdrawal.PENDING_STATUSES)
+        .select_related("user", "asset", "first_approved_by")
+        .order_by("created_at", "id")
+    )
+
+
+def adjustment_queue() -> QuerySet[Adjustment]:
+    """Adjustments waiting for their checker, oldest first."""
+    return (
+        Adjustment.objects.filter(status=Adjustment.Status.PENDING)
+        .select_related("user", "asset", "requested_by")
+        .order_by("created_at", "id")
+    )
+
+
+# A withdrawal larger than this many times the user's largest completed one of the
+# same asset is flagged; so is one that follows a deposit by less than this long.
+RISK_AMOUNT_MULTIPLE = 3
+RISK_DEPOSIT_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class RiskFlag:
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class WithdrawalReview:
+    """Everything an operator weighs before approving one withdrawal."""
+
+    withdrawal: Withdrawal
+    balances: list[Balance]
+    holds: list[Hold]
+    deposits: list[Deposit]
+    other_withdrawals: list[Withdrawal]
+    history: list[WithdrawalStatusChange]
+    cooloff_until: datetime | None
+    threshold: int | None
+    largest_completed: int | None
+    flags: list[RiskFlag]
+
+    @property
+    def needs_two_approvals(self) -> bool:
+        return self.threshold is not None and self.withdrawal.amount > self.threshold
+
+    def fmt(self, units: int | None) -> str | None:
+        decimals = self.withdrawal.asset.decimals
+        return None if units is None else format_units(units, decimals)
+
+
+def _risk_flags(
+    withdrawal: Withdrawal,
+    *,
+    cooloff_until: datetime | None,
+    largest_completed: int | None,
+    paid_out_before: bool,
+    recent_deposits: list[Deposit],
+) -> list[RiskFlag]:
+    asset = withdrawal.asset
+    flags = []
+    if cooloff_until is not None:
+        flags.append(
+            RiskFlag(
+                "credential_change",
+                "Recent credential change: a member of staff touched this user's "
+                "credentials, email, phone or second factor; withdrawals are on "
+                f"hold until {cooloff_until:%Y-%m-%d %H:%M} UTC.",
+            )
+        )
+    if not paid_out_before:
+        flags.append(
+            RiskFlag("first_withdrawal", "First withdrawal ever for this user.")
+        )
+    elif largest_completed is None:
+        flags.append(
+            RiskFlag(
+                "first_of_asset",
+                f"No completed {asset.code} withdrawal before this one.",
+            )
+        )
+    elif withdrawal.amount > RISK_AMOUNT_MULTIPLE * largest_completed:
+        largest = format_units(largest_completed, asset.decimals)
+        flags.append(
+            RiskFlag(
+                "large_vs_history",
+                f"More than {RISK_AMOUNT_MULTIPLE}x the user's largest completed "
+                f"{asset.code} withdrawal ({largest}).",
+            )
+        )
+    for deposit in recent_deposits:
+        ago = withdrawal.created_at - deposit.updated_at
+        hours = int(ago.total_seconds() // 3600)
+        amount = format_units(deposit.amount, deposit.asset.decimals)
+        flags.append(
+            RiskFlag(
+                "deposit_then_withdrawal",
+                f"Deposit #{deposit.pk} of {amount} {deposit.asset.code} credited "
+                f"{hours} h before this request.",
+            )
+        )
+    return flags
+
+
+def withdrawal_review(*, withdrawal: Withdrawal) -> WithdrawalReview:
+    """The review page's reads for one withdrawal (about ten queries, whatever the
+    user's history): balances and pending holds, recent deposits and withdrawals,
+    the status history, the cool-off, the threshold and the risk flags."""
+    user, asset = withdrawal.user, withdrawal.asset
+    history = list(
+        WithdrawalStatusChange.objects.filter(withdrawal=withdrawal).select_related(
+            "acting_user"
+        )
+    )
+    holds = list(
+        Hold.objects.filter(user=user, status=Hold.Status.PENDING)
+        .select_related("asset")
+        .order_by("-id")[:20]
+    )
+    deposits = list(
+        Deposit.objects.filter(user=user).select_related("asset").order_by("-id")[:10]
+    )
+    others = list(
+        Withdrawal.objects.filter(user=user)
+        .exclude(pk=withdrawal.pk)
+        .select_related("asset")
+        .order_by("-id")[:10]
+    )
+    paid_out = Withdrawal.objects.filter(
+        user=user, status__in=(Withdrawal.Status.SENT, Withdrawal.Status.COMPLETED)
+    ).exclude(pk=withdrawal.pk)
+    largest = paid_out.filter(
+        asset=asset, status=Withdrawal.Status.COMPLETED
+    ).aggregate(largest=Max("amount"))["largest"]
+    recent_deposits = list(
+        Deposit.objects.filter(
+            user=user,
+            status=Deposit.Status.CREDITED,
+            updated_at__gte=withdrawal.created_at - RISK_DEPOSIT_WINDOW,
+            updated_at__lte=withdrawal.created_at,
+        )
+        .select_related("asset")
+        .order_by("-updated_at")
+    )
+    cooloff_until = user_withdrawal_cooloff_until(user=user)
+    return WithdrawalReview(
+        withdrawal=withdrawal,
+        balances=[b for b in balance_list(user=user) if b.available or b.held],
+        holds=holds,
+        deposits=deposits,
+        other_withdrawals=others,
+        history=history,
+        cooloff_until=cooloff_until,
+        threshold=second_approval_threshold(asset=asset),
+        largest_completed=largest,
+        flags=_risk_flags(
+            withdrawal,
+            cooloff_until=cooloff_until,
+            largest_completed=largest,
+            paid_out_before=paid_out.exists(),
+            recent_deposits=recent_deposits,
+        ),
     )

@@ -170,7 +170,9 @@ def test_decided_work_no_longer_waits(operator, work):
     wallet.withdrawal_reject(
         withdrawal=work["withdrawal"], operator=checker, reason="Wrong account."
     )
-    wallet.adjustment_approve(adjustment=work["adjustment"], operator=checker)
+    wallet.adjustment_approve(
+        adjustment=work["adjustment"], operator=checker, note="Checked the ticket."
+    )
     instrument_set_status(
         instrument=work["instrument"], status=Instrument.Status.TRADING
     )

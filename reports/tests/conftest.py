@@ -36,11 +36,26 @@ from trading.tests.helpers import fund, make_btc_usd, match
 from wallet import services as wallet_services
 from wallet.models import Asset
 from wallet.providers.sandbox import SandboxProvider
+from wallet.tests.helpers import make_beneficiary
 
 DAY1 = date(2026, 3, 2)
 DAY2 = date(2026, 3, 3)
 USD = 100  # cents per dollar
 BTC = 10**8  # satoshi per bitcoin
+
+
+def pay_out(withdrawal, operator, *, reference: str) -> None:
+    """Approve, send and complete a withdrawal: paid out on this day."""
+    note = "Checked and paid out."
+    wallet_services.withdrawal_approve(
+        withdrawal=withdrawal, operator=operator, note=note
+    )
+    wallet_services.withdrawal_mark_sent(
+        withdrawal=withdrawal, operator=operator, payout_reference=reference, note=note
+    )
+    wallet_services.withdrawal_complete(
+        withdrawal=withdrawal, operator=operator, note=note
+    )
 
 
 @contextmanager
@@ -158,12 +173,18 @@ def activity(db) -> Activity:
         match(instrument)
     with at(DAY1, 15):
         withdrawal = wallet_services.withdrawal_request(
-            user=buyer, asset=usd, amount=1_000 * USD, destination="IBAN DE00 1"
+            user=buyer,
+            asset=usd,
+            amount=1_000 * USD,
+            beneficiary=make_beneficiary(buyer),
         )
-        wallet_services.withdrawal_approve(withdrawal=withdrawal, operator=operator)
+        pay_out(withdrawal, operator, reference="USD-PAYOUT-1")
     with at(DAY1, 16):
         btc_withdrawal = wallet_services.withdrawal_request(
-            user=seller, asset=btc, amount=BTC // 10, destination="bc1q-seller"
+            user=seller,
+            asset=btc,
+            amount=BTC // 10,
+            beneficiary=make_beneficiary(seller, "bitcoin"),
         )
     with at(DAY1, 23):
         late_deposit = wallet_services.deposit_create(
@@ -185,7 +206,7 @@ def activity(db) -> Activity:
         )
         match(instrument)
     with at(DAY2, 12):
-        wallet_services.withdrawal_approve(withdrawal=btc_withdrawal, operator=operator)
+        pay_out(btc_withdrawal, operator, reference="BTC-PAYOUT-1")
     return Activity(
         instrument=instrument,
         usd=usd,

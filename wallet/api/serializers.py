@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from wallet.destinations import PayoutRail, destination_display
-from wallet.models import Journal
+from wallet.models import Journal, Withdrawal
 from wallet.money import format_units
 
 
@@ -185,11 +185,20 @@ class WithdrawalOutputSerializer(serializers.Serializer):
     beneficiary = serializers.IntegerField(source="beneficiary_id", allow_null=True)
     rail = serializers.CharField()
     destination = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=Withdrawal.Status.choices,
+        help_text="requested -> [first_approved ->] approved -> sent -> completed | "
+        "failed (funds returned); or rejected / cancelled (funds released).",
+    )
     reason = serializers.CharField()
+    payout_reference = serializers.CharField(
+        help_text="The payout rail's reference, from `sent` on; empty before."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    settled_at = serializers.DateTimeField(allow_null=True)
 
 
 class BeneficiaryOutputSerializer(serializers.Serializer):

@@ -83,20 +83,47 @@ class DepositStatusChange(models.Model):
 
 
 class Withdrawal(models.Model):
+    """A user's request to take money out. The hold placed at request time stays
+    until the payout is sent (posted to `external`) or the request ends without
+    one (voided). A failed payout comes back through a new journal."""
+
     class Status(models.TextChoices):
         REQUESTED = "requested", "Requested"
-        APPROVED = "approved", "Approved (paid out)"
+        FIRST_APPROVED = "first_approved", "Approved once (second approval pending)"
+        APPROVED = "approved", "Approved (to be sent)"
+        SENT = "sent", "Sent to the payout rail"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed (funds returned)"
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled by user"
 
     TRANSITIONS = {
-        Status.REQUESTED: (Status.APPROVED, Status.REJECTED, Status.CANCELLED),
-        Status.APPROVED: (),
+        Status.REQUESTED: (
+            Status.FIRST_APPROVED,
+            Status.APPROVED,
+            Status.REJECTED,
+            Status.CANCELLED,
+        ),
+        Status.FIRST_APPROVED: (Status.APPROVED, Status.REJECTED, Status.CANCELLED),
+        Status.APPROVED: (Status.SENT, Status.REJECTED),
+        Status.SENT: (Status.COMPLETED, Status.FAILED),
+        Status.COMPLETED: (),
+        Status.FAILED: (),
         Status.REJECTED: (),
         Status.CANCELLED: (),
     }
-    # What counts towards the daily limit.
-    LIMIT_STATUSES = (Status.REQUESTED, Status.APPROVED)
+    # Waiting for an operator's approval (the review queue).
+    PENDING_STATUSES = (Status.REQUESTED, Status.FIRST_APPROVED)
+    # What counts towards the daily limit: money that is gone or going.
+    LIMIT_STATUSES = (
+        Status.REQUESTED,
+        Status.FIRST_APPROVED,
+        Status.APPROVED,
+        Status.SENT,
+        Status.COMPLETED,
+    )
+    # The payout reference is recorded from `sent` on.
+    PAID_OUT_STATUSES = (Status.SENT, Status.COMPLETED, Status.FAILED)
 
     user = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="withdrawals")
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
@@ -118,10 +145,27 @@ class Withdrawal(models.Model):
     hold = models.OneToOneField(
         Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    first_approved_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    first_approved_at = models.DateTimeField(null=True, blank=True)
+    # The final approver (or the operator who rejected).
     decided_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    payout_reference = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The rail's reference (bank transfer id, transaction hash).",
+    )
+    sent_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the payout completed or failed."
+    )
     reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -135,6 +179,29 @@ class Withdrawal(models.Model):
             models.CheckConstraint(
                 condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("user")),
                 name="withdrawal_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_approved_by__isnull=True)
+                | ~Q(first_approved_by=models.F("user")),
+                name="withdrawal_first_approver_not_user",
+            ),
+            # Two approvers are two people (the first approver may still reject).
+            models.CheckConstraint(
+                condition=Q(first_approved_by__isnull=True)
+                | Q(decided_by__isnull=True)
+                | Q(status="rejected")
+                | ~Q(first_approved_by=models.F("decided_by")),
+                name="withdrawal_two_distinct_approvers",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["sent", "completed", "failed"])
+                | ~Q(payout_reference=""),
+                name="withdrawal_paid_out_has_reference",
+            ),
+            models.UniqueConstraint(
+                fields=["asset", "payout_reference"],
+                condition=~Q(payout_reference=""),
+                name="withdrawal_unique_payout_reference",
             ),
         ]
         indexes = [

@@ -36,6 +36,11 @@ from wallet.services.deposits import (
     deposit_webhook_process,
     sandbox_checkout_complete,
 )
+from wallet.services.payouts import (
+    withdrawal_complete,
+    withdrawal_fail,
+    withdrawal_mark_sent,
+)
 from wallet.services.transfers import transfer_create
 from wallet.services.withdrawals import (
     withdrawal_approve,
@@ -77,6 +82,9 @@ __all__ = [
     "user_accounts_ensure",
     "withdrawal_approve",
     "withdrawal_cancel",
+    "withdrawal_complete",
+    "withdrawal_fail",
+    "withdrawal_mark_sent",
     "withdrawal_reject",
     "withdrawal_request",
 ]

@@ -1,5 +1,7 @@
 """Operator adjustments with maker-checker: one operator requests, another
-approves (which posts external <-> user available) or rejects."""
+approves (which posts external <-> user available) or rejects. The approver
+follows the same rules as a withdrawal's (`money_approver_check`): not the
+requester, not the user, and not staff who acted on the user recently."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, ledger_post
 from wallet.models import Account, Adjustment, AdjustmentStatusChange, Asset, Journal
 from wallet.money import MAX_UNITS, format_units
+from wallet.services.approvals import money_approver_check, note_clean
 from wallet.services.common import require_perm, status_transition
 
 REQUEST_PERMISSION = "wallet.add_adjustment"
@@ -71,7 +74,7 @@ def adjustment_request(
 def _lock(adjustment: Adjustment) -> Adjustment:
     return (
         Adjustment.objects.select_for_update(of=("self",))
-        .select_related("asset", "user")
+        .select_related("asset", "user", "requested_by")
         .get(pk=adjustment.pk)
     )
 
@@ -89,15 +92,26 @@ def _check_checker(adjustment: Adjustment, operator: User) -> None:
 
 @transaction.atomic
 def adjustment_approve(
-    *, adjustment: Adjustment, operator: User, meta: RequestMeta | None = None
+    *,
+    adjustment: Adjustment,
+    operator: User,
+    note: str,
+    meta: RequestMeta | None = None,
 ) -> Adjustment:
+    """Post the adjustment. The checker types a note; the staff-action cool-off
+    applies (403 `staff_action_cooloff`)."""
+    note = note_clean(note)
     adjustment = _lock(adjustment)
     _check_checker(adjustment, operator)
+    money_approver_check(
+        approver=operator, user=adjustment.user, requested_by=adjustment.requested_by
+    )
     old = status_transition(
         obj=adjustment,
         new_status=Adjustment.Status.APPROVED,
         history=AdjustmentStatusChange,
         acting_user=operator,
+        note=note,
     )
     asset = adjustment.asset
     adjustment.journal = ledger_post(
@@ -128,7 +142,7 @@ def adjustment_approve(
         acting_user=operator,
         target=adjustment,
         meta=meta,
-        extra={"old": old, "new": adjustment.status},
+        extra={"old": old, "new": adjustment.status, "note": note},
     )
     return adjustment
 
@@ -138,9 +152,10 @@ def adjustment_reject(
     *,
     adjustment: Adjustment,
     operator: User,
-    reason: str = "",
+    reason: str,
     meta: RequestMeta | None = None,
 ) -> Adjustment:
+    reason = note_clean(reason, field="reason")
     adjustment = _lock(adjustment)
     _check_checker(adjustment, operator)
     old = status_transition(

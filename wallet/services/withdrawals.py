@@ -1,5 +1,17 @@
-"""Withdrawals: request (hold) -> approve (post the hold to external) | reject or
-cancel (void the hold). Four eyes: the approver is never the requester.
+"""Withdrawals, from the request to the payout.
+
+    requested -> [first_approved ->] approved -> sent -> completed | failed
+    requested | first_approved | approved -> rejected;  requested | first_approved
+    -> cancelled (by the user)
+
+The request places a hold (`available -> held`). Approval keeps it: nothing has
+left yet, so a rejection simply voids it. `sent` posts the hold to `external`
+(journal `withdrawal:<id>`), the moment the money leaves. `failed` returns it with
+a new journal `external -> available` (`withdrawal:<id>:returned`); `completed`
+only confirms. Above WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER two distinct
+operators approve; nobody approves their own withdrawal or one of a user they
+acted on recently (`wallet.services.approvals`). The payout steps after approval
+(sent, completed, failed) are in `wallet.services.payouts`.
 
 A withdrawal goes only to one of the user's confirmed beneficiaries whose cool-off
 is over, on a rail its asset pays out on; with a second factor on, the user
@@ -14,30 +26,30 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import AuditCode, User
-from accounts.selectors import user_withdrawal_cooloff_until
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import Conflict, Forbidden, NotFound, Unprocessable
 from kyc.selectors import kyc_is_verified
 from wallet.destinations import PayoutRail, asset_payout_rails
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import (
-    Posting,
-    account_ensure,
     accounts_lock,
     hold_create,
-    hold_post,
     hold_void,
     user_accounts_ensure,
 )
 from wallet.models import (
-    Account,
     Asset,
     Beneficiary,
-    Journal,
     Withdrawal,
     WithdrawalStatusChange,
 )
 from wallet.money import format_units
+from wallet.selectors import needs_second_approval
+from wallet.services.approvals import (
+    money_approver_check,
+    note_clean,
+    withdrawal_cooloff_check,
+)
 from wallet.services.common import (
     require_perm,
     second_factor_check,
@@ -53,8 +65,8 @@ def _today_start() -> datetime:
 
 
 def withdrawn_today(*, user: User, asset: Asset) -> int:
-    """Units of `asset` the user has asked to withdraw today (UTC), not counting
-    rejected or cancelled requests."""
+    """Units of `asset` the user has asked to withdraw today (UTC): the money that
+    is gone or going (LIMIT_STATUSES), not rejected, cancelled or failed requests."""
     start = _today_start()
     total = Withdrawal.objects.filter(
         user=user,
@@ -134,15 +146,7 @@ def withdrawal_request(
             details={"asset": [f"{asset.code} is not withdrawable."]},
         )
     beneficiary = _beneficiary_check(beneficiary=beneficiary, user=user, asset=asset)
-    cooloff_until = user_withdrawal_cooloff_until(user=user)
-    if cooloff_until is not None:
-        until = cooloff_until.isoformat()
-        raise Forbidden(
-            Code.WITHDRAWAL_COOLOFF,
-            "Withdrawals are paused until "
-            f"{until}: your sign-in details were changed by our staff recently.",
-            details={"cooloff_until": until},
-        )
+    withdrawal_cooloff_check(user=user)
     second_factor = second_factor_check(user=user, otp=otp, action="this withdrawal")
     available, held = user_accounts_ensure(user=user, asset=asset)
     # Serialize this user's withdrawals of this asset (limit check + hold), taking
@@ -206,7 +210,7 @@ def withdrawal_request(
     return withdrawal
 
 
-def _lock(withdrawal: Withdrawal) -> Withdrawal:
+def lock_withdrawal(withdrawal: Withdrawal) -> Withdrawal:
     return (
         Withdrawal.objects.select_for_update(of=("self",))
         .select_related("asset", "hold", "user")
@@ -214,46 +218,91 @@ def _lock(withdrawal: Withdrawal) -> Withdrawal:
     )
 
 
-@transaction.atomic
-def withdrawal_approve(
-    *, withdrawal: Withdrawal, operator: User, meta: RequestMeta | None = None
-) -> Withdrawal:
-    """Post the hold to `external`: the funds leave the platform's books."""
-    require_perm(operator, APPROVE_PERMISSION)
-    withdrawal = _lock(withdrawal)
+def refuse_own_withdrawal(withdrawal: Withdrawal, operator: User) -> None:
     if operator.pk == withdrawal.user_id:
         raise Forbidden(
-            Code.FOUR_EYES, "Four eyes: you cannot approve your own withdrawal."
+            Code.FOUR_EYES, "Four eyes: you cannot decide your own withdrawal."
         )
-    old = status_transition(
-        obj=withdrawal,
-        new_status=Withdrawal.Status.APPROVED,
-        history=WithdrawalStatusChange,
-        acting_user=operator,
-    )
-    hold_post(
-        hold=withdrawal.hold,
-        amount=withdrawal.amount,
-        postings=[
-            Posting(
-                account_ensure(asset=withdrawal.asset, kind=Account.Kind.EXTERNAL),
-                withdrawal.amount,
-            )
-        ],
-        kind=Journal.Kind.WITHDRAWAL,
-        reference=str(withdrawal.pk),
-        metadata={"withdrawal": withdrawal.pk, "destination": withdrawal.destination},
-    )
-    withdrawal.decided_by = operator
-    withdrawal.decided_at = timezone.now()
-    withdrawal.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
+
+
+def record_withdrawal_event(
+    withdrawal: Withdrawal,
+    *,
+    code: AuditCode,
+    operator: User,
+    old: str,
+    meta: RequestMeta | None,
+    **extra,
+) -> None:
     audit_event_record(
-        code=AuditCode.WITHDRAWAL_APPROVED,
+        code=code,
         user=withdrawal.user,
         acting_user=operator,
         target=withdrawal,
         meta=meta,
-        extra={"old": old, "new": withdrawal.status},
+        extra={"old": old, "new": withdrawal.status, **extra},
+    )
+
+
+@transaction.atomic
+def withdrawal_approve(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """Approve a pending withdrawal; the funds stay held until it is sent.
+
+    Above the asset's second-approval threshold the first approval only records
+    `first_approved_by/at` (status `first_approved`, audit 314) and a different
+    operator gives the second (`approved`, audit 311). Refused while the user's
+    withdrawals are on cool-off, for the user themselves, for the first approver
+    giving the second, and for staff who acted on the user recently."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = lock_withdrawal(withdrawal)
+    money_approver_check(approver=operator, user=withdrawal.user)
+    if withdrawal.first_approved_by_id == operator.pk:
+        raise Forbidden(
+            Code.FOUR_EYES,
+            "Four eyes: you gave the first approval; a second operator must give "
+            "the second.",
+        )
+    withdrawal_cooloff_check(user=withdrawal.user)
+    first = withdrawal.status == Withdrawal.Status.REQUESTED and needs_second_approval(
+        asset=withdrawal.asset, amount=withdrawal.amount
+    )
+    old = status_transition(
+        obj=withdrawal,
+        new_status=(
+            Withdrawal.Status.FIRST_APPROVED if first else Withdrawal.Status.APPROVED
+        ),
+        history=WithdrawalStatusChange,
+        acting_user=operator,
+        note=note,
+    )
+    now = timezone.now()
+    if first:
+        withdrawal.first_approved_by = operator
+        withdrawal.first_approved_at = now
+        fields = ["first_approved_by", "first_approved_at"]
+    else:
+        withdrawal.decided_by = operator
+        withdrawal.decided_at = now
+        fields = ["decided_by", "decided_at"]
+    withdrawal.save(update_fields=["status", "updated_at", *fields])
+    record_withdrawal_event(
+        withdrawal,
+        code=(
+            AuditCode.WITHDRAWAL_FIRST_APPROVAL
+            if first
+            else AuditCode.WITHDRAWAL_APPROVED
+        ),
+        operator=operator,
+        old=old,
+        meta=meta,
+        note=note,
     )
     return withdrawal
 
@@ -301,18 +350,17 @@ def withdrawal_reject(
     reason: str,
     meta: RequestMeta | None = None,
 ) -> Withdrawal:
-    """Refuse the request and return the held funds to the user's available."""
+    """Refuse the request (pending, or approved but not yet sent) and return the
+    held funds to the user's available. The reason is shown to the user."""
     require_perm(operator, APPROVE_PERMISSION)
-    withdrawal = _lock(withdrawal)
-    if operator.pk == withdrawal.user_id:
-        raise Forbidden(
-            Code.FOUR_EYES, "Four eyes: you cannot decide your own withdrawal."
-        )
+    reason = note_clean(reason, field="reason")
+    withdrawal = lock_withdrawal(withdrawal)
+    refuse_own_withdrawal(withdrawal, operator)
     return _release(
         withdrawal=withdrawal,
         new_status=Withdrawal.Status.REJECTED,
         actor=operator,
-        reason=reason or "Rejected by an operator.",
+        reason=reason,
         code=AuditCode.WITHDRAWAL_REJECTED,
         meta=meta,
     )
@@ -322,11 +370,12 @@ def withdrawal_reject(
 def withdrawal_cancel(
     *, withdrawal: Withdrawal, user: User, meta: RequestMeta | None = None
 ) -> Withdrawal:
-    """The user takes back a request that no operator has decided yet."""
-    withdrawal = _lock(withdrawal)
+    """The user takes back a request that is not approved yet (a first approval
+    alone does not stop them)."""
+    withdrawal = lock_withdrawal(withdrawal)
     if withdrawal.user_id != user.pk:
         raise Forbidden(Code.PERMISSION_DENIED, "Not your withdrawal.")
-    if withdrawal.status != Withdrawal.Status.REQUESTED:
+    if withdrawal.status not in Withdrawal.PENDING_STATUSES:
         raise Conflict(
             Code.WITHDRAWAL_NOT_CANCELLABLE,
             f"status: a withdrawal that is {withdrawal.status} cannot be cancelled.",

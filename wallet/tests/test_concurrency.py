@@ -5,8 +5,10 @@ import threading
 import pytest
 from django.db import connection
 
-from accounts.models import User
+from accounts.models import AuditCode, AuditEvent, User
+from accounts.roles import Role
 from accounts.services import backup_codes_ensure
+from accounts.testing import make_user
 from config.errors import ApplicationError
 from kyc.testing import kyc_approve
 from wallet import services
@@ -228,4 +230,76 @@ def test_a_removal_and_withdrawals_to_it_serialize_on_the_beneficiary():
     assert made.count() == len(results) - 1
     # Every withdrawal that got through committed before the removal took the row.
     assert all(w.created_at < removed_at for w in made)
+
+
+def _operators(n):
+    return [
+        make_user(email=f"op{i}@example.com", roles=(Role.OPERATOR,), is_staff=True)
+        for i in range(n)
+    ]
+
+
+NOTE = "Checked the destination and the history."
+
+
+def test_two_operators_giving_the_second_approval_at_once_approve_once(settings):
+    # given: 500.00 USD above a 100 USD threshold, first-approved by op0
+    settings.WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER = {"USD": "100"}
+    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    [user] = _users(1)
+    kyc_approve(user=user)
+    fund(user, usd, 100_000)
+    first, second, third = _operators(3)
+    withdrawal = services.withdrawal_request(
+        user=user, asset=usd, amount=50_000, beneficiary=make_beneficiary(user)
+    )
+    services.withdrawal_approve(withdrawal=withdrawal, operator=first, note=NOTE)
+
+    # when: op1 and op2 give the second approval at the same moment
+    def work(operator):
+        return services.withdrawal_approve(
+            withdrawal=Withdrawal.objects.get(pk=withdrawal.pk),
+            operator=operator,
+            note=NOTE,
+        ).decided_by_id
+
+    results, errors = _run_threads(work, [(second,), (third,)])
+    # then: exactly one approves, the other finds it decided
+    assert len(results) == 1 and len(errors) == 1
+    assert errors[0].code == "invalid_transition"
+    withdrawal.refresh_from_db()
+    assert (withdrawal.status, withdrawal.decided_by_id) == ("approved", results[0])
+    assert withdrawal.history.filter(new_status="approved").count() == 1
+    assert AuditEvent.objects.filter(code=AuditCode.WITHDRAWAL_APPROVED).count() == 1
+
+
+def test_two_operators_marking_sent_at_once_post_once():
+    # given: an approved 150.00 USD withdrawal
+    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    [user] = _users(1)
+    kyc_approve(user=user)
+    fund(user, usd, 100_000)
+    approver, second, third = _operators(3)
+    withdrawal = services.withdrawal_request(
+        user=user, asset=usd, amount=15_000, beneficiary=make_beneficiary(user)
+    )
+    services.withdrawal_approve(withdrawal=withdrawal, operator=approver, note=NOTE)
+
+    # when: two operators mark it sent at once, each with their own reference
+    def work(operator, reference):
+        return services.withdrawal_mark_sent(
+            withdrawal=Withdrawal.objects.get(pk=withdrawal.pk),
+            operator=operator,
+            payout_reference=reference,
+            note=NOTE,
+        ).payout_reference
+
+    results, errors = _run_threads(work, [(second, "A-1"), (third, "B-1")])
+    # then: exactly one posts to external
+    assert len(results) == 1 and [e.code for e in errors] == ["invalid_transition"]
+    assert Journal.objects.filter(kind="withdrawal").count() == 1
+    assert Account.objects.get(owner=user, kind="available").balance == 85_000
+    assert Account.objects.get(owner=user, kind="held").balance == 0
+    assert Account.objects.get(owner=None, kind="external").balance == -85_000
+    assert Withdrawal.objects.get().payout_reference == results[0]
     assert ledger_problems() == []

@@ -36,6 +36,9 @@ def operator2(db):
     return make_user(email="op2@example.com", roles=(Role.OPERATOR,), is_staff=True)
 
 
+NOTE = "Checked the request against the ticket."
+
+
 def _verified(user):
     return kyc_approve(user=user)
 
@@ -210,7 +213,9 @@ def test_withdrawal_needs_kyc(alice, usd):
     assert not Withdrawal.objects.exists()
 
 
-def test_withdrawal_request_holds_then_approve_pays_out(alice, usd, operator):
+def test_withdrawal_request_holds_approve_keeps_the_hold_sent_posts_it(
+    alice, usd, operator
+):
     _verified(alice)
     fund(alice, usd, 10_000)
     withdrawal = services.withdrawal_request(
@@ -218,21 +223,27 @@ def test_withdrawal_request_holds_then_approve_pays_out(alice, usd, operator):
     )
     assert withdrawal.status == "requested"
     assert balances(alice) == {"USD": (6_000, 4_000)}
-    services.withdrawal_approve(withdrawal=withdrawal, operator=operator)
+    services.withdrawal_approve(withdrawal=withdrawal, operator=operator, note=NOTE)
     withdrawal.refresh_from_db()
     assert (withdrawal.status, withdrawal.decided_by) == ("approved", operator)
+    assert balances(alice) == {"USD": (6_000, 4_000)}
+    assert Hold.objects.get().status == "pending"
+    event = AuditEvent.objects.get(code=AuditCode.WITHDRAWAL_APPROVED)
+    assert (event.user, event.acting_user) == (alice, operator)
+    assert event.extra == {"old": "requested", "new": "approved", "note": NOTE}
+    with pytest.raises(ApplicationError) as info:
+        services.withdrawal_approve(withdrawal=withdrawal, operator=operator, note=NOTE)
+    assert info.value.code == "invalid_transition"
+    services.withdrawal_mark_sent(
+        withdrawal=withdrawal, operator=operator, payout_reference="BNK-1", note=NOTE
+    )
     assert balances(alice) == {"USD": (6_000, 0)}
     assert Hold.objects.get().status == "posted"
     assert list(withdrawal.history.values_list("new_status", flat=True)) == [
         "requested",
         "approved",
+        "sent",
     ]
-    event = AuditEvent.objects.get(code=AuditCode.WITHDRAWAL_APPROVED)
-    assert (event.user, event.acting_user) == (alice, operator)
-    assert event.extra == {"old": "requested", "new": "approved"}
-    with pytest.raises(ApplicationError) as info:
-        services.withdrawal_approve(withdrawal=withdrawal, operator=operator)
-    assert info.value.code == "invalid_transition"
     assert_ledger_ok()
 
 
@@ -246,11 +257,13 @@ def test_withdrawal_reject_and_cancel_release_the_hold(alice, usd, operator):
         user=alice, asset=usd, amount=2_000, beneficiary=make_beneficiary(alice)
     )
     assert balances(alice) == {"USD": (7_000, 3_000)}
-    services.withdrawal_reject(withdrawal=first, operator=operator, reason="bad iban")
+    services.withdrawal_reject(
+        withdrawal=first, operator=operator, reason="bad iban checksum"
+    )
     services.withdrawal_cancel(withdrawal=second, user=alice)
     assert balances(alice) == {"USD": (10_000, 0)}
     first.refresh_from_db()
-    assert (first.status, first.reason) == ("rejected", "bad iban")
+    assert (first.status, first.reason) == ("rejected", "bad iban checksum")
     with pytest.raises(ApplicationError) as info:
         services.withdrawal_cancel(withdrawal=first, user=alice)
     assert (info.value.code, info.value.status_code) == (
@@ -269,7 +282,7 @@ def test_four_eyes_operator_cannot_approve_own_withdrawal(usd):
         user=op, asset=usd, amount=100, beneficiary=make_beneficiary(op)
     )
     with pytest.raises(ApplicationError) as info:
-        services.withdrawal_approve(withdrawal=withdrawal, operator=op)
+        services.withdrawal_approve(withdrawal=withdrawal, operator=op, note=NOTE)
     assert (info.value.code, info.value.status_code) == ("four_eyes_violation", 403)
     withdrawal.refresh_from_db()
     assert withdrawal.status == "requested"
@@ -282,7 +295,7 @@ def test_only_operators_decide_withdrawals(alice, bob, usd):
         user=alice, asset=usd, amount=100, beneficiary=make_beneficiary(alice)
     )
     with pytest.raises(ApplicationError) as info:
-        services.withdrawal_approve(withdrawal=withdrawal, operator=bob)
+        services.withdrawal_approve(withdrawal=withdrawal, operator=bob, note=NOTE)
     assert info.value.code == "permission_denied"
 
 
@@ -404,9 +417,9 @@ def test_adjustment_needs_a_second_operator(alice, usd, operator, operator2):
     assert adjustment.status == "pending"
     assert balances(alice) == {}
     with pytest.raises(ApplicationError) as info:
-        services.adjustment_approve(adjustment=adjustment, operator=operator)
+        services.adjustment_approve(adjustment=adjustment, operator=operator, note=NOTE)
     assert info.value.code == "four_eyes_violation"
-    services.adjustment_approve(adjustment=adjustment, operator=operator2)
+    services.adjustment_approve(adjustment=adjustment, operator=operator2, note=NOTE)
     adjustment.refresh_from_db()
     assert (adjustment.status, adjustment.decided_by) == ("approved", operator2)
     assert balances(alice) == {"USD": (7_500, 0)}
@@ -418,7 +431,7 @@ def test_adjustment_needs_a_second_operator(alice, usd, operator, operator2):
         reason="fee refund reversal",
         operator=operator2,
     )
-    services.adjustment_approve(adjustment=debit, operator=operator)
+    services.adjustment_approve(adjustment=debit, operator=operator, note=NOTE)
     assert balances(alice) == {"USD": (7_000, 0)}
     codes = list(
         AuditEvent.objects.filter(code__gte=330, code__lt=340)
@@ -436,10 +449,12 @@ def test_adjustment_debit_cannot_overdraw_and_reject_posts_nothing(
         user=alice, asset=usd, amount=-1, reason="x", operator=operator
     )
     with pytest.raises(ApplicationError) as info:
-        services.adjustment_approve(adjustment=debit, operator=operator2)
+        services.adjustment_approve(adjustment=debit, operator=operator2, note=NOTE)
     assert info.value.code == "insufficient_funds"
     assert Adjustment.objects.get().status == "pending"
-    services.adjustment_reject(adjustment=debit, operator=operator2, reason="no")
+    services.adjustment_reject(
+        adjustment=debit, operator=operator2, reason="not warranted"
+    )
     assert Adjustment.objects.get().status == "rejected"
     assert not Journal.objects.filter(kind="adjustment").exists()
 

@@ -29,7 +29,12 @@ from wallet.ledger import (
 )
 from wallet.models import Account, Asset
 from wallet.selectors import balance_list
-from wallet.services import withdrawal_approve, withdrawal_reject, withdrawal_request
+from wallet.services import (
+    withdrawal_approve,
+    withdrawal_mark_sent,
+    withdrawal_reject,
+    withdrawal_request,
+)
 from wallet.tests.helpers import make_beneficiary
 from wallet.verification import ledger_problems
 
@@ -63,6 +68,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.users[name] = user
             self.beneficiaries[name] = make_beneficiary(user)
         self.operator = User.objects.create_superuser(email="op@example.com")
+        self.operator2 = User.objects.create_superuser(email="op2@example.com")
         # model: (user, asset) -> [available, held]; pending holds by id
         self.model = {(u, a): [0, 0] for u in USERS for a in ASSETS}
         self.external = dict.fromkeys(ASSETS, 0)
@@ -227,11 +233,24 @@ class LedgerMachine(RuleBasedStateMachine):
         withdrawal, user, asset, amount = item
         self.model[user, asset][1] -= amount
         if approve:
-            withdrawal_approve(withdrawal=withdrawal, operator=self.operator)
+            note = "Checked by the state machine."
+            withdrawal = withdrawal_approve(
+                withdrawal=withdrawal, operator=self.operator, note=note
+            )
+            if withdrawal.status == "first_approved":  # above the threshold
+                withdrawal_approve(
+                    withdrawal=withdrawal, operator=self.operator2, note=note
+                )
+            withdrawal_mark_sent(
+                withdrawal=withdrawal,
+                operator=self.operator,
+                payout_reference=f"ref-{withdrawal.pk}",
+                note=note,
+            )
             self.external[asset] += amount
         else:
             withdrawal_reject(
-                withdrawal=withdrawal, operator=self.operator, reason="no"
+                withdrawal=withdrawal, operator=self.operator, reason="not this time"
             )
             self.model[user, asset][0] += amount
 

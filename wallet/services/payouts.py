@@ -1,0 +1,209 @@
+"""A withdrawal's payout, after approval: `approved -> sent -> completed | failed`.
+
+`sent` records the rail's reference and posts the hold to `external` (journal
+`withdrawal:<id>`): the money leaves the books there. `completed` only confirms.
+`failed` returns the funds with a new journal `external -> available`
+(`withdrawal:<id>:returned`); the sent journal is never edited."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AuditCode, User
+from accounts.services import RequestMeta
+from config.errors import ApplicationError, Conflict
+from wallet.errors import WalletErrorCode as Code
+from wallet.ledger import Posting, account_ensure, hold_post, ledger_post
+from wallet.models import Account, Asset, Journal, Withdrawal, WithdrawalStatusChange
+from wallet.services.approvals import (
+    money_approver_check,
+    note_clean,
+    withdrawal_cooloff_check,
+)
+from wallet.services.common import require_perm, status_transition
+from wallet.services.withdrawals import (
+    APPROVE_PERMISSION,
+    lock_withdrawal,
+    record_withdrawal_event,
+    refuse_own_withdrawal,
+)
+
+
+def _payout_reference_clean(text: str, *, asset: Asset, withdrawal_id: int) -> str:
+    reference = (text or "").strip()
+    field = "payout_reference"
+    if not reference or len(reference) > 128:
+        problem = "Required: the rail's reference (1 to 128 characters)."
+        raise ApplicationError(
+            Code.PAYOUT_REFERENCE_REQUIRED,
+            f"{field}: {problem}",
+            details={field: [problem]},
+        )
+    taken = (
+        Withdrawal.objects.filter(asset=asset, payout_reference=reference)
+        .exclude(pk=withdrawal_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if taken is not None:
+        problem = f"Already recorded on {asset.code} withdrawal #{taken}."
+        raise Conflict(
+            Code.PAYOUT_REFERENCE_TAKEN,
+            f"{field}: {problem}",
+            details={field: [problem]},
+        )
+    return reference
+
+
+@transaction.atomic
+def withdrawal_mark_sent(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    payout_reference: str,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """The payout left on its rail: record its reference and post the hold to
+    `external` (journal `withdrawal:<id>`). The money is off the books from here."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = lock_withdrawal(withdrawal)
+    money_approver_check(approver=operator, user=withdrawal.user)
+    withdrawal_cooloff_check(user=withdrawal.user)
+    reference = _payout_reference_clean(
+        payout_reference, asset=withdrawal.asset, withdrawal_id=withdrawal.pk
+    )
+    old = status_transition(
+        obj=withdrawal,
+        new_status=Withdrawal.Status.SENT,
+        history=WithdrawalStatusChange,
+        acting_user=operator,
+        note=note,
+    )
+    hold_post(
+        hold=withdrawal.hold,
+        amount=withdrawal.amount,
+        postings=[
+            Posting(
+                account_ensure(asset=withdrawal.asset, kind=Account.Kind.EXTERNAL),
+                withdrawal.amount,
+            )
+        ],
+        kind=Journal.Kind.WITHDRAWAL,
+        reference=str(withdrawal.pk),
+        metadata={
+            "withdrawal": withdrawal.pk,
+            "destination": withdrawal.destination,
+            "payout_reference": reference,
+        },
+    )
+    withdrawal.payout_reference = reference
+    withdrawal.sent_by = operator
+    withdrawal.sent_at = timezone.now()
+    withdrawal.save(
+        update_fields=["status", "payout_reference", "sent_by", "sent_at", "updated_at"]
+    )
+    record_withdrawal_event(
+        withdrawal,
+        code=AuditCode.WITHDRAWAL_SENT,
+        operator=operator,
+        old=old,
+        meta=meta,
+        payout_reference=reference,
+        note=note,
+    )
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_complete(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """The rail confirmed the payout. Nothing to post: it left when sent."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = lock_withdrawal(withdrawal)
+    refuse_own_withdrawal(withdrawal, operator)
+    old = status_transition(
+        obj=withdrawal,
+        new_status=Withdrawal.Status.COMPLETED,
+        history=WithdrawalStatusChange,
+        acting_user=operator,
+        note=note,
+    )
+    withdrawal.settled_at = timezone.now()
+    withdrawal.save(update_fields=["status", "settled_at", "updated_at"])
+    record_withdrawal_event(
+        withdrawal,
+        code=AuditCode.WITHDRAWAL_COMPLETED,
+        operator=operator,
+        old=old,
+        meta=meta,
+        note=note,
+    )
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_fail(
+    *,
+    withdrawal: Withdrawal,
+    operator: User,
+    note: str,
+    meta: RequestMeta | None = None,
+) -> Withdrawal:
+    """The rail returned the payout: give the funds back through the ledger with a
+    new journal `external -> available` (`withdrawal:<id>:returned`); the sent
+    journal stays as it was. It credits the user, so it follows the approvers'
+    rules (not your own, not a user you acted on recently)."""
+    require_perm(operator, APPROVE_PERMISSION)
+    note = note_clean(note)
+    withdrawal = lock_withdrawal(withdrawal)
+    money_approver_check(approver=operator, user=withdrawal.user)
+    old = status_transition(
+        obj=withdrawal,
+        new_status=Withdrawal.Status.FAILED,
+        history=WithdrawalStatusChange,
+        acting_user=operator,
+        note=note,
+    )
+    asset = withdrawal.asset
+    ledger_post(
+        kind=Journal.Kind.WITHDRAWAL,
+        reference=f"{withdrawal.pk}:returned",
+        postings=[
+            Posting(
+                account_ensure(asset=asset, kind=Account.Kind.EXTERNAL),
+                -withdrawal.amount,
+            ),
+            Posting(
+                account_ensure(
+                    owner=withdrawal.user, asset=asset, kind=Account.Kind.AVAILABLE
+                ),
+                withdrawal.amount,
+            ),
+        ],
+        metadata={
+            "withdrawal": withdrawal.pk,
+            "returned": True,
+            "payout_reference": withdrawal.payout_reference,
+        },
+    )
+    withdrawal.settled_at = timezone.now()
+    withdrawal.reason = "The payout failed; the funds are back in your balance."
+    withdrawal.save(update_fields=["status", "settled_at", "reason", "updated_at"])
+    record_withdrawal_event(
+        withdrawal,
+        code=AuditCode.WITHDRAWAL_FAILED,
+        operator=operator,
+        old=old,
+        meta=meta,
+        note=note,
+    )
+    return withdrawal
