@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_withdrawal_cooloff_until
 from config.errors import ApplicationError
+from wallet.destinations import destination_display
 from wallet.models import (
     Account,
     Adjustment,
@@ -220,6 +221,8 @@ def adjustment_queue() -> QuerySet[Adjustment]:
 # same asset is flagged; so is one that follows a deposit by less than this long.
 RISK_AMOUNT_MULTIPLE = 3
 RISK_DEPOSIT_WINDOW = timedelta(hours=24)
+# A beneficiary confirmed less than this long before the request is "new".
+RISK_NEW_BENEFICIARY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,24 @@ class WithdrawalReview:
         decimals = self.withdrawal.asset.decimals
         return None if units is None else format_units(units, decimals)
 
+    @property
+    def destination(self) -> str:
+        """The destination as people read it (an IBAN in groups of four)."""
+        withdrawal = self.withdrawal
+        if not withdrawal.rail:
+            return withdrawal.destination
+        return destination_display(
+            rail=withdrawal.rail, destination=withdrawal.destination
+        )
+
+    @property
+    def beneficiary_age(self) -> timedelta | None:
+        """How long the beneficiary had been confirmed when the user asked."""
+        beneficiary = self.withdrawal.beneficiary
+        if beneficiary is None or beneficiary.confirmed_at is None:
+            return None
+        return self.withdrawal.created_at - beneficiary.confirmed_at
+
 
 def _risk_flags(
     withdrawal: Withdrawal,
@@ -262,6 +283,17 @@ def _risk_flags(
 ) -> list[RiskFlag]:
     asset = withdrawal.asset
     flags = []
+    beneficiary = withdrawal.beneficiary
+    if beneficiary is not None and beneficiary.confirmed_at is not None:
+        age = withdrawal.created_at - beneficiary.confirmed_at
+        if age < RISK_NEW_BENEFICIARY:
+            flags.append(
+                RiskFlag(
+                    "new_beneficiary",
+                    f"New beneficiary: confirmed {int(age.total_seconds() // 3600)} h "
+                    "before this request.",
+                )
+            )
     if cooloff_until is not None:
         flags.append(
             RiskFlag(

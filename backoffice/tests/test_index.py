@@ -103,7 +103,9 @@ def test_each_number_links_to_its_filtered_changelist(operator, support, work):
     assert {k: t.url for k, t in operator_tiles.items()} == {
         # operators see the queue's size, but may not open KYC cases
         "kyc": None,
-        "withdrawals": "/admin/wallet/withdrawal/?status__in=requested",
+        "withdrawals": (
+            "/admin/wallet/withdrawal/?status__in=requested,first_approved"
+        ),
         "adjustments": "/admin/wallet/adjustment/?status__in=pending",
         "halted": "/admin/trading/instrument/?status__exact=halted",
         "matching": "/admin/trading/ordercommand/?processed_at__isempty=1",

@@ -121,7 +121,13 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def review_view(self, request, withdrawal_id: int):
         withdrawal = get_object_or_404(
             Withdrawal.objects.select_related(
-                "user", "asset", "hold", "first_approved_by", "decided_by", "sent_by"
+                "user",
+                "asset",
+                "hold",
+                "beneficiary",
+                "first_approved_by",
+                "decided_by",
+                "sent_by",
             ),
             pk=withdrawal_id,
         )

@@ -43,11 +43,15 @@ def make_asset(code: str = "USD", decimals: int = 2, **extra) -> Asset:
 
 
 def make_beneficiary(
-    user, rail: str = "bank_iban", destination: str | None = None, label: str = ""
+    user,
+    rail: str = "bank_iban",
+    destination: str | None = None,
+    label: str = "",
+    confirmed_ago: timedelta | None = None,
 ) -> Beneficiary:
     """A confirmed beneficiary whose cool-off is already over, through the
-    services (confirmed a cool-off and an hour ago); the user's existing one for
-    that destination if there is one."""
+    services (confirmed `confirmed_ago`, by default a cool-off and an hour, ago);
+    the user's existing one for that destination if there is one."""
     from wallet.destinations import destination_normalize
     from wallet.services import beneficiary_seed_confirmed
 
@@ -60,13 +64,14 @@ def make_beneficiary(
     )
     if existing is not None:
         return existing
-    hours = settings.WALLET_BENEFICIARY_COOLOFF_HOURS + 1
+    if confirmed_ago is None:
+        confirmed_ago = timedelta(hours=settings.WALLET_BENEFICIARY_COOLOFF_HOURS + 1)
     return beneficiary_seed_confirmed(
         user=user,
         rail=rail,
         destination=destination,
         label=label or f"my {rail}",
-        confirmed_at=timezone.now() - timedelta(hours=hours),
+        confirmed_at=timezone.now() - confirmed_ago,
     )
 
 

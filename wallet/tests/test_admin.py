@@ -145,8 +145,16 @@ def test_review_page_shows_the_flags_to_an_operator(operator, operator2, alice, 
     # then: everything is on it, and no approve button for them
     assert page.status_code == 200
     html = page.content.decode()
-    for flag in ("credential_change", "first_withdrawal", "deposit_then_withdrawal"):
+    for flag in (
+        "new_beneficiary",
+        "credential_change",
+        "first_withdrawal",
+        "deposit_then_withdrawal",
+    ):
         assert f'data-flag="{flag}"' in html
+    # the test beneficiary was confirmed a cool-off and an hour ago: still "new"
+    assert "New beneficiary: confirmed 25 h before this request." in html
+    assert "1\xa0day, 1\xa0hour</strong> before the request" in html
     assert "DE89 3704 0044 0532 0130 00" in html
     assert '<td data-testid="kyc">Approved</td>' in html
     assert "You performed a staff action on this user recently" in html

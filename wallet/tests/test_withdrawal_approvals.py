@@ -199,7 +199,7 @@ def test_withdrawal_cooloff_over_the_api(funded, usd, operator):
     )
     response = api_client_for(funded).post(
         "/api/v1/wallet/withdrawals",
-        {"asset": "USD", "amount": "1.00", "destination": "DE00 1234"},
+        {"asset": "USD", "amount": "1.00", "beneficiary": make_beneficiary(funded).pk},
         format="json",
         HTTP_IDEMPOTENCY_KEY="cool-1",
     )
@@ -593,8 +593,10 @@ def test_daily_limit_counts_money_gone_or_going(funded, usd, operator, operator2
 def test_risk_flags_first_withdrawal_then_amount_against_history(
     funded, usd, operator, operator2
 ):
+    # a beneficiary confirmed a month ago: not a "new beneficiary"
+    old_beneficiary = make_beneficiary(funded, confirmed_ago=timedelta(days=30))
     first = services.withdrawal_request(
-        user=funded, asset=usd, amount=1_000, beneficiary=make_beneficiary(funded)
+        user=funded, asset=usd, amount=1_000, beneficiary=old_beneficiary
     )
     assert [f.code for f in selectors.withdrawal_review(withdrawal=first).flags] == [
         "first_withdrawal"
@@ -605,10 +607,10 @@ def test_risk_flags_first_withdrawal_then_amount_against_history(
     )
     services.withdrawal_complete(withdrawal=first, operator=operator2, note=NOTE)
     big = services.withdrawal_request(
-        user=funded, asset=usd, amount=3_001, beneficiary=make_beneficiary(funded)
+        user=funded, asset=usd, amount=3_001, beneficiary=old_beneficiary
     )
     fine = services.withdrawal_request(
-        user=funded, asset=usd, amount=3_000, beneficiary=make_beneficiary(funded)
+        user=funded, asset=usd, amount=3_000, beneficiary=old_beneficiary
     )
     flags = selectors.withdrawal_review(withdrawal=big).flags
     assert [(f.code, f.text) for f in flags] == [
