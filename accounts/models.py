@@ -7,6 +7,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.managers import UserManager
+from config.append_only import append_only_triggers
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -176,6 +177,7 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         indexes = [models.Index(fields=["user", "-created_at", "-id"])]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.get_code_display()} ({self.code})"

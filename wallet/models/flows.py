@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.append_only import append_only_triggers
 from wallet.models.ledger import Asset, Hold, Journal
 
 USER = settings.AUTH_USER_MODEL
@@ -63,7 +64,7 @@ class Deposit(models.Model):
 
 class DepositStatusChange(models.Model):
     deposit = models.ForeignKey(
-        Deposit, on_delete=models.CASCADE, related_name="history"
+        Deposit, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
@@ -75,6 +76,7 @@ class DepositStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"
@@ -136,7 +138,7 @@ class Withdrawal(models.Model):
 
 class WithdrawalStatusChange(models.Model):
     withdrawal = models.ForeignKey(
-        Withdrawal, on_delete=models.CASCADE, related_name="history"
+        Withdrawal, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
@@ -148,6 +150,7 @@ class WithdrawalStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"
@@ -206,7 +209,7 @@ class Adjustment(models.Model):
 
 class AdjustmentStatusChange(models.Model):
     adjustment = models.ForeignKey(
-        Adjustment, on_delete=models.CASCADE, related_name="history"
+        Adjustment, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
@@ -218,6 +221,7 @@ class AdjustmentStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"

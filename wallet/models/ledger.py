@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.append_only import append_only_triggers
+
 
 class Asset(models.Model):
     class Kind(models.TextChoices):
@@ -129,6 +131,7 @@ class Journal(models.Model):
                 fields=["kind", "reference"], name="journal_unique_reference"
             )
         ]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.reference}"
@@ -160,6 +163,7 @@ class Entry(models.Model):
             ),
             models.Index(fields=["account", "id"], name="entry_account_id"),
         ]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount:+d}"
