@@ -165,6 +165,34 @@ def test_plain_truncate_of_an_unreferenced_history_table_is_refused_by_its_trigg
 
 
 @pytest.mark.django_db
+def test_pgtriggers_ignore_switch_does_not_open_them():
+    # given history, and a session that sets django-pgtrigger's ignore switch
+    # (the setting pgtrigger.ignore() sets) naming every append-only trigger
+    _history()
+    entry = Entry.objects.order_by("pk").first()
+    names = [
+        trigger.get_pgid(model)
+        for model in append_only_models()
+        for trigger in append_only_triggers()
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pgtrigger.ignore', %s, false)",
+            ["{" + ",".join(names) + "}"],
+        )
+    # when it rewrites, removes or wipes entries: still refused
+    _refused(
+        "UPDATE wallet_entry SET amount = amount * 10 WHERE id = %s",
+        [entry.pk],
+        operation="UPDATE",
+    )
+    _refused("DELETE FROM wallet_entry WHERE id = %s", [entry.pk], operation="DELETE")
+    _refused("TRUNCATE wallet_entry", operation="TRUNCATE")
+    # then the entry is as it was
+    assert Entry.objects.get(pk=entry.pk).amount == entry.amount
+
+
+@pytest.mark.django_db
 def test_the_orm_cannot_edit_or_delete_history_either():
     # given history rows
     _history()
