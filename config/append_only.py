@@ -21,7 +21,9 @@ owner) gets past them. The test suite's flush is the one place that disables the
 (the root `conftest.py`, inside the flush's own transaction).
 
 SQLite (the embedded default) has no such triggers: django-pgtrigger leaves other
-databases alone, and the models' own `save()`/`delete()` guards still apply.
+databases alone. What guards there are in Python stay on every database
+(`AuditEvent.save()`/`delete()`, `KycStatusEvent`'s queryset), and only services
+write these tables.
 """
 
 from __future__ import annotations
