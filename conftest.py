@@ -3,12 +3,18 @@
 Tests marked `postgres` need real row locks and concurrency. On SQLite they are
 skipped, unless REQUIRE_POSTGRES=1 (CI), where running them on anything but
 PostgreSQL is an error rather than a silent skip.
+
+On PostgreSQL the history tables refuse TRUNCATE (config/append_only.py), and a
+transactional test ends with Django's flush, one `TRUNCATE` of every table. The
+flush alone lets it through: see `_flush_truncates_history`.
 """
 
 import os
 
 import pytest
 from django.conf import settings
+from django.db import transaction
+from django.db.backends.postgresql.operations import DatabaseOperations
 
 
 def _on_postgres() -> bool:
@@ -49,3 +55,51 @@ def _fresh_cache():
     clear()
     yield
     clear()
+
+
+_TRUNCATE_TRIGGERS_SQL = (
+    "SELECT c.relname, t.tgname FROM pg_trigger t"
+    " JOIN pg_class c ON c.oid = t.tgrelid"
+    " WHERE t.tgname = ANY(%s) AND c.relname = ANY(%s)"
+)
+
+
+def _execute_sql_flush_history_included(original):
+    """Django's flush on PostgreSQL, with the append-only tables' TRUNCATE
+    triggers disabled for the flush's own transaction only: `ALTER TABLE ...
+    DISABLE TRIGGER`, the TRUNCATE, `ENABLE TRIGGER` again, one transaction. No
+    other session ever sees a table without its trigger (ALTER TABLE holds the
+    table's exclusive lock until commit), and the row triggers stay on."""
+
+    def execute_sql_flush(self, sql_list):
+        from config.append_only import append_only_truncate_triggers
+
+        tables, names = zip(*append_only_truncate_triggers(), strict=True)
+        quote = self.quote_name
+        with transaction.atomic(using=self.connection.alias):
+            with self.connection.cursor() as cursor:
+                cursor.execute(_TRUNCATE_TRIGGERS_SQL, [list(names), list(tables)])
+                present = cursor.fetchall()
+                for table, name in present:
+                    cursor.execute(
+                        f"ALTER TABLE {quote(table)} DISABLE TRIGGER {quote(name)}"
+                    )
+            original(self, sql_list)
+            with self.connection.cursor() as cursor:
+                for table, name in present:
+                    cursor.execute(
+                        f"ALTER TABLE {quote(table)} ENABLE TRIGGER {quote(name)}"
+                    )
+
+    return execute_sql_flush
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_truncates_history():
+    """Transactional tests (`transaction=True`, `transactional_db`, live servers)
+    end with a flush that truncates every table, history included: only that
+    flush, and only in the test process, may pass the TRUNCATE triggers."""
+    original = DatabaseOperations.execute_sql_flush
+    DatabaseOperations.execute_sql_flush = _execute_sql_flush_history_included(original)
+    yield
+    DatabaseOperations.execute_sql_flush = original

@@ -9,6 +9,7 @@ from django.utils.crypto import salted_hmac
 
 from accounts.managers import UserManager
 from accounts.roles import BACK_OFFICE_ROLES
+from config.append_only import append_only_triggers
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -199,6 +200,7 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         indexes = [models.Index(fields=["user", "-created_at", "-id"])]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.get_code_display()} ({self.code})"
@@ -320,6 +322,7 @@ class RoleGrantRequestStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.append_only import append_only_triggers
 from kyc.countries import COUNTRIES
 
 
@@ -335,6 +336,7 @@ class KycStatusEvent(models.Model):
     class Meta:
         verbose_name = "KYC status event"
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status} ({self.action})"

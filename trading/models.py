@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.append_only import append_only_triggers
 from wallet.models import Asset, Hold
 
 
@@ -244,7 +245,7 @@ class Order(models.Model):
 class OrderStatusChange(models.Model):
     """Append-only history of an order's states."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="history")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="history")
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     reason = models.CharField(max_length=32, blank=True)
@@ -253,6 +254,7 @@ class OrderStatusChange(models.Model):
 
     class Meta:
         ordering = ("id",)
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status} -> {self.to_status}"
@@ -322,6 +324,7 @@ class Trade(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["instrument", "-seq"], name="trade_tape")]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"trade {self.instrument_id}#{self.seq}"
@@ -355,6 +358,7 @@ class Fill(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="fill_user")
         ]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"fill {self.trade_id} {self.side}"

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "channels",
+    # history tables append-only in the database (config/append_only.py)
+    "pgtrigger",
     "accounts",
     "kyc",
     "wallet",

@@ -95,10 +95,14 @@ def test_insert_one_writes_the_row_save_would(usd):
     )
     assert stored.created_at == first.created_at  # the field's default, kept
     assert Journal.objects.get(pk=second.pk).metadata == {}
-    first.reference = "test:1b"  # an inserted instance saves as an UPDATE
-    first.save(update_fields=["reference"])
-    assert Journal.objects.get(pk=first.pk).reference == "test:1b"
     assert Journal.objects.count() == 2
+    # an inserted instance saves as an UPDATE (on a table that may be updated:
+    # journals are append-only)
+    euro = Asset(code="EUR", name="Euro", decimals=2, kind="fiat")
+    insert_one(euro)
+    euro.name = "Euro (EU)"
+    euro.save(update_fields=["name"])
+    assert Asset.objects.get(pk=euro.pk).name == "Euro (EU)"
 
 
 def test_insert_one_raises_the_databases_integrity_errors(usd):
@@ -122,16 +126,15 @@ def test_write_together_inserts_and_updates_rows_of_several_models(usd):
     from config.bulk import write_together
     from wallet.models import Journal
 
-    existing = Journal.objects.create(kind=Journal.Kind.HOLD, reference="test:old")
-    existing.reference = "test:renamed"
+    usd.name = "US dollar (renamed)"
     journal = Journal(kind=Journal.Kind.HOLD, reference="test:new", metadata={"n": 1})
     euro = Asset(code="EUR", name="Euro", decimals=2, kind="fiat")
-    write_together(updates=[(existing, ["reference"])], inserts=[journal, euro])
+    write_together(updates=[(usd, ["name"])], inserts=[journal, euro])
     assert journal.pk and euro.pk and not euro._state.adding
-    assert Journal.objects.get(pk=existing.pk).reference == "test:renamed"
+    assert Asset.objects.get(pk=usd.pk).name == "US dollar (renamed)"
     assert Journal.objects.get(pk=journal.pk).metadata == {"n": 1}
     assert Asset.objects.get(pk=euro.pk).code == "EUR"
-    assert Journal.objects.count() == 2
+    assert Journal.objects.count() == 1
 
 
 def test_write_together_is_all_or_nothing(usd):
@@ -140,16 +143,15 @@ def test_write_together_is_all_or_nothing(usd):
     from config.bulk import write_together
     from wallet.models import Journal
 
-    existing = Journal.objects.create(kind=Journal.Kind.HOLD, reference="test:old")
-    existing.reference = "test:renamed"
+    usd.name = "US dollar (renamed)"
     duplicate = Asset(code="USD", name="Again", decimals=2, kind="fiat")
     with pytest.raises(IntegrityError), transaction.atomic():
         write_together(
-            updates=[(existing, ["reference"])],
+            updates=[(usd, ["name"])],
             inserts=[Journal(kind=Journal.Kind.HOLD, reference="test:new"), duplicate],
         )
-    assert Journal.objects.get().reference == "test:old"
-    assert Asset.objects.count() == 1
+    assert Asset.objects.get().name == "US Dollar"
+    assert not Journal.objects.exists()
 
 
 def test_insert_rows_together_writes_every_group_and_sets_their_ids(usd):

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.append_only import append_only_triggers
 from wallet.destinations import PayoutRail
 
 USER = settings.AUTH_USER_MODEL
@@ -85,7 +86,7 @@ class Beneficiary(models.Model):
 
 class BeneficiaryStatusChange(models.Model):
     beneficiary = models.ForeignKey(
-        Beneficiary, on_delete=models.CASCADE, related_name="history"
+        Beneficiary, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=24, blank=True)
     new_status = models.CharField(max_length=24)
@@ -97,6 +98,7 @@ class BeneficiaryStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.append_only import append_only_triggers
 from wallet.destinations import PayoutRail
 from wallet.models.beneficiaries import Beneficiary
 from wallet.models.ledger import Asset, Hold, Journal
@@ -65,7 +66,7 @@ class Deposit(models.Model):
 
 class DepositStatusChange(models.Model):
     deposit = models.ForeignKey(
-        Deposit, on_delete=models.CASCADE, related_name="history"
+        Deposit, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
@@ -77,6 +78,7 @@ class DepositStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"
@@ -215,7 +217,7 @@ class Withdrawal(models.Model):
 
 class WithdrawalStatusChange(models.Model):
     withdrawal = models.ForeignKey(
-        Withdrawal, on_delete=models.CASCADE, related_name="history"
+        Withdrawal, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
@@ -227,6 +229,7 @@ class WithdrawalStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"
@@ -285,7 +288,7 @@ class Adjustment(models.Model):
 
 class AdjustmentStatusChange(models.Model):
     adjustment = models.ForeignKey(
-        Adjustment, on_delete=models.CASCADE, related_name="history"
+        Adjustment, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
@@ -297,6 +300,7 @@ class AdjustmentStatusChange(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.old_status or '-'} -> {self.new_status}"

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.append_only import append_only_triggers
 from wallet.destinations import validate_payout_rails
 
 
@@ -140,6 +141,7 @@ class Journal(models.Model):
                 fields=["kind", "reference"], name="journal_unique_reference"
             )
         ]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.reference}"
@@ -171,6 +173,7 @@ class Entry(models.Model):
             ),
             models.Index(fields=["account", "id"], name="entry_account_id"),
         ]
+        triggers = append_only_triggers()
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount:+d}"
