@@ -191,6 +191,11 @@ def test_explicit_expectations(matrix):
         opts = model._meta
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
         assert support.get(url).status_code == 403, url
+    alice = User.objects.get(email="alice@example.com")
+    url = reverse("admin:accounts_user_change", args=[alice.pk])
+    data = {"full_name": "Changed by support", "reason": "asked by phone"}
+    assert support.post(url, data).status_code == 403
+    assert User.objects.filter(full_name="Changed by support").count() == 0
     # An operator runs instruments and assets, not users' groups.
     assert operator.get("/admin/trading/instrument/add/").status_code == 200
     assert operator.get("/admin/wallet/asset/add/").status_code == 200
