@@ -211,8 +211,8 @@ class UserOverviewAdmin(admin.ModelAdmin):
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+        if not self.has_view_permission(request) or request.method == "POST":
+            raise PermissionDenied  # the page only reads: nothing to post
         user = (
             User.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         )

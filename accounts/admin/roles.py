@@ -55,6 +55,9 @@ class StatusChangeInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(RoleGrantRequest)
 class RoleGrantRequestAdmin(admin.ModelAdmin):

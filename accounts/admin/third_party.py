@@ -10,7 +10,9 @@ four-eyes rules or into someone else's account:
   tokens (anyone who reads one can use it) and un-blacklisting revives one.
   Unregistered; "End sessions and tokens" on the user's page does the job.
 - django-axes attempts and logs: read-only (support sees why a login is
-  locked; the lockout ends by itself after AXES_COOLOFF_MINUTES).
+  locked; the lockout ends by itself after AXES_COOLOFF_MINUTES). Axes' own
+  "Clean up expired attempts" action is off too: it deletes rows, unaudited;
+  "Clear login lockout" on the user's page is the audited way.
 """
 
 from __future__ import annotations
@@ -93,5 +95,10 @@ for model, base in (
     if admin.site.is_registered(model):
         admin.site.unregister(model)
     admin.site.register(
-        model, type(f"ReadOnly{base.__name__}", (ReadOnlyAdminMixin, base), {})
+        model,
+        type(
+            f"ReadOnly{base.__name__}",
+            (ReadOnlyAdminMixin, base),
+            {"actions": ()},  # no bulk writes (axes' cleanup deletes rows)
+        ),
     )

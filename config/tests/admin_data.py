@@ -1,5 +1,7 @@
 """One row of every model the admin shows, made through the real services (the
-login API, the KYC flow, deposits, orders and the matcher), for the tests that
+login API, the KYC flow, deposits, withdrawals to a beneficiary, orders and the
+matcher, a role grant request, a ledger verification, the report build), for the
+tests that
 walk the admin registry. A model registered later and not made here fails those
 tests with its name, so its row gets added here."""
 
@@ -15,8 +17,11 @@ from accounts import services as account_services
 from accounts.models import User
 from accounts.roles import Role, sync_role_permissions
 from accounts.testing import PASSWORD, api_client_for, make_user
+from backoffice.models import LedgerVerification
+from backoffice.services import ledger_verification_beat_key, ledger_verification_run
 from kyc.testing import kyc_approve
 from kyc.tests.helpers import submitted_case
+from reports.services import reports_build
 from trading.services import fee_override_set, order_place
 from trading.tests.helpers import make_btc_usd, match
 from wallet import services as wallet_services
@@ -58,11 +63,14 @@ def _login_attempts(user: User) -> None:
 
 
 def one_of_each() -> None:
-    """Users, KYC, wallet and trading rows: at least one of every registered
-    model."""
+    """Users, KYC, wallet, trading, back-office and report rows: at least one of
+    every registered model (the user page, a proxy of the user, has the users)."""
     sync_role_permissions()  # the role groups (auth.Group)
     operator = make_user(
         email="maker@example.com", roles=(Role.OPERATOR,), is_staff=True
+    )
+    administrator = make_user(
+        email="people@example.com", roles=(Role.ADMINISTRATOR,), is_staff=True
     )
     instrument = make_btc_usd()
     usd, btc = instrument.quote, instrument.base
@@ -70,15 +78,34 @@ def one_of_each() -> None:
     bob = make_user(email="bob@example.com", full_name="Bob Trader")
     kyc_approve(user=alice)
     kyc_approve(user=bob)
-    submitted_case(make_user(email="carol@example.com"))  # waiting in the queue
+    carol = make_user(email="carol@example.com")
+    submitted_case(carol)  # waiting in the queue
 
-    # Wallet: funds, a deposit, a withdrawal (with its hold), an adjustment, a
+    # Wallet: funds, a deposit, withdrawals to a beneficiary (one pending with
+    # its hold, one paid out), an adjustment, a
     # transfer through the API (with an idempotency key), a balance alert.
     fund(alice, usd, 200_000_00)
     fund(bob, btc, 2 * 10**8)
     wallet_services.deposit_create(user=alice, asset=usd, amount=50_00)
+    beneficiary = make_beneficiary(alice)
     wallet_services.withdrawal_request(
-        user=alice, asset=usd, amount=10_00, beneficiary=make_beneficiary(alice)
+        user=alice, asset=usd, amount=10_00, beneficiary=beneficiary
+    )
+    # A second one paid out (approved, sent, completed), for the funding report.
+    paid = wallet_services.withdrawal_request(
+        user=alice, asset=usd, amount=20_00, beneficiary=beneficiary
+    )
+    paid = wallet_services.withdrawal_approve(
+        withdrawal=paid, operator=operator, note="registry walk: approved"
+    )
+    paid = wallet_services.withdrawal_mark_sent(
+        withdrawal=paid,
+        operator=operator,
+        payout_reference="WALK-0001",
+        note="registry walk: sent on the rail",
+    )
+    wallet_services.withdrawal_complete(
+        withdrawal=paid, operator=operator, note="registry walk: the rail confirmed"
     )
     wallet_services.adjustment_request(
         user=alice, asset=usd, amount=5_00, reason="goodwill", operator=operator
@@ -104,6 +131,19 @@ def one_of_each() -> None:
     account_services.totp_setup(user=bob)
     account_services.backup_codes_ensure(user=operator)
     _login_attempts(bob)
+
+    # Back office: a role grant request waiting for a second administrator, a
+    # recorded ledger verification (the beat's run), and the report tables.
+    account_services.role_grant_request(
+        requested_by=administrator,
+        user=carol,
+        role=Role.SUPPORT,
+        reason="registry walk: carol joins support",
+    )
+    ledger_verification_run(
+        run_key=ledger_verification_beat_key(), trigger=LedgerVerification.Trigger.BEAT
+    )
+    reports_build()
 
 
 def missing_models() -> list[str]:

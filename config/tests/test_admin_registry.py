@@ -5,9 +5,11 @@ Each registered ModelAdmin is either read-only (no add, change or delete, not ev
 for a superuser) or listed in ADMIN_WRITES with the services its writes go
 through, and this test proves it by posting its forms as a superuser: the row
 changes and the audit trail has the expected code, and delete is refused. Inlines
-are read-only everywhere, and every admin action is listed in ADMIN_ACTIONS with
-the service it calls. A new admin, inline or action that is none of these fails
-here, naming itself.
+are read-only everywhere, every admin action is listed in ADMIN_ACTIONS with the
+service it calls, and every view an admin adds to its URLs (a button on an
+object's page, or a page that only reads) is listed in ADMIN_VIEWS. A new admin,
+inline, action or view that is none of these fails here, naming itself; an entry
+for one that is gone fails too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteMixin
 from django.test import RequestFactory
 
-from accounts.models import AuditCode, AuditEvent, User
+from accounts.models import AuditCode, AuditEvent, RoleGrantRequest, User
 from accounts.testing import admin_client_for
 from config.tests.admin_data import first_row, one_of_each
 from trading.models import FeeOverride, Instrument
@@ -64,6 +66,45 @@ def _fee_override_add() -> dict:
 
 # Model -> the services its admin writes through, and a valid add / change post.
 ADMIN_WRITES: dict[str, AdminWrite] = {
+    "accounts.User": AdminWrite(
+        # No add (people sign up); the change form is name, email and phone with
+        # a reason. A new email or phone is a STAFF_CONTACT_CHANGED.
+        services=("accounts.services.user_profile_update_by_staff",),
+        change=(
+            AuditCode.STAFF_CONTACT_CHANGED,
+            Form(
+                data=lambda: {
+                    "email": "maker-corrected@example.com",
+                    "full_name": "Maker Corrected",
+                    "phone": "",
+                    "reason": "registry walk: the user asked by phone",
+                },
+                done=lambda: User.objects.filter(
+                    email="maker-corrected@example.com", full_name="Maker Corrected"
+                ).exists(),
+            ),
+        ),
+    ),
+    "accounts.RoleGrantRequest": AdminWrite(
+        # Only the request is a form; approve, reject and cancel are buttons on
+        # its page (ADMIN_VIEWS).
+        services=("accounts.services.role_grant_request",),
+        add=(
+            AuditCode.ROLE_GRANT_REQUESTED,
+            Form(
+                data=lambda: {
+                    "user": User.objects.get(email="bob@example.com").pk,
+                    "role": "support",
+                    "reason": "registry walk: bob joins support",
+                },
+                done=lambda: RoleGrantRequest.objects.filter(
+                    user__email="bob@example.com",
+                    role="support",
+                    status=RoleGrantRequest.Status.REQUESTED,
+                ).exists(),
+            ),
+        ),
+    ),
     "wallet.Asset": AdminWrite(
         services=("wallet.services.asset_create", "wallet.services.asset_update"),
         add=(
@@ -173,11 +214,9 @@ ADMIN_WRITES: dict[str, AdminWrite] = {
 }
 
 # Admin actions (bulk writes from the change list) -> the service each calls.
+# Users, withdrawals, adjustments and role grants have none: each is decided on
+# its own page, one at a time (see ADMIN_VIEWS).
 ADMIN_ACTIONS: dict[str, dict[str, str]] = {
-    "accounts.User": {
-        "suspend_users": "accounts.services.user_set_status",
-        "reactivate_users": "accounts.services.user_set_status",
-    },
     "trading.Instrument": {
         "halt_selected": "trading.services.instrument_set_status",
         "resume_selected": "trading.services.instrument_set_status",
@@ -187,13 +226,54 @@ ADMIN_ACTIONS: dict[str, dict[str, str]] = {
     "trading.Order": {
         "cancel_selected": "trading.services.operator.order_cancel_by_operator"
     },
-    "wallet.Withdrawal": {
-        "approve_selected": "wallet.services.withdrawal_approve",
-        "reject_selected": "wallet.services.withdrawal_reject",
+}
+
+# Views an admin adds to its URLs -> the service each calls: the buttons on an
+# object's page (each a POST acting on one object, permission-checked, with a
+# reason or note; not admin actions) and, as None, pages that only read.
+ADMIN_VIEWS: dict[str, dict[str, str | None]] = {
+    "accounts.User": {
+        "password_view": None,  # Django's password page, answering 404
+        "lock_view": "accounts.services.user_lock",
+        "unlock_view": "accounts.services.user_unlock",
+        "end_sessions_view": "accounts.services.user_sessions_end",
+        "clear_lockout_view": "accounts.services.user_login_lockout_clear",
+        "reset_second_factor_view": "accounts.services.user_second_factor_reset",
+        "revoke_role_view": "accounts.services.user_role_revoke",
     },
+    "accounts.RoleGrantRequest": {
+        "approve_view": "accounts.services.role_grant_approve",
+        "reject_view": "accounts.services.role_grant_reject",
+        "cancel_view": "accounts.services.role_grant_cancel",
+    },
+    "backoffice.LedgerVerification": {
+        "verify_now_view": "backoffice.services.ledger_verification_request",
+    },
+    "backoffice.UserOverview": {"open_view": None},  # the user picker's target
+    "kyc.KycCase": {
+        "claim_next_view": "kyc.services.kyc_case_claim",
+        "claim_view": "kyc.services.kyc_case_claim",
+        "release_view": "kyc.services.kyc_case_release",
+        "document_decide_view": "kyc.services.kyc_document_decide",
+        "approve_view": "kyc.services.kyc_case_approve",
+        "reject_view": "kyc.services.kyc_case_reject",
+        "resubmission_view": "kyc.services.kyc_case_request_resubmission",
+    },
+    "reports.DailyFunding": {"export_csv": None},
+    "reports.DailyKyc": {"export_csv": None},
+    "reports.DailySignups": {"export_csv": None},
+    "reports.DailyTrading": {"export_csv": None},
     "wallet.Adjustment": {
-        "approve_selected": "wallet.services.adjustment_approve",
-        "reject_selected": "wallet.services.adjustment_reject",
+        "approve_view": "wallet.services.adjustment_approve",
+        "reject_view": "wallet.services.adjustment_reject",
+    },
+    "wallet.Withdrawal": {
+        "review_view": None,  # the review page (also at .../change/)
+        "approve_view": "wallet.services.withdrawal_approve",
+        "reject_view": "wallet.services.withdrawal_reject",
+        "sent_view": "wallet.services.withdrawal_mark_sent",
+        "completed_view": "wallet.services.withdrawal_complete",
+        "failed_view": "wallet.services.withdrawal_fail",
     },
 }
 
@@ -241,13 +321,30 @@ def _form_errors(response) -> dict:
     return dict(context["adminform"].form.errors)
 
 
+def _custom_views(model_admin) -> set[str]:
+    """The views an admin adds to the URLs Django's ModelAdmin gives it."""
+    standard = {str(url.pattern) for url in admin.ModelAdmin.get_urls(model_admin)}
+    return {
+        url.callback.__name__
+        for url in model_admin.get_urls()
+        if str(url.pattern) not in standard
+    }
+
+
 def test_every_listed_service_exists():
+    for table in (ADMIN_WRITES, ADMIN_ACTIONS, ADMIN_VIEWS):
+        unknown = sorted(set(table) - set(IDS))
+        assert not unknown, f"{unknown}: not registered in the admin"
     for label, write in ADMIN_WRITES.items():
         for dotted in write.services:
             assert callable(_resolve(dotted)), f"{label}: {dotted}"
     for label, actions in ADMIN_ACTIONS.items():
         for action, dotted in actions.items():
             assert callable(_resolve(dotted)), f"{label}.{action}: {dotted}"
+    for label, views in ADMIN_VIEWS.items():
+        for view, dotted in views.items():
+            if dotted is not None:
+                assert callable(_resolve(dotted)), f"{label}.{view}: {dotted}"
 
 
 @pytest.mark.parametrize(("model", "model_admin"), REGISTRY, ids=IDS)
@@ -302,11 +399,29 @@ def test_every_admin_action_is_listed_with_its_service(model, model_admin):
     label = model._meta.label
     actions = set(model_admin.get_actions(_request_as(_superuser())))
     assert "delete_selected" not in actions, f"{label}: bulk delete is on"
-    unlisted = sorted(actions - set(ADMIN_ACTIONS.get(label, {})))
+    listed = set(ADMIN_ACTIONS.get(label, {}))
+    unlisted = sorted(actions - listed)
     assert not unlisted, (
         f"{label}: actions {unlisted} are not in ADMIN_ACTIONS; each must call a "
         "service that writes an audit event"
     )
+    gone = sorted(listed - actions)
+    assert not gone, f"{label}: ADMIN_ACTIONS lists {gone}, which the admin lacks"
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTRY, ids=IDS)
+def test_every_custom_view_is_listed_with_its_service(model, model_admin):
+    label = model._meta.label
+    views = _custom_views(model_admin)
+    listed = set(ADMIN_VIEWS.get(label, {}))
+    unlisted = sorted(views - listed)
+    assert not unlisted, (
+        f"{label}: views {unlisted} are not in ADMIN_VIEWS; a button must call a "
+        "service that writes an audit event (a page that only reads is listed "
+        "as None)"
+    )
+    gone = sorted(listed - views)
+    assert not gone, f"{label}: ADMIN_VIEWS lists {gone}, which the admin lacks"
 
 
 @pytest.mark.parametrize("label", sorted(ADMIN_WRITES))

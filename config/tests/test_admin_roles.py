@@ -31,6 +31,17 @@ pytestmark = pytest.mark.django_db
 ROLES = tuple(Role)
 PAGES = ("changelist", "add", "change", "delete", "history")
 
+# Admins that go by another model's permissions: the user page (a proxy of the
+# user, read-only) opens with the user's view permission (`accounts.view_user`).
+PERMISSIONS_OF: dict[str, str] = {"backoffice.UserOverview": "accounts.User"}
+
+
+def _perm(model, action: str) -> str:
+    """The permission the admin of `model` checks for `action`."""
+    label = PERMISSIONS_OF.get(model._meta.label, model._meta.label)
+    app_label, model_name = label.split(".")
+    return f"{app_label}.{action}_{model_name.lower()}"
+
 
 def _role_permissions() -> dict[Role, set[str]]:
     """`app_label.codename` of every permission each role's patterns match."""
@@ -77,10 +88,9 @@ def _expected(role: Role, perms: set[str], model, allows: dict) -> dict[str, int
     200 where the role has the permission and the admin allows it, 403 else."""
     if role == Role.TRADER:
         return dict.fromkeys(PAGES, 302)
-    opts = model._meta
 
     def has(action: str) -> bool:
-        return f"{opts.app_label}.{action}_{opts.model_name}" in perms
+        return _perm(model, action) in perms
 
     sees = allows["view"] and (has("view") or has("change"))
     return {
@@ -143,10 +153,7 @@ def test_every_admin_url_answers_each_role_as_its_permissions_say(matrix):
                     )
             if role == Role.TRADER:
                 continue
-            opts = model._meta
-            can_change = allows["change"] and (
-                f"{opts.app_label}.change_{opts.model_name}" in perms[role]
-            )
+            can_change = allows["change"] and _perm(model, "change") in perms[role]
             if expected["change"] == 200:
                 # A page the role may only look at has no save button.
                 page = responses["change"].content.decode()
@@ -184,6 +191,11 @@ def test_explicit_expectations(matrix):
         opts = model._meta
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
         assert support.get(url).status_code == 403, url
+    alice = User.objects.get(email="alice@example.com")
+    url = reverse("admin:accounts_user_change", args=[alice.pk])
+    data = {"full_name": "Changed by support", "reason": "asked by phone"}
+    assert support.post(url, data).status_code == 403
+    assert User.objects.filter(full_name="Changed by support").count() == 0
     # An operator runs instruments and assets, not users' groups.
     assert operator.get("/admin/trading/instrument/add/").status_code == 200
     assert operator.get("/admin/wallet/asset/add/").status_code == 200
@@ -195,12 +207,16 @@ def test_explicit_expectations(matrix):
 
 
 def test_an_operator_cannot_open_a_users_password_page(matrix):
-    # Staff never set a user's password (a takeover path): the page is gone or
-    # refused, and no redirect lands on a password form.
+    # Staff never set a user's password (a takeover path): the page is gone (404)
+    # or refused (403), and no redirect lands on a password form.
     _, clients = matrix
     alice = User.objects.get(email="alice@example.com")
     url = f"/admin/accounts/user/{alice.pk}/password/"
     operator = clients[Role.OPERATOR]
-    assert operator.get(url).status_code != 200
+    assert operator.get(url).status_code in (403, 404)
+    assert operator.post(url, {"password1": "x", "password2": "x"}).status_code in (
+        403,
+        404,
+    )
     followed = operator.get(url, follow=True).content.decode()
     assert 'name="password1"' not in followed

@@ -119,6 +119,9 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self.review_view(request, int(object_id))
 
     def review_view(self, request, withdrawal_id: int):
+        if request.method == "POST":
+            # The page only reads; each decision posts to its own URL.
+            raise PermissionDenied
         withdrawal = get_object_or_404(
             Withdrawal.objects.select_related(
                 "user",
