@@ -229,7 +229,12 @@ def test_the_orm_cannot_edit_or_delete_history_either():
     assert Fill.objects.count() == 2
     assert list(
         WithdrawalStatusChange.objects.values_list("old_status", "new_status")
-    ) == [("", "requested"), ("requested", "approved")]
+    ) == [
+        ("", "requested"),
+        ("requested", "approved"),
+        ("approved", "sent"),
+        ("sent", "completed"),
+    ]
 
 
 @pytest.mark.django_db
@@ -266,7 +271,7 @@ def test_normal_flows_still_write_their_history():
     ) == [("", "pending"), ("pending", "open"), ("open", "filled")]
     assert DepositStatusChange.objects.count() == 1
     assert AdjustmentStatusChange.objects.count() == 2
-    assert Withdrawal.objects.get().status == "approved"
+    assert Withdrawal.objects.get().status == "completed"
     assert Order.objects.filter(status="filled").count() == 2
     # 0.5 BTC at 95,000.00: the seller (maker, 10 bps in USD) gets 47,500.00 less
     # 47.50 and paid out 10,000.00; the buyer (taker, 20 bps in BTC) paid
@@ -274,6 +279,10 @@ def test_normal_flows_still_write_their_history():
     assert balances(seller) == {"BTC": (150_000_000, 0), "USD": (3_745_250, 0)}
     assert balances(buyer) == {"BTC": (49_900_000, 0), "USD": (15_252_500, 0)}
     assert AuditEvent.objects.filter(code=AuditCode.WITHDRAWAL_APPROVED).count() == 1
+    assert AuditEvent.objects.filter(code=AuditCode.WITHDRAWAL_COMPLETED).count() == 1
+    assert (
+        AuditEvent.objects.filter(code=AuditCode.ROLE_GRANTED, user=buyer).count() == 1
+    )
     assert KycStatusEvent.objects.filter(action="approved").count() == 2
     assert Journal.objects.count() > 0
     out = io.StringIO()
