@@ -15,7 +15,11 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from accounts.models import SECURITY_CODES, AuditEvent, User
-from accounts.selectors import totp_enabled, user_withdrawal_cooloff_until
+from accounts.selectors import (
+    role_grant_requests_waiting,
+    totp_enabled,
+    user_withdrawal_cooloff_until,
+)
 from backoffice.models import LedgerVerification
 from kyc.models import OPEN_STATUSES as KYC_OPEN_STATUSES
 from kyc.models import KycCase, KycProfile, KycStatusEvent
@@ -136,6 +140,11 @@ def _matching_backlog(now: datetime):
     return n, oldest, "", stuck
 
 
+def _role_grants(now: datetime):
+    n, oldest = _count_oldest(role_grant_requests_waiting(), "created_at")
+    return n, oldest, "", False
+
+
 TILES: tuple[_TileSpec, ...] = (
     _TileSpec(
         key="kyc",
@@ -182,6 +191,15 @@ TILES: tuple[_TileSpec, ...] = (
         changelist="admin:trading_ordercommand_changelist",
         query="processed_at__isempty=1",
         read=_matching_backlog,
+    ),
+    _TileSpec(
+        key="role_grants",
+        label="Role grants waiting for a second administrator",
+        see=("accounts.grant_role",),
+        link="accounts.view_rolegrantrequest",
+        changelist="admin:accounts_rolegrantrequest_changelist",
+        query="status__exact=requested",
+        read=_role_grants,
     ),
 )
 

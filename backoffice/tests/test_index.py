@@ -10,6 +10,8 @@ from django.db.models import F
 from django.test import override_settings
 
 from accounts.models import AuditCode, AuditEvent
+from accounts.roles import Role
+from accounts.services import role_grant_approve, role_grant_request
 from accounts.testing import admin_client_for, make_user
 from backoffice import tasks
 from backoffice.models import LedgerVerification
@@ -272,3 +274,28 @@ def test_no_recent_verification_is_a_warning(reviewer):
         page = admin_client_for(reviewer).get("/admin/").content.decode()
     assert 'data-status="stale"' in page
     assert "(1 h 0 min ago): the scheduled check (every 15 min on Celery beat)" in page
+
+
+def test_administrators_see_the_role_grants_waiting_for_a_second_one(operator):
+    # given: one administrator asks for a role for carol
+    first = make_user(
+        email="admin1@example.com", roles=(Role.ADMINISTRATOR,), is_staff=True
+    )
+    second = make_user(
+        email="admin2@example.com", roles=(Role.ADMINISTRATOR,), is_staff=True
+    )
+    carol = make_user(email="carol@example.com")
+    grant = role_grant_request(
+        requested_by=first, user=carol, role=Role.SUPPORT, reason="Joins support."
+    )
+
+    # when / then: administrators see it waiting, with a link to the request list
+    tile = tiles_by_key(ops_overview(user=second))["role_grants"]
+    assert (tile.count, tile.oldest_at) == (1, grant.created_at)
+    assert tile.url == "/admin/accounts/rolegrantrequest/?status__exact=requested"
+    # operators move money, they do not grant roles: no tile
+    assert "role_grants" not in tiles_by_key(ops_overview(user=operator))
+
+    # when the second administrator approves, nothing waits any more
+    role_grant_approve(request_id=grant.pk, approver=second, note="Agreed.")
+    assert tiles_by_key(ops_overview(user=second))["role_grants"].count == 0
