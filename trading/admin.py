@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdminMixin
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
+from trading.fees import order_fee_asset
 from trading.models import (
     FeeOverride,
     Fill,
@@ -506,10 +507,8 @@ class OrderAdmin(_InstrumentMoney, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Fees paid")
     def fees(self, obj):
-        instrument = obj.instrument
-        if obj.is_buy:
-            return f"{base_str(instrument, obj.fees_paid)} {instrument.base}"
-        return f"{quote_str(instrument, obj.fees_paid)} {instrument.quote}"
+        asset = order_fee_asset(obj, obj.instrument)
+        return f"{format_units(obj.fees_paid, asset.decimals)} {asset.code}"
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("trading.change_order")
