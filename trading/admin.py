@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdminMixin
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
-from trading.fees import order_fee_asset
+from trading.fees import fee_policy_default, order_fee_asset
 from trading.models import (
     FeeOverride,
     Fill,
@@ -81,6 +81,13 @@ class InstrumentCreateForm(forms.ModelForm):
         initial="0",
         help_text="Quote asset.",
     )
+    fee_policy = forms.ChoiceField(
+        label="Fee policy",
+        choices=[("", "Default: quote for 0 decimals or a 1-unit lot, else received")]
+        + list(Instrument.FeePolicy.choices),
+        required=False,
+        help_text="Which asset each side pays its fee in; fixed once created.",
+    )
 
     SERVICE_FIELDS = {
         "symbol": "symbol",
@@ -89,6 +96,7 @@ class InstrumentCreateForm(forms.ModelForm):
         "lot_size": "lot_size_text",
         "maker_fee_bps": "maker_fee_bps",
         "taker_fee_bps": "taker_fee_bps",
+        "fee_policy": "fee_policy",
     }
 
     class Meta:
@@ -132,6 +140,9 @@ class InstrumentCreateForm(forms.ModelForm):
         if tick is None or lot is None:
             return data
         data["tick_size"], data["lot_size"] = tick, lot
+        data["fee_policy"] = data.get("fee_policy") or fee_policy_default(
+            base=base, lot_size=lot
+        )
         try:
             instrument_validate(
                 base=base,
@@ -140,6 +151,7 @@ class InstrumentCreateForm(forms.ModelForm):
                 lot_size=lot,
                 maker_fee_bps=data.get("maker_fee_bps") or 0,
                 taker_fee_bps=data.get("taker_fee_bps") or 0,
+                fee_policy=data["fee_policy"],
             )
         except ApplicationError as exc:
             _details_to_form(self, exc, self.SERVICE_FIELDS)
@@ -194,6 +206,7 @@ class InstrumentChangeForm(forms.ModelForm):
                 lot_size=instrument.lot_size,
                 maker_fee_bps=data.get("maker_fee_bps") or 0,
                 taker_fee_bps=data.get("taker_fee_bps") or 0,
+                fee_policy=instrument.fee_policy,
             )
         except ApplicationError as exc:
             _details_to_form(
@@ -228,8 +241,9 @@ class InstrumentAdmin(admin.ModelAdmin):
         "lot",
         "maker_fee_bps",
         "taker_fee_bps",
+        "fee_policy",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "fee_policy")
     search_fields = ("symbol",)
     list_select_related = ("base", "quote")
     actions = ("halt_selected", "resume_selected", "close_selected")
@@ -239,6 +253,7 @@ class InstrumentAdmin(admin.ModelAdmin):
         "quote",
         "tick",
         "lot",
+        "fee_policy",
         "status",
         "status_reason",
         "last_price",
@@ -266,6 +281,7 @@ class InstrumentAdmin(admin.ModelAdmin):
                 "min_notional_text",
                 "maker_fee_bps",
                 "taker_fee_bps",
+                "fee_policy",
                 "price_band_percent",
             )
         return (
@@ -303,6 +319,7 @@ class InstrumentAdmin(admin.ModelAdmin):
             maker_fee_bps=data["maker_fee_bps"],
             taker_fee_bps=data["taker_fee_bps"],
             price_band_percent=data["price_band_percent"],
+            fee_policy=data["fee_policy"],
             acting_user=request.user,
         )
         obj.pk = created.pk

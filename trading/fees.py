@@ -30,10 +30,11 @@ RECEIVED = Instrument.FeePolicy.RECEIVED.value
 BPS = 10_000  # basis points in one
 
 
-def fee_policy_default(*, base: Asset) -> str:
+def fee_policy_default(*, base: Asset, lot_size: int) -> str:
     """`quote` for a base with no fractional unit (a share: a fee rounded up to a
-    whole share would take the purchase), `received` otherwise."""
-    return QUOTE if base.decimals == 0 else RECEIVED
+    whole share would take the purchase), and for a lot of one smallest unit
+    (the same, one unit smaller), `received` otherwise."""
+    return QUOTE if base.decimals == 0 or lot_size < 2 else RECEIVED
 
 
 def fee_asset(*, instrument: Instrument, side: str, fee_policy: str) -> Asset:

@@ -94,10 +94,11 @@ def instrument_create(
     acting_user: User | None = None,
 ) -> Instrument:
     """`fee_policy` (fixed from now on): `quote` or `received`; by default `quote`
-    for a base with no decimals (shares), `received` otherwise (trading/fees.py)."""
+    for a base with no decimals (shares) or a lot of one unit, `received`
+    otherwise (trading/fees.py)."""
     symbol = symbol.strip().upper()
     if not fee_policy:
-        fee_policy = fee_policy_default(base=base)
+        fee_policy = fee_policy_default(base=base, lot_size=lot_size)
     if not SYMBOL_RE.match(symbol):
         raise _invalid("symbol", "use BASE-QUOTE, e.g. BTC-USD.")
     if Instrument.objects.filter(symbol=symbol).exists():
