@@ -1,10 +1,13 @@
 """Each instrument's fee policy by the rule new instruments follow
 (trading.fees.fee_policy_default): `quote` when the base has no fractional unit
 (the demo RELIANCE-INR and TCS-INR: shares) or a lot is one smallest unit,
-`received` otherwise (the crypto pairs). Every trade so far charged its buyer in the base: its buyer_fee_asset is
-the base. Orders keep the policy they were placed under (`received`), so an
-order still open settles as it was reserved. Reversible: back to `received`
-everywhere, as before."""
+`received` otherwise (the crypto pairs).
+
+A trade's buyer_fee_asset is its buyer's fill's fee_asset: the base for every
+trade made before fee policies (the fills recorded it all along), and right
+again after a rollback and a re-apply. Orders keep the policy they were placed
+under (0004: `received` for every order before), so an order still open settles
+as it was reserved. Reversible: back to `received` everywhere, as before."""
 
 from django.db import migrations
 from django.db.models import OuterRef, Q, Subquery
@@ -13,12 +16,13 @@ from django.db.models import OuterRef, Q, Subquery
 def forwards(apps, schema_editor):
     Instrument = apps.get_model("trading", "Instrument")
     Trade = apps.get_model("trading", "Trade")
+    Fill = apps.get_model("trading", "Fill")
     whole = Q(base__decimals=0) | Q(lot_size__lt=2)
     Instrument.objects.filter(whole).update(fee_policy="quote")
     Instrument.objects.exclude(whole).update(fee_policy="received")
-    base_of = Instrument.objects.filter(pk=OuterRef("instrument_id")).values("base_id")
+    buyer_fill = Fill.objects.filter(trade_id=OuterRef("pk"), side="buy")
     Trade.objects.filter(buyer_fee_asset__isnull=True).update(
-        buyer_fee_asset_id=Subquery(base_of[:1])
+        buyer_fee_asset_id=Subquery(buyer_fill.values("fee_asset_id")[:1])
     )
 
 
