@@ -69,26 +69,31 @@ def buy_fee_room(
     `received` (its fees are in the base)."""
     if fee_policy != QUOTE:
         return 0
-    return mul_div_ceil(filled_quote + notional, max_bps, BPS) - fees_paid
+    return _fee_room(filled_quote + notional, max_bps, fees_paid)
 
 
-def buyer_fee(buyer: Order, *, bps: int, quantity: int, notional: int) -> int:
+def _fee_room(value: int, max_bps: int, fees_paid: int) -> int:
+    return mul_div_ceil(value, max_bps, BPS) - fees_paid
+
+
+# The two below run for every fill (the matcher's hot loop): positional
+# arguments, no keyword calls inside.
+
+
+def buyer_fee(buyer: Order, bps: int, quantity: int, notional: int) -> int:
     """The buyer's fee on one fill of `quantity` base units for `notional` quote
     units, at `bps`, in its fee asset; `buyer` as it was before the fill."""
     if buyer.fee_policy == QUOTE:
-        fee = mul_div_ceil(notional, bps, BPS)
-        room = buy_fee_room(
-            notional=notional,
-            fee_policy=QUOTE,
-            max_bps=max_fee_bps(buyer),
-            filled_quote=buyer.filled_quote,
-            fees_paid=buyer.fees_paid,
+        room = _fee_room(
+            buyer.filled_quote + notional,
+            max(buyer.maker_fee_bps, buyer.taker_fee_bps),  # max_fee_bps
+            buyer.fees_paid,
         )
-        # a whole-unit fee on a tiny fill can pass its value: capped by both
-        return min(fee, room, notional)
+        # within what its hold reserved, and never more than the fill's value
+        return min(mul_div_ceil(notional, bps, BPS), room, notional)
     return min(mul_div_ceil(quantity, bps, BPS), quantity)
 
 
-def seller_fee(*, bps: int, notional: int) -> int:
+def seller_fee(bps: int, notional: int) -> int:
     """The seller's fee on one fill, in quote units (either policy)."""
     return min(mul_div_ceil(notional, bps, BPS), notional)

@@ -737,34 +737,35 @@ class _Batch:
         buyer_bps = buyer.taker_fee_bps if buyer is taker else buyer.maker_fee_bps
         seller_bps = seller.taker_fee_bps if seller is taker else seller.maker_fee_bps
         # fees round up, never past what the side receives (trading/fees.py)
-        buyer_fee = fees.buyer_fee(
-            buyer, bps=buyer_bps, quantity=quantity, notional=notional
-        )
-        seller_fee = fees.seller_fee(bps=seller_bps, notional=notional)
+        buyer_fee = fees.buyer_fee(buyer, buyer_bps, quantity, notional)
+        seller_fee = fees.seller_fee(seller_bps, notional)
         base, quote = instrument.base, instrument.quote
         available = Account.Kind.AVAILABLE
-        # under `quote` the buyer pays notional + fee in quote and gets every
-        # unit bought; under `received` its fee comes out of the base it gets
-        quote_buyer = buyer.fee_policy == fees.QUOTE
-        buyer_fee_asset = quote if quote_buyer else base
-        buyer_paid = notional + buyer_fee if quote_buyer else notional
-        quote_fee, base_fee = (
-            (seller_fee + buyer_fee, 0) if quote_buyer else (seller_fee, buyer_fee)
+        seller_gets = Posting(
+            self._account(seller, quote, available), notional - seller_fee
         )
-        postings = [
-            Posting(self._account(seller, quote, available), notional - seller_fee),
-            Posting(self._account(None, quote, Account.Kind.FEES), quote_fee),
-            Posting(self._account(buyer, base, available), quantity - base_fee),
-        ]
-        if not quote_buyer:
-            postings.append(
-                Posting(self._account(None, base, Account.Kind.FEES), base_fee)
+        quote_fees = self._account(None, quote, Account.Kind.FEES)
+        if buyer.fee_policy == fees.QUOTE:
+            # the buyer pays notional + fee in quote and gets every unit bought
+            buyer_fee_asset, buyer_paid = quote, notional + buyer_fee
+            postings = (
+                seller_gets,
+                Posting(quote_fees, seller_fee + buyer_fee),
+                Posting(self._account(buyer, base, available), quantity),
+            )
+        else:  # its fee comes out of the base it gets
+            buyer_fee_asset, buyer_paid = base, notional
+            postings = (
+                seller_gets,
+                Posting(quote_fees, seller_fee),
+                Posting(self._account(buyer, base, available), quantity - buyer_fee),
+                Posting(self._account(None, base, Account.Kind.FEES), buyer_fee),
             )
         self.journals.append(
             JournalSpec(
                 kind=Journal.Kind.TRADE,
                 reference=f"trade:{instrument.pk}:{event.seq}",
-                postings=tuple(postings),
+                postings=postings,
                 hold_legs=(
                     HoldLeg(buyer.hold, post=buyer_paid),
                     HoldLeg(seller.hold, post=quantity),
