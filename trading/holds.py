@@ -42,8 +42,11 @@ def hold_for(
     more at `price_ticks` (a limit price; a sell ignores it)."""
     if order.side == Order.Side.SELL:
         return lots * instrument.lot_size
+    notional = price_ticks * lots * instrument.notional_per_tick_lot
+    if order.fee_policy != QUOTE:  # (the matcher asks after every command)
+        return notional
     return buy_hold(
-        notional=price_ticks * lots * instrument.notional_per_tick_lot,
+        notional=notional,
         fee_policy=order.fee_policy,
         max_bps=max_fee_bps(order),
         filled_quote=order.filled_quote,
