@@ -21,7 +21,7 @@ from kyc.testing import make_verified_user
 from trading import selectors
 from trading.fees import BPS, QUOTE, RECEIVED
 from trading.models import FeeOverride, Fill, Instrument, Order, Trade
-from trading.services import instrument_create, order_place
+from trading.services import instrument_create, order_amend, order_place
 from trading.services import matching as matching_service
 from trading.tests.helpers import assert_ledger_ok, balances, fund, match
 from trading.verification import check_order_holds
@@ -194,6 +194,48 @@ def test_a_buys_fees_together_stay_within_what_its_hold_reserved(make_trader):
     assert balances(buyer) == {"USD": (1_00 - 51, 0), "XYZ": (10, 0)}
     # each seller's fill pays its own: 0.00005 -> 0.01, capped by its value 0.05
     assert _fees_balances() == {"USD": 1 + 10 * 1}
+    assert_ledger_ok()
+
+
+def test_an_amended_quote_policy_buy_holds_its_new_fee(make_trader):
+    """An amend reserves by the same rule as a placement: notional + the most
+    fee, counting what the order already bought and paid."""
+    usd = make_asset("USD", 2)
+    xyz = make_asset("XYZ", 0, kind="security")
+    instrument = instrument_create(
+        symbol="XYZ-USD", base=xyz, quote=usd, tick_size=5, lot_size=1,
+        maker_fee_bps=10, taker_fee_bps=25, price_band_percent=0,
+    )  # fmt: skip
+    buyer = make_trader("buyer@example.com", usd=100_000_00)
+    seller = make_trader("seller@example.com")
+    fund(seller, xyz, 10)
+    bid, _ = order_place(
+        user=buyer, symbol="XYZ-USD", side="buy", price="100.00", quantity="4"
+    )
+    match(instrument)
+    assert bid.hold.amount == 400_00 + 100  # 25 bps (its higher rate) of 400.00
+    order_place(
+        user=seller, symbol="XYZ-USD", side="sell", price="100.00", quantity="1"
+    )
+    match(instrument)  # 100.00 + 0.10 (maker) paid; 3 x 100.00 + 0.75 - 0.10 kept
+    bid.refresh_from_db()
+    bid.hold.refresh_from_db()
+    assert (bid.filled_quote, bid.fees_paid) == (100_00, 10)
+    assert bid.hold.remaining_amount == 300_00 + 100 - 10
+    order_amend(user=buyer, order_id=bid.pk, price="120.00", quantity="5")
+    match(instrument)
+    bid.hold.refresh_from_db()
+    # 4 more at 120.00 = 480.00; its fees in all at most 25 bps of 580.00 = 1.45
+    assert bid.hold.remaining_amount == 480_00 + 145 - 10
+    assert_ledger_ok()
+    order_place(
+        user=seller, symbol="XYZ-USD", side="sell", price="120.00", quantity="4"
+    )
+    match(instrument)
+    assert balances(buyer) == {
+        "USD": (100_000_00 - 100_10 - 480_00 - 48, 0),  # 10 bps of 480.00 = 0.48
+        "XYZ": (5, 0),
+    }
     assert_ledger_ok()
 
 
