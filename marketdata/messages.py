@@ -63,7 +63,9 @@ def candle(instrument: Instrument, row) -> dict:
 
 def fill(instrument: Instrument, row: Fill, seq: int) -> dict:
     """The shape of GET /api/v1/fills items (trading's FillOutputSerializer)."""
-    fee_asset = instrument.base if row.side == Order.Side.BUY else instrument.quote
+    # the fill names its fee's asset (a buyer's is the base under `received`)
+    base_fee = row.fee_asset_id == instrument.base_id
+    fee_asset = instrument.base if base_fee else instrument.quote
     return {
         "id": row.pk,
         "trade_id": row.trade_id,

@@ -215,6 +215,7 @@ def market_list() -> list[dict]:
                 "min_notional": quote_str(instrument, instrument.min_notional),
                 "maker_fee_bps": instrument.maker_fee_bps,
                 "taker_fee_bps": instrument.taker_fee_bps,
+                "fee_policy": instrument.fee_policy,
                 "price_band_percent": instrument.price_band_percent,
                 "last_price": ticks_to_price(instrument, last),
                 "change_percent_24h": percent,

@@ -61,6 +61,7 @@ def trade(request: HttpRequest, symbol: str) -> HttpResponse:
         "minNotional": quote_str(instrument, instrument.min_notional),
         "makerFeeBps": maker_bps,
         "takerFeeBps": taker_bps,
+        "feePolicy": instrument.fee_policy,
         "status": instrument.status,
         "authenticated": user.is_authenticated,
         "csrfToken": get_token(request) if user.is_authenticated else "",

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdminMixin
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
+from trading.fees import fee_policy_default, order_fee_asset
 from trading.models import (
     FeeOverride,
     Fill,
@@ -86,6 +87,13 @@ class InstrumentCreateForm(forms.ModelForm):
         initial="0",
         help_text="Quote asset.",
     )
+    fee_policy = forms.ChoiceField(
+        label="Fee policy",
+        choices=[("", "Default: quote for 0 decimals or a 1-unit lot, else received")]
+        + list(Instrument.FeePolicy.choices),
+        required=False,
+        help_text="Which asset each side pays its fee in; fixed once created.",
+    )
 
     SERVICE_FIELDS = {
         "symbol": "symbol",
@@ -94,6 +102,7 @@ class InstrumentCreateForm(forms.ModelForm):
         "lot_size": "lot_size_text",
         "maker_fee_bps": "maker_fee_bps",
         "taker_fee_bps": "taker_fee_bps",
+        "fee_policy": "fee_policy",
     }
 
     class Meta:
@@ -137,6 +146,9 @@ class InstrumentCreateForm(forms.ModelForm):
         if tick is None or lot is None:
             return data
         data["tick_size"], data["lot_size"] = tick, lot
+        data["fee_policy"] = data.get("fee_policy") or fee_policy_default(
+            base=base, lot_size=lot
+        )
         try:
             instrument_validate(
                 base=base,
@@ -145,6 +157,7 @@ class InstrumentCreateForm(forms.ModelForm):
                 lot_size=lot,
                 maker_fee_bps=data.get("maker_fee_bps") or 0,
                 taker_fee_bps=data.get("taker_fee_bps") or 0,
+                fee_policy=data["fee_policy"],
             )
         except ApplicationError as exc:
             _details_to_form(self, exc, self.SERVICE_FIELDS)
@@ -199,6 +212,7 @@ class InstrumentChangeForm(forms.ModelForm):
                 lot_size=instrument.lot_size,
                 maker_fee_bps=data.get("maker_fee_bps") or 0,
                 taker_fee_bps=data.get("taker_fee_bps") or 0,
+                fee_policy=instrument.fee_policy,
             )
         except ApplicationError as exc:
             _details_to_form(
@@ -233,8 +247,9 @@ class InstrumentAdmin(admin.ModelAdmin):
         "lot",
         "maker_fee_bps",
         "taker_fee_bps",
+        "fee_policy",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "fee_policy")
     search_fields = ("symbol",)
     list_select_related = ("base", "quote")
     actions = ("halt_selected", "resume_selected", "close_selected")
@@ -244,6 +259,7 @@ class InstrumentAdmin(admin.ModelAdmin):
         "quote",
         "tick",
         "lot",
+        "fee_policy",
         "status",
         "status_reason",
         "last_price",
@@ -271,6 +287,7 @@ class InstrumentAdmin(admin.ModelAdmin):
                 "min_notional_text",
                 "maker_fee_bps",
                 "taker_fee_bps",
+                "fee_policy",
                 "price_band_percent",
             )
         return (
@@ -316,6 +333,7 @@ class InstrumentAdmin(admin.ModelAdmin):
             maker_fee_bps=data["maker_fee_bps"],
             taker_fee_bps=data["taker_fee_bps"],
             price_band_percent=data["price_band_percent"],
+            fee_policy=data["fee_policy"],
             acting_user=request.user,
             meta=RequestMeta.from_request(request),
         )
@@ -574,10 +592,8 @@ class OrderAdmin(_InstrumentMoney, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Fees paid")
     def fees(self, obj):
-        instrument = obj.instrument
-        if obj.is_buy:
-            return f"{base_str(instrument, obj.fees_paid)} {instrument.base}"
-        return f"{quote_str(instrument, obj.fees_paid)} {instrument.quote}"
+        asset = order_fee_asset(obj, obj.instrument)
+        return f"{format_units(obj.fees_paid, asset.decimals)} {asset.code}"
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("trading.change_order")

@@ -1,8 +1,11 @@
-"""How much an open order must keep reserved: the one rule used by the matcher (to
-release any excess) and by verify_ledger (to prove every hold matches)."""
+"""How much an order must keep reserved: the one rule used by placement (what to
+hold), amends (what to add), the matcher (to release any excess) and by
+verify_ledger (to prove every hold matches). A buy under the `quote` fee policy
+also holds the most its fees can come to (trading/fees.py)."""
 
 from __future__ import annotations
 
+from trading.fees import BPS, QUOTE, buy_fee_room, max_fee_bps
 from trading.models import Instrument, Order
 
 STOP_TYPES = (Order.Type.STOP_LIMIT, Order.Type.STOP_MARKET)
@@ -13,14 +16,70 @@ def is_waiting_stop(order: Order) -> bool:
     return order.type in STOP_TYPES and not order.stop_triggered
 
 
+def buy_hold(
+    *,
+    notional: int,
+    fee_policy: str,
+    max_bps: int,
+    filled_quote: int = 0,
+    fees_paid: int = 0,
+) -> int:
+    """Quote units a buy must hold to buy `notional` more: the notional, and under
+    the `quote` policy the most its fees can still come to."""
+    return notional + buy_fee_room(
+        notional=notional,
+        fee_policy=fee_policy,
+        max_bps=max_bps,
+        filled_quote=filled_quote,
+        fees_paid=fees_paid,
+    )
+
+
+def hold_for(
+    order: Order, instrument: Instrument, *, price_ticks: int, lots: int
+) -> int:
+    """Units `order` (with the fills and fees it has) must hold to trade `lots`
+    more at `price_ticks` (a limit price; a sell ignores it)."""
+    if order.side == Order.Side.SELL:
+        return lots * instrument.lot_size
+    notional = price_ticks * lots * instrument.notional_per_tick_lot
+    if order.fee_policy != QUOTE:  # (the matcher asks after every command)
+        return notional
+    return buy_hold(
+        notional=notional,
+        fee_policy=order.fee_policy,
+        max_bps=max_fee_bps(order),
+        filled_quote=order.filled_quote,
+        fees_paid=order.fees_paid,
+    )
+
+
 def hold_need(order: Order, instrument: Instrument) -> int | None:
     """Units the order's hold must still contain, or None when only "whatever is
     left" is right (a market buy waiting as a stop keeps its whole budget)."""
     if order.status not in Order.OPEN_STATUSES:
         return 0
     lots = order.quantity_lots if is_waiting_stop(order) else order.open_lots
-    if order.side == Order.Side.SELL:
-        return (lots or 0) * instrument.lot_size
-    if order.type in MARKET_TYPES:
+    if order.side == Order.Side.BUY and order.type in MARKET_TYPES:
         return None
-    return order.price_ticks * lots * instrument.notional_per_tick_lot
+    return hold_for(order, instrument, price_ticks=order.price_ticks, lots=lots or 0)
+
+
+def market_buy_limit(
+    *, budget: int, per_tick_lot: int, fee_policy: str, max_bps: int
+) -> int:
+    """The engine's budget (ticks x lots) of a market buy holding `budget` quote
+    units: the most it may buy so that what it pays, fees included under the
+    `quote` policy, never passes what it holds. 0: not even one lot at one tick."""
+    limit = budget // per_tick_lot
+    if fee_policy != QUOTE or max_bps == 0:
+        return limit
+    # v + v x r / BPS <= budget without the rounding; the fee's rounding up adds
+    # less than one unit, so at most one step down (a step is >= 1 unit)
+    limit = budget * BPS // ((BPS + max_bps) * per_tick_lot)
+    while limit > 0 and (
+        buy_hold(notional=limit * per_tick_lot, fee_policy=fee_policy, max_bps=max_bps)
+        > budget
+    ):
+        limit -= 1
+    return limit

@@ -24,6 +24,12 @@ class Instrument(models.Model):
         HALTED = "halted", "Halted (no matching, cancels allowed)"
         CLOSED = "closed", "Closed"
 
+    class FeePolicy(models.TextChoices):
+        """Which asset each side pays its fee in (trading/fees.py)."""
+
+        QUOTE = "quote", "Quote (both sides pay in the quote asset)"
+        RECEIVED = "received", "Received (each side pays in what it receives)"
+
     symbol = models.CharField(max_length=32, unique=True)
     base = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
     quote = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
@@ -35,6 +41,11 @@ class Instrument(models.Model):
     min_notional = models.BigIntegerField(default=0, help_text="Quote units.")
     maker_fee_bps = models.PositiveIntegerField(default=10)
     taker_fee_bps = models.PositiveIntegerField(default=20)
+    fee_policy = models.CharField(
+        max_length=8,
+        choices=FeePolicy.choices,
+        help_text="Fixed at creation: quote (brokers, shares) or received (crypto).",
+    )
     price_band_percent = models.PositiveIntegerField(
         default=10, help_text="Limit prices within this % of the last trade; 0 = off."
     )
@@ -66,6 +77,10 @@ class Instrument(models.Model):
             models.CheckConstraint(
                 condition=Q(maker_fee_bps__lte=1000) & Q(taker_fee_bps__lte=1000),
                 name="instrument_fees_at_most_10_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_policy__in=["quote", "received"]),
+                name="instrument_fee_policy_valid",
             ),
         ]
 
@@ -180,10 +195,17 @@ class Order(models.Model):
     filled_lots = models.BigIntegerField(default=0)
     filled_quote = models.BigIntegerField(default=0, help_text="Quote units traded.")
     fees_paid = models.BigIntegerField(
-        default=0, help_text="Units of the fee asset (base for buys, quote for sells)."
+        default=0,
+        help_text="Units of the fee asset: quote, but base for a buy under the "
+        "received policy (trading.fees.fee_asset).",
     )
     maker_fee_bps = models.PositiveIntegerField()
     taker_fee_bps = models.PositiveIntegerField()
+    fee_policy = models.CharField(
+        max_length=8,
+        choices=Instrument.FeePolicy.choices,
+        help_text="The instrument's fee policy when the order was placed.",
+    )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING
     )
@@ -309,8 +331,14 @@ class Trade(models.Model):
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     taker_side = models.CharField(max_length=4, choices=Order.Side.choices)
-    buyer_fee = models.BigIntegerField(help_text="Base units.")
-    seller_fee = models.BigIntegerField(help_text="Quote units.")
+    buyer_fee = models.BigIntegerField(
+        help_text="Units of buyer_fee_asset: base under the received policy, "
+        "quote under quote."
+    )
+    buyer_fee_asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, related_name="+"
+    )
+    seller_fee = models.BigIntegerField(help_text="Quote units (either policy).")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -9,9 +9,11 @@ The method (docs/trading.md, "Portfolio", is the reference):
 
 * One average-cost book per instrument (base against one quote asset), from the
   user's fills on it in chronological order.
-* A buy adds what the user actually received, `quantity - fee` (the buyer's fee is
-  taken in the base asset), and adds the whole quote paid to the cost. So the fee
-  raises the average cost instead of being a separate expense.
+* A buy adds what the user actually received and its whole cost in quote: under
+  the `quote` fee policy the fee is paid in quote (`cost += value + fee`, every
+  unit bought received); under `received` it is taken in the base
+  (`quantity += quantity - fee`, `cost += value`). Either way the fee raises the
+  average cost instead of being a separate expense.
 * A sell realizes `proceeds - cost out`, where proceeds are the quote received net
   of the seller's fee (taken in the quote asset) and cost out is the average cost
   times the quantity sold: `cost * sold / quantity`, rounded half away from zero
@@ -56,13 +58,15 @@ def div_round(numerator: int, denominator: int) -> int:
 
 @dataclass(frozen=True)
 class FillIn:
-    """One fill as the P&L sees it. `fee` is in base units for a buy and in quote
-    units for a sell (the platform's fee rule)."""
+    """One fill as the P&L sees it. `fee` is in quote units, but in base units for
+    a buy whose fee was taken in the base (`fee_in_base`: the `received` fee
+    policy; the fill's `fee_asset` says which)."""
 
     side: str
     quantity: int  # base units traded
     quote_amount: int  # quote units traded (price x quantity)
     fee: int
+    fee_in_base: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,15 +81,20 @@ class Position:
 
 def position_apply(position: Position, fill: FillIn) -> Position:
     if fill.side == BUY:
-        received = fill.quantity - fill.fee
+        if fill.fee_in_base:
+            received, cost = fill.quantity - fill.fee, fill.quote_amount
+        else:
+            received, cost = fill.quantity, fill.quote_amount + fill.fee
         return replace(
             position,
             quantity=position.quantity + received,
-            cost=position.cost + fill.quote_amount,
+            cost=position.cost + cost,
             bought=position.bought + received,
         )
     if fill.side != SELL:
         raise ValueError(f"unknown side {fill.side!r}")
+    if fill.fee_in_base:
+        raise ValueError("a sell pays its fee in the quote asset")
     proceeds = fill.quote_amount - fill.fee
     matched = min(fill.quantity, position.quantity)
     if matched == position.quantity:

@@ -10,6 +10,9 @@ quantity is a whole number of quote units:
 * ETH-USD: tick 0.10 USD (10), lot 0.1 ETH (10^7): 10^8, also 0.01 USD.
 * RELIANCE-INR, TCS-INR: shares have 0 decimals; tick 0.05 INR (5), lot 1 share:
   5 x 1 is a multiple of 10^0.
+
+Fee policies by the default rule (trading/fees.py): the crypto pairs `received`,
+the shares `quote` (a buyer pays its fee in INR and receives every share).
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ def seed(*, out) -> None:
             f"  {symbol} ({state}): tick "
             f"{format_units(instrument.tick_size, quote.decimals)} {quote_code}, lot "
             f"{format_units(instrument.lot_size, base.decimals)} {base_code}, fees "
-            f"{instrument.maker_fee_bps}/{instrument.taker_fee_bps} bps, "
+            f"{instrument.maker_fee_bps}/{instrument.taker_fee_bps} bps "
+            f"({instrument.fee_policy} policy), "
             f"{instrument.status}"
         )
     out("Instruments:")

@@ -235,13 +235,19 @@ def portfolio_get(*, user: User, quote: Asset):
     fills = (
         Fill.objects.filter(user=user)
         .order_by("id")
-        .values_list("instrument_id", "side", "quantity_lots", "quote_amount", "fee")
+        .values_list(
+            "instrument_id", "side", "quantity_lots", "quote_amount", "fee", "fee_asset"
+        )
     )
-    for instrument_id, side, lots, quote_amount, fee in fills.iterator():
-        lot_size = instruments[instrument_id].lot_size
+    for instrument_id, side, lots, quote_amount, fee, fee_asset_id in fills.iterator():
+        instrument = instruments[instrument_id]
         per_instrument.setdefault(instrument_id, []).append(
             pf.FillIn(
-                side=side, quantity=lots * lot_size, quote_amount=quote_amount, fee=fee
+                side=side,
+                quantity=lots * instrument.lot_size,
+                quote_amount=quote_amount,
+                fee=fee,
+                fee_in_base=fee_asset_id == instrument.base_id,
             )
         )
     books = [

@@ -16,11 +16,12 @@ from django.views.decorators.http import require_POST
 from config.errors import ApplicationError
 from trading import services
 from trading.api.serializers import average_price
+from trading.fees import order_fee_asset
 from trading.forms import FillFilterForm, OrderFilterForm, PortfolioQuoteForm
 from trading.models import Order
 from trading.portfolio import portfolio_as_dict
 from trading.selectors import fill_list_filtered, order_list, portfolio_get
-from trading.units import base_str, lots_to_quantity, quote_str, ticks_to_price
+from trading.units import lots_to_quantity, quote_str, ticks_to_price
 from wallet.models import Asset
 from wallet.money import format_units
 
@@ -50,8 +51,8 @@ def _keyset_page(request: HttpRequest, rows, size: int, url_name: str):
 
 def _order_row(order: Order) -> dict:
     instrument = order.instrument
-    fee_asset = instrument.base if order.is_buy else instrument.quote
-    fee = (base_str if order.is_buy else quote_str)(instrument, order.fees_paid)
+    fee_asset = order_fee_asset(order, instrument)
+    fee = format_units(order.fees_paid, fee_asset.decimals)
     return {
         "order": order,
         "symbol": instrument.symbol,

@@ -325,7 +325,7 @@ def test_the_trigger_migrations_reverse_and_apply_again():
     previous = {
         "accounts": "0006_administrator_role",
         "kyc": "0002_roles",
-        "trading": "0003_order_open_by_user",
+        "trading": "0006_trade_buyer_fee_asset_required",
         "wallet": "0006_withdrawal_payout_steps",
     }
     # when each app's append-only migration is reversed: its triggers go

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketdata.candles import INTERVALS
+from trading.models import Instrument
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -81,6 +82,12 @@ class MarketSerializer(serializers.Serializer):
     min_notional = serializers.CharField()
     maker_fee_bps = serializers.IntegerField()
     taker_fee_bps = serializers.IntegerField()
+    fee_policy = serializers.ChoiceField(
+        choices=Instrument.FeePolicy.values,
+        help_text="Which asset each side pays its fee in: `quote` (both sides "
+        "pay in the quote asset, on top for a buyer) or `received` (each side "
+        "pays in what it receives: a buyer in the base).",
+    )
     price_band_percent = serializers.IntegerField()
     last_price = serializers.CharField(allow_null=True)
     change_percent_24h = serializers.CharField(allow_null=True)

@@ -65,6 +65,7 @@ def test_trade_page_anonymous_is_read_only(btc):
         "minNotional": "0.00",
         "makerFeeBps": 10,
         "takerFeeBps": 20,
+        "feePolicy": "received",
         "status": "trading",
         "authenticated": False,
         "csrfToken": "",

@@ -613,7 +613,12 @@
       return;
     }
     var notional = D.mulDiv(price, qty, D.pow10(BD), side === "buy");
-    if (side === "buy") {
+    if (side === "buy" && cfg.feePolicy === "quote") {
+      // the quote fee policy: the buyer pays the fee in quote, on top
+      var feeOnTop = D.mulDiv(notional, bps, 10000n, true);
+      $("[data-cost]").textContent = D.group(D.format(notional + feeOnTop, QD)) + " " + cfg.quote;
+      $("[data-fee]").textContent = D.group(D.format(feeOnTop, QD)) + " " + cfg.quote;
+    } else if (side === "buy") {
       var feeBase = D.mulDiv(qty, bps, 10000n, true);
       $("[data-cost]").textContent = D.group(D.format(notional, QD)) + " " + cfg.quote;
       $("[data-fee]").textContent = D.format(feeBase, BD) + " " + cfg.base;

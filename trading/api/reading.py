@@ -74,7 +74,8 @@ class FillListView(APIView):
         summary="My fills (newest first, cursor pagination)",
         description=(
             "One row per side of a trade the user was in. Amounts are decimal "
-            "strings; the fee is in `fee_asset` (base for buys, quote for sells)."
+            "strings; the fee is in `fee_asset`: the quote asset, but the base "
+            "for a buy on an instrument whose fee_policy is `received`."
         ),
     )
     def get(self, request):

@@ -8,9 +8,11 @@ from django.conf import settings
 from rest_framework import serializers
 
 from config.openapi import ErrorDetailSerializer
+from trading.fees import order_fee_asset
 from trading.models import Order
-from trading.units import base_str, lots_to_quantity, quote_str, ticks_to_price
+from trading.units import lots_to_quantity, quote_str, ticks_to_price
 from wallet.api.serializers import DecimalStringField
+from wallet.money import format_units
 
 
 class OrderPlaceInputSerializer(serializers.Serializer):
@@ -123,13 +125,11 @@ class OrderOutputSerializer(serializers.Serializer):
         return average_price(order)
 
     def get_fees_paid(self, order: Order) -> str:
-        if order.side == Order.Side.BUY:
-            return base_str(order.instrument, order.fees_paid)
-        return quote_str(order.instrument, order.fees_paid)
+        asset = order_fee_asset(order, order.instrument)
+        return format_units(order.fees_paid, asset.decimals)
 
     def get_fee_asset(self, order: Order) -> str:
-        instrument = order.instrument
-        return (instrument.base if order.is_buy else instrument.quote).code
+        return order_fee_asset(order, order.instrument).code
 
     def to_representation(self, order: Order) -> dict:
         """The declared fields, built directly. DRF's generic path deep-copies

@@ -54,10 +54,13 @@ from trading.services.orders import (
     _PLACEMENT_USER_COLUMNS,
     OrderRequest,
     _bad,
+    _cheapest_lot,
     _check_band,
     _existing_for_client_id,
+    _hold_asset,
     _hold_terms,
     _is_market_buy,
+    _market_buy_limit,
     _new_order,
     _no_lot_affordable,
     _not_trading,
@@ -347,7 +350,7 @@ def _place_locked(
     )
     open_count, used = _open_count_and_orders(user, client_ids)
     assets = {
-        _hold_terms(item.instrument, item.request)[0]
+        _hold_asset(item.instrument, item.request)
         for item in named
         if item.request and item.instrument.status == Instrument.Status.TRADING
     }
@@ -377,10 +380,17 @@ def _place_locked(
             _check_band(instrument, request.price_ticks)
             if open_count + len(new) >= settings.TRADING_MAX_OPEN_ORDERS:
                 raise _too_many_open_orders()
-            asset, amount = _hold_terms(instrument, request)
+            fees = state.instruments[instrument.pk].fee_override or (
+                instrument.maker_fee_bps,
+                instrument.taker_fee_bps,
+            )
+            asset, amount = _hold_terms(instrument, request, fees)
             market_buy = _is_market_buy(request)
-            per_tick_lot = instrument.notional_per_tick_lot
-            if market_buy and amount is not None and amount // per_tick_lot == 0:
+            if (
+                market_buy
+                and amount is not None
+                and _market_buy_limit(instrument, amount, fees) == 0
+            ):
                 raise _no_lot_affordable(instrument)
             hold = holds.add(
                 HoldRequest(
@@ -388,7 +398,7 @@ def _place_locked(
                     amount=amount,  # None: what is available at this point
                     reference_kind="order",  # its id: named below
                     metadata={"symbol": instrument.symbol},
-                    minimum=per_tick_lot if market_buy else 1,
+                    minimum=_cheapest_lot(instrument, fees) if market_buy else 1,
                 )
             )
             if isinstance(hold, ApplicationError):
@@ -406,9 +416,10 @@ def _place_locked(
             request=request,
             fingerprint=item.fingerprint,
             client_order_id=client_order_id,
-            fees=state.instruments[instrument.pk].fee_override
-            or (instrument.maker_fee_bps, instrument.taker_fee_bps),
-            quote_limit=hold.amount // per_tick_lot if market_buy else None,
+            fees=fees,
+            quote_limit=(
+                _market_buy_limit(instrument, hold.amount, fees) if market_buy else None
+            ),
         )
         order.pk = order_id
         new.append((order, hold))

@@ -11,10 +11,12 @@ from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
+from trading.fees import fee_policy_default
 from trading.models import Instrument
 from wallet.models import Asset
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$")
+FeePolicy = Instrument.FeePolicy
 EDITABLE_FIELDS = (
     "min_quantity",
     "min_notional",
@@ -38,10 +40,13 @@ def instrument_validate(
     lot_size: int,
     maker_fee_bps: int = 0,
     taker_fee_bps: int = 0,
+    fee_policy: str = FeePolicy.QUOTE,
 ) -> None:
     """Every price x quantity must be an exact number of quote units: with prices in
     quote units per whole base unit, that is tick_size * lot_size divisible by
-    10^base.decimals."""
+    10^base.decimals. Under the `received` fee policy a lot must be at least two
+    base units: a buyer's fee rounded up to a whole unit would take a lot of one
+    (any rate up to 10% leaves a buyer of two units at least one)."""
     if base.pk == quote.pk:
         raise _invalid("quote", "must differ from the base asset.")
     if tick_size <= 0:
@@ -62,6 +67,14 @@ def instrument_validate(
     ):
         if not 0 <= value <= 1000:
             raise _invalid(field, "must be between 0 and 1000 basis points.")
+    if fee_policy not in FeePolicy.values:
+        raise _invalid("fee_policy", f"must be one of {', '.join(FeePolicy.values)}.")
+    if fee_policy == FeePolicy.RECEIVED and lot_size < 2:
+        raise _invalid(
+            "fee_policy",
+            f"received needs a lot of at least 2 {base.code} units: a fee rounded "
+            f"up to a whole unit would take a buyer's whole lot; use quote.",
+        )
 
 
 @transaction.atomic
@@ -77,10 +90,16 @@ def instrument_create(
     maker_fee_bps: int = 10,
     taker_fee_bps: int = 20,
     price_band_percent: int = 10,
+    fee_policy: str | None = None,
     acting_user: User | None = None,
     meta: RequestMeta | None = None,
 ) -> Instrument:
+    """`fee_policy` (fixed from now on): `quote` or `received`; by default `quote`
+    for a base with no decimals (shares) or a lot of one unit, `received`
+    otherwise (trading/fees.py)."""
     symbol = symbol.strip().upper()
+    if not fee_policy:
+        fee_policy = fee_policy_default(base=base, lot_size=lot_size)
     if not SYMBOL_RE.match(symbol):
         raise _invalid("symbol", "use BASE-QUOTE, e.g. BTC-USD.")
     if Instrument.objects.filter(symbol=symbol).exists():
@@ -92,6 +111,7 @@ def instrument_create(
         lot_size=lot_size,
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
+        fee_policy=fee_policy,
     )
     instrument = Instrument.objects.create(
         symbol=symbol,
@@ -104,13 +124,19 @@ def instrument_create(
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
         price_band_percent=price_band_percent,
+        fee_policy=fee_policy,
     )
     audit_event_record(
         code=AuditCode.INSTRUMENT_CREATED,
         acting_user=acting_user,
         target=instrument,
         meta=meta,
-        extra={"symbol": symbol, "tick_size": tick_size, "lot_size": lot_size},
+        extra={
+            "symbol": symbol,
+            "tick_size": tick_size,
+            "lot_size": lot_size,
+            "fee_policy": fee_policy,
+        },
     )
     return instrument
 
@@ -135,6 +161,7 @@ def instrument_update(
         lot_size=instrument.lot_size,
         maker_fee_bps=changes.get("maker_fee_bps", instrument.maker_fee_bps),
         taker_fee_bps=changes.get("taker_fee_bps", instrument.taker_fee_bps),
+        fee_policy=instrument.fee_policy,
     )
     old = {field: getattr(instrument, field) for field in changes}
     for field, value in changes.items():

@@ -39,6 +39,7 @@ from config.bulk import (
     pipelined,
     rows_lock,
 )
+from trading import fees
 from trading.engine import (
     STP,
     Accepted,
@@ -59,7 +60,7 @@ from trading.engine import (
 from trading.engine import (
     Trade as TradeEvent,
 )
-from trading.holds import hold_need, is_waiting_stop
+from trading.holds import hold_for, hold_need, is_waiting_stop
 from trading.models import (
     Fill,
     Instrument,
@@ -76,7 +77,6 @@ from wallet.ledger import (
     ledger_post_batch,
 )
 from wallet.models import Account, Asset, Hold, Journal
-from wallet.money import mul_div_ceil
 
 logger = logging.getLogger(__name__)
 
@@ -624,10 +624,7 @@ class _Batch:
         if resting is not None:
             price = command.new_price_ticks or resting.price
             lots = resting.quantity if new_open is None else new_open
-            if order.side == Order.Side.BUY:
-                need = price * lots * self.per_tick_lot
-            else:
-                need = lots * self.instrument.lot_size
+            need = hold_for(order, self.instrument, price_ticks=price, lots=lots)
             if need > self.hold_remaining[order.pk]:
                 return None
         return Amend(
@@ -739,26 +736,38 @@ class _Batch:
         notional = event.price * event.quantity * self.per_tick_lot
         buyer_bps = buyer.taker_fee_bps if buyer is taker else buyer.maker_fee_bps
         seller_bps = seller.taker_fee_bps if seller is taker else seller.maker_fee_bps
-        buyer_fee = mul_div_ceil(quantity, buyer_bps, 10_000)  # fees round up
-        seller_fee = mul_div_ceil(notional, seller_bps, 10_000)
+        # fees round up, never past what the side receives (trading/fees.py)
+        buyer_fee = fees.buyer_fee(buyer, buyer_bps, quantity, notional)
+        seller_fee = fees.seller_fee(seller_bps, notional)
         base, quote = instrument.base, instrument.quote
         available = Account.Kind.AVAILABLE
+        seller_gets = Posting(
+            self._account(seller, quote, available), notional - seller_fee
+        )
+        quote_fees = self._account(None, quote, Account.Kind.FEES)
+        if buyer.fee_policy == fees.QUOTE:
+            # the buyer pays notional + fee in quote and gets every unit bought
+            buyer_fee_asset, buyer_paid = quote, notional + buyer_fee
+            postings = (
+                seller_gets,
+                Posting(quote_fees, seller_fee + buyer_fee),
+                Posting(self._account(buyer, base, available), quantity),
+            )
+        else:  # its fee comes out of the base it gets
+            buyer_fee_asset, buyer_paid = base, notional
+            postings = (
+                seller_gets,
+                Posting(quote_fees, seller_fee),
+                Posting(self._account(buyer, base, available), quantity - buyer_fee),
+                Posting(self._account(None, base, Account.Kind.FEES), buyer_fee),
+            )
         self.journals.append(
             JournalSpec(
                 kind=Journal.Kind.TRADE,
                 reference=f"trade:{instrument.pk}:{event.seq}",
-                postings=(
-                    Posting(
-                        self._account(seller, quote, available), notional - seller_fee
-                    ),
-                    Posting(self._account(None, quote, Account.Kind.FEES), seller_fee),
-                    Posting(
-                        self._account(buyer, base, available), quantity - buyer_fee
-                    ),
-                    Posting(self._account(None, base, Account.Kind.FEES), buyer_fee),
-                ),
+                postings=postings,
                 hold_legs=(
-                    HoldLeg(buyer.hold, post=notional),
+                    HoldLeg(buyer.hold, post=buyer_paid),
                     HoldLeg(seller.hold, post=quantity),
                 ),
                 metadata={
@@ -769,7 +778,7 @@ class _Batch:
                 },
             )
         )
-        self.hold_remaining[buyer.pk] -= notional
+        self.hold_remaining[buyer.pk] -= buyer_paid
         self.hold_remaining[seller.pk] -= quantity
         trade = new_instance(
             Trade,
@@ -782,12 +791,13 @@ class _Batch:
             taker_order=taker,
             taker_side=str(event.taker_side),
             buyer_fee=buyer_fee,
+            buyer_fee_asset=buyer_fee_asset,
             seller_fee=seller_fee,
             created_at=self.now,
         )
         self.trades.append(trade)
         for order, fee, fee_asset in (
-            (buyer, buyer_fee, base),
+            (buyer, buyer_fee, buyer_fee_asset),
             (seller, seller_fee, quote),
         ):
             order.filled_lots += event.quantity

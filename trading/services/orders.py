@@ -29,7 +29,13 @@ from config.errors import ApplicationError, Conflict, Unprocessable
 from kyc.models import KycProfile, KycStatus
 from kyc.selectors import kyc_require_verified
 from trading.errors import TradingErrorCode as Code
-from trading.holds import MARKET_TYPES, STOP_TYPES
+from trading.holds import (
+    MARKET_TYPES,
+    STOP_TYPES,
+    buy_hold,
+    hold_for,
+    market_buy_limit,
+)
 from trading.models import (
     FeeOverride,
     Instrument,
@@ -256,19 +262,49 @@ def _check_band(instrument: Instrument, price_ticks: int | None) -> None:
         )
 
 
+def _hold_asset(instrument: Instrument, request: OrderRequest) -> Asset:
+    return instrument.base if request.side == Order.Side.SELL else instrument.quote
+
+
 def _hold_terms(
-    instrument: Instrument, request: OrderRequest
+    instrument: Instrument, request: OrderRequest, fees: tuple[int, int]
 ) -> tuple[Asset, int | None]:
-    """(asset, units to hold); None: the whole available balance (a market buy
-    without quote_quantity spends at most what the user holds)."""
+    """(asset, units to hold) for an order with `fees` (maker, taker bps); None:
+    the whole available balance (a market buy without quote_quantity spends at
+    most what the user holds)."""
+    asset = _hold_asset(instrument, request)
     if request.side == Order.Side.SELL:
-        return instrument.base, request.quantity_lots * instrument.lot_size
+        return asset, request.quantity_lots * instrument.lot_size
     if request.type in MARKET_TYPES:
-        return instrument.quote, request.quote_quantity
-    hold = (
+        return asset, request.quote_quantity
+    notional = (
         request.price_ticks * request.quantity_lots * instrument.notional_per_tick_lot
     )
-    return instrument.quote, hold
+    return asset, buy_hold(
+        notional=notional, fee_policy=instrument.fee_policy, max_bps=max(fees)
+    )
+
+
+def _market_buy_limit(
+    instrument: Instrument, budget: int, fees: tuple[int, int]
+) -> int:
+    """The engine budget (ticks x lots) of a market buy holding `budget`."""
+    return market_buy_limit(
+        budget=budget,
+        per_tick_lot=instrument.notional_per_tick_lot,
+        fee_policy=instrument.fee_policy,
+        max_bps=max(fees),
+    )
+
+
+def _cheapest_lot(instrument: Instrument, fees: tuple[int, int]) -> int:
+    """What one lot at one tick costs a market buy, fees included: the least
+    a market buy must hold."""
+    return buy_hold(
+        notional=instrument.notional_per_tick_lot,
+        fee_policy=instrument.fee_policy,
+        max_bps=max(fees),
+    )
 
 
 def _is_market_buy(request: OrderRequest) -> bool:
@@ -285,11 +321,10 @@ def _no_lot_affordable(instrument: Instrument) -> Unprocessable:
 
 
 def _reservation(
-    user: User, instrument: Instrument, request: OrderRequest
-) -> tuple[object, int, int | None]:
+    user: User, instrument: Instrument, request: OrderRequest, fees: tuple[int, int]
+) -> tuple[Asset, int, int | None]:
     """(asset, units to hold, engine quote limit in ticks x lots)."""
-    per_tick_lot = instrument.notional_per_tick_lot
-    asset, amount = _hold_terms(instrument, request)
+    asset, amount = _hold_terms(instrument, request, fees)
     if not _is_market_buy(request):
         return asset, amount, None
     if amount is None:
@@ -297,9 +332,10 @@ def _reservation(
         # exact); the leftover is released when the order ends.
         available, _ = user_accounts_ensure(user=user, asset=instrument.quote)
         amount = accounts_lock([available.pk])[available.pk].balance
-    if amount // per_tick_lot == 0:
+    quote_limit = _market_buy_limit(instrument, amount, fees)
+    if quote_limit == 0:
         raise _no_lot_affordable(instrument)
-    return asset, amount, amount // per_tick_lot
+    return asset, amount, quote_limit
 
 
 def _not_trading(instrument: Instrument) -> Conflict:
@@ -346,6 +382,7 @@ def _new_order(
         open_lots=request.quantity_lots or 0,
         maker_fee_bps=fees[0],
         taker_fee_bps=fees[1],
+        fee_policy=instrument.fee_policy,
     )
 
 
@@ -424,7 +461,7 @@ def order_place(
         )
         if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
             raise _too_many_open_orders()
-        asset, amount, quote_limit = _reservation(user, instrument, request)
+        asset, amount, quote_limit = _reservation(user, instrument, request, fees)
         order = _new_order(
             user=user,
             instrument=instrument,
@@ -658,10 +695,7 @@ def order_amend(
     price_after = new_price or price_after
     total_after = new_total or total_after
     remaining_after = max(total_after - order.filled_lots, 0)
-    if order.side == Order.Side.BUY:
-        need = price_after * remaining_after * instrument.notional_per_tick_lot
-    else:
-        need = remaining_after * instrument.lot_size
+    need = hold_for(order, instrument, price_ticks=price_after, lots=remaining_after)
     hold = Hold.objects.select_for_update().get(pk=order.hold_id)
     hold_added = 0
     if need > hold.remaining_amount:

@@ -166,9 +166,22 @@ def test_create_instrument_through_the_service(operator):
     instrument = Instrument.objects.get(symbol="ETH-USD")
     assert (instrument.tick_size, instrument.lot_size) == (10, 10**7)
     assert (instrument.min_quantity, instrument.min_notional) == (0, 10_00)
+    assert instrument.fee_policy == "received"  # left blank: the default rule
     event = AuditEvent.objects.get(code=AuditCode.INSTRUMENT_CREATED)
     assert event.acting_user == operator
     assert event.target_id == str(instrument.pk)
+    assert event.extra["fee_policy"] == "received"
+
+
+def test_create_instrument_with_a_fee_policy(operator):
+    eth, usd = make_asset("ETH", 8), make_asset("USD", 2)
+    response = admin_client_for(operator).post(
+        "/admin/trading/instrument/add/",
+        _create_payload(eth, usd, fee_policy="quote"),
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Instrument.objects.get(symbol="ETH-USD").fee_policy == "quote"
 
 
 @pytest.mark.parametrize(
@@ -183,6 +196,15 @@ def test_create_instrument_through_the_service(operator):
         ({"lot_size_text": "0"}, "lot_size_text", "must be greater than zero"),
         ({"symbol": "eth_usd"}, "symbol", "Use BASE-QUOTE"),
         ({"maker_fee_bps": 5000}, "maker_fee_bps", "between 0 and 1000"),
+        (
+            {
+                "tick_size_text": "1000000.00",  # x 1 satoshi: 1.00 USD, exact
+                "lot_size_text": "0.00000001",
+                "fee_policy": "received",
+            },
+            "fee_policy",
+            "received needs a lot of at least 2 ETH units",
+        ),
     ],
 )
 def test_invalid_instrument_shows_a_field_error_and_creates_nothing(

@@ -26,8 +26,8 @@ BTC = 10**8  # units of one whole BTC
 # The scripted sequence (BTC 8 decimals, USD 2): two buys paying the taker fee in
 # BTC, a maker sell and a taker sell paying the fee in USD.
 SCRIPT = (
-    FillIn("buy", 1 * BTC, 90_000_00, 200_000),  # 1 BTC @ 90,000, fee 0.002 BTC
-    FillIn("buy", BTC // 2, 48_000_00, 100_000),  # 0.5 BTC @ 96,000, fee 0.001
+    FillIn("buy", 1 * BTC, 90_000_00, 200_000, True),  # 1 @ 90,000, fee 0.002 BTC
+    FillIn("buy", BTC // 2, 48_000_00, 100_000, True),  # 0.5 @ 96,000, fee 0.001
     FillIn("sell", 70_000_000, 70_000_00, 7_000),  # 0.7 @ 100,000, fee 70.00 USD
     FillIn("sell", 79_000_000, 75_050_00, 15_010),  # 0.79 @ 95,000, fee 150.10
 )

@@ -30,6 +30,13 @@ def test_seed_demo_creates_the_instruments_once():
             instrument.tick_size * instrument.lot_size % 10**instrument.base.decimals
             == 0
         )
+    policies = dict(Instrument.objects.values_list("symbol", "fee_policy"))
+    assert policies == {
+        "BTC-USD": "received",
+        "ETH-USD": "received",
+        "RELIANCE-INR": "quote",
+        "TCS-INR": "quote",
+    }
     assert AuditEvent.objects.filter(code=AuditCode.INSTRUMENT_CREATED).count() == 4
     assert "BTC-USD (created): tick 1.00 USD, lot 0.01000000 BTC" in first.getvalue()
     assert "TCS-INR (exists): tick 0.05 INR, lot 1 TCS" in second.getvalue()

@@ -8,11 +8,13 @@ rounded up.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.test import override_settings
 
 from config.errors import ApplicationError
-from trading.models import FeeOverride, Instrument, Order, OrderCommand, Trade
+from trading.models import FeeOverride, Fill, Instrument, Order, OrderCommand, Trade
 from trading.services import (
     instrument_create,
     instrument_set_status,
@@ -593,28 +595,79 @@ def test_fee_overrides_change_the_fees_charged(btc_usd, make_trader):
 
 
 def test_fees_round_up_on_odd_amounts(make_trader):
-    """A base asset with no decimals: 7 units at 20 bps is 0.014 -> 1 unit."""
+    """A base asset with no decimals trades under the `quote` fee policy (its
+    default): 8.61 USD at 20 bps is 0.01722 -> 0.02 USD, paid on top; the buyer
+    gets all 7 units."""
     usd = Asset.objects.get(code="USD")
     xyz = Asset.objects.create(code="XYZ", name="XYZ", decimals=0, kind="crypto")
     instrument = instrument_create(
         symbol="XYZ-USD", base=xyz, quote=usd, tick_size=1, lot_size=1,
         maker_fee_bps=10, taker_fee_bps=20, price_band_percent=0,
     )  # fmt: skip
+    assert instrument.fee_policy == "quote"
     buyer = make_trader("buyer@example.com", usd=1_000 * USD)
     seller = make_trader("seller@example.com")
     fund(seller, xyz, 100)
     ask = place(seller, "XYZ-USD", side="sell", price="1.23", quantity="7")
     match(instrument)
     bid = place(buyer, "XYZ-USD", side="buy", price="1.25", quantity="7")
+    # 8.75 USD and its most fee (20 bps: 0.0175 -> 0.02) held
+    assert bid.hold.amount == 877
     match(instrument)
     trade = Trade.objects.get()
     # 7 x 1.23 = 8.61 USD; seller maker 10 bps = 0.00861 -> 0.01; buyer taker
-    # 20 bps of 7 XYZ = 0.014 -> 1 XYZ.
-    assert (trade.quote_amount, trade.seller_fee, trade.buyer_fee) == (861, 1, 1)
-    assert balances(buyer) == {"USD": (1_000 * USD - 861, 0), "XYZ": (6, 0)}
+    # 20 bps of 8.61 USD = 0.01722 -> 0.02 USD.
+    assert (trade.quote_amount, trade.seller_fee, trade.buyer_fee) == (861, 1, 2)
+    assert trade.buyer_fee_asset == usd
+    assert balances(buyer) == {"USD": (1_000 * USD - 863, 0), "XYZ": (7, 0)}
     assert balances(seller) == {"XYZ": (93, 0), "USD": (860, 0)}
-    assert (state(ask)["fees"], state(bid)["fees"]) == (1, 1)
+    assert (state(ask)["fees"], state(bid)["fees"]) == (1, 2)
+    assert Fill.objects.get(order=bid).fee_asset == usd
     assert_ledger_ok()
+
+
+def test_received_policy_takes_the_buyers_fee_in_base(make_trader):
+    """`received` (chosen here for a whole-unit base with lots of 10): the buyer's
+    fee comes out of the base it receives, rounded up: 20 bps of 10 XYZ = 0.02 ->
+    1 XYZ."""
+    usd = Asset.objects.get(code="USD")
+    xyz = Asset.objects.create(code="XYZ", name="XYZ", decimals=0, kind="crypto")
+    instrument = instrument_create(
+        symbol="XYZ-USD", base=xyz, quote=usd, tick_size=1, lot_size=10,
+        maker_fee_bps=10, taker_fee_bps=20, price_band_percent=0,
+        fee_policy="received",
+    )  # fmt: skip
+    buyer = make_trader("buyer@example.com", usd=1_000 * USD)
+    seller = make_trader("seller@example.com")
+    fund(seller, xyz, 100)
+    place(seller, "XYZ-USD", side="sell", price="1.23", quantity="10")
+    match(instrument)
+    bid = place(buyer, "XYZ-USD", side="buy", price="1.25", quantity="10")
+    assert bid.hold.amount == 1_250  # the notional only: the fee is in base
+    match(instrument)
+    trade = Trade.objects.get()
+    assert (trade.quote_amount, trade.seller_fee, trade.buyer_fee) == (1_230, 2, 1)
+    assert trade.buyer_fee_asset == xyz
+    assert balances(buyer) == {"USD": (1_000 * USD - 1_230, 0), "XYZ": (9, 0)}
+    assert_ledger_ok()
+
+
+def test_received_policy_needs_a_lot_of_two_units(make_trader):
+    """A `received` fee rounded up to a whole unit would take a lot of one unit."""
+    usd = Asset.objects.get(code="USD")
+    xyz = Asset.objects.create(code="XYZ", name="XYZ", decimals=0, kind="crypto")
+    with pytest.raises(ApplicationError) as caught:
+        instrument_create(
+            symbol="XYZ-USD", base=xyz, quote=usd, tick_size=1, lot_size=1,
+            fee_policy="received",
+        )  # fmt: skip
+    assert caught.value.details == {"fee_policy": [mock.ANY]}
+    with pytest.raises(ApplicationError):
+        instrument_create(
+            symbol="XYZ-USD", base=xyz, quote=usd, tick_size=1, lot_size=1,
+            fee_policy="base",
+        )  # fmt: skip
+    assert not Instrument.objects.filter(symbol="XYZ-USD").exists()
 
 
 # --- halt -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0003_order_open_by_user'),
+        ('trading', '0006_trade_buyer_fee_asset_required'),
     ]
 
     operations = [
