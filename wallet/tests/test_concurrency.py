@@ -13,7 +13,7 @@ from config.errors import ApplicationError
 from kyc.testing import kyc_approve
 from wallet import services
 from wallet.ledger import Posting, account_ensure, ledger_post
-from wallet.models import Account, Asset, Beneficiary, Deposit, Journal, Withdrawal
+from wallet.models import Account, Beneficiary, Deposit, Journal, Withdrawal
 from wallet.providers.sandbox import SandboxProvider
 from wallet.tests.helpers import fund, make_asset, make_beneficiary
 from wallet.verification import ledger_problems
@@ -51,7 +51,7 @@ def _users(n):
 
 
 def test_concurrent_transfers_in_both_directions_conserve_money():
-    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    usd = make_asset("USD", 2)
     users = _users(4)
     accounts = [
         account_ensure(owner=u, asset=usd, kind=Account.Kind.AVAILABLE) for u in users
@@ -119,7 +119,7 @@ def test_concurrent_withdrawals_only_the_affordable_succeed():
 
 
 def test_a_webhook_delivered_many_times_concurrently_credits_once():
-    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    usd = make_asset("USD", 2)
     [user] = _users(1)
     deposit = services.deposit_create(user=user, asset=usd, amount=4_200)
     headers, body = SandboxProvider().build_webhook(
@@ -141,7 +141,7 @@ def test_a_webhook_delivered_many_times_concurrently_credits_once():
 
 
 def test_the_same_journal_reference_posted_concurrently_posts_once():
-    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    usd = make_asset("USD", 2)
     a, b = _users(2)
     fund(a, usd, 1_000)
     src = account_ensure(owner=a, asset=usd, kind="available")
@@ -245,7 +245,7 @@ NOTE = "Checked the destination and the history."
 def test_two_operators_giving_the_second_approval_at_once_approve_once(settings):
     # given: 500.00 USD above a 100 USD threshold, first-approved by op0
     settings.WALLET_WITHDRAWAL_SECOND_APPROVAL_OVER = {"USD": "100"}
-    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    usd = make_asset("USD", 2)
     [user] = _users(1)
     kyc_approve(user=user)
     fund(user, usd, 100_000)
@@ -275,7 +275,7 @@ def test_two_operators_giving_the_second_approval_at_once_approve_once(settings)
 
 def test_two_operators_marking_sent_at_once_post_once():
     # given: an approved 150.00 USD withdrawal
-    usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
+    usd = make_asset("USD", 2)
     [user] = _users(1)
     kyc_approve(user=user)
     fund(user, usd, 100_000)
