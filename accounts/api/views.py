@@ -55,7 +55,9 @@ class LoginView(APIView):
         description=(
             "401 `invalid_credentials`, `otp_required` (2FA on, no code) or "
             "`otp_invalid`; 403 `account_suspended`; 429 `login_locked` after "
-            "repeated failures, or `throttled`."
+            "repeated wrong passwords for this account from this client address "
+            "(`Retry-After` and `details.retry_after_seconds` say how long to "
+            "wait), or `throttled`."
         ),
     )
     def post(self, request):
