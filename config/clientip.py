@@ -125,6 +125,7 @@ class ClientAddressMiddleware:
     async_capable = False
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        trusted_proxies_parse(settings.TRUSTED_PROXIES)  # a bad value: no start
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from rest_framework.throttling import SimpleRateThrottle
 
-from config.clientip import client_ip_resolve
+from config.clientip import ClientAddressMiddleware, client_ip_resolve
 
 
 @pytest.mark.parametrize(
@@ -53,9 +53,14 @@ def test_client_address_resolution(remote_addr, forwarded_for, trusted, expected
     assert resolved == expected
 
 
-def test_a_malformed_trusted_proxies_setting_refuses_to_start():
-    with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXIES"):
-        client_ip_resolve(remote_addr="10.0.0.1", forwarded_for="", trusted="10.0.0")
+def test_a_malformed_trusted_proxies_setting_refuses_to_start(settings):
+    settings.TRUSTED_PROXIES = "10.0.0.0/8, 10.0.0"
+    with pytest.raises(ImproperlyConfigured) as refused:
+        ClientAddressMiddleware(lambda request: None)
+    assert str(refused.value) == (
+        "TRUSTED_PROXIES: '10.0.0' does not appear to be an IPv4 or IPv6 network; "
+        "give a hop count or comma-separated CIDRs."
+    )
 
 
 @pytest.fixture
