@@ -66,8 +66,9 @@ def staff_acted_on_user_recently(*, staff: User, user: User) -> bool:
 
 
 def user_failed_login_count(*, user: User) -> int:
-    """Failed logins django-axes holds against this user's email (any address):
-    what counts towards a lockout until it cools off or staff clear it."""
+    """Failed logins django-axes records against this user's email (any address),
+    kept `LOGIN_LOCKOUT_FORGET_HOURS` like the lockout's own counters
+    (accounts/lockout.py), or until staff clear them."""
     from axes.models import AccessAttempt
 
     return (

@@ -9,8 +9,9 @@ four-eyes rules or into someone else's account:
 - JWT outstanding/blacklisted tokens: the outstanding list holds live refresh
   tokens (anyone who reads one can use it) and un-blacklisting revives one.
   Unregistered; "End sessions and tokens" on the user's page does the job.
-- django-axes attempts and logs: read-only (support sees why a login is
-  locked; the lockout ends by itself after AXES_COOLOFF_MINUTES). Axes' own
+- django-axes attempts and logs: read-only (support sees the failed logins
+  by client address; the lockout itself is accounts/lockout.py's, and its
+  wait ends by itself). Axes' own
   "Clean up expired attempts" action is off too: it deletes rows, unaudited;
   "Clear login lockout" on the user's page is the audited way.
 """

@@ -5,7 +5,6 @@ from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
@@ -15,6 +14,7 @@ from accounts.selectors import security_event_list
 from accounts.services import RequestMeta
 from config.openapi import error_responses
 from config.pagination import NewestFirstCursorPagination
+from config.throttling import ScopedRateThrottle
 
 
 def _meta(request) -> RequestMeta:
@@ -55,7 +55,9 @@ class LoginView(APIView):
         description=(
             "401 `invalid_credentials`, `otp_required` (2FA on, no code) or "
             "`otp_invalid`; 403 `account_suspended`; 429 `login_locked` after "
-            "repeated failures, or `throttled`."
+            "repeated wrong passwords for this account from this client address "
+            "(`Retry-After` and `details.retry_after_seconds` say how long to "
+            "wait), or `throttled`."
         ),
     )
     def post(self, request):

@@ -27,18 +27,20 @@ from rest_framework_simplejwt.token_blacklist.models import (
 )
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts import lockout
 from accounts.authentication import TOKEN_VERSION_CLAIM
 from accounts.errors import AccountsErrorCode as Code
-from accounts.lockout import lockout_message
 from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.selectors import user_has_two_factor
+from config.clientip import client_ip
 from config.errors import ApplicationError, Conflict, Forbidden
 
 
 @dataclass(frozen=True)
 class RequestMeta:
-    """Where a request came from, for the audit trail."""
+    """Where a request came from, for the audit trail: the client address is the
+    one resolved from the trusted proxies (config/clientip.py)."""
 
     ip_address: str | None = None
     user_agent: str = ""
@@ -48,7 +50,7 @@ class RequestMeta:
         if request is None:
             return cls()
         return cls(
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         )
 
@@ -189,36 +191,57 @@ def _login_failed(*, user: User | None, email: str, reason: str, meta: RequestMe
     )
 
 
+def _login_locked(
+    *, request: HttpRequest, email: str, seconds: int, meta: RequestMeta, extra: dict
+) -> ApplicationError:
+    audit_event_record(
+        code=AuditCode.LOGIN_LOCKED_OUT,
+        user=User.objects.filter(email__iexact=email).first(),
+        meta=meta,
+        extra={"email": email, "retry_after_seconds": seconds, **extra},
+    )
+    lockout.login_lockout_mark(request, seconds=seconds)
+    return ApplicationError(
+        Code.LOGIN_LOCKED,
+        lockout.lockout_message(seconds),
+        details={"retry_after_seconds": seconds},
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+    )
+
+
 def auth_authenticate(*, request: HttpRequest, email: str, password: str) -> User:
-    """Check email and password. Failures are audited and count towards the lockout
-    (django-axes) before the error is raised; a suspended user is told so."""
+    """Check email and password, under the lockout of this account from this client
+    address (accounts/lockout.py): while the pair waits, the password is not
+    checked. Failures are audited and counted, and the one that starts a wait is
+    answered as locked; a suspended user is told so."""
     meta = RequestMeta.from_request(request)
     email = email.strip().lower()
+    wait = lockout.login_lockout_wait(email=email, address=meta.ip_address)
+    if wait:
+        raise _login_locked(
+            request=request, email=email, seconds=wait, meta=meta, extra={}
+        )
     user = authenticate(request, email=email, password=password)
-    if getattr(request, "axes_locked_out", False):
-        audit_event_record(
-            code=AuditCode.LOGIN_LOCKED_OUT,
-            user=User.objects.filter(email__iexact=email).first(),
-            meta=meta,
-            extra={"email": email},
-        )
-        raise ApplicationError(
-            Code.LOGIN_LOCKED,
-            lockout_message(),
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        )
     if user is None:
-        _login_failed(
-            user=User.objects.filter(email__iexact=email).first(),
-            email=email,
-            reason="invalid_credentials",
-            meta=meta,
+        known = User.objects.filter(email__iexact=email).first()
+        _login_failed(user=known, email=email, reason="invalid_credentials", meta=meta)
+        failures, wait = lockout.login_failure_record(
+            email=email, address=meta.ip_address
         )
+        if wait:
+            raise _login_locked(
+                request=request,
+                email=email,
+                seconds=wait,
+                meta=meta,
+                extra={"failures": failures},
+            )
         raise ApplicationError(
             Code.INVALID_CREDENTIALS,
             "Email or password is incorrect.",
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
+    lockout.login_failures_forget(email=email, address=meta.ip_address)
     if not user.is_active:
         _login_failed(user=user, email=email, reason="suspended", meta=meta)
         raise Forbidden(Code.ACCOUNT_SUSPENDED, "This account is suspended.")

@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api.serializers import PHONE_PATTERN
 from accounts.errors import AccountsErrorCode as Code
+from accounts.lockout import login_lockout_clear
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, _revoke_all_tokens, audit_event_record
 from accounts.services._staff_common import (
@@ -163,14 +164,16 @@ def user_second_factor_reset(
 def user_login_lockout_clear(
     *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
 ) -> int:
-    """Forget the user's failed logins (django-axes), ending a lockout before its
-    cool-off, e.g. once support has checked who is calling. Returns how many
+    """Forget the user's failed logins from every address, ending any lockout
+    before its wait is over (accounts/lockout.py), along with django-axes' records
+    of them, e.g. once support has checked who is calling. Returns how many
     attempt records were removed."""
     staff_require(staff=staff, perm=CLEAR_LOCKOUT_PERMISSION)
     reason = reason_clean(reason)
     user = _locked_user(user)
     staff_may_act_on(staff=staff, user=user)
     cleared = axes_reset(username=user.email)
+    login_lockout_clear(email=user.email)
     if not cleared:
         raise Conflict(
             Code.NO_FAILED_LOGINS, "This user has no failed logins on record."

@@ -183,7 +183,7 @@ def test_third_party_admins_cannot_grant_power_or_take_over(superuser, user):
 
 
 def test_admin_login_failures_count_towards_the_lockout(superuser, settings):
-    settings.AXES_FAILURE_LIMIT = 2
+    settings.LOGIN_LOCKOUT_FAILURES = 2
     codes = backup_codes_ensure(user=superuser, count=1)
     client = Client()
     for _ in range(2):

@@ -294,15 +294,21 @@ def test_password_change_with_wrong_old_or_weak_new_is_400(user):
 
 
 def test_repeated_failures_lock_the_login_even_with_the_right_password(user, settings):
-    settings.AXES_FAILURE_LIMIT = 3
+    settings.LOGIN_LOCKOUT_FAILURES = 3
     client = APIClient()
     codes = [login(client, password="wrong-password-1").status_code for _ in range(3)]
     assert codes == [401, 401, 429]
     locked = login(client)
     assert locked.status_code == 429
-    body = locked.json()["error"]
-    assert body["code"] == "login_locked"
-    assert "locked" in body["message"]
+    assert locked["Retry-After"] == "60"
+    assert locked.json() == {
+        "error": {
+            "code": "login_locked",
+            "message": "Too many failed login attempts for this account from "
+            "your address. Try again in 1 minute.",
+            "details": {"retry_after_seconds": 60},
+        }
+    }
     assert AuditEvent.objects.filter(
         code=AuditCode.LOGIN_LOCKED_OUT, user=user
     ).exists()

@@ -101,7 +101,7 @@ def test_login_open_redirect_is_ignored(user):
 
 
 def test_browser_lockout(user, settings):
-    settings.AXES_FAILURE_LIMIT = 2
+    settings.LOGIN_LOCKOUT_FAILURES = 2
     client = Client()
     client.post("/login/", {"email": user.email, "password": "wrong-pass-1"})
     locked = client.post("/login/", {"email": user.email, "password": "wrong-pass-1"})

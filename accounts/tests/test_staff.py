@@ -400,7 +400,7 @@ def test_the_profile_service_names_the_field_it_refuses(
 
 def test_support_clears_a_login_lockout_with_a_reason(trader, settings):
     # given a trader locked out after failed logins
-    settings.AXES_FAILURE_LIMIT = 2
+    settings.LOGIN_LOCKOUT_FAILURES = 2
     client = Client()
 
     def api_login(password):

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: the client address, resolved once from TRUSTED_PROXIES
+    "config.clientip.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.lockout.LoginLockoutMiddleware",
     # last: keeps the chain sync, one thread hop per request (see the class)
     "config.middleware.SyncMiddlewareChain",
 ]
@@ -221,13 +224,31 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:security"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Lockout after repeated failures (django-axes), for API and browser alike.
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", 15))
+# --- Client address, login lockout -----------------------------------------------
+# Which peers may say who the client is (config/clientip.py): empty, nobody (the
+# TCP peer is the client; X-Forwarded-For is ignored); a number, that many proxies
+# of ours in front of every request; or comma-separated CIDRs of our proxies.
+TRUSTED_PROXIES = env("TRUSTED_PROXIES", default="")
+
+# Login lockout per (account, client address) with growing delays
+# (accounts/lockout.py): after LOGIN_LOCKOUT_FAILURES wrong passwords from one
+# address for one account, that pair waits LOGIN_LOCKOUT_DELAY_SECONDS; each
+# further failure doubles the wait, up to LOGIN_LOCKOUT_MAX_DELAY_SECONDS.
+# Failures are forgotten LOGIN_LOCKOUT_FORGET_HOURS after the last one, or at
+# once on a successful login from that address.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", 5)
+LOGIN_LOCKOUT_DELAY_SECONDS = env.int("LOGIN_LOCKOUT_DELAY_SECONDS", 60)
+LOGIN_LOCKOUT_MAX_DELAY_SECONDS = env.int("LOGIN_LOCKOUT_MAX_DELAY_SECONDS", 3600)
+LOGIN_LOCKOUT_FORGET_HOURS = env.int("LOGIN_LOCKOUT_FORGET_HOURS", 24)
+
+# django-axes only records failed logins (by the resolved address) for support to
+# read in the admin; the lockout decision is accounts/lockout.py's.
+AXES_LOCK_OUT_AT_FAILURE = False
+AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"
+AXES_COOLOFF_TIME = timedelta(hours=LOGIN_LOCKOUT_FORGET_HOURS)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Exchange")
@@ -252,8 +273,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # keyed on the resolved client address, never a raw X-Forwarded-For
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="120/min"),

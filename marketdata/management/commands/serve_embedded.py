@@ -51,6 +51,10 @@ class Command(BaseCommand):
                 port=options["port"],
                 lifespan="off",
                 log_level="info",
+                # the client address is resolved by Django alone, from
+                # TRUSTED_PROXIES (config/clientip.py); uvicorn would otherwise
+                # believe X-Forwarded-For from any local peer
+                proxy_headers=False,
             )
         )
 
