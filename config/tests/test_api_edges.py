@@ -41,7 +41,9 @@ def _nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
 
-DEPTH_REFUSED = _error("parse_error", "JSON parse error - nested deeper than 32 levels.")
+DEPTH_REFUSED = _error(
+    "parse_error", "JSON parse error - nested deeper than 32 levels."
+)
 
 
 # --- Hostile JSON -------------------------------------------------------------------
@@ -104,7 +106,9 @@ def test_depth_at_the_limit_is_parsed_and_brackets_in_strings_do_not_count():
         }
     )
 
-    response = Client().post("/api/v1/auth/login", body, content_type="application/json")
+    response = Client().post(
+        "/api/v1/auth/login", body, content_type="application/json"
+    )
 
     # then it reached the view: a wrong login, not a parse error
     assert response.status_code == 401
@@ -130,7 +134,9 @@ def test_a_body_over_the_default_limit_is_413_before_it_is_read(settings):
     # when an anonymous client posts 1001 bytes of valid JSON
     body = json.dumps({"email": "a@example.com", "password": "x" * 950}).encode()
     body += b" " * (1001 - len(body))
-    response = Client().post("/api/v1/auth/login", body, content_type="application/json")
+    response = Client().post(
+        "/api/v1/auth/login", body, content_type="application/json"
+    )
 
     # then 413 in the error shape, naming the limit
     assert response.status_code == 413
@@ -146,7 +152,9 @@ def test_a_body_at_the_limit_goes_through(settings):
     body = json.dumps({"email": "a@example.com", "password": "wrong"}).encode()
     settings.API_MAX_BODY_BYTES = len(body)
 
-    response = Client().post("/api/v1/auth/login", body, content_type="application/json")
+    response = Client().post(
+        "/api/v1/auth/login", body, content_type="application/json"
+    )
 
     assert response.status_code == 401
 
