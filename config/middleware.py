@@ -133,10 +133,13 @@ class ASGIBodyLimit:
 
 
 async def _send_response(send, response: HttpResponse) -> None:
+    body = response.content
     headers = [
         (name.encode("latin-1"), value.encode("latin-1"))
         for name, value in response.items()
+        if name.lower() != "content-length"
     ]
+    headers.append((b"content-length", str(len(body)).encode()))
     # The rest of the body stays unread: the connection cannot be reused.
     headers.append((b"connection", b"close"))
     await send(
@@ -146,7 +149,7 @@ async def _send_response(send, response: HttpResponse) -> None:
             "headers": headers,
         }
     )
-    await send({"type": "http.response.body", "body": response.content})
+    await send({"type": "http.response.body", "body": body})
 
 
 class APIEdgeMiddleware:
