@@ -325,3 +325,32 @@ def test_the_project_json_parser_is_the_bounded_one(settings):
     assert parsers[0] == "config.parsers.JSONParser"
     assert "rest_framework.parsers.JSONParser" not in parsers
     assert settings.MIDDLEWARE[0] == "config.middleware.APIEdgeMiddleware"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "content_type"),
+    [
+        ("/api/v1/me", 503, "application/json"),
+        ("/wallet/", 500, "text/html; charset=utf-8"),
+    ],
+)
+def test_handler500_answers_a_dead_database_in_a_middleware(path, status, content_type):
+    # given the database failing outside any view (a session saved on the way
+    # out, say): Django calls handler500 inside the exception's `except`
+    from django.db import OperationalError
+    from django.test import RequestFactory
+
+    from config.errors import server_error
+
+    request = RequestFactory().get(path)
+    try:
+        raise OperationalError("connection refused")
+    except OperationalError:
+        response = server_error(request)
+
+    # then under /api/ it is the 503 with Retry-After; a page stays an HTML 500
+    assert response.status_code == status
+    assert response["Content-Type"] == content_type
+    if status == 503:
+        assert response["Retry-After"] == "5"
+        assert json.loads(response.content)["error"]["code"] == "service_unavailable"
