@@ -281,3 +281,20 @@ def test_readyz_names_the_dead_database_and_tells_the_host_why(server):
         "broker": "not configured",
     }
     assert body["errors"]["database"].startswith("OperationalError: ")
+
+
+def test_the_upload_route_takes_a_chunked_body_over_the_default_limit(server):
+    # given a chunked body twice the default limit, well under the upload's
+    body = b"x" * (2 * LIMIT)
+
+    # when it is posted, chunked, to the KYC upload route without credentials
+    status, _, answer = _post(
+        server,
+        "/api/v1/kyc/documents",
+        iter([body[:LIMIT], body[LIMIT:]]),
+        {"Transfer-Encoding": "chunked", "Content-Type": "multipart/form-data"},
+    )
+
+    # then it was read through to the view, which wants a signed-in user
+    assert status == 401
+    assert json.loads(answer)["error"]["code"] == "not_authenticated"
