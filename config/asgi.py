@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.memory import gc_tune_long_lived  # noqa: E402
+from config.middleware import ASGIBodyLimit  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.threads import ReusedRequestThreads  # noqa: E402
 from marketdata.auth import BrowserOriginValidator  # noqa: E402
@@ -20,9 +21,10 @@ from marketdata.auth import BrowserOriginValidator  # noqa: E402
 # marketdata/routing.py): its session wrapper runs on every frame sent.
 application = ProtocolTypeRouter(
     {
-        # Request threads from a pool, a few at a time (config/threads.py).
-        "http": ReusedRequestThreads(
-            django_asgi_app, limit=settings.ASGI_REQUEST_THREADS
+        # Bodies over their route's limit refused before anything reads them;
+        # then request threads from a pool, a few at a time (config/threads.py).
+        "http": ASGIBodyLimit(
+            ReusedRequestThreads(django_asgi_app, limit=settings.ASGI_REQUEST_THREADS)
         ),
         "websocket": BrowserOriginValidator(URLRouter(websocket_urlpatterns)),
     }

@@ -7,11 +7,17 @@ field.
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -127,10 +133,107 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         message = str(detail)
     details: dict = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details["retry_after_seconds"] = int(exc.wait)
+    if isinstance(exc, exceptions.Throttled):
+        # Every 429 says when to come back: DRF writes the header only for a
+        # wait of a whole second or more, and floors it.
+        wait = retry_after_seconds(exc.wait)
+        details["retry_after_seconds"] = wait
+        response.headers["Retry-After"] = str(wait)
     response.data = error_body(code, message, details)
     return response
+
+
+def retry_after_seconds(wait: float | None) -> int:
+    """A `Retry-After` in whole seconds, never 0: rounded up, 1 when unknown."""
+    return max(1, math.ceil(wait)) if wait is not None else 1
+
+
+# --- Outside DRF's views: Django's own errors under /api/ ---------------------------
+
+API_PREFIX = "/api/"
+
+# The code of an error response under /api/ that Django (not DRF) made.
+STATUS_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "throttled",
+    500: "server_error",
+    503: "service_unavailable",
+}
+STATUS_MESSAGES = {
+    400: "Bad request.",
+    403: "You do not have permission to perform this action.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "Request body too large.",
+    429: "Request was throttled.",
+    500: "Server error.",
+    503: "A service the API depends on is unavailable; try again shortly.",
+}
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
+
+def error_response(
+    status_code: int,
+    code: str | None = None,
+    message: str | None = None,
+    details: dict | None = None,
+) -> JsonResponse:
+    return JsonResponse(
+        error_body(
+            code or STATUS_CODES.get(status_code, "error"),
+            message or STATUS_MESSAGES.get(status_code, "Error."),
+            details,
+        ),
+        status=status_code,
+    )
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (
+        DatabaseOperationalError,
+        DatabaseInterfaceError,
+    )
+    try:
+        import redis.exceptions
+    except ImportError:  # redis is optional in the embedded mode
+        return errors
+    return (*errors, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+UNAVAILABLE_ERRORS = _unavailable_errors()
+
+
+def unavailable_response(exc: BaseException | None) -> JsonResponse | None:
+    """503 `service_unavailable` with `Retry-After` when `exc` says the database or
+    Redis cannot be reached; None for any other exception."""
+    if exc is None or not isinstance(exc, UNAVAILABLE_ERRORS):
+        return None
+    response = error_response(503)
+    response.headers["Retry-After"] = str(settings.API_UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """`handler404`: JSON under /api/, Django's page elsewhere."""
+    if is_api_path(request.path):
+        return error_response(404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`: called inside the `except` of the exception it answers (in
+    a view or in a middleware), so the database or Redis being down is a 503
+    under /api/; any other error there a JSON 500; pages elsewhere stay HTML."""
+    if is_api_path(request.path):
+        return unavailable_response(sys.exc_info()[1]) or error_response(500)
+    return defaults.server_error(request)
 
 
 def validation_error_parts(detail: Any) -> tuple[str, dict]:

@@ -37,3 +37,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]
+
+# JSON under /api/, Django's pages elsewhere (config/errors.py).
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

@@ -17,30 +17,7 @@ def test_healthz():
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.django_db
-def test_readyz_ok_when_dependencies_answer():
-    response = Client().get("/readyz")
-    assert response.status_code == 200
-    assert response.json()["checks"]["database"] == "ok"
-
-
-@pytest.mark.django_db
-def test_readyz_is_503_when_the_broker_is_down(settings):
-    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"
-    response = Client().get("/readyz")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["checks"]["broker"].startswith("error:")
-    assert body["checks"]["database"] == "ok"
-
-
-@pytest.mark.django_db
-def test_readyz_is_503_when_redis_is_down(settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    response = Client().get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["redis"].startswith("error:")
+# /readyz: config/tests/test_health.py
 
 
 def _manage(*args, env):

@@ -50,7 +50,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # first: the client address, resolved once from TRUSTED_PROXIES
+    # first: the body limit before anything reads a body; one error shape under
+    # /api/ (config/middleware.py, docs/api-edges.md)
+    "config.middleware.APIEdgeMiddleware",
+    # then: the client address, resolved once from TRUSTED_PROXIES
     "config.clientip.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -111,6 +114,11 @@ if env("DATABASE_URL", default=""):
         # psycopg 3's pool: under ASGI each request may run in its own thread, so
         # persistent per-thread connections (CONN_MAX_AGE) leak; a pool does not.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # Django hands the pool `check=ConnectionPool.check_connection` when
+        # health checks are on (a `check` of our own in the options would be
+        # passed twice): each connection is tried before it is handed out, so
+        # after a PostgreSQL restart no request gets a dead one.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DB_POOL_MIN", 2),
             "max_size": env.int("DB_POOL_MAX", 16),
@@ -265,7 +273,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # DRF's, with nesting bounded and a RecursionError a 400 (config/parsers.py)
+        "config.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -286,6 +295,15 @@ REST_FRAMEWORK = {
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# Request bodies over this many bytes are refused (413) before they are read, on
+# every route but the uploads (KYC documents: KYC_MAX_UPLOAD_BYTES plus the
+# multipart envelope). config/middleware.py, docs/api-edges.md.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", 1024 * 1024)
+# JSON bodies nested deeper than this are a 400 parse_error (config/parsers.py).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", 32)
+# The Retry-After of a 503 when the database or Redis is unreachable.
+API_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("API_UNAVAILABLE_RETRY_AFTER_SECONDS", 5)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", 5)),

@@ -6,12 +6,12 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import ApplicationError, error_body, validation_error_parts
 from config.openapi import error_responses
+from config.pagination import CursorPagination
 from config.throttling import UserRateThrottle
 from kyc.selectors import kyc_require_verified
 from trading import services

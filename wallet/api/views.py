@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +12,7 @@ from accounts.idempotency import run_idempotent
 from accounts.services import RequestMeta
 from config.errors import NotFound
 from config.openapi import IDEMPOTENCY_KEY_HEADER, error_responses
-from config.pagination import NewestFirstCursorPagination
+from config.pagination import CursorPagination, NewestFirstCursorPagination
 from wallet import selectors, services
 from wallet.api import serializers as s
 from wallet.errors import WalletErrorCode as Code
