@@ -300,8 +300,10 @@ SPECTACULAR_SETTINGS = {
 # gives non-HTML responses (the API) `default-src 'none'`.
 # CSP_REPORT_ONLY=true sends the same policy as Content-Security-Policy-Report-Only
 # (browsers report, nothing is blocked): for trying a change on production first.
-CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
-CSP_REPORT_URI = env("CSP_REPORT_URI", default="")
+# CSP_REPORT_URI: where browsers POST violation reports (none by default). Read
+# into private names: django-csp 4 refuses any CSP_* setting (its 3.x format).
+_csp_report_only = env.bool("CSP_REPORT_ONLY", default=False)
+_csp_report_uri = env("CSP_REPORT_URI", default="")
 _csp_policy = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -315,10 +317,10 @@ _csp_policy = {
         "base-uri": [SELF],
         "form-action": [SELF],
         "frame-ancestors": [NONE],
-        **({"report-uri": [CSP_REPORT_URI]} if CSP_REPORT_URI else {}),
+        **({"report-uri": [_csp_report_uri]} if _csp_report_uri else {}),
     }
 }
-if CSP_REPORT_ONLY:
+if _csp_report_only:
     CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy
 else:
     CONTENT_SECURITY_POLICY = _csp_policy

@@ -11,7 +11,12 @@ violation at all.
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,6 +28,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import User
 from accounts.roles import Role
 from accounts.testing import admin_client_for, make_user
+from marketdata.tests.test_browser import CHROMIUM_ARGS
+from marketdata.tests.test_browser import server as server  # the live server fixture
 from wallet.models import Asset
 from wallet.services import deposit_create
 
@@ -292,3 +299,119 @@ def test_report_only_mode_and_report_uri(db, settings):
     assert NONCE.search(header["script-src"])
     assert CSP not in api
     assert _directives(api[CSP_RO]) == {**STRICT, "report-uri": "/csp-reports/"}
+
+
+def test_settings_from_the_environment_pass_django_csp_checks():
+    # Given the environment of a site trying its policy in report-only mode
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "CSP_REPORT_ONLY": "true",
+        "CSP_REPORT_URI": "https://reports.example.com/csp",
+    }
+    script = (
+        "import django, json; django.setup();"
+        "from django.conf import settings; from django.core import checks;"
+        "print(json.dumps({"
+        "'enforced': getattr(settings, 'CONTENT_SECURITY_POLICY', None),"
+        "'report_only': settings.CONTENT_SECURITY_POLICY_REPORT_ONLY['DIRECTIVES']"
+        "['report-uri'],"
+        "'errors': [e.id for e in checks.run_checks() if e.id.startswith('csp')]}))"
+    )
+    # When the settings load and django-csp's system checks run
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Then only the report-only policy is set, with the report URI, and no check fails
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "enforced": None,
+        "report_only": ["https://reports.example.com/csp"],
+        "errors": [],
+    }
+
+
+# --- In a real browser -----------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+_browser_missing = os.environ.get("REQUIRE_BROWSER") != "1" and (
+    not Path(CHROMIUM).exists()
+    or importlib.util.find_spec("playwright") is None
+    or not (ROOT / "node_modules" / "lightweight-charts").is_dir()
+)
+# Every violation the page sees, as the page itself reports it; Playwright's init
+# scripts run outside the page's policy.
+RECORD_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(`${e.effectiveDirective} ${e.blockedURI} ${e.sample}`);
+});
+"""
+
+
+@pytest.mark.skipif(
+    _browser_missing,
+    reason=f"needs {CHROMIUM}, playwright and `npm ci` (REQUIRE_BROWSER=1: a failure)",
+)
+def test_login_and_trade_pages_run_in_chromium_with_no_violation(server):
+    """`server` (marketdata/tests/test_browser.py): uvicorn on a seeded SQLite
+    database, the real middleware, static files and WebSockets."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 950})
+            page.set_default_timeout(15_000)
+            page.add_init_script(RECORD_VIOLATIONS)
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            page.on("pageerror", lambda error: console.append(str(error)))
+            seen: dict[str, list[str]] = {}
+
+            # Given the login page, anonymous
+            page.goto(server + "/login/")
+            seen["/login/"] = page.evaluate("window.__csp")
+            # When alice logs in and opens the trade screen
+            page.fill("input[name=email]", "alice@example.com")
+            page.fill("input[name=password]", "exchange-demo-pass")
+            page.click("form button[type=submit]")
+            page.wait_for_load_state()
+            page.goto(server + "/trade/BTC-USD/")
+            # Then the chart library runs (a static file) and both WebSockets open
+            expect(page.locator("[data-chart] canvas").first).to_be_attached()
+            expect(page.locator("[data-conn]")).to_have_attribute("data-conn", "live")
+            expect(page.locator("[data-user-conn]")).to_have_attribute(
+                "data-user-conn", "live"
+            )
+            seen["/trade/BTC-USD/"] = page.evaluate("window.__csp")
+            # and the KYC page's nonced <style> applies
+            page.goto(server + "/kyc/")
+            seen["/kyc/"] = page.evaluate("window.__csp")
+
+            # with no violation anywhere, and no console line about the policy
+            assert seen == {"/login/": [], "/trade/BTC-USD/": [], "/kyc/": []}
+            assert [m for m in console if "Content Security Policy" in m] == []
+
+            # And the policy is enforced, and seen: a script without the nonce
+            ran = page.evaluate(
+                """() => {
+                  const s = document.createElement("script");
+                  s.textContent = "window.__injected = true";
+                  document.head.append(s);
+                  return window.__injected === true;
+                }"""
+            )
+            assert ran is False
+            expect(page.locator("body")).to_be_attached()
+            page.wait_for_function("window.__csp.length > 0")
+            assert page.evaluate("window.__csp")[0].startswith("script-src-elem inline")
+        finally:
+            browser.close()
