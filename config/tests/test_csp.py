@@ -28,6 +28,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import User
 from accounts.roles import Role
 from accounts.testing import admin_client_for, make_user
+from kyc.services import kyc_case_claim
+from kyc.tests.helpers import submitted_case
 from marketdata.tests.test_browser import CHROMIUM_ARGS
 from marketdata.tests.test_browser import server as server  # the live server fixture
 from wallet.models import Asset
@@ -223,13 +225,15 @@ def test_static_scripts_need_no_eval():
 
 
 def test_the_admin_has_its_policy_with_style_attributes_only(db):
-    # Given an administrator past the admin's second factor, and a user to look at
-    admin = make_user(email="root@example.com", roles=(Role.ADMINISTRATOR,))
-    target = make_user(email="someone@example.com")
-    client = admin_client_for(admin)
+    # Given a reviewer past the admin's second factor, who claimed a KYC case
+    reviewer = make_user(email="reviewer@example.com", roles=(Role.KYC_REVIEWER,))
+    case = submitted_case()
+    kyc_case_claim(case_id=case.pk, reviewer=reviewer)
+    client = admin_client_for(reviewer)
+    pages = {}
     for path in (
         reverse("admin:index"),
-        reverse("admin:accounts_user_change", args=[target.pk]),
+        reverse("admin:kyc_kyccase_change", args=[case.pk]),
     ):
         # When a back-office page is opened
         response = client.get(path)
@@ -239,10 +243,15 @@ def test_the_admin_has_its_policy_with_style_attributes_only(db):
         assert directives["style-src-attr"] == "'unsafe-inline'"
         parser = _Inline()
         parser.feed(response.content.decode())
+        # and each inline <style> it keeps (the ops tiles, the case page) is nonced
+        assert ("style", nonce) in parser.inline, path
         assert parser.inline == [(tag, nonce) for tag, _ in parser.inline], path
-        assert parser.handlers == []
-    # and the user's change page keeps its inline <style>, nonced
-    assert f'<style nonce="{nonce}">'.encode() in response.content
+        assert parser.handlers == [], path
+        pages[path] = response.content.decode()
+    # The case page asks before a rejection through static/js/confirm.js
+    case_page = pages[reverse("admin:kyc_kyccase_change", args=[case.pk])]
+    assert 'data-confirm="Reject this case for good?"' in case_page
+    assert '<script src="/static/js/confirm.js" defer></script>' in case_page
     # while the site's own pages allow no style attribute
     assert "style-src-attr" not in Client().get("/login/")[CSP]
 
