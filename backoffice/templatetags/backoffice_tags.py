@@ -19,6 +19,7 @@ def ops_at_a_glance(context):
     request = context["request"]
     can_open_users = request.user.has_perm("accounts.view_user")
     return {
+        "request": request,  # the tiles' <style> carries the request's CSP nonce
         "overview": ops_overview(user=request.user),
         "can_open_users": can_open_users,
     }

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_htmx",
+    "csp",
     "axes",
     "channels",
     # history tables append-only in the database (config/append_only.py)
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "config.clientip.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response (config/csp.py, settings below)
+    "config.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -327,6 +331,39 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
 }
+
+# --- Content-Security-Policy (django-csp 4, config/csp.py) ------------------------
+# Pages: scripts and <style> elements only from this origin or carrying the
+# request's nonce (`nonce="{{ request.csp_nonce }}"`), never 'unsafe-inline' or
+# 'unsafe-eval'; no inline event handlers. config/csp.py adds the page's own
+# WebSocket origin to connect-src, allows style attributes under /admin/ only, and
+# gives non-HTML responses (the API) `default-src 'none'`.
+# CSP_REPORT_ONLY=true sends the same policy as Content-Security-Policy-Report-Only
+# (browsers report, nothing is blocked): for trying a change on production first.
+# CSP_REPORT_URI: where browsers POST violation reports (none by default). Read
+# into private names: django-csp 4 refuses any CSP_* setting (its 3.x format).
+_csp_report_only = env.bool("CSP_REPORT_ONLY", default=False)
+_csp_report_uri = env("CSP_REPORT_URI", default="")
+_csp_policy = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # the TOTP QR code is inline SVG markup; data: for small inline images
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": [_csp_report_uri]} if _csp_report_uri else {}),
+    }
+}
+if _csp_report_only:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy
+else:
+    CONTENT_SECURITY_POLICY = _csp_policy
 
 # --- Files, static, email ------------------------------------------------------
 STATIC_URL = "static/"
