@@ -408,6 +408,9 @@ WALLET_BENEFICIARY_LINK_MINUTES = env.int("WALLET_BENEFICIARY_LINK_MINUTES", 60)
 # after this many within the window, every code is refused until it has passed.
 WALLET_OTP_FAILURE_LIMIT = env.int("WALLET_OTP_FAILURE_LIMIT", 5)
 WALLET_OTP_FAILURE_WINDOW_MINUTES = env.int("WALLET_OTP_FAILURE_WINDOW_MINUTES", 15)
+# Deposits need an approved KYC, like transfers and withdrawals (always); false only
+# for a sandbox where unverified users may fund their wallet.
+WALLET_DEPOSITS_NEED_KYC = env.bool("WALLET_DEPOSITS_NEED_KYC", True)
 
 # --- Back office --------------------------------------------------------------------
 # A staff action on a user's credentials, email, phone or second factor puts the
