@@ -346,6 +346,10 @@ else:
 KYC_MAX_UPLOAD_BYTES = env.int("KYC_MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
 KYC_MAX_IMAGE_PIXELS = env.int("KYC_MAX_IMAGE_PIXELS", 40_000_000)
 KYC_MAX_DRAFT_DOCUMENTS = env.int("KYC_MAX_DRAFT_DOCUMENTS", 12)
+# PDFs are rendered to page images at upload (kyc/uploads.py): more pages are
+# refused; each page is drawn with this many pixels on its long side.
+KYC_MAX_PDF_PAGES = env.int("KYC_MAX_PDF_PAGES", 10)
+KYC_PDF_RENDER_LONG_SIDE = env.int("KYC_PDF_RENDER_LONG_SIDE", 1600)
 # One document of each group is needed to submit.
 KYC_REQUIRED_DOCUMENTS = [
     ["pan_card", "passport", "national_id", "driving_licence"],
