@@ -196,7 +196,11 @@ def _reencode_image(data: bytes, content_type: str) -> CleanFile:
     if expected == "JPEG":
         if upright.mode not in ("RGB", "L"):
             upright = upright.convert("RGB")
-        upright.save(out, format="JPEG", quality=90, optimize=True)
+        # Pixels only: Pillow writes an image's `info` back on save (the COM
+        # comment among it), so the JPEG is saved from a fresh image with none.
+        fresh = Image.new(upright.mode, upright.size)
+        fresh.paste(upright)
+        fresh.save(out, format="JPEG", quality=90, optimize=True)
         extension = "jpg"
     else:
         if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
