@@ -121,6 +121,7 @@ def test_concurrent_withdrawals_only_the_affordable_succeed():
 def test_a_webhook_delivered_many_times_concurrently_credits_once():
     usd = Asset.objects.create(code="USD", name="USD", decimals=2, kind="fiat")
     [user] = _users(1)
+    kyc_approve(user=user)  # deposits need approved KYC
     deposit = services.deposit_create(user=user, asset=usd, amount=4_200)
     headers, body = SandboxProvider().build_webhook(
         deposit=deposit, outcome="succeeded"
