@@ -246,6 +246,10 @@ class KycDocument(models.Model):
     content_type = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
+    page_count = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="PDFs: pages rendered to PNG images at upload (see page_name).",
+    )
     original_name = models.CharField(
         max_length=100, blank=True, help_text="Sanitised, for display only."
     )
@@ -294,6 +298,23 @@ class KycDocument(models.Model):
     @property
     def extension(self) -> str:
         return self.storage_name.rsplit(".", 1)[-1]
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf"
+
+    @property
+    def page_numbers(self) -> range:
+        return range(1, self.page_count + 1)
+
+    def page_name(self, number: int) -> str:
+        """Where page `number` (from 1) of a PDF, rendered at upload, is stored:
+        beside the original in the private storage."""
+        return page_storage_name(self.storage_name, number)
+
+
+def page_storage_name(storage_name: str, number: int) -> str:
+    return f"{storage_name.rsplit('.', 1)[0]}.page-{number}.png"
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -6,17 +6,22 @@
    (SVG, HTML, scripts, archives, ...) is refused.
 3. Images are decoded by Pillow (pixel count capped against decompression bombs),
    turned upright by their EXIF orientation and re-encoded to the same format from
-   pixels only: EXIF (GPS, camera, ...), XMP, ICC and text chunks are dropped, and any
-   bytes appended to or hidden in the original are gone.
-4. PDFs cannot be re-rendered without a heavy dependency, so they must be proven
-   harmless instead: header and %%EOF trailer present, not encrypted, and none of
-   the names that carry active or embedded content in any dictionary, including
-   those packed in compressed object streams (inflated, bounded, and scanned too):
-   /JavaScript, /JS, /Launch, /EmbeddedFile(s), /RichMedia, /XFA, /SubmitForm,
-   /ImportData, /GoToR, /GoToE, /Encrypt. Names are matched after decoding #xx
-   escapes. An object stream with any filter but /FlateDecode is refused. Harmless
-   actions (/OpenAction to a page, /URI links) stay allowed: every dangerous action
-   type is refused wherever it appears.
+   pixels only: EXIF (GPS, camera, ...), XMP, ICC, JPEG comment (COM) and APP
+   segments and PNG text chunks are dropped, and any bytes appended to or hidden in
+   the original are gone.
+4. PDFs are rendered on the server (PDFium through pypdfium2, no JavaScript engine,
+   no form layer): every page becomes a PNG image, at most KYC_MAX_PDF_PAGES pages
+   and KYC_PDF_RENDER_LONG_SIDE pixels on a page's long side. Reviewers look at
+   those images; the original PDF is kept byte for byte but only ever served as a
+   download (kyc/files.py). A PDF that PDFium cannot open or render (damaged,
+   encrypted, password-protected, no pages, too many pages) is refused.
+   Before rendering, a cheap name scan refuses the obvious carriers of active or
+   embedded content (/JavaScript, /JS, /Launch, /EmbeddedFile(s), /RichMedia,
+   /XFA, /SubmitForm, /ImportData, /GoToR, /GoToE, /Encrypt; #xx escapes decoded;
+   Flate object streams inflated once, bounded). It is an early refusal, not the
+   defence: hostile PDFs get past it (a dictionary hidden between literal strings
+   that look like stream keywords, nested Flate filters, an object-stream
+   dictionary padded past the scan window), and that is why nothing relies on it.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import unicodedata
 import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import pypdfium2 as pdfium
 from django.conf import settings
 from django.utils.text import get_valid_filename
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -81,6 +88,8 @@ class CleanFile:
     sha256: str
     width: int | None = None
     height: int | None = None
+    # PDFs only: each page rendered to a PNG, in page order.
+    pages: tuple[bytes, ...] = ()
 
 
 def _refuse(message: str, code: str = Code.INVALID_FILE) -> ApplicationError:
@@ -142,11 +151,13 @@ def clean_upload(data: bytes) -> CleanFile:
         )
     if content_type == "application/pdf":
         _check_pdf(data)
+        pages = render_pdf_pages(data)
         return CleanFile(
             content=data,
             content_type=content_type,
             extension="pdf",
             sha256=hashlib.sha256(data).hexdigest(),
+            pages=pages,
         )
     return _reencode_image(data, content_type)
 
@@ -185,7 +196,11 @@ def _reencode_image(data: bytes, content_type: str) -> CleanFile:
     if expected == "JPEG":
         if upright.mode not in ("RGB", "L"):
             upright = upright.convert("RGB")
-        upright.save(out, format="JPEG", quality=90, optimize=True)
+        # Pixels only: Pillow writes an image's `info` back on save (the COM
+        # comment among it), so the JPEG is saved from a fresh image with none.
+        fresh = Image.new(upright.mode, upright.size)
+        fresh.paste(upright)
+        fresh.save(out, format="JPEG", quality=90, optimize=True)
         extension = "jpg"
     else:
         if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
@@ -206,6 +221,59 @@ def _reencode_image(data: bytes, content_type: str) -> CleanFile:
         width=upright.width,
         height=upright.height,
     )
+
+
+# PDFium is not thread-safe: one rendering at a time per process.
+_PDFIUM_LOCK = threading.Lock()
+
+
+def render_pdf_pages(data: bytes) -> tuple[bytes, ...]:
+    """Every page of the PDF as PNG bytes, or a 400 `invalid_file` if PDFium cannot
+    open or render it. No form layer is initialised and PDFium here has no
+    JavaScript engine: the PDF is drawn, never run."""
+    max_pages = settings.KYC_MAX_PDF_PAGES
+    long_side = settings.KYC_PDF_RENDER_LONG_SIDE
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            if "password" in str(exc).lower():
+                raise _refuse("the PDF is encrypted; send it unprotected.") from exc
+            raise _refuse("the PDF is damaged and cannot be opened.") from exc
+        try:
+            if pdfium.raw.FPDF_GetSecurityHandlerRevision(pdf.raw) != -1:
+                raise _refuse("the PDF is encrypted; send it unprotected.")
+            count = len(pdf)
+            if count < 1:
+                raise _refuse("the PDF has no pages.")
+            if count > max_pages:
+                raise _refuse(f"the PDF has {count} pages; at most {max_pages}.")
+            return tuple(_render_page(pdf, index, long_side) for index in range(count))
+        finally:
+            pdf.close()
+
+
+def _render_page(pdf, index: int, long_side: int) -> bytes:
+    page = pdf[index]
+    try:
+        width, height = page.get_size()
+        if not (width > 0 and height > 0):
+            raise _refuse(f"page {index + 1} of the PDF has no size.")
+        # The long side gets `long_side` pixels whatever the page claims to be,
+        # so the pixel count is bounded by long_side squared.
+        scale = long_side / max(width, height)
+        if min(width, height) * scale < 1:
+            raise _refuse(f"page {index + 1} of the PDF is too narrow to render.")
+        try:
+            bitmap = page.render(scale=scale, may_draw_forms=False)
+            image = bitmap.to_pil()
+        except pdfium.PdfiumError as exc:
+            raise _refuse(f"page {index + 1} of the PDF cannot be rendered.") from exc
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="PNG", optimize=True)
+        return out.getvalue()
+    finally:
+        page.close()
 
 
 def _decode_names(chunk: bytes) -> set[bytes]:

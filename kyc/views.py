@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.services import RequestMeta
 from config.errors import ApplicationError, NotFound
 from kyc import services
-from kyc.files import document_file_response
+from kyc.files import document_response
 from kyc.forms import KycDocumentForm, KycProfileForm
 from kyc.models import DocumentType
 from kyc.selectors import kyc_document_for_viewer, kyc_overview
@@ -113,7 +113,8 @@ def kyc_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def kyc_document_file(request: HttpRequest, document_id: int) -> HttpResponse:
-    """Owner, or a reviewer whose session passed the second factor; else 404."""
+    """Owner, or a reviewer whose session passed the second factor; else 404.
+    `?page=N`: page N of a PDF as the image rendered at upload."""
     user = request.user
     try:
         document = kyc_document_for_viewer(
@@ -123,7 +124,10 @@ def kyc_document_file(request: HttpRequest, document_id: int) -> HttpResponse:
         )
     except NotFound as exc:
         raise Http404(exc.message) from exc
+    response = document_response(document, request.GET.get("page"))
+    if response is None:
+        raise Http404("No such page.")
     services.kyc_document_view_record(
         document=document, viewer=user, meta=RequestMeta.from_request(request)
     )
-    return document_file_response(document)
+    return response

@@ -25,6 +25,7 @@ class _AssetAmountForm(forms.Form):
     asset = forms.ChoiceField(choices=())
     amount = forms.CharField(
         max_length=64,
+        strip=False,  # wallet.money.to_units alone decides the syntax (no spaces)
         widget=forms.TextInput(
             attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}
         ),
@@ -106,7 +107,10 @@ class TransferForm(_AssetAmountForm):
 class AlertForm(forms.Form):
     asset = forms.ChoiceField(choices=())
     minimum = forms.CharField(
-        max_length=64, required=False, help_text="Leave empty to remove the alert."
+        strip=False,  # wallet.money.to_units alone decides the syntax
+        max_length=64,
+        required=False,
+        help_text="Leave empty to remove the alert.",
     )
 
     def __init__(self, *args, **kwargs):

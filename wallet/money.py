@@ -18,7 +18,13 @@ from wallet.errors import WalletErrorCode as Code
 
 # Balances and amounts live in signed 64-bit columns (BigIntegerField).
 MAX_UNITS = 2**63 - 1
-_DECIMAL_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+# The whole syntax, and the only one: ASCII digits, at most one '.' with digits on
+# both sides, an optional leading '-' (refused below unless the caller allows
+# negatives). No '+', no exponent, no grouping, no whitespace of any kind around or
+# inside (ASCII spaces included), no other script's digits. Matched with
+# `fullmatch` and re.ASCII: `$` alone would also accept a trailing newline.
+DECIMAL_SYNTAX = r"-?[0-9]+(?:\.[0-9]+)?"
+_DECIMAL_RE = re.compile(DECIMAL_SYNTAX, re.ASCII)
 _MAX_TEXT = 64
 
 
@@ -39,15 +45,15 @@ def to_units(
     """Parse a decimal string exactly into integer units of an asset.
 
     `"12.5"` with `decimals=2` is `1250`. Refused, each with an `invalid_amount`
-    error naming `field`: anything that is not a plain decimal string (JSON numbers,
-    exponents, NaN, blanks), more decimals than the asset has (trailing zeros are
-    fine: they change nothing), zero or negative unless allowed, and magnitudes past
-    the signed 64-bit limit.
+    error naming `field`: anything outside `DECIMAL_SYNTAX` (JSON numbers,
+    exponents, NaN, '+', whitespace of any kind even around the digits, non-ASCII
+    digits such as Arabic-Indic or full-width), more decimals than the asset has
+    (trailing zeros are fine: they change nothing), zero or negative unless
+    allowed, and magnitudes past the signed 64-bit limit.
     """
     if isinstance(text, bool) or not isinstance(text, str):
         raise _invalid(field, 'must be a decimal string such as "10.50".')
-    text = text.strip()
-    if len(text) > _MAX_TEXT or not _DECIMAL_RE.match(text):
+    if len(text) > _MAX_TEXT or not _DECIMAL_RE.fullmatch(text):
         raise _invalid(field, 'must be a decimal string such as "10.50".')
     with localcontext() as ctx:
         ctx.prec = 200

@@ -18,6 +18,7 @@ from accounts.models import IdempotencyKey
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
+from kyc.selectors import kyc_is_verified
 from wallet import selectors, services
 from wallet.destinations import destination_display
 from wallet.exports import statement_csv_response
@@ -88,9 +89,12 @@ def _home(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
         }
         for b in balances
     ]
+    verified = kyc_is_verified(user=user)
     context = {
         "form_key": uuid.uuid4().hex,
         "balances": rows,
+        "kyc_verified": verified,
+        "can_deposit": verified or not settings.WALLET_DEPOSITS_NEED_KYC,
         "deposit_form": forms.get("deposit_form") or DepositForm(),
         "withdrawal_form": forms.get("withdrawal_form") or WithdrawalForm(user=user),
         "transfer_form": forms.get("transfer_form") or TransferForm(),

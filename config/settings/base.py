@@ -423,6 +423,10 @@ else:
 KYC_MAX_UPLOAD_BYTES = env.int("KYC_MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
 KYC_MAX_IMAGE_PIXELS = env.int("KYC_MAX_IMAGE_PIXELS", 40_000_000)
 KYC_MAX_DRAFT_DOCUMENTS = env.int("KYC_MAX_DRAFT_DOCUMENTS", 12)
+# PDFs are rendered to page images at upload (kyc/uploads.py): more pages are
+# refused; each page is drawn with this many pixels on its long side.
+KYC_MAX_PDF_PAGES = env.int("KYC_MAX_PDF_PAGES", 10)
+KYC_PDF_RENDER_LONG_SIDE = env.int("KYC_PDF_RENDER_LONG_SIDE", 1600)
 # One document of each group is needed to submit.
 KYC_REQUIRED_DOCUMENTS = [
     ["pan_card", "passport", "national_id", "driving_licence"],
@@ -485,6 +489,9 @@ WALLET_BENEFICIARY_LINK_MINUTES = env.int("WALLET_BENEFICIARY_LINK_MINUTES", 60)
 # after this many within the window, every code is refused until it has passed.
 WALLET_OTP_FAILURE_LIMIT = env.int("WALLET_OTP_FAILURE_LIMIT", 5)
 WALLET_OTP_FAILURE_WINDOW_MINUTES = env.int("WALLET_OTP_FAILURE_WINDOW_MINUTES", 15)
+# Deposits need an approved KYC, like transfers and withdrawals (always); false only
+# for a sandbox where unverified users may fund their wallet.
+WALLET_DEPOSITS_NEED_KYC = env.bool("WALLET_DEPOSITS_NEED_KYC", True)
 
 # --- Back office --------------------------------------------------------------------
 # A staff action on a user's credentials, email, phone or second factor puts the

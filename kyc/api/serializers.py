@@ -69,6 +69,7 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
     submitted = serializers.SerializerMethodField()
     can_delete = serializers.SerializerMethodField()
     file_url = serializers.SerializerMethodField()
+    page_urls = serializers.SerializerMethodField()
 
     class Meta:
         model = KycDocument
@@ -85,6 +86,8 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
             "submitted",
             "can_delete",
             "file_url",
+            "page_count",
+            "page_urls",
             "created_at",
         )
         read_only_fields = fields
@@ -100,6 +103,11 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
 
     def get_file_url(self, doc: KycDocument) -> str:
         return reverse("api-kyc-document-file", args=[doc.pk])
+
+    def get_page_urls(self, doc: KycDocument) -> list[str]:
+        """A PDF's pages as images rendered at upload (the PDF itself downloads)."""
+        url = reverse("api-kyc-document-file", args=[doc.pk])
+        return [f"{url}?page={number}" for number in doc.page_numbers]
 
 
 class CaseOutputSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 """Thin API views for the user's own KYC: parse, call one service, serialize."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -9,10 +9,12 @@ from rest_framework.views import APIView
 
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
+from config.errors import NotFound
 from config.openapi import error_responses
 from kyc import services
 from kyc.api import serializers as s
-from kyc.files import document_file_response
+from kyc.errors import KycErrorCode
+from kyc.files import document_response
 from kyc.selectors import kyc_document_for_viewer, kyc_overview
 from kyc.uploads import check_request_size
 
@@ -130,10 +132,22 @@ class KycDocumentFileView(APIView):
         tags=["kyc"],
         responses={
             (200, "application/octet-stream"): OpenApiResponse(
-                description="The file (image/jpeg, image/png or application/pdf)."
+                description=(
+                    "The file: an image (image/jpeg, image/png) inline; a PDF "
+                    "(application/pdf) only as an attachment. With `page`, that "
+                    "page of a PDF as the PNG rendered at upload."
+                )
             ),
             **error_responses(404),
         },
+        parameters=[
+            OpenApiParameter(
+                "page",
+                int,
+                required=False,
+                description="A PDF's page (1 to `page_count`) as a PNG image.",
+            )
+        ],
         summary="Download a KYC document (its owner, or a reviewer with 2FA)",
     )
     def get(self, request, document_id: int):
@@ -143,7 +157,10 @@ class KycDocumentFileView(APIView):
             document_id=document_id,
             second_factor=user.is_authenticated and user_has_two_factor(user=user),
         )
+        response = document_response(document, request.query_params.get("page"))
+        if response is None:
+            raise NotFound(KycErrorCode.DOCUMENT_NOT_FOUND, "page: no such page.")
         services.kyc_document_view_record(
             document=document, viewer=user, meta=_meta(request)
         )
-        return document_file_response(document)
+        return response

@@ -25,6 +25,7 @@ from kyc.models import (
     KycCase,
     KycDocument,
     KycProfile,
+    page_storage_name,
 )
 from kyc.selectors import (
     kyc_active_documents,
@@ -161,7 +162,13 @@ def kyc_document_upload(
     original_name = uploads.display_name(getattr(uploaded, "name", ""))
     name = f"{user.pk}/{uuid.uuid4().hex}.{clean.extension}"
     stored_name = storage().save(name, ContentFile(clean.content))
+    stored = [stored_name]
     try:
+        for number, page in enumerate(clean.pages, start=1):
+            wanted = page_storage_name(stored_name, number)
+            stored.append(storage().save(wanted, ContentFile(page)))
+            if stored[-1] != wanted:  # pragma: no cover - names are fresh UUIDs
+                raise RuntimeError(f"KYC storage renamed {wanted} to {stored[-1]}")
         with transaction.atomic():
             profile = _lock_profile(user)
             _require_editable(profile)
@@ -179,6 +186,7 @@ def kyc_document_upload(
                 content_type=clean.content_type,
                 size=len(clean.content),
                 sha256=clean.sha256,
+                page_count=len(clean.pages),
                 original_name=original_name,
             )
             _audit(
@@ -192,10 +200,12 @@ def kyc_document_upload(
                     "content_type": clean.content_type,
                     "size": len(clean.content),
                     "sha256": clean.sha256,
+                    "pages": len(clean.pages),
                 },
             )
     except BaseException:
-        storage().delete(stored_name)
+        for stored_file in stored:
+            storage().delete(stored_file)
         raise
     return document
 
@@ -214,7 +224,9 @@ def kyc_document_delete(
             Code.DOCUMENT_LOCKED,
             "document: a submitted document cannot be deleted.",
         )
-    name = document.storage_name
+    names = [document.storage_name] + [
+        document.page_name(number) for number in document.page_numbers
+    ]
     _audit(
         AuditCode.KYC_DOCUMENT_DELETED,
         profile=profile,
@@ -224,7 +236,12 @@ def kyc_document_delete(
         extra={"doc_type": document.doc_type, "sha256": document.sha256},
     )
     document.delete()
-    transaction.on_commit(lambda: storage().delete(name))
+    transaction.on_commit(lambda: _delete_files(names))
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        storage().delete(name)
 
 
 def _profile_snapshot(profile: KycProfile) -> dict:

@@ -149,6 +149,11 @@ def test_owner_opens_own_file_from_the_page(browser, user):
     response = browser.get(f"/kyc/documents/{doc.pk}/file/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
+    # A PDF is only ever a download; its pages are the images rendered at upload.
     assert response["Content-Disposition"] == (
-        f'inline; filename="document-{doc.pk}.pdf"'
+        f'attachment; filename="document-{doc.pk}.pdf"'
     )
+    page = browser.get(f"/kyc/documents/{doc.pk}/file/", {"page": "1"})
+    assert (page.status_code, page["Content-Type"]) == (200, "image/png")
+    html = browser.get("/kyc/").content.decode()
+    assert f'<img class="kyc-thumb" src="/kyc/documents/{doc.pk}/file/?page=1"' in html

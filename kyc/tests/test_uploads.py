@@ -194,3 +194,54 @@ def test_clean_pdf_is_kept_byte_for_byte(client):
     assert response.status_code == 201, response.content
     doc = KycDocument.objects.get()
     assert storages["kyc"].open(doc.storage_name).read() == content
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _markers(jpeg: bytes) -> list[int]:
+    """The markers of the segments before the image data (SOS)."""
+    found, at = [], 2
+    while jpeg[at] == 0xFF:
+        marker = jpeg[at + 1]
+        found.append(marker)
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            return found
+        at += 2 + int.from_bytes(jpeg[at + 2 : at + 4], "big")
+    return found
+
+
+def test_jpeg_comment_and_text_app_segments_are_dropped(client):
+    # given a JPEG carrying a script in a COM segment and in APP segments (an EXIF
+    # description, XMP, a Photoshop IRB and an APP15 of free text)
+    script = b"<script>alert(document.cookie)</script>"
+    exif = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x0e\x01\x02\x00"
+    exif += len(script).to_bytes(4, "little") + (26).to_bytes(4, "little")
+    exif += b"\x00\x00\x00\x00" + script
+    hidden = (
+        _segment(0xFE, script)
+        + _segment(0xE1, exif)
+        + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta>" + script)
+        + _segment(0xED, b"Photoshop 3.0\x008BIM" + script)
+        + _segment(0xEF, script)
+    )
+    plain = jpeg_bytes()
+    content = plain[:2] + hidden + plain[2:]
+    assert content.count(script) == 5
+    assert 0xFE in _markers(content)
+    # when it is uploaded
+    response = post(client, "me.jpg", content)
+    # then the stored file is the picture alone: no COM, only the JFIF APP0
+    assert response.status_code == 201, response.content
+    stored = storages["kyc"].open(KycDocument.objects.get().storage_name).read()
+    assert script not in stored
+    assert b"<script" not in stored
+    markers = _markers(stored)
+    assert 0xFE not in markers
+    assert [m for m in markers if 0xE0 <= m <= 0xEF] == [0xE0]
+    assert stored[6:11] == b"JFIF\x00"
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.size == (40, 30)
+        assert "comment" not in image.info
+        assert "exif" not in image.info

@@ -13,7 +13,9 @@ from wallet.money import format_units
 
 class DecimalStringField(serializers.CharField):
     """A decimal amount as a JSON string ("10.50"). JSON numbers are refused: they
-    lose precision in many clients."""
+    lose precision in many clients. The text reaches `wallet.money.to_units`
+    untouched (no trimming: DRF's would strip NBSP and other Unicode spaces too), so
+    the syntax is decided in that one place."""
 
     default_error_messages = {
         "not_string": 'Send the amount as a decimal string, e.g. "10.50".'
@@ -21,6 +23,7 @@ class DecimalStringField(serializers.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 64)
+        kwargs["trim_whitespace"] = False
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

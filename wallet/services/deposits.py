@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, NotFound
+from config.errors import ApplicationError, Forbidden, NotFound
+from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, ledger_post
 from wallet.models import Account, Asset, Deposit, DepositStatusChange, Journal
@@ -30,7 +32,12 @@ def deposit_create(
     meta: RequestMeta | None = None,
 ) -> Deposit:
     """Open a deposit and ask the provider for a payment; the user pays at
-    `deposit.checkout_url`, the provider then calls our webhook."""
+    `deposit.checkout_url`, the provider then calls our webhook.
+
+    403 `kyc_required` unless the user's KYC is approved (WALLET_DEPOSITS_NEED_KYC,
+    on by default; a sandbox may turn it off)."""
+    if settings.WALLET_DEPOSITS_NEED_KYC and not kyc_is_verified(user=user):
+        raise Forbidden(Code.KYC_REQUIRED, "Deposits need a verified identity (KYC).")
     gateway = provider_get(provider)
     deposit = Deposit.objects.create(
         user=user, asset=asset, amount=amount, provider=gateway.name

@@ -6,7 +6,8 @@ from django.db import transaction
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, NotFound
+from config.errors import ApplicationError, Forbidden, NotFound
+from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, ledger_post
 from wallet.models import Account, Asset, Journal, Transfer
@@ -24,14 +25,20 @@ def transfer_create(
     meta: RequestMeta | None = None,
 ) -> Transfer:
     """Move `amount` units from the sender's available balance to the recipient's.
-    Both see it in their statements (the journal's metadata names both sides)."""
+    Both see it in their statements (the journal's metadata names both sides).
+
+    Both sides need an approved KYC: the sender gets 403 `kyc_required`; a
+    recipient who is not verified is answered like an unknown one (404
+    `unknown_recipient`), so a transfer tells nobody another user's KYC status."""
+    if not kyc_is_verified(user=sender):
+        raise Forbidden(Code.KYC_REQUIRED, "Transfers need a verified identity (KYC).")
     email = (to_email or "").strip().lower()
     recipient = User.objects.filter(email__iexact=email).first()
-    if recipient is None or not recipient.is_active:
+    if recipient is None or not kyc_is_verified(user=recipient):
         raise NotFound(
             Code.UNKNOWN_RECIPIENT,
-            "to: no active user with this email.",
-            details={"to": ["No active user with this email."]},
+            "to: no verified user with this email.",
+            details={"to": ["No verified user with this email."]},
         )
     if recipient.pk == sender.pk:
         raise ApplicationError(

@@ -1,6 +1,7 @@
 import pytest
 
 from accounts.testing import make_user
+from kyc.testing import kyc_approve
 from wallet.tests.helpers import make_asset
 
 
@@ -14,11 +15,20 @@ def btc(db):
     return make_asset("BTC", 8)
 
 
-@pytest.fixture
-def alice(db):
-    return make_user(email="alice@example.com", full_name="Alice Trader")
+def _user(request, **kwargs):
+    """A test user; with approved KYC when the test is marked `kyc_verified`
+    (deposits and transfers need it)."""
+    user = make_user(**kwargs)
+    if request.node.get_closest_marker("kyc_verified"):
+        kyc_approve(user=user)
+    return user
 
 
 @pytest.fixture
-def bob(db):
-    return make_user(email="bob@example.com", full_name="Bob Trader")
+def alice(db, request):
+    return _user(request, email="alice@example.com", full_name="Alice Trader")
+
+
+@pytest.fixture
+def bob(db, request):
+    return _user(request, email="bob@example.com", full_name="Bob Trader")

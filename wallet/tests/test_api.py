@@ -71,6 +71,7 @@ def test_alerts_put_and_delete(client, usd):
     assert client.delete("/api/v1/wallet/alerts/USD").status_code == 404
 
 
+@pytest.mark.kyc_verified
 def test_deposit_create_list_and_webhook_over_http(client, alice, usd):
     response = _post(
         client, "/api/v1/wallet/deposits", {"asset": "USD", "amount": "25.00"}
@@ -105,6 +106,7 @@ def test_deposit_create_list_and_webhook_over_http(client, alice, usd):
     ]
 
 
+@pytest.mark.kyc_verified
 def test_webhook_refuses_forged_and_stale_signatures(client, alice, usd):
     _post(client, "/api/v1/wallet/deposits", {"asset": "USD", "amount": "25.00"})
     deposit = Deposit.objects.get()
@@ -206,6 +208,7 @@ def test_transfer_bad_input(client, alice, bob, usd, payload, status, code, mess
         ("not-an-email", 400, "invalid"),
     ],
 )
+@pytest.mark.kyc_verified
 def test_transfer_bad_recipient(client, alice, usd, to, status, code):
     fund(alice, usd, 10_000)
     response = _post(
@@ -216,6 +219,7 @@ def test_transfer_bad_recipient(client, alice, usd, to, status, code):
     assert "to" in response.json()["error"]["details"]
 
 
+@pytest.mark.kyc_verified
 def test_transfer_is_idempotent(client, alice, bob, usd):
     fund(alice, usd, 10_000)
     payload = {"to": bob.email, "asset": "USD", "amount": "10.00", "note": "hi"}
@@ -241,6 +245,7 @@ def test_transfer_is_idempotent(client, alice, bob, usd):
     ]
 
 
+@pytest.mark.kyc_verified
 def test_transfer_insufficient_funds_is_422(client, alice, bob, usd):
     fund(alice, usd, 100)
     response = _post(
@@ -291,6 +296,7 @@ def test_withdrawal_api_flow(client, alice, usd):
     ]
 
 
+@pytest.mark.kyc_verified
 def test_statement_running_balance_filters_and_cursor(client, alice, bob, usd, btc):
     fund(alice, usd, 10_000)
     fund(alice, btc, 5)
@@ -332,6 +338,7 @@ def test_statement_running_balance_filters_and_cursor(client, alice, bob, usd, b
     ]
 
 
+@pytest.mark.kyc_verified
 def test_statement_query_count_is_fixed(client, alice, bob, usd):
     fund(alice, usd, 10_000)
     services.transfer_create(sender=alice, to_email=bob.email, asset=usd, amount=1)
@@ -344,6 +351,7 @@ def test_statement_query_count_is_fixed(client, alice, bob, usd):
     assert len(more) == len(few)
 
 
+@pytest.mark.kyc_verified
 def test_statement_csv(client, alice, bob, usd):
     fund(alice, usd, 10_000)
     services.transfer_create(
@@ -378,3 +386,118 @@ def test_openapi_schema_builds(client):
     assert response.status_code == 200
     assert b"/api/v1/wallet/transfers" in response.content
     assert b"/api/v1/wallet/beneficiaries/{id}/confirm" in response.content
+
+
+_AMOUNT_SYNTAX = 'must be a decimal string such as "10.50".'
+
+
+@pytest.mark.kyc_verified
+@pytest.mark.parametrize(
+    ("url", "extra"),
+    [
+        ("/api/v1/wallet/deposits", {}),
+        ("/api/v1/wallet/transfers", {"to": "bob@example.com"}),
+    ],
+)
+@pytest.mark.parametrize(
+    "amount", ["100\u00a0", "\u0661\u0660\u0660", "\uff11\uff10\uff10", " 100", "+100"]
+)
+def test_amounts_outside_the_decimal_syntax_are_400(
+    client, alice, bob, usd, url, extra, amount
+):
+    # given a verified, funded user; when an amount has a space, a foreign digit or
+    # a sign the syntax does not allow
+    fund(alice, usd, 100_000)
+    response = _post(client, url, {"asset": "USD", "amount": amount, **extra})
+    # then 400 invalid_amount naming the field, and nothing is written
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "code": "invalid_amount",
+            "message": f"amount: {_AMOUNT_SYNTAX}",
+            "details": {"amount": [_AMOUNT_SYNTAX]},
+        }
+    }
+    assert not Deposit.objects.exists()
+    assert not Transfer.objects.exists()
+
+
+def test_unverified_user_can_neither_deposit_nor_transfer(client, alice, bob, usd):
+    # given alice without KYC (funded by the ledger) and bob verified
+    fund(alice, usd, 10_000)
+    kyc_approve(user=bob)
+    # when she deposits or sends over the API
+    deposit = _post(client, "/api/v1/wallet/deposits", {"asset": "USD", "amount": "5"})
+    transfer = _post(
+        client,
+        "/api/v1/wallet/transfers",
+        {"to": "bob@example.com", "asset": "USD", "amount": "5"},
+        key="k-2",
+    )
+    # then 403 kyc_required (the code withdrawals use) and nothing moves
+    assert deposit.status_code == 403
+    assert deposit.json() == {
+        "error": {
+            "code": "kyc_required",
+            "message": "Deposits need a verified identity (KYC).",
+            "details": {},
+        }
+    }
+    assert transfer.status_code == 403
+    assert transfer.json() == {
+        "error": {
+            "code": "kyc_required",
+            "message": "Transfers need a verified identity (KYC).",
+            "details": {},
+        }
+    }
+    assert not Deposit.objects.exists()
+    assert not Transfer.objects.exists()
+    assert balances(alice) == {"USD": (10_000, 0)}
+
+
+def test_a_transfer_to_an_unverified_user_is_refused_like_an_unknown_one(
+    client, alice, bob, usd
+):
+    # given a verified sender and a recipient who exists but has no approved KYC
+    kyc_approve(user=alice)
+    fund(alice, usd, 10_000)
+    # when she sends to him
+    response = _post(
+        client,
+        "/api/v1/wallet/transfers",
+        {"to": "bob@example.com", "asset": "USD", "amount": "5"},
+    )
+    # then 404 unknown_recipient, word for word what an unknown address gets
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {
+            "code": "unknown_recipient",
+            "message": "to: no verified user with this email.",
+            "details": {"to": ["No verified user with this email."]},
+        }
+    }
+    assert not Transfer.objects.exists()
+    assert balances(bob) == {}
+
+
+def test_sandbox_setting_lets_unverified_users_deposit_but_not_transfer(
+    client, alice, bob, usd, settings
+):
+    # given a sandbox with WALLET_DEPOSITS_NEED_KYC off and alice without KYC
+    settings.WALLET_DEPOSITS_NEED_KYC = False
+    kyc_approve(user=bob)
+    fund(alice, usd, 10_000)
+    # when she deposits and sends
+    deposit = _post(client, "/api/v1/wallet/deposits", {"asset": "USD", "amount": "5"})
+    transfer = _post(
+        client,
+        "/api/v1/wallet/transfers",
+        {"to": "bob@example.com", "asset": "USD", "amount": "5"},
+        key="k-2",
+    )
+    # then the deposit opens and the transfer still needs KYC
+    assert deposit.status_code == 201
+    assert deposit.json()["status"] == "pending"
+    assert transfer.status_code == 403
+    assert transfer.json()["error"]["code"] == "kyc_required"

@@ -121,6 +121,7 @@ def test_concurrent_withdrawals_only_the_affordable_succeed():
 def test_a_webhook_delivered_many_times_concurrently_credits_once():
     usd = make_asset("USD", 2)
     [user] = _users(1)
+    kyc_approve(user=user)  # deposits need approved KYC
     deposit = services.deposit_create(user=user, asset=usd, amount=4_200)
     headers, body = SandboxProvider().build_webhook(
         deposit=deposit, outcome="succeeded"

@@ -1,7 +1,12 @@
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config.errors import ApplicationError
 from wallet.money import (
+    DECIMAL_SYNTAX,
     MAX_UNITS,
     format_units,
     mul_div_ceil,
@@ -18,7 +23,6 @@ from wallet.money import (
         ("0.01", 2, 1),
         ("1", 8, 100_000_000),
         ("0.00000001", 8, 1),
-        ("  3.10  ", 2, 310),
         ("1.500", 2, 150),  # trailing zeros change nothing
         ("42", 0, 42),
         ("92233720368547758.07", 2, MAX_UNITS),
@@ -42,6 +46,23 @@ def test_to_units_parses_exactly(text, decimals, units):
         ("", 'must be a decimal string such as "10.50".'),
         (".5", 'must be a decimal string such as "10.50".'),
         ("1,000", 'must be a decimal string such as "10.50".'),
+        ("100\u00a0", 'must be a decimal string such as "10.50".'),
+        ("\u2007100", 'must be a decimal string such as "10.50".'),
+        ("1\u202f000", 'must be a decimal string such as "10.50".'),
+        ("100\u3000", 'must be a decimal string such as "10.50".'),
+        (" 3.10", 'must be a decimal string such as "10.50".'),
+        ("3.10 ", 'must be a decimal string such as "10.50".'),
+        ("3.10\n", 'must be a decimal string such as "10.50".'),
+        ("\t3.10", 'must be a decimal string such as "10.50".'),
+        ("\u0661\u0660\u0660", 'must be a decimal string such as "10.50".'),
+        ("\uff11\uff10\uff10", 'must be a decimal string such as "10.50".'),
+        ("\u0967\u0966", 'must be a decimal string such as "10.50".'),
+        ("1\u066b5", 'must be a decimal string such as "10.50".'),
+        ("+1", 'must be a decimal string such as "10.50".'),
+        ("1.", 'must be a decimal string such as "10.50".'),
+        ("1.2.3", 'must be a decimal string such as "10.50".'),
+        ("--1", 'must be a decimal string such as "10.50".'),
+        ("1_000", 'must be a decimal string such as "10.50".'),
         ("92233720368547758.08", "is too large."),
         ("99999999999999999999999999", "is too large."),
     ],
@@ -95,3 +116,55 @@ def test_rounding_helpers_never_create_value():
         mul_div_floor(1.5, 2, 3)
     with pytest.raises(ValueError):
         mul_div_ceil(1, 2, 0)
+
+
+_SYNTAX = re.compile(DECIMAL_SYNTAX, re.ASCII)
+_BAD_SYNTAX = 'amount: must be a decimal string such as "10.50".'
+# Text near the language: its own characters, every kind of space, other scripts'
+# digits and separators, signs; plus anything at all.
+_NEAR = st.text(
+    alphabet=st.sampled_from(
+        list("0123456789.-+ \t\n\r\x0b\x0ce,_")
+        + ["\u00a0", "\u2007", "\u202f", "\u3000", "\u0661", "\u06f5", "\uff11"]
+        + ["\u0966", "\u066b", "\u00b7", "\u2212", "\ufe63", "\U0001d7ce"]
+    ),
+    max_size=12,
+)
+
+
+@given(st.one_of(_NEAR, st.text(max_size=12), st.from_regex(_SYNTAX, fullmatch=True)))
+def test_to_units_accepts_exactly_the_documented_syntax(text):
+    # given any text; when it is parsed with every sign and size allowed
+    try:
+        to_units(text, decimals=8, field="amount", allow_zero=True, allow_negative=True)
+    except ApplicationError as exc:
+        accepted, error = False, exc
+    else:
+        accepted, error = True, None
+    # then it is accepted exactly when the whole text is in the regex's language
+    # (and not too large or too precise, which are other, named refusals)
+    in_language = _SYNTAX.fullmatch(text) is not None and len(text) <= 64
+    if in_language:
+        assert accepted or error.message in (
+            "amount: has more than 8 decimal places.",
+            "amount: is too large.",
+        )
+    else:
+        assert not accepted
+        assert error.code == "invalid_amount"
+        assert error.message == _BAD_SYNTAX
+        assert error.details == {
+            "amount": ['must be a decimal string such as "10.50".']
+        }
+
+
+@given(
+    st.integers(min_value=-MAX_UNITS, max_value=MAX_UNITS),
+    st.integers(min_value=0, max_value=18),
+)
+def test_every_formatted_amount_is_in_the_language_and_round_trips(units, decimals):
+    text = format_units(units, decimals)
+    assert _SYNTAX.fullmatch(text)
+    assert (
+        to_units(text, decimals=decimals, allow_zero=True, allow_negative=True) == units
+    )

@@ -39,6 +39,7 @@ def test_wallet_page_shows_balances_and_alert_flag(browser, alice, usd):
     assert "below 200.00" in html
 
 
+@pytest.mark.kyc_verified
 def test_deposit_through_the_sandbox_checkout(
     browser, alice, usd, django_capture_on_commit_callbacks
 ):
@@ -60,6 +61,7 @@ def test_deposit_through_the_sandbox_checkout(
     assert b"credited" in browser.get(response["Location"]).content
 
 
+@pytest.mark.kyc_verified
 def test_checkout_fail_and_other_users_get_404(
     browser, alice, bob, usd, django_capture_on_commit_callbacks
 ):
@@ -76,6 +78,7 @@ def test_checkout_fail_and_other_users_get_404(
     assert balances(alice) == {}
 
 
+@pytest.mark.kyc_verified
 def test_deposit_form_errors_name_the_field(browser, usd):
     response = browser.post("/wallet/deposit/", {"asset": "USD", "amount": "1.999"})
     assert response.status_code == 400
@@ -84,19 +87,25 @@ def test_deposit_form_errors_name_the_field(browser, usd):
 
 
 def test_transfer_and_withdraw_forms(browser, alice, bob, usd):
+    # given alice (signed in, funded) without KYC and bob verified
     fund(alice, usd, 10_000)
-    response = browser.post(
-        "/wallet/transfer/",
-        {"asset": "USD", "amount": "10", "to": "bob@example.com", "note": "hi"},
-    )
-    assert response.status_code == 302
-    assert balances(bob) == {"USD": (1_000, 0)}
+    kyc_approve(user=bob)
+    transfer = {"asset": "USD", "amount": "10", "to": "bob@example.com", "note": "hi"}
     to = make_beneficiary(alice)
     form = {"asset": "USD", "amount": "10", "beneficiary": to.pk}
+    # when she sends or withdraws, then both are refused and nothing moves
+    refused = browser.post("/wallet/transfer/", transfer)
+    assert refused.status_code == 400
+    assert b'id="transfer-kyc-required">Transfers need a verified' in refused.content
     refused = browser.post("/wallet/withdraw/", form)
     assert refused.status_code == 400
     assert b"Withdrawals need a verified identity (KYC)." in refused.content
+    assert balances(alice) == {"USD": (10_000, 0)}
+    # when her KYC is approved, then both go through
     kyc_approve(user=alice)
+    response = browser.post("/wallet/transfer/", transfer)
+    assert response.status_code == 302
+    assert balances(bob) == {"USD": (1_000, 0)}
     ok = browser.post("/wallet/withdraw/", form)
     assert ok.status_code == 302
     assert balances(alice) == {"USD": (8_000, 1_000)}
@@ -105,6 +114,7 @@ def test_transfer_and_withdraw_forms(browser, alice, bob, usd):
     assert balances(alice) == {"USD": (9_000, 0)}
 
 
+@pytest.mark.kyc_verified
 def test_statement_page_paging_and_csv(browser, alice, bob, usd):
     from wallet.services import transfer_create
 
@@ -122,6 +132,7 @@ def test_statement_page_paging_and_csv(browser, alice, bob, usd):
     assert len(b"".join(csv.streaming_content).decode().splitlines()) == 32
 
 
+@pytest.mark.kyc_verified
 def test_a_double_submitted_transfer_form_moves_money_once(browser, alice, bob, usd):
     fund(alice, usd, 10_000)
     form = {
@@ -239,3 +250,46 @@ def test_withdraw_form_picks_a_usable_beneficiary_and_asks_for_the_code(
     assert ok.status_code == 302
     assert balances(alice) == {"USD": (9_000, 1_000)}
     assert alice.withdrawals.get().beneficiary == to
+
+
+def test_unverified_user_sees_a_kyc_message_instead_of_deposit_and_transfer_forms(
+    browser, alice
+):
+    # given alice signed in without KYC; when she opens her wallet
+    html = browser.get("/wallet/").content.decode()
+    # then the deposit and transfer forms are replaced by a message and a KYC link
+    assert 'action="/wallet/deposit/"' not in html
+    assert 'action="/wallet/transfer/"' not in html
+    assert (
+        '<p class="message" id="deposit-kyc-required">Deposits need a verified '
+        'identity. <a href="/kyc/">Complete your KYC</a>' in html
+    )
+    assert (
+        '<p class="message" id="transfer-kyc-required">Transfers need a verified '
+        'identity. <a href="/kyc/">Complete your KYC</a>' in html
+    )
+    # when her KYC is approved, then the forms are there and the messages gone
+    kyc_approve(user=alice)
+    html = browser.get("/wallet/").content.decode()
+    assert 'action="/wallet/deposit/"' in html
+    assert 'action="/wallet/transfer/"' in html
+    assert "kyc-required" not in html
+
+
+def test_sandbox_setting_shows_the_deposit_form_without_kyc(browser, alice, settings):
+    # given a sandbox that lets unverified users deposit
+    settings.WALLET_DEPOSITS_NEED_KYC = False
+    # when alice (no KYC) opens her wallet, then she may deposit but not transfer
+    html = browser.get("/wallet/").content.decode()
+    assert 'action="/wallet/deposit/"' in html
+    assert 'action="/wallet/transfer/"' not in html
+
+
+@pytest.mark.kyc_verified
+def test_deposit_form_refuses_an_amount_with_a_no_break_space(browser, usd):
+    # given a verified user; when the form's amount ends in U+00A0
+    response = browser.post("/wallet/deposit/", {"asset": "USD", "amount": "25\u00a0"})
+    # then the form is shown again with the syntax error, and nothing is written
+    assert response.status_code == 400
+    assert b"must be a decimal string such as" in response.content
+    assert not Deposit.objects.exists()

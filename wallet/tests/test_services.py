@@ -46,6 +46,7 @@ def _verified(user):
 # --- Deposits ----------------------------------------------------------------------
 
 
+@pytest.mark.kyc_verified
 def test_deposit_create_returns_a_sandbox_checkout(alice, usd):
     deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
     assert deposit.status == "pending"
@@ -64,6 +65,7 @@ def _webhook(deposit, outcome="succeeded"):
     return SandboxProvider().build_webhook(deposit=deposit, outcome=outcome)
 
 
+@pytest.mark.kyc_verified
 def test_webhook_credits_exactly_once(alice, usd):
     deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
     headers, body = _webhook(deposit)
@@ -88,6 +90,7 @@ def test_webhook_credits_exactly_once(alice, usd):
     assert_ledger_ok()
 
 
+@pytest.mark.kyc_verified
 def test_failed_payment_credits_nothing(alice, usd):
     deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
     headers, body = _webhook(deposit, "failed")
@@ -98,6 +101,7 @@ def test_failed_payment_credits_nothing(alice, usd):
     assert AuditEvent.objects.filter(code=AuditCode.DEPOSIT_FAILED).count() == 1
 
 
+@pytest.mark.kyc_verified
 def test_forged_signature_is_refused(alice, usd):
     deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
     headers, body = _webhook(deposit)
@@ -124,6 +128,7 @@ def test_forged_signature_is_refused(alice, usd):
 
 
 @pytest.mark.parametrize("age", [301, -301, 3600])
+@pytest.mark.kyc_verified
 def test_stale_signature_is_refused(alice, usd, age):
     deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
     headers, body = SandboxProvider().build_webhook(
@@ -135,6 +140,7 @@ def test_stale_signature_is_refused(alice, usd, age):
     assert balances(alice) == {}
 
 
+@pytest.mark.kyc_verified
 def test_webhook_amount_must_match_the_deposit(alice, usd):
     deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
     payload = {
@@ -154,6 +160,7 @@ def test_webhook_amount_must_match_the_deposit(alice, usd):
     assert balances(alice) == {}
 
 
+@pytest.mark.kyc_verified
 def test_unknown_provider_and_payment(alice, usd):
     with pytest.raises(ApplicationError) as info:
         services.deposit_create(user=alice, asset=usd, amount=1, provider="paypal")
@@ -175,6 +182,7 @@ def test_unknown_provider_and_payment(alice, usd):
     assert info.value.code == "unknown_payment"
 
 
+@pytest.mark.kyc_verified
 def test_sandbox_refuses_to_run_without_a_secret(alice, usd, settings):
     settings.SANDBOX_WEBHOOK_SECRET = ""
     with pytest.raises(ApplicationError) as info:
@@ -187,6 +195,7 @@ def test_sandbox_refuses_to_run_without_a_secret(alice, usd, settings):
     assert info.value.code == "provider_unavailable"
 
 
+@pytest.mark.kyc_verified
 def test_checkout_pay_sends_the_signed_webhook(
     alice, usd, django_capture_on_commit_callbacks
 ):
@@ -341,6 +350,7 @@ def test_withdrawal_of_more_than_available(alice, usd):
 # --- Transfers ---------------------------------------------------------------------
 
 
+@pytest.mark.kyc_verified
 def test_transfer_moves_funds_and_both_statements_show_it(alice, bob, usd):
     fund(alice, usd, 10_000)
     transfer = services.transfer_create(
@@ -373,10 +383,11 @@ def test_transfer_moves_funds_and_both_statements_show_it(alice, bob, usd):
             "nobody@example.com",
             "unknown_recipient",
             404,
-            "to: no active user with this email.",
+            "to: no verified user with this email.",
         ),
     ],
 )
+@pytest.mark.kyc_verified
 def test_transfer_refusals(alice, usd, to, code, status, message):
     fund(alice, usd, 10_000)
     with pytest.raises(ApplicationError) as info:
@@ -387,6 +398,7 @@ def test_transfer_refusals(alice, usd, to, code, status, message):
     assert not Transfer.objects.exists()
 
 
+@pytest.mark.kyc_verified
 def test_transfer_insufficient_funds_writes_nothing(alice, bob, usd):
     fund(alice, usd, 10)
     with pytest.raises(ApplicationError) as info:
