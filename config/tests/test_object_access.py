@@ -1,0 +1,458 @@
+"""Object-level access matrix, generated from the URLconf (docs/api-edges.md,
+"Object-level access").
+
+Every route outside the admin whose URL carries an argument is found by walking
+`get_resolver()`. Each one is either listed in `PUBLIC` with the reason it shows
+the same thing to everyone, or has a factory in `FACTORIES` that makes user A's
+object through the real services and returns the URL's kwargs. The URL is then
+requested as B (another verified user) and anonymously, with GET and with every
+other method the view allows (read from the view), and:
+
+- B gets 404 (an allowed method) or 405 (a method the view does not have): never
+  anything that tells A's object exists;
+- anonymous gets 401 under /api/ and a redirect to the login page elsewhere
+  (`ANONYMOUS_404` lists the views that answer 404 to everyone not allowed, and why);
+- no answer carries A's identifying values (email, name, the object's own values);
+- afterwards A's object is as it was, no ledger balance moved, `verify_ledger`'s
+  checks pass.
+
+A new route with an argument and no factory fails `test_every_object_route_is_
+covered` by name, so a new endpoint is in the matrix without anyone remembering.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.forms.models import model_to_dict
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from PIL import Image
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.testing import api_client_for, make_user
+from kyc import services as kyc_services
+from kyc.models import KycDocument
+from kyc.testing import make_verified_user
+from trading.models import Instrument, Order
+from trading.services import order_place
+from trading.tests.helpers import fund, make_btc_usd
+from wallet import services as wallet_services
+from wallet.models import Account, BalanceAlert, Beneficiary, Deposit, Withdrawal
+from wallet.tests.helpers import DESTINATIONS, make_beneficiary
+from wallet.verification import ledger_problems
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# Routes with an argument that shows the same thing to every caller: nothing in
+# them belongs to a user. Each with its reason.
+PUBLIC = {
+    "api-market-depth": "market data: an instrument symbol's public order book",
+    "api-market-trades": "market data: an instrument's public trade tape",
+    "api-market-ticker": "market data: an instrument's public 24h ticker",
+    "api-market-candles": "market data: an instrument's public candles",
+    "marketdata:trade": "the public trade screen of an instrument symbol",
+    "api-wallet-webhook": (
+        "names a payment provider, not an object; providers call it unauthenticated "
+        "and the body's signature is the auth (wallet/tests/test_api.py)"
+    ),
+}
+
+# Views that answer 404 to anonymous callers too, so that nobody who may not see
+# the object learns whether it exists (documented in the OpenAPI description).
+ANONYMOUS_404 = {
+    "api-kyc-document-file": "the owner or a reviewer with 2FA; anyone else a 404",
+    "kyc:document-file": "the owner or a reviewer with 2FA; anyone else a 404",
+}
+
+# Routes whose argument is a key inside the caller's own data, not an object id:
+# B's request acts on B's own row (B's PUT sets B's alert). Statuses are B's own
+# business there; A's row must still be untouched and unseen.
+CALLER_SCOPED = {
+    "api-wallet-alert": "the asset code of the caller's own balance alert",
+}
+
+
+@dataclass
+class World:
+    owner: User  # A
+    other: User  # B
+    instrument: Instrument
+
+
+@dataclass
+class Made:
+    """A's object: the URL kwargs, what must never reach B or anonymous, how to
+    read the object back, and a body per method that passes validation (so the
+    view gets as far as looking the object up)."""
+
+    kwargs: dict[str, Any]
+    secrets: list[str]
+    state: Callable[[], Any]
+    bodies: dict[str, dict] = field(default_factory=dict)
+
+
+FACTORIES: dict[str, Callable[[World], Made]] = {}
+
+
+def factory(*names: str):
+    def register(function: Callable[[World], Made]):
+        for name in names:
+            assert name not in FACTORIES, name
+            FACTORIES[name] = function
+        return function
+
+    return register
+
+
+def _row(model, pk: int) -> dict | None:
+    """The row as a dict (None once deleted)."""
+    obj = model.objects.filter(pk=pk).first()
+    return None if obj is None else model_to_dict(obj)
+
+
+def _owner_secrets(user: User) -> list[str]:
+    return [user.email, user.full_name]
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 30, 90)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@factory("api-kyc-document", "api-kyc-document-file", "kyc:document-file")
+def _kyc_document(world: World) -> Made:
+    # A draft document (one its owner could still delete) of a user whose KYC is
+    # not submitted yet: A's approved documents are locked even for A.
+    owner = make_user(email="kyc-owner-a@example.com", full_name="Kyc Owner Alpha")
+    kyc_services.kyc_profile_update(
+        user=owner,
+        legal_name="Kyc Owner Alpha",
+        date_of_birth=date(1991, 2, 3),
+        country="IN",
+        address_line1="7 Hidden Lane",
+        city="Pune",
+        postal_code="411001",
+        id_type="pan",
+        id_number="QWERT1234Z",
+    )
+    document = kyc_services.kyc_document_upload(
+        user=owner,
+        doc_type="pan_card",
+        uploaded=SimpleUploadedFile("alpha-secret-pan.png", _png()),
+    )
+    return Made(
+        kwargs={"document_id": document.pk},
+        secrets=[*_owner_secrets(owner), "alpha-secret-pan", document.sha256],
+        state=lambda: _row(KycDocument, document.pk),
+    )
+
+
+@factory(
+    "api-wallet-beneficiary",
+    "api-wallet-beneficiary-confirm",
+    "api-wallet-beneficiary-resend",
+    "wallet:beneficiary-confirm",
+    "wallet:beneficiary-resend",
+    "wallet:beneficiary-remove",
+)
+def _beneficiary(world: World) -> Made:
+    # Pending: the state every one of these routes can act on.
+    beneficiary = wallet_services.beneficiary_add(
+        user=world.owner,
+        rail="upi",
+        destination=DESTINATIONS["upi"],
+        label="Alpha secret savings",
+    )
+    token = wallet_services.beneficiary_link_token(beneficiary=beneficiary)
+    return Made(
+        kwargs={"pk": beneficiary.pk},
+        secrets=[
+            *_owner_secrets(world.owner),
+            "Alpha secret savings",
+            beneficiary.destination,
+        ],
+        state=lambda: _row(Beneficiary, beneficiary.pk),
+        bodies={"POST": {"token": token}},
+    )
+
+
+@factory("wallet:beneficiary-confirm-link")
+def _beneficiary_link(world: World) -> Made:
+    made = _beneficiary(world)
+    pk = made.kwargs["pk"]
+    beneficiary = Beneficiary.objects.get(pk=pk)
+    token = wallet_services.beneficiary_link_token(beneficiary=beneficiary)
+    return Made(kwargs={"token": token}, secrets=made.secrets, state=made.state)
+
+
+@factory("api-wallet-withdrawal-cancel", "wallet:withdrawal-cancel")
+def _withdrawal(world: World) -> Made:
+    usd = world.instrument.quote
+    beneficiary = make_beneficiary(world.owner, label="Alpha payout account")
+    withdrawal = wallet_services.withdrawal_request(
+        user=world.owner, asset=usd, amount=123_457, beneficiary=beneficiary
+    )
+    return Made(
+        kwargs={"pk": withdrawal.pk},
+        secrets=[
+            *_owner_secrets(world.owner),
+            "1234.57",
+            "Alpha payout account",
+            beneficiary.destination,
+        ],
+        state=lambda: _row(Withdrawal, withdrawal.pk),
+    )
+
+
+@factory("api-order", "api-order-by-client-id", "trading:cancel")
+def _order(world: World) -> Made:
+    order, _ = order_place(
+        user=world.owner,
+        symbol=world.instrument.symbol,
+        side=Order.Side.BUY,
+        price="1234.00",
+        quantity="0.37",
+        client_order_id="alpha-secret-coid",
+    )
+    return Made(
+        kwargs={"order_id": order.pk, "client_order_id": "alpha-secret-coid"},
+        secrets=[*_owner_secrets(world.owner), "alpha-secret-coid", "1234.00", "0.37"],
+        state=lambda: (_row(Order, order.pk), list(order.commands.values())),
+        bodies={"PATCH": {"quantity": "0.20"}},
+    )
+
+
+@factory("wallet:sandbox-checkout")
+def _deposit(world: World) -> Made:
+    deposit = wallet_services.deposit_create(
+        user=world.owner, asset=world.instrument.quote, amount=765_432
+    )
+    return Made(
+        kwargs={"reference": deposit.provider_reference},
+        secrets=[*_owner_secrets(world.owner), "7654.32"],
+        state=lambda: _row(Deposit, deposit.pk),
+        bodies={"POST": {"action": "pay"}},
+    )
+
+
+@factory("api-wallet-alert")
+def _alert(world: World) -> Made:
+    alert = wallet_services.balance_alert_set(
+        user=world.owner, asset=world.instrument.quote, minimum=4_242_421
+    )
+    return Made(
+        kwargs={"asset": "USD"},
+        secrets=[*_owner_secrets(world.owner), "42424.21"],
+        state=lambda: _row(BalanceAlert, alert.pk),
+        bodies={"PUT": {"minimum": "5.00"}},
+    )
+
+
+# --- the URLconf ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    route: str
+    callback: Callable
+
+    @property
+    def api(self) -> bool:
+        return self.route.startswith("api/")
+
+
+def _walk(patterns, prefix: str = "", namespace: str | None = None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = pattern.namespace
+            if inner:
+                inner = f"{namespace}:{inner}" if namespace else inner
+            yield from _walk(
+                pattern.url_patterns, prefix + str(pattern.pattern), inner or namespace
+            )
+        elif isinstance(pattern, URLPattern):
+            name = pattern.name and (
+                f"{namespace}:{pattern.name}" if namespace else pattern.name
+            )
+            yield Route(name or "", prefix + str(pattern.pattern), pattern.callback)
+
+
+def object_routes() -> list[Route]:
+    """Every route with a URL argument, the admin aside (staff only; its own
+    tests: config/tests/test_admin_registry.py)."""
+    return [
+        route
+        for route in _walk(get_resolver().url_patterns)
+        if "<" in route.route or "(?P<" in route.route
+        if not route.route.startswith("admin/")
+    ]
+
+
+def allowed_methods(callback: Callable) -> set[str]:
+    """The methods the view answers: a DRF or class-based view's handlers, or the
+    list given to `require_http_methods` (`require_POST`, ...) somewhere in a
+    function view's decorator chain; every method when nothing restricts it."""
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is not None:
+        return {m for m in METHODS if hasattr(view_class, m.lower())}
+    function = callback
+    while function is not None:
+        for cell in function.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if (
+                isinstance(value, list | tuple)
+                and value
+                and all(isinstance(v, str) and v in METHODS for v in value)
+            ):
+                return set(value)
+        function = getattr(function, "__wrapped__", None)
+    return set(METHODS)
+
+
+def test_allowed_methods_are_read_from_the_views():
+    routes = {route.name: route for route in object_routes()}
+    assert allowed_methods(routes["api-order"].callback) == {"GET", "PATCH", "DELETE"}
+    assert allowed_methods(routes["wallet:withdrawal-cancel"].callback) == {"POST"}
+    assert allowed_methods(routes["wallet:sandbox-checkout"].callback) == {
+        "GET",
+        "POST",
+    }
+    assert allowed_methods(routes["api-kyc-document-file"].callback) == {"GET"}
+
+
+def test_every_object_route_is_covered():
+    # Given every route of the URLconf with an argument
+    names = [route.name for route in object_routes()]
+    assert "" not in names, "a route with an argument has no name"
+    # Then each is public (with a reason) or has a factory making A's object
+    missing = sorted(set(names) - set(PUBLIC) - set(FACTORIES))
+    assert not missing, (
+        f"routes with a URL argument and no access-matrix factory: {missing}. "
+        "Add a factory to config/tests/test_object_access.py (docs/api-edges.md, "
+        "'Object-level access'), or list the route in PUBLIC with a reason."
+    )
+    # and no entry names a route that is gone
+    stale = sorted(
+        (set(PUBLIC) | set(FACTORIES) | set(ANONYMOUS_404) | set(CALLER_SCOPED))
+        - set(names)
+    )
+    assert not stale, f"entries for routes that no longer exist: {stale}"
+    assert not set(PUBLIC) & set(FACTORIES)
+
+
+# --- the matrix -------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(db) -> World:
+    instrument = make_btc_usd()
+    owner = make_verified_user(email="owner-a@example.com", full_name="Owner Alpha")
+    other = make_verified_user(email="other-b@example.com", full_name="Other Bravo")
+    fund(owner, instrument.quote, 10_000_000)
+    fund(other, instrument.quote, 10_000_000)
+    return World(owner=owner, other=other, instrument=instrument)
+
+
+def _balances() -> list[tuple[int, int]]:
+    return list(Account.objects.order_by("pk").values_list("pk", "balance"))
+
+
+def _request(client, method: str, url: str, body: dict | None, *, api: bool):
+    send = getattr(client, method.lower())
+    if api:
+        return send(url, body, format="json") if body else send(url)
+    if method in ("GET", "POST"):
+        return send(url, body or {})
+    return send(url)
+
+
+def _visible(response) -> str:
+    text = response.content.decode(errors="replace")
+    return text + " " + response.get("Location", "")
+
+
+def _leaks(response, secrets: list[str]) -> list[str]:
+    text = _visible(response)
+    return [secret for secret in secrets if secret and secret in text]
+
+
+def _requests_in_matrix(route: Route) -> list[str]:
+    """GET always; every other method the view allows."""
+    allowed = allowed_methods(route.callback)
+    return ["GET"] + [m for m in METHODS if m != "GET" and m in allowed]
+
+
+OBJECT_ROUTES = sorted(
+    route.name for route in object_routes() if route.name not in PUBLIC
+)
+
+
+@pytest.mark.parametrize("name", OBJECT_ROUTES)
+def test_another_user_and_anonymous_cannot_see_or_change_the_object(world, name):
+    route = next(r for r in object_routes() if r.name == name)
+    assert name in FACTORIES, f"no access-matrix factory for {name}"
+    # Given A's object, made through the services
+    made = FACTORIES[name](world)
+    kwargs = {
+        key: value
+        for key, value in made.kwargs.items()
+        if f"<{key}>" in route.route or f":{key}>" in route.route
+    }
+    url = reverse(name, kwargs=kwargs)
+    secrets = [secret for secret in made.secrets if secret not in url]
+    before, balances_before = made.state(), _balances()
+    assert before is not None
+    allowed = allowed_methods(route.callback)
+    login = reverse("accounts:login")
+
+    if route.api:
+        other, anonymous = api_client_for(world.other), APIClient()
+    else:
+        other, anonymous = Client(), Client()
+        other.force_login(world.other, backend="accounts.backends.EmailBackend")
+
+    # When B, then anonymous, try every method on it
+    outcomes = []
+    for method in _requests_in_matrix(route):
+        body = made.bodies.get(method)
+        as_other = _request(other, method, url, body, api=route.api)
+        as_anonymous = _request(anonymous, method, url, body, api=route.api)
+        outcomes.append((method, as_other.status_code, as_anonymous.status_code))
+
+        # Then nobody learns anything of A's
+        assert _leaks(as_other, secrets) == [], (name, method, "B")
+        assert _leaks(as_anonymous, secrets) == [], (name, method, "anonymous")
+        # B: the object does not exist for B (or the method does not)
+        if name in CALLER_SCOPED:
+            assert as_other.status_code < 500, (name, method, as_other.status_code)
+        elif method in allowed:
+            assert as_other.status_code == 404, (name, method, as_other.status_code)
+        else:
+            assert as_other.status_code == 405, (name, method, as_other.status_code)
+        # anonymous: asked to authenticate
+        if name in ANONYMOUS_404:
+            assert as_anonymous.status_code == 404, (name, method)
+        elif route.api:
+            assert as_anonymous.status_code == 401, (name, method)
+            assert as_anonymous.json()["error"]["code"] == "not_authenticated"
+        else:
+            assert as_anonymous.status_code == 302, (name, method)
+            assert as_anonymous["Location"].startswith(f"{login}?next="), (name, method)
+
+    # Then A's object, and every balance, are as they were
+    assert made.state() == before, (name, outcomes)
+    assert _balances() == balances_before, (name, outcomes)
+    assert ledger_problems() == []
