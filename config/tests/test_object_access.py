@@ -497,3 +497,101 @@ def test_another_user_and_anonymous_cannot_see_or_change_the_object(world, name)
         as_owner_client, method, url, made.bodies.get(method), api=route.api
     )
     assert as_owner.status_code not in (404, 405), (name, method, as_owner.status_code)
+
+
+# --- objects named in a body ------------------------------------------------------
+# The same rule where A's object is named in B's request body rather than its URL:
+# the write endpoints that take an object id, a client order id or an idempotency
+# key. Each is listed by hand (a body has no URLconf to walk).
+
+
+def test_a_withdrawal_to_another_users_beneficiary_is_a_404(world):
+    # Given A's confirmed beneficiary, past its cool-off
+    beneficiary = make_beneficiary(world.owner, label="Alpha payout account")
+    before = _balances()
+    body = {"asset": "USD", "amount": "10.00", "beneficiary": beneficiary.pk}
+    # When B asks for a withdrawal to it, through the API and the page
+    api = api_client_for(world.other).post(
+        "/api/v1/wallet/withdrawals", body, format="json", HTTP_IDEMPOTENCY_KEY="w-1"
+    )
+    page_client = Client()
+    page_client.force_login(world.other, backend="accounts.backends.EmailBackend")
+    page = page_client.post(reverse("wallet:withdraw"), body)
+    # Then the API answers 404 naming the field, the page refuses the form, and
+    # neither says anything of the beneficiary; nothing is withdrawn or held
+    assert api.status_code == 404
+    assert api.json()["error"]["code"] == "not_found"
+    assert list(api.json()["error"]["details"]) == ["beneficiary"]
+    assert page.status_code == 400
+    for response in (api, page):
+        assert _leaks(response, ["Alpha payout account", beneficiary.destination]) == []
+    assert not Withdrawal.objects.exists()
+    assert _balances() == before
+
+
+def test_batch_cancel_of_another_users_orders_cancels_nothing(world):
+    # Given A's open order
+    made = _order(world)
+    before = made.state()
+    # When B names it in a batch cancel
+    response = api_client_for(world.other).post(
+        "/api/v1/orders/batch-cancel", {"ids": [made.kwargs["order_id"]]}, format="json"
+    )
+    # Then that item is a 404 like an id that does not exist, and the order is as it was
+    assert response.status_code == 200
+    [result] = response.json()["results"]
+    assert result["id"] == made.kwargs["order_id"]
+    assert result["status"] == 404
+    assert result["error"]["code"] == "order_not_found"
+    assert _leaks(response, made.secrets) == []
+    assert made.state() == before
+
+
+def test_another_users_client_order_id_places_a_new_order_and_replays_nothing(world):
+    # Given A's order with a client order id
+    made = _order(world)
+    before = made.state()
+    fund(world.other, world.instrument.quote, 10_000_000)
+    # When B places an order with the same client order id
+    response = api_client_for(world.other).post(
+        "/api/v1/orders",
+        {
+            "symbol": "BTC-USD",
+            "side": "buy",
+            "type": "limit",
+            "price": "1000.00",
+            "quantity": "0.01",
+            "client_order_id": "alpha-secret-coid",
+        },
+        format="json",
+    )
+    # Then B gets a new order of B's own, never A's
+    assert response.status_code == 201, response.json()
+    assert response.json()["id"] != made.kwargs["order_id"]
+    assert Order.objects.get(pk=response.json()["id"]).user == world.other
+    assert _leaks(response, ["1234.00", "0.37", world.owner.email]) == []
+    assert made.state() == before
+
+
+def test_another_users_idempotency_key_replays_nothing(world):
+    # Given A's deposit made with an Idempotency-Key
+    body, key = {"asset": "USD", "amount": "76.54"}, "shared-key"
+    first = api_client_for(world.owner).post(
+        "/api/v1/wallet/deposits",
+        body,
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    assert first.status_code == 201, first.json()
+    # When B sends the same key and the same body
+    second = api_client_for(world.other).post(
+        "/api/v1/wallet/deposits",
+        body,
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    # Then B gets a deposit of B's own, not a replay of A's
+    assert second.status_code == 201, second.json()
+    assert second.json()["id"] != first.json()["id"]
+    assert Deposit.objects.get(pk=second.json()["id"]).user == world.other
+    assert Deposit.objects.get(pk=first.json()["id"]).user == world.owner
