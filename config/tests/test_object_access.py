@@ -23,6 +23,7 @@ covered` by name, so a new endpoint is in the matrix without anyone remembering.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,7 +34,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.forms.models import model_to_dict
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
+from django.urls import (
+    URLPattern,
+    URLResolver,
+    get_resolver,
+    include,
+    path,
+    resolve,
+    reverse,
+)
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -290,8 +299,8 @@ def _walk(patterns, prefix: str = "", namespace: str | None = None):
 
 
 def object_routes() -> list[Route]:
-    """Every route with a URL argument, the admin aside (staff only; its own
-    tests: config/tests/test_admin_registry.py)."""
+    """Every route with a URL argument, the admin aside (staff only: its object
+    URLs are checked below to send everyone else to the staff login)."""
     return [
         route
         for route in _walk(get_resolver().url_patterns)
@@ -378,6 +387,59 @@ def test_a_new_object_route_without_a_factory_is_named(settings):
     settings.ROOT_URLCONF = __name__
     # Then the coverage check names it, and only it
     assert uncovered_routes() == ["api-widget"]
+
+
+# Admin routes that answer 404 to everyone, staff included, whatever the object.
+ADMIN_404 = {
+    "admin/accounts/user/<path:object_id>/password/": (
+        "staff never set passwords (accounts/admin/users.py)"
+    ),
+}
+
+
+def _admin_routes() -> list[Route]:
+    return [
+        route
+        for route in _walk(get_resolver().url_patterns)
+        if route.route.startswith("admin/") and "<" in route.route
+    ]
+
+
+def test_the_admins_object_urls_send_users_and_anonymous_to_the_staff_login(db):
+    # Given a verified trader and an anonymous visitor, and every admin URL with an
+    # argument (an object id, an app label, a content type)
+    trader = make_verified_user(email="trader-b@example.com")
+    as_trader = Client()
+    as_trader.force_login(trader, backend="accounts.backends.EmailBackend")
+    routes = _admin_routes()
+    assert len(routes) > 100
+    login = reverse("admin:login")
+    for route in routes:
+        url = _admin_url(route, trader.pk)
+        assert resolve(url).func is route.callback, (route.route, url)
+        # When they GET and POST it
+        for client in (as_trader, Client()):
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                # Then the admin sends them to its own login, before any lookup
+                if route.route in ADMIN_404:
+                    assert response.status_code == 404, (route.route, method)
+                    continue
+                assert response.status_code == 302, (route.route, url, method)
+                assert response["Location"].startswith(f"{login}?next="), route.name
+
+
+def _admin_url(route: Route, pk: int) -> str:
+    """The route with each argument filled: a real user's id (the trader's own user
+    row, the most tempting), an app label where the pattern wants one. Built from
+    the pattern, since some admin routes have no name to reverse."""
+
+    def value(match: re.Match) -> str:
+        return "accounts" if match.group(1) == "app_label" else str(pk)
+
+    url = re.sub(r"\(\?P<(\w+)>[^)]*\)", value, route.route)  # regex groups first
+    url = re.sub(r"<(?:\w+:)?(\w+)>", value, url)
+    return "/" + url.replace("^", "").replace("$", "")
 
 
 # --- the matrix -------------------------------------------------------------------
