@@ -413,6 +413,7 @@ def test_the_admins_object_urls_send_users_and_anonymous_to_the_staff_login(db):
     as_trader.force_login(trader, backend="accounts.backends.EmailBackend")
     routes = _admin_routes()
     assert len(routes) > 100
+    assert set(ADMIN_404) <= {route.route for route in routes}  # none stale
     login = reverse("admin:login")
     for route in routes:
         url = _admin_url(route, trader.pk)
