@@ -290,6 +290,32 @@ def test_swagger_ui_gets_its_bundle_origin_and_nonces(db):
     _page_policy(Client().get("/login/"))
 
 
+def test_swagger_ui_is_served_from_our_static_files_under_the_page_policy(db):
+    # Given the API docs page, with drf-spectacular-sidecar as SWAGGER_UI_DIST
+    from django.contrib.staticfiles import finders
+
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    # When its scripts, stylesheet and icon are read
+    sources = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', html)
+    # Then each is one of our static files (Swagger UI's bundle included), no CDN
+    prefix = "/static/drf_spectacular_sidecar/swagger-ui-dist/"
+    assert sorted(sources) == [
+        f"{prefix}favicon-32x32.png",
+        f"{prefix}swagger-ui-bundle.js",
+        f"{prefix}swagger-ui-standalone-preset.js",
+        f"{prefix}swagger-ui.css",
+    ]
+    for source in sources:
+        assert finders.find(source.removeprefix("/static/")), source
+    assert "//" not in "".join(sources)
+    # and the page has the site's page policy exactly: no extra origin anywhere
+    directives, nonce = _page_policy(response)
+    assert directives["script-src"] == f"'self' 'nonce-{nonce}'"
+    assert "http" not in response[CSP]
+
+
 def test_https_pages_allow_their_own_secure_websocket(db):
     # When a page is fetched over HTTPS
     response = Client().get("/login/", secure=True)
