@@ -11,7 +11,13 @@ global policy cannot say.
   list columns format in Python); attributes cannot carry a nonce, so under /admin/
   only `style-src-attr` allows them. Scripts and `<style>` elements stay nonce-only.
 - The API's Swagger UI (/api/docs/) loads its bundle from drf-spectacular's
-  SWAGGER_UI_DIST (a CDN by default): that origin is allowed there and nowhere else.
+  SWAGGER_UI_DIST. It is "SIDECAR" (drf-spectacular-sidecar: our own static files,
+  under 'self'), so nothing is added; were it set to a CDN, that origin would be
+  allowed there and nowhere else.
+- The API's ReDoc page (/api/redoc/, bundle from our static files too) runs its
+  search index in a web worker made from a blob: URL: `worker-src 'self' blob:`
+  there and nowhere else. Its inserted <style> elements carry the page's nonce
+  (templates/drf_spectacular/redoc.html hands it to ReDoc).
 
 Settings: CONTENT_SECURITY_POLICY or CONTENT_SECURITY_POLICY_REPORT_ONLY
 (config/settings/base.py, CSP_REPORT_ONLY and CSP_REPORT_URI).
@@ -22,7 +28,7 @@ from __future__ import annotations
 from functools import cache
 from urllib.parse import urlsplit
 
-from csp.constants import NONE, UNSAFE_INLINE
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from csp.middleware import PolicyParts
 from django.conf import settings
@@ -37,6 +43,17 @@ def _path(name: str) -> str | None:
         return reverse(name)
     except NoReverseMatch:
         return None
+
+
+# The one <style> ReDoc's bundle inserts as it loads, before it can be handed the
+# nonce (perfect-scrollbar's CSS), by its hash, and the empty <style> it is while
+# being inserted: on the ReDoc page only. Tied to the pinned
+# drf-spectacular-sidecar; config/tests/test_csp.py's Chromium test fails if an
+# update changes it.
+REDOC_STYLE_HASHES = (
+    "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty string
+)
 
 
 @cache
@@ -103,5 +120,10 @@ class CSPMiddleware(BaseCSPMiddleware):
         if docs and origin and path == docs:
             for directive in ("script-src", "style-src", "img-src"):
                 add(directive, origin)
+        if path == _path("redoc"):
+            add("worker-src", SELF)
+            add("worker-src", "blob:")
+            for digest in REDOC_STYLE_HASHES:
+                add("style-src", digest)
         parts.update = update
         return parts

@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from accounts.forms import StaffLoginForm
 from accounts.views import home
 from config.health import healthz, readyz
+from marketdata.views import asyncapi_document
 
 # The back office is two-factor: staff need a verified OTP device for the admin.
 admin.site.__class__ = OTPAdminSite
@@ -29,6 +34,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The WebSocket streams (docs/asyncapi.yaml, AsyncAPI 3.0)
+    path("api/asyncapi.yaml", asyncapi_document, name="asyncapi"),
     path("api/v1/", include(api_v1)),
     path("kyc/", include("kyc.urls")),
     path("wallet/", include("wallet.urls")),

@@ -1,4 +1,5 @@
-"""Browser pages: the markets list and the trade screen.
+"""Browser pages: the markets list and the trade screen; and the streams'
+AsyncAPI description (docs/asyncapi.yaml) served as a file.
 
 Thin: the pages render the instrument's fixed facts; everything live (book, tape,
 chart, ticker, my orders, fills and balances) is loaded by static/js/trade.js from
@@ -8,7 +9,10 @@ the session cookie (and the CSRF token for writes).
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 
@@ -18,6 +22,15 @@ from trading.selectors import fee_rates, instrument_get
 from trading.units import base_str, quote_str, ticks_to_price
 
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
+ASYNCAPI_DOCUMENT = Path(settings.BASE_DIR) / "docs" / "asyncapi.yaml"
+
+
+def asyncapi_document(request: HttpRequest) -> FileResponse:
+    """The WebSocket streams' AsyncAPI 3.0 document, as committed (public, like
+    /api/schema/)."""
+    return FileResponse(
+        ASYNCAPI_DOCUMENT.open("rb"), content_type="application/yaml; charset=utf-8"
+    )
 
 
 def markets(request: HttpRequest) -> HttpResponse:

@@ -29,6 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import User
 from accounts.roles import Role
 from accounts.testing import admin_client_for, make_user
+from config.csp import REDOC_STYLE_HASHES
 from kyc.services import kyc_case_claim
 from kyc.tests.helpers import submitted_case
 from marketdata.tests.test_browser import CHROMIUM_ARGS
@@ -290,6 +291,67 @@ def test_swagger_ui_gets_its_bundle_origin_and_nonces(db):
     _page_policy(Client().get("/login/"))
 
 
+def test_swagger_ui_is_served_from_our_static_files_under_the_page_policy(db):
+    # Given the API docs page, with drf-spectacular-sidecar as SWAGGER_UI_DIST
+    from django.contrib.staticfiles import finders
+
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    # When its scripts, stylesheet and icon are read
+    sources = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', html)
+    # Then each is one of our static files (Swagger UI's bundle included), no CDN
+    prefix = "/static/drf_spectacular_sidecar/swagger-ui-dist/"
+    assert sorted(sources) == [
+        f"{prefix}favicon-32x32.png",
+        f"{prefix}swagger-ui-bundle.js",
+        f"{prefix}swagger-ui-standalone-preset.js",
+        f"{prefix}swagger-ui.css",
+    ]
+    for source in sources:
+        assert finders.find(source.removeprefix("/static/")), source
+    assert "//" not in "".join(sources)
+    # and the page has the site's page policy exactly: no extra origin anywhere
+    directives, nonce = _page_policy(response)
+    assert directives["script-src"] == f"'self' 'nonce-{nonce}'"
+    assert "http" not in response[CSP]
+
+
+def test_redoc_is_served_from_our_static_files_with_blob_workers_only_there(db):
+    # Given the ReDoc page, with drf-spectacular-sidecar as REDOC_DIST
+    from django.contrib.staticfiles import finders
+
+    response = Client().get("/api/redoc/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Then its only external file is ReDoc's bundle from our static files
+    sources = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', html)
+    bundle = "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
+    assert sources == [bundle]
+    assert finders.find(bundle.removeprefix("/static/"))
+    # and the page policy, plus blob: workers (its search index) and the hashes of
+    # the style its bundle inserts on load, on this page only
+    directives = _directives(response[CSP])
+    nonce = NONCE.search(directives["script-src"]).group(1)
+    assert directives["style-src"] == (
+        f"'self' 'nonce-{nonce}' " + " ".join(REDOC_STYLE_HASHES)
+    )
+    for name, value in PAGE_DIRECTIVES.items():
+        assert directives[name] == value, name
+    assert directives["script-src"] == f"'self' 'nonce-{nonce}'"
+    assert directives["connect-src"] == "'self' ws://testserver"
+    assert directives["worker-src"] == "'self' blob:"
+    assert "unsafe" not in response[CSP]
+    assert "worker-src" not in Client().get("/api/docs/")[CSP]
+    assert "http" not in response[CSP]
+    # and its inline style and script carry the nonce, which ReDoc is handed too
+    parser = _Inline()
+    parser.feed(html)
+    assert parser.inline == [("style", nonce), ("script", nonce)]
+    assert f'{{nonce: "{nonce}"}}' in html
+    assert 'Redoc.init("/api/schema/"' in html
+
+
 def test_https_pages_allow_their_own_secure_websocket(db):
     # When a page is fetched over HTTPS
     response = Client().get("/login/", secure=True)
@@ -367,6 +429,62 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__csp.push(`${e.effectiveDirective} ${e.blockedURI} ${e.sample}`);
 });
 """
+
+
+@pytest.mark.skipif(
+    _browser_missing,
+    reason=f"needs {CHROMIUM}, playwright and `npm ci` (REQUIRE_BROWSER=1: a failure)",
+)
+def test_swagger_ui_and_redoc_render_in_chromium_from_our_static_files(server):
+    """The API's documentation pages, bundles from our static files, under their
+    policies in a real browser: both render; nothing is blocked but ReDoc's
+    "by Redocly" logo, which its bundle names on a CDN (so nothing leaves the site)."""
+    logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 950})
+            page.set_default_timeout(20_000)
+            page.add_init_script(RECORD_VIOLATIONS)
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            failed: list[str] = []
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            seen = {}
+            # When Swagger UI is opened
+            page.goto(server + "/api/docs/")
+            # Then it renders the schema's operations
+            expect(page.locator(".opblock").first).to_be_visible()
+            seen["/api/docs/"] = page.evaluate("window.__csp")
+            # When ReDoc is opened
+            page.goto(server + "/api/redoc/")
+            # Then it renders the operations and its search box works
+            expect(page.locator("[role=search] input")).to_be_visible()
+            expect(page.get_by_text("Exchange API").first).to_be_visible()
+            seen["/api/redoc/"] = page.evaluate("window.__csp")
+            # with no violation but ReDoc's "by Redocly" logo, which the policy
+            # keeps from loading (ReDoc then leaves it out), no page error, and
+            # every request to this server
+            assert seen == {
+                "/api/docs/": [],
+                "/api/redoc/": [f"img-src {logo} "],
+            }
+            assert errors == []
+            outside = [
+                url
+                for url in requests
+                if not url.startswith((server, "data:", "blob:"))
+            ]
+            # (the logo's request is attempted, and blocked: it never leaves)
+            assert outside == [logo] and failed == [logo]
+        finally:
+            browser.close()
 
 
 @pytest.mark.skipif(
