@@ -330,6 +330,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # every operation documents the edges' error statuses (config/openapi.py)
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.error_responses_postprocess",
+    ],
 }
 
 # --- Content-Security-Policy (django-csp 4, config/csp.py) ------------------------
