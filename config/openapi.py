@@ -43,3 +43,93 @@ IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
         "same key with a different body is a 409."
     ),
 )
+
+
+# --- The statuses every operation can answer (SPECTACULAR_SETTINGS hook) ----------
+
+ERROR_COMPONENT = "Error"
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (a whole number, at least 1).",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+# status: (description, when it applies, with Retry-After)
+_COMMON = {
+    400: (
+        "Invalid input: a body that is not valid JSON (`parse_error`, also one "
+        "nested deeper than `API_JSON_MAX_DEPTH`), a bad query parameter, a "
+        "cursor this list did not hand out (`invalid_cursor`).",
+        "input",
+        False,
+    ),
+    401: (
+        "A bearer token that is wrong, expired or revoked (`authentication_failed`, "
+        "`token_not_valid`), or none where one is needed (`not_authenticated`).",
+        "all",
+        False,
+    ),
+    404: (
+        "Not found (or not yours): `not_found` and the app's own codes.",
+        "path",
+        False,
+    ),
+    413: (
+        "The body is over the route's limit (`payload_too_large`, "
+        "`details.limit_bytes`); refused before it is read.",
+        "body",
+        False,
+    ),
+    415: ("The body's content type is not one this operation accepts.", "body", False),
+    429: ("Throttled or locked out (`throttled`); see `Retry-After`.", "all", True),
+    503: (
+        "The database or Redis is unavailable (`service_unavailable`); see "
+        "`Retry-After`.",
+        "all",
+        True,
+    ),
+}
+
+
+def _applies(when: str, operation: dict) -> bool:
+    parameters = operation.get("parameters", [])
+    has_body = "requestBody" in operation
+    if when == "all":
+        return True
+    if when == "body":
+        return has_body
+    if when == "path":
+        return any(p.get("in") == "path" for p in parameters)
+    # "input": anything the client sends can be malformed
+    return has_body or any(p.get("in") in ("query", "path") for p in parameters)
+
+
+def error_responses_postprocess(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: every operation under /api/ documents
+    the error statuses the platform's edges can answer whatever the view does
+    (config/middleware.py, config/parsers.py, config/errors.py, the throttles),
+    all in the one `Error` body; a 429 or 503 also documents `Retry-After`.
+    A status a view already documents keeps its description."""
+    ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+    assert ERROR_COMPONENT in result.get("components", {}).get("schemas", {}), (
+        "the Error component is registered by views using error_responses()"
+    )
+    for methods in result.get("paths", {}).values():
+        for method, operation in methods.items():
+            if method not in {"get", "put", "patch", "post", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, (description, when, retry_after) in _COMMON.items():
+                if not _applies(when, operation):
+                    continue
+                response = responses.setdefault(
+                    str(status),
+                    {
+                        "content": {"application/json": {"schema": ref}},
+                        "description": description,
+                    },
+                )
+                if retry_after:
+                    response.setdefault("headers", {}).update(_RETRY_AFTER)
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -13,12 +14,20 @@ from trading.errors import TradingErrorCode as Code
 from trading.models import FeeOverride, Fill, Instrument, Order
 from wallet.models import Account, Asset
 
+# What an instrument's symbol looks like (instrument_create refuses anything else).
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$")
+
 
 def instrument_get(*, symbol: str) -> Instrument:
+    """The instrument, or 404 `unknown_symbol`. A symbol that no instrument can
+    have is not looked up: a NUL byte in it is a database error on PostgreSQL."""
+    normalized = (symbol or "").strip().upper()
     instrument = (
         Instrument.objects.select_related("base", "quote")
-        .filter(symbol=(symbol or "").strip().upper())
+        .filter(symbol=normalized)
         .first()
+        if SYMBOL_RE.fullmatch(normalized)
+        else None
     )
     if instrument is None:
         raise unknown_symbol(symbol)

@@ -1,5 +1,6 @@
 """Test settings: fast hashing, no throttling surprises, private media in a tmp dir."""
 
+import os
 import tempfile
 
 from .base import *  # noqa: F403
@@ -17,7 +18,11 @@ STORAGES = {
 }
 STATIC_ROOT = tempfile.mkdtemp(prefix="exchange-test-static-")
 MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-media-")
-PRIVATE_MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-private-")
+# A live server started by a test (config/tests/test_api_fuzz.py) reads the files
+# the test process stored: it passes its own directory down.
+PRIVATE_MEDIA_ROOT = os.environ.get("TEST_PRIVATE_MEDIA_ROOT") or tempfile.mkdtemp(
+    prefix="exchange-test-private-"
+)
 STORAGES["kyc"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None},

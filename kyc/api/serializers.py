@@ -64,6 +64,13 @@ class DocumentUploadInputSerializer(serializers.Serializer):
 
 
 class DocumentOutputSerializer(serializers.ModelSerializer):
+    # a read-only model field loses `blank`: "" (not rejected) stated here
+    reason_code = serializers.ChoiceField(
+        choices=DocumentReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Why the document was rejected; empty unless it was.",
+    )
     reason = serializers.SerializerMethodField()
     note = serializers.CharField(source="user_note", read_only=True)
     submitted = serializers.SerializerMethodField()

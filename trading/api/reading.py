@@ -67,6 +67,8 @@ class FillCursorPagination(NewestFirstCursorPagination):
 
 
 class FillListView(APIView):
+    pagination_class = FillCursorPagination
+
     @extend_schema(
         tags=["fills"],
         parameters=[FillListQuerySerializer],
@@ -82,7 +84,7 @@ class FillListView(APIView):
         query = FillListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         fills = fill_list_filtered(user=request.user, **query.validated_data)
-        paginator = FillCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(fills, request, view=self)
         return paginator.get_paginated_response(
             FillOutputSerializer(page, many=True).data

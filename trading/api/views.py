@@ -101,6 +101,8 @@ def _fresh(order: Order) -> Order:
 
 
 class OrderListCreateView(APIView):
+    pagination_class = OrderCursorPagination
+
     def get_throttles(self):
         if self.request.method in ("POST", "DELETE"):
             return [OrderRateThrottle()]
@@ -132,7 +134,7 @@ class OrderListCreateView(APIView):
             orders = orders.filter(created_at__gte=filters["created_after"])
         if "created_before" in filters:
             orders = orders.filter(created_at__lt=filters["created_before"])
-        paginator = OrderCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(
             s.OrderOutputSerializer(page, many=True).data

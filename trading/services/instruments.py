@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,9 +11,9 @@ from config.errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
 from trading.fees import fee_policy_default
 from trading.models import Instrument
+from trading.selectors import SYMBOL_RE
 from wallet.models import Asset
 
-SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$")
 FeePolicy = Instrument.FeePolicy
 EDITABLE_FIELDS = (
     "min_quantity",

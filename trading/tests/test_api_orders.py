@@ -189,3 +189,20 @@ def test_order_output_built_directly_equals_drfs_generic_path(setup):
     assert client.get(f"/api/v1/orders/{partial.pk}").json() == dict(
         serializers.Serializer.to_representation(serializer, partial)
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("delete", "/api/v1/orders?symbol=BTC%00USD"),
+        ("get", "/api/v1/markets/BTC%00USD/depth"),
+        ("get", "/api/v1/markets/BTC%00USD/ticker"),
+    ],
+)
+def test_a_symbol_with_a_nul_byte_is_an_unknown_symbol_not_a_500(setup, method, path):
+    # Found by the contract test (config/tests/test_api_fuzz.py): PostgreSQL
+    # refuses NUL in text, the query raised DataError and the API answered 500.
+    _, _, client = setup
+    response = getattr(client, method)(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_symbol"

@@ -157,7 +157,7 @@ class BalanceOutputSerializer(serializers.Serializer):
     available = MoneyField()
     held = MoneyField()
     total = MoneyField()
-    minimum = MoneyField()
+    minimum = MoneyField(allow_null=True, help_text="null: no alert set.")
     below_minimum = serializers.BooleanField()
 
 

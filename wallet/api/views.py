@@ -54,8 +54,10 @@ class StatementPagination(CursorPagination):
     max_page_size = 200
 
 
-def _paginate(view: APIView, request, queryset, serializer_class, *, pager=None):
-    paginator = pager or NewestFirstCursorPagination()
+def _paginate(view: APIView, request, queryset, serializer_class):
+    """One page of `queryset` by the view's `pagination_class` (which the schema
+    documents too: the paginated envelope, `cursor` and `limit`)."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     data = serializer_class(
         page, many=True, context={"request": request, "user": request.user}
@@ -106,6 +108,8 @@ def _statement_queryset(request):
 
 
 class StatementView(APIView):
+    pagination_class = StatementPagination
+
     @extend_schema(
         tags=TAGS,
         parameters=[s.StatementQuerySerializer],
@@ -127,7 +131,6 @@ class StatementView(APIView):
             request,
             _statement_queryset(request),
             s.StatementEntryOutputSerializer,
-            pager=StatementPagination(),
         )
 
 
@@ -143,6 +146,8 @@ class StatementCsvView(APIView):
 
 
 class DepositListCreateView(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         tags=TAGS,
         responses={200: s.DepositOutputSerializer(many=True), **error_responses(401)},
@@ -187,6 +192,8 @@ class DepositListCreateView(APIView):
 
 
 class WithdrawalListCreateView(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         tags=TAGS,
         responses={
@@ -273,6 +280,8 @@ class WithdrawalCancelView(APIView):
 
 
 class BeneficiaryListCreateView(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         tags=TAGS,
         responses={
@@ -408,6 +417,8 @@ class BeneficiaryResendView(APIView):
 
 
 class TransferListCreateView(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         tags=TAGS,
         responses={200: s.TransferOutputSerializer(many=True), **error_responses(401)},
