@@ -10,34 +10,22 @@ here too, through the whole stack."""
 from __future__ import annotations
 
 import json
-import os
 import select
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from config.tests.live_server import uvicorn_server
+
 LIMIT = 64 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     directory = tmp_path_factory.mktemp("edges")
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
         # nothing listens on port 1: every query fails to connect
         "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nothing",
         "DB_POOL": "false",
@@ -45,48 +33,8 @@ def server(tmp_path_factory):
         "CELERY_BROKER_URL": "",
         "API_MAX_BODY_BYTES": str(LIMIT),
     }
-    port = _free_port()
-    log_path = directory / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                url = f"http://127.0.0.1:{port}/healthz"
-                with urllib.request.urlopen(url, timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        "server did not start:\n" + log_path.read_text()[-4000:]
-                    ) from None
-                time.sleep(0.3)
+    with uvicorn_server(env=env, log_path=directory / "server.log") as port:
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:

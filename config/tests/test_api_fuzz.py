@@ -19,12 +19,6 @@ Run alone (PostgreSQL and Redis, as CI does):
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -45,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.authentication import TOKEN_VERSION_CLAIM
 from accounts.testing import make_user
+from config.tests.live_server import uvicorn_server
 from kyc.testing import kyc_approve
 from trading.models import Fill, Instrument
 from trading.tests.helpers import make_btc_usd
@@ -54,7 +49,6 @@ from wallet.verification import ledger_verify
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
 # Per operation; operations with few inputs end earlier (Hypothesis stops once it
 # has tried everything), the total must still reach MIN_CASES.
 MAX_EXAMPLES = 60
@@ -70,12 +64,6 @@ CHECKS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _database_url() -> str:
     db = django_settings.DATABASES["default"]
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
@@ -89,58 +77,17 @@ def _database_url() -> str:
 def server(transactional_db, tmp_path):
     """uvicorn serving the test database; stopped before the test's flush."""
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": _database_url(),
         "DB_POOL": "false",
         "CELERY_BROKER_URL": "",
         # the KYC files the test stores (kyc_approve) are the server's too
         "TEST_PRIVATE_MEDIA_ROOT": django_settings.PRIVATE_MEDIA_ROOT,
     }
-    port = _free_port()
     log_path = tmp_path / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                url = f"http://127.0.0.1:{port}/healthz"
-                with urllib.request.urlopen(url, timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        "server did not start:\n" + log_path.read_text()[-4000:]
-                    ) from None
-                time.sleep(0.3)
+    with uvicorn_server(
+        env=env, log_path=log_path, extra_args=("--log-level", "warning")
+    ) as port:
         yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _trader_token(email: str) -> str:
