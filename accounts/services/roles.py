@@ -131,6 +131,25 @@ def _transition(
     return old
 
 
+def _decide(
+    *, grant: RoleGrantRequest, new_status: str, approver: User, note: str
+) -> None:
+    """A second administrator's decision: the transition and who decided, when."""
+    _transition(grant=grant, new_status=new_status, staff=approver, note=note)
+    grant.decided_by = approver
+    grant.decided_at = grant.updated_at
+    grant.decision_note = note
+    grant.save(
+        update_fields=[
+            "status",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "updated_at",
+        ]
+    )
+
+
 def _locked_request(request_id: int) -> RoleGrantRequest:
     grant = (
         RoleGrantRequest.objects.select_for_update()
@@ -198,23 +217,11 @@ def role_grant_approve(
     if grant.status == RoleGrantRequest.Status.REQUESTED and not user.is_active:
         raise Conflict(Code.ACCOUNT_SUSPENDED, "user: this account is locked.")
     note = note.strip()[:255]
-    _transition(
+    _decide(
         grant=grant,
         new_status=RoleGrantRequest.Status.APPROVED,
-        staff=approver,
+        approver=approver,
         note=note,
-    )
-    grant.decided_by = approver
-    grant.decided_at = grant.updated_at
-    grant.decision_note = note
-    grant.save(
-        update_fields=[
-            "status",
-            "decided_by",
-            "decided_at",
-            "decision_note",
-            "updated_at",
-        ]
     )
     _apply_roles(user, _role_names(user) | {grant.role})
     audit_event_record(
@@ -249,23 +256,11 @@ def role_grant_reject(
             Code.FOUR_EYES_REQUIRED,
             "You asked for this role: cancel the request instead of rejecting it.",
         )
-    _transition(
+    _decide(
         grant=grant,
         new_status=RoleGrantRequest.Status.REJECTED,
-        staff=approver,
+        approver=approver,
         note=note,
-    )
-    grant.decided_by = approver
-    grant.decided_at = grant.updated_at
-    grant.decision_note = note
-    grant.save(
-        update_fields=[
-            "status",
-            "decided_by",
-            "decided_at",
-            "decision_note",
-            "updated_at",
-        ]
     )
     audit_event_record(
         code=AuditCode.ROLE_GRANT_REJECTED,
