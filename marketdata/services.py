@@ -22,6 +22,7 @@ from trading.engine import OrderBook
 from trading.engine import Trade as TradeEvent
 from trading.models import Fill, Instrument, Order, Trade
 from trading.streams import market_group, user_group
+from wallet.events import BalancesChanged
 from wallet.models import Account, Asset
 
 logger = logging.getLogger(__name__)
@@ -224,9 +225,11 @@ def _user_balances(pairs: set[tuple[int, int]]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def balance_events_record(accounts: Sequence[Account]) -> None:
-    """The ledger's posting hook: one balance event per (user, asset) whose
-    available or held balance moved, with both balances as they now stand."""
+def balance_events_record(event: BalancesChanged) -> None:
+    """Subscriber of the ledger's `BalancesChanged`, in its transaction: one
+    balance event per (user, asset) whose available or held balance moved, with
+    both balances as they now stand."""
+    accounts = event.accounts
     touched = {
         (account.owner_id, account.asset_id)
         for account in accounts

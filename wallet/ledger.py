@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -39,6 +39,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import User
+from config import events
 from config.bulk import (
     bulk_add,
     bulk_update_rows,
@@ -53,6 +54,7 @@ from config.bulk import (
 )
 from config.errors import ApplicationError, Conflict, Unprocessable
 from wallet.errors import WalletErrorCode as Code
+from wallet.events import BalancesChanged
 from wallet.models import Account, Asset, Entry, Hold, Journal
 from wallet.money import MAX_UNITS, format_units
 
@@ -97,12 +99,6 @@ _HOLD_FIELDS = (
     "status",
     "updated_at",
 )
-
-
-# Called inside the posting transaction, after balances moved, with the accounts
-# whose balance changed (their `balance` already the new one). Other apps register
-# here (marketdata: balance events); the wallet imports none of them.
-POSTED_HOOKS: list[Callable[[list[Account]], None]] = []
 
 
 @dataclass
@@ -399,8 +395,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
         ) from exc
     for account_id, account in accounts.items():
         account.balance = balances[account_id]
-    for hook in POSTED_HOOKS:
-        hook([accounts[pk] for pk in sorted(deltas)])
+    events.record(BalancesChanged(accounts=[accounts[pk] for pk in sorted(deltas)]))
     # Callers keep their Hold instances: bring them up to date.
     for spec, _ in todo:
         for leg in spec.hold_legs:
@@ -597,8 +592,9 @@ def _hold_create_new(
             ]
         )
         bulk_add(Account, "balance", {held.pk: amount, available.pk: -amount})
-    for hook in POSTED_HOOKS:
-        hook(sorted((available, held), key=lambda account: account.pk))
+    events.record(
+        BalancesChanged(accounts=sorted((available, held), key=lambda a: a.pk))
+    )
     return hold
 
 
@@ -852,8 +848,8 @@ class NewHolds:
 
     def write(self) -> list[Hold]:
         """Write every hold `add` accepted, in as few statements as the
-        database allows (one on PostgreSQL), then run `POSTED_HOOKS` once with
-        the accounts that moved. A held account the user never had is created
+        database allows (one on PostgreSQL), then record one `BalancesChanged`
+        with the accounts that moved. A held account the user never had is created
         here, only for an asset that really gets a hold."""
         if self._written:
             raise RuntimeError("these holds are already written")
@@ -924,8 +920,7 @@ class NewHolds:
                 account.balance = balances[account.pk]
                 touched.append(account)
         touched.sort(key=lambda account: account.pk)
-        for hook in POSTED_HOOKS:
-            hook(touched)
+        events.record(BalancesChanged(accounts=touched))
         return holds
 
     def _held_accounts_create(self, asset_ids: set[int]) -> None:

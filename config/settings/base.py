@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "marketdata",
     "backoffice",
     "reports",
+    # last: wires the domain events once every app is ready (config/subscribers.py)
+    "config.apps.PlatformConfig",
 ]
 
 MIDDLEWARE = [

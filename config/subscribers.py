@@ -1,0 +1,18 @@
+"""Who reacts to which domain event: the one place (config/events.py says how).
+
+Reading this file tells a newcomer every consequence of an event outside the app
+that records it.
+"""
+
+from __future__ import annotations
+
+from config.events import IN_TRANSACTION, subscribe
+
+
+def register() -> None:
+    from marketdata.services import balance_events_record
+    from wallet.events import BalancesChanged
+
+    # The user stream's balance events are written with the posting that moved
+    # the balances (the stream's outbox), and published after commit.
+    subscribe(BalancesChanged, balance_events_record, moment=IN_TRANSACTION)
