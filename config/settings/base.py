@@ -34,11 +34,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI and ReDoc bundles as static files (SPECTACULAR_SETTINGS), no CDN
     "drf_spectacular_sidecar",
-    "django_filters",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "django_htmx",
     "csp",
     "axes",
     "channels",
@@ -72,7 +70,6 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "accounts.lockout.LoginLockoutMiddleware",
     # last: keeps the chain sync, one thread hop per request (see the class)
@@ -287,7 +284,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         # keyed on the resolved client address, never a raw X-Forwarded-For
