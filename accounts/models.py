@@ -90,6 +90,22 @@ class AuditCode(models.IntegerChoices):
     TOKENS_REVOKED = 108, "All tokens revoked"
     PROFILE_UPDATED = 109, "Profile updated"
     TOKEN_REFRESH_REUSED = 110, "Rotated refresh token reused"
+    PASSWORD_RESET_REQUESTED = 111, "Password reset requested"
+    PASSWORD_RESET_COMPLETED = 112, "Password reset completed"
+    EMAIL_VERIFIED = 113, "Email address verified"
+    EMAIL_CHANGE_REQUESTED = 114, "Email change requested"
+    EMAIL_CHANGED = 115, "Email changed"
+    RECOVERY_CODES_GENERATED = 116, "Recovery codes generated"
+    RECOVERY_CODE_USED = 117, "Recovery code used"
+    PASSKEY_ADDED = 118, "Passkey added"
+    PASSKEY_REMOVED = 119, "Passkey removed"
+    SESSION_ENDED = 120, "Session ended by the user"
+    OTHER_SESSIONS_ENDED = 121, "Other sessions ended by the user"
+    NEW_DEVICE_SIGN_IN = 122, "Sign-in from a new device"
+    TERMS_ACCEPTED = 123, "Terms and privacy notice accepted"
+    DATA_EXPORTED = 124, "Personal data exported"
+    ACCOUNT_CLOSED = 125, "Account closed"
+    EMAIL_VERIFICATION_SENT = 126, "Email verification link sent"
     # 2xx KYC
     KYC_PROFILE_UPDATED = 200, "KYC profile updated"
     KYC_DOCUMENT_UPLOADED = 201, "KYC document uploaded"
@@ -149,6 +165,10 @@ class AuditCode(models.IntegerChoices):
     STAFF_PASSWORD_RESET_SENT = 909, "Password reset link sent by staff"
     STAFF_ACCOUNT_LOCKED = 910, "Account locked by staff"
     STAFF_ACCOUNT_UNLOCKED = 911, "Account unlocked by staff"
+    STAFF_SECOND_FACTOR_RESET_STARTED = (
+        912,
+        "Second factor reset started by staff (KYC check pending)",
+    )
     ADMIN_OBJECT_CHANGED = 920, "Back-office record changed"
     LEDGER_VERIFICATION_FAILED = 930, "Ledger verification failed"
 
