@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.append_only import append_only_triggers
+from config.models import StatusHistory
 from kyc.countries import COUNTRIES
 
 
@@ -317,17 +317,12 @@ def page_storage_name(storage_name: str, number: int) -> str:
     return f"{storage_name.rsplit('.', 1)[0]}.page-{number}.png"
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ValueError("KYC status events are append-only.")
-
-    def delete(self):
-        raise ValueError("KYC status events are append-only.")
-
-
-class KycStatusEvent(models.Model):
+class KycStatusEvent(StatusHistory):
     """Append-only history of every status change of a case or one of its
     documents: who, from, to, why, when."""
+
+    from_field = "from_status"
+    to_field = "to_status"
 
     case = models.ForeignKey(KycCase, on_delete=models.PROTECT, related_name="events")
     document = models.ForeignKey(
@@ -352,20 +347,8 @@ class KycStatusEvent(models.Model):
     internal_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
+    class Meta(StatusHistory.Meta):
         verbose_name = "KYC status event"
-        ordering = ("created_at", "id")
-        triggers = append_only_triggers()
 
     def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status} ({self.action})"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("KYC status events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("KYC status events are append-only.")
+        return f"{super().__str__()} ({self.action})"
