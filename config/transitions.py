@@ -1,7 +1,7 @@
 """One way to change a status: a declared table and one function.
 
 Each stateful model declares its table, `from status -> statuses it may move to`
-(`Deposit.TRANSITIONS`, `kyc.models.CASE_TRANSITIONS`, ...). A service moves a
+(`Deposit.TRANSITIONS`, `KycCase.TRANSITIONS`, ...). A service moves a
 row it has locked with `transition()`, which checks the move against the table,
 sets the status and whatever the caller passes in `fields`, saves, writes the
 history row and records the domain event, all in the caller's transaction. A
@@ -59,14 +59,17 @@ def transition(
     fields: Mapping[str, Any] | None = None,
     history_fields: Mapping[str, Any] | None = None,
     event: Callable[[Any, str], object | None] | None = None,
+    from_status: str | None = None,
 ) -> str:
     """Move `obj` (a row the caller has locked) to `to`; return the old status.
 
     `table` defaults to the model's `TRANSITIONS`. `fields` are set and saved with
     the status (and `updated_at`, when the model has one); `history_fields` go on
     the history row beside the subject and the two statuses (who, a note, ...).
-    `event(obj, old)` builds the domain event to record, or None for none."""
-    old = obj.status
+    `event(obj, old)` builds the domain event to record, or None for none.
+    `from_status` is where the move starts when that is not `obj`'s own status
+    (a new KYC case continues its profile's)."""
+    old = obj.status if from_status is None else from_status
     transition_check(
         table=type(obj).TRANSITIONS if table is None else table, old=old, new=to
     )

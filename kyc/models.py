@@ -136,7 +136,25 @@ class KycProfile(models.Model):
 
 
 class KycCase(models.Model):
-    """One submission round: submitted, claimed, decided. Earlier rounds stay."""
+    """One submission round: submitted, claimed, decided. Earlier rounds stay.
+    The profile's status mirrors its latest case's."""
+
+    # A new case continues its profile's status (not_submitted or
+    # resubmission_requested -> submitted). Back to submitted from in_review:
+    # released, or the first of two approvals given.
+    TRANSITIONS = {
+        KycStatus.NOT_SUBMITTED: (KycStatus.SUBMITTED,),
+        KycStatus.SUBMITTED: (KycStatus.IN_REVIEW,),
+        KycStatus.IN_REVIEW: (
+            KycStatus.SUBMITTED,
+            KycStatus.APPROVED,
+            KycStatus.REJECTED,
+            KycStatus.RESUBMISSION_REQUESTED,
+        ),
+        KycStatus.RESUBMISSION_REQUESTED: (KycStatus.SUBMITTED,),
+        KycStatus.APPROVED: (),
+        KycStatus.REJECTED: (),
+    }
 
     profile = models.ForeignKey(
         KycProfile, on_delete=models.PROTECT, related_name="cases"
@@ -229,6 +247,19 @@ class KycCase(models.Model):
 class KycDocument(models.Model):
     """An uploaded file, validated and stored under a generated name in the private
     "kyc" storage. Its decision sticks across rounds."""
+
+    # A decision may change (even to the same status with another reason) until
+    # the case is decided; a resubmission request supersedes it for good.
+    TRANSITIONS = {
+        DocumentStatus.PENDING: (
+            DocumentStatus.ACCEPTED,
+            DocumentStatus.REJECTED,
+            DocumentStatus.SUPERSEDED,
+        ),
+        DocumentStatus.ACCEPTED: (DocumentStatus.REJECTED, DocumentStatus.SUPERSEDED),
+        DocumentStatus.REJECTED: (DocumentStatus.ACCEPTED, DocumentStatus.REJECTED),
+        DocumentStatus.SUPERSEDED: (),
+    }
 
     profile = models.ForeignKey(
         KycProfile, on_delete=models.PROTECT, related_name="documents"
