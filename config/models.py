@@ -1,10 +1,6 @@
-"""Abstract models shared by the apps: the status history every stateful row keeps.
-
-A history row is written by `config.transitions.transition()` in the transaction
-that changes the status, and never edited: the database refuses UPDATE, DELETE
-and TRUNCATE on PostgreSQL (`config.append_only`), and these classes refuse them
-in Python on every database.
-"""
+"""Abstract models shared by the apps: the status history of every stateful row,
+written by `config.transitions.transition()` and never edited (the database
+refuses it on PostgreSQL, `config.append_only`; these classes in Python)."""
 
 from __future__ import annotations
 

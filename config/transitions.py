@@ -1,14 +1,11 @@
 """One way to change a status: a declared table and one function.
 
 Each stateful model declares its table, `from status -> statuses it may move to`
-(`Deposit.TRANSITIONS`, `KycCase.TRANSITIONS`, ...). A service moves a
-row it has locked with `transition()`, which checks the move against the table,
-sets the status and whatever the caller passes in `fields`, saves, writes the
-history row and records the domain event, all in the caller's transaction. A
-forbidden move raises 409 `invalid_transition` and writes nothing.
-
-The matcher writes order states in bulk and calls `transition_check()` alone.
-In the spirit of django-oscar's `set_status` and `OrderStatusChange`.
+(`Deposit.TRANSITIONS`, `KycCase.TRANSITIONS`, ...). `transition()` checks a move,
+saves it, writes its history row and records its domain event in the caller's
+transaction; a forbidden move is 409 `invalid_transition` and writes nothing. The
+matcher, which writes order states in bulk, calls `transition_check()` alone.
+(django-oscar's `set_status` and `OrderStatusChange`.)
 """
 
 from __future__ import annotations
@@ -24,8 +21,6 @@ from config.errors import Conflict
 from config.events import record
 from config.models import StatusHistory
 
-INVALID_TRANSITION = "invalid_transition"
-
 TransitionTable = Mapping[str, Collection[str]]
 
 
@@ -33,7 +28,7 @@ def transition_check(*, table: TransitionTable, old: str, new: str) -> None:
     """409 `invalid_transition` unless `table` allows `old -> new`."""
     if new not in table.get(old, ()):
         raise Conflict(
-            INVALID_TRANSITION,
+            "invalid_transition",
             f"status: cannot go from {old} to {new}.",
             details={"status": [old]},
         )
