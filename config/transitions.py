@@ -47,7 +47,7 @@ def _subject_field(history: type[StatusHistory], subject: type[models.Model]) ->
 
 def transition(
     *,
-    obj: models.Model,
+    obj: Any,  # a model instance with a `status` field
     to: str,
     history: type[StatusHistory],
     table: TransitionTable | None = None,
@@ -79,7 +79,7 @@ def transition(
     obj.save(update_fields=update_fields)
     history.objects.create(
         **{
-            _subject_field(history, type(obj)): obj,
+            _subject_field(history, obj._meta.model): obj,
             history.from_field: old,
             history.to_field: to,
         },

@@ -190,7 +190,7 @@ def kyc_document_decide(
 
 _UNCLAIMED = {"claimed_by": None, "claimed_at": None}
 
-_DECISION_AUDIT = {
+_DECISION_AUDIT: dict[str, AuditCode] = {
     S.APPROVED: AuditCode.KYC_APPROVED,
     S.REJECTED: AuditCode.KYC_REJECTED,
     S.RESUBMISSION_REQUESTED: AuditCode.KYC_RESUBMISSION_REQUESTED,
