@@ -10,6 +10,7 @@ from django.utils.crypto import salted_hmac
 from accounts.managers import UserManager
 from accounts.roles import BACK_OFFICE_ROLES
 from config.append_only import append_only_triggers
+from config.models import StatusChange
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -326,31 +327,12 @@ class RoleGrantRequest(models.Model):
         return f"{self.role} for {self.user} ({self.status})"
 
 
-class RoleGrantRequestStatusChange(models.Model):
+class RoleGrantRequestStatusChange(StatusChange):
     """Append-only history of a role grant request's status."""
 
     request = models.ForeignKey(
         RoleGrantRequest, on_delete=models.PROTECT, related_name="history"
     )
-    old_status = models.CharField(max_length=16, blank=True)
-    new_status = models.CharField(max_length=16)
     acting_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ("created_at", "id")
-        triggers = append_only_triggers()
-
-    def __str__(self) -> str:
-        return f"{self.old_status or '-'} -> {self.new_status}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Status history is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Status history is append-only.")

@@ -22,7 +22,8 @@ owner) gets past them. The test suite's flush is the one place that disables the
 
 SQLite (the embedded default) has no such triggers: django-pgtrigger leaves other
 databases alone. What guards there are in Python stay on every database
-(`AuditEvent.save()`/`delete()`, `KycStatusEvent`'s queryset), and only services
+(`AuditEvent.save()`/`delete()`, every status history's instances and
+queryset, `config.models.StatusHistory`), and only services
 write these tables.
 """
 

@@ -6,13 +6,18 @@ that records it.
 
 from __future__ import annotations
 
-from config.events import IN_TRANSACTION, subscribe
+from config.events import IN_TRANSACTION, ON_COMMIT, subscribe
 
 
 def register() -> None:
+    from kyc.emails import decision_email_send
+    from kyc.events import KycDecided
     from marketdata.services import balance_events_record
     from wallet.events import BalancesChanged
 
     # The user stream's balance events are written with the posting that moved
     # the balances (the stream's outbox), and published after commit.
     subscribe(BalancesChanged, balance_events_record, moment=IN_TRANSACTION)
+
+    # The user hears of a KYC decision by email once it is committed.
+    subscribe(KycDecided, decision_email_send, moment=ON_COMMIT)

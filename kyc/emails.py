@@ -1,6 +1,6 @@
 """Decision emails: what was decided and the reasons the user may see (never the
-reviewer's internal note). Sent after commit through the configured backend
-(console by default, SMTP via EMAIL_URL)."""
+reviewer's internal note). Sent after commit, by the `KycDecided` subscriber,
+through the configured backend (console by default, SMTP via EMAIL_URL)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 
+from kyc.events import KycDecided
 from kyc.models import CaseReason, DocumentReason, DocumentType, KycCase, KycStatus
 
 logger = logging.getLogger(__name__)
@@ -62,11 +62,10 @@ def send_decision(*, case_id: int) -> None:
     )
 
 
-def send_decision_on_commit(*, case_id: int) -> None:
-    def _send() -> None:
-        try:
-            send_decision(case_id=case_id)
-        except Exception:  # a mail outage must not undo a committed decision
-            logger.exception("KYC decision email for case %s failed", case_id)
-
-    transaction.on_commit(_send)
+def decision_email_send(event: KycDecided) -> None:
+    """The `KycDecided` subscriber (after commit, config/subscribers.py): a mail
+    outage is logged, never raised, as the decision is already committed."""
+    try:
+        send_decision(case_id=event.case_id)
+    except Exception:
+        logger.exception("KYC decision email for case %s failed", event.case_id)

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.append_only import append_only_triggers
+from config.models import StatusHistory
 from kyc.countries import COUNTRIES
 
 
@@ -136,7 +136,25 @@ class KycProfile(models.Model):
 
 
 class KycCase(models.Model):
-    """One submission round: submitted, claimed, decided. Earlier rounds stay."""
+    """One submission round: submitted, claimed, decided. Earlier rounds stay.
+    The profile's status mirrors its latest case's."""
+
+    # A new case continues its profile's status (not_submitted or
+    # resubmission_requested -> submitted). Back to submitted from in_review:
+    # released, or the first of two approvals given.
+    TRANSITIONS = {
+        KycStatus.NOT_SUBMITTED: (KycStatus.SUBMITTED,),
+        KycStatus.SUBMITTED: (KycStatus.IN_REVIEW,),
+        KycStatus.IN_REVIEW: (
+            KycStatus.SUBMITTED,
+            KycStatus.APPROVED,
+            KycStatus.REJECTED,
+            KycStatus.RESUBMISSION_REQUESTED,
+        ),
+        KycStatus.RESUBMISSION_REQUESTED: (KycStatus.SUBMITTED,),
+        KycStatus.APPROVED: (),
+        KycStatus.REJECTED: (),
+    }
 
     profile = models.ForeignKey(
         KycProfile, on_delete=models.PROTECT, related_name="cases"
@@ -230,6 +248,19 @@ class KycDocument(models.Model):
     """An uploaded file, validated and stored under a generated name in the private
     "kyc" storage. Its decision sticks across rounds."""
 
+    # A decision may change (even to the same status with another reason) until
+    # the case is decided; a resubmission request supersedes it for good.
+    TRANSITIONS = {
+        DocumentStatus.PENDING: (
+            DocumentStatus.ACCEPTED,
+            DocumentStatus.REJECTED,
+            DocumentStatus.SUPERSEDED,
+        ),
+        DocumentStatus.ACCEPTED: (DocumentStatus.REJECTED, DocumentStatus.SUPERSEDED),
+        DocumentStatus.REJECTED: (DocumentStatus.ACCEPTED, DocumentStatus.REJECTED),
+        DocumentStatus.SUPERSEDED: (),
+    }
+
     profile = models.ForeignKey(
         KycProfile, on_delete=models.PROTECT, related_name="documents"
     )
@@ -317,17 +348,12 @@ def page_storage_name(storage_name: str, number: int) -> str:
     return f"{storage_name.rsplit('.', 1)[0]}.page-{number}.png"
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ValueError("KYC status events are append-only.")
-
-    def delete(self):
-        raise ValueError("KYC status events are append-only.")
-
-
-class KycStatusEvent(models.Model):
+class KycStatusEvent(StatusHistory):
     """Append-only history of every status change of a case or one of its
     documents: who, from, to, why, when."""
+
+    from_field = "from_status"
+    to_field = "to_status"
 
     case = models.ForeignKey(KycCase, on_delete=models.PROTECT, related_name="events")
     document = models.ForeignKey(
@@ -352,20 +378,8 @@ class KycStatusEvent(models.Model):
     internal_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
+    class Meta(StatusHistory.Meta):
         verbose_name = "KYC status event"
-        ordering = ("created_at", "id")
-        triggers = append_only_triggers()
 
     def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status} ({self.action})"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("KYC status events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("KYC status events are append-only.")
+        return f"{super().__str__()} ({self.action})"

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.append_only import append_only_triggers
+from config.models import StatusHistory
 from wallet.models import Asset, Hold
 
 
@@ -264,22 +265,24 @@ class Order(models.Model):
         return self.side == self.Side.BUY
 
 
-class OrderStatusChange(models.Model):
-    """Append-only history of an order's states."""
+class OrderStatusChange(StatusHistory):
+    """Append-only history of an order's states. The matcher writes these in bulk
+    (it checks each move against `trading.transitions.ORDER_TRANSITIONS`)."""
+
+    from_field = "from_status"
+    to_field = "to_status"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="history")
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     reason = models.CharField(max_length=32, blank=True)
     engine_seq = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
+    class Meta(StatusHistory.Meta):
         ordering = ("id",)
-        triggers = append_only_triggers()
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.from_status} -> {self.to_status}"
+        return f"{self.order_id}: {super().__str__()}"
 
 
 class OrderCommand(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wallet.models import Account
+from wallet.models import Account, Adjustment, Deposit, Withdrawal
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +14,82 @@ class BalancesChanged:
     balance."""
 
     accounts: Sequence[Account]
+
+
+@dataclass(frozen=True, slots=True)
+class DepositCredited:
+    """A deposit's money reached the user's available balance."""
+
+    deposit_id: int
+    user_id: int
+    asset: str
+    amount: int
+
+    @classmethod
+    def of(cls, deposit: Deposit, old: str) -> DepositCredited | None:
+        if deposit.status != Deposit.Status.CREDITED:
+            return None
+        return cls(deposit.pk, deposit.user_id, deposit.asset.code, deposit.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalDecided:
+    """An operator (or the payout rail, through one) moved a withdrawal on:
+    approved, rejected, sent, completed or failed. `reason` is the text the user
+    may read (a rejection's reason, a failed payout's explanation)."""
+
+    STATUSES = frozenset(
+        {
+            Withdrawal.Status.APPROVED,
+            Withdrawal.Status.REJECTED,
+            Withdrawal.Status.SENT,
+            Withdrawal.Status.COMPLETED,
+            Withdrawal.Status.FAILED,
+        }
+    )
+
+    withdrawal_id: int
+    user_id: int
+    asset: str
+    amount: int
+    old_status: str
+    status: str
+    reason: str
+
+    @classmethod
+    def of(cls, withdrawal: Withdrawal, old: str) -> WithdrawalDecided | None:
+        if withdrawal.status not in cls.STATUSES:
+            return None
+        return cls(
+            withdrawal.pk,
+            withdrawal.user_id,
+            withdrawal.asset.code,
+            withdrawal.amount,
+            old,
+            withdrawal.status,
+            withdrawal.reason,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentDecided:
+    """A second operator approved (posted) or rejected a manual credit or debit;
+    `amount` is signed (credit > 0), `reason` is why it was requested."""
+
+    adjustment_id: int
+    user_id: int
+    asset: str
+    amount: int
+    status: str
+    reason: str
+
+    @classmethod
+    def of(cls, adjustment: Adjustment, old: str) -> AdjustmentDecided:
+        return cls(
+            adjustment.pk,
+            adjustment.user_id,
+            adjustment.asset.code,
+            adjustment.amount,
+            adjustment.status,
+            adjustment.reason,
+        )

@@ -30,6 +30,7 @@ from accounts.services._staff_common import (
     staff_require,
 )
 from config.errors import ApplicationError, Conflict, Forbidden, NotFound
+from config.transitions import transition
 
 GRANT_PERMISSION = "accounts.grant_role"
 _BACK_OFFICE = frozenset(role.value for role in BACK_OFFICE_ROLES)
@@ -109,44 +110,20 @@ def role_grant_request_check(*, requested_by: User, user: User, role: str) -> st
     return role
 
 
-def _transition(
-    *, grant: RoleGrantRequest, new_status: str, staff: User, note: str
-) -> str:
-    old = grant.status
-    if new_status not in RoleGrantRequest.TRANSITIONS.get(old, ()):
-        raise Conflict(
-            Code.INVALID_TRANSITION,
-            f"status: this request is already {old}.",
-            details={"status": [old]},
-        )
-    grant.status = new_status
-    grant.updated_at = timezone.now()
-    RoleGrantRequestStatusChange.objects.create(
-        request=grant,
-        old_status=old,
-        new_status=new_status,
-        acting_user=staff,
-        note=note[:255],
-    )
-    return old
-
-
 def _decide(
     *, grant: RoleGrantRequest, new_status: str, approver: User, note: str
 ) -> None:
     """A second administrator's decision: the transition and who decided, when."""
-    _transition(grant=grant, new_status=new_status, staff=approver, note=note)
-    grant.decided_by = approver
-    grant.decided_at = grant.updated_at
-    grant.decision_note = note
-    grant.save(
-        update_fields=[
-            "status",
-            "decided_by",
-            "decided_at",
-            "decision_note",
-            "updated_at",
-        ]
+    transition(
+        obj=grant,
+        to=new_status,
+        history=RoleGrantRequestStatusChange,
+        fields={
+            "decided_by": approver,
+            "decided_at": timezone.now(),
+            "decision_note": note,
+        },
+        history_fields={"acting_user": approver, "note": note[:255]},
     )
 
 
@@ -290,13 +267,12 @@ def role_grant_cancel(
             "Only the administrator who asked can cancel; others reject.",
         )
     note = note.strip()[:255]
-    _transition(
-        grant=grant,
-        new_status=RoleGrantRequest.Status.CANCELLED,
-        staff=staff,
-        note=note,
+    transition(
+        obj=grant,
+        to=RoleGrantRequest.Status.CANCELLED,
+        history=RoleGrantRequestStatusChange,
+        history_fields={"acting_user": staff, "note": note},
     )
-    grant.save(update_fields=["status", "updated_at"])
     audit_event_record(
         code=AuditCode.ADMIN_OBJECT_CHANGED,
         user=grant.user,

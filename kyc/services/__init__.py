@@ -1,8 +1,10 @@
 """Every write of the KYC app. Each function is one transaction; every status change
-goes through `_transition` (the table below) and writes its history row and audit
-event in the same transaction; emails leave only after commit."""
+goes through `config.transitions.transition` (the tables on `KycCase` and
+`KycDocument`) and writes its history row and audit event in the same
+transaction; a decision records `KycDecided`, whose subscriber emails the user
+after commit."""
 
-from kyc.services._common import TRANSITIONS, storage
+from kyc.services._common import storage
 from kyc.services.review import (
     kyc_case_approve,
     kyc_case_claim,
@@ -20,7 +22,6 @@ from kyc.services.user import (
 )
 
 __all__ = [
-    "TRANSITIONS",
     "kyc_case_approve",
     "kyc_case_claim",
     "kyc_case_reject",

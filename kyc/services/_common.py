@@ -1,8 +1,9 @@
-"""Shared pieces of the KYC services: the transition table, locks, checks."""
+"""Shared pieces of the KYC services: the moves, locks, checks."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.core.files.storage import storages
 from django.utils import timezone
@@ -10,10 +11,14 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import Conflict, Forbidden, NotFound
+from config.transitions import transition
 from kyc.errors import KycErrorCode as Code
+from kyc.events import KycDecided
 from kyc.models import (
     EDITABLE_STATUSES,
+    EventAction,
     KycCase,
+    KycDocument,
     KycProfile,
     KycStatus,
     KycStatusEvent,
@@ -23,17 +28,6 @@ from kyc.selectors import (
 )
 
 S = KycStatus
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.NOT_SUBMITTED: frozenset({S.SUBMITTED}),
-    S.SUBMITTED: frozenset({S.IN_REVIEW}),
-    # Back to submitted: released, or first of two approvals given.
-    S.IN_REVIEW: frozenset(
-        {S.SUBMITTED, S.APPROVED, S.REJECTED, S.RESUBMISSION_REQUESTED}
-    ),
-    S.RESUBMISSION_REQUESTED: frozenset({S.SUBMITTED}),
-    S.APPROVED: frozenset(),
-    S.REJECTED: frozenset(),
-}
 
 
 def storage():
@@ -56,30 +50,61 @@ def _transition(
     actor: User | None,
     reason_codes: list[str] | None = None,
     internal_note: str = "",
+    fields: dict[str, Any] | None = None,
     from_status: str | None = None,
-) -> KycStatusEvent:
-    """Move the case (and the profile, which mirrors its latest case) to `to`."""
-    old = from_status if from_status is not None else case.status
-    if to not in TRANSITIONS.get(old, frozenset()):
-        raise Conflict(
-            Code.INVALID_TRANSITION,
-            f"status: cannot go from {old} to {to}.",
-        )
-    now = timezone.now()
-    case.status = to
+) -> str:
+    """Move the case through `KycCase.TRANSITIONS` (with `fields`, the history row
+    and, for a decision, the `KycDecided` event), and the profile, which mirrors
+    its latest case, with it. Returns the old status."""
+    old = transition(
+        obj=case,
+        to=to,
+        history=KycStatusEvent,
+        fields=fields,
+        history_fields={
+            "action": action,
+            "actor": actor,
+            "reason_codes": list(reason_codes or []),
+            "internal_note": internal_note,
+        },
+        event=KycDecided.of,
+        from_status=from_status,
+    )
     profile.status = to
-    profile.updated_at = now
-    case.save()
+    profile.updated_at = timezone.now()
     profile.save(update_fields=["status", "updated_at"])
-    return KycStatusEvent.objects.create(
-        case=case,
-        action=action,
-        from_status=old,
-        to_status=to,
-        actor=actor,
-        reason_codes=list(reason_codes or []),
-        internal_note=internal_note,
-        created_at=now,
+    return old
+
+
+def _document_move(
+    document: KycDocument,
+    *,
+    case: KycCase,
+    to: str,
+    reviewer: User,
+    reason_code: str = "",
+    user_note: str = "",
+    internal_note: str = "",
+) -> str:
+    """Decide (or supersede) a document through `KycDocument.TRANSITIONS`, with
+    its history row on the case. Returns the old status."""
+    return transition(
+        obj=document,
+        to=to,
+        history=KycStatusEvent,
+        fields={
+            "reason_code": reason_code,
+            "user_note": user_note,
+            "decided_by": reviewer,
+            "decided_at": timezone.now(),
+        },
+        history_fields={
+            "case": case,
+            "action": EventAction.DOCUMENT_DECIDED,
+            "actor": reviewer,
+            "reason_codes": [reason_code] if reason_code else [],
+            "internal_note": internal_note,
+        },
     )
 
 
@@ -99,6 +124,15 @@ def _lock_case(case_id: int) -> tuple[KycProfile, KycCase]:
         KycProfile.objects.select_for_update().select_related("user").get(pk=profile_id)
     )
     case = KycCase.objects.select_for_update().get(pk=case_id)
+    case.profile = profile  # already locked and loaded
+    return profile, case
+
+
+def _claimed_case(case_id: int, reviewer: User) -> tuple[KycProfile, KycCase]:
+    """Lock a case its reviewer has claimed, before deciding anything on it."""
+    profile, case = _lock_case(case_id)
+    _require_reviewer(reviewer, profile)
+    _require_claimed_by(case, reviewer)
     return profile, case
 
 

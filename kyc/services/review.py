@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -9,7 +11,6 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import ApplicationError, Conflict, Forbidden, NotFound
-from kyc import emails
 from kyc.errors import KycErrorCode as Code
 from kyc.models import (
     CaseReason,
@@ -19,14 +20,15 @@ from kyc.models import (
     EventAction,
     KycCase,
     KycDocument,
-    KycStatusEvent,
+    KycProfile,
 )
 from kyc.selectors import kyc_user_is_reviewer
 from kyc.services._common import (
     S,
     _audit,
+    _claimed_case,
+    _document_move,
     _lock_case,
-    _require_claimed_by,
     _require_reviewer,
     _transition,
 )
@@ -53,14 +55,13 @@ def kyc_case_claim(
             Code.SECOND_APPROVER_REQUIRED,
             "case: you gave the first approval; another reviewer gives the second.",
         )
-    case.claimed_by = reviewer
-    case.claimed_at = timezone.now()
     _transition(
         profile=profile,
         case=case,
         to=S.IN_REVIEW,
         action=EventAction.CLAIMED,
         actor=reviewer,
+        fields={"claimed_by": reviewer, "claimed_at": timezone.now()},
     )
     _audit(
         AuditCode.KYC_CLAIMED,
@@ -93,8 +94,6 @@ def kyc_case_release(
             "case: only its claimer or a superuser may release it.",
         )
     previous = case.claimed_by
-    case.claimed_by = None
-    case.claimed_at = None
     _transition(
         profile=profile,
         case=case,
@@ -102,6 +101,7 @@ def kyc_case_release(
         action=EventAction.RELEASED,
         actor=reviewer,
         internal_note=internal_note,
+        fields=_UNCLAIMED,
     )
     _audit(
         AuditCode.KYC_RELEASED,
@@ -130,9 +130,7 @@ def kyc_document_decide(
     user will read). A decision may be changed until the case is decided; the
     same decision again (same status, reason and note) is a no-op: no history
     row, no audit event."""
-    profile, case = _lock_case(case_id)
-    _require_reviewer(reviewer, profile)
-    _require_claimed_by(case, reviewer)
+    profile, case = _claimed_case(case_id, reviewer)
     if case.first_approved_by_id is not None:
         raise Conflict(
             Code.DOCUMENT_LOCKED,
@@ -170,21 +168,13 @@ def kyc_document_decide(
         # The same decision again (a second click, a retried POST): nothing
         # changed, so no history row and no audit event.
         return document
-    old_status = document.status
-    document.status = new_status
-    document.reason_code = reason_code
-    document.user_note = user_note
-    document.decided_by = reviewer
-    document.decided_at = timezone.now()
-    document.save()
-    KycStatusEvent.objects.create(
+    old_status = _document_move(
+        document,
         case=case,
-        document=document,
-        action=EventAction.DOCUMENT_DECIDED,
-        from_status=old_status,
-        to_status=new_status,
-        actor=reviewer,
-        reason_codes=[reason_code] if reason_code else [],
+        to=new_status,
+        reviewer=reviewer,
+        reason_code=reason_code,
+        user_note=user_note,
         internal_note=internal_note,
     )
     _audit(
@@ -198,22 +188,54 @@ def kyc_document_decide(
     return document
 
 
-def _decision_audit(code, *, profile, case, reviewer, meta, old, extra=None):
+_UNCLAIMED = {"claimed_by": None, "claimed_at": None}
+
+_DECISION_AUDIT: dict[str, AuditCode] = {
+    S.APPROVED: AuditCode.KYC_APPROVED,
+    S.REJECTED: AuditCode.KYC_REJECTED,
+    S.RESUBMISSION_REQUESTED: AuditCode.KYC_RESUBMISSION_REQUESTED,
+}
+
+
+def _decide(
+    *,
+    profile: KycProfile,
+    case: KycCase,
+    reviewer: User,
+    to: str,
+    internal_note: str,
+    meta: RequestMeta | None,
+    reason_codes: list[str] | None = None,
+    fields: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> KycCase:
+    """Close a claimed case: who decided and when, the claim let go, the move
+    (history row; the `KycDecided` event, whose subscriber emails the user after
+    commit) and the audit event."""
+    old = _transition(
+        profile=profile,
+        case=case,
+        to=to,
+        action=EventAction(to),
+        actor=reviewer,
+        reason_codes=reason_codes,
+        internal_note=internal_note,
+        fields={
+            "decided_by": reviewer,
+            "decided_at": timezone.now(),
+            **_UNCLAIMED,
+            **(fields or {}),
+        },
+    )
     _audit(
-        code,
+        _DECISION_AUDIT[to],
         profile=profile,
         actor=reviewer,
         target=case,
         meta=meta,
-        extra={"old": old, "new": case.status, **(extra or {})},
+        extra={"old": old, "new": to, **(extra or {})},
     )
-
-
-def _finish(case: KycCase, reviewer: User) -> None:
-    case.decided_by = reviewer
-    case.decided_at = timezone.now()
-    case.claimed_by = None
-    case.claimed_at = None
+    return case
 
 
 @transaction.atomic
@@ -227,9 +249,7 @@ def kyc_case_approve(
     """Approve a claimed case whose documents are all accepted. For a high-risk
     country the first approval puts the case back in the queue for a second,
     different reviewer."""
-    profile, case = _lock_case(case_id)
-    _require_reviewer(reviewer, profile)
-    _require_claimed_by(case, reviewer)
+    profile, case = _claimed_case(case_id, reviewer)
     documents = list(case.documents.all())
     undecided = [doc for doc in documents if doc.status != DocumentStatus.ACCEPTED]
     if undecided:
@@ -248,27 +268,27 @@ def kyc_case_approve(
                 Code.DOCUMENTS_MISSING,
                 f"documents: no accepted {' or '.join(group)}; request it again.",
             )
-    old = case.status
     if case.needs_second_approval and case.first_approved_by_id is None:
-        case.first_approved_by = reviewer
-        case.first_approved_at = timezone.now()
-        case.claimed_by = None
-        case.claimed_at = None
-        _transition(
+        old = _transition(
             profile=profile,
             case=case,
             to=S.SUBMITTED,
             action=EventAction.FIRST_APPROVAL,
             actor=reviewer,
             internal_note=internal_note,
+            fields={
+                "first_approved_by": reviewer,
+                "first_approved_at": timezone.now(),
+                **_UNCLAIMED,
+            },
         )
-        _decision_audit(
+        _audit(
             AuditCode.KYC_FIRST_APPROVAL,
             profile=profile,
-            case=case,
-            reviewer=reviewer,
+            actor=reviewer,
+            target=case,
             meta=meta,
-            old=old,
+            extra={"old": old, "new": case.status},
         )
         return case
     if case.first_approved_by_id == reviewer.pk:
@@ -276,26 +296,15 @@ def kyc_case_approve(
             Code.SECOND_APPROVER_REQUIRED,
             "case: the second approval must come from another reviewer.",
         )
-    _finish(case, reviewer)
-    _transition(
-        profile=profile,
-        case=case,
-        to=S.APPROVED,
-        action=EventAction.APPROVED,
-        actor=reviewer,
-        internal_note=internal_note,
-    )
-    _decision_audit(
-        AuditCode.KYC_APPROVED,
+    return _decide(
         profile=profile,
         case=case,
         reviewer=reviewer,
+        to=S.APPROVED,
+        internal_note=internal_note,
         meta=meta,
-        old=old,
         extra={"first_approved_by": case.first_approved_by_id},
     )
-    emails.send_decision_on_commit(case_id=case.pk)
-    return case
 
 
 @transaction.atomic
@@ -309,9 +318,7 @@ def kyc_case_reject(
     meta: RequestMeta | None = None,
 ) -> KycCase:
     """Reject a claimed case for good (the user cannot submit again)."""
-    profile, case = _lock_case(case_id)
-    _require_reviewer(reviewer, profile)
-    _require_claimed_by(case, reviewer)
+    profile, case = _claimed_case(case_id, reviewer)
     codes = sorted(set(reason_codes or []))
     unknown = [code for code in codes if code not in CaseReason.values]
     if not codes or unknown:
@@ -329,30 +336,17 @@ def kyc_case_reject(
             "user_message: explain the reason 'other' to the user.",
             details={"user_message": ["Required with the reason 'other'."]},
         )
-    old = case.status
-    case.reason_codes = codes
-    case.user_message = user_message
-    _finish(case, reviewer)
-    _transition(
-        profile=profile,
-        case=case,
-        to=S.REJECTED,
-        action=EventAction.REJECTED,
-        actor=reviewer,
-        reason_codes=codes,
-        internal_note=internal_note,
-    )
-    _decision_audit(
-        AuditCode.KYC_REJECTED,
+    return _decide(
         profile=profile,
         case=case,
         reviewer=reviewer,
+        to=S.REJECTED,
+        internal_note=internal_note,
         meta=meta,
-        old=old,
+        reason_codes=codes,
+        fields={"reason_codes": codes, "user_message": user_message},
         extra={"reason_codes": codes},
     )
-    emails.send_decision_on_commit(case_id=case.pk)
-    return case
 
 
 @transaction.atomic
@@ -368,9 +362,7 @@ def kyc_case_request_resubmission(
     """Ask the user to send the named document types again (rejected documents'
     types are always included). Those documents are marked superseded; the others
     carry over to the next round with their decisions."""
-    profile, case = _lock_case(case_id)
-    _require_reviewer(reviewer, profile)
-    _require_claimed_by(case, reviewer)
+    profile, case = _claimed_case(case_id, reviewer)
     unknown = [t for t in document_types or [] if t not in DocumentType.values]
     if unknown:
         raise ApplicationError(
@@ -391,52 +383,28 @@ def kyc_case_request_resubmission(
             "document_types: name at least one document to send again.",
             details={"document_types": ["Required."]},
         )
-    superseded = [
-        doc
-        for doc in documents
-        if doc.doc_type in requested
-        and doc.status in (DocumentStatus.PENDING, DocumentStatus.ACCEPTED)
-    ]
-    now = timezone.now()
-    for doc in superseded:
-        KycStatusEvent.objects.create(
-            case=case,
-            document=doc,
-            action=EventAction.DOCUMENT_DECIDED,
-            from_status=doc.status,
-            to_status=DocumentStatus.SUPERSEDED,
-            actor=reviewer,
-            created_at=now,
-        )
-        doc.status = DocumentStatus.SUPERSEDED
-        doc.reason_code = ""
-        doc.decided_by = reviewer
-        doc.decided_at = now
-        doc.save()
-    old = case.status
-    case.requested_documents = requested
-    case.user_message = user_message.strip()
-    _finish(case, reviewer)
-    _transition(
-        profile=profile,
-        case=case,
-        to=S.RESUBMISSION_REQUESTED,
-        action=EventAction.RESUBMISSION_REQUESTED,
-        actor=reviewer,
-        reason_codes=requested,
-        internal_note=internal_note,
-    )
-    _decision_audit(
-        AuditCode.KYC_RESUBMISSION_REQUESTED,
+    for doc in documents:
+        if doc.doc_type in requested and doc.status in (
+            DocumentStatus.PENDING,
+            DocumentStatus.ACCEPTED,
+        ):
+            _document_move(
+                doc, case=case, to=DocumentStatus.SUPERSEDED, reviewer=reviewer
+            )
+    return _decide(
         profile=profile,
         case=case,
         reviewer=reviewer,
+        to=S.RESUBMISSION_REQUESTED,
+        internal_note=internal_note,
         meta=meta,
-        old=old,
+        reason_codes=requested,
+        fields={
+            "requested_documents": requested,
+            "user_message": user_message.strip(),
+        },
         extra={"requested_documents": requested},
     )
-    emails.send_decision_on_commit(case_id=case.pk)
-    return case
 
 
 @transaction.atomic

@@ -69,6 +69,7 @@ from trading.models import (
     OrderStatusChange,
     Trade,
 )
+from trading.transitions import order_transition_check
 from wallet.ledger import (
     HoldLeg,
     JournalSpec,
@@ -831,6 +832,7 @@ class _Batch:
     def _set_status(self, order: Order, status: str, reason: str = "") -> None:
         if order.status == status:
             return
+        order_transition_check(old=order.status, new=status)
         self.history.append(
             new_instance(
                 OrderStatusChange,

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.append_only import append_only_triggers
+from config.models import StatusChange
 from wallet.destinations import PayoutRail
 
 USER = settings.AUTH_USER_MODEL
@@ -84,21 +84,9 @@ class Beneficiary(models.Model):
         )
 
 
-class BeneficiaryStatusChange(models.Model):
+class BeneficiaryStatusChange(StatusChange):
     beneficiary = models.ForeignKey(
         Beneficiary, on_delete=models.PROTECT, related_name="history"
     )
     old_status = models.CharField(max_length=24, blank=True)
     new_status = models.CharField(max_length=24)
-    acting_user = models.ForeignKey(
-        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ("created_at", "id")
-        triggers = append_only_triggers()
-
-    def __str__(self) -> str:
-        return f"{self.old_status or '-'} -> {self.new_status}"

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config.append_only import append_only_triggers
+from config.models import StatusChange
 from wallet.destinations import PayoutRail
 from wallet.models.beneficiaries import Beneficiary
 from wallet.models.ledger import Asset, Hold, Journal
@@ -64,24 +64,10 @@ class Deposit(models.Model):
         return f"deposit {self.pk} {self.provider}:{self.provider_reference}"
 
 
-class DepositStatusChange(models.Model):
+class DepositStatusChange(StatusChange):
     deposit = models.ForeignKey(
         Deposit, on_delete=models.PROTECT, related_name="history"
     )
-    old_status = models.CharField(max_length=16, blank=True)
-    new_status = models.CharField(max_length=16)
-    acting_user = models.ForeignKey(
-        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ("created_at", "id")
-        triggers = append_only_triggers()
-
-    def __str__(self) -> str:
-        return f"{self.old_status or '-'} -> {self.new_status}"
 
 
 class Withdrawal(models.Model):
@@ -215,24 +201,10 @@ class Withdrawal(models.Model):
         return f"withdrawal {self.pk}"
 
 
-class WithdrawalStatusChange(models.Model):
+class WithdrawalStatusChange(StatusChange):
     withdrawal = models.ForeignKey(
         Withdrawal, on_delete=models.PROTECT, related_name="history"
     )
-    old_status = models.CharField(max_length=16, blank=True)
-    new_status = models.CharField(max_length=16)
-    acting_user = models.ForeignKey(
-        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ("created_at", "id")
-        triggers = append_only_triggers()
-
-    def __str__(self) -> str:
-        return f"{self.old_status or '-'} -> {self.new_status}"
 
 
 class Adjustment(models.Model):
@@ -286,24 +258,10 @@ class Adjustment(models.Model):
         return f"adjustment {self.pk}"
 
 
-class AdjustmentStatusChange(models.Model):
+class AdjustmentStatusChange(StatusChange):
     adjustment = models.ForeignKey(
         Adjustment, on_delete=models.PROTECT, related_name="history"
     )
-    old_status = models.CharField(max_length=16, blank=True)
-    new_status = models.CharField(max_length=16)
-    acting_user = models.ForeignKey(
-        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    note = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ("created_at", "id")
-        triggers = append_only_triggers()
-
-    def __str__(self) -> str:
-        return f"{self.old_status or '-'} -> {self.new_status}"
 
 
 class Transfer(models.Model):

@@ -11,12 +11,14 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import ApplicationError, Forbidden
+from config.transitions import transition
 from wallet.errors import WalletErrorCode as Code
+from wallet.events import AdjustmentDecided
 from wallet.ledger import Posting, account_ensure, ledger_post
 from wallet.models import Account, Adjustment, AdjustmentStatusChange, Asset, Journal
 from wallet.money import MAX_UNITS, format_units
 from wallet.services.approvals import money_approver_check, note_clean
-from wallet.services.common import require_perm, status_transition
+from wallet.services.common import require_perm
 
 REQUEST_PERMISSION = "wallet.add_adjustment"
 APPROVE_PERMISSION = "wallet.approve_adjustment"
@@ -90,6 +92,19 @@ def _check_checker(adjustment: Adjustment, operator: User) -> None:
         raise Forbidden(Code.FOUR_EYES, "Four eyes: you cannot adjust your own wallet.")
 
 
+def _decide(adjustment: Adjustment, *, to: str, operator: User, note: str) -> str:
+    """The checker's decision: the move, who decided and when, the history row
+    and the `AdjustmentDecided` event."""
+    return transition(
+        obj=adjustment,
+        to=to,
+        history=AdjustmentStatusChange,
+        fields={"decided_by": operator, "decided_at": timezone.now()},
+        history_fields={"acting_user": operator, "note": note},
+        event=AdjustmentDecided.of,
+    )
+
+
 @transaction.atomic
 def adjustment_approve(
     *,
@@ -106,12 +121,8 @@ def adjustment_approve(
     money_approver_check(
         approver=operator, user=adjustment.user, requested_by=adjustment.requested_by
     )
-    old = status_transition(
-        obj=adjustment,
-        new_status=Adjustment.Status.APPROVED,
-        history=AdjustmentStatusChange,
-        acting_user=operator,
-        note=note,
+    old = _decide(
+        adjustment, to=Adjustment.Status.APPROVED, operator=operator, note=note
     )
     asset = adjustment.asset
     adjustment.journal = ledger_post(
@@ -131,11 +142,7 @@ def adjustment_approve(
         ],
         metadata={"adjustment": adjustment.pk, "reason": adjustment.reason},
     )
-    adjustment.decided_by = operator
-    adjustment.decided_at = timezone.now()
-    adjustment.save(
-        update_fields=["status", "journal", "decided_by", "decided_at", "updated_at"]
-    )
+    adjustment.save(update_fields=["journal"])
     audit_event_record(
         code=AuditCode.ADJUSTMENT_APPROVED,
         user=adjustment.user,
@@ -158,16 +165,9 @@ def adjustment_reject(
     reason = note_clean(reason, field="reason")
     adjustment = _lock(adjustment)
     _check_checker(adjustment, operator)
-    old = status_transition(
-        obj=adjustment,
-        new_status=Adjustment.Status.REJECTED,
-        history=AdjustmentStatusChange,
-        acting_user=operator,
-        note=reason,
+    old = _decide(
+        adjustment, to=Adjustment.Status.REJECTED, operator=operator, note=reason
     )
-    adjustment.decided_by = operator
-    adjustment.decided_at = timezone.now()
-    adjustment.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
     audit_event_record(
         code=AuditCode.ADJUSTMENT_REJECTED,
         user=adjustment.user,

@@ -24,10 +24,11 @@ from accounts.models import AuditCode, User
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import ApplicationError, Conflict, NotFound
+from config.transitions import transition
 from wallet.destinations import PayoutRail, destination_normalize
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Beneficiary, BeneficiaryStatusChange
-from wallet.services.common import second_factor_check, status_transition
+from wallet.services.common import second_factor_check
 
 logger = logging.getLogger(__name__)
 
@@ -269,19 +270,13 @@ def _confirm(
 ) -> Beneficiary:
     """Move a locked pending beneficiary to confirmed at `at`; audit it."""
     _require_pending(beneficiary)
-    old = status_transition(
+    cooloff = timedelta(hours=settings.WALLET_BENEFICIARY_COOLOFF_HOURS)
+    old = transition(
         obj=beneficiary,
-        new_status=Beneficiary.Status.CONFIRMED,
+        to=Beneficiary.Status.CONFIRMED,
         history=BeneficiaryStatusChange,
-        acting_user=acting_user,
-        note=f"confirmed by {method}",
-    )
-    beneficiary.confirmed_at = at
-    beneficiary.usable_from = at + timedelta(
-        hours=settings.WALLET_BENEFICIARY_COOLOFF_HOURS
-    )
-    beneficiary.save(
-        update_fields=["status", "confirmed_at", "usable_from", "updated_at"]
+        fields={"confirmed_at": at, "usable_from": at + cooloff},
+        history_fields={"acting_user": acting_user, "note": f"confirmed by {method}"},
     )
     audit_event_record(
         code=AuditCode.BENEFICIARY_CONFIRMED,
@@ -373,13 +368,12 @@ def beneficiary_remove(
     to it keep their snapshot; no new one can use it."""
     _owned(beneficiary, user)
     beneficiary = _lock(beneficiary)
-    old = status_transition(
+    old = transition(
         obj=beneficiary,
-        new_status=Beneficiary.Status.REMOVED,
+        to=Beneficiary.Status.REMOVED,
         history=BeneficiaryStatusChange,
-        acting_user=user,
+        history_fields={"acting_user": user},
     )
-    beneficiary.save(update_fields=["status", "updated_at"])
     audit_event_record(
         code=AuditCode.BENEFICIARY_REMOVED,
         user=user,

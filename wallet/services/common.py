@@ -1,19 +1,17 @@
-"""Helpers shared by the wallet's services: asset lookup, status transitions, the
-user's second factor."""
+"""Helpers shared by the wallet's services: asset lookup, permissions, the user's
+second factor. Status changes go through `config.transitions.transition`."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import models
-from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework import status
 
 from accounts.models import User
 from accounts.selectors import user_has_two_factor
 from accounts.services import otp_verify
-from config.errors import ApplicationError, Conflict, Forbidden, Unprocessable
+from config.errors import ApplicationError, Forbidden, Unprocessable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Asset
 
@@ -34,36 +32,6 @@ def asset_get(*, code: str, field: str = "asset", active: bool = True) -> Asset:
             details={field: ["Asset is not active."]},
         )
     return asset
-
-
-def status_transition(
-    *,
-    obj: models.Model,
-    new_status: str,
-    history: type[models.Model],
-    acting_user: User | None,
-    note: str = "",
-) -> str:
-    """Move `obj` (a locked row) to `new_status` if its TRANSITIONS allow it, and
-    write the history row. Returns the old status."""
-    old = obj.status
-    if new_status not in obj.TRANSITIONS.get(old, ()):
-        raise Conflict(
-            Code.INVALID_TRANSITION,
-            f"status: cannot go from {old} to {new_status}.",
-            details={"status": [old]},
-        )
-    obj.status = new_status
-    obj.updated_at = timezone.now()
-    fk = obj._meta.model_name
-    history.objects.create(
-        **{fk: obj},
-        old_status=old,
-        new_status=new_status,
-        acting_user=acting_user,
-        note=note[:255],
-    )
-    return old
 
 
 def require_perm(user: User, perm: str) -> None:

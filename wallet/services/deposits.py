@@ -11,13 +11,14 @@ from django.db import transaction
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import ApplicationError, Forbidden, NotFound
+from config.transitions import transition
 from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
+from wallet.events import DepositCredited
 from wallet.ledger import Posting, account_ensure, ledger_post
 from wallet.models import Account, Asset, Deposit, DepositStatusChange, Journal
 from wallet.money import format_units, to_units
 from wallet.providers import provider_get
-from wallet.services.common import status_transition
 
 DEFAULT_PROVIDER = "sandbox"
 
@@ -100,9 +101,9 @@ def deposit_webhook_process(
                 f"{asset.code}.",
                 status_code=422,
             )
-        note = f"{gateway.name} event {event.event_id}"
+        journal = None
         if outcome == Deposit.Status.CREDITED:
-            deposit.journal = ledger_post(
+            journal = ledger_post(
                 kind=Journal.Kind.DEPOSIT,
                 reference=f"{gateway.name}:{event.reference}",
                 postings=[
@@ -122,14 +123,14 @@ def deposit_webhook_process(
             code = AuditCode.DEPOSIT_CREDITED
         else:
             code = AuditCode.DEPOSIT_FAILED
-        old = status_transition(
+        old = transition(
             obj=deposit,
-            new_status=outcome,
+            to=outcome,
             history=DepositStatusChange,
-            acting_user=None,
-            note=note,
+            fields={"journal": journal},
+            history_fields={"note": f"{gateway.name} event {event.event_id}"},
+            event=DepositCredited.of,
         )
-        deposit.save(update_fields=["status", "journal", "updated_at"])
         audit_event_record(
             code=code,
             user=deposit.user,

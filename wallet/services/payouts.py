@@ -15,18 +15,19 @@ from accounts.services import RequestMeta
 from config.errors import ApplicationError, Conflict
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, hold_post, ledger_post
-from wallet.models import Account, Asset, Journal, Withdrawal, WithdrawalStatusChange
+from wallet.models import Account, Asset, Journal, Withdrawal
 from wallet.services.approvals import (
     money_approver_check,
     note_clean,
     withdrawal_cooloff_check,
 )
-from wallet.services.common import require_perm, status_transition
+from wallet.services.common import require_perm
 from wallet.services.withdrawals import (
     APPROVE_PERMISSION,
     lock_withdrawal,
     record_withdrawal_event,
     refuse_own_withdrawal,
+    withdrawal_transition,
 )
 
 
@@ -75,12 +76,16 @@ def withdrawal_mark_sent(
     reference = _payout_reference_clean(
         payout_reference, asset=withdrawal.asset, withdrawal_id=withdrawal.pk
     )
-    old = status_transition(
-        obj=withdrawal,
-        new_status=Withdrawal.Status.SENT,
-        history=WithdrawalStatusChange,
-        acting_user=operator,
+    old = withdrawal_transition(
+        withdrawal,
+        to=Withdrawal.Status.SENT,
+        actor=operator,
         note=note,
+        fields={
+            "payout_reference": reference,
+            "sent_by": operator,
+            "sent_at": timezone.now(),
+        },
     )
     hold_post(
         hold=withdrawal.hold,
@@ -98,12 +103,6 @@ def withdrawal_mark_sent(
             "destination": withdrawal.destination,
             "payout_reference": reference,
         },
-    )
-    withdrawal.payout_reference = reference
-    withdrawal.sent_by = operator
-    withdrawal.sent_at = timezone.now()
-    withdrawal.save(
-        update_fields=["status", "payout_reference", "sent_by", "sent_at", "updated_at"]
     )
     record_withdrawal_event(
         withdrawal,
@@ -130,15 +129,13 @@ def withdrawal_complete(
     note = note_clean(note)
     withdrawal = lock_withdrawal(withdrawal)
     refuse_own_withdrawal(withdrawal, operator)
-    old = status_transition(
-        obj=withdrawal,
-        new_status=Withdrawal.Status.COMPLETED,
-        history=WithdrawalStatusChange,
-        acting_user=operator,
+    old = withdrawal_transition(
+        withdrawal,
+        to=Withdrawal.Status.COMPLETED,
+        actor=operator,
         note=note,
+        fields={"settled_at": timezone.now()},
     )
-    withdrawal.settled_at = timezone.now()
-    withdrawal.save(update_fields=["status", "settled_at", "updated_at"])
     record_withdrawal_event(
         withdrawal,
         code=AuditCode.WITHDRAWAL_COMPLETED,
@@ -166,12 +163,15 @@ def withdrawal_fail(
     note = note_clean(note)
     withdrawal = lock_withdrawal(withdrawal)
     money_approver_check(approver=operator, user=withdrawal.user)
-    old = status_transition(
-        obj=withdrawal,
-        new_status=Withdrawal.Status.FAILED,
-        history=WithdrawalStatusChange,
-        acting_user=operator,
+    old = withdrawal_transition(
+        withdrawal,
+        to=Withdrawal.Status.FAILED,
+        actor=operator,
         note=note,
+        fields={
+            "settled_at": timezone.now(),
+            "reason": "The payout failed; the funds are back in your balance.",
+        },
     )
     asset = withdrawal.asset
     ledger_post(
@@ -195,9 +195,6 @@ def withdrawal_fail(
             "payout_reference": withdrawal.payout_reference,
         },
     )
-    withdrawal.settled_at = timezone.now()
-    withdrawal.reason = "The payout failed; the funds are back in your balance."
-    withdrawal.save(update_fields=["status", "settled_at", "reason", "updated_at"])
     record_withdrawal_event(
         withdrawal,
         code=AuditCode.WITHDRAWAL_FAILED,

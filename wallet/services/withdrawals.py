@@ -28,9 +28,11 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.errors import Conflict, Forbidden, NotFound, Unprocessable
+from config.transitions import transition
 from kyc.selectors import kyc_is_verified
 from wallet.destinations import PayoutRail, asset_payout_rails
 from wallet.errors import WalletErrorCode as Code
+from wallet.events import WithdrawalDecided
 from wallet.ledger import (
     accounts_lock,
     hold_create,
@@ -50,11 +52,7 @@ from wallet.services.approvals import (
     note_clean,
     withdrawal_cooloff_check,
 )
-from wallet.services.common import (
-    require_perm,
-    second_factor_check,
-    status_transition,
-)
+from wallet.services.common import require_perm, second_factor_check
 
 APPROVE_PERMISSION = "wallet.approve_withdrawal"
 
@@ -218,6 +216,26 @@ def lock_withdrawal(withdrawal: Withdrawal) -> Withdrawal:
     )
 
 
+def withdrawal_transition(
+    withdrawal: Withdrawal,
+    *,
+    to: str,
+    actor: User,
+    note: str,
+    fields: dict[str, object],
+) -> str:
+    """Every move after the request: the table, the fields that go with it, the
+    history row and, for a decision, the `WithdrawalDecided` event."""
+    return transition(
+        obj=withdrawal,
+        to=to,
+        history=WithdrawalStatusChange,
+        fields=fields,
+        history_fields={"acting_user": actor, "note": note},
+        event=WithdrawalDecided.of,
+    )
+
+
 def refuse_own_withdrawal(withdrawal: Withdrawal, operator: User) -> None:
     if operator.pk == withdrawal.user_id:
         raise Forbidden(
@@ -273,25 +291,14 @@ def withdrawal_approve(
     first = withdrawal.status == Withdrawal.Status.REQUESTED and needs_second_approval(
         asset=withdrawal.asset, amount=withdrawal.amount
     )
-    old = status_transition(
-        obj=withdrawal,
-        new_status=(
-            Withdrawal.Status.FIRST_APPROVED if first else Withdrawal.Status.APPROVED
-        ),
-        history=WithdrawalStatusChange,
-        acting_user=operator,
+    who = "first_approved" if first else "decided"
+    old = withdrawal_transition(
+        withdrawal,
+        to=Withdrawal.Status.FIRST_APPROVED if first else Withdrawal.Status.APPROVED,
+        actor=operator,
         note=note,
+        fields={f"{who}_by": operator, f"{who}_at": timezone.now()},
     )
-    now = timezone.now()
-    if first:
-        withdrawal.first_approved_by = operator
-        withdrawal.first_approved_at = now
-        fields = ["first_approved_by", "first_approved_at"]
-    else:
-        withdrawal.decided_by = operator
-        withdrawal.decided_at = now
-        fields = ["decided_by", "decided_at"]
-    withdrawal.save(update_fields=["status", "updated_at", *fields])
     record_withdrawal_event(
         withdrawal,
         code=(
@@ -316,21 +323,13 @@ def _release(
     code: AuditCode,
     meta: RequestMeta | None,
 ) -> Withdrawal:
-    old = status_transition(
-        obj=withdrawal,
-        new_status=new_status,
-        history=WithdrawalStatusChange,
-        acting_user=actor,
-        note=reason,
+    fields: dict[str, object] = {"reason": reason[:255]}
+    if new_status == Withdrawal.Status.REJECTED:
+        fields |= {"decided_by": actor, "decided_at": timezone.now()}
+    old = withdrawal_transition(
+        withdrawal, to=new_status, actor=actor, note=reason, fields=fields
     )
     hold_void(hold=withdrawal.hold, metadata={"withdrawal": withdrawal.pk})
-    withdrawal.reason = reason[:255]
-    fields = ["status", "reason", "updated_at"]
-    if new_status == Withdrawal.Status.REJECTED:
-        withdrawal.decided_by = actor
-        withdrawal.decided_at = timezone.now()
-        fields += ["decided_by", "decided_at"]
-    withdrawal.save(update_fields=fields)
     audit_event_record(
         code=code,
         user=withdrawal.user,

@@ -1,0 +1,107 @@
+"""KYC decisions as domain events (kyc/events.py): `KycDecided` is recorded by the
+decision's transition, and its after-commit subscriber emails the user."""
+
+from unittest import mock
+
+import pytest
+from django.core import mail
+
+from accounts.testing import make_user
+from config import events
+from config.tests.recording import recorded
+from kyc import services
+from kyc.emails import decision_email_send
+from kyc.events import KycDecided
+from kyc.tests.helpers import approve, make_reviewer, submitted_case
+
+pytestmark = pytest.mark.django_db
+
+
+def _claimed(user=None, **profile):
+    case = submitted_case(user or make_user(), **profile)
+    reviewer = make_reviewer()
+    services.kyc_case_claim(case_id=case.pk, reviewer=reviewer)
+    return case, reviewer
+
+
+def test_the_email_is_the_decisions_after_commit_subscriber():
+    assert decision_email_send in events.subscribers(KycDecided, events.ON_COMMIT)
+    assert events.subscribers(KycDecided, events.IN_TRANSACTION) == ()
+
+
+def test_each_decision_is_recorded_with_what_the_user_may_read():
+    approved_user = make_user()
+    approved = submitted_case(approved_user)
+    rejected, rita = _claimed()
+    resubmit, rob = _claimed()
+    with recorded(KycDecided) as seen:
+        approve(approved, make_reviewer())
+        services.kyc_case_reject(
+            case_id=rejected.pk,
+            reviewer=rita,
+            reason_codes=["underage", "other"],
+            user_message="The date of birth does not match.",
+            internal_note="not for the user",
+        )
+        services.kyc_case_request_resubmission(
+            case_id=resubmit.pk, reviewer=rob, document_types=["selfie"]
+        )
+    assert seen == [
+        KycDecided(approved.pk, approved_user.pk, "approved", (), (), ""),
+        KycDecided(
+            rejected.pk,
+            rejected.profile.user_id,
+            "rejected",
+            ("other", "underage"),
+            (),
+            "The date of birth does not match.",
+        ),
+        KycDecided(
+            resubmit.pk, resubmit.profile.user_id, "resubmission_requested",
+            (), ("selfie",), "",
+        ),
+    ]  # fmt: skip
+
+
+def test_claims_releases_and_a_first_approval_are_not_decisions(settings):
+    settings.KYC_HIGH_RISK_COUNTRIES = ["IR"]
+    case = submitted_case(make_user(), country="IR")
+    reviewer = make_reviewer()
+    with recorded(KycDecided) as seen:
+        services.kyc_case_claim(case_id=case.pk, reviewer=reviewer)
+        services.kyc_case_release(case_id=case.pk, reviewer=reviewer)
+        approve(case, reviewer)
+    case.refresh_from_db()
+    assert (case.status, case.first_approved_by) == ("submitted", reviewer)
+    assert seen == []
+
+
+def test_the_email_leaves_only_after_commit(django_capture_on_commit_callbacks):
+    case, reviewer = _claimed()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.kyc_case_reject(
+            case_id=case.pk, reviewer=reviewer, reason_codes=["underage"]
+        )
+    assert mail.outbox == []
+    for callback in callbacks:
+        callback()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "Your identity verification was rejected"
+    assert mail.outbox[0].to == [case.profile.user.email]
+
+
+def test_a_mail_outage_is_logged_not_raised(django_capture_on_commit_callbacks):
+    case, reviewer = _claimed()
+    with (
+        mock.patch("kyc.emails.send_mail", side_effect=OSError("smtp down")),
+        mock.patch("kyc.emails.logger") as logger,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.kyc_case_reject(
+            case_id=case.pk, reviewer=reviewer, reason_codes=["underage"]
+        )
+    logger.exception.assert_called_once_with(
+        "KYC decision email for case %s failed", case.pk
+    )
+    case.refresh_from_db()
+    assert case.status == "rejected"
