@@ -30,3 +30,8 @@ class AccountsErrorCode(StrEnum):
     ROLE_NOT_HELD = "role_not_held"
     ROLE_REQUEST_OPEN = "role_request_open"
     INVALID_TRANSITION = "invalid_transition"
+    # Consent and closure
+    TERMS_NOT_ACCEPTED = "terms_not_accepted"
+    ACCOUNT_NOT_EMPTY = "account_not_empty"
+    ACCOUNT_CLOSED = "account_closed"
+    EXPORT_RATE_LIMITED = "export_rate_limited"

@@ -14,6 +14,20 @@ class SignupForm(forms.Form):
         error_messages={"invalid": "Enter a phone number: digits, spaces, +()-."},
     )
     password = forms.CharField(widget=forms.PasswordInput, max_length=128, strip=False)
+    accept_terms = forms.BooleanField(
+        label="I accept the terms of service and the privacy notice",
+        error_messages={
+            "required": "Accept the terms of service and the privacy notice to "
+            "open an account."
+        },
+    )
+
+
+class ConsentForm(forms.Form):
+    accept_terms = forms.BooleanField(
+        label="I have read and accept these documents",
+        error_messages={"required": "Tick the box to accept the documents."},
+    )
 
 
 class LoginForm(forms.Form):

@@ -17,6 +17,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        CLOSED = "closed", "Closed by the user"
 
     email = models.EmailField(max_length=254, unique=True)
     full_name = models.CharField(max_length=150)
@@ -29,6 +30,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Bumped on password change and suspension: tokens carrying an older value in
     # their "ver" claim are refused at once, not when their lifetime runs out.
     token_version = models.PositiveIntegerField(default=0)
+    # The versions of the legal documents this user last accepted (the history is
+    # in ConsentRecord); a newer current version asks again at the next sign-in.
+    terms_version = models.CharField(max_length=32, blank=True)
+    privacy_version = models.CharField(max_length=32, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -233,6 +239,32 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
+
+
+class LegalDocument(models.TextChoices):
+    TERMS = "terms", "Terms of service"
+    PRIVACY = "privacy", "Privacy notice"
+
+
+class ConsentRecord(models.Model):
+    """Append-only: a user accepted this version of a legal document, from where."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents"
+    )
+    document = models.CharField(max_length=16, choices=LegalDocument.choices)
+    version = models.CharField(max_length=32)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        triggers = append_only_triggers()
+
+    def __str__(self) -> str:
+        return f"{self.document} {self.version}"
 
 
 class IdempotencyKey(models.Model):

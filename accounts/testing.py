@@ -45,7 +45,7 @@ def make_user(
         )
     else:
         user = services.user_register(
-            email=email, password=password, full_name=full_name
+            email=email, password=password, full_name=full_name, accept_terms=True
         )
     user = services.user_roles_bootstrap(user=user, roles=list(roles))
     if is_staff and not user.is_staff:

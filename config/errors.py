@@ -98,9 +98,12 @@ _DRF_CODES = {
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(
+        response = Response(
             error_body(exc.code, exc.message, exc.details), status=exc.status_code
         )
+        if exc.status_code == 429 and "retry_after_seconds" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after_seconds"])
+        return response
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = exceptions.ValidationError(detail)

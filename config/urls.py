@@ -26,6 +26,7 @@ api_v1 = [
     path("", include("wallet.api.urls")),
     path("", include("trading.api.urls")),
     path("", include("marketdata.api.urls")),
+    path("", include("privacy.api_urls")),
 ]
 
 urlpatterns = [
@@ -42,6 +43,7 @@ urlpatterns = [
     path("wallet/", include("wallet.urls")),
     path("trading/", include("trading.urls")),
     path("", include("marketdata.urls")),
+    path("", include("privacy.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]

@@ -37,12 +37,31 @@ class RegisterInputSerializer(serializers.Serializer):
         allow_blank=True,
         error_messages={"invalid": "Enter a phone number: digits, spaces, +()-."},
     )
+    accept_terms = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Must be true: the user accepts the terms of service and the "
+        "privacy notice in force (GET /api/v1/legal lists them).",
+    )
 
 
 class LoginInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
     otp = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    accept_terms = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Needed only when a legal document changed since the user last "
+        "accepted it: the login then answers 403 `terms_not_accepted` naming them.",
+    )
+
+
+class LegalDocumentOutputSerializer(serializers.Serializer):
+    document = serializers.CharField()
+    title = serializers.CharField()
+    version = serializers.CharField()
+    url = serializers.CharField()
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="api-register"),
     path("auth/login", views.LoginView.as_view(), name="api-login"),
     path("auth/refresh", views.RefreshView.as_view(), name="api-refresh"),
+    path("legal", views.LegalDocumentsView.as_view(), name="api-legal"),
     path("auth/logout", views.LogoutView.as_view(), name="api-logout"),
     path(
         "auth/password", views.PasswordChangeView.as_view(), name="api-password-change"

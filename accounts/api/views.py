@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api import serializers as s
+from accounts.legal import documents_in_force
 from accounts.models import AuditEvent
 from accounts.selectors import security_event_list
 from accounts.services import RequestMeta
@@ -32,7 +33,11 @@ class RegisterView(APIView):
         request=s.RegisterInputSerializer,
         responses={201: s.UserOutputSerializer, **error_responses(400, 409, 429)},
         summary="Create an account",
-        description="Errors: `email_taken` (409), `weak_password` and `invalid` (400).",
+        description=(
+            "`accept_terms` must be true (the documents in force: "
+            "`GET /api/v1/legal`). Errors: `email_taken` (409), "
+            "`terms_not_accepted`, `weak_password` and `invalid` (400)."
+        ),
     )
     def post(self, request):
         data = s.RegisterInputSerializer(data=request.data)
@@ -54,7 +59,10 @@ class LoginView(APIView):
         summary="Log in and get a JWT pair",
         description=(
             "401 `invalid_credentials`, `otp_required` (2FA on, no code) or "
-            "`otp_invalid`; 403 `account_suspended`; 429 `login_locked` after "
+            "`otp_invalid`; 403 `account_suspended`, or `terms_not_accepted` when a "
+            "legal document changed since the user accepted it (`details.documents` "
+            "names them: log in again with `accept_terms` true); 429 "
+            "`login_locked` after "
             "repeated wrong passwords for this account from this client address "
             "(`Retry-After` and `details.retry_after_seconds` say how long to "
             "wait), or `throttled`."
@@ -68,8 +76,33 @@ class LoginView(APIView):
             email=data.validated_data["email"],
             password=data.validated_data["password"],
             otp=data.validated_data.get("otp") or None,
+            accept_terms=data.validated_data["accept_terms"],
         )
         return Response({"access": tokens.access, "refresh": tokens.refresh})
+
+
+class LegalDocumentsView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=["auth"],
+        responses={200: s.LegalDocumentOutputSerializer(many=True)},
+        summary="The legal documents in force",
+        description="Registering accepts these versions; when one changes, the "
+        "next login asks for `accept_terms`.",
+    )
+    def get(self, request):
+        docs = [
+            {
+                "document": doc.document,
+                "title": doc.title,
+                "version": doc.version,
+                "url": request.build_absolute_uri(doc.url),
+            }
+            for doc in documents_in_force()
+        ]
+        return Response(s.LegalDocumentOutputSerializer(docs, many=True).data)
 
 
 class RefreshView(APIView):

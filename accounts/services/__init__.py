@@ -115,8 +115,18 @@ def user_register(
     password: str,
     full_name: str,
     phone: str = "",
+    accept_terms: bool,
     meta: RequestMeta | None = None,
 ) -> User:
+    """A new trader. Signing up is accepting the legal documents in force: without
+    `accept_terms` nothing is written."""
+    if not accept_terms:
+        raise ApplicationError(
+            Code.TERMS_NOT_ACCEPTED,
+            "accept_terms: accept the terms of service and the privacy notice to "
+            "open an account.",
+            details={"accept_terms": ["Required."]},
+        )
     email = User.objects.normalize_email(email.strip()).lower()
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict(
@@ -130,7 +140,13 @@ def user_register(
         email=email, password=password, full_name=candidate.full_name, phone=phone
     )
     user.groups.add(Group.objects.get_or_create(name=Role.TRADER)[0])
-    audit_event_record(code=AuditCode.USER_REGISTERED, user=user, meta=meta)
+    accepted = consent_record(user=user, meta=meta)
+    audit_event_record(
+        code=AuditCode.USER_REGISTERED,
+        user=user,
+        meta=meta,
+        extra={"accepted": accepted},
+    )
     return user
 
 
@@ -289,12 +305,21 @@ def login_succeeded_record(*, request: HttpRequest, user: User, channel: str) ->
 
 
 def auth_login(
-    *, request: HttpRequest, email: str, password: str, otp: str | None
+    *,
+    request: HttpRequest,
+    email: str,
+    password: str,
+    otp: str | None,
+    accept_terms: bool = False,
 ) -> tuple[User, TokenPair]:
-    """API login: password (+ OTP when 2FA is on) -> a JWT pair."""
+    """API login: password (+ OTP when 2FA is on) (+ consent to documents that
+    changed since the last sign-in) -> a JWT pair."""
     user = auth_authenticate(request=request, email=email, password=password)
     auth_second_factor(request=request, user=user, otp=otp)
     with transaction.atomic():
+        consent_required_at_sign_in(
+            user=user, accept_terms=accept_terms, meta=RequestMeta.from_request(request)
+        )
         tokens = _issue_tokens(user)
         login_succeeded_record(request=request, user=user, channel="api")
     return user, tokens
@@ -516,6 +541,11 @@ def backup_codes_ensure(*, user: User, count: int = 10) -> list[str]:
 
 
 # Re-exported so callers have one namespace: `services.user_lock(...)`.
+from accounts.services.consent import (  # noqa: E402, F401
+    consent_accept,
+    consent_record,
+    consent_required_at_sign_in,
+)
 from accounts.services.roles import (  # noqa: E402, F401
     role_grant_approve,
     role_grant_cancel,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts.errors import AccountsErrorCode as Code
 from accounts.models import User
-from config.errors import ApplicationError, Forbidden
+from config.errors import ApplicationError, Conflict, Forbidden
 
 
 def staff_require(*, staff: User, perm: str) -> None:
@@ -31,8 +31,15 @@ STAFF_ACCOUNTS_PERMISSION = "accounts.grant_role"
 
 
 def staff_may_act_on(*, staff: User, user: User) -> None:
-    """Never on yourself; on another member of staff only as an administrator."""
+    """Never on yourself; on another member of staff only as an administrator;
+    never on a closed account (its records are kept read-only)."""
     staff_not_on_self(staff=staff, user=user)
+    if user.status == User.Status.CLOSED:
+        raise Conflict(
+            Code.ACCOUNT_CLOSED,
+            "user: this account is closed; its records are kept read-only.",
+            details={"user": ["Closed."]},
+        )
     if (user.is_staff or user.is_superuser) and not staff.has_perm(
         STAFF_ACCOUNTS_PERMISSION
     ):

@@ -29,6 +29,7 @@ def test_register_returns_user_without_password_hash():
             "password": "a-long-enough-secret",
             "full_name": "New User",
             "phone": "+91 98765 43210",
+            "accept_terms": True,
         },
         format="json",
     )
@@ -54,7 +55,12 @@ def test_register_returns_user_without_password_hash():
 def test_register_duplicate_email_in_any_case_is_409(user, email):
     response = APIClient().post(
         "/api/v1/auth/register",
-        {"email": email, "password": "a-long-enough-secret", "full_name": "X"},
+        {
+            "email": email,
+            "password": "a-long-enough-secret",
+            "full_name": "X",
+            "accept_terms": True,
+        },
         format="json",
     )
     assert response.status_code == 409
@@ -68,7 +74,12 @@ def test_register_duplicate_email_in_any_case_is_409(user, email):
 def test_register_weak_password_is_400_naming_the_field(password):
     response = APIClient().post(
         "/api/v1/auth/register",
-        {"email": "trader@example.com", "password": password, "full_name": "Tina"},
+        {
+            "email": "trader@example.com",
+            "password": password,
+            "full_name": "Tina",
+            "accept_terms": True,
+        },
         format="json",
     )
     assert response.status_code == 400

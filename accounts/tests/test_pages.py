@@ -20,6 +20,7 @@ def test_signup_page_creates_account_and_logs_in():
             "email": "Page@Example.com",
             "full_name": "Page User",
             "password": "a-long-enough-secret",
+            "accept_terms": "on",
         },
     )
     assert response.status_code == 302
@@ -32,10 +33,19 @@ def test_signup_page_shows_field_errors():
         "/signup/", {"email": "bad", "full_name": "", "password": "123"}
     )
     assert response.status_code == 200
-    assert set(response.context["form"].errors) == {"email", "full_name"}
+    assert set(response.context["form"].errors) == {
+        "email",
+        "full_name",
+        "accept_terms",
+    }
     weak = Client().post(
         "/signup/",
-        {"email": "ok@example.com", "full_name": "Ok", "password": "1234567890"},
+        {
+            "email": "ok@example.com",
+            "full_name": "Ok",
+            "password": "1234567890",
+            "accept_terms": "on",
+        },
     )
     assert "password" in weak.context["form"].errors
     assert not User.objects.exists()

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "marketdata",
     "backoffice",
     "reports",
+    "privacy",
     # last: wires the domain events once every app is ready (config/subscribers.py)
     "config.apps.PlatformConfig",
 ]
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # a signed-in user with a new version of the terms to accept sees that first
+    "accounts.middleware.ConsentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -450,6 +453,15 @@ KYC_ENCRYPTION_OLD_KEYS = env.list("KYC_ENCRYPTION_OLD_KEYS", default=[])
 # Approvals for these ISO 3166 alpha-2 countries need two different reviewers.
 KYC_HIGH_RISK_COUNTRIES = env.list("KYC_HIGH_RISK_COUNTRIES", default=[])
 KYC_MIN_AGE_YEARS = 18
+
+# The versions of the terms of service and the privacy notice in force
+# (templates/legal/). Raising one asks every user to accept it at their next
+# sign-in (docs/accounts.md, "Consent").
+LEGAL_TERMS_VERSION = env("LEGAL_TERMS_VERSION", default="2026-12-01")
+LEGAL_PRIVACY_VERSION = env("LEGAL_PRIVACY_VERSION", default="2026-12-01")
+# A data export reads the user's whole history: this many an hour, on the pages
+# and the API together (privacy/services.py).
+PRIVACY_EXPORTS_PER_HOUR = env.int("PRIVACY_EXPORTS_PER_HOUR", 3)
 
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"

@@ -15,6 +15,7 @@ from config.append_only import append_only_models
 
 PROTECTED = [
     "accounts.AuditEvent",
+    "accounts.ConsentRecord",
     "accounts.RoleGrantRequestStatusChange",
     "kyc.KycStatusEvent",
     "trading.Fill",

@@ -464,8 +464,9 @@ def test_swagger_ui_and_redoc_render_in_chromium_from_our_static_files(server):
             seen["/api/docs/"] = page.evaluate("window.__csp")
             # When ReDoc is opened
             page.goto(server + "/api/redoc/")
-            # Then it renders the operations and its search box works
-            expect(page.locator("[role=search] input")).to_be_visible()
+            # Then it renders the operations and its search box works (ReDoc
+            # parses the whole schema first: seconds on a loaded machine)
+            expect(page.locator("[role=search] input")).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Exchange API").first).to_be_visible()
             seen["/api/redoc/"] = page.evaluate("window.__csp")
             # with no violation but ReDoc's "by Redocly" logo, which the policy

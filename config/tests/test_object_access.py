@@ -63,6 +63,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Routes with an argument that shows the same thing to every caller: nothing in
 # them belongs to a user. Each with its reason.
 PUBLIC = {
+    "accounts:legal-document": "the terms of service and privacy notice in force",
     "api-market-depth": "market data: an instrument symbol's public order book",
     "api-market-trades": "market data: an instrument's public trade tape",
     "api-market-ticker": "market data: an instrument's public 24h ticker",
