@@ -28,7 +28,7 @@ from accounts.selectors import (
     user_has_two_factor,
 )
 from accounts.services import RequestMeta
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 
 PENDING_2FA_SESSION_KEY = "pending_2fa_user_id"
 BACKEND = "accounts.backends.EmailBackend"
@@ -86,7 +86,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
-            status = exc.status_code
+            status = http_status(exc)
         else:
             if user_has_two_factor(user=user):
                 request.session[PENDING_2FA_SESSION_KEY] = user.pk
@@ -118,7 +118,7 @@ def login_otp(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             _add_error(form, exc)
-            status = exc.status_code
+            status = http_status(exc)
         else:
             next_url = request.session.pop("pending_2fa_next", reverse("home"))
             request.session.pop(PENDING_2FA_SESSION_KEY, None)

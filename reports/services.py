@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from reports import queries
 from reports.errors import ReportsErrorCode
 from reports.models import (

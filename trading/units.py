@@ -7,7 +7,7 @@ never rounded.
 
 from __future__ import annotations
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
 from trading.models import Instrument
 from wallet.money import format_units, to_units

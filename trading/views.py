@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from trading import services
 from trading.api.serializers import average_price
 from trading.fees import order_fee_asset
@@ -100,7 +100,7 @@ def order_cancel_submit(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         order = services.order_cancel(user=request.user, order_id=order_id)
     except ApplicationError as exc:
-        if exc.status_code == 404:
+        if http_status(exc) == 404:
             raise Http404 from exc
         messages.error(request, exc.message)
     else:

@@ -18,7 +18,6 @@ from django.db.models import F
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import (
@@ -34,7 +33,13 @@ from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.selectors import user_has_two_factor
 from config.clientip import client_ip
-from config.errors import ApplicationError, Conflict, Forbidden
+from config.domain_errors import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    RateLimited,
+    Unauthenticated,
+)
 
 
 @dataclass(frozen=True)
@@ -201,11 +206,10 @@ def _login_locked(
         extra={"email": email, "retry_after_seconds": seconds, **extra},
     )
     lockout.login_lockout_mark(request, seconds=seconds)
-    return ApplicationError(
+    return RateLimited(
         Code.LOGIN_LOCKED,
         lockout.lockout_message(seconds),
         details={"retry_after_seconds": seconds},
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
     )
 
 
@@ -236,10 +240,8 @@ def auth_authenticate(*, request: HttpRequest, email: str, password: str) -> Use
                 meta=meta,
                 extra={"failures": failures},
             )
-        raise ApplicationError(
-            Code.INVALID_CREDENTIALS,
-            "Email or password is incorrect.",
-            status_code=status.HTTP_401_UNAUTHORIZED,
+        raise Unauthenticated(
+            Code.INVALID_CREDENTIALS, "Email or password is incorrect."
         )
     lockout.login_failures_forget(email=email, address=meta.ip_address)
     if not user.is_active:
@@ -255,11 +257,10 @@ def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
     if not user_has_two_factor(user=user):
         return None
     if not otp:
-        raise ApplicationError(
+        raise Unauthenticated(
             Code.OTP_REQUIRED,
             "otp: this account has two-factor login on; send the current code.",
             details={"otp": ["Required."]},
-            status_code=status.HTTP_401_UNAUTHORIZED,
         )
     device = otp_verify(user=user, token=otp)
     if device is None:
@@ -269,11 +270,10 @@ def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
             reason="otp_invalid",
             meta=RequestMeta.from_request(request),
         )
-        raise ApplicationError(
+        raise Unauthenticated(
             Code.OTP_INVALID,
             "otp: the code is wrong, expired or already used.",
             details={"otp": ["Invalid code."]},
-            status_code=status.HTTP_401_UNAUTHORIZED,
         )
     return device
 
@@ -301,9 +301,7 @@ def auth_login(
 
 
 def _token_error(message: str) -> ApplicationError:
-    return ApplicationError(
-        Code.TOKEN_INVALID, message, status_code=status.HTTP_401_UNAUTHORIZED
-    )
+    return Unauthenticated(Code.TOKEN_INVALID, message)
 
 
 def _decode_refresh(refresh: str) -> dict:

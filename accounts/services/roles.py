@@ -29,7 +29,7 @@ from accounts.services._staff_common import (
     staff_not_on_self,
     staff_require,
 )
-from config.errors import ApplicationError, Conflict, Forbidden, NotFound
+from config.domain_errors import ApplicationError, Conflict, Forbidden, NotFound
 
 GRANT_PERMISSION = "accounts.grant_role"
 _BACK_OFFICE = frozenset(role.value for role in BACK_OFFICE_ROLES)

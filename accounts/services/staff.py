@@ -30,7 +30,7 @@ from accounts.services._staff_common import (
     staff_may_act_on,
     staff_require,
 )
-from config.errors import ApplicationError, Conflict
+from config.domain_errors import ApplicationError, Conflict
 
 LOCK_PERMISSION = "accounts.suspend_user"
 END_SESSIONS_PERMISSION = "accounts.end_user_sessions"

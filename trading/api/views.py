@@ -9,7 +9,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ApplicationError, error_body, validation_error_parts
+from config.errors import (
+    ApplicationError,
+    error_body,
+    http_status,
+    validation_error_parts,
+)
 from config.openapi import error_responses
 from config.pagination import CursorPagination
 from config.throttling import UserRateThrottle
@@ -327,7 +332,7 @@ class OrderBatchView(APIView):
             error = error or result.error
             if error is not None:
                 body = _item_error(error, prefix=f"orders[{index}]")
-                results.append({"status": error.status_code, "error": body})
+                results.append({"status": http_status(error), "error": body})
                 continue
             results.append(
                 {
@@ -374,7 +379,7 @@ class OrderBatchCancelView(APIView):
                 results.append(
                     {
                         "id": result.order_id,
-                        "status": result.error.status_code,
+                        "status": http_status(result.error),
                         "error": _item_error(result.error),
                     }
                 )

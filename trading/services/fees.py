@@ -10,7 +10,7 @@ from django.db import transaction
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
 from trading.models import FeeOverride, Instrument
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
 from trading.fees import fee_policy_default
 from trading.models import Instrument

@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Conflict, NotFound
+from config.domain_errors import ApplicationError, Conflict, NotFound
 from wallet.destinations import PayoutRail, destination_normalize
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Beneficiary, BeneficiaryStatusChange

@@ -16,7 +16,7 @@ from accounts.roles import Role
 from accounts.services import audit_event_record, backup_codes_ensure
 from accounts.testing import admin_client_for, make_user
 from accounts.tests.conftest import totp_code
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from kyc.testing import kyc_approve
 from wallet import services
 from wallet.models import Asset, Beneficiary, Withdrawal
@@ -59,7 +59,7 @@ def _add(user, django_capture_on_commit_callbacks, **kwargs):
 def _raises(code: str, status: int):
     with pytest.raises(ApplicationError) as info:
         yield info
-    assert (info.value.code, info.value.status_code) == (code, status)
+    assert (info.value.code, http_status(info.value)) == (code, status)
 
 
 # --- Adding and confirming -----------------------------------------------------------

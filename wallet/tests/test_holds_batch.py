@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from marketdata.models import UserEvent
 from wallet.ledger import HoldRequest, hold_create, holds_create_new, holds_lock_new
 from wallet.models import Account, Entry, Hold, Journal
@@ -145,7 +145,7 @@ def test_the_same_refusal_as_one_hold_alone(alice, usd):
         alone.value.code,
         alone.value.message,
         alone.value.details,
-        alone.value.status_code,
+        http_status(alone.value),
     )
     assert not Hold.objects.exists()
     assert not Journal.objects.filter(kind="hold").exists()
