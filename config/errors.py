@@ -146,7 +146,9 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[ApplicationError], str, str]] = {
     ),
 }
 
-_SQLITE_NAMED = re.compile(r"(?:CHECK constraint failed|index): '?(\w+)'?")
+# SQLite names a CHECK or an expression index, and only the columns of a unique
+# constraint on fields.
+_SQLITE_NAMED = re.compile(r"(?:CHECK constraint failed: |index )'?(\w+)'?")
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
 
 
