@@ -21,6 +21,7 @@ from accounts.forms import (
     PasswordChangeForm,
     SignupForm,
 )
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.selectors import (
     security_event_list,
@@ -139,7 +140,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def security(request: HttpRequest) -> HttpResponse:
+def security(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     meta = RequestMeta.from_request(request)
     action = request.POST.get("action")
@@ -178,7 +179,7 @@ def security(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:security")
     except ApplicationError as exc:
         form = {"2fa-confirm": confirm_form, "2fa-disable": disable_form}.get(
-            action, password_form
+            action or "", password_form
         )
         _add_error(form, exc)
         status = 400 if exc.code != Code.TWO_FACTOR_ALREADY_ENABLED else 409

@@ -159,9 +159,12 @@ def _unique_constraint_names() -> dict[tuple[str, tuple[str, ...]], str]:
     for model in apps.get_models():
         for constraint in model._meta.constraints:
             if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
-                columns = tuple(
-                    model._meta.get_field(field).column for field in constraint.fields
-                )
+                column_of = {
+                    field.name: field.column
+                    for field in model._meta.concrete_fields
+                    if field.column
+                }
+                columns = tuple(column_of[name] for name in constraint.fields)
                 names[(model._meta.db_table, columns)] = constraint.name
     return names
 
@@ -198,15 +201,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             return None  # a bug: Django's 500 (JSON under /api/, handler500)
         exc = mapped
     if isinstance(exc, ApplicationError):
-        response = Response(
+        refusal = Response(
             error_body(exc.code, exc.message, exc.details), status=http_status(exc)
         )
         if isinstance(exc, RateLimited) and "retry_after_seconds" in exc.details:
-            response.headers["Retry-After"] = str(exc.details["retry_after_seconds"])
-        return response
+            refusal.headers["Retry-After"] = str(exc.details["retry_after_seconds"])
+        return refusal
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        exc = exceptions.ValidationError(detail)
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -216,10 +220,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        details = _validation_details(exc.detail)
-        if not isinstance(details, dict):
-            details = {"non_field_errors": details}
-        response.data = error_body("invalid", _first_message(exc.detail), details)
+        message, fields = validation_error_parts(exc.detail)
+        response.data = error_body("invalid", message, fields)
         return response
 
     code = next(
@@ -227,7 +229,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     )
     if code is None:
         code = getattr(exc, "default_code", "error")
-    detail = getattr(exc, "detail", "")
+    detail: Any = exc.detail if isinstance(exc, exceptions.APIException) else ""
     if isinstance(detail, dict):
         message = str(detail.get("detail", "")) or _first_message(detail)
         sub_code = detail.get("code")
@@ -239,7 +241,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.Throttled):
         # Every 429 says when to come back: DRF writes the header only for a
         # wait of a whole second or more, and floors it.
-        wait = retry_after_seconds(exc.wait)
+        wait = retry_after_seconds(getattr(exc, "wait", None))
         details["retry_after_seconds"] = wait
         response.headers["Retry-After"] = str(wait)
     response.data = error_body(code, message, details)

@@ -113,7 +113,9 @@ def _transition(
     *, grant: RoleGrantRequest, new_status: str, staff: User, note: str
 ) -> str:
     old = grant.status
-    if new_status not in RoleGrantRequest.TRANSITIONS.get(old, ()):
+    if new_status not in RoleGrantRequest.TRANSITIONS.get(
+        RoleGrantRequest.Status(old), ()
+    ):
         raise Conflict(
             Code.INVALID_TRANSITION,
             f"status: this request is already {old}.",

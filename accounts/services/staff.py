@@ -257,7 +257,7 @@ def user_profile_update_by_staff(
     for field, (_, new) in changes.items():
         setattr(user, field, new)
     user.save(update_fields=list(changes))
-    extra = {"changes": changes, "reason": reason}
+    extra: dict[str, object] = {"changes": changes, "reason": reason}
     if {"email", "phone"} & changes.keys():
         extra["refresh_tokens"] = _revoke_all_tokens(user)
         code = AuditCode.STAFF_CONTACT_CHANGED

@@ -37,6 +37,10 @@ class OrderBatchRateThrottle(OrderRateThrottle):
     When they would not all fit, the whole request is refused (429) and nothing
     is counted. A malformed body counts once (it is refused as a whole)."""
 
+    # Set by DRF's SimpleRateThrottle from the rate; not declared in its stubs.
+    num_requests: int
+    duration: int
+
     def __init__(self, field: str):
         super().__init__()
         self.field = field

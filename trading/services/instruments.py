@@ -176,7 +176,7 @@ def instrument_update(
     return instrument
 
 
-_STATUS_CODES = {
+_STATUS_CODES: dict[str, AuditCode] = {
     Instrument.Status.HALTED: AuditCode.INSTRUMENT_HALTED,
     Instrument.Status.TRADING: AuditCode.INSTRUMENT_RESUMED,
     Instrument.Status.CLOSED: AuditCode.INSTRUMENT_CLOSED,

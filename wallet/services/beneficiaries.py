@@ -120,6 +120,7 @@ def _link_email_on_commit(*, beneficiary: Beneficiary, site_url: str) -> None:
 
 def _confirmed_email_send(*, beneficiary_id: int) -> None:
     beneficiary = Beneficiary.objects.select_related("user").get(pk=beneficiary_id)
+    assert beneficiary.usable_from is not None  # set on confirmation (a CHECK)
     when = beneficiary.usable_from.strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(
         [

@@ -38,12 +38,14 @@ def _totp(user) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
 
 
-def _codes(user) -> list[str]:
+def _codes(user) -> list[int]:
     return [e.code for e in AuditEvent.objects.filter(user=user).order_by("id")]
 
 
 def _link_token(message) -> str:
-    return re.search(r"/wallet/beneficiaries/confirm/([^/\s]+)/", message.body)[1]
+    link = re.search(r"/wallet/beneficiaries/confirm/([^/\s]+)/", message.body)
+    assert link is not None, message.body
+    return link[1]
 
 
 def _add(user, django_capture_on_commit_callbacks, **kwargs):
