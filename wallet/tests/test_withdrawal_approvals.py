@@ -231,7 +231,7 @@ def test_above_threshold_needs_two_distinct_approvers_neither_the_requester(
             withdrawal=withdrawal, operator=requester, note=NOTE
         )
     )
-    assert (own.code, own.status_code) == ("four_eyes_violation", 403)
+    assert (own.code, http_status(own)) == ("four_eyes_violation", 403)
     # the first approval only records itself; the funds stay held
     services.withdrawal_approve(withdrawal=withdrawal, operator=operator, note=NOTE)
     withdrawal.refresh_from_db()
@@ -348,7 +348,7 @@ def test_adjustment_requester_cannot_approve_it(alice, usd, operator, operator2)
             adjustment=adjustment, operator=operator2, note="ok"
         )
     )
-    assert (short.code, short.status_code, short.details) == (
+    assert (short.code, http_status(short), short.details) == (
         "note_required",
         400,
         {"note": ["Type at least 10 characters."]},
@@ -501,7 +501,7 @@ def test_payout_reference_is_required_and_unique_per_asset(
             withdrawal=approved, operator=operator2, payout_reference=" ", note=NOTE
         )
     )
-    assert (missing.code, missing.status_code, list(missing.details)) == (
+    assert (missing.code, http_status(missing), list(missing.details)) == (
         "payout_reference_required",
         400,
         ["payout_reference"],
@@ -521,7 +521,7 @@ def test_payout_reference_is_required_and_unique_per_asset(
             withdrawal=second, operator=operator2, payout_reference="SAME", note=NOTE
         )
     )
-    assert (taken.code, taken.status_code, taken.message) == (
+    assert (taken.code, http_status(taken), taken.message) == (
         "payout_reference_taken",
         409,
         f"payout_reference: Already recorded on USD withdrawal #{approved.pk}.",
