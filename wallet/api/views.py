@@ -55,9 +55,9 @@ class StatementPagination(CursorPagination):
     max_page_size = 200
 
 
+# A list view that `_paginate` pages by its `pagination_class`. (No docstring: the
+# schema would take it for its subclasses' operations' description.)
 class _PaginatedView(APIView):
-    """A list view that `_paginate` pages by its `pagination_class`."""
-
     pagination_class: type[BasePagination]
 
 
