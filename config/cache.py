@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
+if TYPE_CHECKING:
+    import redis
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 # (server URL, pool options) -> (connection pool, client). Process-wide: Django keeps
