@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint format venv npm migrate seed serve clean engine-build engine-clean engine-test
+.PHONY: run test lint typecheck format venv npm migrate seed serve clean engine-build engine-clean engine-test
 ENGINE_SOURCES := $(filter-out %/__init__.py,$(wildcard trading/engine/*.py))
 
 $(BIN)/python:
@@ -67,6 +67,10 @@ test: venv npm
 
 lint: venv
 	$(BIN)/ruff check .
+
+## mypy as configured in pyproject.toml: strict for trading/engine, basic elsewhere.
+typecheck: venv
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff format .

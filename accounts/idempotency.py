@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from accounts.errors import AccountsErrorCode as Code
 from accounts.models import IdempotencyKey
-from config.errors import ApplicationError, Conflict
+from config.domain_errors import ApplicationError, Conflict
 
 HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")

@@ -24,6 +24,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -130,11 +131,13 @@ def _wait_text(seconds: int) -> str:
 
 def login_lockout_mark(request: HttpRequest, *, seconds: int) -> None:
     """Say that this request was refused by the lockout: the middleware answers."""
-    request = getattr(request, "_request", request)
-    request.login_lockout_seconds = seconds
+    # Any: the Django request, which carries our own `login_lockout_seconds`.
+    django_request: Any = getattr(request, "_request", request)
+    django_request.login_lockout_seconds = seconds
 
 
 def lockout_response(request: HttpRequest, *, seconds: int) -> HttpResponse:
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse(
             error_body(

@@ -21,6 +21,7 @@ from accounts.forms import (
     PasswordChangeForm,
     SignupForm,
 )
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.selectors import (
     security_event_list,
@@ -28,7 +29,7 @@ from accounts.selectors import (
     user_has_two_factor,
 )
 from accounts.services import RequestMeta
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 
 PENDING_2FA_SESSION_KEY = "pending_2fa_user_id"
 BACKEND = "accounts.backends.EmailBackend"
@@ -86,7 +87,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
-            status = exc.status_code
+            status = http_status(exc)
         else:
             if user_has_two_factor(user=user):
                 request.session[PENDING_2FA_SESSION_KEY] = user.pk
@@ -118,7 +119,7 @@ def login_otp(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             _add_error(form, exc)
-            status = exc.status_code
+            status = http_status(exc)
         else:
             next_url = request.session.pop("pending_2fa_next", reverse("home"))
             request.session.pop(PENDING_2FA_SESSION_KEY, None)
@@ -139,7 +140,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def security(request: HttpRequest) -> HttpResponse:
+def security(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     meta = RequestMeta.from_request(request)
     action = request.POST.get("action")
@@ -178,7 +179,7 @@ def security(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:security")
     except ApplicationError as exc:
         form = {"2fa-confirm": confirm_form, "2fa-disable": disable_form}.get(
-            action, password_form
+            action or "", password_form
         )
         _add_error(form, exc)
         status = 400 if exc.code != Code.TWO_FACTOR_ALREADY_ENABLED else 409

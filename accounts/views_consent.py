@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import ConsentForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.legal import documents_in_force, documents_to_accept
 from accounts.services import RequestMeta
 from accounts.views import _safe_next
@@ -24,7 +25,7 @@ def legal_document(request: HttpRequest, document: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def consent(request: HttpRequest) -> HttpResponse:
+def consent(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Where the consent middleware sends a signed-in user who has a document
     version to accept."""
     missing = documents_to_accept(request.user)

@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import AuditEvent, User
 from accounts.services import RequestMeta
 from backoffice import services
@@ -117,7 +118,7 @@ class LedgerVerificationAdmin(admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    def verify_now_view(self, request: HttpRequest):
+    def verify_now_view(self, request: AuthenticatedHttpRequest):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_run_permission(request):

@@ -17,7 +17,7 @@ from accounts.services import RequestMeta, audit_event_record
 from backoffice.errors import BackofficeErrorCode as Code
 from backoffice.models import LedgerVerification
 from backoffice.queries import read_snapshot
-from config.errors import Forbidden
+from config.domain_errors import Forbidden
 from wallet.verification import ledger_verify
 
 logger = logging.getLogger(__name__)

@@ -68,7 +68,7 @@ async def run(port: int, tokens: list[str]) -> list[str]:
                 seen += kinds
         except TimeoutError:
             problems.append(f"market stream: no trade within 5 s (saw {seen})")
-        events = []
+        events: list[dict] = []
         try:
             while not {"order", "fill", "balance"} <= {e["type"] for e in events}:
                 events.append(json.loads(await asyncio.wait_for(user.recv(), 5)))

@@ -285,8 +285,10 @@ async def client(url: str, stats: Stats, ready: asyncio.Event, count: int) -> No
     ) as socket:
         last = -1
         newest = -1  # highest sequence this client had been sent
-        async for text in socket:
+        async for message in socket:
             now = time.time() * 1000
+            # The market stream sends text frames.
+            text = message if isinstance(message, str) else message.decode()
             match = BATCH.match(text)
             if match is None:
                 snap = SNAPSHOT.match(text)
@@ -379,11 +381,11 @@ def run_clients(ports: list[int], count: int, args, env: dict) -> dict:
     context = multiprocessing.get_context("fork")
     pipes, procs = [], []
     for index in range(groups):
-        share = count // groups + (1 if index < count % groups else 0)
+        clients = count // groups + (1 if index < count % groups else 0)
         parent_end, child_end = context.Pipe()
         # each client process on one server, as a load balancer would spread them
         url = f"ws://127.0.0.1:{ports[index % len(ports)]}/ws/market/{SYMBOL}/"
-        proc = context.Process(target=_client_process, args=(url, share, child_end))
+        proc = context.Process(target=_client_process, args=(url, clients, child_end))
         proc.start()
         pipes.append(parent_end)
         procs.append(proc)

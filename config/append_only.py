@@ -29,7 +29,7 @@ write these tables.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pgtrigger
 from django.db import models
@@ -75,10 +75,14 @@ class AppendOnlyTriggerSql(compiler.UpsertTriggerSql):
         """
 
 
-class _WithoutIgnore:
+# pgtrigger annotates its `model` arguments as `models.Model` though it passes the
+# model class; the overrides below keep its signatures.
+
+
+class _WithoutIgnore(pgtrigger.Trigger):
     """Compile a pgtrigger trigger with `AppendOnlyTriggerSql`."""
 
-    def compile(self, model: type[models.Model]) -> compiler.Trigger:
+    def compile(self, model: models.Model) -> compiler.Trigger:
         return compiler.Trigger(
             name=self.name,
             sql=AppendOnlyTriggerSql(
@@ -105,7 +109,7 @@ class AppendOnlyRows(_WithoutIgnore, pgtrigger.Protect):
             **kwargs,
         )
 
-    def get_func(self, model: type[models.Model]) -> str:
+    def get_func(self, model: models.Model) -> str:
         return _REFUSE
 
 
@@ -132,7 +136,7 @@ def append_only_triggers() -> list[pgtrigger.Trigger]:
 def append_only_models() -> list[type[models.Model]]:
     """Every model whose table is append-only, in label order."""
     found = {
-        model
+        cast(type[models.Model], model)  # pgtrigger's annotation, see above
         for model, trigger in registry.registered()
         if isinstance(trigger, AppendOnlyRows)
     }

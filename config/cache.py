@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    import redis
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 # (server URL, pool options) -> (connection pool, client). Process-wide: Django keeps
@@ -18,6 +22,13 @@ _shared_lock = threading.Lock()
 class SharedRedisCacheClient(RedisCacheClient):
     """Pools and clients shared across cache objects; Django's own client also built
     a new `redis.Redis` on every call, which cost more Python than the command."""
+
+    # Django's own (private) attributes, which django-stubs does not declare.
+    _servers: list[str]
+    _pool_options: dict[str, Any]
+    _pool_class: type[redis.ConnectionPool]
+    _client: type[redis.Redis]
+    _get_connection_pool_index: Callable[[bool], int]
 
     def _shared(self, write: bool) -> tuple[object, object]:
         server = self._servers[self._get_connection_pool_index(write)]

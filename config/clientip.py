@@ -25,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -109,14 +110,15 @@ def client_ip(request: HttpRequest) -> str | None:
     """The request's resolved client address (computed once, then kept on it).
 
     Accepts a DRF `Request` too: it is read from the Django request inside."""
-    request = getattr(request, "_request", request)
-    if not hasattr(request, "client_ip"):
-        request.client_ip = client_ip_resolve(
-            remote_addr=request.META.get("REMOTE_ADDR"),
-            forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR"),
+    # Any: the Django request, which carries our own `client_ip` attribute.
+    django_request: Any = getattr(request, "_request", request)
+    if not hasattr(django_request, "client_ip"):
+        django_request.client_ip = client_ip_resolve(
+            remote_addr=django_request.META.get("REMOTE_ADDR"),
+            forwarded_for=django_request.META.get("HTTP_X_FORWARDED_FOR"),
             trusted=settings.TRUSTED_PROXIES,
         )
-    return request.client_ip
+    return django_request.client_ip
 
 
 class ClientAddressMiddleware:

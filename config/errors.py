@@ -1,19 +1,24 @@
 """One error shape for the whole API: {"error": {"code", "message", "details"}}.
 
-Services raise `ApplicationError` (or a subclass with a fixed status); DRF's own
-exceptions are mapped here too, so every 4xx names its code and, for bad input, the
-field.
+Services raise domain errors (config/domain_errors.py), which know no HTTP; this
+module alone gives each kind its status. DRF's own exceptions are mapped here too,
+so every 4xx names its code and, for bad input, the field. An `IntegrityError` that
+no service caught is mapped by the name of the constraint it broke; an unknown
+constraint is a bug and stays a 500.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sys
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, models
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -22,42 +27,55 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.domain_errors import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    InvariantViolated,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    Unprocessable,
+)
 
-class ApplicationError(Exception):
-    """A business rule said no. `code` is stable and machine-readable."""
+# The kinds services raise, re-exported: `from config.errors import NotFound` keeps
+# working everywhere.
+__all__ = [
+    "ApplicationError",
+    "Conflict",
+    "Forbidden",
+    "InvariantViolated",
+    "NotFound",
+    "RateLimited",
+    "Unauthenticated",
+    "Unavailable",
+    "Unprocessable",
+]
 
-    status_code = status.HTTP_400_BAD_REQUEST
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        details: dict[str, Any] | None = None,
-        status_code: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        if status_code is not None:
-            self.status_code = status_code
-
-
-class NotFound(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
-
-
-class Conflict(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-
-
-class Forbidden(ApplicationError):
-    status_code = status.HTTP_403_FORBIDDEN
+# The one place a kind of refusal becomes a status. Looked up along the error's
+# class hierarchy, so a subclass of a kind answers as that kind.
+HTTP_STATUS_BY_KIND: dict[type[ApplicationError], int] = {
+    ApplicationError: status.HTTP_400_BAD_REQUEST,
+    Unauthenticated: status.HTTP_401_UNAUTHORIZED,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    Unprocessable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+    InvariantViolated: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
 
 
-class Unprocessable(ApplicationError):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+def http_status(error: ApplicationError) -> int:
+    """The HTTP status of a domain error: its kind's (see HTTP_STATUS_BY_KIND)."""
+    if error.legacy_status_code is not None:  # deprecated `status_code=`
+        return error.legacy_status_code
+    for kind in type(error).__mro__:
+        if kind in HTTP_STATUS_BY_KIND:
+            return HTTP_STATUS_BY_KIND[kind]
+    raise TypeError(f"{type(error).__name__} is not an ApplicationError")
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -96,17 +114,103 @@ _DRF_CODES = {
 }
 
 
+# A race the service's own check could not see, caught by the database: the
+# constraint's name -> what the caller is told. Only constraints that a correct
+# request can break belong here; any other (a CHECK guarding an invariant, such
+# as the hold amounts adding up) is a bug and answers 500.
+CONSTRAINT_ERRORS: dict[str, tuple[type[ApplicationError], str, str]] = {
+    "user_email_ci_unique": (
+        Conflict,
+        "email_taken",
+        "email: an account with this email already exists.",
+    ),
+    "order_client_id_unique_per_user": (
+        Conflict,
+        "client_order_id_reused",
+        "client_order_id: already used for another order.",
+    ),
+    "beneficiary_unique_live": (
+        Conflict,
+        "beneficiary_exists",
+        "address: this beneficiary is already in your address book.",
+    ),
+    "role_grant_one_open_request": (
+        Conflict,
+        "role_request_open",
+        "role: a request for this role is already waiting for a decision.",
+    ),
+    "account_balance_non_negative": (
+        Unprocessable,
+        "insufficient_funds",
+        "amount: insufficient funds.",
+    ),
+}
+
+# SQLite names a CHECK or an expression index, and only the columns of a unique
+# constraint on fields.
+_SQLITE_NAMED = re.compile(r"(?:CHECK constraint failed: |index )'?(\w+)'?")
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+
+
+def _unique_constraint_names() -> dict[tuple[str, tuple[str, ...]], str]:
+    """(table, columns) -> name of each field-based unique constraint: SQLite names
+    the columns of a broken unique constraint, not the constraint."""
+    names: dict[tuple[str, tuple[str, ...]], str] = {}
+    for model in apps.get_models():
+        for constraint in model._meta.constraints:
+            if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
+                column_of = {
+                    field.name: field.column
+                    for field in model._meta.concrete_fields
+                    if field.column
+                }
+                columns = tuple(column_of[name] for name in constraint.fields)
+                names[(model._meta.db_table, columns)] = constraint.name
+    return names
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The name of the constraint `exc` broke, when the database says it."""
+    diag = getattr(exc.__cause__, "diag", None)  # psycopg
+    if diag is not None:
+        return diag.constraint_name
+    message = str(exc)
+    unique = _SQLITE_UNIQUE.search(message)
+    if unique and "index" not in unique.group(1):
+        qualified = [column.strip() for column in unique.group(1).split(",")]
+        table = qualified[0].split(".", 1)[0]
+        columns = tuple(column.split(".", 1)[1] for column in qualified)
+        return _unique_constraint_names().get((table, columns))
+    named = _SQLITE_NAMED.search(message)
+    return named.group(1) if named else None
+
+
+def constraint_error(exc: IntegrityError) -> ApplicationError | None:
+    """The domain error for a broken constraint in CONSTRAINT_ERRORS, else None."""
+    name = constraint_name(exc)
+    if name not in CONSTRAINT_ERRORS:
+        return None
+    kind, code, message = CONSTRAINT_ERRORS[name]
+    return kind(code, message, details={"constraint": name})
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, IntegrityError):
+        mapped = constraint_error(exc)
+        if mapped is None:
+            return None  # a bug: Django's 500 (JSON under /api/, handler500)
+        exc = mapped
     if isinstance(exc, ApplicationError):
-        response = Response(
-            error_body(exc.code, exc.message, exc.details), status=exc.status_code
+        refusal = Response(
+            error_body(exc.code, exc.message, exc.details), status=http_status(exc)
         )
-        if exc.status_code == 429 and "retry_after_seconds" in exc.details:
-            response.headers["Retry-After"] = str(exc.details["retry_after_seconds"])
-        return response
+        if isinstance(exc, RateLimited) and "retry_after_seconds" in exc.details:
+            refusal.headers["Retry-After"] = str(exc.details["retry_after_seconds"])
+        return refusal
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        exc = exceptions.ValidationError(detail)
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -116,10 +220,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        details = _validation_details(exc.detail)
-        if not isinstance(details, dict):
-            details = {"non_field_errors": details}
-        response.data = error_body("invalid", _first_message(exc.detail), details)
+        message, fields = validation_error_parts(exc.detail)
+        response.data = error_body("invalid", message, fields)
         return response
 
     code = next(
@@ -127,7 +229,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     )
     if code is None:
         code = getattr(exc, "default_code", "error")
-    detail = getattr(exc, "detail", "")
+    detail: Any = exc.detail if isinstance(exc, exceptions.APIException) else ""
     if isinstance(detail, dict):
         message = str(detail.get("detail", "")) or _first_message(detail)
         sub_code = detail.get("code")
@@ -139,7 +241,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.Throttled):
         # Every 429 says when to come back: DRF writes the header only for a
         # wait of a whole second or more, and floors it.
-        wait = retry_after_seconds(exc.wait)
+        wait = retry_after_seconds(getattr(exc, "wait", None))
         details["retry_after_seconds"] = wait
         response.headers["Retry-After"] = str(wait)
     response.data = error_body(code, message, details)

@@ -4,6 +4,8 @@ refuses it on PostgreSQL, `config.append_only`; these classes in Python)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -35,7 +37,7 @@ class StatusHistory(models.Model):
 
     class Meta:
         abstract = True
-        ordering = ("created_at", "id")
+        ordering: ClassVar[tuple[str, ...]] = ("created_at", "id")
         triggers = append_only_triggers()
 
     def __str__(self) -> str:

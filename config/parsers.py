@@ -14,7 +14,9 @@ import re
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser as DRFJSONParser
-from rest_framework.parsers import get_encoding
+
+# New in DRF 3.18 (the charset check), not yet in djangorestframework-stubs.
+from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]
 from rest_framework.utils import json
 
 # A string literal (skipped whole, so brackets inside it do not count) or a bracket.

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from config.errors import Conflict
+from config.domain_errors import Conflict
 from config.events import record
 from config.models import StatusHistory
 

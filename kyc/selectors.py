@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Exists, Prefetch, QuerySet
 
 from accounts.models import User
-from config.errors import Forbidden, NotFound
+from config.domain_errors import Forbidden, NotFound
 from kyc.countries import country_name
 from kyc.errors import KycErrorCode as Code
 from kyc.models import (

@@ -41,7 +41,7 @@ from django.conf import settings
 from django.utils.text import get_valid_filename
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from kyc.errors import KycErrorCode as Code
 
 JPEG_MAGIC = b"\xff\xd8\xff"

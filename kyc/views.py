@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.services import RequestMeta
-from config.errors import ApplicationError, NotFound
+from config.errors import ApplicationError, NotFound, http_status
 from kyc import services
 from kyc.files import document_response
 from kyc.forms import KycDocumentForm, KycProfileForm
@@ -99,7 +99,7 @@ def kyc_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.error(request, exc.message)
             return redirect("kyc:page")
-        status = exc.status_code
+        status = http_status(exc)
     if request.method == "POST" and status == 200:
         status = 400  # a form was invalid
     context = {

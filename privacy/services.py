@@ -28,7 +28,7 @@ from accounts.services import (
     audit_event_record,
     otp_verify,
 )
-from config.errors import ApplicationError, Conflict
+from config.domain_errors import ApplicationError, Conflict, RateLimited
 from marketdata.models import UserEvent
 from privacy.selectors import closure_blockers, export_sections
 from wallet.models import BalanceAlert
@@ -49,12 +49,11 @@ def _export_limit_check(user: User) -> None:
     if len(recent) >= settings.PRIVACY_EXPORTS_PER_HOUR:
         wait = recent[-1] + timedelta(hours=1) - timezone.now()
         seconds = max(1, math.ceil(wait.total_seconds()))
-        raise ApplicationError(
+        raise RateLimited(
             Code.EXPORT_RATE_LIMITED,
             f"You exported your data {len(recent)} times in the last hour; try "
             f"again in {math.ceil(seconds / 60)} minutes.",
             details={"retry_after_seconds": seconds},
-            status_code=429,
         )
 
 

@@ -9,11 +9,12 @@ import csv
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from typing import Generic, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
+from django.db.models import Model, Sum
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
 
@@ -28,6 +29,8 @@ from reports.models import (
 )
 from reports.services import WATERMARK
 from wallet.money import format_units
+
+_Report = TypeVar("_Report", bound=Model)
 
 # Today, the past 7 days, this month, this year (with the drill-down above the rows)
 DAY_FILTER = ("day", admin.DateFieldListFilter)
@@ -61,7 +64,7 @@ def _duration(seconds: int | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin, Generic[_Report]):
     """A report table: read-only, filtered by day, charted and exported."""
 
     change_list_template = "admin/reports/change_list.html"
@@ -69,7 +72,7 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     # (header, value of a row as text) for the CSV, in column order
-    csv_columns: tuple[tuple[str, Callable[[object], object]], ...] = ()
+    csv_columns: tuple[tuple[str, Callable[[_Report], object]], ...] = ()
     csv_name = "report"
     # Each report defines `chart(queryset) -> SafeString`: the filtered series as an
     # inline SVG (reports.charts).
@@ -126,7 +129,7 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DailyTrading)
-class DailyTradingAdmin(ReportAdmin):
+class DailyTradingAdmin(ReportAdmin[DailyTrading]):
     list_display = (
         "day",
         "instrument",
@@ -209,7 +212,7 @@ class DailyTradingAdmin(ReportAdmin):
 
 
 @admin.register(DailyFunding)
-class DailyFundingAdmin(ReportAdmin):
+class DailyFundingAdmin(ReportAdmin[DailyFunding]):
     list_display = (
         "day",
         "asset",
@@ -288,7 +291,7 @@ class DailyFundingAdmin(ReportAdmin):
 
 
 @admin.register(DailyKyc)
-class DailyKycAdmin(ReportAdmin):
+class DailyKycAdmin(ReportAdmin[DailyKyc]):
     list_display = (
         "day",
         "submitted",
@@ -344,7 +347,7 @@ class DailyKycAdmin(ReportAdmin):
 
 
 @admin.register(DailySignups)
-class DailySignupsAdmin(ReportAdmin):
+class DailySignupsAdmin(ReportAdmin[DailySignups]):
     list_display = ("day", "new_users")
     list_filter = (DAY_FILTER,)
     csv_name = "daily-new-users"

@@ -92,7 +92,7 @@ def _id_floor(model: type[models.Model], stamp: str, moment: datetime) -> int:
     """An id below every row stamped at or after `moment`: the last id stamped
     before `moment` less the late-row allowance (0 when there is none)."""
     floor = (
-        model.objects.filter(**{f"{stamp}__lt": moment - _late_rows()})
+        model._default_manager.filter(**{f"{stamp}__lt": moment - _late_rows()})
         .order_by("-pk")
         .values_list("pk", flat=True)
         .first()
@@ -108,7 +108,7 @@ def source_marks(last_ids: dict[str, int]) -> tuple[datetime | None, dict[str, i
     high: dict[str, int] = {}
     for source in SOURCES:
         seen = int(last_ids.get(source.name, 0))
-        row = source.model.objects.filter(pk__gt=seen).aggregate(
+        row = source.model._default_manager.filter(pk__gt=seen).aggregate(
             first=Min(source.stamp), last=models.Max("pk")
         )
         high[source.name] = row["last"] or seen
@@ -304,7 +304,7 @@ def first_activity_day() -> date | None:
     stamps = []
     for source in SOURCES:
         stamp = (
-            source.model.objects.order_by("pk")
+            source.model._default_manager.order_by("pk")
             .values_list(source.stamp, flat=True)
             .first()
         )

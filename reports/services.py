@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from reports import queries
 from reports.errors import ReportsErrorCode
 from reports.models import (
@@ -126,10 +126,10 @@ def _sync(
     Returns how many rows were written."""
     existing = {
         tuple(getattr(row, field) for field in key_fields): row
-        for row in model.objects.filter(day__gte=start, day__lte=end)
+        for row in model._default_manager.filter(day__gte=start, day__lte=end)
     }
     now = timezone.now()
-    added, changed, fields = [], [], set()
+    added, changed, fields = [], [], set[str]()
     for key, values in computed.items():
         row = existing.pop(key, None)
         if row is None:
@@ -139,17 +139,18 @@ def _sync(
                 )
             )
             continue
-        differ = [f for f, value in values.items() if getattr(row, f) != value]
+        differ = {f: value for f, value in values.items() if getattr(row, f) != value}
         if differ:
-            for field in differ:
-                setattr(row, field, values[field])
-            row.updated_at = now
+            for field, value in {**differ, "updated_at": now}.items():
+                setattr(row, field, value)
             fields.update(differ)
             changed.append(row)
     if added:
-        model.objects.bulk_create(added)
+        model._default_manager.bulk_create(added)
     if changed:
-        model.objects.bulk_update(changed, [*sorted(fields), "updated_at"])
+        model._default_manager.bulk_update(changed, [*sorted(fields), "updated_at"])
     if existing:
-        model.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
+        model._default_manager.filter(
+            pk__in=[row.pk for row in existing.values()]
+        ).delete()
     return len(added) + len(changed) + len(existing)

@@ -5,6 +5,8 @@ Money columns are decimal strings (trading.units)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
@@ -223,7 +225,7 @@ class InstrumentChangeForm(forms.ModelForm):
     def changes(self) -> dict:
         """What `instrument_update` should receive."""
         changed = set(self.changed_data)
-        result = {
+        result: dict[str, Any] = {
             field: self.cleaned_data[field]
             for field in ("maker_fee_bps", "taker_fee_bps", "price_band_percent")
             if field in changed

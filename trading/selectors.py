@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from config.errors import NotFound
+from config.domain_errors import NotFound
 from trading.errors import TradingErrorCode as Code
 from trading.models import FeeOverride, Fill, Instrument, Order
 from wallet.models import Account, Asset

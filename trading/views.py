@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from config.errors import ApplicationError
+from accounts.http import AuthenticatedHttpRequest
+from config.errors import ApplicationError, http_status
 from trading import services
 from trading.api.serializers import average_price
 from trading.fees import order_fee_asset
@@ -68,7 +69,7 @@ def _order_row(order: Order) -> dict:
 
 
 @login_required
-def orders(request: HttpRequest) -> HttpResponse:
+def orders(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     mine = order_list(user=request.user)
@@ -95,12 +96,14 @@ def orders(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def order_cancel_submit(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_cancel_submit(
+    request: AuthenticatedHttpRequest, order_id: int
+) -> HttpResponse:
     """Cancel one of my orders; another user's order id is a 404."""
     try:
         order = services.order_cancel(user=request.user, order_id=order_id)
     except ApplicationError as exc:
-        if exc.status_code == 404:
+        if http_status(exc) == 404:
             raise Http404 from exc
         messages.error(request, exc.message)
     else:
@@ -117,7 +120,7 @@ def _day_start(day) -> datetime:
 
 
 @login_required
-def fills(request: HttpRequest) -> HttpResponse:
+def fills(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = FillFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     rows = fill_list_filtered(
@@ -153,15 +156,15 @@ def fills(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def portfolio(request: HttpRequest) -> HttpResponse:
-    default = DEFAULT_QUOTE
+def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
+    default: str | None = DEFAULT_QUOTE
     if not Asset.objects.filter(code=default).exists():
         default = Asset.objects.order_by("code").values_list("code", flat=True).first()
     form = PortfolioQuoteForm(request.GET if "quote" in request.GET else None)
     code = form.cleaned_data["quote"] if form.is_valid() else default
     if form.is_bound and not form.is_valid():
         messages.error(request, "Unknown asset; showing values in the default.")
-    context = {"form": form, "portfolio": None}
+    context: dict[str, object] = {"form": form, "portfolio": None}
     if code is not None:
         if not form.is_bound:
             form.initial["quote"] = code

@@ -40,7 +40,7 @@ from django.db import models
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from wallet.errors import WalletErrorCode as Code
 
 

@@ -43,6 +43,8 @@ class DepositForm(_AssetAmountForm):
 class _OtpMixin:
     """Adds an `otp` field when the user has a second factor."""
 
+    fields: dict[str, forms.Field]  # the form's, which this mixes into
+
     def _add_otp(self, user, *, help_text: str) -> None:
         if user_has_two_factor(user=user):
             self.fields["otp"] = forms.CharField(

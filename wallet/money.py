@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation, localcontext
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from wallet.errors import WalletErrorCode as Code
 
 # Balances and amounts live in signed 64-bit columns (BigIntegerField).

@@ -21,7 +21,7 @@ _ETH = PayoutRail.ETHEREUM
 
 # code, name, decimals, kind, daily withdrawal limit (decimal string, "0" = none),
 # payout rails (none: not withdrawable)
-DEMO_ASSETS = (
+DEMO_ASSETS: tuple[tuple[str, str, int, Asset.Kind, str, list[PayoutRail]], ...] = (
     ("USD", "US Dollar", 2, Asset.Kind.FIAT, "50000", [_IBAN]),
     ("INR", "Indian Rupee", 2, Asset.Kind.FIAT, "2000000", [_IN, _UPI]),
     ("BTC", "Bitcoin", 8, Asset.Kind.CRYPTO, "2", [_BTC]),

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_withdrawal_cooloff_until
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from wallet.destinations import destination_display
 from wallet.models import (
     Account,

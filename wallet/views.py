@@ -9,18 +9,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import IdempotencyKey
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
-from config.errors import ApplicationError
+from config.errors import ApplicationError, NotFound
 from kyc.selectors import kyc_is_verified
 from wallet import selectors, services
 from wallet.destinations import destination_display
+from wallet.errors import WalletErrorCode as Code
 from wallet.exports import statement_csv_response
 from wallet.forms import (
     AlertForm,
@@ -38,7 +40,7 @@ STATEMENT_PAGE_SIZE = 25
 _FORM_KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
-def _first_submit(request: HttpRequest, scope: str) -> bool:
+def _first_submit(request: AuthenticatedHttpRequest, scope: str) -> bool:
     """Double-submit guard for money forms: each rendered form carries a one-time
     `form_key`; it is claimed in the caller's transaction (so a refused action frees
     it again). False when the same form was already submitted."""
@@ -60,7 +62,7 @@ def _first_submit(request: HttpRequest, scope: str) -> bool:
     return True
 
 
-def _already_submitted(request: HttpRequest) -> HttpResponse:
+def _already_submitted(request: AuthenticatedHttpRequest) -> HttpResponse:
     messages.info(request, "That form was already submitted; nothing was repeated.")
     return redirect("wallet:home")
 
@@ -75,7 +77,9 @@ def _add_error(form, exc: ApplicationError) -> None:
     form.add_error(None, exc.message)
 
 
-def _home(request: HttpRequest, *, status: int = 200, **forms) -> HttpResponse:
+def _home(
+    request: AuthenticatedHttpRequest, *, status: int = 200, **forms
+) -> HttpResponse:
     user = request.user
     balances = selectors.balance_list(user=user)
     rows = [
@@ -129,13 +133,13 @@ def _parse(form, *, field: str = "amount"):
 
 
 @login_required
-def wallet_home(request: HttpRequest) -> HttpResponse:
+def wallet_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _home(request)
 
 
 @login_required
 @require_POST
-def deposit_submit(request: HttpRequest) -> HttpResponse:
+def deposit_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DepositForm(request.POST)
     if form.is_valid():
         try:
@@ -158,7 +162,7 @@ def deposit_submit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def withdrawal_submit(request: HttpRequest) -> HttpResponse:
+def withdrawal_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = WithdrawalForm(request.POST, user=request.user)
     if form.is_valid():
         try:
@@ -169,6 +173,8 @@ def withdrawal_submit(request: HttpRequest) -> HttpResponse:
                 beneficiary = selectors.beneficiary_get(
                     user=request.user, pk=form.cleaned_data["beneficiary"]
                 )
+                if beneficiary is None:  # removed since the form was shown
+                    raise NotFound(Code.NOT_FOUND, "beneficiary: no such beneficiary.")
                 services.withdrawal_request(
                     user=request.user,
                     asset=asset,
@@ -189,7 +195,9 @@ def withdrawal_submit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def withdrawal_cancel_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def withdrawal_cancel_submit(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
     withdrawal = Withdrawal.objects.filter(pk=pk, user=request.user).first()
     if withdrawal is None:
         raise Http404
@@ -208,7 +216,7 @@ def withdrawal_cancel_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def transfer_submit(request: HttpRequest) -> HttpResponse:
+def transfer_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TransferForm(request.POST)
     if form.is_valid():
         try:
@@ -238,7 +246,7 @@ def transfer_submit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def alert_submit(request: HttpRequest) -> HttpResponse:
+def alert_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AlertForm(request.POST)
     if form.is_valid():
         meta = RequestMeta.from_request(request)
@@ -264,7 +272,7 @@ def alert_submit(request: HttpRequest) -> HttpResponse:
     return _home(request, alert_form=form, status=400)
 
 
-def _statement_entries(request: HttpRequest, form: StatementFilterForm):
+def _statement_entries(request: AuthenticatedHttpRequest, form: StatementFilterForm):
     data = form.cleaned_data if form.is_valid() else {}
     asset = None
     if data.get("asset"):
@@ -279,7 +287,7 @@ def _statement_entries(request: HttpRequest, form: StatementFilterForm):
 
 
 @login_required
-def statement(request: HttpRequest) -> HttpResponse:
+def statement(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Keyset paging: `?before=<entry id>` shows the next older page."""
     form = StatementFilterForm(request.GET or None)
     entries = _statement_entries(request, form)
@@ -316,14 +324,14 @@ def statement(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def statement_csv(request: HttpRequest) -> HttpResponse:
+def statement_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     form = StatementFilterForm(request.GET or None)
     return statement_csv_response(_statement_entries(request, form), user=request.user)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def sandbox_checkout(request: HttpRequest, reference: str) -> HttpResponse:
+def sandbox_checkout(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
     """The sandbox provider's hosted checkout page (owner only)."""
     deposit = (
         Deposit.objects.select_related("asset")
@@ -333,7 +341,9 @@ def sandbox_checkout(request: HttpRequest, reference: str) -> HttpResponse:
     if deposit is None:
         raise Http404
     if request.method == "POST":
-        outcome = {"pay": "succeeded", "fail": "failed"}.get(request.POST.get("action"))
+        outcome = {"pay": "succeeded", "fail": "failed"}.get(
+            request.POST.get("action", "")
+        )
         if outcome and deposit.status == Deposit.Status.PENDING:
             services.sandbox_checkout_complete(
                 deposit=deposit, user=request.user, outcome=outcome
@@ -359,7 +369,11 @@ def sandbox_checkout(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _beneficiaries_page(
-    request: HttpRequest, *, status: int = 200, add_form=None, confirm_errors=None
+    request: AuthenticatedHttpRequest,
+    *,
+    status: int = 200,
+    add_form=None,
+    confirm_errors=None,
 ) -> HttpResponse:
     user = request.user
     rows = [
@@ -381,25 +395,25 @@ def _beneficiaries_page(
     return render(request, "wallet/beneficiaries.html", context, status=status)
 
 
-def _own_beneficiary(request: HttpRequest, pk: int) -> Beneficiary:
+def _own_beneficiary(request: AuthenticatedHttpRequest, pk: int) -> Beneficiary:
     beneficiary = selectors.beneficiary_get(user=request.user, pk=pk)
     if beneficiary is None:
         raise Http404
     return beneficiary
 
 
-def _site_url(request: HttpRequest) -> str:
+def _site_url(request: AuthenticatedHttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
 @login_required
-def beneficiaries(request: HttpRequest) -> HttpResponse:
+def beneficiaries(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _beneficiaries_page(request)
 
 
 @login_required
 @require_POST
-def beneficiary_add_submit(request: HttpRequest) -> HttpResponse:
+def beneficiary_add_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = BeneficiaryForm(request.POST)
     if form.is_valid():
         try:
@@ -431,7 +445,9 @@ def beneficiary_add_submit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def beneficiary_confirm_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def beneficiary_confirm_submit(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
     beneficiary = _own_beneficiary(request, pk)
     try:
         beneficiary = services.beneficiary_confirm(
@@ -449,13 +465,16 @@ def beneficiary_confirm_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _confirmed_message(beneficiary: Beneficiary) -> str:
+    assert beneficiary.usable_from is not None  # set on confirmation (a CHECK)
     when = beneficiary.usable_from.strftime("%Y-%m-%d %H:%M UTC")
     return f"{beneficiary.label} is confirmed; you can withdraw to it from {when}."
 
 
 @login_required
 @require_POST
-def beneficiary_resend_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def beneficiary_resend_submit(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
     try:
         services.beneficiary_link_resend(
             beneficiary=_own_beneficiary(request, pk),
@@ -471,7 +490,9 @@ def beneficiary_resend_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def beneficiary_remove_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def beneficiary_remove_submit(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
     try:
         beneficiary = services.beneficiary_remove(
             beneficiary=_own_beneficiary(request, pk),
@@ -487,7 +508,9 @@ def beneficiary_remove_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def beneficiary_confirm_link(request: HttpRequest, token: str) -> HttpResponse:
+def beneficiary_confirm_link(
+    request: AuthenticatedHttpRequest, token: str
+) -> HttpResponse:
     """The emailed link. GET only shows what is being confirmed (mail scanners
     open links); the button POSTs. The link works for its owner, logged in."""
     error = ""

@@ -18,7 +18,6 @@ from django.db.models import F
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import (
@@ -34,7 +33,13 @@ from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.selectors import user_has_two_factor
 from config.clientip import client_ip
-from config.errors import ApplicationError, Conflict, Forbidden
+from config.domain_errors import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    RateLimited,
+    Unauthenticated,
+)
 
 
 @dataclass(frozen=True)
@@ -217,11 +222,10 @@ def _login_locked(
         extra={"email": email, "retry_after_seconds": seconds, **extra},
     )
     lockout.login_lockout_mark(request, seconds=seconds)
-    return ApplicationError(
+    return RateLimited(
         Code.LOGIN_LOCKED,
         lockout.lockout_message(seconds),
         details={"retry_after_seconds": seconds},
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
     )
 
 
@@ -252,10 +256,8 @@ def auth_authenticate(*, request: HttpRequest, email: str, password: str) -> Use
                 meta=meta,
                 extra={"failures": failures},
             )
-        raise ApplicationError(
-            Code.INVALID_CREDENTIALS,
-            "Email or password is incorrect.",
-            status_code=status.HTTP_401_UNAUTHORIZED,
+        raise Unauthenticated(
+            Code.INVALID_CREDENTIALS, "Email or password is incorrect."
         )
     lockout.login_failures_forget(email=email, address=meta.ip_address)
     if not user.is_active:
@@ -271,11 +273,10 @@ def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
     if not user_has_two_factor(user=user):
         return None
     if not otp:
-        raise ApplicationError(
+        raise Unauthenticated(
             Code.OTP_REQUIRED,
             "otp: this account has two-factor login on; send the current code.",
             details={"otp": ["Required."]},
-            status_code=status.HTTP_401_UNAUTHORIZED,
         )
     device = otp_verify(user=user, token=otp)
     if device is None:
@@ -285,11 +286,10 @@ def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
             reason="otp_invalid",
             meta=RequestMeta.from_request(request),
         )
-        raise ApplicationError(
+        raise Unauthenticated(
             Code.OTP_INVALID,
             "otp: the code is wrong, expired or already used.",
             details={"otp": ["Invalid code."]},
-            status_code=status.HTTP_401_UNAUTHORIZED,
         )
     return device
 
@@ -326,15 +326,14 @@ def auth_login(
 
 
 def _token_error(message: str) -> ApplicationError:
-    return ApplicationError(
-        Code.TOKEN_INVALID, message, status_code=status.HTTP_401_UNAUTHORIZED
-    )
+    return Unauthenticated(Code.TOKEN_INVALID, message)
 
 
 def _decode_refresh(refresh: str) -> dict:
     """Signature, expiry and type checked; blacklisting is the caller's business."""
     try:
-        payload = token_backend.decode(refresh, verify=True)
+        # simplejwt annotates `decode` as taking a Token; it takes the string.
+        payload = token_backend.decode(refresh, verify=True)  # type: ignore[arg-type]
     except TokenBackendError as exc:
         raise _token_error("refresh: token is invalid or expired.") from exc
     if payload.get("token_type") != "refresh" or "jti" not in payload:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts.errors import AccountsErrorCode as Code
 from accounts.models import User
-from config.errors import ApplicationError, Conflict, Forbidden
+from config.domain_errors import ApplicationError, Conflict, Forbidden
 
 
 def staff_require(*, staff: User, perm: str) -> None:

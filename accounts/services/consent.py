@@ -9,7 +9,7 @@ from accounts.errors import AccountsErrorCode as Code
 from accounts.legal import documents_in_force, documents_to_accept
 from accounts.models import AuditCode, ConsentRecord, LegalDocument, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Forbidden
+from config.domain_errors import ApplicationError, Forbidden
 
 
 def terms_not_accepted(user: User) -> ApplicationError:

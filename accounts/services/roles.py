@@ -29,7 +29,7 @@ from accounts.services._staff_common import (
     staff_not_on_self,
     staff_require,
 )
-from config.errors import ApplicationError, Conflict, Forbidden, NotFound
+from config.domain_errors import ApplicationError, Conflict, Forbidden, NotFound
 from config.transitions import transition
 
 GRANT_PERMISSION = "accounts.grant_role"

@@ -30,7 +30,7 @@ from accounts.services._staff_common import (
     staff_may_act_on,
     staff_require,
 )
-from config.errors import ApplicationError, Conflict
+from config.domain_errors import ApplicationError, Conflict
 
 LOCK_PERMISSION = "accounts.suspend_user"
 END_SESSIONS_PERMISSION = "accounts.end_user_sessions"
@@ -257,7 +257,7 @@ def user_profile_update_by_staff(
     for field, (_, new) in changes.items():
         setattr(user, field, new)
     user.save(update_fields=list(changes))
-    extra = {"changes": changes, "reason": reason}
+    extra: dict[str, object] = {"changes": changes, "reason": reason}
     if {"email", "phone"} & changes.keys():
         extra["refresh_tokens"] = _revoke_all_tokens(user)
         code = AuditCode.STAFF_CONTACT_CHANGED

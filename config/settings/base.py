@@ -6,6 +6,7 @@ at all the platform runs embedded (SQLite, in-memory channel layer, eager Celery
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF
@@ -271,7 +272,7 @@ OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Exchange")
 OTP_TOTP_THROTTLE_FACTOR = 1
 
 # --- REST API -------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     # JWT for API clients; the session (with its CSRF check) for the browser pages,
     # which call the same API from JavaScript.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -381,7 +382,7 @@ else:
 # --- Files, static, email ------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
 # Browser libraries come from the npm registry (package.json, `npm ci`) and are
 # served from node_modules under static/vendor/... (collected like any static file;
 # never copied into the repository, never a CDN).
@@ -391,7 +392,7 @@ STATICFILES_DIRS += [
     for name, path in NPM_VENDOR_DIRS.items()
     if (BASE_DIR / path).is_dir()
 ]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import DATABASES, PASSWORD_HASHERS, REST_FRAMEWORK
@@ -16,7 +17,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-STATIC_ROOT = tempfile.mkdtemp(prefix="exchange-test-static-")
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="exchange-test-static-"))
 MEDIA_ROOT = tempfile.mkdtemp(prefix="exchange-test-media-")
 # A live server started by a test (config/tests/test_api_fuzz.py) reads the files
 # the test process stored: it passes its own directory down.
@@ -28,7 +29,7 @@ STORAGES["kyc"] = {
     "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None},
 }
 KYC_ENCRYPTION_KEY = "dGVzdC1vbmx5LWt5Yy1rZXktMDEyMzQ1Njc4OWFiY2Q="
-KYC_HIGH_RISK_COUNTRIES: list[str] = []
+KYC_HIGH_RISK_COUNTRIES = []
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

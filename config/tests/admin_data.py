@@ -155,5 +155,5 @@ def missing_models() -> list[str]:
     ]
 
 
-def first_row(model: type[models.Model]) -> models.Model:
+def first_row(model: type[models.Model]) -> models.Model | None:
     return model._default_manager.order_by("pk").first()

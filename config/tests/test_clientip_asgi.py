@@ -79,7 +79,7 @@ def _wrong_login(port: int, forwarded_for: str) -> int:
         return error.code
 
 
-def _failed_login_addresses() -> list[str]:
+def _failed_login_addresses() -> list[str | None]:
     return list(
         AuditEvent.objects.filter(code=AuditCode.LOGIN_FAILED)
         .order_by("id")

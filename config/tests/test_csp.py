@@ -71,7 +71,9 @@ def _page_policy(response) -> tuple[dict[str, str], str]:
     directives = _directives(response[CSP])
     for name, value in PAGE_DIRECTIVES.items():
         assert directives[name] == value, (name, response[CSP])
-    nonce = NONCE.search(directives["script-src"]).group(1)
+    found = NONCE.search(directives["script-src"])
+    assert found is not None, directives["script-src"]
+    nonce = found.group(1)
     assert len(nonce) == 24  # 16 random bytes, base64
     assert directives["script-src"] == f"'self' 'nonce-{nonce}'"
     assert directives["style-src"] == f"'self' 'nonce-{nonce}'"

@@ -317,7 +317,7 @@ def allowed_methods(callback: Callable) -> set[str]:
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view_class is not None:
         return {m for m in METHODS if hasattr(view_class, m.lower())}
-    function = callback
+    function: Callable[..., Any] | None = callback
     while function is not None:
         for cell in function.__closure__ or ():
             try:

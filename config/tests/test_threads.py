@@ -153,7 +153,9 @@ def _responding_app(events: list[str], *, stall_body: asyncio.Event | None = Non
     return app
 
 
-async def _request(app, path: str, chunks: list[bytes], *, stall: asyncio.Event = None):
+async def _request(
+    app, path: str, chunks: list[bytes], *, stall: asyncio.Event | None = None
+):
     """Drive `app` with a request whose body comes in `chunks`; the last chunk
     waits for `stall` if given (a slow upload). Returns the response body."""
     incoming: asyncio.Queue = asyncio.Queue()

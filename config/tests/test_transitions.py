@@ -9,7 +9,7 @@ import pytest
 from accounts.models import RoleGrantRequest
 from accounts.roles import Role
 from accounts.testing import make_user
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from config.models import StatusHistory
 from config.tests.recording import recorded
 from config.transitions import transition, transition_check
@@ -90,7 +90,7 @@ def test_transition_check_allows_declared_moves_and_refuses_the_rest():
     for old, new in [("b", "a"), ("a", "a"), ("a", "c"), ("c", "b")]:
         with pytest.raises(ApplicationError) as info:
             transition_check(table=table, old=old, new=new)
-        assert (info.value.code, info.value.status_code) == ("invalid_transition", 409)
+        assert (info.value.code, http_status(info.value)) == ("invalid_transition", 409)
         assert info.value.details == {"status": [old]}
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import Conflict, Forbidden, NotFound
+from config.domain_errors import Conflict, Forbidden, NotFound
 from config.transitions import transition
 from kyc.errors import KycErrorCode as Code
 from kyc.events import KycDecided

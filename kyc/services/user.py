@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta
-from config.errors import ApplicationError, Conflict, NotFound
+from config.domain_errors import ApplicationError, Conflict, NotFound
 from kyc import crypto, uploads
 from kyc.countries import COUNTRY_NAMES
 from kyc.errors import KycErrorCode as Code

@@ -9,7 +9,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ApplicationError, error_body, validation_error_parts
+from config.errors import (
+    ApplicationError,
+    error_body,
+    http_status,
+    validation_error_parts,
+)
 from config.openapi import error_responses
 from config.pagination import CursorPagination
 from config.throttling import UserRateThrottle
@@ -31,6 +36,10 @@ class OrderBatchRateThrottle(OrderRateThrottle):
     (the list in `field`), so a batch of 50 does not dodge the per-user limit.
     When they would not all fit, the whole request is refused (429) and nothing
     is counted. A malformed body counts once (it is refused as a whole)."""
+
+    # Set by DRF's SimpleRateThrottle from the rate; not declared in its stubs.
+    num_requests: int
+    duration: int
 
     def __init__(self, field: str):
         super().__init__()
@@ -327,7 +336,7 @@ class OrderBatchView(APIView):
             error = error or result.error
             if error is not None:
                 body = _item_error(error, prefix=f"orders[{index}]")
-                results.append({"status": error.status_code, "error": body})
+                results.append({"status": http_status(error), "error": body})
                 continue
             results.append(
                 {
@@ -374,7 +383,7 @@ class OrderBatchCancelView(APIView):
                 results.append(
                     {
                         "id": result.order_id,
-                        "status": result.error.status_code,
+                        "status": http_status(result.error),
                         "error": _item_error(result.error),
                     }
                 )

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
 from trading.models import FeeOverride, Instrument
 
@@ -94,28 +94,28 @@ def fee_override_remove(
 ) -> bool:
     """Remove an override: the user pays the instrument's rates again on new
     orders (FEE_OVERRIDE_REMOVED with the rates removed). False if it was gone."""
-    override = (
+    locked = (
         FeeOverride.objects.select_for_update(of=("self",))
         .select_related("user", "instrument")
         .filter(pk=override.pk)
         .first()
     )
-    if override is None:
+    if locked is None:
         return False
     audit_event_record(
         code=AuditCode.FEE_OVERRIDE_REMOVED,
-        user=override.user,
+        user=locked.user,
         acting_user=acting_user,
-        target=override,
+        target=locked,
         meta=meta,
         extra={
-            "instrument": _scope(override.instrument),
+            "instrument": _scope(locked.instrument),
             "old": {
-                "maker_fee_bps": override.maker_fee_bps,
-                "taker_fee_bps": override.taker_fee_bps,
+                "maker_fee_bps": locked.maker_fee_bps,
+                "taker_fee_bps": locked.taker_fee_bps,
             },
             "new": None,
         },
     )
-    override.delete()
+    locked.delete()
     return True

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from trading.errors import TradingErrorCode as Code
 from trading.fees import fee_policy_default
 from trading.models import Instrument
@@ -176,7 +176,7 @@ def instrument_update(
     return instrument
 
 
-_STATUS_CODES = {
+_STATUS_CODES: dict[str, AuditCode] = {
     Instrument.Status.HALTED: AuditCode.INSTRUMENT_HALTED,
     Instrument.Status.TRADING: AuditCode.INSTRUMENT_RESUMED,
     Instrument.Status.CLOSED: AuditCode.INSTRUMENT_CLOSED,

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from marketdata.models import UserEvent
 from trading.models import Instrument, Order, OrderCommand, OrderStatusChange, Trade
 from trading.services import (
@@ -43,7 +43,7 @@ def outcome(result) -> tuple:
     """(201, order) / (200, order) / (status, code, fields named)."""
     if result.error is not None:
         error = result.error
-        return (error.status_code, str(error.code), sorted(error.details))
+        return (http_status(error), str(error.code), sorted(error.details))
     return (201 if result.created else 200, result.order.pk)
 
 
@@ -459,7 +459,7 @@ def test_the_batch_size_and_kyc_refuse_the_whole_request(btc_usd, make_trader):
     stranger = make_user(email="new@example.com")
     with pytest.raises(ApplicationError) as refused:
         order_place_batch(user=stranger, orders=[limit("buy", "1", "x")])
-    assert (refused.value.code, refused.value.status_code) == ("kyc_required", 403)
+    assert (refused.value.code, http_status(refused.value)) == ("kyc_required", 403)
     assert not Order.objects.exists()
 
 
@@ -754,7 +754,7 @@ def test_batch_cancel_mine_not_mine_closed_and_already_pending(btc_usd, make_tra
         (mine[0].pk, "open"),
         (mine[3].pk, "open"),  # listed twice: one command
     ]
-    assert [r.error.status_code for r in results if r.error] == [404, 404, 409]
+    assert [http_status(r.error) for r in results if r.error] == [404, 404, 409]
     assert results[3].error.message == f"order {mine[2].pk} is already filled."
     new = OrderCommand.objects.order_by("pk")[commands_before:]
     assert [(c.order_id, c.kind) for c in new] == [

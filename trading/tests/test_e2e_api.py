@@ -35,7 +35,9 @@ class Session:
         self.capture = capture
         self.users = users
         self.clients = {name: api_client_for(user) for name, user in users.items()}
-        self.expected = {name: defaultdict(lambda: [0, 0]) for name in users}
+        self.expected: dict[str, defaultdict[str, list[int]]] = {
+            name: defaultdict(lambda: [0, 0]) for name in users
+        }
         self.fees = {"USD": 0, "BTC": 0}
 
     def call(self, name: str, method: str, url: str, data=None, status=None):

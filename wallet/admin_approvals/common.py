@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from wallet.money import format_units
 
@@ -15,7 +16,7 @@ def money(obj, field: str = "amount") -> str:
 
 def form_problems(form: forms.Form) -> str:
     return "; ".join(
-        f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+        f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()
     )
 
 
@@ -26,7 +27,7 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
     default = "pending"
     queues: dict[str, tuple[str, tuple[str, ...]]] = {}
-    statuses: type = None  # the model's Status choices
+    statuses: type[models.TextChoices]  # the model's Status choices
 
     def lookups(self, request, model_admin):
         return [

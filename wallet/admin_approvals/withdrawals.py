@@ -147,7 +147,7 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         review = selectors.withdrawal_review(withdrawal=withdrawal)
         profile = kyc_profile_get(user=withdrawal.user)
         can_decide = me.is_staff and me.has_perm(WITHDRAWAL_PERMISSION)
-        status = withdrawal.status
+        status = Withdrawal.Status(withdrawal.status)
         blockers = []
         if withdrawal.user_id == me.pk:
             blockers.append("This is your own withdrawal.")

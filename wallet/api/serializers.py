@@ -99,7 +99,11 @@ class BeneficiaryInputSerializer(serializers.Serializer):
             "Bitcoin or Ethereum address."
         ),
     )
-    label = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    # The API's field named `label`: DRF's metaclass takes declared fields off the
+    # class, so it does not replace `Field.label` as the stubs believe.
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=64, required=False, allow_blank=True
+    )
 
 
 class BeneficiaryConfirmInputSerializer(serializers.Serializer):
@@ -208,7 +212,7 @@ class BeneficiaryOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     rail = serializers.CharField()
     rail_label = serializers.CharField(source="get_rail_display")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # see above
     destination = serializers.CharField()
     destination_display = serializers.SerializerMethodField()
     status = serializers.CharField()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.pagination import BasePagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -54,11 +55,17 @@ class StatementPagination(CursorPagination):
     max_page_size = 200
 
 
-def _paginate(view: APIView, request, queryset, serializer_class):
+# A list view that `_paginate` pages by its `pagination_class`. (No docstring: the
+# schema would take it for its subclasses' operations' description.)
+class _PaginatedView(APIView):
+    pagination_class: type[BasePagination]
+
+
+def _paginate(view: _PaginatedView, request, queryset, serializer_class) -> Response:
     """One page of `queryset` by the view's `pagination_class` (which the schema
     documents too: the paginated envelope, `cursor` and `limit`)."""
     paginator = view.pagination_class()
-    page = paginator.paginate_queryset(queryset, request, view=view)
+    page: list | None = paginator.paginate_queryset(queryset, request, view=view)
     data = serializer_class(
         page, many=True, context={"request": request, "user": request.user}
     ).data
@@ -107,7 +114,7 @@ def _statement_queryset(request):
     )
 
 
-class StatementView(APIView):
+class StatementView(_PaginatedView):
     pagination_class = StatementPagination
 
     @extend_schema(
@@ -145,7 +152,7 @@ class StatementCsvView(APIView):
         return statement_csv_response(_statement_queryset(request), user=request.user)
 
 
-class DepositListCreateView(APIView):
+class DepositListCreateView(_PaginatedView):
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(
@@ -191,7 +198,7 @@ class DepositListCreateView(APIView):
         return run_idempotent(request=request, scope="wallet.deposit", handler=handler)
 
 
-class WithdrawalListCreateView(APIView):
+class WithdrawalListCreateView(_PaginatedView):
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(
@@ -279,7 +286,7 @@ class WithdrawalCancelView(APIView):
         return Response(s.WithdrawalOutputSerializer(withdrawal).data)
 
 
-class BeneficiaryListCreateView(APIView):
+class BeneficiaryListCreateView(_PaginatedView):
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(
@@ -416,7 +423,7 @@ class BeneficiaryResendView(APIView):
         return Response(s.BeneficiaryOutputSerializer(beneficiary).data)
 
 
-class TransferListCreateView(APIView):
+class TransferListCreateView(_PaginatedView):
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(

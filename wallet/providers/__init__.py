@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.utils.module_loading import import_string
 
-from config.errors import NotFound
+from config.domain_errors import NotFound
 from wallet.errors import WalletErrorCode as Code
 from wallet.providers.base import PaymentIntent, PaymentProvider, WebhookEvent
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.urls import reverse
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError, Unavailable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Deposit
 from wallet.money import format_units
@@ -34,10 +34,9 @@ OUTCOMES = ("succeeded", "failed")
 def _secret() -> bytes:
     secret = getattr(settings, "SANDBOX_WEBHOOK_SECRET", "")
     if not secret or not getattr(settings, "SANDBOX_PAYMENTS_ENABLED", False):
-        raise ApplicationError(
+        raise Unavailable(
             Code.PROVIDER_UNAVAILABLE,
             "provider: the sandbox provider is not enabled here.",
-            status_code=503,
         )
     return secret.encode()
 
@@ -50,9 +49,7 @@ def sign(body: bytes, *, timestamp: int, secret: bytes | None = None) -> str:
 
 
 def _invalid(message: str) -> ApplicationError:
-    return ApplicationError(
-        Code.INVALID_SIGNATURE, f"{SIGNATURE_HEADER}: {message}", status_code=400
-    )
+    return ApplicationError(Code.INVALID_SIGNATURE, f"{SIGNATURE_HEADER}: {message}")
 
 
 class SandboxProvider(PaymentProvider):
@@ -82,7 +79,6 @@ class SandboxProvider(PaymentProvider):
                 Code.STALE_SIGNATURE,
                 f"{SIGNATURE_HEADER}: timestamp is outside the "
                 f"{SIGNATURE_TOLERANCE}s window.",
-                status_code=400,
             )
         try:
             payload = json.loads(body)

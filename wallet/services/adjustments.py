@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Forbidden
+from config.domain_errors import ApplicationError, Forbidden
 from config.transitions import transition
 from wallet.errors import WalletErrorCode as Code
 from wallet.events import AdjustmentDecided

@@ -12,7 +12,7 @@ from accounts.selectors import (
     staff_acted_on_user_recently,
     user_withdrawal_cooloff_until,
 )
-from config.errors import ApplicationError, Forbidden
+from config.domain_errors import ApplicationError, Forbidden
 from wallet.errors import WalletErrorCode as Code
 
 # An operator's note on each step of a withdrawal or adjustment: typed, not clicked.

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Conflict
+from config.domain_errors import ApplicationError, Conflict
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Asset
 from wallet.money import MAX_UNITS, format_units

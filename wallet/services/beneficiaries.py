@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Conflict, NotFound
+from config.domain_errors import ApplicationError, Conflict, NotFound
 from config.transitions import transition
 from wallet.destinations import PayoutRail, destination_normalize
 from wallet.errors import WalletErrorCode as Code
@@ -121,6 +121,7 @@ def _link_email_on_commit(*, beneficiary: Beneficiary, site_url: str) -> None:
 
 def _confirmed_email_send(*, beneficiary_id: int) -> None:
     beneficiary = Beneficiary.objects.select_related("user").get(pk=beneficiary_id)
+    assert beneficiary.usable_from is not None  # set on confirmation (a CHECK)
     when = beneficiary.usable_from.strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(
         [
@@ -288,7 +289,9 @@ def _confirm(
             "old": old,
             "new": beneficiary.status,
             "method": method,
-            "usable_from": beneficiary.usable_from.isoformat(),
+            "usable_from": beneficiary.usable_from.isoformat()
+            if beneficiary.usable_from
+            else None,
         },
     )
     if method != "seed":

@@ -6,12 +6,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework import status
 
 from accounts.models import User
 from accounts.selectors import user_has_two_factor
 from accounts.services import otp_verify
-from config.errors import ApplicationError, Forbidden, Unprocessable
+from config.domain_errors import ApplicationError, Forbidden, RateLimited, Unprocessable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Asset
 
@@ -68,11 +67,10 @@ def second_factor_check(*, user: User, otp: str | None, action: str) -> str | No
     key = _otp_failures_key(user)
     window = settings.WALLET_OTP_FAILURE_WINDOW_MINUTES
     if cache.get(key, 0) >= settings.WALLET_OTP_FAILURE_LIMIT:
-        raise ApplicationError(
+        raise RateLimited(
             Code.OTP_LOCKED,
             f"otp: too many wrong codes; try again in {window} minutes.",
             details={"otp": ["Too many wrong codes."]},
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         )
     device = otp_verify(user=user, token=otp)
     if device is None:

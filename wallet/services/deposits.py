@@ -10,7 +10,7 @@ from django.db import transaction
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Forbidden, NotFound
+from config.domain_errors import ApplicationError, Forbidden, NotFound, Unprocessable
 from config.transitions import transition
 from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
@@ -94,12 +94,11 @@ def deposit_webhook_process(
             or to_units(event.amount, decimals=asset.decimals, field="amount")
             != deposit.amount
         ):
-            raise ApplicationError(
+            raise Unprocessable(
                 Code.AMOUNT_MISMATCH,
                 f"amount: the provider reports {event.amount} {event.currency}, "
                 f"the deposit is {format_units(deposit.amount, asset.decimals)} "
                 f"{asset.code}.",
-                status_code=422,
             )
         journal = None
         if outcome == Deposit.Status.CREDITED:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta
-from config.errors import ApplicationError, Conflict
+from config.domain_errors import ApplicationError, Conflict
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, hold_post, ledger_post
 from wallet.models import Account, Asset, Journal, Withdrawal

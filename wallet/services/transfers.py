@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import ApplicationError, Forbidden, NotFound
+from config.domain_errors import ApplicationError, Forbidden, NotFound
 from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, ledger_post

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from config.errors import Conflict, Forbidden, NotFound, Unprocessable
+from config.domain_errors import Conflict, Forbidden, NotFound, Unprocessable
 from config.transitions import transition
 from kyc.selectors import kyc_is_verified
 from wallet.destinations import PayoutRail, asset_payout_rails

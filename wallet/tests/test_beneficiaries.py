@@ -16,7 +16,7 @@ from accounts.roles import Role
 from accounts.services import audit_event_record, backup_codes_ensure
 from accounts.testing import admin_client_for, make_user
 from accounts.tests.conftest import totp_code
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from kyc.testing import kyc_approve
 from wallet import services
 from wallet.models import Asset, Beneficiary, Withdrawal
@@ -38,12 +38,14 @@ def _totp(user) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
 
 
-def _codes(user) -> list[str]:
+def _codes(user) -> list[int]:
     return [e.code for e in AuditEvent.objects.filter(user=user).order_by("id")]
 
 
 def _link_token(message) -> str:
-    return re.search(r"/wallet/beneficiaries/confirm/([^/\s]+)/", message.body)[1]
+    link = re.search(r"/wallet/beneficiaries/confirm/([^/\s]+)/", message.body)
+    assert link is not None, message.body
+    return link[1]
 
 
 def _add(user, django_capture_on_commit_callbacks, **kwargs):
@@ -59,7 +61,7 @@ def _add(user, django_capture_on_commit_callbacks, **kwargs):
 def _raises(code: str, status: int):
     with pytest.raises(ApplicationError) as info:
         yield info
-    assert (info.value.code, info.value.status_code) == (code, status)
+    assert (info.value.code, http_status(info.value)) == (code, status)
 
 
 # --- Adding and confirming -----------------------------------------------------------

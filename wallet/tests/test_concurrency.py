@@ -9,7 +9,7 @@ from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.services import backup_codes_ensure
 from accounts.testing import make_user
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from kyc.testing import kyc_approve
 from wallet import services
 from wallet.ledger import Posting, account_ensure, ledger_post
@@ -173,7 +173,7 @@ def test_concurrent_adds_of_one_destination_store_it_once():
 
     results, errors = _run_threads(work, [(n,) for n in range(6)])
     assert len(results) == 1
-    assert [(e.code, e.status_code) for e in errors] == [
+    assert [(e.code, http_status(e)) for e in errors] == [
         ("beneficiary_exists", 409)
     ] * 5
     assert Beneficiary.objects.count() == 1
@@ -194,7 +194,7 @@ def test_one_backup_code_confirms_one_beneficiary_under_concurrency():
 
     results, errors = _run_threads(work, [(b,) for b in pending])
     assert len(results) == 1
-    assert {(e.code, e.status_code) for e in errors} == {("otp_invalid", 403)}
+    assert {(e.code, http_status(e)) for e in errors} == {("otp_invalid", 403)}
     assert Beneficiary.objects.filter(status="confirmed").count() == 1
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from marketdata.models import UserEvent
 from wallet.ledger import HoldRequest, hold_create, holds_create_new, holds_lock_new
 from wallet.models import Account, Entry, Hold, Journal
@@ -109,7 +109,7 @@ def test_each_request_is_judged_on_what_the_ones_before_left(alice, usd):
         100,
         "invalid_amount",
     ]
-    assert results[1].status_code == 422
+    assert http_status(results[1]) == 422
     assert results[1].message == (
         "amount: insufficient funds, 4.00 USD available but 5.00 needed."
     )
@@ -141,11 +141,11 @@ def test_the_same_refusal_as_one_hold_alone(alice, usd):
         (refusal,) = holds_create_new(
             user=alice, requests=[HoldRequest(usd, 1_001, "order", "y")]
         )
-    assert (refusal.code, refusal.message, refusal.details, refusal.status_code) == (
+    assert (refusal.code, refusal.message, refusal.details, http_status(refusal)) == (
         alone.value.code,
         alone.value.message,
         alone.value.details,
-        alone.value.status_code,
+        http_status(alone.value),
     )
     assert not Hold.objects.exists()
     assert not Journal.objects.filter(kind="hold").exists()

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from wallet.ledger import (
     HoldLeg,
     JournalSpec,
@@ -79,7 +79,7 @@ def test_repeated_reference_with_other_entries_is_a_conflict(alice, bob, usd):
             ],
         )
     assert info.value.code == "journal_reference_conflict"
-    assert info.value.status_code == 409
+    assert http_status(info.value) == 409
 
 
 def test_unbalanced_journal_is_refused_before_any_write(alice, bob, usd, btc):
@@ -110,7 +110,7 @@ def test_overdraft_is_insufficient_funds_and_writes_nothing(alice, bob, usd):
             ],
         )
     assert info.value.code == "insufficient_funds"
-    assert info.value.status_code == 422
+    assert http_status(info.value) == 422
     assert info.value.message == (
         "amount: insufficient funds, 10.00 USD available but 10.01 needed."
     )

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import AuditCode, AuditEvent
 from accounts.roles import Role
 from accounts.testing import make_user
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from kyc.testing import kyc_approve
 from wallet import services
 from wallet.models import (
@@ -218,7 +218,7 @@ def test_withdrawal_needs_kyc(alice, usd):
         services.withdrawal_request(
             user=alice, asset=usd, amount=100, beneficiary=make_beneficiary(alice)
         )
-    assert (info.value.code, info.value.status_code) == ("kyc_required", 403)
+    assert (info.value.code, http_status(info.value)) == ("kyc_required", 403)
     assert not Withdrawal.objects.exists()
 
 
@@ -275,7 +275,7 @@ def test_withdrawal_reject_and_cancel_release_the_hold(alice, usd, operator):
     assert (first.status, first.reason) == ("rejected", "bad iban checksum")
     with pytest.raises(ApplicationError) as info:
         services.withdrawal_cancel(withdrawal=first, user=alice)
-    assert (info.value.code, info.value.status_code) == (
+    assert (info.value.code, http_status(info.value)) == (
         "withdrawal_not_cancellable",
         409,
     )
@@ -292,7 +292,7 @@ def test_four_eyes_operator_cannot_approve_own_withdrawal(usd):
     )
     with pytest.raises(ApplicationError) as info:
         services.withdrawal_approve(withdrawal=withdrawal, operator=op, note=NOTE)
-    assert (info.value.code, info.value.status_code) == ("four_eyes_violation", 403)
+    assert (info.value.code, http_status(info.value)) == ("four_eyes_violation", 403)
     withdrawal.refresh_from_db()
     assert withdrawal.status == "requested"
 
@@ -392,7 +392,7 @@ def test_transfer_refusals(alice, usd, to, code, status, message):
     fund(alice, usd, 10_000)
     with pytest.raises(ApplicationError) as info:
         services.transfer_create(sender=alice, to_email=to, asset=usd, amount=1)
-    assert (info.value.code, info.value.status_code) == (code, status)
+    assert (info.value.code, http_status(info.value)) == (code, status)
     assert info.value.message == message
     assert list(info.value.details) == ["to"]
     assert not Transfer.objects.exists()
@@ -413,10 +413,10 @@ def test_inactive_asset_is_refused(usd):
     usd.save()
     with pytest.raises(ApplicationError) as info:
         services.asset_get(code="usd")
-    assert (info.value.code, info.value.status_code) == ("asset_inactive", 422)
+    assert (info.value.code, http_status(info.value)) == ("asset_inactive", 422)
     with pytest.raises(ApplicationError) as info:
         services.asset_get(code="XYZ")
-    assert (info.value.code, info.value.status_code) == ("unknown_asset", 400)
+    assert (info.value.code, http_status(info.value)) == ("unknown_asset", 400)
 
 
 # --- Adjustments (maker-checker) ---------------------------------------------------

@@ -15,7 +15,7 @@ from accounts.models import AuditCode, AuditEvent
 from accounts.roles import Role
 from accounts.services import audit_event_record
 from accounts.testing import api_client_for, make_user
-from config.errors import ApplicationError
+from config.errors import ApplicationError, http_status
 from kyc.testing import kyc_approve
 from wallet import selectors, services
 from wallet.checks import wallet_second_approval_threshold_check
@@ -108,7 +108,7 @@ def test_takeover_the_operator_who_acted_cannot_approve_withdrawal_or_adjustment
         )
         # then: 403, nothing moves; someone else may
         for error in (refused_w, refused_a):
-            assert (error.code, error.status_code) == ("staff_action_cooloff", 403)
+            assert (error.code, http_status(error)) == ("staff_action_cooloff", 403)
             assert error.message == (
                 "You performed a staff action on this user in the last 48 hours: "
                 "another operator must approve their money."
@@ -154,7 +154,7 @@ def test_withdrawal_request_refused_during_the_credential_cooloff_and_works_afte
         )
     )
     # then: 403 naming when the hold ends; the pending one cannot be approved
-    assert (error.code, error.status_code) == ("withdrawal_cooloff", 403)
+    assert (error.code, http_status(error)) == ("withdrawal_cooloff", 403)
     assert error.message == (
         f"Withdrawals are on hold until {ends:%Y-%m-%d %H:%M} UTC: a member of staff "
         "changed this account's credentials or contact details."
@@ -231,7 +231,7 @@ def test_above_threshold_needs_two_distinct_approvers_neither_the_requester(
             withdrawal=withdrawal, operator=requester, note=NOTE
         )
     )
-    assert (own.code, own.status_code) == ("four_eyes_violation", 403)
+    assert (own.code, http_status(own)) == ("four_eyes_violation", 403)
     # the first approval only records itself; the funds stay held
     services.withdrawal_approve(withdrawal=withdrawal, operator=operator, note=NOTE)
     withdrawal.refresh_from_db()
@@ -254,7 +254,7 @@ def test_above_threshold_needs_two_distinct_approvers_neither_the_requester(
             withdrawal=withdrawal, operator=operator, note=NOTE
         )
     )
-    assert (twice.code, twice.status_code) == ("four_eyes_violation", 403)
+    assert (twice.code, http_status(twice)) == ("four_eyes_violation", 403)
     assert twice.message == (
         "Four eyes: you gave the first approval; a second operator must give the "
         "second."
@@ -342,13 +342,13 @@ def test_adjustment_requester_cannot_approve_it(alice, usd, operator, operator2)
             adjustment=adjustment, operator=operator, note=NOTE
         )
     )
-    assert (error.code, error.status_code) == ("four_eyes_violation", 403)
+    assert (error.code, http_status(error)) == ("four_eyes_violation", 403)
     short = _error(
         lambda: services.adjustment_approve(
             adjustment=adjustment, operator=operator2, note="ok"
         )
     )
-    assert (short.code, short.status_code, short.details) == (
+    assert (short.code, http_status(short), short.details) == (
         "note_required",
         400,
         {"note": ["Type at least 10 characters."]},
@@ -466,7 +466,7 @@ def test_steps_follow_the_transition_table(approved, funded, usd, operator2):
     ):
         error = _error(step)
         assert error.code in ("invalid_transition", "withdrawal_not_cancellable")
-        assert error.status_code == 409
+        assert http_status(error) == 409
     services.withdrawal_mark_sent(
         withdrawal=approved, operator=operator2, payout_reference="R-1", note=NOTE
     )
@@ -501,7 +501,7 @@ def test_payout_reference_is_required_and_unique_per_asset(
             withdrawal=approved, operator=operator2, payout_reference=" ", note=NOTE
         )
     )
-    assert (missing.code, missing.status_code, list(missing.details)) == (
+    assert (missing.code, http_status(missing), list(missing.details)) == (
         "payout_reference_required",
         400,
         ["payout_reference"],
@@ -521,7 +521,7 @@ def test_payout_reference_is_required_and_unique_per_asset(
             withdrawal=second, operator=operator2, payout_reference="SAME", note=NOTE
         )
     )
-    assert (taken.code, taken.status_code, taken.message) == (
+    assert (taken.code, http_status(taken), taken.message) == (
         "payout_reference_taken",
         409,
         f"payout_reference: Already recorded on USD withdrawal #{approved.pk}.",

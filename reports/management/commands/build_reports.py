@@ -6,7 +6,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.errors import ApplicationError
+from config.domain_errors import ApplicationError
 from reports.services import reports_build
 
 
