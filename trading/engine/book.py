@@ -167,7 +167,12 @@ class Level:
 @mypyc_attr(acyclic=True)  # refers to ints, enums and the caller's int objects
 class Taker:
     """An accepted order on its way in: what ``_execute`` matches and then rests,
-    fills or expires. Built by a new place, a repriced amend and a fired stop.
+    fills or expires. Loaded by a new place, a repriced amend and a fired stop.
+
+    Each book owns one and reloads it for every order it executes, as
+    exchange-core reuses its ``OrderCommand`` objects: no allocation (and, when
+    interpreted, no garbage-collected object) per command. One is enough because
+    an execution never starts another before it ends: stops fire after it.
 
     ``price`` 0 means market, ``lots`` UNBOUNDED means bounded by quote only,
     ``quote`` NO_QUOTE means no quote limit; ``filled`` carries over an amended
@@ -191,7 +196,21 @@ class Taker:
         "tif",
     )
 
-    def __init__(
+    def __init__(self) -> None:
+        self.order_id = 0
+        self.key: object = 0
+        self.owner = 0
+        self.side = BUY
+        self.price = 0
+        self.price_key: object = 0
+        self.lots = 0
+        self.quote = NO_QUOTE
+        self.tif = GTC
+        self.stp = EXPIRE_TAKER
+        self.post_only = False
+        self.filled = 0
+
+    def load(
         self,
         order_id: int,
         key: object,
@@ -205,7 +224,7 @@ class Taker:
         stp: STP,
         post_only: bool,
         filled: int,
-    ) -> None:
+    ) -> "Taker":
         self.order_id = order_id
         self.key = key
         self.owner = owner
@@ -218,6 +237,7 @@ class Taker:
         self.stp = stp
         self.post_only = post_only
         self.filled = filled
+        return self
 
 
 class OrderBook:
@@ -244,6 +264,7 @@ class OrderBook:
         self._buy_stops: list[tuple[int, int, int]] = []  # (stop, arrival, id)
         self._sell_stops: list[tuple[int, int, int]] = []  # (-stop, arrival, id)
         self._arrival = 0
+        self._taker = Taker()
 
     # ------------------------------------------------------------ state, rebuild
 
@@ -529,7 +550,7 @@ class OrderBook:
             return self._reject(
                 events, order_id, "place", RejectReason.INVALID_STOP_PRICE
             )
-        taker = Taker(
+        taker = self._taker.load(
             order_id, key, owner, side, limit_price, price, lots, quote, tif, stp,
             post_only, 0,
         )  # fmt: skip
@@ -884,7 +905,7 @@ class OrderBook:
         events.append(Amended(self._seq, order_id, order.owner, price, quantity, False))
         del self._orders[order_id]
         self._unlink(order, events)
-        taker = Taker(
+        taker = self._taker.load(
             order_id, order_id, order.owner, side, price, price, quantity, NO_QUOTE,
             GTC, order.stp, order.post_only, order.filled,
         )  # fmt: skip
@@ -970,7 +991,7 @@ class OrderBook:
                 StopTriggered(self._seq, order_id, owner, stop_price or 0, last)
             )
             limit_price = price or 0
-            taker = Taker(
+            taker = self._taker.load(
                 order_id, order_id, owner, side, limit_price, limit_price,
                 UNBOUNDED if quantity is None else quantity,
                 NO_QUOTE if quote_limit is None else quote_limit,
