@@ -7,7 +7,8 @@ one run:
 
 * the engine: commands per second through ``process_many`` (every event built and
   kept) and per-command latency percentiles through ``process``;
-* the naive reference book of the tests, on a prefix of the same stream;
+* the naive reference book (``trading.engine.reference``), on a prefix of the
+  same stream;
 * ``pyorderbook`` from PyPI, on the same stream mapped to what it supports
   (limit orders and cancels);
 * memory per resting order with a million orders resting.
@@ -34,6 +35,7 @@ from trading.engine import (
     OrderBook,
     OrderType,
     Place,
+    ReferenceBook,
     Side,
     TimeInForce,
 )
@@ -194,8 +196,6 @@ def engine_runs(
 def reference_runs(
     commands: list[Command],
 ) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    from trading.tests.engine.reference import ReferenceBook
-
     def batch() -> tuple[int, int]:
         book = ReferenceBook()
         events = 0
@@ -403,10 +403,7 @@ def main(argv: list[str] | None = None) -> None:
         "(cmd/s by process CPU time, best and median of the runs; 'wall best' by "
         "wall clock; latency by wall clock around each process() call)"
     )
-    print(
-        "(events: engine = every event; reference = its event tuples; "
-        "pyorderbook = trades)"
-    )
+    print("(events: engine and reference = every event; pyorderbook = trades)")
     if not args.skip_memory:
         per_order, resting = memory_per_resting_order(args.memory_orders)
         print(

@@ -3,7 +3,14 @@
 No Django, database, clock, randomness or I/O: commands in, events out. The same
 source runs interpreted or compiled with mypyc (see docs/engine.md); ``COMPILED``
 tells which one was imported.
+
+Two books behind one interface (``Book``): ``OrderBook``, the fast one, and
+``ReferenceBook``, the naive one that states the rules plainly. ``book_class()``
+picks one by name or from the ``ENGINE_BOOK`` environment variable ("fast", the
+default, or "reference"), for tests and debugging.
 """
+
+import os
 
 from trading.engine import book as _book
 from trading.engine.book import OrderBook
@@ -18,6 +25,8 @@ from trading.engine.events import (
     StopTriggered,
     Trade,
 )
+from trading.engine.interface import Book
+from trading.engine.reference import ReferenceBook
 from trading.engine.types import (
     MAX_VALUE,
     STP,
@@ -32,13 +41,35 @@ from trading.engine.types import (
 #: True when the mypyc-compiled build was imported, False for plain Python.
 COMPILED: bool = not (_book.__file__ or "").endswith(".py")
 
+BOOKS: dict[str, type[Book]] = {"fast": OrderBook, "reference": ReferenceBook}
+
+
+def book_class(kind: str | None = None) -> type[Book]:
+    """The book implementation named ``kind``, else by ``ENGINE_BOOK`` ("fast" when
+    unset). Read at each call, so a test or a debugging session can switch."""
+    name = kind or os.environ.get("ENGINE_BOOK") or "fast"
+    try:
+        return BOOKS[name]
+    except KeyError:
+        raise ValueError(f"unknown book {name!r}: one of {sorted(BOOKS)}") from None
+
+
+def new_book(
+    symbol: str | int = "", sequence: int = 0, kind: str | None = None
+) -> Book:
+    """An empty book of the chosen implementation (see ``book_class``)."""
+    return book_class(kind)(symbol, sequence)
+
+
 __all__ = [
+    "BOOKS",
     "COMPILED",
     "MAX_VALUE",
     "STP",
     "Accepted",
     "Amend",
     "Amended",
+    "Book",
     "Cancel",
     "Command",
     "DoneDetail",
@@ -49,6 +80,7 @@ __all__ = [
     "OrderDone",
     "OrderType",
     "Place",
+    "ReferenceBook",
     "RejectReason",
     "Rejected",
     "RestingOrder",
@@ -56,4 +88,6 @@ __all__ = [
     "StopTriggered",
     "TimeInForce",
     "Trade",
+    "book_class",
+    "new_book",
 ]

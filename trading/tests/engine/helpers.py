@@ -1,6 +1,7 @@
 """Small readers that turn event lists into exact, comparable values."""
 
 from trading.engine import (
+    Book,
     Event,
     LevelChanged,
     OrderBook,
@@ -18,10 +19,10 @@ def limit(order_id: int, owner: int, side: Side, price: int, quantity: int) -> P
     return Place(order_id, owner, side, price=price, quantity=quantity)
 
 
-def standard_book() -> OrderBook:
+def standard_book(book_class: type[Book] = OrderBook) -> Book:
     """Asks 101: #1 (owner 1) 5, #2 (owner 2) 5; 102: #3 (owner 3) 5.
     Bids 99: #4 (owner 4) 5; 98: #5 (owner 5) 5. Owner 9 is the usual taker."""
-    book = OrderBook("TEST")
+    book = book_class.from_resting("TEST", ())
     book.process_many(
         [
             limit(1, 1, SELL, 101, 5),

@@ -15,11 +15,11 @@ import pytest
 from trading.engine import (
     STP,
     Accepted,
+    Book,
     Cancel,
     DoneDetail,
     DoneReason,
     LevelChanged,
-    OrderBook,
     OrderDone,
     OrderType,
     Place,
@@ -318,9 +318,9 @@ ROWS = [
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
-def test_order_type_table(row: Row) -> None:
+def test_order_type_table(row: Row, book_class: type[Book]) -> None:
     # Given the standard book (or an empty one)
-    book = OrderBook("TEST") if row.empty_book else standard_book()
+    book = book_class("TEST") if row.empty_book else standard_book(book_class)
     # When the row's command arrives
     events = book.process(row.command)
     # Then exactly the expected trades, closes, refusals and depth follow
@@ -340,9 +340,11 @@ def test_order_type_table(row: Row) -> None:
         ]
 
 
-def test_full_event_stream_of_a_sweep_with_sequence_numbers() -> None:
+def test_full_event_stream_of_a_sweep_with_sequence_numbers(
+    book_class: type[Book],
+) -> None:
     # Given the standard book at sequence 5 (five resting orders)
-    book = standard_book()
+    book = standard_book(book_class)
     assert book.sequence == 5
     # When a buy takes the first level and part of the second
     events = book.process(Place(10, 9, BUY, LIMIT, 102, 12))
@@ -362,9 +364,11 @@ def test_full_event_stream_of_a_sweep_with_sequence_numbers() -> None:
     assert book.last_trade_price == 102
 
 
-def test_resting_remainder_is_announced_as_a_level_change() -> None:
+def test_resting_remainder_is_announced_as_a_level_change(
+    book_class: type[Book],
+) -> None:
     # Given the standard book
-    book = standard_book()
+    book = standard_book(book_class)
     # When a buy crosses for 10 and rests 2 at its limit
     events = book.process(Place(10, 9, BUY, LIMIT, 101, 12))
     # Then the accept says it rests and the last event is its new level
@@ -375,18 +379,18 @@ def test_resting_remainder_is_announced_as_a_level_change() -> None:
     assert book.get_order(10).filled == 10  # type: ignore[union-attr]
 
 
-def test_price_time_priority_within_a_level() -> None:
+def test_price_time_priority_within_a_level(book_class: type[Book]) -> None:
     # Given two asks at 101 (#1 first, #2 second)
-    book = standard_book()
+    book = standard_book(book_class)
     # When a buy takes 7
     events = book.process(Place(10, 9, BUY, LIMIT, 101, 7))
     # Then #1 fills whole before #2 starts
     assert trades(events) == [(1, 10, 101, 5), (2, 10, 101, 2)]
 
 
-def test_cancel_and_its_refusals() -> None:
+def test_cancel_and_its_refusals(book_class: type[Book]) -> None:
     # Given the standard book
-    book = standard_book()
+    book = standard_book(book_class)
     # When #2 is cancelled, then cancelled again
     first = book.process(Cancel(2))
     second = book.process(Cancel(2))

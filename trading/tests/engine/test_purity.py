@@ -19,8 +19,11 @@ ALLOWED_IMPORTS = {
     "heapq",
     "json",
     "mypy_extensions",  # mypyc_attr: a no-op decorator when interpreted
+    "os",  # __init__.book_class reads ENGINE_BOOK from os.environ, nothing else
     "typing",
 }
+#: Engine sources that mypyc does not compile (see the Makefile's ENGINE_SOURCES).
+INTERPRETED = {"__init__.py", "reference.py"}
 
 
 def test_importing_the_engine_loads_no_django() -> None:
@@ -77,6 +80,8 @@ def test_compiled_build_is_not_older_than_its_source() -> None:
     assert libraries, "compiled engine modules without their shared library"
     built = max(library.stat().st_mtime for library in libraries)
     for source in ENGINE_DIR.glob("*.py"):
+        if source.name in INTERPRETED:
+            continue
         assert built >= source.stat().st_mtime, (
             f"the compiled engine is older than {source.name}: run make engine-build"
         )

@@ -10,6 +10,7 @@ import pytest
 
 from trading.engine import (
     STP,
+    Book,
     OrderBook,
     OrderType,
     Place,
@@ -22,8 +23,8 @@ BUY, SELL = Side.BUY, Side.SELL
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def busy_book() -> OrderBook:
-    book = standard_book()
+def busy_book(book_class: type[Book] = OrderBook) -> Book:
+    book = standard_book(book_class)
     book.process_many(
         [
             limit(6, 6, BUY, 99, 2),
@@ -35,12 +36,14 @@ def busy_book() -> OrderBook:
     return book
 
 
-def test_snapshot_is_plain_json_and_restores_the_same_book() -> None:
+def test_snapshot_is_plain_json_and_restores_the_same_book(
+    book_class: type[Book],
+) -> None:
     # Given a book with resting orders, stops, fills and a last price
-    book = busy_book()
+    book = busy_book(book_class)
     # When it is snapshotted through JSON and restored
     text = json.dumps(book.snapshot())
-    restored = OrderBook.restore(json.loads(text))
+    restored = book_class.restore(json.loads(text))
     # Then the copy is the same book
     assert restored.snapshot() == book.snapshot()
     assert restored.state_hash() == book.state_hash()
@@ -53,9 +56,9 @@ def test_snapshot_is_plain_json_and_restores_the_same_book() -> None:
     assert restored.state_hash() == book.state_hash()
 
 
-def test_snapshot_layout() -> None:
+def test_snapshot_layout(book_class: type[Book]) -> None:
     # Given a small book
-    book = busy_book()
+    book = busy_book(book_class)
     # Then the snapshot is exactly this
     assert book.snapshot() == {
         "format": 1,
@@ -103,10 +106,12 @@ def test_snapshot_layout() -> None:
     }
 
 
-def test_state_hash_is_the_same_in_another_process() -> None:
-    # Given the hash of a book in this process
-    here = busy_book().state_hash()
-    # When another interpreter builds the same book
+def test_state_hash_is_the_same_in_another_process_and_in_either_book(
+    book_class: type[Book],
+) -> None:
+    # Given the hash of a book in this process (fast or reference)
+    here = busy_book(book_class).state_hash()
+    # When another interpreter builds the same book with the fast implementation
     code = (
         "from trading.tests.engine.test_state import busy_book; "
         "print(busy_book().state_hash())"
@@ -123,14 +128,14 @@ def test_state_hash_is_the_same_in_another_process() -> None:
     assert result.stdout.strip() == here
 
 
-def test_state_hash_changes_with_any_order() -> None:
-    book = busy_book()
+def test_state_hash_changes_with_any_order(book_class: type[Book]) -> None:
+    book = busy_book(book_class)
     before = book.state_hash()
     book.process(limit(30, 1, BUY, 50, 1))
     assert book.state_hash() != before
 
 
-def test_from_resting_rebuilds_in_time_priority() -> None:
+def test_from_resting_rebuilds_in_time_priority(book_class: type[Book]) -> None:
     # Given open orders as the adapter reads them, oldest first
     orders = [
         RestingOrder(1, 1, BUY, 99, 5),
@@ -139,7 +144,7 @@ def test_from_resting_rebuilds_in_time_priority() -> None:
     ]
     stops = [Place(4, 4, BUY, OrderType.STOP_MARKET, None, 1, stop_price=120)]
     # When the book is rebuilt
-    book = OrderBook.from_resting("X", orders, stops, sequence=42, last_price=100)
+    book = book_class.from_resting("X", orders, stops, sequence=42, last_price=100)
     # Then it has the orders, their order, the stops, and no events were counted
     assert book.sequence == 42
     assert book.depth(5) == ([(99, 7)], [(101, 4)])
@@ -152,24 +157,24 @@ def test_from_resting_rebuilds_in_time_priority() -> None:
     ]
 
 
-def test_from_resting_flags_a_crossed_book_and_bad_rows() -> None:
-    crossed = OrderBook.from_resting(
+def test_from_resting_flags_a_crossed_book_and_bad_rows(book_class: type[Book]) -> None:
+    crossed = book_class.from_resting(
         "X", [RestingOrder(1, 1, BUY, 101, 1), RestingOrder(2, 2, SELL, 100, 1)]
     )
     assert crossed.is_crossed()
     with pytest.raises(ValueError):
-        OrderBook.from_resting(
+        book_class.from_resting(
             "X", [RestingOrder(1, 1, BUY, 101, 1), RestingOrder(1, 2, BUY, 100, 1)]
         )
     with pytest.raises(ValueError):
-        OrderBook.from_resting("X", [RestingOrder(1, 1, BUY, 101, 0)])
+        book_class.from_resting("X", [RestingOrder(1, 1, BUY, 101, 0)])
 
 
-def test_depth_and_best_prices() -> None:
-    book = standard_book()
+def test_depth_and_best_prices(book_class: type[Book]) -> None:
+    book = standard_book(book_class)
     assert book.best_bid() == 99
     assert book.best_ask() == 101
     assert book.depth(1) == ([(99, 5)], [(101, 10)])
     assert book.depth(0) == ([], [])
-    assert OrderBook("E").depth(3) == ([], [])
-    assert OrderBook("E").best_bid() is None
+    assert book_class("E").depth(3) == ([], [])
+    assert book_class("E").best_bid() is None

@@ -4,8 +4,8 @@ from trading.engine import (
     Accepted,
     Amend,
     Amended,
+    Book,
     Cancel,
-    OrderBook,
     OrderType,
     Place,
     Side,
@@ -35,9 +35,11 @@ def triggered(events: list) -> list[int]:
 # ------------------------------------------------------------------------ stops
 
 
-def test_stop_waits_until_the_last_trade_reaches_its_price() -> None:
+def test_stop_waits_until_the_last_trade_reaches_its_price(
+    book_class: type[Book],
+) -> None:
     # Given the standard book, no trade yet, and a buy stop at 102
-    book = standard_book()
+    book = standard_book(book_class)
     placed = book.process(stop_market(20, 7, BUY, 102, 3))
     assert placed == [Accepted(5, 20, 7, True)]
     assert book.get_stop(20) is not None
@@ -54,9 +56,9 @@ def test_stop_waits_until_the_last_trade_reaches_its_price() -> None:
     assert book.get_stop(20) is None
 
 
-def test_stops_fire_in_documented_order() -> None:
+def test_stops_fire_in_documented_order(book_class: type[Book]) -> None:
     # Given asks deep enough and buy stops 104 (first), 103 (second), 103 (third)
-    book = OrderBook("TEST")
+    book = book_class("TEST")
     book.process_many([limit(i, 1, SELL, 100 + i, 1) for i in range(1, 8)])
     book.process_many(
         [
@@ -73,9 +75,9 @@ def test_stops_fire_in_documented_order() -> None:
     assert book.last_trade_price == 107
 
 
-def test_triggered_stop_cascades_into_the_next_stop() -> None:
+def test_triggered_stop_cascades_into_the_next_stop(book_class: type[Book]) -> None:
     # Given asks at 101 and 105, and sell... rather a buy stop at 101 and one at 105
-    book = OrderBook("TEST")
+    book = book_class("TEST")
     book.process_many([limit(1, 1, SELL, 101, 1), limit(2, 1, SELL, 105, 1)])
     book.process_many(
         [stop_market(21, 2, BUY, 101, 1), stop_market(22, 3, BUY, 105, 1)]
@@ -88,9 +90,11 @@ def test_triggered_stop_cascades_into_the_next_stop() -> None:
     assert trades(events) == [(1, 10, 101, 1), (2, 21, 105, 1), (3, 22, 106, 1)]
 
 
-def test_sell_stop_limit_fires_on_a_falling_price_and_rests() -> None:
+def test_sell_stop_limit_fires_on_a_falling_price_and_rests(
+    book_class: type[Book],
+) -> None:
     # Given the standard book and a sell stop-limit: stop 99, limit 98
-    book = standard_book()
+    book = standard_book(book_class)
     book.process(Place(20, 7, SELL, STOP_LIMIT, 98, 20, stop_price=99))
     # When a trade prints at 99
     events = book.process(limit(10, 9, SELL, 99, 1))
@@ -100,9 +104,11 @@ def test_sell_stop_limit_fires_on_a_falling_price_and_rests() -> None:
     assert book.depth(1) == ([], [(98, 11)])
 
 
-def test_stop_already_triggered_on_arrival_fires_at_once() -> None:
+def test_stop_already_triggered_on_arrival_fires_at_once(
+    book_class: type[Book],
+) -> None:
     # Given a last trade price of 101
-    book = standard_book()
+    book = standard_book(book_class)
     book.process(limit(10, 9, BUY, 101, 1))
     # When a buy stop at 100 arrives (the price is already above it)
     events = book.process(stop_market(20, 7, BUY, 100, 2))
@@ -112,9 +118,9 @@ def test_stop_already_triggered_on_arrival_fires_at_once() -> None:
     assert trades(events) == [(1, 20, 101, 2)]
 
 
-def test_triggered_stop_market_on_an_empty_side_expires() -> None:
+def test_triggered_stop_market_on_an_empty_side_expires(book_class: type[Book]) -> None:
     # Given one ask, one bid and a buy stop at 101
-    book = OrderBook("TEST")
+    book = book_class("TEST")
     book.process_many([limit(1, 1, SELL, 101, 1), stop_market(20, 7, BUY, 101, 5)])
     # When the only ask is taken
     events = book.process(limit(10, 2, BUY, 101, 1))
@@ -123,9 +129,9 @@ def test_triggered_stop_market_on_an_empty_side_expires() -> None:
     assert done(events)[20] == ("expired", "no_liquidity", 5, 0)
 
 
-def test_cancel_a_waiting_stop_and_amend_is_refused() -> None:
+def test_cancel_a_waiting_stop_and_amend_is_refused(book_class: type[Book]) -> None:
     # Given a waiting stop
-    book = standard_book()
+    book = standard_book(book_class)
     book.process(stop_market(20, 7, BUY, 110, 3))
     # When it is amended, then cancelled
     amended = book.process(Amend(20, new_quantity=1))
@@ -139,9 +145,9 @@ def test_cancel_a_waiting_stop_and_amend_is_refused() -> None:
 # ------------------------------------------------------------------------ amend
 
 
-def test_amend_down_keeps_time_priority() -> None:
+def test_amend_down_keeps_time_priority(book_class: type[Book]) -> None:
     # Given #1 then #2 at 101
-    book = standard_book()
+    book = standard_book(book_class)
     # When #1 is cut from 5 to 2
     events = book.process(Amend(1, new_quantity=2))
     # Then it keeps its place and the level shrinks by 3
@@ -153,9 +159,9 @@ def test_amend_down_keeps_time_priority() -> None:
     ]
 
 
-def test_amend_up_loses_time_priority() -> None:
+def test_amend_up_loses_time_priority(book_class: type[Book]) -> None:
     # Given #1 then #2 at 101
-    book = standard_book()
+    book = standard_book(book_class)
     # When #1 grows from 5 to 6
     events = book.process(Amend(1, new_quantity=6))
     # Then it goes behind #2
@@ -167,9 +173,9 @@ def test_amend_up_loses_time_priority() -> None:
     ]
 
 
-def test_amend_to_a_crossing_price_trades_as_a_taker() -> None:
+def test_amend_to_a_crossing_price_trades_as_a_taker(book_class: type[Book]) -> None:
     # Given bid #4 at 99
-    book = standard_book()
+    book = standard_book(book_class)
     # When it is moved to 101
     events = book.process(Amend(4, new_price=101))
     # Then it takes #1 whole at 101 and is filled
@@ -178,9 +184,9 @@ def test_amend_to_a_crossing_price_trades_as_a_taker() -> None:
     assert book.get_order(4) is None
 
 
-def test_amend_refusals() -> None:
+def test_amend_refusals(book_class: type[Book]) -> None:
     # Given the standard book and a post-only bid at 100
-    book = standard_book()
+    book = standard_book(book_class)
     book.process(Place(10, 9, BUY, price=100, quantity=1, post_only=True))
     # Then each bad amend is refused and changes nothing
     before = book.state_hash()

@@ -1,0 +1,701 @@
+"""The reference book: the matching rules written as plainly as possible.
+
+Same commands in, same events out, same snapshot and state hash as the fast
+``OrderBook`` (``book.py``), but none of its speed tricks: every resting order sits
+in one list in arrival order, every waiting stop in another, and each question
+("which maker is next?", "how much rests at 101?") is answered by scanning them.
+It is slow on purpose (about a thousand commands a second on a busy book) and
+shares no matching code with the fast book, so the differential tests can hold
+each against the other. Read it to learn the rules:
+
+* price-time priority: the best price first, then the earliest arrival; a trade
+  prints at the maker's price;
+* order types: a limit order trades what crosses and rests the rest; a market
+  order takes what it can and never rests; stops wait for the last trade price;
+* time in force: GTC rests, IOC expires the remainder, FOK fills whole or is
+  refused without a trace; post-only is refused if it would take anything;
+* self-trade prevention, decided by the taker's mode;
+* amend: a quantity cut keeps the order's place, anything else re-queues it.
+
+Fees are not the engine's: the adapter charges them from each ``Trade``.
+"""
+
+from collections.abc import Iterable
+
+from trading.engine import snapshot as snapshots
+from trading.engine.commands import Amend, Cancel, Command, Place, RestingOrder
+from trading.engine.events import (
+    Accepted,
+    Amended,
+    Event,
+    LevelChanged,
+    OrderDone,
+    Rejected,
+    StopTriggered,
+    Trade,
+)
+from trading.engine.types import (
+    MAX_VALUE,
+    STP,
+    DoneDetail,
+    DoneReason,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+)
+
+#: A refusal that a fired stop meets becomes this expiry (it was accepted already).
+EXPIRY_OF_REFUSAL = {
+    RejectReason.POST_ONLY_WOULD_TAKE: DoneDetail.POST_ONLY,
+    RejectReason.FOK_NOT_FILLABLE: DoneDetail.FOK,
+    RejectReason.NO_LIQUIDITY: DoneDetail.NO_LIQUIDITY,
+}
+
+
+def is_positive(value: object) -> bool:
+    """A price, quantity or quote the engine accepts: an int in (0, MAX_VALUE)."""
+    return type(value) is int and 0 < value < MAX_VALUE
+
+
+def opposite(side: Side) -> Side:
+    return Side.SELL if side is Side.BUY else Side.BUY
+
+
+class Resting:
+    """An order on the book. ``arrival`` orders time priority."""
+
+    def __init__(
+        self,
+        order_id: int,
+        owner: int,
+        side: Side,
+        price: int,
+        remaining: int,
+        filled: int,
+        stp: STP,
+        post_only: bool,
+        arrival: int,
+    ) -> None:
+        self.order_id = order_id
+        self.owner = owner
+        self.side = side
+        self.price = price
+        self.remaining = remaining
+        self.filled = filled
+        self.stp = stp
+        self.post_only = post_only
+        self.arrival = arrival
+
+    def copy(self) -> "Resting":
+        return Resting(
+            self.order_id, self.owner, self.side, self.price, self.remaining,
+            self.filled, self.stp, self.post_only, self.arrival,
+        )  # fmt: skip
+
+
+class Taker:
+    """An accepted order while it trades. ``price`` None: a market order;
+    ``remaining`` None: a market buy bounded by its ``quote`` alone."""
+
+    def __init__(
+        self,
+        order_id: int,
+        owner: int,
+        side: Side,
+        price: int | None,
+        remaining: int | None,
+        quote: int | None,
+        tif: TimeInForce,
+        stp: STP,
+        post_only: bool,
+        filled: int = 0,
+    ) -> None:
+        self.order_id = order_id
+        self.owner = owner
+        self.side = side
+        self.price = price
+        self.remaining = remaining
+        self.quote = quote
+        self.tif = tif
+        self.stp = stp
+        self.post_only = post_only
+        self.filled = filled
+
+    def wants_more(self) -> bool:
+        return self.remaining is None or self.remaining > 0
+
+    def crosses(self, price: int) -> bool:
+        """Would this taker trade with a maker of the other side at that price?"""
+        if self.price is None:
+            return True
+        if self.side is Side.BUY:
+            return price <= self.price
+        return price >= self.price
+
+    def copy(self) -> "Taker":
+        return Taker(
+            self.order_id, self.owner, self.side, self.price, self.remaining,
+            self.quote, self.tif, self.stp, self.post_only, self.filled,
+        )  # fmt: skip
+
+
+class ReferenceBook:
+    """One instrument's book, naive. Feed it commands, get events back."""
+
+    def __init__(
+        self,
+        symbol: str | int = "",
+        sequence: int = 0,
+        last_price: int | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.seq = sequence
+        self.last_price = last_price
+        self.orders: list[Resting] = []  # in arrival order
+        self.stops: list[tuple[int, Place]] = []  # (arrival, place), arrival order
+        self.clock = 0
+
+    # ------------------------------------------------------------ state, rebuild
+
+    @classmethod
+    def from_resting(
+        cls,
+        symbol: str | int,
+        orders: Iterable[RestingOrder],
+        stops: Iterable[Place] = (),
+        sequence: int = 0,
+        last_price: int | None = None,
+    ) -> "ReferenceBook":
+        """Rebuild from open orders (oldest first) and waiting stops (oldest
+        first). Nothing is matched; malformed or duplicate rows raise ValueError."""
+        book = cls(symbol, sequence, last_price)
+        for order in orders:
+            book.load_order(order)
+        for stop in stops:
+            book.load_stop(stop)
+        return book
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, object]) -> "ReferenceBook":
+        symbol, sequence, last_price, orders, stops = snapshots.decode(snapshot)
+        return cls.from_resting(symbol, orders, stops, sequence, last_price)
+
+    def snapshot(self) -> dict[str, object]:
+        """The same plain data as ``OrderBook.snapshot()`` for the same book."""
+        return snapshots.encode(
+            self.symbol,
+            self.seq,
+            self.last_price,
+            self.resting_orders(Side.BUY),
+            self.resting_orders(Side.SELL),
+            self.stop_orders(),
+        )
+
+    def state_hash(self) -> str:
+        return snapshots.digest(self.snapshot())
+
+    def load_order(self, order: RestingOrder) -> None:
+        order_id, owner, side, price, quantity, filled, stp, post_only = order
+        if type(order_id) is not int or self.is_open(order_id):
+            raise ValueError(f"bad or duplicate order id {order_id!r}")
+        if side not in list(Side) or stp not in list(STP):
+            raise ValueError(f"order {order_id}: bad side or stp")
+        if not is_positive(price) or not is_positive(quantity) or filled < 0:
+            raise ValueError(f"order {order_id}: bad price, quantity or filled")
+        self.orders.append(
+            Resting(
+                order_id, owner, Side(side), price, quantity, filled, STP(stp),
+                bool(post_only), self.next_arrival(),
+            )
+        )  # fmt: skip
+
+    def load_stop(self, stop: Place) -> None:
+        """A stop is valid if a fresh book would accept it and keep it waiting."""
+        if self.is_open(stop.order_id):
+            raise ValueError(f"duplicate order id {stop.order_id!r}")
+        probe = ReferenceBook()
+        events = probe.process(stop)
+        waiting = probe.get_stop(stop.order_id)
+        if type(events[0]) is not Accepted or waiting is None:
+            raise ValueError(f"stop {stop.order_id}: invalid ({events[0]!r})")
+        self.stops.append((self.next_arrival(), waiting))
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def sequence(self) -> int:
+        return self.seq
+
+    @property
+    def last_trade_price(self) -> int | None:
+        return self.last_price
+
+    def next_arrival(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def find(self, order_id: object) -> Resting | None:
+        for order in self.orders:
+            if order.order_id == order_id:
+                return order
+        return None
+
+    def find_stop(self, order_id: object) -> tuple[int, Place] | None:
+        for entry in self.stops:
+            if entry[1].order_id == order_id:
+                return entry
+        return None
+
+    def is_open(self, order_id: object) -> bool:
+        return self.find(order_id) is not None or self.find_stop(order_id) is not None
+
+    def in_priority(self, side: Side) -> list[Resting]:
+        """One side's orders, best price first, then earliest arrival."""
+        mine = [o for o in self.orders if o.side is side]
+        if side is Side.BUY:
+            return sorted(mine, key=lambda o: (-o.price, o.arrival))
+        return sorted(mine, key=lambda o: (o.price, o.arrival))
+
+    def level_total(self, side: Side, price: int) -> int:
+        return sum(
+            o.remaining for o in self.orders if o.side is side and o.price == price
+        )
+
+    def prices(self, side: Side) -> list[int]:
+        """One side's prices, best first."""
+        return sorted(
+            {o.price for o in self.orders if o.side is side}, reverse=side is Side.BUY
+        )
+
+    def depth(
+        self, levels: int = 10
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        if levels <= 0:
+            return [], []
+        bids = [(p, self.level_total(Side.BUY, p)) for p in self.prices(Side.BUY)]
+        asks = [(p, self.level_total(Side.SELL, p)) for p in self.prices(Side.SELL)]
+        return bids[:levels], asks[:levels]
+
+    def best_bid(self) -> int | None:
+        bids = self.prices(Side.BUY)
+        return bids[0] if bids else None
+
+    def best_ask(self) -> int | None:
+        asks = self.prices(Side.SELL)
+        return asks[0] if asks else None
+
+    def is_crossed(self) -> bool:
+        bid = self.best_bid()
+        ask = self.best_ask()
+        return bid is not None and ask is not None and bid >= ask
+
+    def get_order(self, order_id: int) -> RestingOrder | None:
+        order = self.find(order_id)
+        return None if order is None else self.as_resting(order)
+
+    def get_stop(self, order_id: int) -> Place | None:
+        entry = self.find_stop(order_id)
+        return None if entry is None else entry[1]
+
+    def resting_orders(self, side: Side) -> list[RestingOrder]:
+        return [self.as_resting(o) for o in self.in_priority(side)]
+
+    def stop_orders(self) -> list[Place]:
+        return [place for _, place in self.stops]
+
+    def open_order_count(self) -> int:
+        return len(self.orders) + len(self.stops)
+
+    @staticmethod
+    def as_resting(o: Resting) -> RestingOrder:
+        return RestingOrder(
+            o.order_id, o.owner, o.side, o.price, o.remaining, o.filled, o.stp,
+            o.post_only,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------- events
+
+    def trade(self, maker: Resting, taker: Taker, quantity: int) -> Trade:
+        """A trade changes the tape: it takes the next sequence number."""
+        self.seq += 1
+        self.last_price = maker.price
+        return Trade(
+            self.seq, maker.order_id, taker.order_id, maker.owner, taker.owner,
+            maker.price, quantity, taker.side,
+        )  # fmt: skip
+
+    def level_changed(self, side: Side, price: int) -> LevelChanged:
+        """A level's new total changes the public book: the next sequence number."""
+        self.seq += 1
+        return LevelChanged(self.seq, side, price, self.level_total(side, price))
+
+    def done(
+        self,
+        order_id: int,
+        owner: int,
+        reason: DoneReason,
+        detail: DoneDetail,
+        remaining: int,
+        filled: int,
+    ) -> OrderDone:
+        return OrderDone(self.seq, order_id, owner, reason, detail, remaining, filled)
+
+    def rejected(self, order_id: object, command: str, why: RejectReason) -> Rejected:
+        return Rejected(self.seq, order_id, command, why)
+
+    # ----------------------------------------------------------------- matching
+
+    def best_crossing_price(self, taker: Taker) -> int | None:
+        """The best price on the other side, if the taker's limit reaches it."""
+        prices = self.prices(opposite(taker.side))
+        if prices and taker.crosses(prices[0]):
+            return prices[0]
+        return None
+
+    def match(self, taker: Taker, out: list[Event]) -> DoneDetail:
+        """Trade the taker against the book, one price level at a time, each level
+        followed by one LevelChanged with its final total if that moved. Returns
+        why matching stopped early (STP or quote limit), or NONE if the taker ran
+        out of quantity or of crossing orders."""
+        while taker.wants_more():
+            price = self.best_crossing_price(taker)
+            if price is None:
+                return DoneDetail.NONE
+            before = self.level_total(opposite(taker.side), price)
+            why = self.match_level(taker, price, out)
+            if self.level_total(opposite(taker.side), price) != before:
+                out.append(self.level_changed(opposite(taker.side), price))
+            if why is not DoneDetail.NONE:
+                return why
+        return DoneDetail.NONE
+
+    def match_level(self, taker: Taker, price: int, out: list[Event]) -> DoneDetail:
+        """Trade against the makers at one price, earliest first."""
+        makers = [
+            o for o in self.orders if o.side is not taker.side and o.price == price
+        ]
+        for maker in makers:
+            if not taker.wants_more():
+                break
+            if maker.owner == taker.owner:  # self-trade prevention
+                if taker.stp is STP.EXPIRE_TAKER:
+                    return DoneDetail.STP
+                self.orders.remove(maker)
+                out.append(
+                    self.done(
+                        maker.order_id, maker.owner, DoneReason.EXPIRED,
+                        DoneDetail.STP, maker.remaining, maker.filled,
+                    )
+                )  # fmt: skip
+                if taker.stp is STP.EXPIRE_BOTH:
+                    return DoneDetail.STP
+                continue
+            quantity = maker.remaining
+            if taker.remaining is not None:
+                quantity = min(quantity, taker.remaining)
+            if taker.quote is not None:
+                affordable = taker.quote // price
+                if affordable == 0:
+                    return DoneDetail.QUOTE_LIMIT
+                quantity = min(quantity, affordable)
+                taker.quote -= quantity * price
+            out.append(self.trade(maker, taker, quantity))
+            maker.remaining -= quantity
+            maker.filled += quantity
+            taker.filled += quantity
+            if taker.remaining is not None:
+                taker.remaining -= quantity
+            if maker.remaining == 0:
+                self.orders.remove(maker)
+                out.append(
+                    self.done(
+                        maker.order_id, maker.owner, DoneReason.FILLED,
+                        DoneDetail.NONE, 0, maker.filled,
+                    )
+                )  # fmt: skip
+        return DoneDetail.NONE
+
+    def refusal(self, taker: Taker) -> RejectReason | None:
+        """Why an order must be refused without a trace, or None."""
+        makers = [o for o in self.orders if o.side is not taker.side]
+        if taker.price is None and not makers:
+            return RejectReason.NO_LIQUIDITY
+        if taker.post_only and any(taker.crosses(o.price) for o in makers):
+            return RejectReason.POST_ONLY_WOULD_TAKE
+        if taker.tif is TimeInForce.FOK and not self.would_fill(taker):
+            return RejectReason.FOK_NOT_FILLABLE
+        return None
+
+    def would_fill(self, taker: Taker) -> bool:
+        """Fill or kill: run the taker against a copy of the book and see."""
+        trial = ReferenceBook()
+        trial.orders = [o.copy() for o in self.orders]
+        probe = taker.copy()
+        why = trial.match(probe, [])
+        return why is DoneDetail.NONE and probe.remaining == 0
+
+    def execute(self, taker: Taker, out: list[Event]) -> None:
+        """Match an accepted taker, then fill, expire or rest what is left."""
+        why = self.match(taker, out)
+        left = 0 if taker.remaining is None else taker.remaining
+        order_id, owner, filled = taker.order_id, taker.owner, taker.filled
+        if taker.remaining == 0:
+            out.append(
+                self.done(
+                    order_id, owner, DoneReason.FILLED, DoneDetail.NONE, 0, filled
+                )
+            )
+        elif why is not DoneDetail.NONE:
+            out.append(
+                self.done(order_id, owner, DoneReason.EXPIRED, why, left, filled)
+            )
+        elif taker.price is None:
+            out.append(
+                self.done(
+                    order_id, owner, DoneReason.EXPIRED, DoneDetail.NO_LIQUIDITY,
+                    left, filled,
+                )
+            )  # fmt: skip
+        elif taker.tif is not TimeInForce.GTC:
+            detail = DoneDetail.IOC if taker.tif is TimeInForce.IOC else DoneDetail.FOK
+            out.append(
+                self.done(order_id, owner, DoneReason.EXPIRED, detail, left, filled)
+            )
+        else:
+            self.orders.append(
+                Resting(
+                    order_id, owner, taker.side, taker.price, left, filled, taker.stp,
+                    taker.post_only, self.next_arrival(),
+                )
+            )  # fmt: skip
+            out.append(self.level_changed(taker.side, taker.price))
+
+    # -------------------------------------------------------------------- stops
+
+    def next_triggered_stop(self) -> tuple[int, Place] | None:
+        """Buy stops at or below the last price (lowest stop first) before sell
+        stops at or above it (highest first); ties by arrival."""
+        last = self.last_price
+        if last is None:
+            return None
+        buys = [
+            s
+            for s in self.stops
+            if s[1].side is Side.BUY and (s[1].stop_price or 0) <= last
+        ]
+        if buys:
+            return min(buys, key=lambda s: (s[1].stop_price or 0, s[0]))
+        sells = [
+            s
+            for s in self.stops
+            if s[1].side is Side.SELL and (s[1].stop_price or 0) >= last
+        ]
+        if sells:
+            return min(sells, key=lambda s: (-(s[1].stop_price or 0), s[0]))
+        return None
+
+    def fire_stops(self, out: list[Event]) -> None:
+        """Fire one stop at a time, testing again after each: a fired order may
+        trade and move the last price, so a cascade ends within the command."""
+        while True:
+            chosen = self.next_triggered_stop()
+            if chosen is None:
+                return
+            self.stops.remove(chosen)
+            stop = chosen[1]
+            out.append(
+                StopTriggered(
+                    self.seq, stop.order_id, stop.owner, stop.stop_price or 0,
+                    self.last_price or 0,
+                )
+            )  # fmt: skip
+            taker = Taker(
+                stop.order_id, stop.owner, stop.side, stop.price, stop.quantity,
+                stop.quote_limit, stop.time_in_force, stop.stp, stop.post_only,
+            )  # fmt: skip
+            why = self.refusal(taker)
+            if why is None:
+                self.execute(taker, out)
+            else:
+                out.append(
+                    self.done(
+                        stop.order_id, stop.owner, DoneReason.EXPIRED,
+                        EXPIRY_OF_REFUSAL[why], stop.quantity or 0, 0,
+                    )
+                )  # fmt: skip
+
+    # ----------------------------------------------------------------- commands
+
+    def process(self, command: Command) -> list[Event]:
+        out: list[Event] = []
+        if type(command) is Place:
+            self.place(command, out)
+        elif type(command) is Cancel:
+            self.cancel(command, out)
+        elif type(command) is Amend:
+            self.amend(command, out)
+        else:
+            out.append(self.rejected(None, "unknown", RejectReason.UNKNOWN_COMMAND))
+        return out
+
+    def process_many(self, commands: Iterable[Command]) -> list[Event]:
+        out: list[Event] = []
+        for command in commands:
+            out.extend(self.process(command))
+        return out
+
+    def validate(self, c: Place) -> RejectReason | None:
+        """The first rule a new order breaks, in the documented order."""
+        if not (
+            type(c.order_id) is int
+            and type(c.owner) is int
+            and c.side in list(Side)
+            and c.type in list(OrderType)
+            and c.time_in_force in list(TimeInForce)
+            and c.stp in list(STP)
+            and type(c.post_only) is bool
+        ):
+            return RejectReason.INVALID_ORDER
+        if self.is_open(c.order_id):
+            return RejectReason.DUPLICATE_ORDER_ID
+        market = c.type in (OrderType.MARKET, OrderType.STOP_MARKET)
+        if market and c.price is not None:
+            return RejectReason.INVALID_PRICE
+        if market and c.post_only:
+            return RejectReason.INVALID_ORDER
+        if not market and not is_positive(c.price):
+            return RejectReason.INVALID_PRICE
+        if not market and c.post_only and c.time_in_force != TimeInForce.GTC:
+            return RejectReason.INVALID_ORDER
+        if c.quote_limit is not None and not (
+            market and c.side == Side.BUY and is_positive(c.quote_limit)
+        ):
+            return RejectReason.INVALID_QUOTE_LIMIT
+        if c.quantity is None:
+            if c.quote_limit is None or c.time_in_force == TimeInForce.FOK:
+                return RejectReason.INVALID_QUANTITY
+        elif not is_positive(c.quantity):
+            return RejectReason.INVALID_QUANTITY
+        if c.type in (OrderType.STOP_LIMIT, OrderType.STOP_MARKET):
+            if not is_positive(c.stop_price):
+                return RejectReason.INVALID_STOP_PRICE
+        elif c.stop_price is not None:
+            return RejectReason.INVALID_STOP_PRICE
+        return None
+
+    @staticmethod
+    def normalised(c: Place) -> Place:
+        """The command with enum members for its plain strings, and a market
+        order's GTC read as IOC (a market order never rests)."""
+        market = c.type in (OrderType.MARKET, OrderType.STOP_MARKET)
+        tif = TimeInForce(c.time_in_force)
+        if market and tif is TimeInForce.GTC:
+            tif = TimeInForce.IOC
+        return c._replace(
+            side=Side(c.side), type=OrderType(c.type), time_in_force=tif, stp=STP(c.stp)
+        )
+
+    def place(self, command: Place, out: list[Event]) -> None:
+        why = self.validate(command)
+        if why is not None:
+            out.append(self.rejected(command.order_id, "place", why))
+            return
+        c = self.normalised(command)
+        accepted = len(out)
+        accepted_at = self.seq
+        if c.type in (OrderType.STOP_LIMIT, OrderType.STOP_MARKET):
+            out.append(Accepted(accepted_at, c.order_id, c.owner, True))
+            self.stops.append((self.next_arrival(), c))
+        else:
+            taker = Taker(
+                c.order_id, c.owner, c.side, c.price, c.quantity, c.quote_limit,
+                c.time_in_force, c.stp, c.post_only,
+            )  # fmt: skip
+            why = self.refusal(taker)
+            if why is not None:
+                out.append(self.rejected(c.order_id, "place", why))
+                return
+            out.append(Accepted(accepted_at, c.order_id, c.owner, True))
+            self.execute(taker, out)
+        self.fire_stops(out)
+        # Accepted comes first but says how the command ended: still open or not.
+        out[accepted] = Accepted(
+            accepted_at, c.order_id, c.owner, self.is_open(c.order_id)
+        )
+
+    def cancel(self, c: Cancel, out: list[Event]) -> None:
+        order = self.find(c.order_id) if type(c.order_id) is int else None
+        stop = self.find_stop(c.order_id) if type(c.order_id) is int else None
+        if order is not None:
+            self.orders.remove(order)
+            out.append(
+                self.done(
+                    order.order_id, order.owner, DoneReason.CANCELLED,
+                    DoneDetail.USER, order.remaining, order.filled,
+                )
+            )  # fmt: skip
+            out.append(self.level_changed(order.side, order.price))
+        elif stop is not None:
+            self.stops.remove(stop)
+            place = stop[1]
+            out.append(
+                self.done(
+                    place.order_id, place.owner, DoneReason.CANCELLED,
+                    DoneDetail.USER, place.quantity or 0, 0,
+                )
+            )  # fmt: skip
+        else:
+            out.append(self.rejected(c.order_id, "cancel", RejectReason.UNKNOWN_ORDER))
+
+    def amend(self, c: Amend, out: list[Event]) -> None:
+        order = self.find(c.order_id) if type(c.order_id) is int else None
+        if order is None:
+            waiting = type(c.order_id) is int and self.find_stop(c.order_id) is not None
+            why = RejectReason.NOT_AMENDABLE if waiting else RejectReason.UNKNOWN_ORDER
+            out.append(self.rejected(c.order_id, "amend", why))
+            return
+        if c.new_price is None and c.new_quantity is None:
+            out.append(
+                self.rejected(c.order_id, "amend", RejectReason.NOTHING_TO_AMEND)
+            )
+            return
+        if c.new_price is not None and not is_positive(c.new_price):
+            out.append(self.rejected(c.order_id, "amend", RejectReason.INVALID_PRICE))
+            return
+        if c.new_quantity is not None and not is_positive(c.new_quantity):
+            out.append(
+                self.rejected(c.order_id, "amend", RejectReason.INVALID_QUANTITY)
+            )
+            return
+        price = order.price if c.new_price is None else c.new_price
+        quantity = order.remaining if c.new_quantity is None else c.new_quantity
+        if price == order.price and quantity <= order.remaining:
+            # A cut (or no change) keeps the order's place in the queue.
+            cut = order.remaining - quantity
+            order.remaining = quantity
+            out.append(
+                Amended(self.seq, order.order_id, order.owner, price, quantity, True)
+            )
+            if cut:
+                out.append(self.level_changed(order.side, price))
+            return
+        # Anything else re-enters at the back as a GTC limit order and may trade.
+        taker = Taker(
+            order.order_id, order.owner, order.side, price, quantity, None,
+            TimeInForce.GTC, order.stp, order.post_only, order.filled,
+        )  # fmt: skip
+        if order.post_only and any(
+            taker.crosses(o.price) for o in self.orders if o.side is not order.side
+        ):
+            out.append(
+                self.rejected(c.order_id, "amend", RejectReason.POST_ONLY_WOULD_TAKE)
+            )
+            return
+        out.append(
+            Amended(self.seq, order.order_id, order.owner, price, quantity, False)
+        )
+        self.orders.remove(order)
+        out.append(self.level_changed(order.side, order.price))
+        self.execute(taker, out)
+        self.fire_stops(out)
