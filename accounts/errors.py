@@ -30,3 +30,10 @@ class AccountsErrorCode(StrEnum):
     ROLE_NOT_HELD = "role_not_held"
     ROLE_REQUEST_OPEN = "role_request_open"
     INVALID_TRANSITION = "invalid_transition"
+    # Password reset and email verification
+    EMAIL_NOT_VERIFIED = "email_not_verified"
+    EMAIL_ALREADY_VERIFIED = "email_already_verified"
+    EMAIL_UNCHANGED = "email_unchanged"
+    LINK_INVALID = "link_invalid"
+    LINK_EXPIRED = "link_expired"
+    THROTTLED = "throttled"

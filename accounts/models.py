@@ -28,6 +28,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Bumped on password change and suspension: tokens carrying an older value in
     # their "ver" claim are refused at once, not when their lifetime runs out.
     token_version = models.PositiveIntegerField(default=0)
+    # None until the owner follows the link sent to the address (self-signup);
+    # KYC, deposits and trading wait for it (accounts.guards).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -44,6 +47,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             ("end_user_sessions", "Can end a user's sessions and tokens"),
             ("reset_second_factor", "Can reset a user's second factor"),
             ("clear_login_lockout", "Can clear a user's login lockout"),
+            ("send_password_reset", "Can send a user a password reset link"),
         ]
 
     def __str__(self) -> str:

@@ -128,7 +128,7 @@ def seed(*, out) -> None:
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             user = account_services.user_register(
-                email=email, password=DEMO_PASSWORD, full_name=name
+                email=email, password=DEMO_PASSWORD, full_name=name, email_verified=True
             )
             account_services.user_roles_bootstrap(user=user, roles=[Role.TRADER])
         profile = KycProfile.objects.filter(user=user).first()

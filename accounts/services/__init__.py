@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework import status
@@ -115,8 +116,12 @@ def user_register(
     password: str,
     full_name: str,
     phone: str = "",
+    site_url: str = "",
+    email_verified: bool = False,
     meta: RequestMeta | None = None,
 ) -> User:
+    """Self-signup: the address starts unverified and, with `site_url`, a link
+    to verify it is emailed (`email_verified` is for seed data and tests)."""
     email = User.objects.normalize_email(email.strip()).lower()
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict(
@@ -127,10 +132,16 @@ def user_register(
     candidate = User(email=email, full_name=full_name.strip(), phone=phone.strip())
     _validate_password(password, user=candidate)
     user = User.objects.create_user(
-        email=email, password=password, full_name=candidate.full_name, phone=phone
+        email=email,
+        password=password,
+        full_name=candidate.full_name,
+        phone=phone,
+        email_verified_at=timezone.now() if email_verified else None,
     )
     user.groups.add(Group.objects.get_or_create(name=Role.TRADER)[0])
     audit_event_record(code=AuditCode.USER_REGISTERED, user=user, meta=meta)
+    if site_url and not email_verified:
+        email_verification_start(user=user, site_url=site_url, meta=meta)
     return user
 
 
@@ -140,8 +151,24 @@ def user_profile_update(
     user: User,
     full_name: str | None = None,
     phone: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    site_url: str = "",
     meta: RequestMeta | None = None,
 ) -> User:
+    """Name and phone change at once; a new `email` (with the current
+    `password`) only when the link sent to it is followed
+    (`email_change_request`)."""
+    if email is not None and email.strip().lower() != user.email.lower():
+        if not user.check_password(password or ""):
+            raise ApplicationError(
+                Code.INVALID_CREDENTIALS,
+                "password: give your current password to change your email.",
+                details={"password": ["Wrong password."]},
+            )
+        email_normalize(email)
+        email_change_rate_check(user=user, meta=meta)
+        email_change_request(user=user, new_email=email, site_url=site_url, meta=meta)
     changes: dict[str, list[str]] = {}
     for field, value in (("full_name", full_name), ("phone", phone)):
         if value is not None and getattr(user, field) != value.strip():
@@ -516,6 +543,19 @@ def backup_codes_ensure(*, user: User, count: int = 10) -> list[str]:
 
 
 # Re-exported so callers have one namespace: `services.user_lock(...)`.
+from accounts.services.recovery import (  # noqa: E402, F401
+    email_change_rate_check,
+    email_change_request,
+    email_normalize,
+    email_verification_send,
+    email_verification_start,
+    email_verify,
+    password_reset_complete,
+    password_reset_request,
+    password_reset_user,
+    user_password_reset_send,
+    user_signup,
+)
 from accounts.services.roles import (  # noqa: E402, F401
     role_grant_approve,
     role_grant_cancel,
