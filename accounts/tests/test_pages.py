@@ -11,18 +11,21 @@ from accounts.tests.conftest import totp_code
 pytestmark = pytest.mark.django_db
 
 
-def test_signup_page_creates_account_and_asks_to_verify_the_address(mailoutbox):
+def test_signup_page_creates_account_and_asks_to_verify_the_address(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     client = Client()
     assert client.get("/signup/").status_code == 200
-    response = client.post(
-        "/signup/",
-        {
-            "email": "Page@Example.com",
-            "full_name": "Page User",
-            "password": "a-long-enough-secret",
-        },
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/signup/",
+            {
+                "email": "Page@Example.com",
+                "full_name": "Page User",
+                "password": "a-long-enough-secret",
+            },
+            follow=True,
+        )
     assert response.redirect_chain == [("/signup/sent/", 302)]
     assert "Check your inbox" in response.content.decode()
     user = User.objects.get(email="page@example.com")
