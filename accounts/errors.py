@@ -35,3 +35,10 @@ class AccountsErrorCode(StrEnum):
     ACCOUNT_NOT_EMPTY = "account_not_empty"
     ACCOUNT_CLOSED = "account_closed"
     EXPORT_RATE_LIMITED = "export_rate_limited"
+    # Password reset and email verification
+    EMAIL_NOT_VERIFIED = "email_not_verified"
+    EMAIL_ALREADY_VERIFIED = "email_already_verified"
+    EMAIL_UNCHANGED = "email_unchanged"
+    LINK_INVALID = "link_invalid"
+    LINK_EXPIRED = "link_expired"
+    THROTTLED = "throttled"

@@ -35,6 +35,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     terms_version = models.CharField(max_length=32, blank=True)
     privacy_version = models.CharField(max_length=32, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # None until the owner follows the link sent to the address (self-signup);
+    # KYC, deposits and trading wait for it (accounts.guards).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -51,6 +54,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             ("end_user_sessions", "Can end a user's sessions and tokens"),
             ("reset_second_factor", "Can reset a user's second factor"),
             ("clear_login_lockout", "Can clear a user's login lockout"),
+            ("send_password_reset", "Can send a user a password reset link"),
         ]
 
     def __str__(self) -> str:

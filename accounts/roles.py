@@ -37,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.SUPPORT: (
         "accounts.view_user",
         "accounts.end_user_sessions",
+        "accounts.send_password_reset",
         "accounts.clear_login_lockout",
         "accounts.view_auditevent",
         "axes.view_*",
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "accounts.change_user",
         "accounts.suspend_user",
         "accounts.end_user_sessions",
+        "accounts.send_password_reset",
         "accounts.clear_login_lockout",
         "accounts.view_auditevent",
         "wallet.view_*",
@@ -72,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "accounts.change_user",
         "accounts.suspend_user",
         "accounts.end_user_sessions",
+        "accounts.send_password_reset",
         "accounts.reset_second_factor",
         "accounts.clear_login_lockout",
         "accounts.grant_role",

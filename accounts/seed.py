@@ -45,6 +45,7 @@ def seed(*, out) -> None:
                 password=DEMO_PASSWORD,
                 full_name=demo.full_name,
                 accept_terms=True,
+                email_verified=True,
             )
         # also brings an older demo database's staff up to today's roles
         user = services.user_roles_bootstrap(user=user, roles=list(demo.roles))

@@ -26,8 +26,10 @@ def make_user(
     roles: tuple[Role, ...] = (Role.TRADER,),
     is_staff: bool = False,
     is_superuser: bool = False,
+    email_verified: bool = True,
 ) -> User:
-    """A registered user with these roles (given directly, as seed data does).
+    """A registered user with these roles (given directly, as seed data does),
+    with a verified email address unless `email_verified=False`.
 
     `is_staff` follows the roles; pass it to make staff without a back-office
     role. `is_superuser` makes the user the way `manage.py createsuperuser` does
@@ -45,7 +47,11 @@ def make_user(
         )
     else:
         user = services.user_register(
-            email=email, password=password, full_name=full_name, accept_terms=True
+            email=email,
+            password=password,
+            full_name=full_name,
+            email_verified=email_verified,
+            accept_terms=True,
         )
     user = services.user_roles_bootstrap(user=user, roles=list(roles))
     if is_staff and not user.is_staff:

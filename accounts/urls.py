@@ -1,8 +1,35 @@
 from django.urls import path
 
-from accounts import views, views_consent
+from accounts import views, views_consent, views_recovery
 
 app_name = "accounts"
+
+views_recovery_urls = [
+    path("signup/sent/", views_recovery.signup_sent, name="signup-sent"),
+    path("password-reset/", views_recovery.password_reset, name="password-reset"),
+    path(
+        "password-reset/sent/",
+        views_recovery.password_reset_sent,
+        name="password-reset-sent",
+    ),
+    path(
+        "password-reset/done/",
+        views_recovery.password_reset_done,
+        name="password-reset-done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        views_recovery.password_reset_confirm,
+        name="password-reset-confirm",
+    ),
+    path("verify-email/<token>/", views_recovery.email_verify, name="email-verify"),
+    path(
+        "account/email/verification/",
+        views_recovery.email_verification_send,
+        name="email-verification-send",
+    ),
+    path("account/email/", views_recovery.email_change, name="email-change"),
+]
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
@@ -12,4 +39,5 @@ urlpatterns = [
     path("account/security/", views.security, name="security"),
     path("account/terms/", views_consent.consent, name="consent"),
     path("legal/<str:document>/", views_consent.legal_document, name="legal-document"),
+    *views_recovery_urls,
 ]

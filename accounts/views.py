@@ -58,19 +58,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """The same answer whether the email is new or registered (no login here:
+    that would tell them apart); the user logs in after confirming the address."""
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.user_register(
-                **form.cleaned_data, meta=RequestMeta.from_request(request)
+            services.user_signup(
+                **form.cleaned_data,
+                site_url=request.build_absolute_uri("/").rstrip("/"),
+                meta=RequestMeta.from_request(request),
             )
         except ApplicationError as exc:
             _add_error(form, exc)
         else:
-            login(request, user, backend=BACKEND)
-            services.login_succeeded_record(request=request, user=user, channel="web")
-            messages.success(request, "Welcome! Your account is ready.")
-            return redirect("home")
+            return redirect("accounts:signup-sent")
     return render(request, "accounts/signup.html", {"form": form})
 
 

@@ -62,7 +62,11 @@ def _user(email: str, full_name: str) -> User:
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = account_services.user_register(
-            email=email, password=DEMO_PASSWORD, full_name=full_name, accept_terms=True
+            email=email,
+            password=DEMO_PASSWORD,
+            full_name=full_name,
+            email_verified=True,
+            accept_terms=True,
         )
     return user
 

@@ -128,7 +128,11 @@ def seed(*, out) -> None:
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             user = account_services.user_register(
-                email=email, password=DEMO_PASSWORD, full_name=name, accept_terms=True
+                email=email,
+                password=DEMO_PASSWORD,
+                full_name=name,
+                email_verified=True,
+                accept_terms=True,
             )
             account_services.user_roles_bootstrap(user=user, roles=[Role.TRADER])
         profile = KycProfile.objects.filter(user=user).first()

@@ -1,9 +1,10 @@
 """Users in the back office. Staff correct a profile (name, email, phone: each
 change through a service, with a reason, audited) and use the buttons on the
-user's page: lock/unlock, end sessions and tokens, reset the second factor,
-revoke a role, ask for one. No form here edits a password, the staff or
-superuser flag, groups or permissions; there is no "add user" (people sign up
-themselves; staff are users who then get a role through four eyes)."""
+user's page: lock/unlock, end sessions and tokens, send a password reset link,
+reset the second factor, revoke a role, ask for one. No form here edits a
+password, the staff or superuser flag, groups or permissions; there is no "add
+user" (people sign up themselves; staff are users who then get a role through
+four eyes)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from accounts.roles import BACK_OFFICE_ROLES
 from accounts.selectors import user_failed_login_count, user_has_two_factor
 from accounts.services import RequestMeta
 from accounts.services._staff_common import staff_may_act_on
+from accounts.services.recovery import SEND_PASSWORD_RESET_PERMISSION
 from accounts.services.roles import GRANT_PERMISSION
 from accounts.services.staff import (
     CHANGE_PROFILE_PERMISSION,
@@ -158,6 +160,7 @@ class UserAdmin(admin.ModelAdmin):
             user=obj,
             staff=request.user,
             reason=data["reason"],
+            site_url=request.build_absolute_uri("/").rstrip("/"),
             meta=RequestMeta.from_request(request),
             **changed,
         )
@@ -196,6 +199,11 @@ class UserAdmin(admin.ModelAdmin):
                 "<int:user_id>/reset-second-factor/",
                 post(self.reset_second_factor_view),
                 name="accounts_user_reset_second_factor",
+            ),
+            path(
+                "<int:user_id>/send-password-reset/",
+                post(self.send_password_reset_view),
+                name="accounts_user_send_password_reset",
             ),
             path(
                 "<int:user_id>/roles/<str:role>/revoke/",
@@ -273,6 +281,17 @@ class UserAdmin(admin.ModelAdmin):
             "Second factor removed; the user's sessions and tokens ended.",
         )
 
+    def send_password_reset_view(self, request, user_id):
+        return self._act(
+            request,
+            user_id,
+            SEND_PASSWORD_RESET_PERMISSION,
+            services.user_password_reset_send,
+            "Password reset link sent to the user's email address; their "
+            "withdrawals wait out the cool-off.",
+            site_url=request.build_absolute_uri("/").rstrip("/"),
+        )
+
     def revoke_role_view(self, request, user_id, role):
         return self._act(
             request,
@@ -307,6 +326,8 @@ class UserAdmin(admin.ModelAdmin):
                 can_reset_second_factor=not refused
                 and staff.has_perm(RESET_SECOND_FACTOR_PERMISSION),
                 can_grant=not refused and staff.has_perm(GRANT_PERMISSION),
+                can_send_password_reset=not refused
+                and staff.has_perm(SEND_PASSWORD_RESET_PERMISSION),
                 can_change_profile=not refused
                 and staff.has_perm(CHANGE_PROFILE_PERMISSION),
                 back_office_roles=[

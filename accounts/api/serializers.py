@@ -8,6 +8,7 @@ PHONE_PATTERN = r"^\+?[0-9 ()\-]{5,31}$"
 
 class UserOutputSerializer(serializers.ModelSerializer):
     two_factor_enabled = serializers.SerializerMethodField()
+    email_verified = serializers.SerializerMethodField()
 
     class Meta:
         model = User
@@ -18,12 +19,16 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "phone",
             "status",
             "two_factor_enabled",
+            "email_verified",
             "date_joined",
         )
         read_only_fields = fields
 
     def get_two_factor_enabled(self, user: User) -> bool:
         return user_has_two_factor(user=user)
+
+    def get_email_verified(self, user: User) -> bool:
+        return user.email_verified_at is not None
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -79,6 +84,12 @@ class ProfileUpdateInputSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=150, required=False)
     phone = serializers.RegexField(
         PHONE_PATTERN, max_length=32, required=False, allow_blank=True
+    )
+    # A new email changes only when the link sent to it is followed, and needs
+    # the current password.
+    email = serializers.EmailField(max_length=254, required=False)
+    password = serializers.CharField(
+        max_length=128, required=False, trim_whitespace=False
     )
 
     def validate(self, attrs):

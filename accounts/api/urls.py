@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import recovery, views
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="api-register"),
@@ -21,6 +21,24 @@ urlpatterns = [
         "auth/2fa/disable",
         views.TwoFactorDisableView.as_view(),
         name="api-2fa-disable",
+    ),
+    path(
+        "auth/password-reset",
+        recovery.PasswordResetRequestView.as_view(),
+        name="api-password-reset",
+    ),
+    path(
+        "auth/password-reset/confirm",
+        recovery.PasswordResetConfirmView.as_view(),
+        name="api-password-reset-confirm",
+    ),
+    path(
+        "auth/email/verify", recovery.EmailVerifyView.as_view(), name="api-email-verify"
+    ),
+    path(
+        "me/email/verification",
+        recovery.EmailVerificationSendView.as_view(),
+        name="api-email-verification-send",
     ),
     path("me", views.MeView.as_view(), name="api-me"),
     path(

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api import serializers as s
+from accounts.api.recovery import RetryAfterMixin
 from accounts.legal import documents_in_force
 from accounts.models import AuditEvent
 from accounts.selectors import security_event_list
@@ -20,6 +21,10 @@ from config.throttling import ScopedRateThrottle
 
 def _meta(request) -> RequestMeta:
     return RequestMeta.from_request(request._request)
+
+
+def _site_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
 
 
 class RegisterView(APIView):
@@ -36,13 +41,16 @@ class RegisterView(APIView):
         description=(
             "`accept_terms` must be true (the documents in force: "
             "`GET /api/v1/legal`). Errors: `email_taken` (409), "
-            "`terms_not_accepted`, `weak_password` and `invalid` (400)."
+            "`terms_not_accepted`, `weak_password` and `invalid` (400). The "
+            "address starts unverified: a link to verify it is emailed."
         ),
     )
     def post(self, request):
         data = s.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data, meta=_meta(request))
+        user = services.user_register(
+            **data.validated_data, site_url=_site_url(request), meta=_meta(request)
+        )
         return Response(s.UserOutputSerializer(user).data, status=201)
 
 
@@ -161,7 +169,7 @@ class PasswordChangeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
+class MeView(RetryAfterMixin, APIView):
     @extend_schema(
         tags=["me"], responses={200: s.UserOutputSerializer, **error_responses(401)}
     )
@@ -171,14 +179,22 @@ class MeView(APIView):
     @extend_schema(
         tags=["me"],
         request=s.ProfileUpdateInputSerializer,
-        responses={200: s.UserOutputSerializer, **error_responses(400, 401)},
-        description="Only `full_name` and `phone` may change; any other field: 400.",
+        responses={200: s.UserOutputSerializer, **error_responses(400, 401, 429)},
+        description=(
+            "Only `full_name`, `phone` and `email` may change; any other field: "
+            "400. A new `email` needs the current `password` (400 "
+            "`invalid_credentials`) and changes only when the link sent to it is "
+            "followed (the answer still shows the old one); 429 `throttled`."
+        ),
     )
     def patch(self, request):
         data = s.ProfileUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_profile_update(
-            user=request.user, **data.validated_data, meta=_meta(request)
+            user=request.user,
+            **data.validated_data,
+            site_url=_site_url(request),
+            meta=_meta(request),
         )
         return Response(s.UserOutputSerializer(user).data)
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.exceptions import TokenBackendError
@@ -121,10 +122,14 @@ def user_register(
     full_name: str,
     phone: str = "",
     accept_terms: bool,
+    site_url: str = "",
+    email_verified: bool = False,
     meta: RequestMeta | None = None,
 ) -> User:
     """A new trader. Signing up is accepting the legal documents in force: without
-    `accept_terms` nothing is written."""
+    `accept_terms` nothing is written. The address starts unverified and, with
+    `site_url`, a link to verify it is emailed (`email_verified` is for seed data
+    and tests)."""
     if not accept_terms:
         raise ApplicationError(
             Code.TERMS_NOT_ACCEPTED,
@@ -142,7 +147,11 @@ def user_register(
     candidate = User(email=email, full_name=full_name.strip(), phone=phone.strip())
     _validate_password(password, user=candidate)
     user = User.objects.create_user(
-        email=email, password=password, full_name=candidate.full_name, phone=phone
+        email=email,
+        password=password,
+        full_name=candidate.full_name,
+        phone=phone,
+        email_verified_at=timezone.now() if email_verified else None,
     )
     user.groups.add(Group.objects.get_or_create(name=Role.TRADER)[0])
     accepted = consent_record(user=user, meta=meta)
@@ -152,6 +161,8 @@ def user_register(
         meta=meta,
         extra={"accepted": accepted},
     )
+    if site_url and not email_verified:
+        email_verification_start(user=user, site_url=site_url, meta=meta)
     return user
 
 
@@ -161,8 +172,24 @@ def user_profile_update(
     user: User,
     full_name: str | None = None,
     phone: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    site_url: str = "",
     meta: RequestMeta | None = None,
 ) -> User:
+    """Name and phone change at once; a new `email` (with the current
+    `password`) only when the link sent to it is followed
+    (`email_change_request`)."""
+    if email is not None and email.strip().lower() != user.email.lower():
+        if not user.check_password(password or ""):
+            raise ApplicationError(
+                Code.INVALID_CREDENTIALS,
+                "password: give your current password to change your email.",
+                details={"password": ["Wrong password."]},
+            )
+        email_normalize(email)
+        email_change_rate_check(user=user, meta=meta)
+        email_change_request(user=user, new_email=email, site_url=site_url, meta=meta)
     changes: dict[str, list[str]] = {}
     for field, value in (("full_name", full_name), ("phone", phone)):
         if value is not None and getattr(user, field) != value.strip():
@@ -544,6 +571,19 @@ from accounts.services.consent import (  # noqa: E402, F401
     consent_accept,
     consent_record,
     consent_required_at_sign_in,
+)
+from accounts.services.recovery import (  # noqa: E402, F401
+    email_change_rate_check,
+    email_change_request,
+    email_normalize,
+    email_verification_send,
+    email_verification_start,
+    email_verify,
+    password_reset_complete,
+    password_reset_request,
+    password_reset_user,
+    user_password_reset_send,
+    user_signup,
 )
 from accounts.services.roles import (  # noqa: E402, F401
     role_grant_approve,

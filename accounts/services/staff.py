@@ -5,8 +5,8 @@ Every action on credentials, email, phone or second factor ends the user's JWTs
 and browser sessions (a `token_version` bump: JWTs carry it, and the session
 hash folds it in) and, through its audit code (`CREDENTIAL_STAFF_CODES`), puts
 the user's withdrawals on a cool-off (`accounts.selectors.
-user_withdrawal_cooloff_until`). Staff never see or set a password; a "send a
-password reset link" action arrives with the reset flow.
+user_withdrawal_cooloff_until`). Staff never see or set a password; they may
+send the user a reset link (`accounts.services.recovery.user_password_reset_send`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from accounts.services._staff_common import (
     staff_may_act_on,
     staff_require,
 )
+from accounts.services.recovery import email_change_request
 from config.domain_errors import ApplicationError, Conflict
 
 LOCK_PERMISSION = "accounts.suspend_user"
@@ -230,11 +231,14 @@ def user_profile_update_by_staff(
     full_name: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    site_url: str = "",
     meta: RequestMeta | None = None,
 ) -> User:
     """Correct a user's profile from the back office. A change of email or phone
     (`STAFF_CONTACT_CHANGED`) ends the user's sessions and tokens and starts the
-    withdrawal cool-off; a change of name alone is an `ADMIN_OBJECT_CHANGED`."""
+    withdrawal cool-off; a change of name alone is an `ADMIN_OBJECT_CHANGED`.
+    A new email takes effect only when the user follows the link sent to it
+    (`email_change_request`, `extra.email_requested`); the old one is told."""
     staff_require(staff=staff, perm=CHANGE_PROFILE_PERMISSION)
     reason = reason_clean(reason)
     user = _locked_user(user)
@@ -254,11 +258,23 @@ def user_profile_update_by_staff(
     }
     if not changes:
         return user
+    requested = changes.pop("email", [None, None])[1]
+    if requested is not None:
+        email_change_request(
+            user=user,
+            new_email=requested,
+            site_url=site_url,
+            acting_user=staff,
+            meta=meta,
+        )
     for field, (_, new) in changes.items():
         setattr(user, field, new)
-    user.save(update_fields=list(changes))
+    if changes:
+        user.save(update_fields=list(changes))
     extra: dict[str, object] = {"changes": changes, "reason": reason}
-    if {"email", "phone"} & changes.keys():
+    if requested is not None:
+        extra["email_requested"] = requested
+    if requested is not None or "phone" in changes:
         extra["refresh_tokens"] = _revoke_all_tokens(user)
         code = AuditCode.STAFF_CONTACT_CHANGED
     else:

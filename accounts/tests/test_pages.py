@@ -11,21 +11,31 @@ from accounts.tests.conftest import totp_code
 pytestmark = pytest.mark.django_db
 
 
-def test_signup_page_creates_account_and_logs_in():
+def test_signup_page_creates_account_and_asks_to_verify_the_address(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     client = Client()
     assert client.get("/signup/").status_code == 200
-    response = client.post(
-        "/signup/",
-        {
-            "email": "Page@Example.com",
-            "full_name": "Page User",
-            "password": "a-long-enough-secret",
-            "accept_terms": "on",
-        },
-    )
-    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/signup/",
+            {
+                "email": "Page@Example.com",
+                "full_name": "Page User",
+                "password": "a-long-enough-secret",
+                "accept_terms": "on",
+            },
+            follow=True,
+        )
+    assert response.redirect_chain == [("/signup/sent/", 302)]
+    assert "Check your inbox" in response.content.decode()
     user = User.objects.get(email="page@example.com")
-    assert client.get("/account/security/").context["user"] == user
+    assert user.email_verified_at is None
+    [mail] = mailoutbox
+    assert mail.to == ["page@example.com"]
+    assert "/verify-email/" in mail.body
+    # not logged in: a registered address gets the same answer without a login
+    assert client.get("/account/security/").status_code == 302
 
 
 def test_signup_page_shows_field_errors():

@@ -258,6 +258,22 @@ LOGIN_LOCKOUT_DELAY_SECONDS = env.int("LOGIN_LOCKOUT_DELAY_SECONDS", 60)
 LOGIN_LOCKOUT_MAX_DELAY_SECONDS = env.int("LOGIN_LOCKOUT_MAX_DELAY_SECONDS", 3600)
 LOGIN_LOCKOUT_FORGET_HOURS = env.int("LOGIN_LOCKOUT_FORGET_HOURS", 24)
 
+# Password reset and email verification (accounts/services/recovery.py). A reset
+# link works once and for PASSWORD_RESET_TIMEOUT seconds (Django's token
+# generator); a verification link for EMAIL_VERIFICATION_TIMEOUT seconds. Asking
+# for either is limited per client address and per account (email): "N/period",
+# period one of s, m, h, d; the next ask waits, 429 with Retry-After.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", 3600)
+PASSWORD_RESET_RATE_PER_ADDRESS = env("PASSWORD_RESET_RATE_PER_ADDRESS", default="10/h")
+PASSWORD_RESET_RATE_PER_ACCOUNT = env("PASSWORD_RESET_RATE_PER_ACCOUNT", default="3/h")
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", 3 * 24 * 3600)
+EMAIL_VERIFICATION_RATE_PER_ADDRESS = env(
+    "EMAIL_VERIFICATION_RATE_PER_ADDRESS", default="10/h"
+)
+EMAIL_VERIFICATION_RATE_PER_ACCOUNT = env(
+    "EMAIL_VERIFICATION_RATE_PER_ACCOUNT", default="3/h"
+)
+
 # django-axes only records failed logins (by the resolved address) for support to
 # read in the admin; the lockout decision is accounts/lockout.py's.
 AXES_LOCK_OUT_AT_FAILURE = False

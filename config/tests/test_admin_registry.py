@@ -68,7 +68,8 @@ def _fee_override_add() -> dict:
 ADMIN_WRITES: dict[str, AdminWrite] = {
     "accounts.User": AdminWrite(
         # No add (people sign up); the change form is name, email and phone with
-        # a reason. A new email or phone is a STAFF_CONTACT_CHANGED.
+        # a reason. A new email or phone is a STAFF_CONTACT_CHANGED; the email
+        # itself changes when the user follows the link sent to it.
         services=("accounts.services.user_profile_update_by_staff",),
         change=(
             AuditCode.STAFF_CONTACT_CHANGED,
@@ -79,9 +80,13 @@ ADMIN_WRITES: dict[str, AdminWrite] = {
                     "phone": "",
                     "reason": "registry walk: the user asked by phone",
                 },
-                done=lambda: User.objects.filter(
-                    email="maker-corrected@example.com", full_name="Maker Corrected"
-                ).exists(),
+                done=lambda: (
+                    User.objects.filter(full_name="Maker Corrected").exists()
+                    and AuditEvent.objects.filter(
+                        code=AuditCode.EMAIL_CHANGE_REQUESTED,
+                        extra__new="maker-corrected@example.com",
+                    ).exists()
+                ),
             ),
         ),
     ),
@@ -239,6 +244,7 @@ ADMIN_VIEWS: dict[str, dict[str, str | None]] = {
         "end_sessions_view": "accounts.services.user_sessions_end",
         "clear_lockout_view": "accounts.services.user_login_lockout_clear",
         "reset_second_factor_view": "accounts.services.user_second_factor_reset",
+        "send_password_reset_view": "accounts.services.user_password_reset_send",
         "revoke_role_view": "accounts.services.user_role_revoke",
     },
     "accounts.RoleGrantRequest": {

@@ -69,6 +69,14 @@ PUBLIC = {
     "api-market-ticker": "market data: an instrument's public 24h ticker",
     "api-market-candles": "market data: an instrument's public candles",
     "marketdata:trade": "the public trade screen of an instrument symbol",
+    "accounts:password-reset-confirm": (
+        "the argument is an emailed reset link's user id and token, not an object "
+        "to guard: the token is the auth (accounts/tests/test_recovery.py)"
+    ),
+    "accounts:email-verify": (
+        "the argument is an emailed, signed verification token, not an object id: "
+        "the signature is the auth (accounts/tests/test_email_verification.py)"
+    ),
     "api-wallet-webhook": (
         "names a payment provider, not an object; providers call it unauthenticated "
         "and the body's signature is the auth (wallet/tests/test_api.py)"

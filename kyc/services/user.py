@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.guards import email_verified_require
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta
 from config.domain_errors import ApplicationError, Conflict, NotFound
@@ -263,6 +264,7 @@ def kyc_submit(
     *, user: User, today: date | None = None, meta: RequestMeta | None = None
 ) -> KycCase:
     """Open a case with the complete profile and the required documents."""
+    email_verified_require(user=user)
     profile = _lock_profile(user)
     _require_editable(profile)
     needs = kyc_requirements(profile=profile)

@@ -37,6 +37,12 @@ def test_sign_up_download_your_data_and_close_the_account(server):
             page.fill("input[name=password]", PASSWORD)
             page.check("input[name=accept_terms]")
             page.click("button[type=submit]")
+            page.wait_for_url(server + "/signup/sent/")
+            # log in (an unverified address may sign in; it may not trade yet)
+            page.goto(server + "/login/")
+            page.fill("input[name=email]", EMAIL)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("form button[type=submit]")
             page.wait_for_url(server + "/account/security/")
 
             # download everything held about the account

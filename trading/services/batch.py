@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.guards import email_verified_require
 from accounts.models import User
 from config.bulk import (
     bulk_update_rows,
@@ -285,6 +286,7 @@ def order_place_batch(*, user: User, orders: list[dict]) -> list[PlaceResult]:
     (`error`). Everything accepted is written in one transaction; KYC not
     approved refuses the whole batch (403). After commit, one matching job per
     instrument with new orders."""
+    email_verified_require(user=user)
     batch_size_check(orders, field="orders")
     items = [_item(raw) for raw in orders]
     named = [item for item in items if not item.malformed]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.guards import email_verified_require
 from accounts.models import User
 from config.bulk import (
     insert_one,
@@ -413,6 +414,7 @@ def order_place(
 ) -> tuple[Order, bool]:
     """Validate, reserve and queue an order. Returns (order, created): a retry with
     the same client_order_id and body returns the first order, created=False."""
+    email_verified_require(user=user)
     fields = dict(
         side=side,
         type=type,

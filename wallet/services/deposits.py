@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.db import transaction
 
+from accounts.guards import email_verified_require
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.domain_errors import ApplicationError, Forbidden, NotFound, Unprocessable
@@ -37,6 +38,7 @@ def deposit_create(
 
     403 `kyc_required` unless the user's KYC is approved (WALLET_DEPOSITS_NEED_KYC,
     on by default; a sandbox may turn it off)."""
+    email_verified_require(user=user)
     if settings.WALLET_DEPOSITS_NEED_KYC and not kyc_is_verified(user=user):
         raise Forbidden(Code.KYC_REQUIRED, "Deposits need a verified identity (KYC).")
     gateway = provider_get(provider)
