@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_sessions
 
 app_name = "accounts"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("login/otp/", views.login_otp, name="login-otp"),
     path("logout/", views.logout_view, name="logout"),
     path("account/security/", views.security, name="security"),
+    path("account/sessions/", views_sessions.sessions, name="sessions"),
 ]

@@ -6,7 +6,7 @@ that records it.
 
 from __future__ import annotations
 
-from config.events import IN_TRANSACTION, subscribe
+from config.events import IN_TRANSACTION, ON_COMMIT, subscribe
 
 
 def register() -> None:
@@ -16,3 +16,10 @@ def register() -> None:
     # The user stream's balance events are written with the posting that moved
     # the balances (the stream's outbox), and published after commit.
     subscribe(BalancesChanged, balance_events_record, moment=IN_TRANSACTION)
+
+    from accounts.events import SignInsEnded
+    from marketdata.auth import user_streams_close
+
+    # Ended sign-ins (logout, password change, staff lock, a session ended from
+    # the devices list, a reused refresh token) close their open /ws/user/ streams.
+    subscribe(SignInsEnded, user_streams_close, moment=ON_COMMIT)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import sessions, views
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="api-register"),
@@ -26,5 +26,19 @@ urlpatterns = [
         "me/security-events",
         views.SecurityEventListView.as_view(),
         name="api-security-events",
+    ),
+    path("me/sessions", sessions.SessionListView.as_view(), name="api-sessions"),
+    path(
+        "me/sessions/end-others",
+        sessions.SessionEndOthersView.as_view(),
+        name="api-sessions-end-others",
+    ),
+    path(
+        "me/sessions/<str:public_id>",
+        sessions.SessionEndView.as_view(),
+        name="api-session-end",
+    ),
+    path(
+        "stream-tickets", sessions.StreamTicketView.as_view(), name="api-stream-tickets"
     ),
 ]

@@ -1,3 +1,4 @@
+import socket
 import time
 
 import pytest
@@ -22,3 +23,36 @@ def user(db):
 def user_with_2fa(user):
     device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
     return user, device
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 in this process; Django's SMTP
+    backend sends to it. Yields the list of received messages (email.message)."""
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            message = message_from_bytes(envelope.content)
+            message.envelope_recipients = list(envelope.rcpt_tos)
+            received.append(message)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield received
+    finally:
+        controller.stop()
