@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import AuditCode, AuditEvent, SignIn
 from accounts.services.sessions import device_from_user_agent
-from accounts.testing import PASSWORD
+from accounts.testing import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +24,13 @@ IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
 )
+
+
+@pytest.fixture
+def user(db):
+    # not conftest's trader@example.com: its successful logins would reset the
+    # lockout counters another test of that email counts (the cache is shared)
+    return make_user(email="devices@example.com")
 
 
 def api_login(user, agent=FIREFOX, address="198.51.100.7") -> dict:
