@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from importlib import import_module
 
@@ -44,8 +44,10 @@ from config.errors import ApplicationError, NotFound
 FAMILY_CLAIM = "fam"
 # The browser session's key holding its sign-in's public id.
 SIGN_IN_SESSION_KEY = "_sign_in"
-# A browser sign-in's "last seen" is written at most this often.
-LAST_SEEN_EVERY = timedelta(seconds=60)
+# A browser sign-in's "last seen" is written at most this often (seconds); the
+# session keeps [its key, when] of the last write under SEEN_SESSION_KEY.
+LAST_SEEN_EVERY = 60
+SEEN_SESSION_KEY = "_sign_in_seen"
 TICKET_CACHE_PREFIX = "stream-ticket:"
 
 
@@ -181,8 +183,13 @@ def sign_in_web_start(
         session_key=request.session.session_key,
         notify=notify,
     )
-    request.session[SIGN_IN_SESSION_KEY] = str(sign_in.public_id)
+    _mark_seen(request.session, sign_in=str(sign_in.public_id))
     return sign_in
+
+
+def _mark_seen(session, *, sign_in: str) -> None:
+    session[SIGN_IN_SESSION_KEY] = sign_in
+    session[SEEN_SESSION_KEY] = [session.session_key, int(time.time())]
 
 
 def sign_in_api_start(*, user: User, meta: RequestMeta, notify: bool = True) -> SignIn:
@@ -191,35 +198,34 @@ def sign_in_api_start(*, user: User, meta: RequestMeta, notify: bool = True) -> 
 
 
 def sign_in_session_check(*, request: HttpRequest) -> None:
-    """Per browser request (SignInMiddleware): an ended sign-in logs the session
-    out; a live one has its session key and last-seen kept current; a signed-in
-    session from before this (or from a path that does not record one) gets its
-    row, without the new-device email."""
+    """Per browser request (SignInMiddleware), at most once a minute or when the
+    session key changed (Django cycles it at login and password change): the
+    sign-in's last seen, address and session key are written, and a session
+    whose sign-in has ended is logged out. Otherwise no query: the session holds
+    when it was last written. A signed-in session without a sign-in (from before
+    this, or `force_login`) gets its row, without the new-device email."""
     session = request.session
     public_id = session.get(SIGN_IN_SESSION_KEY)
     if public_id is None:
         if SESSION_KEY in session and request.user.is_authenticated:
             sign_in_web_start(request=request, user=request.user, notify=False)
         return
-    row = (
-        SignIn.objects.filter(public_id=public_id, user_id=session.get(SESSION_KEY))
-        .values("pk", "ended_at", "session_key", "last_seen_at")
-        .first()
+    key, seen = session.get(SEEN_SESSION_KEY) or (None, 0)
+    if key == session.session_key and time.time() - seen < LAST_SEEN_EVERY:
+        return
+    updated = SignIn.objects.filter(
+        public_id=public_id,
+        user_id=session.get(SESSION_KEY),
+        ended_at__isnull=True,
+    ).update(
+        session_key=session.session_key,
+        last_seen_at=timezone.now(),
+        ip_address=RequestMeta.from_request(request).ip_address,
     )
-    if row is None or row["ended_at"] is not None:
+    if not updated:
         logout(request)
         return
-    now = timezone.now()
-    if (
-        row["session_key"] != session.session_key
-        or now - row["last_seen_at"] >= LAST_SEEN_EVERY
-    ):
-        meta = RequestMeta.from_request(request)
-        SignIn.objects.filter(pk=row["pk"]).update(
-            session_key=session.session_key or row["session_key"],
-            last_seen_at=now,
-            ip_address=meta.ip_address,
-        )
+    _mark_seen(session, sign_in=public_id)
 
 
 def token_family_lock(*, family_id: str | None, user_id: int) -> SignIn | None:

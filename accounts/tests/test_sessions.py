@@ -306,3 +306,31 @@ def test_a_browser_session_gets_a_ticket_too(user):
     assert response.status_code == 201
     grant = services.stream_ticket_redeem(ticket=response.json()["ticket"])
     assert grant.sign_in == str(SignIn.objects.get().public_id)
+
+
+def test_last_seen_is_written_once_a_minute_and_an_ended_sign_in_logs_out(user):
+    from django.utils import timezone
+
+    from accounts.services.sessions import SEEN_SESSION_KEY
+
+    browser = page_login(user)
+    sign_in = SignIn.objects.get()
+    before = sign_in.last_seen_at
+    assert browser.get("/account/sessions/").status_code == 200
+    sign_in.refresh_from_db()
+    assert sign_in.last_seen_at == before  # within the minute: nothing written
+
+    def a_minute_passes():
+        session = browser.session
+        session[SEEN_SESSION_KEY] = [session.session_key, 0]
+        session.save()
+
+    a_minute_passes()
+    assert browser.get("/account/sessions/").status_code == 200
+    sign_in.refresh_from_db()
+    assert sign_in.last_seen_at > before
+    # a sign-in ended while its session survived (a store that cannot delete
+    # sessions) is logged out at its next write
+    SignIn.objects.update(ended_at=timezone.now())
+    a_minute_passes()
+    assert browser.get("/account/sessions/").status_code == 302
