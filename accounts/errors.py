@@ -13,6 +13,7 @@ class AccountsErrorCode(StrEnum):
     TWO_FACTOR_NOT_ENABLED = "two_factor_not_enabled"
     TWO_FACTOR_SETUP_MISSING = "two_factor_setup_missing"
     TOKEN_INVALID = "token_invalid"
+    SIGN_IN_NOT_FOUND = "sign_in_not_found"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
     # Staff powers and roles

@@ -372,3 +372,45 @@ class RoleGrantRequestStatusChange(StatusChange):
     acting_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+
+
+class SignIn(models.Model):
+    """Where the account is signed in: one browser session or one API refresh-token
+    family (every token rotated from one login). Ended rows stay, so a device
+    seen before is known (accounts/services/sessions.py)."""
+
+    class Kind(models.TextChoices):
+        WEB = "web", "Browser session"
+        API = "api", "API tokens"
+
+    public_id = models.UUIDField(unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_ins"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # web: the Django session's key (kept current when it cycles)
+    session_key = models.CharField(max_length=40, blank=True, db_index=True)
+    # api: the jti of the family's newest refresh token
+    refresh_jti = models.CharField(max_length=255, blank=True)
+    device_fingerprint = models.CharField(max_length=64)
+    device = models.CharField(max_length=200)
+    user_agent = models.CharField(max_length=512, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ("-last_seen_at", "-id")
+        indexes = [
+            models.Index(fields=["user", "ended_at"]),
+            models.Index(fields=["user", "device_fingerprint"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.device}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views, views_consent, views_recovery
+from accounts import views, views_consent, views_recovery, views_sessions
 
 app_name = "accounts"
 
@@ -40,4 +40,5 @@ urlpatterns = [
     path("account/terms/", views_consent.consent, name="consent"),
     path("legal/<str:document>/", views_consent.legal_document, name="legal-document"),
     *views_recovery_urls,
+    path("account/sessions/", views_sessions.sessions, name="sessions"),
 ]

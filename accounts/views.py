@@ -29,6 +29,7 @@ from accounts.selectors import (
     user_has_two_factor,
 )
 from accounts.services import RequestMeta
+from accounts.services.sessions import SIGN_IN_SESSION_KEY
 from config.errors import ApplicationError, http_status
 
 PENDING_2FA_SESSION_KEY = "pending_2fa_user_id"
@@ -134,6 +135,7 @@ def login_otp(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    services.sign_in_logout(request=request)
     logout(request)
     messages.info(request, "You are logged out.")
     return redirect("accounts:login")
@@ -173,7 +175,12 @@ def security(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.success(request, "Two-factor login is off.")
             return redirect("accounts:security")
         elif action == "password" and password_form.is_valid():
-            services.password_change(user=user, **password_form.cleaned_data, meta=meta)
+            services.password_change(
+                user=user,
+                **password_form.cleaned_data,
+                meta=meta,
+                keep_sign_in=request.session.get(SIGN_IN_SESSION_KEY),
+            )
             user.refresh_from_db()
             update_session_auth_hash(request, user)
             messages.success(request, "Password changed. Every API token was revoked.")

@@ -37,6 +37,18 @@ def post_order(port: int, token: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
+def stream_ticket(port: int, token: str) -> str:
+    """A single-use /ws/user/ ticket (access tokens are not accepted there)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/stream-tickets",
+        data=b"",
+        headers={"Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["ticket"]
+
+
 async def run(port: int, tokens: list[str]) -> list[str]:
     import websockets
 
@@ -44,7 +56,9 @@ async def run(port: int, tokens: list[str]) -> list[str]:
     base = f"ws://127.0.0.1:{port}"
     async with (
         websockets.connect(f"{base}/ws/market/{SYMBOL}/") as market,
-        websockets.connect(f"{base}/ws/user/?token={tokens[1]}") as user,
+        websockets.connect(
+            f"{base}/ws/user/?ticket={stream_ticket(port, tokens[1])}"
+        ) as user,
     ):
         snapshot = json.loads(await asyncio.wait_for(market.recv(), 5))
         print("market snapshot seq", snapshot["seq"])

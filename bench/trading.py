@@ -427,6 +427,21 @@ def _order_batches(
     return work
 
 
+def _stream_ticket(base_url: str, token: str) -> str:
+    """A single-use /ws/user/ ticket (access tokens are not accepted there)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/stream-tickets",
+        data=b"",
+        headers={"Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["ticket"]
+
+
 async def _listen(base_url: str, token: str, decided: dict, stop: asyncio.Event):
     """The user's stream: when each order's first decided state (anything but
     pending) arrives, by order id: (perf_counter, milliseconds since the matcher
@@ -437,7 +452,9 @@ async def _listen(base_url: str, token: str, decided: dict, stop: asyncio.Event)
 
     import websockets
 
-    url = base_url.replace("http://", "ws://") + f"/ws/user/?token={token}"
+    loop = asyncio.get_running_loop()
+    ticket = await loop.run_in_executor(None, _stream_ticket, base_url, token)
+    url = base_url.replace("http://", "ws://") + f"/ws/user/?ticket={ticket}"
     async with websockets.connect(url, max_queue=None) as socket_:
         while not stop.is_set():
             try:

@@ -10,8 +10,10 @@ from config.events import IN_TRANSACTION, ON_COMMIT, subscribe
 
 
 def register() -> None:
+    from accounts.events import SignInsEnded
     from kyc.emails import decision_email_send
     from kyc.events import KycDecided
+    from marketdata.auth import user_streams_close
     from marketdata.services import balance_events_record
     from wallet.events import BalancesChanged
 
@@ -21,3 +23,7 @@ def register() -> None:
 
     # The user hears of a KYC decision by email once it is committed.
     subscribe(KycDecided, decision_email_send, moment=ON_COMMIT)
+
+    # Ended sign-ins (logout, password change, staff lock, a session ended from
+    # the devices list, a reused refresh token) close their open /ws/user/ streams.
+    subscribe(SignInsEnded, user_streams_close, moment=ON_COMMIT)

@@ -1,43 +1,42 @@
-"""WebSocket authentication helpers: JWT access tokens (the API's rules, token
-version included) and the origin check for browser sockets."""
+"""WebSocket authentication helpers: single-use stream tickets (issued by
+POST /api/v1/stream-tickets, accounts/services/sessions.py), closing the streams
+of ended sign-ins, and the origin check for browser sockets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from channels.security.websocket import OriginValidator
 from django.conf import settings
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from accounts.authentication import JWTAuthentication
-
-
-@dataclass(frozen=True)
-class TokenUser:
-    user_id: int
-    expires_at: int  # unix seconds
+from accounts.services.sessions import StreamGrant, stream_ticket_redeem
+from marketdata.publish import group_send
+from trading.streams import user_group
 
 
-def jwt_authenticate(token: str) -> TokenUser | None:
-    """The user of a valid, unexpired, unrevoked access token of an active user;
-    None otherwise (never raises)."""
-    if not isinstance(token, str) or not token or len(token) > 4096:
-        return None
-    auth = JWTAuthentication()
-    try:
-        validated = auth.get_validated_token(token.encode())
-        user = auth.get_user(validated)
-    except (InvalidToken, TokenError, AuthenticationFailed):
-        return None
-    return TokenUser(user.pk, int(validated["exp"]))
+def ticket_authenticate(ticket) -> StreamGrant | None:
+    """The user (and sign-in) of an unused, unexpired ticket; None otherwise. The
+    ticket is used up either way (never raises)."""
+    return stream_ticket_redeem(ticket=ticket)
+
+
+def user_streams_close(event) -> None:
+    """After commit of ended sign-ins (accounts.events.SignInsEnded): the user's
+    open streams of those sign-ins are told to close (UserConsumer.stream_revoke)."""
+    group_send(
+        user_group(event.user_id),
+        {
+            "type": "stream.revoke",
+            "sign_ins": list(event.sign_ins),
+            "everything": event.everything,
+            "keep": event.keep,
+        },
+    )
 
 
 class BrowserOriginValidator(OriginValidator):
     """Browsers always send Origin: it must be one of ALLOWED_HOSTS (this stops
     cross-site WebSocket hijacking of the session cookie). A socket without any
     Origin header is not a browser (API clients, the benchmark): it carries no
-    ambient cookie worth stealing and authenticates with a token, so it passes."""
+    ambient cookie worth stealing and authenticates with a ticket, so it passes."""
 
     def __init__(self, application):
         super().__init__(application, settings.ALLOWED_HOSTS)

@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import random
-import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -19,8 +18,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.services.sessions import SIGN_IN_SESSION_KEY
 from marketdata import messages
-from marketdata.auth import jwt_authenticate
+from marketdata.auth import ticket_authenticate
 from marketdata.hub import Frame, batch_text, hub_join, hub_leave
 from marketdata.publish import market_layer_alias
 from marketdata.selectors import user_event_list
@@ -207,24 +207,38 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
 
 class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
     """The signed-in user's order, fill and balance events. Authenticated by the
-    session (pages) or a JWT access token (?token= or a first {"op": "auth"})."""
+    session (pages) or a single-use stream ticket (?ticket= or a first
+    {"op": "auth", "ticket": ...}); an access token is not accepted. Closed when
+    its sign-in ends (logout, password change, staff lock, ended session or
+    token family: `stream_revoke`)."""
 
     ops = ("auth", "ping")
 
     async def connect(self) -> None:
         self.user_id: int | None = None
-        self.expires_at: int | None = None
+        self.sign_in: str | None = None
         self.replayed: set[int] = set()
         self.tasks: list[asyncio.Task] = []
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.since_id = self._int(query.get("since_id", [None])[0])
-        token = query.get("token", [None])[0]
+        ticket = query.get("ticket", [None])[0]
         user = self.scope.get("user")
-        if token is not None:
-            await self._auth_token(token)
+        if "token" in query:
+            await self.send(
+                _error(
+                    "token_not_accepted",
+                    "token: access tokens are not accepted here; send a ticket "
+                    "from POST /api/v1/stream-tickets.",
+                )
+            )
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        elif ticket is not None:
+            await self._auth_ticket(ticket)
         elif user is not None and user.is_authenticated:
-            await self._start(user.pk, None)
+            session = self.scope.get("session")
+            sign_in = session.get(SIGN_IN_SESSION_KEY) if session else None
+            await self._start(user.pk, sign_in)
         else:
             self.tasks.append(asyncio.ensure_future(self._auth_deadline()))
 
@@ -243,20 +257,23 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         except ValueError:
             return None
 
-    async def _auth_token(self, token) -> None:
-        found = await database_sync_to_async(jwt_authenticate)(token)
+    async def _auth_ticket(self, ticket) -> None:
+        found = await database_sync_to_async(ticket_authenticate)(ticket)
         if found is None:
             await self.send(
-                _error("unauthenticated", "The access token is invalid or expired.")
+                _error(
+                    "unauthenticated",
+                    "ticket: invalid, expired or already used; get a new one.",
+                )
             )
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         if self.user_id is None:
-            await self._start(found.user_id, found.expires_at)
+            await self._start(found.user_id, found.sign_in)
         elif found.user_id != self.user_id:
-            await self.send(_error("auth_mismatch", "token: belongs to another user."))
+            await self.send(_error("auth_mismatch", "ticket: belongs to another user."))
         else:
-            self.expires_at = found.expires_at
+            self.sign_in = found.sign_in
             await self.send('{"type":"auth","ok":true}')
 
     async def _auth_deadline(self) -> None:
@@ -264,20 +281,10 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         if self.user_id is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
-    async def _expiry_watch(self) -> None:
-        while self.expires_at is not None:
-            await asyncio.sleep(max(0.0, self.expires_at - time.time()) + 0.5)
-            if self.expires_at is not None and time.time() >= self.expires_at:
-                await self.send(_error("token_expired", "The access token expired."))
-                await self.close(code=CLOSE_UNAUTHENTICATED)
-                return
-
-    async def _start(self, user_id: int, expires_at: int | None) -> None:
+    async def _start(self, user_id: int, sign_in: str | None) -> None:
         self.user_id = user_id
-        self.expires_at = expires_at
+        self.sign_in = sign_in
         await self.channel_layer.group_add(user_group(user_id), self.channel_name)
-        if expires_at is not None:
-            self.tasks.append(asyncio.ensure_future(self._expiry_watch()))
         if self.since_id is not None:
             since = self.since_id
             while True:
@@ -299,8 +306,12 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
             await self.send(error)
         elif data["op"] == "ping":
             await self.send('{"type":"pong"}')
+        elif "token" in data:
+            await self.send(
+                _error("token_not_accepted", "token: send a ticket instead.")
+            )
         else:
-            await self._auth_token(data.get("token"))
+            await self._auth_ticket(data.get("ticket"))
 
     async def user_events(self, event) -> None:
         for event_id, text in event["events"]:
@@ -308,3 +319,14 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
                 self.replayed.discard(event_id)
                 continue
             await self.send(text)
+
+    async def stream_revoke(self, event) -> None:
+        """The sign-in this stream belongs to ended (marketdata.auth.
+        user_streams_close): say so and close."""
+        if event["everything"]:
+            ends = self.sign_in is None or self.sign_in != event["keep"]
+        else:
+            ends = self.sign_in is not None and self.sign_in in event["sign_ins"]
+        if ends:
+            await self.send(_error("revoked", "This sign-in was ended; sign in again."))
+            await self.close(code=CLOSE_UNAUTHENTICATED)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import recovery, views
+from accounts.api import recovery, sessions, views
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="api-register"),
@@ -45,5 +45,19 @@ urlpatterns = [
         "me/security-events",
         views.SecurityEventListView.as_view(),
         name="api-security-events",
+    ),
+    path("me/sessions", sessions.SessionListView.as_view(), name="api-sessions"),
+    path(
+        "me/sessions/end-others",
+        sessions.SessionEndOthersView.as_view(),
+        name="api-sessions-end-others",
+    ),
+    path(
+        "me/sessions/<str:public_id>",
+        sessions.SessionEndView.as_view(),
+        name="api-session-end",
+    ),
+    path(
+        "stream-tickets", sessions.StreamTicketView.as_view(), name="api-stream-tickets"
     ),
 ]

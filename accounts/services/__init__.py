@@ -210,14 +210,27 @@ def user_profile_update(
 # --- Tokens ------------------------------------------------------------------------
 
 
-def _issue_tokens(user: User) -> TokenPair:
+def _issue_tokens(
+    user: User, *, family=None, meta: RequestMeta | None = None
+) -> TokenPair:
+    """A refresh/access pair; with `family` (a token family's SignIn) both carry
+    its id and the family remembers the new refresh token."""
     refresh = RefreshToken.for_user(user)
     refresh[TOKEN_VERSION_CLAIM] = user.token_version
+    if family is not None:
+        refresh[FAMILY_CLAIM] = str(family.public_id)
+        token_family_rotated(
+            family=family, jti=refresh["jti"], meta=meta or RequestMeta()
+        )
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
 
-def _revoke_all_tokens(user: User) -> int:
-    """Blacklist every outstanding refresh token and end every access token."""
+def _revoke_all_tokens(
+    user: User, *, keep_sign_in: str | None = None, reason: str = "all_revoked"
+) -> int:
+    """Blacklist every outstanding refresh token and end every access token, and
+    every sign-in (browser sessions, token families, their open streams) but
+    `keep_sign_in`."""
     User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
     user.refresh_from_db(fields=["token_version"])
     outstanding = OutstandingToken.objects.filter(user=user).exclude(
@@ -227,6 +240,7 @@ def _revoke_all_tokens(user: User) -> int:
         [BlacklistedToken(token=token) for token in outstanding],
         ignore_conflicts=True,
     )
+    sign_ins_end_all(user=user, reason=reason, keep=keep_sign_in)
     return len(outstanding)
 
 
@@ -322,6 +336,10 @@ def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
 
 
 def login_succeeded_record(*, request: HttpRequest, user: User, channel: str) -> None:
+    """Audit a login; a browser login (any channel but "api", after `login()`)
+    also starts its sign-in (accounts/services/sessions.py)."""
+    if channel != "api" and getattr(request, "session", None) is not None:
+        sign_in_web_start(request=request, user=user)
     audit_event_record(
         code=AuditCode.LOGIN_SUCCEEDED,
         user=user,
@@ -343,11 +361,11 @@ def auth_login(
     changed since the last sign-in) -> a JWT pair."""
     user = auth_authenticate(request=request, email=email, password=password)
     auth_second_factor(request=request, user=user, otp=otp)
+    meta = RequestMeta.from_request(request)
     with transaction.atomic():
-        consent_required_at_sign_in(
-            user=user, accept_terms=accept_terms, meta=RequestMeta.from_request(request)
-        )
-        tokens = _issue_tokens(user)
+        consent_required_at_sign_in(user=user, accept_terms=accept_terms, meta=meta)
+        family = sign_in_api_start(user=user, meta=meta)
+        tokens = _issue_tokens(user, family=family, meta=meta)
         login_succeeded_record(request=request, user=user, channel="api")
     return user, tokens
 
@@ -369,11 +387,17 @@ def _decode_refresh(refresh: str) -> dict:
 
 
 def auth_refresh(*, refresh: str, meta: RequestMeta | None = None) -> TokenPair:
-    """Rotate a refresh token. The outstanding row is locked, so two concurrent
-    refreshes of one token cannot both succeed; a reused rotated token is refused
-    (and the reuse is audited, outside the refused transaction)."""
+    """Rotate a refresh token. The family's row, then the token's, are locked, so
+    two concurrent refreshes of one token cannot both succeed. A rotated token
+    used again ends its whole family (the newer token too: whoever holds it
+    signs in again), audited as TOKEN_REFRESH_REUSED; the refusal is raised
+    after that commits."""
     payload = _decode_refresh(refresh)
+    meta = meta or RequestMeta()
     with transaction.atomic():
+        family = token_family_lock(
+            family_id=payload.get(FAMILY_CLAIM), user_id=int(payload["user_id"])
+        )
         outstanding = (
             OutstandingToken.objects.select_for_update(of=("self",))
             .filter(jti=payload["jti"])
@@ -383,6 +407,8 @@ def auth_refresh(*, refresh: str, meta: RequestMeta | None = None) -> TokenPair:
         if outstanding is None or outstanding.user is None:
             raise _token_error("refresh: token is unknown.")
         user = outstanding.user
+        if family is not None and family.ended_at is not None:
+            raise _token_error("refresh: this sign-in was ended.")
         reused = BlacklistedToken.objects.filter(token=outstanding).exists()
         if not reused:
             if not user.is_active:
@@ -390,23 +416,34 @@ def auth_refresh(*, refresh: str, meta: RequestMeta | None = None) -> TokenPair:
             if payload.get(TOKEN_VERSION_CLAIM) != user.token_version:
                 raise _token_error("refresh: token was revoked.")
             BlacklistedToken.objects.create(token=outstanding)
-            return _issue_tokens(user)
-    audit_event_record(
-        code=AuditCode.TOKEN_REFRESH_REUSED,
-        user=user,
-        meta=meta,
-        extra={"jti": payload["jti"]},
-    )
+            if family is None:  # a token from before families: one starts now
+                family = sign_in_api_start(user=user, meta=meta, notify=False)
+            return _issue_tokens(user, family=family, meta=meta)
+        if family is not None:
+            token_family_end(family=family, reason="refresh_reused")
+        audit_event_record(
+            code=AuditCode.TOKEN_REFRESH_REUSED,
+            user=user,
+            target=family,
+            meta=meta,
+            extra={
+                "jti": payload["jti"],
+                "family": str(family.public_id) if family else None,
+            },
+        )
     raise _token_error("refresh: token was already used or revoked.")
 
 
 @transaction.atomic
 def auth_logout(*, user: User, refresh: str, meta: RequestMeta | None = None) -> None:
     payload = _decode_refresh(refresh)
+    family = token_family_lock(family_id=payload.get(FAMILY_CLAIM), user_id=user.pk)
     outstanding = OutstandingToken.objects.filter(jti=payload["jti"], user=user).first()
     if outstanding is None:
         raise _token_error("refresh: token does not belong to this user.")
     BlacklistedToken.objects.get_or_create(token=outstanding)
+    if family is not None:
+        token_family_end(family=family, reason="logout")
     audit_event_record(
         code=AuditCode.LOGOUT,
         user=user,
@@ -423,7 +460,10 @@ def password_change(
     old_password: str,
     new_password: str,
     meta: RequestMeta | None = None,
+    keep_sign_in: str | None = None,
 ) -> User:
+    """Every token and sign-in ends but `keep_sign_in` (the browser session that
+    changed it, which the page keeps)."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.check_password(old_password):
         raise ApplicationError(
@@ -434,7 +474,9 @@ def password_change(
     _validate_password(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    revoked = _revoke_all_tokens(user)
+    revoked = _revoke_all_tokens(
+        user, keep_sign_in=keep_sign_in, reason="password_changed"
+    )
     audit_event_record(
         code=AuditCode.PASSWORD_CHANGED, user=user, acting_user=user, meta=meta
     )
@@ -592,6 +634,21 @@ from accounts.services.roles import (  # noqa: E402, F401
     role_grant_request,
     user_role_revoke,
     user_roles_bootstrap,
+)
+from accounts.services.sessions import (  # noqa: E402, F401
+    FAMILY_CLAIM,
+    sign_in_api_start,
+    sign_in_end,
+    sign_in_list,
+    sign_in_logout,
+    sign_in_web_start,
+    sign_ins_end_all,
+    sign_ins_end_others,
+    stream_ticket_issue,
+    stream_ticket_redeem,
+    token_family_end,
+    token_family_lock,
+    token_family_rotated,
 )
 from accounts.services.staff import (  # noqa: E402, F401
     user_lock,

@@ -1,3 +1,4 @@
+import socket
 import time
 
 import pytest
@@ -35,8 +36,18 @@ class CapturedMail:
         from email import policy
 
         message = email.message_from_bytes(envelope.content, policy=policy.default)
+        message.envelope_recipients = list(envelope.rcpt_tos)
         self.messages.append(message)
         return "250 Message accepted for delivery"
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def __getitem__(self, index: int):
+        return self.messages[index]
+
+    def __iter__(self):
+        return iter(self.messages)
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if address in m["To"]]
@@ -56,7 +67,6 @@ class CapturedMail:
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on 127.0.0.1 that Django's SMTP backend delivers to."""
-    import socket
 
     from aiosmtpd.controller import Controller
 

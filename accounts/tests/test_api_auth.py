@@ -190,7 +190,7 @@ def test_otp_code_cannot_be_replayed(user_with_2fa):
     assert replay.json()["error"]["code"] == "otp_invalid"
 
 
-def test_refresh_rotates_and_rotated_token_is_refused(user):
+def test_refresh_rotates_and_a_reused_rotated_token_ends_the_family(user):
     first = login(APIClient()).json()
     rotated = APIClient().post(
         "/api/v1/auth/refresh", {"refresh": first["refresh"]}, format="json"
@@ -208,10 +208,12 @@ def test_refresh_rotates_and_rotated_token_is_refused(user):
         code=AuditCode.TOKEN_REFRESH_REUSED, user=user
     ).exists()
 
+    # the reuse ended the whole family: the newer token is refused too
     again = APIClient().post(
         "/api/v1/auth/refresh", {"refresh": second["refresh"]}, format="json"
     )
-    assert again.status_code == 200
+    assert again.status_code == 401
+    assert again.json()["error"]["message"] == "refresh: this sign-in was ended."
 
 
 def test_refresh_rejects_garbage_and_access_tokens(user):

@@ -116,6 +116,7 @@ def test_a_person_resets_a_forgotten_password_in_the_browser(
     )
     assert refused.status_code == 401
     assert [m["Subject"] for m in smtp_server.to(user.email)] == [
+        "New sign-in to your account",  # the laptop: a device not seen before
         "Choose a new password",
         "Your password was changed",
     ]

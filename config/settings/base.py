@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # an ended sign-in logs its session out; last seen kept (accounts/middleware.py)
+    "accounts.middleware.SignInMiddleware",
     # a signed-in user with a new version of the terms to accept sees that first
     "accounts.middleware.ConsentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -283,6 +285,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# /ws/user/ authenticates with a single-use ticket from POST /api/v1/stream-tickets
+# (or the session cookie): it must be used within this many seconds.
+STREAM_TICKET_SECONDS = env.int("STREAM_TICKET_SECONDS", 30)
 
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Exchange")
 OTP_TOTP_THROTTLE_FACTOR = 1

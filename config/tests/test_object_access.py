@@ -277,6 +277,23 @@ def _alert(world: World) -> Made:
     )
 
 
+@factory("api-session-end")
+def _sign_in(world: World) -> Made:
+    from accounts.models import SignIn
+    from accounts.services import RequestMeta, sign_in_api_start
+
+    sign_in = sign_in_api_start(
+        user=world.owner,
+        meta=RequestMeta(ip_address="203.0.113.42", user_agent="Alpha secret agent"),
+        notify=False,
+    )
+    return Made(
+        kwargs={"public_id": str(sign_in.public_id)},
+        secrets=[*_owner_secrets(world.owner), "203.0.113.42", "Alpha secret agent"],
+        state=lambda: _row(SignIn, sign_in.pk),
+    )
+
+
 # --- the URLconf ------------------------------------------------------------------
 
 

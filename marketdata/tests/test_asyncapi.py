@@ -25,7 +25,7 @@ from config.asgi import application
 from marketdata import consumers
 from marketdata.models import UserEvent
 from marketdata.tests.helpers import make_market, place
-from marketdata.tests.test_consumers import receive, token_for
+from marketdata.tests.test_consumers import receive, ticket_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "asyncapi.yaml"
@@ -189,7 +189,7 @@ def test_error_codes_client_ops_and_close_codes_are_the_documented_ones():
     # Then the error payload's enum is exactly those codes
     error = document["components"]["schemas"]["Error"]
     assert set(error["properties"]["code"]["enum"]) == codes
-    assert len(codes) == 7
+    assert len(codes) == 8
     # and each channel's client messages are exactly its consumer's ops
     assert set(_payloads(document, "market", "send")) == set(
         consumers.MarketConsumer.ops
@@ -266,11 +266,10 @@ async def test_a_real_flow_sends_only_documented_messages_and_all_of_them(settin
     market_comm = await _connect("/ws/market/BTC-USD/")
     snapshot = await market.receive(market_comm)
     assert snapshot["type"] == "snapshot" and snapshot["seq"] == 2
-    # and both users' streams, authenticated by token
-    buyer_token = await token_for(buyer)
-    buyer_comm = await _connect(f"/ws/user/?token={buyer_token}")
+    # and both users' streams, authenticated by tickets
+    buyer_comm = await _connect(f"/ws/user/?ticket={await ticket_for(buyer)}")
     seller_comm = await _connect("/ws/user/")
-    await seller_comm.send_json_to({"op": "auth", "token": await token_for(seller)})
+    await seller_comm.send_json_to({"op": "auth", "ticket": await ticket_for(seller)})
     for comm in (buyer_comm, seller_comm):
         assert await user.receive(comm) == {"type": "auth", "ok": True}
 
@@ -298,7 +297,7 @@ async def test_a_real_flow_sends_only_documented_messages_and_all_of_them(settin
             seen.add((await user.receive(comm))["type"])
     await user.until(buyer_comm, lambda r: {"pong", "error"} <= r.types)
     # and a replay from the start sends the stored events in the same shapes
-    replay = await _connect(f"/ws/user/?token={buyer_token}&since_id=0")
+    replay = await _connect(f"/ws/user/?ticket={await ticket_for(buyer)}&since_id=0")
     replayed = []
     while (message := await user.receive(replay))["type"] != "auth":
         replayed.append(message["type"])

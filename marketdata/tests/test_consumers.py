@@ -37,6 +37,16 @@ def access_token(user, *, lifetime: timedelta | None = None) -> str:
 token_for = database_sync_to_async(access_token)
 
 
+def stream_ticket(user) -> str:
+    """A single-use /ws/user/ ticket, as POST /api/v1/stream-tickets gives one."""
+    from accounts.services import stream_ticket_issue
+
+    return stream_ticket_issue(user=user, sign_in=None).ticket
+
+
+ticket_for = database_sync_to_async(stream_ticket)
+
+
 def rest_depth(limit: int = 100) -> dict:
     return APIClient().get(f"/api/v1/markets/BTC-USD/depth?limit={limit}").json()
 
@@ -286,8 +296,8 @@ async def receive_events(comm, count: int) -> list[dict]:
 
 async def test_jwt_user_gets_own_events_only(market):
     instrument, buyer, seller = market
-    buyer_comm = await connect_user(f"?token={await token_for(buyer)}")
-    seller_comm = await connect_user(f"?token={await token_for(seller)}")
+    buyer_comm = await connect_user(f"?ticket={await ticket_for(buyer)}")
+    seller_comm = await connect_user(f"?ticket={await ticket_for(seller)}")
     assert await receive(buyer_comm) == {"type": "auth", "ok": True}
     assert await receive(seller_comm) == {"type": "auth", "ok": True}
 
@@ -321,35 +331,45 @@ async def test_jwt_user_gets_own_events_only(market):
 
 
 @pytest.mark.parametrize(
-    "token", ["expired", "garbage", "refresh", "revoked"], ids=lambda t: t
+    "ticket", ["expired", "garbage", "used", "revoked"], ids=lambda t: t
 )
-async def test_bad_tokens_close_4401(market, token):
+async def test_bad_tickets_close_4401(market, ticket, settings):
     _, buyer, _ = market
-    if token == "expired":
-        value = await token_for(buyer, lifetime=-timedelta(seconds=5))
-    elif token == "refresh":
-
-        def refresh_token() -> str:
-            refresh = RefreshToken.for_user(buyer)
-            refresh[TOKEN_VERSION_CLAIM] = buyer.token_version
-            return str(refresh)
-
-        value = await database_sync_to_async(refresh_token)()
-    elif token == "revoked":
-        value = await token_for(buyer)
+    if ticket == "expired":
+        settings.STREAM_TICKET_SECONDS = 1
+        value = await ticket_for(buyer)
+        await asyncio.sleep(1.2)
+    elif ticket == "used":
+        value = await ticket_for(buyer)
+        first = await connect_user(f"?ticket={value}")
+        assert await receive(first) == {"type": "auth", "ok": True}
+        await first.disconnect()
+    elif ticket == "revoked":
+        value = await ticket_for(buyer)
         buyer.token_version += 1
         await database_sync_to_async(buyer.save)(update_fields=["token_version"])
     else:
-        value = "not.a.token"
-    comm = await connect_user(f"?token={value}")
+        value = "not-a-ticket-but-long-enough-to-be-looked-up"
+    comm = await connect_user(f"?ticket={value}")
     assert (await receive(comm))["code"] == "unauthenticated"
     assert (await comm.receive_output(TIMEOUT))["code"] == 4401
+
+
+async def test_an_access_token_is_refused(market):
+    _, buyer, _ = market
+    comm = await connect_user(f"?token={await token_for(buyer)}")
+    assert (await receive(comm))["code"] == "token_not_accepted"
+    assert (await comm.receive_output(TIMEOUT))["code"] == 4401
+    quiet = await connect_user()
+    await quiet.send_json_to({"op": "auth", "token": await token_for(buyer)})
+    assert (await receive(quiet))["code"] == "token_not_accepted"
+    await quiet.disconnect()
 
 
 async def test_first_message_auth_and_anonymous_deadline(market, monkeypatch):
     _, buyer, _ = market
     comm = await connect_user()
-    await comm.send_json_to({"op": "auth", "token": await token_for(buyer)})
+    await comm.send_json_to({"op": "auth", "ticket": await ticket_for(buyer)})
     assert await receive(comm) == {"type": "auth", "ok": True}
     await comm.send_json_to({"op": "ping"})
     assert await receive(comm) == {"type": "pong"}
@@ -360,16 +380,6 @@ async def test_first_message_auth_and_anonymous_deadline(market, monkeypatch):
     monkeypatch.setattr("marketdata.consumers.AUTH_TIMEOUT_SECONDS", 0.1)
     anonymous = await connect_user()
     assert (await anonymous.receive_output(TIMEOUT))["code"] == 4401
-
-
-async def test_jwt_connection_closes_when_the_token_expires(market):
-    _, buyer, _ = market
-    comm = await connect_user(
-        f"?token={await token_for(buyer, lifetime=timedelta(seconds=1))}"
-    )
-    assert await receive(comm) == {"type": "auth", "ok": True}
-    assert (await receive(comm, timeout=4))["code"] == "token_expired"
-    assert (await comm.receive_output(TIMEOUT))["code"] == 4401
 
 
 async def test_session_cookie_authenticates_a_browser(market):
@@ -397,7 +407,7 @@ async def test_session_cookie_authenticates_a_browser(market):
 async def test_replay_since_id_fills_a_disconnect(market):
     _, buyer, seller = market
     token = await token_for(buyer)
-    comm = await connect_user(f"?token={token}")
+    comm = await connect_user(f"?ticket={await ticket_for(buyer)}")
     await receive(comm)
     await database_sync_to_async(place)(buyer, "buy", "95", "0.1")
     first = await receive_events(comm, 2)
@@ -416,7 +426,9 @@ async def test_replay_since_id_fills_a_disconnect(market):
     missed = await database_sync_to_async(missed_over_rest)()
     assert {e["type"] for e in missed} == {"balance", "order", "fill"}
 
-    again = await connect_user(f"?token={token}&since_id={last_seen}")
+    again = await connect_user(
+        f"?ticket={await ticket_for(buyer)}&since_id={last_seen}"
+    )
     replayed = await receive_events(again, len(missed))
     assert replayed == missed
     assert await receive(again) == {"type": "auth", "ok": True}
