@@ -30,3 +30,8 @@ class AccountsErrorCode(StrEnum):
     ROLE_NOT_HELD = "role_not_held"
     ROLE_REQUEST_OPEN = "role_request_open"
     INVALID_TRANSITION = "invalid_transition"
+    # Second factors (recovery codes, passkeys, the support-started reset)
+    PASSKEY_NOT_FOUND = "passkey_not_found"
+    PASSKEY_NAME_INVALID = "passkey_name_invalid"
+    KYC_RECHECK_IMPOSSIBLE = "kyc_recheck_impossible"
+    SECOND_FACTOR_RESET_OPEN = "second_factor_reset_open"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import factors, views
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="api-register"),
@@ -20,6 +20,22 @@ urlpatterns = [
         "auth/2fa/disable",
         views.TwoFactorDisableView.as_view(),
         name="api-2fa-disable",
+    ),
+    path(
+        "auth/2fa/recovery-codes",
+        factors.RecoveryCodesView.as_view(),
+        name="api-2fa-recovery-codes",
+    ),
+    path("me/passkeys", factors.PasskeyListView.as_view(), name="api-passkeys"),
+    path(
+        "me/passkeys/<int:passkey_id>",
+        factors.PasskeyDetailView.as_view(),
+        name="api-passkey",
+    ),
+    path(
+        "me/passkeys/<int:passkey_id>/remove",
+        factors.PasskeyRemoveView.as_view(),
+        name="api-passkey-remove",
     ),
     path("me", views.MeView.as_view(), name="api-me"),
     path(

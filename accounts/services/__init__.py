@@ -261,7 +261,7 @@ def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
             details={"otp": ["Required."]},
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
-    device = otp_verify(user=user, token=otp)
+    device = otp_verify(user=user, token=otp, meta=RequestMeta.from_request(request))
     if device is None:
         _login_failed(
             user=user,
@@ -400,9 +400,12 @@ def password_change(
 # --- Two-factor --------------------------------------------------------------------
 
 
-def otp_verify(*, user: User, token: str):
-    """Check a TOTP or backup code with the devices locked, so one code can be used
-    only once, even by concurrent requests. Returns the matching device or None."""
+def otp_verify(*, user: User, token: str, meta: RequestMeta | None = None):
+    """Check a TOTP, recovery or backup code with the devices locked, so one code
+    can be used only once, even by concurrent requests. Returns the matching
+    device or None. A recovery code used is audited (`RECOVERY_CODE_USED`)."""
+    from accounts.services.factors import RECOVERY_DEVICE_NAME, recovery_code_digest
+
     token = (token or "").strip().replace(" ", "")
     if not token:
         return None
@@ -423,7 +426,17 @@ def otp_verify(*, user: User, token: str):
             .order_by("pk")
         )
         for device in devices:
-            if device.verify_token(token):
+            recovery = device.name == RECOVERY_DEVICE_NAME and not totp_devices
+            if device.verify_token(recovery_code_digest(token) if recovery else token):
+                if recovery:
+                    audit_event_record(
+                        code=AuditCode.RECOVERY_CODE_USED,
+                        user=user,
+                        acting_user=user,
+                        target=device,
+                        meta=meta,
+                        extra={"remaining": device.token_set.count()},
+                    )
                 return device
     return None
 
@@ -448,7 +461,8 @@ def _base32_secret(device: TOTPDevice) -> str:
 
 
 @transaction.atomic
-def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> None:
+def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> list[str]:
+    """Turn 2FA on; returns the new recovery codes (shown to the user once)."""
     device = (
         TOTPDevice.objects.select_for_update()
         .filter(user=user, confirmed=False)
@@ -475,6 +489,7 @@ def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> No
     audit_event_record(
         code=AuditCode.TWO_FACTOR_ENABLED, user=user, acting_user=user, meta=meta
     )
+    return recovery_codes_issue(user=user, meta=meta)
 
 
 @transaction.atomic
@@ -491,15 +506,21 @@ def totp_disable(
             "password: the password is wrong.",
             details={"password": ["Wrong password."]},
         )
-    if otp_verify(user=user, token=otp) is None:
+    if otp_verify(user=user, token=otp, meta=meta) is None:
         raise ApplicationError(
             Code.OTP_INVALID,
             "otp: the code is wrong, expired or already used.",
             details={"otp": ["Invalid code."]},
         )
+    # Recovery codes and passkeys come with the authenticator and go with it.
     TOTPDevice.objects.filter(user=user).delete()
+    removed = user_recovery_and_passkeys_remove(user=user)
     audit_event_record(
-        code=AuditCode.TWO_FACTOR_DISABLED, user=user, acting_user=user, meta=meta
+        code=AuditCode.TWO_FACTOR_DISABLED,
+        user=user,
+        acting_user=user,
+        meta=meta,
+        extra={"removed": removed} if removed else None,
     )
 
 
@@ -516,6 +537,15 @@ def backup_codes_ensure(*, user: User, count: int = 10) -> list[str]:
 
 
 # Re-exported so callers have one namespace: `services.user_lock(...)`.
+from accounts.services.factors import (  # noqa: E402, F401
+    passkey_added_record,
+    passkey_remove,
+    passkey_rename,
+    recovery_codes_issue,
+    recovery_codes_regenerate,
+    user_recovery_and_passkeys_remove,
+    user_second_factor_reset_start,
+)
 from accounts.services.roles import (  # noqa: E402, F401
     role_grant_approve,
     role_grant_cancel,
@@ -528,7 +558,6 @@ from accounts.services.staff import (  # noqa: E402, F401
     user_lock,
     user_login_lockout_clear,
     user_profile_update_by_staff,
-    user_second_factor_reset,
     user_sessions_end,
     user_unlock,
 )

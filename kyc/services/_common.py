@@ -13,6 +13,7 @@ from config.errors import Conflict, Forbidden, NotFound
 from kyc.errors import KycErrorCode as Code
 from kyc.models import (
     EDITABLE_STATUSES,
+    CasePurpose,
     KycCase,
     KycProfile,
     KycStatus,
@@ -67,10 +68,11 @@ def _transition(
         )
     now = timezone.now()
     case.status = to
-    profile.status = to
-    profile.updated_at = now
     case.save()
-    profile.save(update_fields=["status", "updated_at"])
+    if case.purpose == CasePurpose.ONBOARDING:  # a re-check leaves the profile be
+        profile.status = to
+        profile.updated_at = now
+        profile.save(update_fields=["status", "updated_at"])
     return KycStatusEvent.objects.create(
         case=case,
         action=action,

@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
+from config import events
 from config.errors import ApplicationError, Conflict, Forbidden, NotFound
 from kyc import emails
 from kyc.errors import KycErrorCode as Code
+from kyc.events import KycCaseDecided
 from kyc.models import (
     CaseReason,
     DocumentReason,
@@ -199,6 +201,15 @@ def kyc_document_decide(
 
 
 def _decision_audit(code, *, profile, case, reviewer, meta, old, extra=None):
+    events.record(
+        KycCaseDecided(
+            case_id=case.pk,
+            user_id=profile.user_id,
+            purpose=case.purpose,
+            status=case.status,
+            reviewer_id=reviewer.pk,
+        )
+    )
     _audit(
         code,
         profile=profile,
