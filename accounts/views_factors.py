@@ -136,7 +136,7 @@ def factors(request: HttpRequest) -> HttpResponse:
 
 class AuthenticatorFirst(webauthn_errors.OTPWebAuthnApiError):
     status_code = 409
-    code = "two_factor_not_enabled"
+    default_code = "two_factor_not_enabled"
     default_detail = (
         "Turn on two-factor login with an authenticator app first: passkeys are "
         "added beside it."
