@@ -134,6 +134,16 @@ def factors(request: HttpRequest) -> HttpResponse:
 # --- Passkey ceremonies ---------------------------------------------------------
 
 
+class _PostOnly:
+    """The ceremonies answer POST only, before any check runs (the library's
+    views run their checks first, so a GET got a check's answer)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method != "POST":
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+
 class AuthenticatorFirst(webauthn_errors.OTPWebAuthnApiError):
     status_code = 409
     default_code = "two_factor_not_enabled"
@@ -149,13 +159,15 @@ class _RegistrationRules:
             raise AuthenticatorFirst()
 
 
-class PasskeyRegisterBeginView(_RegistrationRules, BeginCredentialRegistrationView):
+class PasskeyRegisterBeginView(
+    _PostOnly, _RegistrationRules, BeginCredentialRegistrationView
+):
     """Options for a new passkey: signed in, 2FA on and this session verified
     with a factor (the library checks that)."""
 
 
 class PasskeyRegisterCompleteView(
-    _RegistrationRules, CompleteCredentialRegistrationView
+    _PostOnly, _RegistrationRules, CompleteCredentialRegistrationView
 ):
     """Saves the passkey and audits it (`PASSKEY_ADDED`) in one transaction."""
 
@@ -180,7 +192,7 @@ def _pending_user(request: HttpRequest) -> User | None:
     return user if user is not None and user.is_active else None
 
 
-class PasskeyLoginBeginView(BeginCredentialAuthenticationView):
+class PasskeyLoginBeginView(_PostOnly, BeginCredentialAuthenticationView):
     """The second step of a login with a passkey: only for the user who passed
     the password step in this session (no passwordless login)."""
 
@@ -188,7 +200,7 @@ class PasskeyLoginBeginView(BeginCredentialAuthenticationView):
         return _pending_user(self.request)
 
 
-class PasskeyLoginCompleteView(CompleteCredentialAuthenticationView):
+class PasskeyLoginCompleteView(_PostOnly, CompleteCredentialAuthenticationView):
     def get_user(self):
         return _pending_user(self.request)
 
