@@ -43,3 +43,8 @@ class AccountsErrorCode(StrEnum):
     LINK_INVALID = "link_invalid"
     LINK_EXPIRED = "link_expired"
     THROTTLED = "throttled"
+    # Second factors (recovery codes, passkeys, the support-started reset)
+    PASSKEY_NOT_FOUND = "passkey_not_found"
+    PASSKEY_NAME_INVALID = "passkey_name_invalid"
+    KYC_RECHECK_IMPOSSIBLE = "kyc_recheck_impossible"
+    SECOND_FACTOR_RESET_OPEN = "second_factor_reset_open"

@@ -122,3 +122,12 @@ class StaffLoginForm(AdminAuthenticationForm):
             request=self.request, user=user, channel="admin"
         )
         return self.cleaned_data
+
+
+class PasskeyRenameForm(forms.Form):
+    passkey = forms.IntegerField(widget=forms.HiddenInput)
+    name = forms.CharField(max_length=64, label="Name")
+
+
+class PasskeyRemoveForm(OtpForm):
+    passkey = forms.IntegerField(widget=forms.HiddenInput)

@@ -39,6 +39,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "accounts.end_user_sessions",
         "accounts.send_password_reset",
         "accounts.clear_login_lockout",
+        # starts a second-factor reset; a KYC reviewer's approval finishes it
+        "accounts.reset_second_factor",
         "accounts.view_auditevent",
         "axes.view_*",
         "kyc.view_kyccase",

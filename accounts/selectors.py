@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -32,6 +32,20 @@ def user_has_two_factor(*, user: User) -> bool:
         totp_enabled(user=user)
         or StaticDevice.objects.filter(user=user, confirmed=True).exists()
     )
+
+
+def recovery_codes_remaining(*, user: User) -> int:
+    from accounts.services.factors import RECOVERY_DEVICE_NAME
+
+    return StaticDevice.objects.filter(
+        user=user, name=RECOVERY_DEVICE_NAME, confirmed=True
+    ).aggregate(n=Count("token_set"))["n"]
+
+
+def passkey_list(*, user: User) -> QuerySet:
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    return WebAuthnCredential.objects.filter(user=user).order_by("created_at", "pk")
 
 
 def user_withdrawal_cooloff_until(*, user: User) -> datetime | None:

@@ -1,6 +1,7 @@
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
-from accounts import views, views_consent, views_recovery, views_sessions
+from accounts import views, views_consent, views_factors, views_recovery, views_sessions
 
 app_name = "accounts"
 
@@ -41,4 +42,30 @@ urlpatterns = [
     path("legal/<str:document>/", views_consent.legal_document, name="legal-document"),
     *views_recovery_urls,
     path("account/sessions/", views_sessions.sessions, name="sessions"),
+    path("account/security/factors/", views_factors.factors, name="factors"),
+    path(
+        "account/passkeys/register/begin/",
+        views_factors.PasskeyRegisterBeginView.as_view(),
+        name="passkey-register-begin",
+    ),
+    path(
+        "account/passkeys/register/complete/",
+        views_factors.PasskeyRegisterCompleteView.as_view(),
+        name="passkey-register-complete",
+    ),
+    path(
+        "login/passkey/begin/",
+        views_factors.PasskeyLoginBeginView.as_view(),
+        name="passkey-login-begin",
+    ),
+    path(
+        "login/passkey/complete/",
+        views_factors.PasskeyLoginCompleteView.as_view(),
+        name="passkey-login-complete",
+    ),
+    path(
+        "login/passkey/jsi18n/",
+        JavaScriptCatalog.as_view(packages=["django_otp_webauthn"]),
+        name="passkey-jsi18n",
+    ),
 ]

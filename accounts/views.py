@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.errors import AccountsErrorCode as Code
@@ -24,6 +25,7 @@ from accounts.forms import (
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.selectors import (
+    passkey_list,
     security_event_list,
     totp_enabled,
     user_has_two_factor,
@@ -130,7 +132,12 @@ def login_otp(request: HttpRequest) -> HttpResponse:
                 otp_login(request, device)
             services.login_succeeded_record(request=request, user=user, channel="web")
             return redirect(next_url)
-    return render(request, "accounts/login_otp.html", {"form": form}, status=status)
+    context = {"form": form, "has_passkeys": passkey_list(user=user).exists()}
+    if context["has_passkeys"]:
+        from accounts.views_factors import passkey_script_config
+
+        context["passkey_config"] = passkey_script_config(request)
+    return render(request, "accounts/login_otp.html", context, status=status)
 
 
 @require_POST
@@ -164,12 +171,15 @@ def security(request: AuthenticatedHttpRequest) -> HttpResponse:
                 "qr_svg": provisioning.qr_svg,
             }
         elif action == "2fa-confirm" and confirm_form.is_valid():
-            services.totp_confirm(
+            from accounts.views_factors import recovery_codes_page
+
+            codes = services.totp_confirm(
                 user=user, otp=confirm_form.cleaned_data["otp"], meta=meta
             )
             request.session.pop("totp_provisioning", None)
-            messages.success(request, "Two-factor login is on.")
-            return redirect("accounts:security")
+            # this session proved the new factor: it may add passkeys at once
+            otp_login(request, TOTPDevice.objects.get(user=user, confirmed=True))
+            return recovery_codes_page(request, codes, first=True)
         elif action == "2fa-disable" and disable_form.is_valid():
             services.totp_disable(user=user, **disable_form.cleaned_data, meta=meta)
             messages.success(request, "Two-factor login is off.")

@@ -11,6 +11,7 @@ from config.events import IN_TRANSACTION, ON_COMMIT, subscribe
 
 def register() -> None:
     from accounts.events import SignInsEnded
+    from accounts.services.factors import second_factor_reset_on_kyc_decision
     from kyc.emails import decision_email_send
     from kyc.events import KycDecided
     from marketdata.auth import user_streams_close
@@ -27,3 +28,7 @@ def register() -> None:
     # Ended sign-ins (logout, password change, staff lock, a session ended from
     # the devices list, a reused refresh token) close their open /ws/user/ streams.
     subscribe(SignInsEnded, user_streams_close, moment=ON_COMMIT)
+
+    # A reviewer's approval of a second-factor reset re-check removes the user's
+    # factors in the same transaction (a refusal tells the user).
+    subscribe(KycDecided, second_factor_reset_on_kyc_decision, moment=IN_TRANSACTION)

@@ -10,7 +10,14 @@ from django.conf import settings
 from django.core.mail import send_mail
 
 from kyc.events import KycDecided
-from kyc.models import CaseReason, DocumentReason, DocumentType, KycCase, KycStatus
+from kyc.models import (
+    CasePurpose,
+    CaseReason,
+    DocumentReason,
+    DocumentType,
+    KycCase,
+    KycStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,8 @@ def decision_email_text(case: KycCase) -> tuple[str, str]:
 
 def send_decision(*, case_id: int) -> None:
     case = KycCase.objects.select_related("profile__user").get(pk=case_id)
+    if case.purpose != CasePurpose.ONBOARDING:
+        return  # a re-check's owner tells the user (KycDecided's subscriber)
     subject, body = decision_email_text(case)
     send_mail(
         subject,

@@ -14,7 +14,9 @@ class KycDecided:
 
     case_id: int
     user_id: int
+    purpose: str  # onboarding, or a re-check (kyc.models.CasePurpose)
     status: str
+    reviewer_id: int | None
     reason_codes: tuple[str, ...]
     requested_documents: tuple[str, ...]
     user_message: str
@@ -26,7 +28,9 @@ class KycDecided:
         return cls(
             case.pk,
             case.profile.user_id,
+            case.purpose,
             case.status,
+            case.decided_by_id,
             tuple(case.reason_codes),
             tuple(case.requested_documents),
             case.user_message,

@@ -74,6 +74,15 @@ class CaseReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class CasePurpose(models.TextChoices):
+    """Why a case was opened. Only an onboarding case sets the profile's status;
+    a re-check (opened by staff for an already verified user) is decided through
+    the same workflow and leaves the profile as it is."""
+
+    ONBOARDING = "onboarding", "Onboarding"
+    SECOND_FACTOR_RESET = "second_factor_reset", "Re-check: second-factor reset"
+
+
 class EventAction(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     CLAIMED = "claimed", "Claimed"
@@ -160,6 +169,9 @@ class KycCase(models.Model):
         KycProfile, on_delete=models.PROTECT, related_name="cases"
     )
     number = models.PositiveIntegerField(help_text="1 for the first submission.")
+    purpose = models.CharField(
+        max_length=32, choices=CasePurpose.choices, default=CasePurpose.ONBOARDING
+    )
     status = models.CharField(
         max_length=32, choices=KycStatus.choices, default=KycStatus.SUBMITTED
     )

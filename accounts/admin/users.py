@@ -277,8 +277,9 @@ class UserAdmin(admin.ModelAdmin):
             request,
             user_id,
             RESET_SECOND_FACTOR_PERMISSION,
-            services.user_second_factor_reset,
-            "Second factor removed; the user's sessions and tokens ended.",
+            services.user_second_factor_reset_start,
+            "Second-factor reset started: a KYC re-check case is waiting for a "
+            "reviewer; its approval removes the user's factors.",
         )
 
     def send_password_reset_view(self, request, user_id):

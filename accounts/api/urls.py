@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import recovery, sessions, views
+from accounts.api import factors, recovery, sessions, views
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="api-register"),
@@ -39,6 +39,22 @@ urlpatterns = [
         "me/email/verification",
         recovery.EmailVerificationSendView.as_view(),
         name="api-email-verification-send",
+    ),
+    path(
+        "auth/2fa/recovery-codes",
+        factors.RecoveryCodesView.as_view(),
+        name="api-2fa-recovery-codes",
+    ),
+    path("me/passkeys", factors.PasskeyListView.as_view(), name="api-passkeys"),
+    path(
+        "me/passkeys/<int:passkey_id>",
+        factors.PasskeyDetailView.as_view(),
+        name="api-passkey",
+    ),
+    path(
+        "me/passkeys/<int:passkey_id>/remove",
+        factors.PasskeyRemoveView.as_view(),
+        name="api-passkey-remove",
     ),
     path("me", views.MeView.as_view(), name="api-me"),
     path(

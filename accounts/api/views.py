@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api import serializers as s
+from accounts.api.factors import RecoveryCodesOutputSerializer
 from accounts.api.recovery import RetryAfterMixin
 from accounts.legal import documents_in_force
 from accounts.models import AuditEvent
@@ -241,16 +242,20 @@ class TwoFactorConfirmView(APIView):
     @extend_schema(
         tags=["2fa"],
         request=s.OtpInputSerializer,
-        responses={204: None, **error_responses(400, 401, 409)},
+        responses={
+            200: RecoveryCodesOutputSerializer,
+            **error_responses(400, 401, 409),
+        },
         summary="Turn 2FA on with a code from the provisioned secret",
+        description="The answer holds the ten recovery codes, shown this once.",
     )
     def post(self, request):
         data = s.OtpInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.totp_confirm(
+        codes = services.totp_confirm(
             user=request.user, otp=data.validated_data["otp"], meta=_meta(request)
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"recovery_codes": codes})
 
 
 class TwoFactorDisableView(APIView):

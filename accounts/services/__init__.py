@@ -319,7 +319,7 @@ def auth_second_factor(*, request: HttpRequest, user: User, otp: str | None):
             "otp: this account has two-factor login on; send the current code.",
             details={"otp": ["Required."]},
         )
-    device = otp_verify(user=user, token=otp)
+    device = otp_verify(user=user, token=otp, meta=RequestMeta.from_request(request))
     if device is None:
         _login_failed(
             user=user,
@@ -493,9 +493,12 @@ def password_change(
 # --- Two-factor --------------------------------------------------------------------
 
 
-def otp_verify(*, user: User, token: str):
-    """Check a TOTP or backup code with the devices locked, so one code can be used
-    only once, even by concurrent requests. Returns the matching device or None."""
+def otp_verify(*, user: User, token: str, meta: RequestMeta | None = None):
+    """Check a TOTP, recovery or backup code with the devices locked, so one code
+    can be used only once, even by concurrent requests. Returns the matching
+    device or None. A recovery code used is audited (`RECOVERY_CODE_USED`)."""
+    from accounts.services.factors import RECOVERY_DEVICE_NAME, recovery_code_digest
+
     token = (token or "").strip().replace(" ", "")
     if not token:
         return None
@@ -516,7 +519,17 @@ def otp_verify(*, user: User, token: str):
             .order_by("pk")
         )
         for device in devices:
-            if device.verify_token(token):
+            recovery = device.name == RECOVERY_DEVICE_NAME and not totp_devices
+            if device.verify_token(recovery_code_digest(token) if recovery else token):
+                if recovery:
+                    audit_event_record(
+                        code=AuditCode.RECOVERY_CODE_USED,
+                        user=user,
+                        acting_user=user,
+                        target=device,
+                        meta=meta,
+                        extra={"remaining": device.token_set.count()},
+                    )
                 return device
     return None
 
@@ -541,7 +554,8 @@ def _base32_secret(device: TOTPDevice) -> str:
 
 
 @transaction.atomic
-def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> None:
+def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> list[str]:
+    """Turn 2FA on; returns the new recovery codes (shown to the user once)."""
     device = (
         TOTPDevice.objects.select_for_update()
         .filter(user=user, confirmed=False)
@@ -568,6 +582,7 @@ def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> No
     audit_event_record(
         code=AuditCode.TWO_FACTOR_ENABLED, user=user, acting_user=user, meta=meta
     )
+    return recovery_codes_issue(user=user, meta=meta)
 
 
 @transaction.atomic
@@ -584,15 +599,21 @@ def totp_disable(
             "password: the password is wrong.",
             details={"password": ["Wrong password."]},
         )
-    if otp_verify(user=user, token=otp) is None:
+    if otp_verify(user=user, token=otp, meta=meta) is None:
         raise ApplicationError(
             Code.OTP_INVALID,
             "otp: the code is wrong, expired or already used.",
             details={"otp": ["Invalid code."]},
         )
+    # Recovery codes and passkeys come with the authenticator and go with it.
     TOTPDevice.objects.filter(user=user).delete()
+    removed = user_recovery_and_passkeys_remove(user=user)
     audit_event_record(
-        code=AuditCode.TWO_FACTOR_DISABLED, user=user, acting_user=user, meta=meta
+        code=AuditCode.TWO_FACTOR_DISABLED,
+        user=user,
+        acting_user=user,
+        meta=meta,
+        extra={"removed": removed} if removed else None,
     )
 
 
@@ -613,6 +634,15 @@ from accounts.services.consent import (  # noqa: E402, F401
     consent_accept,
     consent_record,
     consent_required_at_sign_in,
+)
+from accounts.services.factors import (  # noqa: E402, F401
+    passkey_added_record,
+    passkey_remove,
+    passkey_rename,
+    recovery_codes_issue,
+    recovery_codes_regenerate,
+    user_recovery_and_passkeys_remove,
+    user_second_factor_reset_start,
 )
 from accounts.services.recovery import (  # noqa: E402, F401
     email_change_rate_check,
@@ -654,7 +684,6 @@ from accounts.services.staff import (  # noqa: E402, F401
     user_lock,
     user_login_lockout_clear,
     user_profile_update_by_staff,
-    user_second_factor_reset,
     user_sessions_end,
     user_unlock,
 )

@@ -1,5 +1,7 @@
 """What staff may do to a user's account, each one audited: lock and unlock it,
-end its sessions and tokens, reset its second factor, correct its profile.
+end its sessions and tokens, correct its profile. (The second-factor reset,
+started by support and finished by a KYC re-check, is in
+`accounts.services.factors`.)
 
 Every action on credentials, email, phone or second factor ends the user's JWTs
 and browser sessions (a `token_version` bump: JWTs carry it, and the session
@@ -17,8 +19,6 @@ from axes.utils import reset as axes_reset
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.api.serializers import PHONE_PATTERN
 from accounts.errors import AccountsErrorCode as Code
@@ -122,41 +122,6 @@ def user_sessions_end(
         target=user,
         meta=meta,
         extra={"reason": reason, "refresh_tokens": revoked},
-    )
-    return user
-
-
-@transaction.atomic
-def user_second_factor_reset(
-    *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
-) -> User:
-    """Delete the user's authenticator and backup codes (they lost the phone),
-    and end their sessions and tokens. Administrators only."""
-    staff_require(staff=staff, perm=RESET_SECOND_FACTOR_PERMISSION)
-    reason = reason_clean(reason)
-    user = _locked_user(user)
-    staff_may_act_on(staff=staff, user=user)
-    removed = [
-        f"{model._meta.model_name}:{name}"
-        for model in (TOTPDevice, StaticDevice)
-        for name in model.objects.filter(user=user)
-        .order_by("pk")
-        .values_list("name", flat=True)
-    ]
-    if not removed:
-        raise Conflict(
-            Code.TWO_FACTOR_NOT_ENABLED, "This user has no second factor to reset."
-        )
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
-    revoked = _revoke_all_tokens(user)
-    audit_event_record(
-        code=AuditCode.STAFF_SECOND_FACTOR_RESET,
-        user=user,
-        acting_user=staff,
-        target=user,
-        meta=meta,
-        extra={"reason": reason, "devices": removed, "refresh_tokens": revoked},
     )
     return user
 

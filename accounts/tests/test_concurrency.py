@@ -146,3 +146,26 @@ def test_concurrent_requests_for_one_role_make_one_request():
     results = race(4, ask)
     assert sorted(results) == ["created"] + ["role_request_open"] * 3
     assert RoleGrantRequest.objects.filter(user=target).count() == 1
+
+
+def test_one_recovery_code_logs_in_once_under_concurrent_requests():
+    from accounts import services
+    from accounts.models import AuditCode, AuditEvent
+
+    user = make_user(email="recovering@example.com")
+    services.totp_setup(user=user)
+    device = TOTPDevice.objects.get(user=user)
+    codes = services.totp_confirm(user=user, otp=totp_code(device))
+
+    def attempt():
+        response = APIClient().post(
+            "/api/v1/auth/login",
+            {"email": user.email, "password": PASSWORD, "otp": codes[0]},
+            format="json",
+        )
+        return response.status_code
+
+    statuses = race(8, attempt)
+    assert sorted(statuses) == [200] + [401] * 7
+    used = AuditEvent.objects.filter(user=user, code=AuditCode.RECOVERY_CODE_USED)
+    assert [event.extra for event in used] == [{"remaining": 9}]

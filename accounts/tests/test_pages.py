@@ -149,7 +149,10 @@ def test_security_page_turns_2fa_on_and_off(user):
     confirm = client.post(
         "/account/security/", {"action": "2fa-confirm", "otp": totp_code(device)}
     )
-    assert confirm.status_code == 302
+    # the answer is the one page that shows the new recovery codes
+    assert confirm.status_code == 200
+    assert len(confirm.context["codes"]) == 10
+    assert confirm["Cache-Control"] == "no-store"
     device.refresh_from_db()
     assert device.confirmed
     page = client.get("/account/security/")

@@ -6,8 +6,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import AuditCode, AuditEvent, User
@@ -16,7 +14,6 @@ from accounts.selectors import (
     staff_acted_on_user_recently,
     user_withdrawal_cooloff_until,
 )
-from accounts.services import backup_codes_ensure
 from accounts.testing import PASSWORD, admin_client_for, make_user
 from config.errors import http_status
 
@@ -302,31 +299,6 @@ def test_staff_actions_are_not_used_on_oneself(operator):
     )
     assert "not used on your own account" in response.content.decode()
     assert not AuditEvent.objects.filter(code=AuditCode.STAFF_SESSIONS_ENDED).exists()
-
-
-def test_only_administrators_reset_a_second_factor(operator, administrator, trader):
-    browser, access = logged_in(trader)
-    TOTPDevice.objects.create(user=trader, name="Authenticator", confirmed=True)
-    backup_codes_ensure(user=trader, count=2)
-    url = f"/admin/accounts/user/{trader.pk}/reset-second-factor/"
-    # an operator may not
-    assert admin_client_for(operator).post(url, {"reason": "lost"}).status_code == 403
-    assert TOTPDevice.objects.filter(user=trader).exists()
-    # an administrator may
-    response = admin_client_for(administrator).post(url, {"reason": "lost phone"})
-    assert response.status_code == 302
-    assert not TOTPDevice.objects.filter(user=trader).exists()
-    assert not StaticDevice.objects.filter(user=trader).exists()
-    event = AuditEvent.objects.get(code=AuditCode.STAFF_SECOND_FACTOR_RESET)
-    assert (event.user, event.acting_user) == (trader, administrator)
-    assert event.extra == {
-        "reason": "lost phone",
-        "devices": ["totpdevice:Authenticator", "staticdevice:Backup codes"],
-        "refresh_tokens": 1,
-    }
-    assert not token_alive(access)
-    assert not session_alive(browser)
-    assert user_withdrawal_cooloff_until(user=trader) is not None
 
 
 def test_the_users_own_password_change_keeps_their_session(trader):

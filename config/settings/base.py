@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # passkeys as a second factor (accounts/views_factors.py)
+    "django_otp_webauthn",
     "csp",
     "axes",
     "channels",
@@ -367,6 +369,18 @@ SPECTACULAR_SETTINGS = {
         "config.openapi.error_responses_postprocess",
     ],
 }
+
+# --- Passkeys (django-otp-webauthn; docs/accounts.md "Second factors") ---------------
+# The relying party is the site's domain (no scheme, no port): passkeys registered
+# under one RP ID work only there. The allowed origins are the exact origins the
+# pages are served from (scheme, host, port). A second factor only: no
+# passwordless login.
+OTP_WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID", default="localhost")
+OTP_WEBAUTHN_RP_NAME = env("WEBAUTHN_RP_NAME", default="Exchange")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list(
+    "WEBAUTHN_ALLOWED_ORIGINS", default=["http://localhost:8000"]
+)
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 # --- Content-Security-Policy (django-csp 4, config/csp.py) ------------------------
 # Pages: scripts and <style> elements only from this origin or carrying the

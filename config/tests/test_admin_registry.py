@@ -243,7 +243,7 @@ ADMIN_VIEWS: dict[str, dict[str, str | None]] = {
         "unlock_view": "accounts.services.user_unlock",
         "end_sessions_view": "accounts.services.user_sessions_end",
         "clear_lockout_view": "accounts.services.user_login_lockout_clear",
-        "reset_second_factor_view": "accounts.services.user_second_factor_reset",
+        "reset_second_factor_view": "accounts.services.user_second_factor_reset_start",
         "send_password_reset_view": "accounts.services.user_password_reset_send",
         "revoke_role_view": "accounts.services.user_role_revoke",
     },

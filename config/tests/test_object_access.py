@@ -294,6 +294,28 @@ def _sign_in(world: World) -> Made:
     )
 
 
+@factory("api-passkey", "api-passkey-remove")
+def _passkey(world: World) -> Made:
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    # registration is a browser ceremony (accounts/tests/test_factors_browser.py);
+    # the row alone is what these routes act on
+    passkey = WebAuthnCredential.objects.create(
+        user=world.owner,
+        name="Alpha secret yubikey",
+        credential_id=b"alpha-credential-id",
+        public_key=b"alpha-public-key",
+        sign_count=0,
+        confirmed=True,
+    )
+    return Made(
+        kwargs={"passkey_id": passkey.pk},
+        secrets=[*_owner_secrets(world.owner), "Alpha secret yubikey"],
+        state=lambda: _row(WebAuthnCredential, passkey.pk),
+        bodies={"PATCH": {"name": "Renamed"}, "POST": {"otp": "123456"}},
+    )
+
+
 # --- the URLconf ------------------------------------------------------------------
 
 

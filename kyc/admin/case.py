@@ -48,6 +48,7 @@ class KycCaseAdmin(ReviewButtonsMixin, admin.ModelAdmin):
         "id",
         "user_email",
         "legal_name",
+        "purpose",
         "country_display",
         "status_badge",
         "submitted_at",

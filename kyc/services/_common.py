@@ -16,6 +16,7 @@ from kyc.errors import KycErrorCode as Code
 from kyc.events import KycDecided
 from kyc.models import (
     EDITABLE_STATUSES,
+    CasePurpose,
     EventAction,
     KycCase,
     KycDocument,
@@ -70,9 +71,10 @@ def _transition(
         event=KycDecided.of,
         from_status=from_status,
     )
-    profile.status = to
-    profile.updated_at = timezone.now()
-    profile.save(update_fields=["status", "updated_at"])
+    if case.purpose == CasePurpose.ONBOARDING:  # a re-check leaves the profile be
+        profile.status = to
+        profile.updated_at = timezone.now()
+        profile.save(update_fields=["status", "updated_at"])
     return old
 
 

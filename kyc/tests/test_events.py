@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from django.core import mail
 
+from accounts.services.factors import second_factor_reset_on_kyc_decision
 from accounts.testing import make_user
 from config import events
 from config.tests.recording import recorded
@@ -26,7 +27,10 @@ def _claimed(user=None, **profile):
 
 def test_the_email_is_the_decisions_after_commit_subscriber():
     assert decision_email_send in events.subscribers(KycDecided, events.ON_COMMIT)
-    assert events.subscribers(KycDecided, events.IN_TRANSACTION) == ()
+    # in the deciding transaction: only a second-factor reset's re-check reacts
+    assert events.subscribers(KycDecided, events.IN_TRANSACTION) == (
+        second_factor_reset_on_kyc_decision,
+    )
 
 
 def test_each_decision_is_recorded_with_what_the_user_may_read():
@@ -34,8 +38,9 @@ def test_each_decision_is_recorded_with_what_the_user_may_read():
     approved = submitted_case(approved_user)
     rejected, rita = _claimed()
     resubmit, rob = _claimed()
+    reviewer = make_reviewer()
     with recorded(KycDecided) as seen:
-        approve(approved, make_reviewer())
+        approve(approved, reviewer)
         services.kyc_case_reject(
             case_id=rejected.pk,
             reviewer=rita,
@@ -47,18 +52,23 @@ def test_each_decision_is_recorded_with_what_the_user_may_read():
             case_id=resubmit.pk, reviewer=rob, document_types=["selfie"]
         )
     assert seen == [
-        KycDecided(approved.pk, approved_user.pk, "approved", (), (), ""),
+        KycDecided(
+            approved.pk, approved_user.pk, "onboarding", "approved", reviewer.pk,
+            (), (), "",
+        ),
         KycDecided(
             rejected.pk,
             rejected.profile.user_id,
+            "onboarding",
             "rejected",
+            rita.pk,
             ("other", "underage"),
             (),
             "The date of birth does not match.",
         ),
         KycDecided(
-            resubmit.pk, resubmit.profile.user_id, "resubmission_requested",
-            (), ("selfie",), "",
+            resubmit.pk, resubmit.profile.user_id, "onboarding",
+            "resubmission_requested", rob.pk, (), ("selfie",), "",
         ),
     ]  # fmt: skip
 
