@@ -14,6 +14,7 @@ which cost 30 us a row for rows carrying JSON (1.5 us in binary).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -620,3 +621,14 @@ def new_instance(model: type[models.Model], **values) -> models.Model:
             data[attname] = default()
     instance._state = state
     return instance
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The name of the constraint an `IntegrityError` reports, or None: from
+    PostgreSQL's error fields, or SQLite's message ("CHECK constraint failed:
+    <name>"), so callers can tell one constraint from another."""
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is not None:
+        return diag.constraint_name
+    found = re.search(r"CHECK constraint failed: (\w+)", str(exc))
+    return found.group(1) if found else None
