@@ -383,13 +383,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     now = timezone.now()
     for spec, _ in todo:
         for leg in spec.hold_legs:
-            hold = holds[leg.hold.pk]
-            if hold.status != Hold.Status.PENDING:
-                raise Conflict(
-                    Code.HOLD_NOT_PENDING,
-                    f"hold {hold.reference_kind}:{hold.reference_id} is already "
-                    f"{hold.status}.",
-                )
+            hold = _require_pending(holds[leg.hold.pk])
             taken = leg.post + leg.release
             if taken > hold.remaining_amount:
                 raise Conflict(
@@ -474,8 +468,19 @@ def ledger_post_batch(
 # --- Holds ------------------------------------------------------------------------
 
 
-def _hold_lock(hold: Hold) -> Hold:
-    return Hold.objects.select_for_update().get(pk=hold.pk)
+def _require_pending(hold: Hold) -> Hold:
+    """The hold, if still pending; a posted or voided one is a 409: nothing can
+    be taken from, released from or added to it again."""
+    if hold.status != Hold.Status.PENDING:
+        raise Conflict(
+            Code.HOLD_NOT_PENDING,
+            f"hold {hold.reference_kind}:{hold.reference_id} is already {hold.status}.",
+        )
+    return hold
+
+
+def _pending_hold_locked(hold: Hold) -> Hold:
+    return _require_pending(Hold.objects.select_for_update().get(pk=hold.pk))
 
 
 def hold_create(
@@ -574,13 +579,7 @@ def hold_void(
         if existing is not None:
             hold.refresh_from_db()
             return existing
-        locked = _hold_lock(hold)
-        if locked.status != Hold.Status.PENDING:
-            raise Conflict(
-                Code.HOLD_NOT_PENDING,
-                f"hold {hold.reference_kind}:{hold.reference_id} is already "
-                f"{locked.status}.",
-            )
+        locked = _pending_hold_locked(hold)
         return ledger_post(
             kind=Journal.Kind.RELEASE,
             reference=reference,
@@ -606,13 +605,7 @@ def hold_adjust(
         if Journal.objects.filter(kind=existing_kind, reference=reference).exists():
             hold.refresh_from_db()
             return Journal.objects.get(kind=existing_kind, reference=reference)
-        locked = _hold_lock(hold)
-        if locked.status != Hold.Status.PENDING:
-            raise Conflict(
-                Code.HOLD_NOT_PENDING,
-                f"hold {hold.reference_kind}:{hold.reference_id} is already "
-                f"{locked.status}.",
-            )
+        locked = _pending_hold_locked(hold)
         if delta < 0 and -delta >= locked.remaining_amount:
             raise Conflict(
                 Code.HOLD_AMOUNT_EXCEEDED,
