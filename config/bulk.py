@@ -359,7 +359,7 @@ _deferred: ContextVar[list[models.Model] | None] = ContextVar(
 def inserts_deferred() -> Iterator[list[models.Model]]:
     """Collect what `insert_rows_deferrable` is given inside the block instead of
     writing it, for the caller to write with its own rows in one statement
-    (`write_together`) before its transaction commits. Leaving the block normally
+    (`insert_rows_together`) before its transaction commits. Leaving the block normally
     with a collected row still unwritten is a bug, and raises."""
     rows: list[models.Model] = []
     token = _deferred.set(rows)
@@ -379,61 +379,6 @@ def insert_rows_deferrable(objs: Sequence[models.Model]) -> None:
         insert_rows(objs)
     else:
         collected.extend(objs)
-
-
-def insert_sql(obj: models.Model) -> tuple[str, list]:
-    """The `INSERT ... RETURNING pk` of a new row (with its pk if it has one), with
-    its parameters, for a caller that writes it inside a larger statement
-    (PostgreSQL); the caller sets the pk it gets back."""
-    sql, fields = _insert_statement(type(obj), 1, obj.pk is not None)
-    return sql, _insert_params(fields, [obj])
-
-
-def write_together(
-    *,
-    inserts: Sequence[models.Model] = (),
-    updates: Sequence[tuple[models.Model, Sequence[str]]] = (),
-) -> None:
-    """INSERT new rows and UPDATE `fields` of existing rows, of any models, in one
-    statement on PostgreSQL (one CTE each), setting the new rows' pks. A new row
-    may come with its pk (drawn from its sequence); the rows must not need each
-    other's generated ids; foreign keys between them are checked at commit
-    (Django's constraints are deferred). Elsewhere, `save()` each in turn."""
-    if connection.vendor != "postgresql":
-        for obj in inserts:
-            obj.save(force_insert=True)
-        for obj, fields in updates:
-            obj.save(update_fields=list(fields))
-        return
-    quote = connection.ops.quote_name
-    parts, selects, params = [], [], []
-    for index, (obj, names) in enumerate(updates):
-        meta = obj._meta
-        fields = [meta.get_field(name) for name in names]
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-        parts.append(
-            # identifiers from the model's meta, values bound
-            f"u{index} AS (UPDATE {quote(meta.db_table)} SET {assignments}"  # noqa: S608
-            f" WHERE {quote(meta.pk.column)} = %s)"
-        )
-        for field in fields:
-            value = getattr(obj, field.attname)
-            if not isinstance(field, _AS_IS):
-                value = field.get_db_prep_save(value, connection)
-            params.append(value)
-        params.append(obj.pk)
-    for index, obj in enumerate(inserts):
-        sql, row_params = insert_sql(obj)
-        parts.append(f"r{index} AS ({sql})")
-        pk = quote(obj._meta.pk.column)
-        selects.append(f"(SELECT {pk} FROM r{index})")  # noqa: S608 (names from meta)
-        params.extend(row_params)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {', '.join(parts)} SELECT {', '.join(selects) or 'NULL'}", params
-        )
-        if inserts:
-            _inserted(inserts, cursor.fetchone(), connection.alias)
 
 
 _sequences: dict[tuple[type, str], str] = {}
