@@ -1,12 +1,12 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import queries
 from accounts.models import (
     CREDENTIAL_STAFF_CODES,
     SECURITY_CODES,
@@ -15,7 +15,6 @@ from accounts.models import (
     RoleGrantRequest,
     User,
 )
-from config.bulk import instance_from_row, model_columns
 
 
 def security_event_list(*, user: User) -> QuerySet[AuditEvent]:
@@ -105,23 +104,7 @@ def role_grant_requests_waiting(*, for_user: User | None = None) -> QuerySet:
     return waiting.order_by("created_at", "id")
 
 
-_user_by_id_sql: dict[str, str] = {}
-
-
 def user_by_id(*, user_id: int) -> User | None:
-    """The user with this id, as `User.objects.get` would build it, or None: one
-    statement built once per process (every authenticated API request reads its
-    user, and the ORM compiled the query each time)."""
-    sql = _user_by_id_sql.get(connection.vendor)
-    if sql is None:
-        quote = connection.ops.quote_name
-        sql = _user_by_id_sql[connection.vendor] = (
-            # names from the model's meta, the id bound
-            f"SELECT {model_columns(User, 't')}"  # noqa: S608
-            f" FROM {quote(User._meta.db_table)} t"
-            f" WHERE t.{quote(User._meta.pk.column)} = %s"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    return None if row is None else instance_from_row(User, row)
+    """The user with this id, as `User.objects.get` would build it, or None
+    (every authenticated API request reads its user: accounts/queries.py)."""
+    return queries.user_by_id(user_id=user_id)

@@ -59,14 +59,22 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+def _redis_dbs() -> tuple[str, str]:
+    """(channel layer, Celery broker) Redis databases: `BENCH_REDIS_DB=N` puts
+    both in N, so benches sharing a machine do not consume each other's jobs."""
+    own = os.environ.get("BENCH_REDIS_DB")
+    return (own, own) if own else ("10", "9")
+
+
 def _env(args) -> dict[str, str]:
+    channels, broker = _redis_dbs()
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DJANGO_DEBUG": "0",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{args.db}",
-        "REDIS_URL": "redis://127.0.0.1:6379/10",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{channels}",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{broker}",
         "THROTTLE_ORDERS": "1000000/s",
         "THROTTLE_USER": "1000000/s",
         "TRADING_MAX_OPEN_ORDERS": "1000000",
@@ -104,7 +112,9 @@ def prepare(args) -> dict:
     )
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run(
-        ["redis-cli", "-n", "9", "flushdb"], check=True, stdout=subprocess.DEVNULL
+        ["redis-cli", "-n", _redis_dbs()[1], "flushdb"],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     os.environ.update(env)
     import django

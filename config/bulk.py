@@ -14,10 +14,12 @@ which cost 30 us a row for rows carrying JSON (1.5 us in binary).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from operator import attrgetter
+from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import signals
@@ -33,6 +35,8 @@ _AS_IS = (
     models.BooleanField,
     models.DateTimeField,
 )
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 def _as_is(field: models.Field) -> bool:
@@ -358,7 +362,7 @@ _deferred: ContextVar[list[models.Model] | None] = ContextVar(
 def inserts_deferred() -> Iterator[list[models.Model]]:
     """Collect what `insert_rows_deferrable` is given inside the block instead of
     writing it, for the caller to write with its own rows in one statement
-    (`write_together`) before its transaction commits. Leaving the block normally
+    (`insert_rows_together`) before its transaction commits. Leaving the block normally
     with a collected row still unwritten is a bug, and raises."""
     rows: list[models.Model] = []
     token = _deferred.set(rows)
@@ -378,61 +382,6 @@ def insert_rows_deferrable(objs: Sequence[models.Model]) -> None:
         insert_rows(objs)
     else:
         collected.extend(objs)
-
-
-def insert_sql(obj: models.Model) -> tuple[str, list]:
-    """The `INSERT ... RETURNING pk` of a new row (with its pk if it has one), with
-    its parameters, for a caller that writes it inside a larger statement
-    (PostgreSQL); the caller sets the pk it gets back."""
-    sql, fields = _insert_statement(type(obj), 1, obj.pk is not None)
-    return sql, _insert_params(fields, [obj])
-
-
-def write_together(
-    *,
-    inserts: Sequence[models.Model] = (),
-    updates: Sequence[tuple[models.Model, Sequence[str]]] = (),
-) -> None:
-    """INSERT new rows and UPDATE `fields` of existing rows, of any models, in one
-    statement on PostgreSQL (one CTE each), setting the new rows' pks. A new row
-    may come with its pk (drawn from its sequence); the rows must not need each
-    other's generated ids; foreign keys between them are checked at commit
-    (Django's constraints are deferred). Elsewhere, `save()` each in turn."""
-    if connection.vendor != "postgresql":
-        for obj in inserts:
-            obj.save(force_insert=True)
-        for obj, fields in updates:
-            obj.save(update_fields=list(fields))
-        return
-    quote = connection.ops.quote_name
-    parts, selects, params = [], [], []
-    for index, (obj, names) in enumerate(updates):
-        meta = obj._meta
-        fields = [meta.get_field(name) for name in names]
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-        parts.append(
-            # identifiers from the model's meta, values bound
-            f"u{index} AS (UPDATE {quote(meta.db_table)} SET {assignments}"  # noqa: S608
-            f" WHERE {quote(meta.pk.column)} = %s)"
-        )
-        for field in fields:
-            value = getattr(obj, field.attname)
-            if not isinstance(field, _AS_IS):
-                value = field.get_db_prep_save(value, connection)
-            params.append(value)
-        params.append(obj.pk)
-    for index, obj in enumerate(inserts):
-        sql, row_params = insert_sql(obj)
-        parts.append(f"r{index} AS ({sql})")
-        pk = quote(obj._meta.pk.column)
-        selects.append(f"(SELECT {pk} FROM r{index})")  # noqa: S608 (names from meta)
-        params.extend(row_params)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {', '.join(parts)} SELECT {', '.join(selects) or 'NULL'}", params
-        )
-        if inserts:
-            _inserted(inserts, cursor.fetchone(), connection.alias)
 
 
 _sequences: dict[tuple[type, str], str] = {}
@@ -522,7 +471,7 @@ def model_columns(model: type[models.Model], alias: str) -> str:
     return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
 
 
-def instance_from_row(model: type[models.Model], values: Sequence) -> models.Model:
+def instance_from_row(model: type[_M], values: Sequence) -> _M:
     """The instance the ORM would build from a row of `model_columns`: each
     column through the database's converters, as the SQL compiler applies them
     (SQLite's booleans and datetimes, for one). The converter chains are kept per
@@ -571,7 +520,7 @@ def instance_from_row(model: type[models.Model], values: Sequence) -> models.Mod
 _new_makers: dict[type, tuple] = {}
 
 
-def new_instance(model: type[models.Model], **values) -> models.Model:
+def new_instance(model: type[_M], **values) -> _M:
     """`model(**values)`, for the rows a batch creates by the thousand, filled in
     directly: `Model.__init__` set every field through its descriptor and called
     each missing field's default, 12% of a large matching run's Python. Values go
@@ -620,3 +569,14 @@ def new_instance(model: type[models.Model], **values) -> models.Model:
             data[attname] = default()
     instance._state = state
     return instance
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The name of the constraint an `IntegrityError` reports, or None: from
+    PostgreSQL's error fields, or SQLite's message ("CHECK constraint failed:
+    <name>"), so callers can tell one constraint from another."""
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is not None:
+        return diag.constraint_name
+    found = re.search(r"CHECK constraint failed: (\w+)", str(exc))
+    return found.group(1) if found else None

@@ -7,7 +7,6 @@ neither Django nor DRF and services never name a status.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 
@@ -23,20 +22,11 @@ class ApplicationError(Exception):
         message: str,
         *,
         details: dict[str, Any] | None = None,
-        status_code: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details or {}
-        self.legacy_status_code = status_code
-        if status_code is not None:
-            warnings.warn(
-                "ApplicationError(status_code=...) is deprecated: raise the domain "
-                "error kind (NotFound, RateLimited, ...) instead",
-                DeprecationWarning,
-                stacklevel=2,
-            )
 
 
 class Unauthenticated(ApplicationError):

@@ -70,8 +70,6 @@ HTTP_STATUS_BY_KIND: dict[type[ApplicationError], int] = {
 
 def http_status(error: ApplicationError) -> int:
     """The HTTP status of a domain error: its kind's (see HTTP_STATUS_BY_KIND)."""
-    if error.legacy_status_code is not None:  # deprecated `status_code=`
-        return error.legacy_status_code
     for kind in type(error).__mro__:
         if kind in HTTP_STATUS_BY_KIND:
             return HTTP_STATUS_BY_KIND[kind]

@@ -11,14 +11,19 @@ in one transaction) share one code path, which:
    409 when the retry asked for different entries;
 3. locks the touched holds, then the touched accounts, each in primary-key order
    (`select_for_update`), so concurrent postings never deadlock;
-4. computes each balance after each entry from the locked rows, refusing an
-   overdraft with `insufficient_funds` (422) before writing anything;
-5. inserts the entries in one statement (`config.bulk.insert_rows`; each carries
-   `balance_after`), moves the balances with one `F()` update, and updates the
-   holds' amounts and status.
+4. computes each balance after each entry from the locked rows (`_Balances`, the
+   one place an overdraft or overflow is refused: `insufficient_funds` 422,
+   `balance_overflow`) before writing anything;
+5. inserts the entries in one statement (each carries `balance_after`), moves the
+   balances with one update, updates the holds, and records one
+   `BalancesChanged`.
 
-The database is the backstop: a CHECK keeps every account but `external`
-non-negative, another keeps each hold's amounts adding up.
+New holds whose reference is new (order placement, one or a batch) take the same
+checks through `NewHolds`, which writes the holds with their journals in one
+statement (wallet/queries.py). The database is the backstop: a CHECK keeps every
+account but `external` non-negative (its violation is `insufficient_funds`),
+others keep each hold's amounts adding up (a violation of those is a bug and
+propagates as it is).
 
 Holds (reservations) are legs of a journal (`HoldLeg`): `add` moves `available ->
 held`, `post` takes from `held` towards the journal's other postings, `release`
@@ -29,30 +34,31 @@ that pay the counterparties and the fee accounts.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import User
 from config import events
 from config.bulk import (
     bulk_add,
     bulk_update_rows,
-    column_in,
-    insert_one,
     insert_rows,
-    insert_sql,
-    instance_from_row,
-    model_columns,
     new_instance,
     rows_locked,
+    violated_constraint,
 )
-from config.errors import ApplicationError, Conflict, Unprocessable
+from config.domain_errors import (
+    ApplicationError,
+    Conflict,
+    InvariantViolated,
+    Unprocessable,
+)
+from wallet import queries
 from wallet.errors import WalletErrorCode as Code
 from wallet.events import BalancesChanged
 from wallet.models import Account, Asset, Entry, Hold, Journal
@@ -90,6 +96,10 @@ class JournalSpec:
     hold_legs: Sequence[HoldLeg] = ()
     metadata: dict = field(default_factory=dict)
 
+
+# The CHECK that keeps every account but `external` >= 0 (wallet/models): the one
+# constraint whose violation means insufficient funds.
+NON_NEGATIVE_BALANCE = "account_balance_non_negative"
 
 _HOLD_FIELDS = (
     "amount",
@@ -185,11 +195,10 @@ def _lines(spec: JournalSpec) -> list[_Line]:
         sums[line.asset_id] += line.amount
     unbalanced = {asset_id: total for asset_id, total in sums.items() if total}
     if unbalanced:
-        raise ApplicationError(
+        raise InvariantViolated(
             Code.UNBALANCED_JOURNAL,
             f"journal {spec.kind}:{spec.reference} does not sum to zero per asset.",
             details={"unbalanced": {str(k): v for k, v in unbalanced.items()}},
-            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     return lines
 
@@ -206,13 +215,11 @@ def _check_replay(journal: Journal, lines: list[_Line]) -> Journal:
     return journal
 
 
-def _insufficient(account: Account, balance: int, needed: int) -> Unprocessable:
-    asset = Asset.objects.get(pk=account.asset_id)
+def _insufficient(asset: Asset, kind: str, balance: int, needed: int):
     have = format_units(balance, asset.decimals)
     need = format_units(needed, asset.decimals)
     message = (
-        f"amount: insufficient funds, {have} {asset.code} {account.kind} "
-        f"but {need} needed."
+        f"amount: insufficient funds, {have} {asset.code} {kind} but {need} needed."
     )
     return Unprocessable(
         Code.INSUFFICIENT_FUNDS,
@@ -229,27 +236,78 @@ def _overflow() -> ApplicationError:
     )
 
 
+class _Balances:
+    """The running balances of locked accounts: the one place where an entry's
+    `balance_after` is computed and an overdraft or an overflow refused, for
+    every posting and every new hold."""
+
+    def __init__(self, accounts: dict[int, Account]) -> None:
+        self.accounts = accounts
+        self.current = {pk: account.balance for pk, account in accounts.items()}
+
+    def move(self, lines: Sequence[_Line]) -> list[int]:
+        """Each line's balance after it, applied in order. Any account but
+        `external` going below zero is `insufficient_funds`; past the 64-bit
+        limit, `balance_overflow`; a refusal changes nothing."""
+        moved: dict[int, int] = {}
+        afters = []
+        for line in lines:
+            account = self.accounts[line.account_id]
+            if account.asset_id != line.asset_id:
+                raise ValueError("posting account asset mismatch")
+            before = moved.get(line.account_id, self.current[line.account_id])
+            after = before + line.amount
+            if after < 0 and account.kind != Account.Kind.EXTERNAL:
+                raise _insufficient(account.asset, account.kind, before, -line.amount)
+            if abs(after) > MAX_UNITS:
+                raise _overflow()
+            moved[line.account_id] = after
+            afters.append(after)
+        self.current.update(moved)
+        return afters
+
+    def deltas(self) -> dict[int, int]:
+        """{account id: net move}, for the accounts that moved."""
+        return {
+            pk: after - self.accounts[pk].balance
+            for pk, after in self.current.items()
+            if after != self.accounts[pk].balance
+        }
+
+    @contextmanager
+    def written(self) -> Iterator[dict[int, int]]:
+        """Around the statements that write the moves (given the deltas): the
+        database's CHECKs are the backstop, and only the non-negative balance
+        one means insufficient funds; any other violation (a hold's amounts not
+        adding up) is a bug and propagates. After the write the accounts carry
+        their new balances and one `BalancesChanged` names those that moved."""
+        deltas = self.deltas()
+        try:
+            yield deltas
+        except IntegrityError as exc:
+            if violated_constraint(exc) != NON_NEGATIVE_BALANCE:
+                raise
+            raise Unprocessable(
+                Code.INSUFFICIENT_FUNDS, "amount: insufficient funds."
+            ) from exc
+        for pk, account in self.accounts.items():
+            account.balance = self.current[pk]
+        events.record(
+            BalancesChanged(accounts=[self.accounts[pk] for pk in sorted(deltas)])
+        )
+
+
 # --- Posting ----------------------------------------------------------------------
 
 
 def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal | None]:
     """Existing journals (replays, checked) or None where a new one is needed."""
-    # kind + reference: the columns of the unique index, so this is an index probe
-    kinds = {spec.kind for spec, _ in specs_lines}
-    references = {spec.reference for spec, _ in specs_lines}
-    kind_in, kind_params = column_in("j.kind", sorted(kinds))
-    reference_in, reference_params = column_in("j.reference", sorted(references))
-    with transaction.get_connection().cursor() as cursor:
-        cursor.execute(
-            # names from the model, values bound
-            f"SELECT {model_columns(Journal, 'j')} FROM {Journal._meta.db_table} j"  # noqa: S608
-            f" WHERE {kind_in} AND {reference_in}",
-            kind_params + reference_params,
-        )
-        rows = cursor.fetchall()
     existing = {
         (journal.kind, journal.reference): journal
-        for journal in (instance_from_row(Journal, row) for row in rows)
+        for journal in queries.journals_with_keys(
+            kinds=[spec.kind for spec, _ in specs_lines],
+            references=[spec.reference for spec, _ in specs_lines],
+        )
     }
     found: list[Journal | None] = []
     for spec, lines in specs_lines:
@@ -328,13 +386,7 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
     now = timezone.now()
     for spec, _ in todo:
         for leg in spec.hold_legs:
-            hold = holds[leg.hold.pk]
-            if hold.status != Hold.Status.PENDING:
-                raise Conflict(
-                    Code.HOLD_NOT_PENDING,
-                    f"hold {hold.reference_kind}:{hold.reference_id} is already "
-                    f"{hold.status}.",
-                )
+            hold = _require_pending(holds[leg.hold.pk])
             taken = leg.post + leg.release
             if taken > hold.remaining_amount:
                 raise Conflict(
@@ -351,51 +403,30 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
                 hold.status = Hold.Status.VOIDED if leg.release else Hold.Status.POSTED
 
     # 3. Balances: exact, from the locked rows; refuse overdrafts before writing.
-    balances = {pk: account.balance for pk, account in accounts.items()}
+    balances = _Balances(accounts)
     entries: list[Entry] = []
     for (_, lines), journal in zip(todo, journals, strict=True):
-        for line in lines:
-            account = accounts[line.account_id]
-            if account.asset_id != line.asset_id:
-                raise ValueError("posting account asset mismatch")
-            before = balances[line.account_id]
-            after = before + line.amount
-            # Checked after every entry, so no balance_after is ever negative.
-            if after < 0 and account.kind != Account.Kind.EXTERNAL:
-                raise _insufficient(account, before, -line.amount)
-            if abs(after) > MAX_UNITS:
-                raise _overflow()
-            balances[line.account_id] = after
-            entries.append(
-                new_instance(
-                    Entry,
-                    journal=journal,
-                    account_id=line.account_id,
-                    amount=line.amount,
-                    balance_after=after,
-                    created_at=journal.created_at,
-                )
+        afters = balances.move(lines)
+        entries.extend(
+            new_instance(
+                Entry,
+                journal=journal,
+                account_id=line.account_id,
+                amount=line.amount,
+                balance_after=after,
+                created_at=journal.created_at,
             )
+            for line, after in zip(lines, afters, strict=True)
+        )
 
-    # 4. Write: entries, balances (+ delta), holds.
-    deltas: Counter[int] = Counter()
-    for entry in entries:
-        deltas[entry.account_id] += entry.amount
-    deltas = Counter({pk: delta for pk, delta in deltas.items() if delta})
-    # No savepoint here: an IntegrityError leaves through the caller's atomic block
-    # (ledger_post's own), which rolls the whole posting back.
-    try:
+    # 4. Write: entries, balances (+ delta), holds. No savepoint: an
+    #    IntegrityError leaves through the caller's atomic block, which rolls the
+    #    whole posting back.
+    with balances.written() as deltas:
         insert_rows(entries, returning=False)  # nothing needs their ids
         bulk_add(Account, "balance", deltas)
         if holds:
             bulk_update_rows(Hold, list(holds.values()), _HOLD_FIELDS)
-    except IntegrityError as exc:  # the DB CHECKs are the backstop
-        raise Unprocessable(
-            Code.INSUFFICIENT_FUNDS, "amount: insufficient funds."
-        ) from exc
-    for account_id, account in accounts.items():
-        account.balance = balances[account_id]
-    events.record(BalancesChanged(accounts=[accounts[pk] for pk in sorted(deltas)]))
     # Callers keep their Hold instances: bring them up to date.
     for spec, _ in todo:
         for leg in spec.hold_legs:
@@ -440,8 +471,19 @@ def ledger_post_batch(
 # --- Holds ------------------------------------------------------------------------
 
 
-def _hold_lock(hold: Hold) -> Hold:
-    return Hold.objects.select_for_update().get(pk=hold.pk)
+def _require_pending(hold: Hold) -> Hold:
+    """The hold, if still pending; a posted or voided one is a 409: nothing can
+    be taken from, released from or added to it again."""
+    if hold.status != Hold.Status.PENDING:
+        raise Conflict(
+            Code.HOLD_NOT_PENDING,
+            f"hold {hold.reference_kind}:{hold.reference_id} is already {hold.status}.",
+        )
+    return hold
+
+
+def _pending_hold_locked(hold: Hold) -> Hold:
+    return _require_pending(Hold.objects.select_for_update().get(pk=hold.pk))
 
 
 def hold_create(
@@ -465,9 +507,11 @@ def hold_create(
         raise ApplicationError(Code.INVALID_AMOUNT, "amount: must be > 0 units.")
     reference_id = str(reference_id)
     if new_reference:
-        return _hold_create_new(
-            user, asset, amount, reference_kind, reference_id, metadata or {}
-        )
+        request = HoldRequest(asset, amount, reference_kind, reference_id, metadata)
+        (hold,) = holds_create_new(user=user, requests=[request])
+        if isinstance(hold, ApplicationError):
+            raise hold
+        return hold
     with transaction.atomic():
         available, held = user_accounts_ensure(user=user, asset=asset)
         try:
@@ -498,151 +542,6 @@ def hold_create(
             metadata={"hold": hold.pk, **(metadata or {})},
         )
         return hold
-
-
-# every column of Account, in its fields' order (`Account.from_db` needs it)
-_ACCOUNT_COLUMNS = ("id", "owner_id", "asset_id", "kind", "balance", "created_at")
-
-
-def _hold_create_new(
-    user: User,
-    asset: Asset,
-    amount: int,
-    reference_kind: str,
-    reference_id: str,
-    metadata: dict,
-) -> Hold:
-    """The same journal `_post_many` would write, in two statements on PostgreSQL
-    (lock both accounts, then write everything) and five elsewhere, instead of a
-    dozen: the hold is new, so nobody else can see it and it needs no lock."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("new_reference holds belong to the caller's transaction")
-    available_kind, held_kind = Account.Kind.AVAILABLE, Account.Kind.HELD
-
-    table = Account._meta.db_table
-    sql = (
-        # the ORM's compiler cost more Python than this statement's round trip
-        f"SELECT {', '.join(_ACCOUNT_COLUMNS)} FROM {table}"  # noqa: S608
-        " WHERE owner_id = %s AND asset_id = %s AND kind IN (%s, %s) ORDER BY id"
-    )
-    connection = transaction.get_connection()
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-
-    def locked() -> dict[str, Account]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql, [user.pk, asset.pk, available_kind.value, held_kind.value]
-            )
-            rows = cursor.fetchall()
-        return {
-            row[3]: Account.from_db(connection.alias, _ACCOUNT_COLUMNS, row)
-            for row in rows
-        }
-
-    accounts = locked()
-    if len(accounts) < 2:  # first use of this asset: create, then lock
-        user_accounts_ensure(user=user, asset=asset)
-        accounts = locked()
-    available, held = accounts[available_kind], accounts[held_kind]
-    available.asset = held.asset = asset  # the balance hook names it
-    if available.balance < amount:
-        raise _insufficient(available, available.balance, amount)
-    if held.balance + amount > MAX_UNITS:
-        raise _overflow()
-    now = timezone.now()
-    hold = Hold(
-        user=user,
-        asset=asset,
-        held_account=held,
-        available_account=available,
-        reference_kind=reference_kind,
-        reference_id=reference_id,
-        amount=amount,
-        remaining_amount=amount,
-        created_at=now,
-        updated_at=now,
-    )
-    reference = f"{reference_kind}:{reference_id}"
-    available.balance -= amount
-    held.balance += amount
-    # the same entry order as the general path: the held leg, then available
-    legs = ((held, amount), (available, -amount))
-    if connection.vendor == "postgresql":
-        _hold_rows_in_one_statement(hold, reference, metadata, legs, now)
-    else:
-        insert_one(hold)
-        journal = Journal(
-            kind=Journal.Kind.HOLD,
-            reference=reference,
-            created_at=now,
-            metadata={"hold": hold.pk, **metadata},
-        )
-        insert_one(journal)
-        insert_rows(
-            [
-                Entry(
-                    journal=journal,
-                    account_id=account.pk,
-                    amount=delta,
-                    balance_after=account.balance,
-                    created_at=now,
-                )
-                for account, delta in legs
-            ]
-        )
-        bulk_add(Account, "balance", {held.pk: amount, available.pk: -amount})
-    events.record(
-        BalancesChanged(accounts=sorted((available, held), key=lambda a: a.pk))
-    )
-    return hold
-
-
-def _hold_rows_in_one_statement(
-    hold: Hold,
-    reference: str,
-    metadata: dict,
-    legs: tuple[tuple[Account, int], ...],
-    now,
-) -> None:
-    """PostgreSQL: the rows the other path writes one statement at a time (the hold,
-    its journal, both entries, both balance moves), as one statement: on the order
-    placement path each round trip cost more than the row it wrote. `legs` are
-    (account with its new balance, amount), in entry order."""
-    hold_sql, params = insert_sql(hold)
-    journal, entry, account = (
-        model._meta.db_table for model in (Journal, Entry, Account)
-    )
-    values = ", ".join(
-        f"({number}, %s::bigint, %s::bigint, %s::bigint)" for number in range(len(legs))
-    )
-    deltas = ", ".join("(%s::bigint, %s::bigint)" for _ in legs)
-    sql = (
-        # table names from the models, values as parameters
-        f"WITH h AS ({hold_sql}),"  # noqa: S608
-        f" j AS (INSERT INTO {journal} (kind, reference, created_at, metadata)"
-        "  SELECT %s, %s, %s, jsonb_build_object('hold', h.id) || %s::jsonb FROM h"
-        "  RETURNING id),"
-        f" e AS (INSERT INTO {entry}"
-        "  (journal_id, account_id, amount, balance_after, created_at)"
-        "  SELECT j.id, v.account, v.amount, v.after, %s"
-        f"  FROM j, (VALUES {values}) AS v(number, account, amount, after)"
-        "  ORDER BY v.number),"
-        f" a AS (UPDATE {account} AS t SET balance = t.balance + v.delta"
-        f"  FROM (VALUES {deltas}) AS v(id, delta) WHERE t.id = v.id)"
-        " SELECT h.id FROM h"
-    )
-    params += [Journal.Kind.HOLD.value, reference, now, json.dumps(metadata), now]
-    for leg_account, delta in legs:
-        params += [leg_account.pk, delta, leg_account.balance]
-    for leg_account, delta in legs:
-        params += [leg_account.pk, delta]
-    connection = transaction.get_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (hold.pk,) = cursor.fetchone()
-    hold._state.adding = False
-    hold._state.db = connection.alias
 
 
 def hold_post(
@@ -683,13 +582,7 @@ def hold_void(
         if existing is not None:
             hold.refresh_from_db()
             return existing
-        locked = _hold_lock(hold)
-        if locked.status != Hold.Status.PENDING:
-            raise Conflict(
-                Code.HOLD_NOT_PENDING,
-                f"hold {hold.reference_kind}:{hold.reference_id} is already "
-                f"{locked.status}.",
-            )
+        locked = _pending_hold_locked(hold)
         return ledger_post(
             kind=Journal.Kind.RELEASE,
             reference=reference,
@@ -715,13 +608,7 @@ def hold_adjust(
         if Journal.objects.filter(kind=existing_kind, reference=reference).exists():
             hold.refresh_from_db()
             return Journal.objects.get(kind=existing_kind, reference=reference)
-        locked = _hold_lock(hold)
-        if locked.status != Hold.Status.PENDING:
-            raise Conflict(
-                Code.HOLD_NOT_PENDING,
-                f"hold {hold.reference_kind}:{hold.reference_id} is already "
-                f"{locked.status}.",
-            )
+        locked = _pending_hold_locked(hold)
         if delta < 0 and -delta >= locked.remaining_amount:
             raise Conflict(
                 Code.HOLD_AMOUNT_EXCEEDED,
@@ -758,28 +645,14 @@ class HoldRequest:
     minimum: int = 1
 
 
-def _insufficient_in(asset: Asset, kind: str, balance: int, needed: int):
-    """`_insufficient`'s refusal, word for word, naming an asset already at hand
-    (no query per refused request)."""
-    have = format_units(balance, asset.decimals)
-    need = format_units(needed, asset.decimals)
-    message = (
-        f"amount: insufficient funds, {have} {asset.code} {kind} but {need} needed."
-    )
-    return Unprocessable(
-        Code.INSUFFICIENT_FUNDS,
-        message,
-        details={"amount": [message], "asset": asset.code},
-    )
-
-
 class NewHolds:
     """New holds of one user (their references new, like `hold_create`'s
     `new_reference=True`), judged one at a time in the order they are added,
-    each against what the ones before it left of the locked balances, then
-    written together by `write`: the holds, their journals
-    (`hold:<reference_kind>:<reference_id>`), both entries of each and the
-    balance moves. Made by `holds_lock_new`, inside the caller's transaction."""
+    each against what the ones before it left of the locked balances (the
+    posting path's `_Balances`), then written together by `write`: the holds,
+    their journals (`hold:<reference_kind>:<reference_id>`), both entries of
+    each (held leg first, as the posting path writes them) and the balance
+    moves. Made by `holds_lock_new`, inside the caller's transaction."""
 
     def __init__(self, user: User, assets: dict[int, Asset], accounts: list[Account]):
         self.user = user
@@ -787,52 +660,54 @@ class NewHolds:
         self._available: dict[int, Account] = {}
         self._held: dict[int, Account] = {}
         for account in accounts:
-            account.asset = assets[account.asset_id]  # the balance hook names it
+            account.asset = assets[account.asset_id]  # the balance event names it
             if account.kind == Account.Kind.AVAILABLE:
                 self._available[account.asset_id] = account
             else:
                 self._held[account.asset_id] = account
-        # running balances: what the holds added so far leave
-        self._left = {pk: a.balance for pk, a in self._available.items()}
-        self._held_added = dict.fromkeys(assets, 0)
+        self._balances = _Balances({account.pk: account for account in accounts})
         self._holds: list[Hold] = []
         self._metadata: list[dict] = []
+        self._entries: list[queries.HoldEntry] = []
         self._written = False
 
     def add(self, request: HoldRequest) -> Hold | ApplicationError:
         """The new hold (written by `write`), or why it does not fit: 422
-        `insufficient_funds` (`hold_create`'s words, with the balance left at
-        this point), 400 `invalid_amount`, `balance_overflow`. Nothing is
-        raised for a refusal and nothing changes; the next request is judged
-        as if this one had not been asked."""
+        `insufficient_funds` (with the balance left at this point), 400
+        `invalid_amount`, `balance_overflow`. Nothing is raised for a refusal
+        and nothing changes; the next request is judged as if this one had not
+        been asked."""
         if self._written:
             raise RuntimeError("these holds are already written")
         asset = self._assets.get(request.asset.pk)
         if asset is None:
             raise ValueError(f"asset {request.asset.pk} was not locked")
-        left = self._left.get(asset.pk, 0)  # no account yet: nothing available
+        available = self._available.get(asset.pk)
+        left = 0 if available is None else self._balances.current[available.pk]
         amount = request.amount
         if amount is None:
-            if left < max(request.minimum, 1):
-                return _insufficient_in(
-                    asset, Account.Kind.AVAILABLE, left, max(request.minimum, 1)
-                )
             amount = left
+            if left < max(request.minimum, 1):
+                amount = max(request.minimum, 1)
         elif not _is_int(amount) or not 0 < amount <= MAX_UNITS:
             return ApplicationError(Code.INVALID_AMOUNT, "amount: must be > 0 units.")
-        elif left < amount:
-            return _insufficient_in(asset, Account.Kind.AVAILABLE, left, amount)
-        held = self._held.get(asset.pk)
-        held_before = (held.balance if held else 0) + self._held_added[asset.pk]
-        if held_before + amount > MAX_UNITS:
-            return _overflow()
-        self._left[asset.pk] = left - amount
-        self._held_added[asset.pk] += amount
+        if available is None or left < amount:  # no account: nothing available
+            return _insufficient(asset, Account.Kind.AVAILABLE, left, amount)
+        held = self._held[asset.pk]
+        lines = [
+            _Line(held.pk, asset.pk, amount),
+            _Line(available.pk, asset.pk, -amount),
+        ]
+        try:
+            afters = self._balances.move(lines)
+        except ApplicationError as refusal:
+            return refusal
         now = timezone.now()
         hold = Hold(
             user=self.user,
             asset=asset,
-            available_account=self._available[asset.pk],
+            held_account=held,
+            available_account=available,
             reference_kind=request.reference_kind,
             reference_id=str(request.reference_id),
             amount=amount,
@@ -840,8 +715,11 @@ class NewHolds:
             created_at=now,
             updated_at=now,
         )
-        if held is not None:
-            hold.held_account = held
+        index = len(self._holds)
+        self._entries += [
+            (index, line.account_id, line.amount, after)
+            for line, after in zip(lines, afters, strict=True)
+        ]
         self._holds.append(hold)
         self._metadata.append(request.metadata or {})
         return hold
@@ -849,8 +727,7 @@ class NewHolds:
     def write(self) -> list[Hold]:
         """Write every hold `add` accepted, in as few statements as the
         database allows (one on PostgreSQL), then record one `BalancesChanged`
-        with the accounts that moved. A held account the user never had is created
-        here, only for an asset that really gets a hold."""
+        with the accounts that moved."""
         if self._written:
             raise RuntimeError("these holds are already written")
         self._written = True
@@ -862,212 +739,49 @@ class NewHolds:
             kind and reference for kind, reference in references
         ):
             raise ValueError("each new hold needs a reference of its own")
-        if missing := {h.asset_id for h in holds} - self._held.keys():
-            self._held_accounts_create(missing)
-            for hold in holds:
-                hold.held_account = self._held[hold.asset_id]
-
-        # Entries in the order of the holds, held leg first (as the general path
-        # writes them), each with the balance right after it.
-        balances = {
-            account.pk: account.balance
-            for account in (*self._available.values(), *self._held.values())
-        }
-        # (hold index, account id, amount, balance after)
-        legs: list[tuple[int, int, int, int]] = []
-        for index, hold in enumerate(holds):
-            for account_id, delta in (
-                (hold.held_account_id, hold.amount),
-                (hold.available_account_id, -hold.amount),
-            ):
-                balances[account_id] += delta
-                legs.append((index, account_id, delta, balances[account_id]))
-        deltas: Counter[int] = Counter()
-        for _, account_id, delta, _ in legs:
-            deltas[account_id] += delta
-
-        now = timezone.now()
-        if transaction.get_connection().vendor == "postgresql":
-            _new_holds_in_one_statement(holds, self._metadata, legs, deltas, now)
-        else:
-            insert_rows(holds)
-            journals = [
-                Journal(
-                    kind=Journal.Kind.HOLD,
-                    reference=f"{hold.reference_kind}:{hold.reference_id}",
-                    created_at=now,
-                    metadata={"hold": hold.pk, **metadata},
-                )
-                for hold, metadata in zip(holds, self._metadata, strict=True)
-            ]
-            insert_rows(journals)
-            insert_rows(
-                [
-                    Entry(
-                        journal=journals[index],
-                        account_id=account_id,
-                        amount=delta,
-                        balance_after=after,
-                        created_at=now,
-                    )
-                    for index, account_id, delta, after in legs
-                ]
+        with self._balances.written() as deltas:
+            queries.new_holds_insert(
+                holds=holds,
+                metadata=self._metadata,
+                entries=self._entries,
+                deltas=deltas,
+                now=timezone.now(),
             )
-            bulk_add(Account, "balance", dict(deltas))
-        touched = []
-        for account in (*self._available.values(), *self._held.values()):
-            if account.pk in deltas:
-                account.balance = balances[account.pk]
-                touched.append(account)
-        touched.sort(key=lambda account: account.pk)
-        events.record(BalancesChanged(accounts=touched))
         return holds
-
-    def _held_accounts_create(self, asset_ids: set[int]) -> None:
-        made = [
-            user_accounts_ensure(user=self.user, asset=self._assets[asset_id])[1].pk
-            for asset_id in sorted(asset_ids)
-        ]
-        # Lock what was just made (or found, had someone made it meanwhile): its
-        # balance is the one the entries start from.
-        for account in rows_locked(Account, made).values():
-            account.asset = self._assets[account.asset_id]
-            if account.balance + self._held_added[account.asset_id] > MAX_UNITS:
-                raise _overflow()
-            self._held[account.asset_id] = account
 
 
 def holds_lock_new(*, user: User, assets: Sequence[Asset]) -> NewHolds:
     """Lock the user's available and held accounts of `assets` (one statement,
     in pk order, as every posting does) for new holds to be judged with
-    `NewHolds.add` and written with `NewHolds.write`. An account the user does
-    not have yet is not created here: with no available account nothing fits,
-    and a missing held account is made by `write` if a hold needs it, so a
-    request that does not fit leaves nothing written. In the caller's
-    transaction."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
+    `NewHolds.add` and written with `NewHolds.write`. With no available account
+    nothing fits, so none is made; a held account missing beside an available
+    one is made here (first use), then locked. In the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("new holds belong to the caller's transaction")
     by_id = {asset.pk: asset for asset in assets}
-    accounts: list[Account] = []
-    if by_id:
-        asset_in, asset_params = column_in("asset_id", sorted(by_id))
-        sql = (
-            # names from the model, values as parameters
-            f"SELECT {', '.join(_ACCOUNT_COLUMNS)}"  # noqa: S608
-            f" FROM {Account._meta.db_table}"
-            f" WHERE owner_id = %s AND {asset_in} AND kind IN (%s, %s) ORDER BY id"
-        )
-        if connection.features.has_select_for_update:
-            sql += " FOR UPDATE"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                [
-                    user.pk,
-                    *asset_params,
-                    Account.Kind.AVAILABLE.value,
-                    Account.Kind.HELD.value,
-                ],
-            )
-            rows = cursor.fetchall()
-        accounts = [
-            Account.from_db(connection.alias, _ACCOUNT_COLUMNS, row) for row in rows
-        ]
+    accounts = queries.user_accounts_locked(user_id=user.pk, asset_ids=list(by_id))
+    kinds: dict[int, set[str]] = {}
+    for account in accounts:
+        kinds.setdefault(account.asset_id, set()).add(account.kind)
+    if unpaired := sorted(pk for pk, have in kinds.items() if len(have) < 2):
+        for asset_id in unpaired:
+            user_accounts_ensure(user=user, asset=by_id[asset_id])
+        accounts = queries.user_accounts_locked(user_id=user.pk, asset_ids=list(by_id))
     return NewHolds(user, by_id, accounts)
 
 
 def holds_create_new(
     *, user: User, requests: Sequence[HoldRequest]
 ) -> list[Hold | ApplicationError]:
-    """Many new holds of one user in one go: what `hold_create(new_reference=True)`
-    does for one, for each request in order (each judged against the balances
-    the ones before it left), written together. Returns, per request, its hold
-    or the refusal it would have raised alone (`NewHolds.add`); refusals write
-    nothing. A caller whose later requests depend on whether earlier ones fit
-    (the order batch: open-order limit, client order ids) uses
-    `holds_lock_new` and `NewHolds` directly."""
+    """Many new holds of one user in one go, each judged against the balances
+    the ones before it left, written together. Returns, per request, its hold
+    or its refusal (`NewHolds.add`); refusals write nothing. A caller whose
+    later requests depend on whether earlier ones fit (order placement:
+    open-order limit, client order ids) uses `holds_lock_new` and `NewHolds`
+    directly."""
     holds = holds_lock_new(
         user=user, assets=list({r.asset.pk: r.asset for r in requests}.values())
     )
     results = [holds.add(request) for request in requests]
     holds.write()
     return results
-
-
-def _new_holds_in_one_statement(
-    holds: list[Hold],
-    metadata: list[dict],
-    legs: list[tuple[int, int, int, int]],
-    deltas: Counter[int],
-    now,
-) -> None:
-    """PostgreSQL: the holds, their journals, entries and balance moves in one
-    statement whose text does not depend on how many holds (arrays, unnested),
-    so a pooled connection prepares it once. Rows go in in the order given (ids
-    in that order: each account's last entry carries its balance), matched to
-    each other by reference; the holds get their ids back."""
-    hold_table, journal_table, entry_table, account_table = (
-        model._meta.db_table for model in (Hold, Journal, Entry, Account)
-    )
-    references = [f"{h.reference_kind}:{h.reference_id}" for h in holds]
-    sql = (
-        # table names from the models, values as parameters
-        "WITH v AS (SELECT * FROM unnest(%b::int[], %b::bigint[], %b::bigint[],"  # noqa: S608
-        " %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::bigint[],"
-        " %b::text[]) AS v(n, asset_id, held_id, available_id, user_id,"
-        " reference_kind, reference_id, amount, metadata)),"
-        f" h AS (INSERT INTO {hold_table} (user_id, asset_id, held_account_id,"
-        "  available_account_id, reference_kind, reference_id, amount,"
-        "  posted_amount, released_amount, remaining_amount, status, created_at,"
-        "  updated_at)"
-        "  SELECT v.user_id, v.asset_id, v.held_id, v.available_id,"
-        "  v.reference_kind, v.reference_id, v.amount, 0, 0, v.amount, %s, %s, %s"
-        "  FROM v ORDER BY v.n RETURNING id, reference_kind, reference_id),"
-        f" j AS (INSERT INTO {journal_table} (kind, reference, created_at, metadata)"
-        "  SELECT %s, v.reference_kind || ':' || v.reference_id, %s,"
-        "  jsonb_build_object('hold', h.id) || v.metadata::jsonb"
-        "  FROM v JOIN h ON h.reference_kind = v.reference_kind"
-        "  AND h.reference_id = v.reference_id ORDER BY v.n RETURNING id, reference),"
-        f" e AS (INSERT INTO {entry_table}"
-        "  (journal_id, account_id, amount, balance_after, created_at)"
-        "  SELECT j.id, x.account, x.amount, x.after, %s"
-        "  FROM unnest(%b::int[], %b::text[], %b::bigint[], %b::bigint[],"
-        "  %b::bigint[]) AS x(n, reference, account, amount, after)"
-        "  JOIN j ON j.reference = x.reference ORDER BY x.n),"
-        f" a AS (UPDATE {account_table} AS t SET balance = t.balance + d.delta"
-        "  FROM unnest(%b::bigint[], %b::bigint[]) AS d(id, delta) WHERE t.id = d.id)"
-        " SELECT h.id, h.reference_kind, h.reference_id FROM h"
-    )
-    params = [
-        list(range(len(holds))),
-        [h.asset_id for h in holds],
-        [h.held_account_id for h in holds],
-        [h.available_account_id for h in holds],
-        [h.user_id for h in holds],
-        [h.reference_kind for h in holds],
-        [h.reference_id for h in holds],
-        [h.amount for h in holds],
-        [json.dumps(m) for m in metadata],
-        Hold.Status.PENDING.value,
-        now,
-        now,
-        Journal.Kind.HOLD.value,
-        now,
-        now,
-        list(range(len(legs))),
-        [references[index] for index, _, _, _ in legs],
-        [account for _, account, _, _ in legs],
-        [amount for _, _, amount, _ in legs],
-        [after for _, _, _, after in legs],
-        list(deltas),
-        list(deltas.values()),
-    ]
-    connection = transaction.get_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = {(kind, reference): pk for pk, kind, reference in cursor.fetchall()}
-    for hold in holds:
-        hold.pk = ids[(hold.reference_kind, hold.reference_id)]
-        hold._state.adding = False
-        hold._state.db = connection.alias

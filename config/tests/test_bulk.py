@@ -122,38 +122,6 @@ def test_insert_one_raises_the_databases_integrity_errors(usd):
     )
 
 
-def test_write_together_inserts_and_updates_rows_of_several_models(usd):
-    from config.bulk import write_together
-    from wallet.models import Journal
-
-    usd.name = "US dollar (renamed)"
-    journal = Journal(kind=Journal.Kind.HOLD, reference="test:new", metadata={"n": 1})
-    euro = Asset(code="EUR", name="Euro", decimals=2, kind="fiat")
-    write_together(updates=[(usd, ["name"])], inserts=[journal, euro])
-    assert journal.pk and euro.pk and not euro._state.adding
-    assert Asset.objects.get(pk=usd.pk).name == "US dollar (renamed)"
-    assert Journal.objects.get(pk=journal.pk).metadata == {"n": 1}
-    assert Asset.objects.get(pk=euro.pk).code == "EUR"
-    assert Journal.objects.count() == 1
-
-
-def test_write_together_is_all_or_nothing(usd):
-    from django.db import IntegrityError, transaction
-
-    from config.bulk import write_together
-    from wallet.models import Journal
-
-    usd.name = "US dollar (renamed)"
-    duplicate = Asset(code="USD", name="Again", decimals=2, kind="fiat")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        write_together(
-            updates=[(usd, ["name"])],
-            inserts=[Journal(kind=Journal.Kind.HOLD, reference="test:new"), duplicate],
-        )
-    assert Asset.objects.get().name == "US Dollar"
-    assert not Journal.objects.exists()
-
-
 def test_insert_rows_together_writes_every_group_and_sets_their_ids(usd):
     from config.bulk import insert_rows_together
     from wallet.models import Journal
@@ -192,7 +160,11 @@ def test_insert_rows_together_is_all_or_nothing(usd):
 
 
 def test_inserts_deferred_leaves_rows_to_the_caller(usd):
-    from config.bulk import insert_rows_deferrable, inserts_deferred, write_together
+    from config.bulk import (
+        insert_rows_deferrable,
+        insert_rows_together,
+        inserts_deferred,
+    )
     from wallet.models import Journal
 
     outside = Journal(kind=Journal.Kind.HOLD, reference="test:now")
@@ -202,7 +174,7 @@ def test_inserts_deferred_leaves_rows_to_the_caller(usd):
         rows = [Journal(kind=Journal.Kind.HOLD, reference=f"test:{n}") for n in (1, 2)]
         insert_rows_deferrable(rows)
         assert later == rows and Journal.objects.count() == 1  # not yet written
-        write_together(inserts=later)
+        insert_rows_together(later)
     assert all(row.pk for row in rows)
     assert sorted(Journal.objects.values_list("reference", flat=True)) == [
         "test:1",

@@ -95,11 +95,9 @@ def test_rate_limited_says_when_to_come_back():
     assert "Retry-After" not in exception_handler(RateLimited("x", "y."), {}).headers
 
 
-def test_the_deprecated_status_code_keyword_still_answers_until_converted():
-    with pytest.warns(DeprecationWarning, match="status_code"):
-        error = ApplicationError("order_not_found", "gone.", status_code=404)
-
-    assert exception_handler(error, {}).status_code == 404
+def test_an_error_knows_no_http_status():
+    with pytest.raises(TypeError):
+        ApplicationError("order_not_found", "gone.", status_code=404)  # type: ignore[call-arg]
 
 
 def test_the_domain_module_imports_neither_django_nor_drf():
@@ -119,14 +117,6 @@ def test_the_domain_module_imports_neither_django_nor_drf():
     assert not re.search(r"^(from|import) (django|rest_framework)", source, re.M)
 
 
-# Services of the placement work that still pass `status_code=`; emptied at merge.
-_NOT_YET_CONVERTED = {
-    "trading/services/batch.py",
-    "trading/services/orders.py",
-    "wallet/ledger.py",
-}
-
-
 def test_services_name_no_http_status():
     modules = [
         *ROOT.glob("*/services.py"),
@@ -141,7 +131,6 @@ def test_services_name_no_http_status():
             r"\brest_framework[.\s]|status_code=|from config\.errors import",
             path.read_text(),
         )
-        and str(path.relative_to(ROOT)) not in _NOT_YET_CONVERTED
     ]
 
     assert len(modules) > 20

@@ -1,11 +1,6 @@
 """Every write of the trading app. Import from here: `trading.services.order_place`."""
 
-from trading.services.batch import (
-    CancelResult,
-    PlaceResult,
-    order_cancel_batch,
-    order_place_batch,
-)
+from trading.services.batch import CancelResult, order_cancel_batch
 from trading.services.fees import fee_override_remove, fee_override_set
 from trading.services.instruments import (
     instrument_create,
@@ -14,10 +9,12 @@ from trading.services.instruments import (
 )
 from trading.services.matching import matching_run, matching_schedule
 from trading.services.orders import (
+    PlaceResult,
     order_amend,
     order_cancel,
     order_cancel_all,
     order_place,
+    order_place_batch,
 )
 
 __all__ = [

@@ -1,16 +1,21 @@
 """Placing, amending and cancelling orders.
 
-Each is one transaction that validates everything first, then writes the order, its
-hold (the reservation in the ledger) and the command the matcher will apply; the
-matching job is enqueued only after commit. Insufficient funds and every other
-refusal leave nothing written.
+Placement has one path (`_place`) for one order (`order_place`, a batch of one)
+and for a batch (`order_place_batch`): each order is parsed and validated (tick,
+lot, minimum quantity and notional, price band, open-order limit, client order
+id replay or reuse), its hold sized (trading/holds.py) and judged by the ledger
+against what the orders before it left, then everything accepted is written in
+one transaction: a fixed number of statements whatever the count (on PostgreSQL,
+docs/trading.md "Batches"). A refused order writes nothing. Amends and cancels
+are one transaction each. Matching jobs are enqueued only after commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,16 +24,16 @@ from django.utils import timezone
 from accounts.guards import email_verified_require
 from accounts.models import User
 from config.bulk import (
+    bulk_update_rows,
     insert_one,
+    insert_rows,
+    insert_rows_together,
     inserts_deferred,
     instance_from_row,
-    model_columns,
-    next_id_sql,
-    write_together,
 )
-from config.errors import ApplicationError, Conflict, Unprocessable
-from kyc.models import KycProfile, KycStatus
+from config.domain_errors import ApplicationError, Conflict, NotFound, Unprocessable
 from kyc.selectors import kyc_require_verified
+from trading import queries
 from trading.errors import TradingErrorCode as Code
 from trading.holds import (
     MARKET_TYPES,
@@ -37,24 +42,17 @@ from trading.holds import (
     hold_for,
     market_buy_limit,
 )
-from trading.models import (
-    FeeOverride,
-    Instrument,
-    Order,
-    OrderCommand,
-    OrderStatusChange,
-)
+from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
 from trading.selectors import (
-    PLACEMENT_RULE_COLUMNS,
     instrument_for_order,
     instrument_get,
     instrument_rules,
-    open_order_count,
+    instruments_for_orders,
     unknown_symbol,
 )
 from trading.services.matching import matching_schedule
 from trading.units import price_to_ticks, quantity_to_lots
-from wallet.ledger import accounts_lock, hold_adjust, hold_create, user_accounts_ensure
+from wallet.ledger import HoldRequest, NewHolds, hold_adjust, holds_lock_new
 from wallet.models import Asset, Hold
 from wallet.money import format_units, to_units
 
@@ -167,84 +165,6 @@ def _parse(
     )
 
 
-def _fee_override(column: str) -> str:
-    """The user's (u) fee override for the instrument (i): its own before the
-    default."""
-    return (
-        f"SELECT f.{column} FROM {FeeOverride._meta.db_table} f"  # noqa: S608
-        " WHERE f.user_id = u.id"
-        " AND (f.instrument_id = i.id OR f.instrument_id IS NULL)"
-        " ORDER BY f.instrument_id IS NULL LIMIT 1"
-    )
-
-
-# What a placement reads of the user (u) under the lock, for the instrument (i):
-# KYC approved (one parameter: the approved status), maker and taker override.
-_PLACEMENT_USER_COLUMNS = (
-    f"EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} k"  # noqa: S608
-    "  WHERE k.user_id = u.id AND k.status = %s),"
-    f" ({_fee_override('maker_fee_bps')}), ({_fee_override('taker_fee_bps')})"
-)
-
-
-@dataclass(frozen=True)
-class _PlacementState:
-    """What a placement must read current, under its lock."""
-
-    rules: tuple
-    status: str
-    last_price_ticks: int | None
-    kyc_approved: bool
-    fee_override: tuple[int, int] | None
-    order_id: int | None  # drawn from the sequence (PostgreSQL), else None
-
-
-def _lock_for_placement(user: User, instrument: Instrument) -> _PlacementState | None:
-    """Lock the user's row and read the instrument's rules, status and last price,
-    the user's KYC approval and fee override, all in one statement. None when the
-    instrument is gone.
-
-    The lock lets one placement per user through at a time: without it concurrent
-    requests all passed the open-order count together. NO KEY UPDATE, because the
-    matcher's fills reference the row (KEY SHARE). Written in SQL because the ORM
-    spent more Python compiling this query than the rest of a placement's reads."""
-    connection = transaction.get_connection()
-    params: list = [KycStatus.APPROVED]
-    if connection.vendor == "postgresql":
-        # the new order's id, so that its hold can name it before the row exists
-        next_order_id = next_id_sql(Order)
-    else:
-        next_order_id = "NULL"
-    sql = (
-        # names from the models, values as parameters
-        f"SELECT {PLACEMENT_RULE_COLUMNS}, i.status, i.last_price_ticks,"  # noqa: S608
-        f" {_PLACEMENT_USER_COLUMNS},"
-        f" {next_order_id}"
-        f" FROM {User._meta.db_table} u"
-        f" JOIN {Instrument._meta.db_table} i ON i.id = %s"
-        f" JOIN {Asset._meta.db_table} b ON b.id = i.base_id"
-        f" JOIN {Asset._meta.db_table} q ON q.id = i.quote_id"
-        " WHERE u.id = %s"
-    )
-    params += [instrument.pk, user.pk]
-    if connection.features.has_select_for_update_of:
-        sql += " FOR NO KEY UPDATE OF u"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    *rules, status, last_price, kyc_approved, maker_bps, taker_bps, order_id = row
-    return _PlacementState(
-        rules=tuple(rules),
-        status=status,
-        last_price_ticks=last_price,
-        kyc_approved=bool(kyc_approved),
-        fee_override=None if maker_bps is None else (maker_bps, taker_bps),
-        order_id=order_id,
-    )
-
-
 def _check_band(instrument: Instrument, price_ticks: int | None) -> None:
     """Limit prices within `price_band_percent` of the last trade (off without one)."""
     last = instrument.last_price_ticks
@@ -321,24 +241,6 @@ def _no_lot_affordable(instrument: Instrument) -> Unprocessable:
     )
 
 
-def _reservation(
-    user: User, instrument: Instrument, request: OrderRequest, fees: tuple[int, int]
-) -> tuple[Asset, int, int | None]:
-    """(asset, units to hold, engine quote limit in ticks x lots)."""
-    asset, amount = _hold_terms(instrument, request, fees)
-    if not _is_market_buy(request):
-        return asset, amount, None
-    if amount is None:
-        # Reserve the whole available balance (locked first, so the figure is
-        # exact); the leftover is released when the order ends.
-        available, _ = user_accounts_ensure(user=user, asset=instrument.quote)
-        amount = accounts_lock([available.pk])[available.pk].balance
-    quote_limit = _market_buy_limit(instrument, amount, fees)
-    if quote_limit == 0:
-        raise _no_lot_affordable(instrument)
-    return asset, amount, quote_limit
-
-
 def _not_trading(instrument: Instrument) -> Conflict:
     return Conflict(
         Code.INSTRUMENT_NOT_TRADING,
@@ -397,6 +299,104 @@ def _existing_for_client_id(order: Order, fingerprint: str) -> Order:
     return order
 
 
+# --- placing: one path, for one order and for a batch ------------------------------
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    """One item of a placement: `order` (`created`, or False for a replay of
+    an order placed before), or `error` (nothing written for it)."""
+
+    order: Order | None = None
+    created: bool = False
+    error: ApplicationError | None = None
+
+
+def batch_size_check(items, *, field: str) -> None:
+    """1 to `TRADING_BATCH_MAX_ORDERS` items, or 400 naming `field`."""
+    maximum = settings.TRADING_BATCH_MAX_ORDERS
+    if not isinstance(items, list | tuple) or not items:
+        raise _bad(field, f"send a list of 1 to {maximum} items.")
+    if len(items) > maximum:
+        raise _bad(field, f"at most {maximum} per request, not {len(items)}.")
+
+
+# `order_place`'s keyword arguments after user and symbol, with its defaults
+_DEFAULTS = {
+    "side": None,
+    "type": Order.Type.LIMIT,
+    "time_in_force": Order.TimeInForce.GTC,
+    "post_only": False,
+    "stp": Order.STP.EXPIRE_TAKER,
+    "price": None,
+    "stop_price": None,
+    "quantity": None,
+    "quote_quantity": None,
+}
+_FIELDS = {"symbol", "client_order_id", *_DEFAULTS}
+
+
+@dataclass
+class _Item:
+    """One order on its way: parsed against an instrument copy before the lock,
+    judged again if the lock finds the copy stale."""
+
+    symbol: str = ""  # as sent (for the unknown_symbol message)
+    key: str = ""  # normalized
+    fields: dict = field(default_factory=dict)  # `_parse`'s keywords
+    client_order_id: str | None = None
+    instrument: Instrument | None = None
+    request: OrderRequest | None = None
+    fingerprint: str = ""
+    malformed: bool = False  # refused whatever the rules (not an order's shape)
+    error: ApplicationError | None = None
+
+
+def _item(raw) -> _Item:
+    if not isinstance(raw, Mapping):
+        return _Item(malformed=True, error=_bad("orders", "each must be an object."))
+    unknown = sorted(set(raw) - _FIELDS, key=str)
+    if unknown:
+        return _Item(malformed=True, error=_bad(str(unknown[0]), "unknown field."))
+    for name in ("symbol", "side"):
+        if raw.get(name) in (None, ""):
+            return _Item(malformed=True, error=_bad(name, "is required."))
+    values = {**_DEFAULTS, **raw}
+    symbol = str(raw["symbol"])
+    return _Item(
+        symbol=symbol,
+        key=symbol.strip().upper(),
+        fields={name: values[name] for name in _DEFAULTS},
+        client_order_id=raw.get("client_order_id") or None,
+    )
+
+
+def _judge_shape(item: _Item, instruments: dict[str, Instrument]) -> None:
+    """Parse the item against its instrument's copy (no query)."""
+    item.instrument = instruments.get(item.key)
+    item.request, item.fingerprint, item.error = None, "", None
+    if item.instrument is None:
+        item.error = unknown_symbol(item.symbol)
+        return
+    try:
+        item.request = _parse(item.instrument, **item.fields)
+    except ApplicationError as exc:
+        item.error = exc
+        return
+    item.fingerprint = item.request.fingerprint(item.instrument.symbol)
+
+
+def _replayed(order: Order, instruments: dict[int, Instrument]) -> Order:
+    """An order placed before, with an instrument the output can format by."""
+    instrument = instruments.get(order.instrument_id)
+    if instrument is None:  # not one this call names (recreated symbol): read it
+        instrument = Instrument.objects.select_related("base", "quote").get(
+            pk=order.instrument_id
+        )
+    order.instrument = instrument
+    return order
+
+
 def order_place(
     *,
     user: User,
@@ -412,8 +412,9 @@ def order_place(
     client_order_id: str | None = None,
     stp: str = Order.STP.EXPIRE_TAKER,
 ) -> tuple[Order, bool]:
-    """Validate, reserve and queue an order. Returns (order, created): a retry with
-    the same client_order_id and body returns the first order, created=False."""
+    """Validate, reserve and queue an order: a batch of one (`_place`), so each
+    placement rule is written once. Returns (order, created): a retry with the
+    same client_order_id and body returns the first order, created=False."""
     email_verified_require(user=user)
     fields = dict(
         side=side,
@@ -426,116 +427,241 @@ def order_place(
         quantity=quantity,
         quote_quantity=quote_quantity,
     )
-    instrument = instrument_for_order(symbol=symbol)
-    try:
-        request = _parse(instrument, **fields)
-    except ApplicationError:  # judged by the current rules, not a stale copy's
-        instrument = instrument_for_order(symbol=symbol, refresh=True)
-        request = _parse(instrument, **fields)
-    fingerprint = request.fingerprint(instrument.symbol)
-    if client_order_id:
-        existing = Order.objects.filter(user=user, client_order_id=client_order_id)
-        if (order := existing.first()) is not None:
-            return _existing_for_client_id(order, fingerprint), False
-    with transaction.atomic():
-        state = _lock_for_placement(user, instrument)
-        if state is None or state.rules != instrument_rules(instrument):
-            # This process's copy of the rules is stale: validate again.
-            instrument = instrument_for_order(symbol=symbol, refresh=True)
-            request = _parse(instrument, **fields)
-            fingerprint = request.fingerprint(instrument.symbol)
-            state = _lock_for_placement(user, instrument)
-            if state is None:  # deleted between the two statements
-                raise unknown_symbol(symbol)
-        instrument.status = state.status
-        instrument.last_price_ticks = state.last_price_ticks
-        if client_order_id:  # a retry that waited for the lock: the first order
-            existing = Order.objects.filter(user=user, client_order_id=client_order_id)
-            if (order := existing.first()) is not None:
-                return _existing_for_client_id(order, fingerprint), False
-        kyc_require_verified(user=user, approved=state.kyc_approved)
-        if instrument.status != Instrument.Status.TRADING:
-            raise _not_trading(instrument)
-        _check_band(instrument, request.price_ticks)
-        fees = state.fee_override or (
-            instrument.maker_fee_bps,
-            instrument.taker_fee_bps,
+    item = _Item(
+        symbol=symbol,
+        key=(symbol or "").strip().upper(),
+        fields=fields,
+        client_order_id=client_order_id or None,
+    )
+    (result,) = _place(user, [item])
+    if result.error is not None:
+        raise result.error
+    return result.order, result.created
+
+
+def order_place_batch(*, user: User, orders: list[dict]) -> list[PlaceResult]:
+    """Place up to `TRADING_BATCH_MAX_ORDERS` orders (each a dict of
+    `order_place`'s keyword arguments, symbols may differ), each judged on its
+    own in the given order: created, replayed (created=False) or refused
+    (`error`, nothing written for it), against what the accepted ones before it
+    left (funds, the open-order limit, client order ids). Everything accepted is
+    written in one transaction; KYC not approved refuses the whole batch (403).
+    After commit, one matching job per instrument with new orders."""
+    email_verified_require(user=user)
+    batch_size_check(orders, field="orders")
+    return _place(user, [_item(raw) for raw in orders])
+
+
+def _place(user: User, items: list[_Item]) -> list[PlaceResult]:
+    named = [item for item in items if not item.malformed]
+    instruments = instruments_for_orders(symbols={item.key for item in named})
+    for item in named:
+        _judge_shape(item, instruments)
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _place_locked(user, items, instruments)
+        except IntegrityError:
+            # A twin with the same client_order_id committed first, past the
+            # lock (only a writer that skipped it could): the retry replays it.
+            if attempt == 2 or not any(item.client_order_id for item in named):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _lock(
+    user: User, named: list[_Item], instruments: dict[str, Instrument]
+) -> queries.PlacementState:
+    """Lock the user (one placement of theirs at a time) and read what the
+    placement must read current. Items judged by a copy of an instrument whose
+    rules changed are judged again by the current rules (a rule edited in the
+    admin applies from the next order)."""
+    by_id = {instrument.pk: instrument for instrument in instruments.values()}
+    count = sum(item.request is not None for item in named)
+    state = queries.user_lock_for_placement(
+        user=user, instrument_ids=sorted(by_id), new_order_ids=count
+    )
+    stale = {
+        key
+        for key, instrument in instruments.items()
+        if (current := state.instruments.get(instrument.pk)) is None
+        or current.rules != instrument_rules(instrument)
+    }
+    if stale:
+        fresh = instruments_for_orders(symbols=stale, refresh=True)
+        for key in stale:
+            instruments.pop(key, None)
+        instruments.update(fresh)
+        for item in named:
+            if item.key in stale:
+                _judge_shape(item, instruments)
+        by_id = {instrument.pk: instrument for instrument in instruments.values()}
+        count = sum(item.request is not None for item in named)
+        state = queries.user_lock_for_placement(
+            user=user, instrument_ids=sorted(by_id), new_order_ids=count
         )
-        if open_order_count(user=user) >= settings.TRADING_MAX_OPEN_ORDERS:
-            raise _too_many_open_orders()
-        asset, amount, quote_limit = _reservation(user, instrument, request, fees)
+        for item in named:  # deleted between the two statements
+            if item.instrument and item.instrument.pk not in state.instruments:
+                item.request, item.error = None, unknown_symbol(item.symbol)
+    for pk, instrument in by_id.items():
+        if (current := state.instruments.get(pk)) is not None:
+            instrument.status = current.status
+            instrument.last_price_ticks = current.last_price_ticks
+    return state
+
+
+def _place_locked(
+    user: User, items: list[_Item], instruments: dict[str, Instrument]
+) -> list[PlaceResult]:
+    named = [item for item in items if not item.malformed]
+    state = _lock(user, named, instruments)
+    kyc_require_verified(user=user, approved=state.kyc_approved)
+    by_id = {instrument.pk: instrument for instrument in instruments.values()}
+    client_ids = sorted(
+        {
+            item.client_order_id
+            for item in named
+            if item.request and item.client_order_id
+        }
+    )
+    open_count, used = queries.open_orders_and_client_ids(
+        user=user, client_ids=client_ids
+    )
+    assets = {
+        _hold_asset(item.instrument, item.request)
+        for item in named
+        if item.request and item.instrument.status == Instrument.Status.TRADING
+    }
+    holds = holds_lock_new(user=user, assets=sorted(assets, key=lambda a: a.pk))
+    order_ids = iter(state.order_ids)
+    taken: dict[str, Order] = {}  # client order id -> order of this call
+    new: list[tuple[Order, Hold]] = []
+    results: list[PlaceResult] = []
+    for item in items:
+        if item.error is not None:
+            results.append(PlaceResult(error=item.error))
+            continue
+        instrument, request = item.instrument, item.request
+        client_order_id = item.client_order_id
+        earlier = taken.get(client_order_id) or used.get(client_order_id)
+        if client_order_id and earlier is not None:
+            try:
+                order = _existing_for_client_id(earlier, item.fingerprint)
+            except ApplicationError as exc:
+                results.append(PlaceResult(error=exc))
+                continue
+            results.append(PlaceResult(order=_replayed(order, by_id), created=False))
+            continue
+        try:
+            if instrument.status != Instrument.Status.TRADING:
+                raise _not_trading(instrument)
+            _check_band(instrument, request.price_ticks)
+            if open_count + len(new) >= settings.TRADING_MAX_OPEN_ORDERS:
+                raise _too_many_open_orders()
+            fees = state.instruments[instrument.pk].fee_override or (
+                instrument.maker_fee_bps,
+                instrument.taker_fee_bps,
+            )
+            asset, amount = _hold_terms(instrument, request, fees)
+            market_buy = _is_market_buy(request)
+            if (
+                market_buy
+                and amount is not None
+                and _market_buy_limit(instrument, amount, fees) == 0
+            ):
+                raise _no_lot_affordable(instrument)
+            hold = holds.add(
+                HoldRequest(
+                    asset=asset,
+                    amount=amount,  # None: what is available at this point
+                    reference_kind="order",  # its id: named below
+                    metadata={"symbol": instrument.symbol},
+                    minimum=_cheapest_lot(instrument, fees) if market_buy else 1,
+                )
+            )
+            if isinstance(hold, ApplicationError):
+                if market_buy and amount is None and hold.code == _NO_FUNDS:
+                    raise _no_lot_affordable(instrument)
+                raise hold
+        except ApplicationError as exc:
+            results.append(PlaceResult(error=exc))
+            continue
+        order_id = next(order_ids, None)  # None: given by the insert (SQLite)
+        hold.reference_id = "" if order_id is None else str(order_id)
         order = _new_order(
             user=user,
             instrument=instrument,
             request=request,
-            fingerprint=fingerprint,
+            fingerprint=item.fingerprint,
             client_order_id=client_order_id,
             fees=fees,
-            quote_limit=quote_limit,
+            quote_limit=(
+                _market_buy_limit(instrument, hold.amount, fees) if market_buy else None
+            ),
         )
-        # A savepoint only where a unique client_order_id can collide.
-        try:
-            with transaction.atomic(savepoint=bool(client_order_id)):
-                if state.order_id is None:  # no id drawn (SQLite): the row first
-                    insert_one(order)
-                else:
-                    order.pk = state.order_id
-                # The hold's balance event goes in with the order's rows below.
-                with inserts_deferred() as events:
-                    order.hold = hold_create(
-                        user=user,
-                        asset=asset,
-                        amount=amount,
-                        reference_kind="order",
-                        reference_id=str(order.pk),
-                        metadata={"symbol": instrument.symbol},
-                        new_reference=True,
-                    )
-                    rows = [
-                        OrderStatusChange(order=order, to_status=Order.Status.PENDING),
-                        OrderCommand(
-                            instrument=instrument,
-                            order=order,
-                            kind=OrderCommand.Kind.PLACE,
-                        ),
-                        *events,
-                    ]
-                    if state.order_id is None:
-                        write_together(updates=[(order, ["hold"])], inserts=rows)
-                    else:  # the order goes in after its hold, with the rest
-                        write_together(inserts=[order, *rows])
-        except IntegrityError:
-            # The same client_order_id raced us and committed first.
-            existing = Order.objects.filter(user=user, client_order_id=client_order_id)
-            if not client_order_id or (first := existing.first()) is None:
-                raise
-            return _existing_for_client_id(first, fingerprint), False
-        matching_schedule(instrument_id=instrument.pk)
-    return order, True
+        order.pk = order_id
+        new.append((order, hold))
+        if client_order_id:
+            taken[client_order_id] = order
+        results.append(PlaceResult(order=order, created=True))
+    if new:
+        _write(new, holds=holds)
+        for instrument_id in sorted({order.instrument_id for order, _ in new}):
+            matching_schedule(instrument_id=instrument_id)
+    return results
 
 
-# One of the user's orders (o) with its instrument's rules (i, b, q), status and
-# last price: `_own_order` reads the rows.
-_OWN_ORDER_SELECT = (
-    # names from the models
-    f"SELECT {{order_columns}}, {PLACEMENT_RULE_COLUMNS},"  # noqa: S608
-    " i.status, i.last_price_ticks"
-    f" FROM {Order._meta.db_table} o"
-    f" JOIN {Instrument._meta.db_table} i ON i.id = o.instrument_id"
-    f" JOIN {Asset._meta.db_table} b ON b.id = i.base_id"
-    f" JOIN {Asset._meta.db_table} q ON q.id = i.quote_id"
-)
+_NO_FUNDS = Code.INSUFFICIENT_FUNDS
 
 
-def _own_orders_sql(where: str) -> str:
-    return _OWN_ORDER_SELECT.format(order_columns=model_columns(Order, "o")) + where
+def _write(new: list[tuple[Order, Hold]], *, holds: NewHolds) -> None:
+    """The accepted orders' rows in two statements on PostgreSQL: the holds'
+    (in the ledger), then the orders (already naming their holds: their ids
+    were drawn), status rows, commands in item order and the balance events the
+    ledger's subscriber made. Elsewhere a statement per table."""
+    orders = [order for order, _ in new]
+    with inserts_deferred() as events:
+        if orders[0].pk is not None:  # ids drawn from the sequence
+            holds.write()
+            for order, hold in new:
+                order.hold = hold
+            with_orders = [orders]
+        else:  # no sequence to draw from (SQLite): the orders first
+            insert_rows(orders)
+            for order, hold in new:
+                hold.reference_id = str(order.pk)
+            holds.write()
+            for order, hold in new:
+                order.hold = hold
+            bulk_update_rows(Order, orders, ["hold"])
+            with_orders = []
+        insert_rows_together(
+            *with_orders,
+            [
+                OrderStatusChange(order=order, to_status=Order.Status.PENDING)
+                for order in orders
+            ],
+            [
+                OrderCommand(
+                    instrument=order.instrument,
+                    order=order,
+                    kind=OrderCommand.Kind.PLACE,
+                )
+                for order in orders
+            ],
+            list(events),
+        )
+
+
+# --- amending and cancelling ------------------------------------------------------
 
 
 def _own_order(row, instruments: dict[int, Instrument] | None = None) -> Order:
-    """The order of a row of `_own_orders_sql`, its instrument this process's copy
+    """The order of a row of `queries.own_orders_locked`, its instrument this
+    process's copy
     (reloaded if a rule differs) with the status and last price just read.
     `instruments`: copies already checked in this call, by id."""
-    width = len(Order._meta.concrete_fields)
+    width = queries.OWN_ORDER_WIDTH
     order = instance_from_row(Order, row[:width])
     *rules, status, last_price_ticks = row[width:]
     instrument = (instruments or {}).get(order.instrument_id)
@@ -555,9 +681,7 @@ def _own_order(row, instruments: dict[int, Instrument] | None = None) -> Order:
 
 
 def _order_not_found(order_id: int) -> ApplicationError:
-    return ApplicationError(
-        Code.ORDER_NOT_FOUND, f"order {order_id} not found.", status_code=404
-    )
+    return NotFound(Code.ORDER_NOT_FOUND, f"order {order_id} not found.")
 
 
 def _order_not_open(order: Order) -> Conflict:
@@ -570,27 +694,10 @@ def _locked_own_order(user: User, order_id: int) -> Order:
     this process's copy, reloaded if a rule differs, with the status and last
     price just read (an amend is judged by them). In SQL because the ORM spent
     most of a cancel's Python compiling this query."""
-    connection = transaction.get_connection()
-    sql = _own_orders_sql(" WHERE o.id = %s AND o.user_id = %s")
-    if connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF o"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [order_id, user.pk])
-        row = cursor.fetchone()
-    if row is None:
+    rows = queries.own_orders_locked(user=user, order_ids=[order_id])
+    if not rows:
         raise _order_not_found(order_id)
-    return _own_order(row)
-
-
-def _pending_cancel(order: Order) -> bool:
-    with transaction.get_connection().cursor() as cursor:
-        cursor.execute(
-            # names from the model, values as parameters
-            f"SELECT 1 FROM {OrderCommand._meta.db_table}"  # noqa: S608
-            " WHERE order_id = %s AND kind = %s AND processed_at IS NULL LIMIT 1",
-            [order.pk, OrderCommand.Kind.CANCEL.value],
-        )
-        return cursor.fetchone() is not None
+    return _own_order(rows[0])
 
 
 @transaction.atomic
@@ -600,7 +707,7 @@ def order_cancel(*, user: User, order_id: int) -> Order:
     order = _locked_own_order(user, order_id)
     if not order.is_open:
         raise _order_not_open(order)
-    if not _pending_cancel(order):
+    if order.pk not in queries.orders_with_pending_cancel(order_ids=[order.pk]):
         insert_one(
             OrderCommand(
                 instrument=order.instrument, order=order, kind=OrderCommand.Kind.CANCEL

@@ -528,3 +528,73 @@ def test_hold_for_a_new_reference_refuses_an_overdraft_writing_nothing(alice, us
     assert not Hold.objects.exists()
     assert balances(alice) == {"USD": (1_000, 0)}
     assert_ledger_ok()
+
+
+# --- the database's CHECKs, told apart by name ---------------------------------------
+
+
+def test_a_negative_balance_refused_by_the_database_is_insufficient_funds(
+    alice, bob, usd, monkeypatch
+):
+    """A balance read stale past the service's own check still cannot go below
+    zero: the non-negative CHECK refuses it, and that refusal (alone) means
+    insufficient funds; nothing is written."""
+    from wallet import ledger
+
+    fund(alice, usd, 1_000)
+    a, b = _avail(alice, usd), _avail(bob, usd)
+    locked = ledger.accounts_lock
+
+    def stale(account_ids):
+        accounts = locked(account_ids)
+        accounts[a.pk].balance += 5_000  # as if read before a concurrent debit
+        return accounts
+
+    monkeypatch.setattr(ledger, "accounts_lock", stale)
+    with pytest.raises(ApplicationError) as refused:
+        ledger_post(
+            kind="transfer",
+            reference="stale-1",
+            postings=[Posting(a, -3_000), Posting(b, 3_000)],
+        )
+    assert (refused.value.code, http_status(refused.value)) == (
+        "insufficient_funds",
+        422,
+    )
+    assert isinstance(refused.value.__cause__, IntegrityError)
+    assert balances(alice) == {"USD": (1_000, 0)}
+    assert not Journal.objects.filter(reference="stale-1").exists()
+    assert_ledger_ok()
+
+
+def test_a_broken_hold_sum_is_a_bug_never_insufficient_funds(
+    alice, bob, usd, monkeypatch
+):
+    """A hold written with amounts that do not add up (here: its remaining amount
+    left out of the update) violates `hold_amounts_add_up`: the IntegrityError
+    propagates as it is, never mapped to a client error."""
+    from wallet import ledger
+
+    fund(alice, usd, 1_000)
+    hold = hold_create(
+        user=alice, asset=usd, amount=400, reference_kind="order", reference_id="s"
+    )
+    monkeypatch.setattr(
+        ledger,
+        "_HOLD_FIELDS",
+        tuple(f for f in ledger._HOLD_FIELDS if f != "remaining_amount"),
+    )
+    with pytest.raises(IntegrityError) as broken:
+        hold_post(
+            hold=hold,
+            amount=100,
+            postings=[Posting(_avail(bob, usd), 100)],
+            kind="transfer",
+            reference="broken-sum",
+        )
+    assert not isinstance(broken.value, ApplicationError)
+    assert "hold_amounts_add_up" in str(broken.value)
+    hold.refresh_from_db()
+    assert (hold.amount, hold.remaining_amount) == (400, 400)
+    assert balances(alice) == {"USD": (600, 400)}
+    assert_ledger_ok()
