@@ -22,10 +22,9 @@ from django.utils import timezone
 from marketdata import messages
 from marketdata.auth import jwt_authenticate
 from marketdata.hub import Frame, batch_text, hub_join, hub_leave
-from marketdata.publish import market_layer_alias
+from marketdata.publish import market_layer_alias, user_group
 from marketdata.selectors import user_event_list
 from trading.models import Instrument
-from trading.streams import user_group
 
 logger = logging.getLogger(__name__)
 
