@@ -1,6 +1,6 @@
 """WebSocket consumers: /ws/market/<SYMBOL>/ (public) and /ws/user/ (own events).
 
-Shapes and the client procedure: /work/MARKETDATA-CONTRACT.md and docs/marketdata.md.
+Shapes: docs/asyncapi.yaml; the client procedure: docs/marketdata.md.
 """
 
 from __future__ import annotations
