@@ -335,8 +335,7 @@ def test_one_matching_job_per_instrument_after_commit(
                 orders=[limit("buy", "100", "0.01"), xbt, xbt,
                         limit("buy", "101", "0.01"), xbt | {"symbol": "NOPE-USD"}],
             )  # fmt: skip
-    names = [getattr(c, "__qualname__", "") for c in callbacks]  # partial: events
-    schedules = [name for name in names if name.startswith("matching_sch")]
+    schedules = [c for c in callbacks if c.__qualname__.startswith("matching_sch")]
     assert len(schedules) == 2  # and one for the balance events
     assert sorted(call.args for call in delay.call_args_list) == sorted(
         [(btc_usd.pk,), (xbt_usd.pk,)]
