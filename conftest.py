@@ -38,18 +38,17 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle and lockout counters must not leak between tests, nor the
-    per-process copies of rows (the matcher's ledger accounts, the balance
-    events' assets): a rolled-back test's ids are gone, and reused."""
+    per-process copies of rows (the matcher's books, orders and ledger accounts,
+    placement's instruments, the balance events' assets): a rolled-back test's
+    ids are gone, and reused."""
     from django.core.cache import cache
 
     from marketdata import services as marketdata_services
-    from trading.services import matching
+    from trading.state import matcher_state
 
     def clear() -> None:
         cache.clear()
-        matching._ACCOUNTS.clear()
-        matching._BOOKS.clear()
-        matching._ORDERS.clear()
+        matcher_state.reset()
         marketdata_services._ASSETS.clear()
 
     clear()

@@ -140,10 +140,14 @@ def publish_synthetic(rate: float, stop: str) -> None:
     django_setup({}, migrate=False)
     from marketdata import messages
     from marketdata.models import BookSnapshot
-    from marketdata.publish import group_send, market_layer_alias, publisher_flush
+    from marketdata.publish import (
+        group_send,
+        market_group,
+        market_layer_alias,
+        publisher_flush,
+    )
     from marketdata.selectors import book_snapshot_get
     from trading.models import Instrument
-    from trading.streams import market_group
 
     group = market_group(SYMBOL)
     # Continue the stored book's sequence and move the row along (every 0.2 s,

@@ -11,7 +11,12 @@ the apps that react. Subscribers are registered in one place,
 - `ON_COMMIT`: called after the outermost commit, never after a rollback, for what
   leaves the database (channel-layer broadcasts, emails, metrics). Delivery is at
   most once: what must survive a crash is written by an `IN_TRANSACTION`
-  subscriber first (the user stream's `UserEvent` rows are that outbox).
+  subscriber first (the user stream's `UserEvent` rows are that outbox). One that
+  raises is logged and skipped (`robust`): the cause is committed, so its caller
+  must not see an error, and the callbacks queued after it (another subscriber,
+  the matcher's schedule) still run. What an `IN_TRANSACTION` subscriber leaves
+  to send after commit, it records as an event of its own (marketdata.events),
+  so every broadcast is a subscription here too.
 
 In the spirit of Zulip's `send_event_on_commit`.
 """
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from functools import partial
+from functools import partial, update_wrapper
 from typing import Any
 
 from django.db import transaction
@@ -66,4 +71,6 @@ def record(event: object, *, using: str | None = None) -> None:
     for handler in moments.get(Moment.IN_TRANSACTION, ()):
         handler(event)
     for handler in moments.get(Moment.ON_COMMIT, ()):
-        transaction.on_commit(partial(handler, event), using=using)
+        # named after the handler, for Django's log of a robust callback's error
+        callback = update_wrapper(partial(handler, event), handler)
+        transaction.on_commit(callback, using=using, robust=True)

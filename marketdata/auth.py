@@ -8,8 +8,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 
 from accounts.services.sessions import StreamGrant, stream_ticket_redeem
-from marketdata.publish import group_send
-from trading.streams import user_group
+from marketdata.publish import group_send, user_group
 
 
 def ticket_authenticate(ticket) -> StreamGrant | None:

@@ -1,6 +1,6 @@
 """WebSocket consumers: /ws/market/<SYMBOL>/ (public) and /ws/user/ (own events).
 
-Shapes and the client procedure: /work/MARKETDATA-CONTRACT.md and docs/marketdata.md.
+Shapes: docs/asyncapi.yaml; the client procedure: docs/marketdata.md.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from accounts.services.sessions import SIGN_IN_SESSION_KEY
 from marketdata import messages
 from marketdata.auth import ticket_authenticate
 from marketdata.hub import Frame, batch_text, hub_join, hub_leave
-from marketdata.publish import market_layer_alias
+from marketdata.publish import market_layer_alias, user_group
 from marketdata.selectors import user_event_list
 from trading.models import Instrument
-from trading.streams import user_group
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from marketdata import messages
+from marketdata.publish import market_group
 from marketdata.selectors import market_snapshot
-from trading.streams import market_group
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The wire shapes of /work/MARKETDATA-CONTRACT.md, built from rows and engine
+"""The wire shapes of docs/asyncapi.yaml, built from rows and engine
 events. One place, so REST, the snapshot and the stream never disagree."""
 
 from __future__ import annotations

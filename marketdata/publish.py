@@ -25,6 +25,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import (
@@ -35,12 +36,23 @@ from channels.layers import (
 )
 from django.conf import settings
 
+from marketdata import messages
+from marketdata.events import MarketFrameReady, UserEventsSaved
+
 logger = logging.getLogger(__name__)
 
 MAX_BACKLOG = 20_000
 
 
 MARKET_LAYER = "marketdata"  # Redis Pub/Sub in production (see settings)
+
+
+def market_group(symbol: str) -> str:
+    return f"market.{symbol}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
 
 
 class _Publisher:
@@ -144,6 +156,24 @@ def group_send(
             _Publisher.get(alias).submit(group, message)
     except Exception:
         logger.exception("publishing to %s failed", group)
+
+
+def market_frame_send(event: MarketFrameReady) -> None:
+    """After commit: the run's frame to the instrument's market group, stamped
+    with the time it leaves (the fan-out delay is measured from here)."""
+    event.frame["ts"] = int(time.time() * 1000)
+    group_send(event.group, event.frame, alias=market_layer_alias())
+
+
+def user_events_send(event: UserEventsSaved) -> None:
+    """After commit: each user's new events, with their ids, to their group."""
+    per_user: dict[int, list] = {}
+    for row in event.rows:
+        per_user.setdefault(row.user_id, []).append(
+            [row.pk, messages.dumps(row.message())]
+        )
+    for user_id, events in per_user.items():
+        group_send(user_group(user_id), {"type": "user.events", "events": events})
 
 
 def publisher_flush(timeout: float = 5.0) -> bool:

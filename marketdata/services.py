@@ -1,11 +1,11 @@
-"""Every write of marketdata. Called inside the transaction of the change they
-describe (the matching batch, a ledger posting); publishing waits for commit."""
+"""Every write of marketdata. The subscribers of trading's and the wallet's domain
+events (config/subscribers.py) run inside the transaction of the change they
+describe (a matching run, a ledger posting) and record what to publish after
+commit (marketdata.events)."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,15 +13,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.bulk import column_in, insert_rows_deferrable, new_instance
+from config.events import record
 from marketdata import messages
 from marketdata.candles import candles_upsert
+from marketdata.events import MarketFrameReady, UserEventsSaved
 from marketdata.models import BookSnapshot, UserEvent
-from marketdata.publish import group_send, market_layer_alias
+from marketdata.publish import market_group
 from marketdata.selectors import ticker_build
-from trading.engine import OrderBook
 from trading.engine import Trade as TradeEvent
-from trading.models import Fill, Instrument, Order, Trade
-from trading.streams import market_group, user_group
+from trading.events import MatchingRunApplied
+from trading.models import Instrument
 from wallet.events import BalancesChanged
 from wallet.models import Account, Asset
 
@@ -86,35 +87,29 @@ def book_snapshot_rebuild(*, instrument_id: int) -> BookSnapshot:
         return _snapshot_write(instrument, instrument.engine_seq, bids, asks)
 
 
-# --- The matching batch hook ----------------------------------------------------------
+# --- A matching run ------------------------------------------------------------------
 
 
-def market_batch_record(
-    *,
-    instrument: Instrument,
-    book: OrderBook,
-    events: Sequence,
-    trades: Sequence[Trade],
-    fills: Sequence[Fill],
-    orders: Sequence[Order],
-) -> None:
-    """Called by the matching batch after it wrote everything, in its transaction
-    and under its instrument lock: store the book snapshot at the new sequence,
-    fold the trades into candles, record the users' order and fill events, and
-    publish all of it once the batch commits. A few bulk statements."""
+def market_run_record(event: MatchingRunApplied) -> None:
+    """Subscriber of trading's `MatchingRunApplied`, in the run's transaction and
+    under its instrument lock: store the book snapshot at the new sequence, fold
+    the trades into candles, write the users' order and fill events, and leave
+    the market frame to publish after commit. A few bulk statements."""
+    instrument, book, trades = event.instrument, event.book, event.trades
+    orders, fills = event.orders, event.fills
     market: list[dict] = []
     bids: list = []
     asks: list = []
-    if events:
+    if event.book_changes:
         bids, asks = book.depth(settings.MARKETDATA_DEPTH_LEVELS)
         _snapshot_write(instrument, book.sequence, bids, asks)
         by_seq = {trade.seq: trade for trade in trades}
-        for event in events:
-            if isinstance(event, TradeEvent):
-                trade = messages.trade(instrument, by_seq[event.seq])
+        for change in event.book_changes:
+            if isinstance(change, TradeEvent):
+                trade = messages.trade(instrument, by_seq[change.seq])
                 market.append({"type": "trade", **trade})
             else:
-                market.append(messages.level_message(instrument, event))
+                market.append(messages.level_message(instrument, change))
     if trades:
         seq = book.sequence
         candles = candles_upsert(instrument=instrument, trades=list(trades))
@@ -164,21 +159,15 @@ def market_batch_record(
             "last": book.sequence,
             "body": ",".join(messages.dumps(message) for message in market),
         }
-        group = market_group(instrument.symbol)
-
-        def send() -> None:
-            frame["ts"] = int(time.time() * 1000)
-            group_send(group, frame, alias=market_layer_alias())
-
-        transaction.on_commit(send)
+        record(MarketFrameReady(group=market_group(instrument.symbol), frame=frame))
 
 
 # --- User events --------------------------------------------------------------------
 
 
 def _user_events_save(rows: list[UserEvent]) -> None:
-    """Insert the events (ids come back from the insert) and publish each user's
-    events to their group after commit."""
+    """Insert the events (ids come back from the insert) and have them published
+    to their users after commit."""
     if not rows:
         return
     now = timezone.now()
@@ -187,17 +176,7 @@ def _user_events_save(rows: list[UserEvent]) -> None:
     # The order placement writes its balance event with its own rows (see
     # trading.services.orders): the ids are read at commit, not here.
     insert_rows_deferrable(rows)
-
-    def send() -> None:
-        per_user: dict[int, list] = {}
-        for row in rows:
-            per_user.setdefault(row.user_id, []).append(
-                [row.pk, messages.dumps(row.message())]
-            )
-        for user_id, events in per_user.items():
-            group_send(user_group(user_id), {"type": "user.events", "events": events})
-
-    transaction.on_commit(send)
+    record(UserEventsSaved(rows=rows))
 
 
 _USER_KINDS = (Account.Kind.AVAILABLE, Account.Kind.HELD)

@@ -12,6 +12,7 @@ from accounts.models import User
 from config.domain_errors import NotFound
 from trading.errors import TradingErrorCode as Code
 from trading.models import FeeOverride, Fill, Instrument, Order
+from trading.state import matcher_state
 from wallet.models import Account, Asset
 
 # What an instrument's symbol looks like (instrument_create refuses anything else).
@@ -42,11 +43,12 @@ def unknown_symbol(symbol: str) -> NotFound:
     )
 
 
-# Instruments by symbol as this process last read them, base and quote included.
-# Only a placement uses them, for the rules it validates against before its
-# transaction; under its lock it re-reads the row and reloads the entry when any rule
-# differs (`instrument_rules`), so a stale entry can cost a retry, never a wrong order.
-_placement_instruments: dict[str, Instrument] = {}
+# Instruments by symbol as this process last read them, base and quote included
+# (matcher_state.placement_instruments). Only a placement uses them, for the rules
+# it validates against before its transaction; under its lock it re-reads the row
+# and reloads the entry when any rule differs (`instrument_rules`), so a stale entry
+# can cost a retry, never a wrong order.
+_placement_instruments = matcher_state.placement_instruments
 
 
 def instrument_for_order(*, symbol: str, refresh: bool = False) -> Instrument:

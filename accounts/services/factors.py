@@ -28,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.errors import AccountsErrorCode as Code
+from accounts.events import SecondFactorResetRequested
 from accounts.models import AuditCode, AuditEvent, User
 from accounts.services import (
     RequestMeta,
@@ -41,7 +42,8 @@ from accounts.services._staff_common import (
     staff_require,
 )
 from accounts.services.staff import RESET_SECOND_FACTOR_PERMISSION
-from config.domain_errors import ApplicationError, Conflict, Forbidden, NotFound
+from config import events
+from config.domain_errors import ApplicationError, Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -225,29 +227,21 @@ def second_factors_remove(*, user: User) -> list[str]:
 
 
 # --- The support-started reset -----------------------------------------------------
-
-
-def _open_reset_case(user: User):
-    from kyc.models import OPEN_STATUSES, CasePurpose, KycCase
-
-    return KycCase.objects.filter(
-        profile__user=user,
-        purpose=CasePurpose.SECOND_FACTOR_RESET,
-        status__in=OPEN_STATUSES,
-    ).first()
+#
+# Accounts checks who asks and records the request; kyc opens the re-check case
+# and, when a reviewer approves it, calls `second_factor_reset_finish` (kyc's
+# subscribers, kyc/services/recheck.py: accounts never imports kyc).
 
 
 @transaction.atomic
 def user_second_factor_reset_start(
     *, user: User, staff: User, reason: str, meta: RequestMeta | None = None
-):
+) -> None:
     """Support starts a reset for a user who lost every factor: nothing is removed
-    yet; a KYC re-check case opens, and only its approval by a reviewer (not the
-    one who started it) finishes the reset (`second_factor_reset_on_kyc_decision`).
-    Returns the case."""
-    from kyc.models import CasePurpose, KycProfile, KycStatus
-    from kyc.services.recheck import kyc_recheck_open
-
+    yet. The `SecondFactorResetRequested` event's subscriber (kyc) opens a KYC
+    re-check case, or refuses (a user never verified, a reset already waiting),
+    which rolls this back; only the re-check's approval by a reviewer other than
+    the starter finishes the reset."""
     staff_require(staff=staff, perm=RESET_SECOND_FACTOR_PERMISSION)
     reason = reason_clean(reason)
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -256,32 +250,16 @@ def user_second_factor_reset_start(
         raise Conflict(
             Code.TWO_FACTOR_NOT_ENABLED, "This user has no second factor to reset."
         )
-    if not KycProfile.objects.filter(user=user, status=KycStatus.APPROVED).exists():
-        raise Conflict(
-            Code.KYC_RECHECK_IMPOSSIBLE,
-            "user: the reset needs a KYC re-check, and this user's identity was "
-            "never verified; it cannot be reset from the back office.",
+    meta = meta or RequestMeta()
+    events.record(
+        SecondFactorResetRequested(
+            user_id=user.pk,
+            staff_id=staff.pk,
+            reason=reason,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
         )
-    if _open_reset_case(user) is not None:
-        raise Conflict(
-            Code.SECOND_FACTOR_RESET_OPEN,
-            "user: a second-factor reset is already waiting for its KYC re-check.",
-        )
-    case = kyc_recheck_open(
-        user=user,
-        purpose=CasePurpose.SECOND_FACTOR_RESET,
-        opened_by=staff,
-        internal_note=f"Second-factor reset started by {staff.email}: {reason}",
     )
-    audit_event_record(
-        code=AuditCode.STAFF_SECOND_FACTOR_RESET_STARTED,
-        user=user,
-        acting_user=staff,
-        target=case,
-        meta=meta,
-        extra={"reason": reason, "kyc_case": case.pk},
-    )
-    return case
 
 
 def second_factor_devices_exist(*, user: User) -> bool:
@@ -291,52 +269,34 @@ def second_factor_devices_exist(*, user: User) -> bool:
     )
 
 
-def second_factor_reset_on_kyc_decision(event) -> None:
-    """Subscriber of kyc's `KycDecided`, in the deciding transaction: the
-    approval of a reset re-check removes the factors; a refusal leaves them and
-    tells the user. Refuses (rolling the approval back) when the reviewer is the
-    member of staff who started the reset."""
-    from kyc.models import CasePurpose, KycStatus
-
-    if event.purpose != CasePurpose.SECOND_FACTOR_RESET:
-        return
-    started = (
-        AuditEvent.objects.filter(
-            code=AuditCode.STAFF_SECOND_FACTOR_RESET_STARTED,
-            target_type="kyc.kyccase",
-            target_id=str(event.case_id),
-        )
-        .select_related("acting_user")
-        .first()
-    )
+def second_factor_reset_finish(
+    *, user: User, reviewer: User, started: AuditEvent | None, case_id: int
+) -> None:
+    """The identity re-check passed: remove every factor, end every session and
+    token (the credential cool-off starts from the 908 audit event), tell the
+    user after commit."""
+    removed = second_factors_remove(user=user)
+    revoked = _revoke_all_tokens(user)
     starter = started.acting_user if started else None
-    if event.status == KycStatus.APPROVED:
-        if starter is not None and starter.pk == event.reviewer_id:
-            raise Forbidden(
-                Code.FOUR_EYES_REQUIRED,
-                "case: you started this second-factor reset; another reviewer "
-                "approves its re-check.",
-            )
-        user = User.objects.select_for_update().get(pk=event.user_id)
-        reviewer = User.objects.get(pk=event.reviewer_id)
-        removed = second_factors_remove(user=user)
-        revoked = _revoke_all_tokens(user)
-        audit_event_record(
-            code=AuditCode.STAFF_SECOND_FACTOR_RESET,
-            user=user,
-            acting_user=reviewer,
-            target=user,
-            extra={
-                "reason": started.extra.get("reason", "") if started else "",
-                "kyc_case": event.case_id,
-                "started_by": starter.pk if starter else None,
-                "devices": removed,
-                "refresh_tokens": revoked,
-            },
-        )
-        _email_on_commit(user, approved=True)
-    elif event.status in (KycStatus.REJECTED, KycStatus.RESUBMISSION_REQUESTED):
-        _email_on_commit(User.objects.get(pk=event.user_id), approved=False)
+    audit_event_record(
+        code=AuditCode.STAFF_SECOND_FACTOR_RESET,
+        user=user,
+        acting_user=reviewer,
+        target=user,
+        extra={
+            "reason": started.extra.get("reason", "") if started else "",
+            "kyc_case": case_id,
+            "started_by": starter.pk if starter else None,
+            "devices": removed,
+            "refresh_tokens": revoked,
+        },
+    )
+    _email_on_commit(user, approved=True)
+
+
+def second_factor_reset_refused(*, user: User) -> None:
+    """The re-check was refused: the factors stay; the user is told."""
+    _email_on_commit(user, approved=False)
 
 
 def reset_email_text(*, user: User, approved: bool) -> tuple[str, str]:

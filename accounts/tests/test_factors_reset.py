@@ -161,8 +161,9 @@ def test_the_reset_cannot_complete_without_the_recheck(
 def test_the_starter_may_not_approve_the_recheck(locked_out):
     both = make_user(email="both@example.com", roles=(Role.SUPPORT, Role.KYC_REVIEWER))
     user = locked_out
-    case = services.user_second_factor_reset_start(
-        user=user, staff=both, reason="lost phone"
+    services.user_second_factor_reset_start(user=user, staff=both, reason="lost phone")
+    case = KycCase.objects.get(
+        profile__user=user, purpose=CasePurpose.SECOND_FACTOR_RESET
     )
     kyc_services.kyc_case_claim(case_id=case.pk, reviewer=both)
     with pytest.raises(ApplicationError) as exc:

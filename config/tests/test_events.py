@@ -73,3 +73,20 @@ def test_the_ledger_balance_event_is_wired_in_one_place():
     assert events.subscribers(BalancesChanged, events.IN_TRANSACTION) == (
         balance_events_record,
     )
+
+
+def test_a_failing_on_commit_subscriber_is_logged_and_the_others_still_run(
+    seen, caplog
+):
+    def broken(event: Happened) -> None:
+        raise RuntimeError("the layer is down")
+
+    events.subscribe(Happened, broken, moment=events.ON_COMMIT)
+    try:
+        with transaction.atomic():
+            events.record(Happened("EVD"))
+            transaction.on_commit(lambda: seen.append(("next", "EVD")))
+    finally:
+        events.unsubscribe(Happened, broken, moment=events.ON_COMMIT)
+    assert seen == [("during", "EVD"), ("after", "EVD"), ("next", "EVD")]
+    assert "the layer is down" in caplog.text

@@ -6,13 +6,13 @@ from unittest import mock
 import pytest
 from django.core import mail
 
-from accounts.services.factors import second_factor_reset_on_kyc_decision
 from accounts.testing import make_user
 from config import events
 from config.tests.recording import recorded
 from kyc import services
 from kyc.emails import decision_email_send
 from kyc.events import KycDecided
+from kyc.services.recheck import second_factor_reset_on_kyc_decision
 from kyc.tests.helpers import approve, make_reviewer, submitted_case
 
 pytestmark = pytest.mark.django_db

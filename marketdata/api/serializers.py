@@ -1,4 +1,4 @@
-"""Market data API shapes (see /work/MARKETDATA-CONTRACT.md). Prices and
+"""Market data API shapes (see docs/marketdata.md, "REST"). Prices and
 quantities are decimal strings; candle times unix seconds; other times ISO 8601."""
 
 from __future__ import annotations

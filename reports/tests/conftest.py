@@ -105,20 +105,6 @@ def credit(deposit) -> None:
     )
 
 
-@pytest.fixture(autouse=True)
-def _no_cached_books():
-    """The matcher's books, cached per process, must not outlive a test's
-    database (as in the trading tests)."""
-    from trading import selectors
-    from trading.services import matching
-
-    matching._BOOKS.clear()
-    selectors._placement_instruments.clear()
-    yield
-    matching._BOOKS.clear()
-    selectors._placement_instruments.clear()
-
-
 @dataclass
 class Activity:
     instrument: Instrument

@@ -6,7 +6,10 @@ only at the instrument's exact `book_version`, else rebuilt from open orders and
 checked not to cross), apply a batch of pending commands in arrival order, and write
 everything the engine said: orders and their history, trades and fills, the
 settlement journals (each fill posts part of both holds, fees to the fees
-accounts), released holds, the new sequence. Streams hear of it only after commit.
+accounts), released holds, the new sequence, and the run's domain event
+(`trading.events.MatchingRunApplied`: subscribers keep the market data and the
+user streams in the same transaction and broadcast after commit). The process
+state it keeps between runs is `trading.state.matcher_state`.
 
 A crash anywhere rolls the whole batch back and drops the in-memory book; the next
 run (or the sweeper) redoes it from the database. A duplicate run finds nothing
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -39,15 +41,16 @@ from config.bulk import (
     pipelined,
     rows_lock,
 )
+from config.events import record
 from trading import fees
 from trading.engine import (
     STP,
     Accepted,
     Amend,
     Amended,
+    Book,
     Cancel,
     LevelChanged,
-    OrderBook,
     OrderDone,
     OrderType,
     Place,
@@ -56,10 +59,12 @@ from trading.engine import (
     Side,
     StopTriggered,
     TimeInForce,
+    book_class,
 )
 from trading.engine import (
     Trade as TradeEvent,
 )
+from trading.events import MatchingRunApplied
 from trading.holds import hold_for, hold_need, is_waiting_stop
 from trading.models import (
     Fill,
@@ -69,6 +74,7 @@ from trading.models import (
     OrderStatusChange,
     Trade,
 )
+from trading.state import matcher_state
 from trading.transitions import order_transition_check
 from wallet.ledger import (
     HoldLeg,
@@ -80,29 +86,6 @@ from wallet.ledger import (
 from wallet.models import Account, Asset, Hold, Journal
 
 logger = logging.getLogger(__name__)
-
-# instrument id -> (book_version it is valid for, book). Per worker process.
-_BOOKS: dict[int, tuple[int, OrderBook]] = {}
-
-# instrument id -> its open orders (with their holds) as the last run left them,
-# valid exactly as long as its _BOOKS entry: a run finds the makers it trades
-# with here instead of reading each from the database (a round trip each, most
-# of a small run's waiting). Only the matcher changes an open order and its
-# hold, but for an amend request, which grows the hold up front: an order with an
-# amend waiting is read again.
-_ORDERS: dict[int, dict[int, Order]] = {}
-
-# (owner id, asset id, kind) -> ledger account, per worker process. Safe to keep:
-# accounts are never deleted, their identity never changes, and the ledger re-reads
-# balances under its locks. Only accounts that existed before the run go in (one
-# created by a run that then rolls back must not be remembered). Under load runs
-# are small, and looking the accounts up again was a sixth of each run.
-_ACCOUNTS: dict[tuple[int | None, int, str], Account] = {}
-
-# Fault injection for the crash tests (trading/tests/test_faults.py): when set, it
-# is called with the instrument inside the matching transaction, after every write
-# and before commit. None in production: the cost is one global lookup per run.
-_fault_hook: Callable[[Instrument], None] | None = None
 
 _DONE_STATUS = {
     "filled": Order.Status.FILLED,
@@ -235,10 +218,6 @@ def _retryable(exc: BaseException) -> bool:
     )
 
 
-# When this process last finished a run (time.monotonic), for matching_linger.
-_last_run_ended = 0.0
-
-
 def matching_linger() -> float:
     """Before a worker's run: if this process finished one less than
     TRADING_MATCH_LINGER_MS ago, wait out the rest, so that commands arriving
@@ -248,7 +227,7 @@ def matching_linger() -> float:
     linger = settings.TRADING_MATCH_LINGER_MS / 1000
     if linger <= 0:
         return 0.0
-    wait = _last_run_ended + linger - time.monotonic()
+    wait = matcher_state.last_run_ended + linger - time.monotonic()
     if wait <= 0:
         return 0.0
     time.sleep(wait)
@@ -258,11 +237,10 @@ def matching_linger() -> float:
 def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchResult:
     """Apply up to `batch_size` pending commands of one instrument. A deadlock or
     serialization failure rolls the batch back and retries it (bounded, logged)."""
-    global _last_run_ended
     try:
         return _match(instrument_id, batch_size)
     finally:
-        _last_run_ended = time.monotonic()
+        matcher_state.last_run_ended = time.monotonic()
 
 
 def _match(instrument_id: int, batch_size: int | None) -> MatchResult:
@@ -271,8 +249,7 @@ def _match(instrument_id: int, batch_size: int | None) -> MatchResult:
         try:
             return _run(instrument_id, batch_size or settings.TRADING_MATCH_BATCH)
         except BaseException as exc:
-            _BOOKS.pop(instrument_id, None)  # its state may be ahead of the database
-            _ORDERS.pop(instrument_id, None)  # and so may these orders
+            matcher_state.forget(instrument_id)  # it may be ahead of the database
             if attempt == MAX_ATTEMPTS or not _retryable(exc):
                 raise
             logger.warning(
@@ -408,7 +385,7 @@ def _place(order: Order) -> Place:
     )
 
 
-def book_rebuild(instrument: Instrument) -> OrderBook:
+def book_rebuild(instrument: Instrument) -> Book:
     """The book as the database says it is: resting orders in time priority and
     waiting stops in arrival order. Nothing matches during a rebuild."""
     resting: list[RestingOrder] = []
@@ -433,7 +410,7 @@ def book_rebuild(instrument: Instrument) -> OrderBook:
                     post_only=order.post_only,
                 )
             )
-    return OrderBook.from_resting(
+    return book_class().from_resting(
         instrument.symbol,
         resting,
         stops,
@@ -442,17 +419,18 @@ def book_rebuild(instrument: Instrument) -> OrderBook:
     )
 
 
-def _book_for(instrument: Instrument) -> tuple[OrderBook, dict[int, Order]]:
+def _book_for(instrument: Instrument) -> tuple[Book, dict[int, Order]]:
     """The book, and the open orders this process knows as they are now."""
-    cached = _BOOKS.get(instrument.pk)
+    state = matcher_state
+    cached = state.books.get(instrument.pk)
     if cached is not None and cached[0] == instrument.book_version:
-        return cached[1], _ORDERS.setdefault(instrument.pk, {})
-    _BOOKS.pop(instrument.pk, None)
-    _ORDERS[instrument.pk] = {}
-    return book_rebuild(instrument), _ORDERS[instrument.pk]
+        return cached[1], state.orders.setdefault(instrument.pk, {})
+    state.books.pop(instrument.pk, None)
+    known = state.orders[instrument.pk] = {}
+    return book_rebuild(instrument), known
 
 
-def _halt_crossed(instrument: Instrument, book: OrderBook) -> None:
+def _halt_crossed(instrument: Instrument, book: Book) -> None:
     from trading.services.instruments import instrument_set_status
 
     reason = (
@@ -501,25 +479,27 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
             known.pop(order_id, None)
         for command in commands:
             batch.apply(command)
-        from marketdata.services import market_batch_record
-
         # Sent without waiting for each statement: a round trip only where a
         # result is read (new ids, locked rows), most of a run's waiting under
-        # load, when each one also waited its turn for a core.
+        # load, when each one also waited its turn for a core. The subscribers
+        # of the run's event (the streams, candles, tickers) write in the same
+        # pipeline, before the rows other requests lock.
         with pipelined():
             batch.write_records()
-            market_batch_record(
-                instrument=instrument,
-                book=book,
-                events=batch.events,
-                trades=batch.trades,
-                fills=[fill for _, fill in batch.fills],
-                orders=list(batch.changed_orders.values()),
+            record(
+                MatchingRunApplied(
+                    instrument=instrument,
+                    book=book,
+                    book_changes=batch.book_changes,
+                    trades=batch.trades,
+                    fills=[fill for _, fill in batch.fills],
+                    orders=list(batch.changed_orders.values()),
+                )
             )
             batch.write_orders_and_settle()
-        if _fault_hook is not None:
-            _fault_hook(instrument)
-        _BOOKS[instrument.pk] = (instrument.book_version, book)
+        if matcher_state.fault_hook is not None:
+            matcher_state.fault_hook(instrument)
+        matcher_state.books[instrument.pk] = (instrument.book_version, book)
         batch.remember_open_orders()
         if more:
             matching_schedule(instrument_id=instrument_id)
@@ -531,8 +511,8 @@ class _Batch:
     """Everything one run writes, gathered in memory and written in bulk."""
 
     instrument: Instrument
-    book: OrderBook
-    # the open orders of earlier runs (see _ORDERS), updated by this one
+    book: Book
+    # the open orders of earlier runs (MatcherState.orders), updated by this one
     known: dict[int, Order] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     hold_remaining: dict[int, int] = field(default_factory=dict)
@@ -541,7 +521,7 @@ class _Batch:
     fills: list[tuple[Trade, Fill]] = field(default_factory=list)
     journals: list[JournalSpec] = field(default_factory=list)
     commands: list[OrderCommand] = field(default_factory=list)
-    events: list = field(default_factory=list)
+    book_changes: list = field(default_factory=list)
     changed_orders: dict[int, Order] = field(default_factory=dict)
     accounts: dict[tuple[int | None, int, str], Account] = field(default_factory=dict)
     # order id -> pk of its last queued amend: until that one is applied, the
@@ -591,14 +571,14 @@ class _Batch:
     def _account(self, order: Order | None, asset, kind: str) -> Account:
         """A user's (order's owner) or, with no order, the system's account."""
         key = (order.user_id if order else None, asset.pk, kind)
-        account = self.accounts.get(key) or _ACCOUNTS.get(key)
+        account = self.accounts.get(key) or matcher_state.accounts.get(key)
         if account is None:
             owner = order.user if order else None
             account, created = account_get_or_create(
                 asset=asset, kind=kind, owner=owner
             )
             if not created:
-                _ACCOUNTS[key] = account
+                matcher_state.accounts[key] = account
         self.accounts[key] = account
         return account
 
@@ -676,7 +656,7 @@ class _Batch:
                     self._set_status(order, Order.Status.REJECTED, result)
                     order.open_lots = 0
             if isinstance(event, (TradeEvent, LevelChanged)):
-                self.events.append(event)
+                self.book_changes.append(event)
         for order_id in sorted(touched):
             self._sync(self.orders[order_id], command)
         command.result = result

@@ -42,18 +42,3 @@ def market():
     fund(seller, instrument.base, 2 * BTC)
     fund(buyer, instrument.quote, 200_000 * USD)
     return instrument, buyer, seller
-
-
-@pytest.fixture(autouse=True)
-def _no_cached_books():
-    """The matcher's books and placement's instruments, cached per process, must not
-    outlive a test's database (placement would find a stale copy out, but a test
-    should not depend on what an earlier one left)."""
-    from trading import selectors
-    from trading.services import matching
-
-    matching._BOOKS.clear()
-    selectors._placement_instruments.clear()
-    yield
-    matching._BOOKS.clear()
-    selectors._placement_instruments.clear()

@@ -22,6 +22,7 @@ from trading.engine import OrderBook
 from trading.engine import Trade as TradeEvent
 from trading.models import Order, OrderCommand, OrderStatusChange, Trade
 from trading.services import matching, order_place
+from trading.state import matcher_state
 from trading.tests.conftest import BTC, USD
 from trading.tests.helpers import assert_ledger_ok, balances, lost_messages
 
@@ -104,7 +105,7 @@ def _worker(instrument_id: int, batch_size: int, results) -> None:
     """A separate worker process: its own connection and book cache."""
     try:
         connections.close_all()
-        matching._BOOKS.clear()
+        matcher_state.reset()
         # Follow-up messages (`more`) would run eagerly here; this loop is the
         # worker, so count only what it applies.
         mock.patch("trading.tasks.match_instrument.delay").start()

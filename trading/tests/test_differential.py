@@ -35,6 +35,7 @@ from trading.engine import (
 from trading.engine import Trade as TradeEvent
 from trading.models import Instrument, Order, OrderCommand, Trade
 from trading.services import matching
+from trading.state import matcher_state
 from trading.tests.conftest import BTC, USD
 from trading.tests.helpers import assert_ledger_ok, balances, lost_messages, match
 
@@ -322,9 +323,9 @@ def test_api_and_matcher_agree_with_the_bare_engine(
 
     assert instrument.engine_seq == run.engine.sequence
     assert instrument.last_price_ticks == run.engine.last_trade_price
-    assert run.engine.depth(1000) == matching._BOOKS[instrument.pk][1].depth(1000)
+    assert run.engine.depth(1000) == matcher_state.books[instrument.pk][1].depth(1000)
     expected = run.engine.snapshot()
-    assert matching._BOOKS[instrument.pk][1].snapshot() == expected
+    assert matcher_state.books[instrument.pk][1].snapshot() == expected
     assert matching.book_rebuild(instrument).snapshot() == expected
     assert not OrderCommand.objects.filter(processed_at__isnull=True).exists()
     assert_ledger_ok()

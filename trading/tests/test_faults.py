@@ -21,6 +21,7 @@ from accounts.models import AuditCode, AuditEvent
 from accounts.testing import api_client_for
 from trading.models import Instrument, Order, OrderCommand, Trade
 from trading.services import instrument_set_status, matching, order_place
+from trading.state import matcher_state
 from trading.tasks import sweep
 from trading.tests.conftest import BTC, USD
 from trading.tests.helpers import assert_ledger_ok, balances, lost_messages, match
@@ -35,13 +36,13 @@ def _stalled_worker(instrument_id: int, ready) -> None:
     """Runs the matching job and stops inside its transaction, after every write,
     holding the instrument lock, until it is killed."""
     connections.close_all()
-    matching._BOOKS.clear()
+    matcher_state.reset()
 
     def stall(instrument):
         ready.set()
         time.sleep(60)
 
-    matching._fault_hook = stall
+    matcher_state.fault_hook = stall
     try:
         matching.matching_run(instrument_id=instrument_id)
     finally:
@@ -52,7 +53,7 @@ def _fresh_worker(instrument_id: int, results) -> None:
     """A restarted worker: empty cache, so it must rebuild the book from rows."""
     try:
         connections.close_all()
-        matching._BOOKS.clear()
+        matcher_state.reset()
         rebuilds = []
         real_rebuild = matching.book_rebuild
 
@@ -63,7 +64,7 @@ def _fresh_worker(instrument_id: int, results) -> None:
         mock.patch.object(matching, "book_rebuild", counting_rebuild).start()
         mock.patch(NO_WORKER).start()
         result = matching.matching_run(instrument_id=instrument_id)
-        version, book = matching._BOOKS[instrument_id]
+        version, book = matcher_state.books[instrument_id]
         results.put((result.processed, rebuilds, version, book.snapshot()))
     except BaseException as exc:
         results.put(repr(exc))
@@ -85,7 +86,7 @@ def test_a_worker_killed_mid_transaction_loses_and_doubles_nothing(
     match(btc_usd)
     btc_usd.refresh_from_db()
     version_before = btc_usd.book_version
-    assert matching._BOOKS[btc_usd.pk][0] == version_before
+    assert matcher_state.books[btc_usd.pk][0] == version_before
     trades_before = Trade.objects.count()
     # More orders wait; a worker takes them and dies before committing.
     queue_crossing_orders(btc_usd, users, 30)
@@ -140,12 +141,12 @@ def test_a_worker_killed_mid_transaction_loses_and_doubles_nothing(
     assert_ledger_ok()
 
     # This process's cache is a version behind: it must not be trusted.
-    assert matching._BOOKS[btc_usd.pk][0] == version_before
+    assert matcher_state.books[btc_usd.pk][0] == version_before
     queue_crossing_orders(btc_usd, users, 6)
     match(btc_usd)
     btc_usd.refresh_from_db()
     reference = replay(btc_usd)
-    assert matching._BOOKS[btc_usd.pk][1].snapshot() == reference.snapshot()
+    assert matcher_state.books[btc_usd.pk][1].snapshot() == reference.snapshot()
     assert Trade.objects.count() == len(reference.trades)
     assert_ledger_ok()
 
@@ -231,7 +232,7 @@ def test_a_crossed_rebuild_halts_the_instrument_and_trades_nothing(
     # Corrupt the rows behind the matcher's back (a sell's hold is its quantity,
     # so the holds stay right), and forget the cached book as a restart would.
     Order.objects.filter(pk=ask.pk).update(price_ticks=980)
-    matching._BOOKS.clear()
+    matcher_state.reset()
     with lost_messages():
         waiting, _ = order_place(
             user=buyer, symbol="BTC-USD", side="buy", price="1000", quantity="0.1"
@@ -287,7 +288,7 @@ def test_halted_instrument_keeps_its_book_refuses_orders_and_resumes(
     assert buyer_api.delete(f"/api/v1/orders/{other}").status_code in (200, 202)
     assert Order.objects.get(pk=other).status == "cancelled"
     assert Order.objects.get(pk=late).status == "pending"  # waits for the resume
-    book = matching._BOOKS[btc_usd.pk][1]
+    book = matcher_state.books[btc_usd.pk][1]
     assert book.depth() == ([(1000, 30)], [])  # kept
     assert balances(buyer) == {"USD": (10_000 * USD - 30_000, 30_000)}
     assert_ledger_ok()

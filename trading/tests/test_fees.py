@@ -18,11 +18,10 @@ from hypothesis import strategies as st
 from accounts.testing import api_client_for
 from config.errors import ApplicationError
 from kyc.testing import make_verified_user
-from trading import selectors
 from trading.fees import BPS, QUOTE, RECEIVED
 from trading.models import FeeOverride, Fill, Instrument, Order, Trade
 from trading.services import instrument_create, order_amend, order_place
-from trading.services import matching as matching_service
+from trading.state import matcher_state
 from trading.tests.helpers import assert_ledger_ok, balances, fund, match
 from trading.verification import check_order_holds
 from wallet.models import Account, Entry, Journal
@@ -292,10 +291,7 @@ class _Rollback(Exception):
 
 def _forget_process_caches() -> None:
     """An example's rows are rolled back: nothing cached from them may stay."""
-    matching_service._BOOKS.clear()
-    matching_service._ORDERS.clear()
-    matching_service._ACCOUNTS.clear()
-    selectors._placement_instruments.clear()
+    matcher_state.reset()
 
 
 @pytest.fixture

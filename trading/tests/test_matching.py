@@ -4,6 +4,7 @@ import pytest
 
 from trading.models import Order, Trade
 from trading.services import order_cancel, order_place
+from trading.state import matcher_state
 from trading.tests.helpers import assert_ledger_ok, balances, match
 
 pytestmark = pytest.mark.django_db
@@ -84,21 +85,21 @@ def test_the_matcher_remembers_only_accounts_that_outlive_its_run(market):
     def fail(instrument):
         raise RuntimeError("crash before commit")
 
-    matching._fault_hook = fail
+    matcher_state.fault_hook = fail
     try:
         with pytest.raises(RuntimeError):
             matching.matching_run(instrument_id=instrument.pk)
     finally:
-        matching._fault_hook = None
+        matcher_state.fault_hook = None
     assert not Account.objects.filter(owner=buyer, asset=instrument.base).exists()
-    assert key not in matching._ACCOUNTS
+    assert key not in matcher_state.accounts
 
     match(instrument)  # creates it again, and commits
     assert Trade.objects.count() == 1
-    assert key not in matching._ACCOUNTS  # created by that run: not taken
+    assert key not in matcher_state.accounts  # created by that run: not taken
     crossing_pair()
     match(instrument)  # found this time: remembered, and used by the next runs
-    assert matching._ACCOUNTS[key] == Account.objects.get(
+    assert matcher_state.accounts[key] == Account.objects.get(
         owner=buyer, asset=instrument.base, kind=Account.Kind.AVAILABLE
     )
     crossing_pair()

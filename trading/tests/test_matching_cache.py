@@ -1,13 +1,14 @@
-"""The matcher's per-process copy of open orders (`_ORDERS`): a maker known from
-an earlier run costs no read, and an order whose hold an amend request grew is
-read again, so the copy never settles with a stale hold."""
+"""The matcher's per-process copy of open orders (`matcher_state.orders`): a maker
+known from an earlier run costs no read, and an order whose hold an amend request
+grew is read again, so the copy never settles with a stale hold."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from trading.models import Order, OrderCommand
-from trading.services import matching, matching_run, order_amend, order_place
+from trading.services import matching_run, order_amend, order_place
+from trading.state import matcher_state
 from trading.tests.helpers import assert_ledger_ok, balances, match
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def test_a_maker_from_an_earlier_run_is_not_read_again(market):
     instrument, buyer, seller = market
     resting = _sell(seller)
     match(instrument)
-    assert resting.pk in matching._ORDERS[instrument.pk]
+    assert resting.pk in matcher_state.orders[instrument.pk]
     _buy(buyer)
     with CaptureQueriesContext(connection) as queries:
         match(instrument)
@@ -50,7 +51,7 @@ def test_a_maker_from_an_earlier_run_is_not_read_again(market):
         5,
     )
     # what the copy holds is what the database holds
-    cached = matching._ORDERS[instrument.pk][resting.pk]
+    cached = matcher_state.orders[instrument.pk][resting.pk]
     assert (cached.filled_lots, cached.open_lots, cached.hold.remaining_amount) == (
         5,
         5,
@@ -65,7 +66,7 @@ def test_a_filled_order_leaves_the_copy(market):
     match(instrument)
     _buy(buyer, quantity="0.05")
     match(instrument)
-    assert resting.pk not in matching._ORDERS[instrument.pk]
+    assert resting.pk not in matcher_state.orders[instrument.pk]
 
 
 def test_a_maker_whose_amend_waits_behind_it_in_the_batch_is_read_fresh(market):

@@ -8,6 +8,7 @@ import pytest
 
 from trading.models import OrderCommand
 from trading.services import order_place
+from trading.state import matcher_state
 from trading.tests.conftest import BTC
 from trading.tests.helpers import match
 
@@ -140,7 +141,7 @@ def test_an_idle_worker_and_a_zero_linger_never_wait(btc_usd, settings):
         assert matching.matching_linger() == 0.0
         settings.TRADING_MATCH_LINGER_MS = 50
         with mock.patch.object(
-            matching.time, "monotonic", return_value=matching._last_run_ended + 0.06
+            matching.time, "monotonic", return_value=matcher_state.last_run_ended + 0.06
         ):
             assert matching.matching_linger() == 0.0
     sleep.assert_not_called()

@@ -192,7 +192,6 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ],
             "deposits": [(d, money(d)) for d in review.deposits],
             "other_withdrawals": [(w, money(w)) for w in review.other_withdrawals],
-            "fills": _recent_fills(withdrawal.user),
             "blockers": blockers,
             "can_decide": can_decide,
             "can_approve": can_decide
@@ -293,24 +292,3 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
             "Payout failed: the funds are back in the user's balance.",
         )
-
-
-def _recent_fills(user) -> list[tuple]:
-    """The user's last ten fills, formatted. Trading is read here, at the edge,
-    so the wallet's models and services never import it."""
-    from trading.selectors import fill_list
-    from trading.units import lots_to_quantity, quote_str, ticks_to_price
-
-    rows = []
-    for fill in fill_list(user=user).order_by("-created_at", "-id")[:10]:
-        instrument = fill.instrument
-        rows.append(
-            (
-                fill,
-                instrument.symbol,
-                ticks_to_price(instrument, fill.price_ticks),
-                lots_to_quantity(instrument, fill.quantity_lots),
-                quote_str(instrument, fill.quote_amount),
-            )
-        )
-    return rows

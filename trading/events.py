@@ -1,0 +1,32 @@
+"""Domain events trading records (config/events.py); it never imports the apps
+that react to them (marketdata's streams, candles and tickers subscribe in
+config/subscribers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from trading.engine import LevelChanged, OrderBook
+from trading.engine import Trade as TradeEvent
+from trading.models import Fill, Instrument, Order, Trade
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingRunApplied:
+    """A matching run applied commands to an instrument's book and wrote their
+    outcome. Recorded in the run's transaction, under the instrument lock, once
+    its rows are written (trades and fills carry their ids).
+
+    One event per run, not one per order or trade: a run changes up to hundreds
+    of orders and its subscribers write in bulk (a few statements per run, the
+    matcher's hot path). Each change is still named: an order's `status` says
+    whether it was accepted (open), amended (still open, new price or quantity),
+    partially filled, filled, cancelled, expired or rejected."""
+
+    instrument: Instrument  # base and quote loaded; last_price_ticks current
+    book: OrderBook  # as the run left it (depth, sequence)
+    book_changes: Sequence[TradeEvent | LevelChanged]  # the engine's, in order
+    trades: Sequence[Trade]
+    fills: Sequence[Fill]  # each with its trade
+    orders: Sequence[Order]  # every order the run changed, as it now is
