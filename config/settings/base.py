@@ -503,6 +503,8 @@ PRIVACY_EXPORTS_PER_HOUR = env.int("PRIVACY_EXPORTS_PER_HOUR", 3)
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
+# for the file-based backend only (the browser tests read their links there)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 if env("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="no-reply@exchange.local")

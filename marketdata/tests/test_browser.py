@@ -91,6 +91,26 @@ def _request(base: str, method: str, path: str, body=None, token=None):
         return error.code, json.loads(error.read() or b"null")
 
 
+class LiveServer(str):
+    """The server's base URL (a str, so `server + "/path"` works), and where its
+    emails land, one file each."""
+
+    mail_dir: Path
+
+    def __new__(cls, base: str, *, mail_dir: Path) -> LiveServer:
+        server = super().__new__(cls, base)
+        server.mail_dir = mail_dir
+        return server
+
+    def last_link(self, marker: str) -> str:
+        """The last link containing `marker` in the newest email."""
+        import re
+
+        newest = max(self.mail_dir.iterdir(), key=lambda path: path.stat().st_mtime)
+        links = re.findall(r"https?://\S+", newest.read_text())
+        return [link for link in links if marker in link][-1]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if REQUIRED:
@@ -109,6 +129,9 @@ def server(tmp_path_factory):
         "DJANGO_DEBUG": "1",
         "KYC_STORAGE_ROOT": str(directory / "kyc"),
         "THROTTLE_ORDERS": "1000/s",
+        # each email a file, for a test to follow a link (LiveServer.mail_dir)
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(directory / "mail"),
     }
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "seed_demo")
@@ -146,7 +169,7 @@ def server(tmp_path_factory):
                         + (directory / "server.log").read_text()[-4000:]
                     ) from None
                 time.sleep(0.3)
-        yield base
+        yield LiveServer(base, mail_dir=directory / "mail")
     finally:
         process.terminate()
         try:

@@ -1,5 +1,6 @@
-"""A person's whole journey in Chromium: sign up accepting the terms, download
-their data, close the account, and find the door shut behind them."""
+"""A person's whole journey in Chromium: sign up accepting the terms, verify the
+email address from the link, download their data, close the account, and find
+the door shut behind them."""
 
 from __future__ import annotations
 
@@ -38,7 +39,11 @@ def test_sign_up_download_your_data_and_close_the_account(server):
             page.check("input[name=accept_terms]")
             page.click("button[type=submit]")
             page.wait_for_url(server + "/signup/sent/")
-            # log in (an unverified address may sign in; it may not trade yet)
+            # follow the link in the email, and confirm
+            page.goto(server.last_link("/verify-email/"))
+            page.get_by_role("button", name="Confirm my email address").click()
+            expect(page.get_by_test_id("email-verified")).to_contain_text(EMAIL)
+            # log in
             page.goto(server + "/login/")
             page.fill("input[name=email]", EMAIL)
             page.fill("input[name=password]", PASSWORD)
