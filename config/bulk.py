@@ -69,7 +69,7 @@ def _column(
             and not field.auto_now
             and not field.auto_now_add
         )
-        read: Callable[[models.Model], object]
+        read: Callable[..., object]  # (obj) -> value; the lambda binds its field too
         if adding and own_pre_save:
             read = lambda obj, field=field: field.pre_save(obj, True)  # noqa: E731
         else:
