@@ -207,7 +207,7 @@ def start_web(args) -> list[tuple[subprocess.Popen, str]]:
     return servers
 
 
-def measure_backlog(args, symbols: list[str]) -> subprocess.Popen:
+def measure_backlog(args, symbols: list[str]) -> list[subprocess.Popen]:
     """The matcher's own capacity: `--backlog` orders queued through the placement
     service while no worker runs (their messages wait in the broker), then a worker
     starts and the time until every command is applied is the settlement rate.
@@ -732,7 +732,7 @@ def main() -> None:
         f"phase, {len(data['symbols'])} instruments, {args.users} users, "
         f"{os.cpu_count()} cores"
     )
-    roles = {"web": web, "worker": workers}
+    roles: dict[str, list[subprocess.Popen]] = {"web": web, "worker": workers}
     try:
         cpu = _cpu_by_role(roles)
         trivial = asyncio.run(

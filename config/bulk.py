@@ -15,11 +15,11 @@ which cost 30 us a row for rows carrying JSON (1.5 us in binary).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from operator import attrgetter
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import signals
@@ -69,6 +69,7 @@ def _column(
             and not field.auto_now
             and not field.auto_now_add
         )
+        read: Callable[..., object]  # (obj) -> value; the lambda binds its field too
         if adding and own_pre_save:
             read = lambda obj, field=field: field.pre_save(obj, True)  # noqa: E731
         else:
@@ -131,20 +132,23 @@ def bulk_update_rows(
     db = connections[DEFAULT_DB_ALIAS]
     meta = model._meta
     pk = meta.pk
-    columns = [meta.get_field(name) for name in fields]
+    # named fields of an UPDATE are the model's own columns, not reverse relations
+    columns = [cast(models.Field, meta.get_field(name)) for name in fields]
     arrays = [_array(field, rows, db, False) for field in (pk, *columns)]
     quote = db.ops.quote_name
+    # Field.column is `str | None` in django-stubs: None only for fields that are
+    # not columns; every field here (and below) is concrete, so its column is set.
     names = ["pk_", *(f"c{index}" for index in range(len(columns)))]
     unnest = ", ".join(f"%b::{_array_type(field)}[]" for field in (pk, *columns))
     assignments = ", ".join(
-        f"{quote(column.column)} = v.{name}"
+        f"{quote(cast(str, column.column))} = v.{name}"
         for column, name in zip(columns, names[1:], strict=True)
     )
     sql = (
         # identifiers from the model's meta, values bound: nothing user-supplied
         f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608
         f"FROM unnest({unnest}) AS v({', '.join(names)}) "
-        f"WHERE t.{quote(pk.column)} = v.pk_"
+        f"WHERE t.{quote(cast(str, pk.column))} = v.pk_"
     )
     with _array_cursor(db) as cursor:
         cursor.execute(sql, arrays)
@@ -158,7 +162,7 @@ def bulk_add(
     if not deltas:
         return
     meta = model._meta
-    field = meta.get_field(field_name)
+    field = cast(models.Field, meta.get_field(field_name))  # a column
     if connection.vendor != "postgresql":
         whens = [
             models.When(pk=pk, then=models.Value(delta)) for pk, delta in deltas.items()
@@ -171,11 +175,11 @@ def bulk_add(
         )
         return
     quote = connection.ops.quote_name
-    column = quote(field.column)
+    column = quote(cast(str, field.column))
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {column} = t.{column} + v.delta "  # noqa: S608
         f"FROM unnest(%b::bigint[], %b::bigint[]) AS v(pk_, delta) "
-        f"WHERE t.{quote(meta.pk.column)} = v.pk_"
+        f"WHERE t.{quote(cast(str, meta.pk.column))} = v.pk_"
     )
     with _array_cursor(connection) as cursor:
         cursor.execute(
@@ -202,12 +206,13 @@ def _insert_statement(
         fields = [
             field for field in meta.concrete_fields if with_pk or field is not meta.pk
         ]
-        columns = ", ".join(quote(field.column) for field in fields)
+        columns = ", ".join(quote(cast(str, field.column)) for field in fields)
+        pk_column = quote(cast(str, meta.pk.column))
         row = f"({', '.join(['%s'] * len(fields))})"
         sql = (
             # identifiers from the model's meta, values bound: nothing user-supplied
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-            f"VALUES {', '.join([row] * rows)} RETURNING {quote(meta.pk.column)}"
+            f"VALUES {', '.join([row] * rows)} RETURNING {pk_column}"
         )
         cached = _insert_statements[(model, rows, with_pk)] = (sql, fields)
     return cached
@@ -276,12 +281,13 @@ def _unnest_statement(
         fields = [
             field for field in meta.concrete_fields if with_pk or field is not meta.pk
         ]
-        columns = ", ".join(quote(field.column) for field in fields)
+        columns = ", ".join(quote(cast(str, field.column)) for field in fields)
+        pk_column = quote(cast(str, meta.pk.column))
         arrays = ", ".join(f"%b::{_array_type(field)}[]" for field in fields)
         sql = (
             # identifiers from the model's meta, values bound: nothing user-supplied
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT * FROM unnest({arrays}) RETURNING {quote(meta.pk.column)}"
+            f"SELECT * FROM unnest({arrays}) RETURNING {pk_column}"
         )
         cached = _unnest_statements[(model, with_pk)] = (sql, fields)
     return cached
@@ -314,7 +320,9 @@ def insert_rows_together(*groups: Sequence[models.Model]) -> None:
         for group in groups:
             insert_rows(group)
         return
-    parts, selects, params = [], [], []
+    parts: list[str] = []
+    selects: list[str] = []
+    params: list[object] = []
     for index, group in enumerate(groups):
         with_pk = group[0].pk is not None
         if any((obj.pk is not None) != with_pk for obj in group):
@@ -323,7 +331,7 @@ def insert_rows_together(*groups: Sequence[models.Model]) -> None:
         parts.append(f"r{index} AS ({sql})")
         # RETURNING gives the rows in the order the arrays list them, and the
         # aggregate keeps the order it reads them in
-        pk = db.ops.quote_name(type(group[0])._meta.pk.column)
+        pk = db.ops.quote_name(cast(str, type(group[0])._meta.pk.column))
         selects.append(f"(SELECT array_agg({pk}) FROM r{index})")  # noqa: S608
         params.extend(_array(field, group, db, True) for field in fields)
     with _array_cursor(db) as cursor:
@@ -424,7 +432,7 @@ def _select_by_pk(
     has row locks (SQLite locks the whole database instead). `fetch=False`: the
     statement runs (and locks) but nothing is read back."""
     quote = connection.ops.quote_name
-    pk = f"t.{quote(model._meta.pk.column)}"
+    pk = f"t.{quote(cast(str, model._meta.pk.column))}"
     where, params = column_in(pk, pks)
     sql = (
         # names from the model's meta, values bound
@@ -444,7 +452,7 @@ def rows_lock(model: type[models.Model], pks: Sequence, *, no_key: bool = True) 
     KEY UPDATE` (or `FOR UPDATE`) on PostgreSQL. Elsewhere a no-op, as the ORM's
     `select_for_update` is (SQLite locks the whole database)."""
     if pks and connection.features.has_select_for_update:
-        pk = f"t.{connection.ops.quote_name(model._meta.pk.column)}"
+        pk = f"t.{connection.ops.quote_name(cast(str, model._meta.pk.column))}"
         # nothing read back: inside pipelined() no round trip of its own
         lock = "NO KEY UPDATE" if no_key else "UPDATE"
         _select_by_pk(model, pk, pks, lock, fetch=False)
@@ -468,7 +476,9 @@ def model_columns(model: type[models.Model], alias: str) -> str:
     """The SELECT list of `model`'s columns under the table alias `alias`, in the
     order `instance_from_row` reads them."""
     quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+    return ", ".join(
+        f"{alias}.{quote(cast(str, f.column))}" for f in model._meta.concrete_fields
+    )
 
 
 def instance_from_row(model: type[_M], values: Sequence) -> _M:
@@ -534,8 +544,11 @@ def new_instance(model: type[_M], **values) -> _M:
             (
                 field.name,
                 field.attname,
-                field.target_field.attname if field.many_to_one else None,
-                field._get_default,
+                # a concrete many-to-one field is a ForeignKey
+                cast(models.ForeignKey, field).target_field.attname
+                if field.many_to_one
+                else None,
+                field._get_default,  # type: ignore[attr-defined]  # Django's private cached_property, not in django-stubs
             )
             for field in concrete
         )

@@ -17,9 +17,11 @@ import struct
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import orjson
 from psycopg import adapt, pq
+from psycopg.abc import Buffer
 from psycopg.adapt import PyFormat
 from psycopg.types.json import Jsonb
 
@@ -62,7 +64,7 @@ class _PackedArrayTextDumper(adapt.Dumper):
 
     format = pq.Format.TEXT
 
-    def dump(self, obj: PackedArray) -> bytes:
+    def dump(self, obj: PackedArray) -> Buffer | None:  # as the dumper it calls
         values = list(obj.values)
         if obj.oid == _JSONB_ARRAY:
             values = [None if value is None else Jsonb(value) for value in values]
@@ -82,6 +84,9 @@ def ready(connection) -> None:
         _registered.add(connection)
 
 
+_T = TypeVar("_T")
+
+
 def _fixed(code: str, size: int) -> Callable[[Sequence], bytes]:
     """Integers or booleans of `size` bytes: one struct.pack for the column."""
 
@@ -94,24 +99,24 @@ def _fixed(code: str, size: int) -> Callable[[Sequence], bytes]:
 
 
 def _variable(
-    encode: Callable[[object], bytes], *, repeats: bool = True
-) -> Callable[[Sequence], bytes]:
+    encode: Callable[[_T], bytes], *, repeats: bool = True
+) -> Callable[[Sequence[_T]], bytes]:
     """Values of their own length. `repeats`: the values are hashable and a
     column often repeats them (a run's one timestamp, a status), so each
     distinct one is encoded once."""
 
-    def chunk(value) -> bytes:
+    def chunk(value: _T) -> bytes:
         data = encode(value)
         return _LENGTH.pack(len(data)) + data
 
     if not repeats:
 
-        def pack(values: Sequence) -> bytes:
+        def pack(values: Sequence[_T]) -> bytes:
             return b"".join([chunk(value) for value in values])
 
         return pack
 
-    def pack_repeating(values: Sequence) -> bytes:
+    def pack_repeating(values: Sequence[_T]) -> bytes:
         chunks: dict = {}
         parts = []
         for value in values:

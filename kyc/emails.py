@@ -21,7 +21,7 @@ from kyc.models import (
 
 logger = logging.getLogger(__name__)
 
-_SUBJECTS = {
+_SUBJECTS: dict[str, str] = {
     KycStatus.APPROVED: "Your identity is verified",
     KycStatus.REJECTED: "Your identity verification was rejected",
     KycStatus.RESUBMISSION_REQUESTED: "Please send some KYC documents again",

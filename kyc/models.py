@@ -179,7 +179,9 @@ class KycCase(models.Model):
     legal_name = models.CharField(max_length=150)
     country = models.CharField(max_length=2, choices=COUNTRIES)
     profile_snapshot = models.JSONField(default=dict)
-    documents = models.ManyToManyField("KycDocument", related_name="cases", blank=True)
+    documents: models.ManyToManyField[KycDocument, models.Model] = (
+        models.ManyToManyField("KycDocument", related_name="cases", blank=True)
+    )
     submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

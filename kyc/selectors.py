@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, Prefetch, QuerySet
 
 from accounts.models import User
@@ -79,7 +80,7 @@ def kyc_user_is_reviewer(*, user: User) -> bool:
 
 
 def kyc_document_for_viewer(
-    *, user: User, document_id: int, second_factor: bool
+    *, user: User | AnonymousUser, document_id: int, second_factor: bool
 ) -> KycDocument:
     """The document if `user` owns it, or reviews KYC, proved a second factor and
     the document was submitted; otherwise 404, so nobody learns that someone else's
@@ -87,7 +88,7 @@ def kyc_document_for_viewer(
     document = (
         KycDocument.objects.select_related("profile").filter(pk=document_id).first()
     )
-    if document is not None and getattr(user, "is_authenticated", False):
+    if document is not None and user.is_authenticated:
         if document.profile.user_id == user.pk and user.is_active:
             return document
         # Reviewers see what was submitted for review, never a user's drafts.
@@ -187,9 +188,11 @@ def kyc_overview(*, user: User) -> dict:
     profile = kyc_profile_get(user=user)
     status = profile.status if profile else KycStatus.NOT_SUBMITTED
     needs = kyc_requirements(profile=profile)
-    documents = list(kyc_user_documents(profile=profile)) if profile else []
-    for doc in documents:
-        doc.profile = profile  # no query per document
+    documents: list[KycDocument] = []
+    if profile is not None:
+        documents = list(kyc_user_documents(profile=profile))
+        for doc in documents:
+            doc.profile = profile  # no query per document
     can_edit = status in EDITABLE_STATUSES
     return {
         "status": status,

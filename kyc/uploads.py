@@ -35,6 +35,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import cast
 
 import pypdfium2 as pdfium
 from django.conf import settings
@@ -208,7 +209,8 @@ def _reencode_image(data: bytes, content_type: str) -> CleanFile:
         # A fresh image carries no text chunks, EXIF or ICC profile.
         fresh = Image.new(upright.mode, upright.size)
         if upright.mode == "P":
-            fresh.putpalette(upright.getpalette())
+            # an image in mode P always has a palette (Pillow types it Optional)
+            fresh.putpalette(cast(list[int], upright.getpalette()))
         fresh.paste(upright)
         fresh.save(out, format="PNG", optimize=True)
         extension = "png"

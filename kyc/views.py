@@ -3,12 +3,16 @@ view (used by the page and by the admin's inline previews)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.http import AuthenticatedHttpRequest
+from accounts.models import User
 from accounts.services import RequestMeta
 from config.errors import ApplicationError, NotFound, http_status
 from kyc import services
@@ -47,7 +51,7 @@ def _profile_initial(profile) -> dict:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def kyc_page(request: HttpRequest) -> HttpResponse:
+def kyc_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     meta = RequestMeta.from_request(request)
     action = request.POST.get("action")
@@ -112,7 +116,7 @@ def kyc_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def kyc_document_file(request: HttpRequest, document_id: int) -> HttpResponse:
+def kyc_document_file(request: HttpRequest, document_id: int) -> FileResponse:
     """Owner, or a reviewer whose session passed the second factor; else 404.
     `?page=N`: page N of a PDF as the image rendered at upload."""
     user = request.user
@@ -127,7 +131,9 @@ def kyc_document_file(request: HttpRequest, document_id: int) -> HttpResponse:
     response = document_response(document, request.GET.get("page"))
     if response is None:
         raise Http404("No such page.")
+    # the selector returned the document: the viewer has signed in
+    viewer = cast(User, user)
     services.kyc_document_view_record(
-        document=document, viewer=user, meta=RequestMeta.from_request(request)
+        document=document, viewer=viewer, meta=RequestMeta.from_request(request)
     )
     return response

@@ -158,7 +158,7 @@ def _upsert_in_sql(
     )
     keys = list(aggs)
     values = list(aggs.values())
-    params = [
+    params: list[int | list] = [  # the instrument's id, then a list per column
         instrument.pk,
         [interval for interval, _ in keys],
         [open_time for _, open_time in keys],

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import random
+from typing import cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -21,7 +22,7 @@ from django.utils import timezone
 from accounts.services.sessions import SIGN_IN_SESSION_KEY
 from marketdata import messages
 from marketdata.auth import ticket_authenticate
-from marketdata.hub import Frame, batch_text, hub_join, hub_leave
+from marketdata.hub import Frame, MarketHub, batch_text, hub_join, hub_leave
 from marketdata.publish import market_layer_alias, user_group
 from marketdata.selectors import user_event_list
 from trading.models import Instrument
@@ -118,7 +119,7 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         data, error = self.parse(text_data, bytes_data)
         if error:
             self.control.append(error)
-        elif data["op"] == "snapshot":
+        elif cast(dict, data)["op"] == "snapshot":  # no error: parsed
             self.want_snapshot = True
         else:
             self.control.append('{"type":"pong"}')
@@ -172,7 +173,9 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
                 if self.want_snapshot:
                     self.want_snapshot = False
                     sent_before = self.seq
-                    snapshot, after = await self.hub.snapshot()
+                    # joined before this task started, left after it ends
+                    hub = cast(MarketHub, self.hub)
+                    snapshot, after = await hub.snapshot()
                     await self._send_text(snapshot.text)
                     self.seq = snapshot.seq
                     self.outbox = after  # everything the hub has seen since
@@ -303,14 +306,16 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         data, error = self.parse(text_data, bytes_data)
         if error:
             await self.send(error)
-        elif data["op"] == "ping":
+            return
+        message = cast(dict, data)  # no error: parsed
+        if message["op"] == "ping":
             await self.send('{"type":"pong"}')
-        elif "token" in data:
+        elif "token" in message:
             await self.send(
                 _error("token_not_accepted", "token: send a ticket instead.")
             )
         else:
-            await self._auth_ticket(data.get("ticket"))
+            await self._auth_ticket(message.get("ticket"))
 
     async def user_events(self, event) -> None:
         for event_id, text in event["events"]:

@@ -29,6 +29,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -215,7 +216,8 @@ async def hub_join(symbol: str, subscriber, layer) -> MarketHub:
         hub = hubs[symbol] = MarketHub(symbol, layer)
         hub.started = asyncio.ensure_future(hub.start())
     try:
-        await asyncio.shield(hub.started)
+        # started when the hub was made (above, or by the join that made it)
+        await asyncio.shield(cast(asyncio.Future, hub.started))
     except Exception:
         if hubs.get(symbol) is hub:
             del hubs[symbol]

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import cast
 
 from marketdata.feeds import FeedAdapter, ReferencePrice
 
@@ -263,7 +264,7 @@ class MarketMaker:
             commands__processed_at__isnull=True,
         )
         return [
-            LiveQuote(o.pk, o.side, o.price_ticks, o.open_lots)
+            LiveQuote(o.pk, o.side, cast(int, o.price_ticks), o.open_lots)  # limits
             for o in orders.order_by("pk")
         ]
 
@@ -366,7 +367,7 @@ class MarketMaker:
             client_id = f"{prefix}{side}{quote.price_ticks}:"
             client_id += str(self._next_id(prefix, self.maker))
             try:
-                order, _ = order_place(
+                placed, _ = order_place(
                     user=self.maker,
                     symbol=symbol,
                     side=quote.side,
@@ -376,7 +377,7 @@ class MarketMaker:
                     quantity=lots_to_quantity(instrument, quote.lots),
                     client_order_id=client_id,
                 )
-                result.placed.append(order.pk)
+                result.placed.append(placed.pk)
             except ApplicationError as error:
                 result.skipped.append(f"{client_id}: {error.message}")
         return result

@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+from typing import cast
 
 from asgiref.sync import async_to_sync
 from channels.layers import (
@@ -114,7 +115,8 @@ class _Publisher:
                 return
             self.pending += 1
             self.idle.clear()
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
+        queue = cast(asyncio.Queue, self.queue)  # made by _main before __init__ returns
+        self.loop.call_soon_threadsafe(queue.put_nowait, (group, message))
 
 
 def coalesce(items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:

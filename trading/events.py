@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trading.engine import LevelChanged, OrderBook
+from trading.engine import Book, LevelChanged
 from trading.engine import Trade as TradeEvent
 from trading.models import Fill, Instrument, Order, Trade
 
@@ -25,7 +25,7 @@ class MatchingRunApplied:
     partially filled, filled, cancelled, expired or rejected."""
 
     instrument: Instrument  # base and quote loaded; last_price_ticks current
-    book: OrderBook  # as the run left it (depth, sequence)
+    book: Book  # as the run left it (depth, sequence)
     book_changes: Sequence[TradeEvent | LevelChanged]  # the engine's, in order
     trades: Sequence[Trade]
     fills: Sequence[Fill]  # each with its trade

@@ -5,6 +5,8 @@ also holds the most its fees can come to (trading/fees.py)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from trading.fees import BPS, QUOTE, buy_fee_room, max_fee_bps
 from trading.models import Instrument, Order
 
@@ -62,7 +64,9 @@ def hold_need(order: Order, instrument: Instrument) -> int | None:
     lots = order.quantity_lots if is_waiting_stop(order) else order.open_lots
     if order.side == Order.Side.BUY and order.type in MARKET_TYPES:
         return None
-    return hold_for(order, instrument, price_ticks=order.price_ticks, lots=lots or 0)
+    # a buy here is a limit order, priced; a sell's price is not read
+    price_ticks = cast(int, order.price_ticks)
+    return hold_for(order, instrument, price_ticks=price_ticks, lots=lots or 0)
 
 
 def market_buy_limit(

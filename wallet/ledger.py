@@ -641,7 +641,7 @@ class HoldRequest:
     amount: int | None
     reference_kind: str
     reference_id: str = ""
-    metadata: dict = field(default_factory=dict)
+    metadata: dict | None = field(default_factory=dict)  # None: as {} (`add`)
     minimum: int = 1
 
 

@@ -246,6 +246,9 @@ def _delete_files(names: list[str]) -> None:
 
 
 def _profile_snapshot(profile: KycProfile) -> dict:
+    # only a complete profile is snapshot (kyc_submit checked its requirements; a
+    # re-check starts from an approved one)
+    assert profile.date_of_birth is not None
     return {
         "legal_name": profile.legal_name,
         "date_of_birth": profile.date_of_birth.isoformat(),
@@ -282,6 +285,7 @@ def kyc_submit(
             details={"documents": needs.documents, "resend": needs.resend},
         )
     today = today or _today()
+    assert profile.date_of_birth is not None  # a required field, checked above
     if age_on(profile.date_of_birth, today) < settings.KYC_MIN_AGE_YEARS:
         raise ApplicationError(
             Code.UNDERAGE,

@@ -11,7 +11,7 @@ from kyc.models import (
 
 register = template.Library()
 
-_BADGES = {
+_BADGES: dict[str, str] = {
     KycStatus.APPROVED: "ok",
     KycStatus.REJECTED: "bad",
     KycStatus.RESUBMISSION_REQUESTED: "bad",

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import TOKEN_VERSION_CLAIM
+from accounts.models import User
 from config.asgi import application
 from marketdata.tests.helpers import BookClient, make_market, place
 from trading.services import order_cancel
@@ -251,7 +252,7 @@ async def test_streamed_book_equals_rest_depth_after_random_flow(market):
     await follow(comm, client, until_seq=2)
 
     def flow() -> None:
-        open_orders = []
+        open_orders: list[tuple[User, int]] = []  # (owner, order id)
         for _ in range(60):
             user, side = rng.choice([(buyer, "buy"), (seller, "sell")])
             if open_orders and rng.random() < 0.2:
@@ -286,7 +287,7 @@ async def connect_user(query: str = "", headers=None) -> WebsocketCommunicator:
 
 
 async def receive_events(comm, count: int) -> list[dict]:
-    events = []
+    events: list[dict] = []
     while len(events) < count:
         message = await receive(comm)
         if "event_id" in message:

@@ -22,6 +22,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -397,13 +398,13 @@ def book_rebuild(instrument: Instrument) -> Book:
     for order in open_orders:
         if is_waiting_stop(order):
             stops.append(_place(order))
-        else:
+        else:  # resting: a limit order (or a triggered stop limit), priced
             resting.append(
                 RestingOrder(
                     order_id=order.pk,
                     owner=order.user_id,
                     side=Side(order.side),
-                    price=order.price_ticks,
+                    price=cast(int, order.price_ticks),
                     quantity=order.open_lots,
                     filled=order.filled_lots,
                     stp=STP(order.stp),
@@ -726,6 +727,7 @@ class _Batch:
             self._account(seller, quote, available), notional - seller_fee
         )
         quote_fees = self._account(None, quote, Account.Kind.FEES)
+        postings: tuple[Posting, ...]
         if buyer.fee_policy == fees.QUOTE:
             # the buyer pays notional + fee in quote and gets every unit bought
             buyer_fee_asset, buyer_paid = quote, notional + buyer_fee
@@ -747,9 +749,9 @@ class _Batch:
                 kind=Journal.Kind.TRADE,
                 reference=f"trade:{instrument.pk}:{event.seq}",
                 postings=postings,
-                hold_legs=(
-                    HoldLeg(buyer.hold, post=buyer_paid),
-                    HoldLeg(seller.hold, post=quantity),
+                hold_legs=(  # every order in the book was placed with its hold
+                    HoldLeg(cast(Hold, buyer.hold), post=buyer_paid),
+                    HoldLeg(cast(Hold, seller.hold), post=quantity),
                 ),
                 metadata={
                     "symbol": instrument.symbol,
@@ -850,7 +852,9 @@ class _Batch:
                 JournalSpec(
                     kind=Journal.Kind.RELEASE,
                     reference=f"order:{order.pk}:release:{command.pk}",
-                    hold_legs=(HoldLeg(order.hold, release=remaining - need),),
+                    hold_legs=(
+                        HoldLeg(cast(Hold, order.hold), release=remaining - need),
+                    ),
                     metadata={"order": order.pk, "symbol": self.instrument.symbol},
                 )
             )

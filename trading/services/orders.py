@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -194,13 +195,14 @@ def _hold_terms(
     the whole available balance (a market buy without quote_quantity spends at
     most what the user holds)."""
     asset = _hold_asset(instrument, request)
+    # `_parse` guarantees a quantity for every sell and every limit order (a
+    # quote_quantity is only for market buys) and a price for every limit order.
+    lots = cast(int, request.quantity_lots)
     if request.side == Order.Side.SELL:
-        return asset, request.quantity_lots * instrument.lot_size
+        return asset, lots * instrument.lot_size
     if request.type in MARKET_TYPES:
         return asset, request.quote_quantity
-    notional = (
-        request.price_ticks * request.quantity_lots * instrument.notional_per_tick_lot
-    )
+    notional = cast(int, request.price_ticks) * lots * instrument.notional_per_tick_lot
     return asset, buy_hold(
         notional=notional, fee_policy=instrument.fee_policy, max_bps=max(fees)
     )
@@ -436,7 +438,8 @@ def order_place(
     (result,) = _place(user, [item])
     if result.error is not None:
         raise result.error
-    return result.order, result.created
+    # A result without an error has its order (PlaceResult's contract).
+    return cast(Order, result.order), result.created
 
 
 def order_place_batch(*, user: User, orders: list[dict]) -> list[PlaceResult]:
@@ -527,10 +530,11 @@ def _place_locked(
     open_count, used = queries.open_orders_and_client_ids(
         user=user, client_ids=client_ids
     )
-    assets = {
-        _hold_asset(item.instrument, item.request)
+    assets = {  # an item with a request has its instrument (`_judge_shape`)
+        _hold_asset(cast(Instrument, item.instrument), item.request)
         for item in named
-        if item.request and item.instrument.status == Instrument.Status.TRADING
+        if item.request
+        and cast(Instrument, item.instrument).status == Instrument.Status.TRADING
     }
     holds = holds_lock_new(user=user, assets=sorted(assets, key=lambda a: a.pk))
     order_ids = iter(state.order_ids)
@@ -541,10 +545,16 @@ def _place_locked(
         if item.error is not None:
             results.append(PlaceResult(error=item.error))
             continue
-        instrument, request = item.instrument, item.request
+        # An item without an error was judged: `_judge_shape` set both.
+        instrument = cast(Instrument, item.instrument)
+        request = cast(OrderRequest, item.request)
         client_order_id = item.client_order_id
-        earlier = taken.get(client_order_id) or used.get(client_order_id)
-        if client_order_id and earlier is not None:
+        earlier = (
+            taken.get(client_order_id) or used.get(client_order_id)
+            if client_order_id
+            else None
+        )
+        if earlier is not None:
             try:
                 order = _existing_for_client_id(earlier, item.fingerprint)
             except ApplicationError as exc:
@@ -725,10 +735,10 @@ def order_cancel_all(*, user: User, symbol: str | None = None) -> list[int]:
     )
     if symbol:
         orders = orders.filter(instrument=instrument_get(symbol=symbol))
-    orders = list(orders.order_by("pk"))
+    locked = list(orders.order_by("pk"))
     pending = set(
         OrderCommand.objects.filter(
-            order__in=orders, kind=OrderCommand.Kind.CANCEL, processed_at__isnull=True
+            order__in=locked, kind=OrderCommand.Kind.CANCEL, processed_at__isnull=True
         ).values_list("order_id", flat=True)
     )
     commands = [
@@ -737,13 +747,13 @@ def order_cancel_all(*, user: User, symbol: str | None = None) -> list[int]:
             order=order,
             kind=OrderCommand.Kind.CANCEL,
         )
-        for order in orders
+        for order in locked
         if order.pk not in pending
     ]
     OrderCommand.objects.bulk_create(commands)
-    for instrument_id in sorted({order.instrument_id for order in orders}):
+    for instrument_id in sorted({order.instrument_id for order in locked}):
         matching_schedule(instrument_id=instrument_id)
-    return [order.pk for order in orders]
+    return [order.pk for order in locked]
 
 
 @transaction.atomic
@@ -794,7 +804,9 @@ def order_amend(
     # applied; the hold must cover that. The command keeps the new TOTAL (not the
     # remaining): fills may land before the matcher applies it, and it subtracts
     # the fills it sees then.
-    price_after, total_after = order.price_ticks, order.quantity_lots
+    # A resting limit order (checked above) has a price, a quantity and a hold.
+    price_after = cast(int, order.price_ticks)
+    total_after = cast(int, order.quantity_lots)
     queued = order.commands.filter(
         kind=OrderCommand.Kind.AMEND, processed_at__isnull=True
     ).order_by("pk")
@@ -805,12 +817,12 @@ def order_amend(
     total_after = new_total or total_after
     remaining_after = max(total_after - order.filled_lots, 0)
     need = hold_for(order, instrument, price_ticks=price_after, lots=remaining_after)
-    hold = Hold.objects.select_for_update().get(pk=order.hold_id)
+    hold = Hold.objects.select_for_update().get(pk=cast(int, order.hold_id))
     hold_added = 0
     if need > hold.remaining_amount:
         extra = need - hold.remaining_amount
         hold_adjust(
-            hold=order.hold,
+            hold=cast(Hold, order.hold),
             delta=extra,
             reference=f"order:{order.pk}:amend:{order.commands.count()}",
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import pytest
 from django.db import connection
@@ -484,7 +485,7 @@ class Stream:
                 return dict(body)  # the same body: a replay
             return body | {"quantity": f"{rng.randint(1, 9) / 100:.2f}"}
         side = rng.choice(("buy", "sell"))
-        body: dict = {"side": side}
+        body = {"side": side}
         roll = rng.random()
         if roll < 0.22:
             body["type"] = "market"
@@ -587,7 +588,8 @@ def test_a_batch_trades_as_the_same_orders_placed_one_by_one(btc_usd, make_trade
         return {
             index[o.pk]: (o.status, o.reason, o.filled_lots, o.open_lots,
                           o.filled_quote, o.fees_paid, o.quote_limit,
-                          o.hold.amount, o.hold.remaining_amount)
+                          cast(Hold, o.hold).amount,
+                          cast(Hold, o.hold).remaining_amount)
             for o in Order.objects.filter(instrument=instrument).select_related("hold")
         }  # fmt: skip
 

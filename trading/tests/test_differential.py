@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 import pytest
 
@@ -27,6 +28,7 @@ from trading.engine import (
     Accepted,
     Amend,
     Cancel,
+    Event,
     OrderBook,
     OrderDone,
     Place,
@@ -74,7 +76,7 @@ class Run:
         self.capture = capture
         self.batch = batch
         self.engine = OrderBook("BTC-USD")
-        self.engine_events = []
+        self.engine_events: list[Event] = []
         self.queue: list = []  # engine commands not yet applied (batched mode)
         self.amend_rows: list = []  # (engine index, order id) to check results
         self.accepted = 0
@@ -99,8 +101,11 @@ class Run:
             order_id = rng.choice(mine)[0]
             return who, "delete", f"/api/v1/orders/{order_id}", None
         if roll < 0.26 and mine:
-            order_id, price, quantity, filled = rng.choice(mine)
-            body = {}
+            # limit orders: priced and sized
+            order_id, price, quantity, filled = cast(
+                tuple[int, int, int, int], rng.choice(mine)
+            )
+            body: dict = {}
             shape = rng.random()
             if shape < 0.4 and quantity - filled > 1:
                 body["quantity"] = self.qty(
@@ -162,7 +167,9 @@ class Run:
         self.accepted += 1
         payload = response.json()
         order_id = payload["id"]
+        command: Place | Cancel | AmendRequest
         if method == "post":
+            assert body is not None  # a placement sends its body
             assert response.status_code == 201
             quote_limit = None
             if body.get("type") == "market" and body["side"] == "buy":
@@ -186,6 +193,7 @@ class Run:
         elif method == "delete":
             command = Cancel(order_id)
         else:
+            assert body is not None  # an amend sends its body
             command = AmendRequest(order_id, body)
             self.amend_rows.append(
                 OrderCommand.objects.filter(order_id=order_id, kind="amend")
@@ -243,7 +251,8 @@ class Run:
                 if event.resting:
                     row[0] = "open"
             elif isinstance(event, Rejected) and event.command == "place":
-                out[event.order_id] = ["rejected", str(event.reason), 0, 0]
+                order_id = cast(int, event.order_id)  # a database id, from the API
+                out[order_id] = ["rejected", str(event.reason), 0, 0]
             elif isinstance(event, TradeEvent):
                 for order_id in (event.maker_order_id, event.taker_order_id):
                     out[order_id][2] += event.quantity

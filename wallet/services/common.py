@@ -57,7 +57,7 @@ def second_factor_check(*, user: User, otp: str | None, action: str) -> str | No
     fail and roll back."""
     if not user_has_two_factor(user=user):
         return None
-    if not (otp or "").strip():
+    if otp is None or not otp.strip():
         raise Forbidden(
             Code.OTP_REQUIRED,
             f"otp: two-factor is on; confirm {action} with the current code from "

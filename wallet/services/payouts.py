@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +17,7 @@ from accounts.services import RequestMeta
 from config.domain_errors import ApplicationError, Conflict
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, hold_post, ledger_post
-from wallet.models import Account, Asset, Journal, Withdrawal
+from wallet.models import Account, Asset, Hold, Journal, Withdrawal
 from wallet.services.approvals import (
     money_approver_check,
     note_clean,
@@ -88,7 +90,7 @@ def withdrawal_mark_sent(
         },
     )
     hold_post(
-        hold=withdrawal.hold,
+        hold=cast(Hold, withdrawal.hold),  # created with the withdrawal
         amount=withdrawal.amount,
         postings=[
             Posting(

@@ -20,6 +20,7 @@ confirms each request with a code."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Sum
@@ -42,6 +43,7 @@ from wallet.ledger import (
 from wallet.models import (
     Asset,
     Beneficiary,
+    Hold,
     Withdrawal,
     WithdrawalStatusChange,
 )
@@ -96,6 +98,7 @@ def _beneficiary_check(
             details={"beneficiary": [f"Status is {beneficiary.status}."]},
         )
     if not beneficiary.is_usable():
+        assert beneficiary.usable_from is not None  # set on confirmation (a CHECK)
         until = beneficiary.usable_from.isoformat()
         raise Unprocessable(
             Code.BENEFICIARY_COOLING_OFF,
@@ -329,7 +332,8 @@ def _release(
     old = withdrawal_transition(
         withdrawal, to=new_status, actor=actor, note=reason, fields=fields
     )
-    hold_void(hold=withdrawal.hold, metadata={"withdrawal": withdrawal.pk})
+    # a withdrawal's hold is created with it, in withdrawal_request's transaction
+    hold_void(hold=cast(Hold, withdrawal.hold), metadata={"withdrawal": withdrawal.pk})
     audit_event_record(
         code=code,
         user=withdrawal.user,
