@@ -15,7 +15,7 @@ from config.openapi import error_responses
 from privacy import services
 
 
-def export_response(chunks, *, user_id: int) -> StreamingHttpResponse:
+def export_response(chunks, *, user_id: int | None) -> StreamingHttpResponse:
     day = timezone.now().date().isoformat()
     response = StreamingHttpResponse(chunks, content_type="application/json")
     response["Content-Disposition"] = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
 from django.conf import settings
@@ -78,6 +78,7 @@ def _export_chunks(user: User, *, generated_at) -> Iterator[str]:
         if isinstance(value, dict) or value is None:
             yield f", {encode(name)}: {encode(value)}"
             continue
+        assert isinstance(value, Iterable)  # a list section: rows, read lazily
         yield f", {encode(name)}: ["
         for index, row in enumerate(value):
             yield ("," if index else "") + json.dumps(row, cls=DjangoJSONEncoder)

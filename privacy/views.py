@@ -6,10 +6,11 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
@@ -34,7 +35,7 @@ class CloseForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def privacy(request: HttpRequest) -> HttpResponse:
+def privacy(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     form = CloseForm(request.POST or None)
     if not user_has_two_factor(user=user):
@@ -64,7 +65,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     try:
         chunks = services.user_data_export(
             user=request.user, meta=RequestMeta.from_request(request)
