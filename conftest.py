@@ -56,6 +56,18 @@ def _fresh_cache():
     clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layers():
+    """Each test gets new channel-layer instances. A stream a test's server closed
+    mid-receive leaves the Redis layer's receive lock held and bound to that
+    test's event loop, and the next test (another loop) would trip on it; the
+    in-memory layer would carry the groups over."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 _TRUNCATE_TRIGGERS_SQL = (
     "SELECT c.relname, t.tgname FROM pg_trigger t"
     " JOIN pg_class c ON c.oid = t.tgrelid"
