@@ -47,6 +47,7 @@ def main() -> None:
 
     import django
     from django.db import connection
+    from django.utils import timezone
 
     from accounts.models import User
     from wallet.ledger import (
@@ -69,7 +70,9 @@ def main() -> None:
     users, accounts = [], []
     for i in range(args.users):
         user, _ = User.objects.get_or_create(
-            email=f"bench{i}@bench.local", defaults={"full_name": f"Bench {i}"}
+            email=f"bench{i}@bench.local",
+            # verified: transfers below need KYC, and KYC a verified address
+            defaults={"full_name": f"Bench {i}", "email_verified_at": timezone.now()},
         )
         users.append(user)
         accounts.append(
