@@ -28,3 +28,33 @@ class SecondFactorResetRequested:
     reason: str
     ip_address: str | None
     user_agent: str
+
+
+@dataclass(frozen=True)
+class SecurityNotice:
+    """Something changed the way into an account, or staff acted on it: the
+    owner must hear of it (notifications; these cannot be turned off).
+
+    `kind` is one of KINDS; `detail` holds short display strings only (never a
+    secret, token or code): e.g. {"device": "Firefox on Linux"} or
+    {"action": "Account locked"}."""
+
+    KINDS = frozenset(
+        {
+            "new_device_sign_in",
+            "password_changed",
+            "email_changed",
+            "second_factor_added",
+            "second_factor_removed",
+            "backup_codes_regenerated",
+            "phone_changed",
+            "api_key_changed",
+            "staff_action",
+        }
+    )
+
+    user_id: int
+    kind: str
+    detail: tuple[tuple[str, str], ...] = ()
+    ip_address: str | None = None
+    user_agent: str = ""

@@ -38,6 +38,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # None until the owner follows the link sent to the address (self-signup);
     # KYC, deposits and trading wait for it (accounts.guards).
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # An IANA zone name ("Asia/Kolkata") the pages and messages show times in;
+    # empty until the user picks one (pages then use the browser's, emails UTC).
+    time_zone = models.CharField(max_length=64, blank=True)
 
     objects = UserManager()
 

@@ -30,3 +30,18 @@ class MatchingRunApplied:
     trades: Sequence[Trade]
     fills: Sequence[Fill]  # each with its trade
     orders: Sequence[Order]  # every order the run changed, as it now is
+
+
+@dataclass(frozen=True, slots=True)
+class PriceAlertTriggered:
+    """A trade of a matching run crossed a user's price alert (recorded in the
+    run's transaction). Prices are display strings in the quote asset."""
+
+    alert_id: int
+    user_id: int
+    symbol: str
+    condition: str  # "above" | "below"
+    threshold: str
+    last_price: str
+    trade_id: int
+    repeating: bool

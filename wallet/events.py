@@ -93,3 +93,27 @@ class AdjustmentDecided:
             adjustment.status,
             adjustment.reason,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TransferReceived:
+    """Another user's transfer reached this user's available balance."""
+
+    transfer_id: int
+    user_id: int  # the recipient
+    sender_email: str
+    asset: str
+    amount: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceBelowMinimum:
+    """The available balance of an asset crossed below the user's alert minimum
+    (recorded once per crossing: the alert re-arms only after it was back at or
+    above the minimum)."""
+
+    user_id: int
+    asset: str
+    minimum: int
+    available: int

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "backoffice",
     "reports",
     "privacy",
+    "notifications",
     # last: wires the domain events once every app is ready (config/subscribers.py)
     "config.apps.PlatformConfig",
 ]

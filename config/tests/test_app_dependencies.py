@@ -25,6 +25,8 @@ APPS = (
     "backoffice",
     "reports",
     "privacy",
+    "notifications",
+    "devices",
     "config",
 )
 WIRING = {
