@@ -7,10 +7,10 @@ one run:
 
 * the engine: commands per second through ``process_many`` (every event built and
   kept) and per-command latency percentiles through ``process``;
-* the naive reference book (``trading.engine.reference``), on a prefix of the
-  same stream;
-* ``pyorderbook`` from PyPI, on the same stream mapped to what it supports
-  (limit orders and cancels);
+* the engine, the naive reference book (``trading.engine.reference``) and
+  ``pyorderbook`` from PyPI on one and the same list of commands that all three
+  give the same meaning (limit orders and cancels, no self-trades), each checked
+  to produce exactly the engine's trades;
 * memory per resting order with a million orders resting.
 
 Floats appear here only for timing figures; the engine sees integers only.
@@ -18,6 +18,7 @@ Floats appear here only for timing figures; the engine sees integers only.
 
 import argparse
 import gc
+import os
 import random
 import statistics
 import sys
@@ -39,6 +40,8 @@ from trading.engine import (
     Side,
     TimeInForce,
 )
+from trading.engine import Trade as TradeEvent
+from trading.engine_select import pure_requested
 
 BUY, SELL = Side.BUY, Side.SELL
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
@@ -193,35 +196,90 @@ def engine_runs(
     return batch, latency
 
 
-def reference_runs(
-    commands: list[Command],
-) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    def batch() -> tuple[int, int]:
-        book = ReferenceBook()
+def peer_commands(count: int, seed: int = 1, mid: int = 10_000) -> list[Command]:
+    """A stream every peer gives the same meaning: good-till-cancelled limit
+    orders (passive and marketable, remainders rest) and cancels of orders
+    placed earlier (some already filled, so refused by all). Each order has its
+    own owner, so self-trade prevention never changes an outcome."""
+    rng = random.Random(seed)
+    live: list[int] = []
+    commands: list[Command] = []
+    next_id = 1
+    for _ in range(count):
+        if rng.random() < 0.02:
+            mid = max(100, mid + rng.choice((-1, 1)))
+        roll = rng.random()
+        if roll < 0.25 and live:
+            index = rng.randrange(len(live))
+            live[index], live[-1] = live[-1], live[index]
+            commands.append(Cancel(live.pop()))
+            continue
+        side = BUY if rng.random() < 0.5 else SELL
+        if roll < 0.85:
+            offset = 1 + int(rng.expovariate(0.25))
+        else:
+            offset = -rng.randint(0, 3)  # marketable: at or through the touch
+        price = mid - offset if side is BUY else mid + offset
+        commands.append(
+            Place(next_id, next_id, side, OrderType.LIMIT, price, rng.randint(1, 20))
+        )
+        live.append(next_id)
+        next_id += 1
+    return commands
+
+
+TradeKey = tuple[int, int, int, int]  # maker id, taker id, price, quantity
+
+
+class Peer:
+    """One implementation under comparison: ``run`` times it (returns commands
+    handled and what it emitted), ``trades`` replays it untimed for the check."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[], tuple[int, int]],
+        trades: Callable[[], list[TradeKey]],
+    ) -> None:
+        self.name, self.run, self.trades = name, run, trades
+
+
+def engine_peer(
+    name: str, make_book: Callable[[], Any], commands: list[Command]
+) -> Peer:
+    """The engine or the reference book: every event built, as the matcher needs."""
+
+    def run() -> tuple[int, int]:
+        book = make_book()
+        process = book.process
         events = 0
         for command in commands:
-            events += len(book.process(command))
+            events += len(process(command))
         return len(commands), events
 
-    def latency() -> list[int]:
-        book = ReferenceBook()
-        clock = time.perf_counter_ns
-        samples = []
+    def trades() -> list[TradeKey]:
+        book = make_book()
+        found = []
         for command in commands:
-            started = clock()
-            book.process(command)
-            samples.append(clock() - started)
-        return samples
+            for event in book.process(command):
+                if type(event) is TradeEvent:
+                    found.append(
+                        (
+                            event.maker_order_id,
+                            event.taker_order_id,
+                            event.price,
+                            event.quantity,
+                        )
+                    )
+        return found
 
-    return batch, latency
+    return Peer(name, run, trades)
 
 
-def pyorderbook_runs(
-    commands: list[Command],
-) -> tuple[Callable[[], Any], Callable[[], Any]] | None:
-    """pyorderbook knows limit orders and cancels only: limit orders go in as
-    they are (IOC/FOK too, resting), market orders as limits far through the
-    book, amends as cancel + new limit, stops are dropped."""
+def pyorderbook_peer(commands: list[Command]) -> Peer | None:
+    """pyorderbook, fed the same commands: its limit orders match price-time at
+    the maker's price and rest their remainder, as the engine's do; a cancel of
+    an order no longer resting is refused (skipped), as the engine refuses it."""
     try:
         import logging
 
@@ -230,55 +288,40 @@ def pyorderbook_runs(
         return None
     logging.getLogger("pyorderbook.book").setLevel(logging.WARNING)
 
-    def step(book: Any, by_id: dict[int, Any], command: Command) -> int:
-        if type(command) is Place:
-            if command.type is OrderType.LIMIT:
-                price = command.price
-            elif command.type is OrderType.MARKET:
-                price = 10**9 if command.side is BUY else 1
-            else:
-                return 0
-            maker = pyorderbook.bid if command.side is BUY else pyorderbook.ask
-            order = maker("BENCH", price, command.quantity or 10)
-            by_id[command.order_id] = order
-            return len(book.match(order).trades)
-        if type(command) is Cancel:
-            order = by_id.pop(command.order_id, None)
-            if order is not None and book.get_order(order.id) is not None:
-                book.cancel(order)
-            return 0
-        assert type(command) is Amend
-        order = by_id.get(command.order_id)
-        if order is None or book.get_order(order.id) is None:
-            return 0
-        book.cancel(order)
-        price = command.new_price or order.price
-        quantity = command.new_quantity or order.quantity
-        maker = (
-            pyorderbook.bid if order.side is pyorderbook.Side.BID else pyorderbook.ask
-        )
-        fresh = maker("BENCH", price, quantity)
-        by_id[command.order_id] = fresh
-        return len(book.match(fresh).trades)
-
-    def batch() -> tuple[int, int]:
+    def replay(keep: bool) -> tuple[int, list[TradeKey]]:
         book = pyorderbook.Book()
         by_id: dict[int, Any] = {}
-        trades = sum(step(book, by_id, command) for command in commands)
-        return len(commands), trades
-
-    def latency() -> list[int]:
-        book = pyorderbook.Book()
-        by_id: dict[int, Any] = {}
-        clock = time.perf_counter_ns
-        samples = []
+        ours: dict[Any, int] = {}
+        count = 0
+        found: list[TradeKey] = []
         for command in commands:
-            started = clock()
-            step(book, by_id, command)
-            samples.append(clock() - started)
-        return samples
+            if type(command) is Place:
+                maker = pyorderbook.bid if command.side is BUY else pyorderbook.ask
+                order = maker("BENCH", command.price, command.quantity)
+                by_id[command.order_id] = order
+                blotter = book.match(order)
+                count += len(blotter.trades)
+                if keep:
+                    ours[order.id] = command.order_id
+                    found.extend(
+                        (
+                            ours[t.standing_order_id],
+                            command.order_id,
+                            int(t.fill_price),
+                            t.fill_quantity,
+                        )
+                        for t in blotter.trades
+                    )
+            else:
+                order = by_id.pop(command.order_id, None)
+                if order is not None and book.get_order(order.id) is not None:
+                    book.cancel(order)
+        return count, found
 
-    return batch, latency
+    def run() -> tuple[int, int]:
+        return len(commands), replay(False)[0]
+
+    return Peer("pyorderbook 0.4.9 (PyPI)", run, lambda: replay(True)[1])
 
 
 def memory_per_resting_order(count: int) -> tuple[float, int]:
@@ -321,7 +364,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs")
     parser.add_argument("--batch", type=int, default=1000, help="process_many size")
-    parser.add_argument("--reference-commands", type=int, default=20_000)
+    parser.add_argument(
+        "--peer-commands",
+        type=int,
+        default=20_000,
+        help="commands in the list every peer runs (the naive reference is slow)",
+    )
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-pypi", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
@@ -335,6 +383,10 @@ def main(argv: list[str] | None = None) -> None:
         "(what the matching worker should set); off: no collection at all",
     )
     args = parser.parse_args(argv)
+    if pure_requested() and COMPILED:
+        # bench/__init__.py installs the source-only import; getting here means
+        # the engine was imported another way: refuse rather than mislabel.
+        sys.exit("ENGINE_PURE=1 but the compiled engine was imported: refused")
 
     started = time.perf_counter()
     commands = generate_commands(args.commands, args.seed)
@@ -344,18 +396,21 @@ def main(argv: list[str] | None = None) -> None:
         if type(command) is Place:
             name = f"place {command.type.value}"
         kinds[name] = kinds.get(name, 0) + 1
-    build = "mypyc-compiled" if COMPILED else "interpreted"
+    build = "mypyc-compiled" if COMPILED else "interpreted (source)"
     print(
         f"engine build: {build}; python {sys.version.split()[0]}; "
-        f"gc: {args.gc}; seed {args.seed}"
+        f"gc: {args.gc}; seed {args.seed}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} cores"
     )
     print(
         f"workload: {len(commands):,} commands in "
         f"{time.perf_counter() - started:.1f}s: "
         + ", ".join(f"{k} {v / len(commands):.0%}" for k, v in sorted(kinds.items()))
     )
-    # The generated workload is the harness's, not the engine's: move it out of
-    # the collector's sight so that only objects the engine allocates are scanned.
+    peer_list = peer_commands(args.peer_commands, args.seed)
+    # The generated workloads are the harness's, not the engine's: move them out
+    # of the collector's sight so that only objects the engine allocates are scanned.
     gc.collect()
     gc.freeze()
     if args.gc == "tuned":
@@ -363,47 +418,60 @@ def main(argv: list[str] | None = None) -> None:
     elif args.gc == "off":
         gc.disable()
 
-    rows = []
-    subjects: list[tuple[str, list[Command], Any]] = [
-        ("engine", commands, engine_runs(commands, args.batch))
-    ]
-    if not args.skip_reference:
-        prefix = commands[: args.reference_commands]
-        subjects.append(("reference (naive)", prefix, reference_runs(prefix)))
-    if not args.skip_pypi:
-        prefix = commands[: args.reference_commands * 5]
-        runs = pyorderbook_runs(prefix)
-        if runs is None:
-            print("pyorderbook not installed: skipped")
-        else:
-            subjects.append(("pyorderbook 0.4.9 (PyPI)", prefix, runs))
-    for name, stream, (batch, latency) in subjects:
-        repeat = args.repeat if name == "engine" else 1
-        best, median, wall, events = throughput(batch, repeat)
-        p50 = p99 = p999 = float("nan")
-        if not args.skip_latency:
-            gc.collect()
-            p50, p99, p999 = percentiles(latency())
-        rows.append((name, len(stream), best, median, wall, events, p50, p99, p999))
-
+    batch, latency = engine_runs(commands, args.batch)
+    best, median, wall, events = throughput(batch, args.repeat)
+    p50 = p99 = p999 = float("nan")
+    if not args.skip_latency:
+        gc.collect()
+        p50, p99, p999 = percentiles(latency())
     print()
-    header = (
-        f"{'implementation':<26} {'commands':>10} {'best cmd/s':>11} "
-        f"{'median':>9} {'wall best':>9} {'events':>9} {'p50 us':>7} "
-        f"{'p99 us':>7} {'p99.9 us':>8}"
+    print(
+        f"the engine on the mixed workload ({len(commands):,} commands, "
+        f"{events:,} events): best {best:,.0f} cmd/s, median {median:,.0f}, "
+        f"wall best {wall:,.0f}; latency p50 {p50:.2f} us, p99 {p99:.2f} us, "
+        f"p99.9 {p999:.2f} us"
     )
-    print(header)
-    print("-" * len(header))
-    for name, n, best, median, wall, events, p50, p99, p999 in rows:
-        print(
-            f"{name:<26} {n:>10,} {best:>11,.0f} {median:>9,.0f} {wall:>9,.0f} "
-            f"{events:>9,} {p50:>7.2f} {p99:>7.2f} {p999:>8.2f}"
-        )
     print(
         "(cmd/s by process CPU time, best and median of the runs; 'wall best' by "
         "wall clock; latency by wall clock around each process() call)"
     )
-    print("(events: engine and reference = every event; pyorderbook = trades)")
+
+    peers = [engine_peer("engine", lambda: OrderBook("BENCH"), peer_list)]
+    if not args.skip_reference:
+        peers.append(engine_peer("reference (naive)", ReferenceBook, peer_list))
+    if not args.skip_pypi:
+        found = pyorderbook_peer(peer_list)
+        if found is None:
+            print("pyorderbook not installed: skipped")
+        else:
+            peers.append(found)
+    expected = peers[0].trades()
+    print(
+        f"\npeers on one list of {len(peer_list):,} commands (limit orders and "
+        f"cancels, {len(expected):,} trades), each checked to trade exactly as "
+        "the engine does:"
+    )
+    header = (
+        f"{'implementation':<26} {'best cmd/s':>11} {'median':>9} "
+        f"{'emitted':>9} {'trades':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    failed = False
+    for peer in peers:
+        trades = peer.trades()
+        same = trades == expected
+        failed |= not same
+        # the naive reference needs seconds per thousand commands: one run
+        repeat = 1 if peer.name.startswith("reference") else args.repeat
+        best, median, _, emitted = throughput(peer.run, repeat)
+        print(
+            f"{peer.name:<26} {best:>11,.0f} {median:>9,.0f} {emitted:>9,} "
+            f"{len(trades):>8,}{'' if same else '  DIFFERENT TRADES'}"
+        )
+    print("(emitted: engine and reference = every event; pyorderbook = trades)")
+    if failed:
+        sys.exit("a peer traded differently from the engine: its figure is void")
     if not args.skip_memory:
         per_order, resting = memory_per_resting_order(args.memory_orders)
         print(

@@ -589,6 +589,11 @@ def main() -> None:
         "delay = client arrival - ts (publish call right after the matching "
         "commit, oldest batch in the frame); CPU as share of one core"
     )
+    print(
+        f"machine: {os.cpu_count()} cores, load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+        + " at the end (the stack's parts: server + flow + clients above)"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ Run (PostgreSQL; the database must exist, it is migrated first):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wallet_bench \
         python -m bench.ledger --transfers 2000 --batch 100 --threads 4
 
+It runs as production does (config.settings.production: DEBUG off, the Redis
+channel layer and cache in `--redis-db`, which it flushes first), with throwaway
+values for the production secrets it is not given.
+
 It creates a benchmark asset and `--users` funded users, then measures:
   1. `ledger_post`, one transfer journal per transaction (2 entries each);
   2. `transfer_create`, the full service (Transfer row + journal + audit event);
@@ -20,13 +24,31 @@ import argparse
 import os
 import platform
 import random
+import subprocess
 import threading
 import time
 import uuid
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+def _setup(redis_db: int) -> None:
+    from cryptography.fernet import Fernet
+
+    redis = f"redis://127.0.0.1:6379/{redis_db}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    os.environ.setdefault("DJANGO_SECRET_KEY", uuid.uuid4().hex * 2)
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
+    os.environ.setdefault("KYC_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    os.environ.setdefault("REDIS_URL", redis)
+    # the KYC approvals of the setup send emails: not part of what is measured
+    os.environ.setdefault(
+        "EMAIL_BACKEND", "django.core.mail.backends.dummy.EmailBackend"
+    )
+    os.environ.setdefault("CELERY_BROKER_URL", redis)
+    subprocess.run(
+        ["redis-cli", "-n", str(redis_db), "flushdb"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     import django
 
     django.setup()
@@ -42,10 +64,17 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--redis-db",
+        type=int,
+        default=int(os.environ.get("BENCH_REDIS_DB", "9")),
+        help="the Redis database the bench owns (flushed first)",
+    )
     args = parser.parse_args()
-    _setup()
+    _setup(args.redis_db)
 
     import django
+    from django.conf import settings
     from django.db import connection
     from django.utils import timezone
 
@@ -93,11 +122,26 @@ def main() -> None:
         a, b = rng.sample(range(len(accounts)), 2)
         return accounts[a], accounts[b], rng.randint(1, 10_000)
 
+    from bench.stack import own_backends_cpu
+
+    database = connection.settings_dict["NAME"]
+    mark_cpu = [time.process_time()]
+    mark_pg = [own_backends_cpu(database)]
+
     def report(label: str, count: int, seconds: float) -> None:
+        """A phase's rate and the cores it kept busy: this process and the
+        PostgreSQL backends of the bench's database (not the machine's others)."""
+        cpu, pg = time.process_time(), own_backends_cpu(database)
+        pg_spent = sum(
+            max(0.0, used - mark_pg[0].get(pid, 0.0)) for pid, used in pg.items()
+        )
         print(
             f"{label:<44} {count:>7} postings {seconds:8.2f} s "
             f"{count / seconds:10.0f} postings/s {2 * count / seconds:10.0f} entries/s"
+            f"  (cores: bench {(cpu - mark_cpu[0]) / seconds:.2f}, "
+            f"PostgreSQL {pg_spent / seconds:.2f})"
         )
+        mark_cpu[0], mark_pg[0] = time.process_time(), own_backends_cpu(database)
 
     with connection.cursor() as cursor:
         cursor.execute("select version()")
@@ -109,6 +153,7 @@ def main() -> None:
     print(
         f"# bench.ledger: {connection.vendor} ({db_version}{sync}), Django "
         f"{django.get_version()}, Python {platform.python_version()}, "
+        f"settings {os.environ['DJANGO_SETTINGS_MODULE']} (DEBUG {settings.DEBUG}), "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
         f"{args.users} users, run {run}"
     )

@@ -59,15 +59,8 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def _redis_dbs() -> tuple[str, str]:
-    """(channel layer, Celery broker) Redis databases: `BENCH_REDIS_DB=N` puts
-    both in N, so benches sharing a machine do not consume each other's jobs."""
-    own = os.environ.get("BENCH_REDIS_DB")
-    return (own, own) if own else ("10", "9")
-
-
 def _env(args) -> dict[str, str]:
-    channels, broker = _redis_dbs()
+    channels = broker = str(args.redis_db)
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -111,8 +104,10 @@ def prepare(args) -> dict:
         check=True,
     )
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    # the bench's own Redis database (--redis-db): broker messages and channel
+    # groups a previous run left would be consumed or joined by this one
     subprocess.run(
-        ["redis-cli", "-n", _redis_dbs()[1], "flushdb"],
+        ["redis-cli", "-n", str(args.redis_db), "flushdb"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -120,7 +115,6 @@ def prepare(args) -> dict:
     import django
 
     django.setup()
-    from accounts.services import _issue_tokens
     from kyc.testing import make_verified_user
     from trading.services import instrument_create
     from wallet.models import Asset
@@ -142,14 +136,36 @@ def prepare(args) -> dict:
             price_band_percent=0,
         )
         symbols.append((f"{code}-USD", base))
-    tokens = []
     for index in range(args.users):
         user = make_verified_user(email=f"bench{index}@example.com")
         fund(user, usd, 10**14)
         for _, base in symbols:
             fund(user, base, 10**8 * 10**7)
-        tokens.append(_issue_tokens(user).access)
-    return {"symbols": [symbol for symbol, _ in symbols], "tokens": tokens}
+    return {"symbols": [symbol for symbol, _ in symbols]}
+
+
+def fresh_tokens() -> list[str]:
+    """Access tokens minted just before a phase: they live minutes, and the setup
+    and the backlog before a phase can outlast tokens minted with the users (the
+    phase would then count 401s as requests)."""
+    from accounts.models import User
+    from accounts.services import _issue_tokens
+
+    users = User.objects.filter(email__startswith="bench").order_by("pk")
+    return [_issue_tokens(user).access for user in users]
+
+
+# Answers a phase expects besides 2xx: a cancel may find its order already filled.
+EXPECTED_REFUSALS = {"cancel": {404, 409}}
+
+
+def unexpected_answers(results) -> Counter:
+    """Non-2xx answers a phase did not expect (by kind and status)."""
+    return Counter(
+        (kind, status)
+        for kind, status, *_ in results
+        if status >= 300 and status not in EXPECTED_REFUSALS.get(kind, ())
+    )
 
 
 def start_workers(args) -> list[subprocess.Popen]:
@@ -483,10 +499,15 @@ async def _listen(base_url: str, token: str, decided: dict, stop: asyncio.Event)
                     )
 
 
-def _cpu_by_role(procs: dict[str, list[subprocess.Popen]]) -> dict[str, float]:
-    """CPU seconds (user + system) so far of each part of the stack: this process
-    (the simulated clients), the web server and worker process trees, and every
-    PostgreSQL and Redis server process on the machine (Linux /proc)."""
+CpuSample = dict[str, dict[int, float]]  # role -> pid -> CPU seconds so far
+
+
+def _cpu_by_role(procs: dict[str, list[subprocess.Popen]], db: str) -> CpuSample:
+    """CPU seconds (user + system) so far of each process of the stack, by role:
+    this process (the simulated clients), the web server and worker process
+    trees, the PostgreSQL backends of the bench's own database (by application
+    name: web, matcher, other) and the Redis servers (Linux /proc). Other
+    databases' backends on the machine are not the stack's and are not counted."""
     from bench.stack import cpu_seconds
 
     parents: dict[int, int] = {}
@@ -509,52 +530,64 @@ def _cpu_by_role(procs: dict[str, list[subprocess.Popen]]) -> dict[str, float]:
             todo.extend(child for child, parent in parents.items() if parent == pid)
         return found
 
-    def total(pids) -> float:
-        seconds = 0.0
+    def each(pids) -> dict[int, float]:
+        seconds = {}
         for pid in pids:
             try:
-                seconds += cpu_seconds(pid)
+                seconds[pid] = cpu_seconds(pid)
             except OSError:
                 continue
         return seconds
 
-    usage = {"clients": total([os.getpid()])}
+    usage: CpuSample = {"clients": each([os.getpid()])}
     for role, group in procs.items():
-        usage[role] = total(pid for proc in group for pid in tree(proc.pid))
-    postgres = {p for p, n in names.items() if n.startswith("postgres")}
-    # the backends serving the web tier and the matcher (PGAPPNAME of each role)
-    for role, pids in _backends_by_app().items():
-        usage[f"pg:{role}"] = total(pids & postgres)
-        postgres -= pids
-    usage["pg:other"] = total(postgres)
-    usage["redis"] = total(p for p, n in names.items() if n.startswith("redis"))
+        usage[role] = each(pid for proc in group for pid in tree(proc.pid))
+    for role, pids in _own_backends(db).items():
+        usage[f"pg:{role}"] = each(pids)
+    usage["redis"] = each(p for p, n in names.items() if n.startswith("redis"))
     return usage
 
 
-def _backends_by_app() -> dict[str, set[int]]:
-    """PostgreSQL backend pids by application name ("web", "matcher")."""
+def _own_backends(db: str) -> dict[str, set[int]]:
+    """The PostgreSQL backend pids connected to the bench's database, by
+    application name ("web", "matcher", anything else "other")."""
     import psycopg
 
     with psycopg.connect(
         "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
     ) as connection:
         rows = connection.execute(
-            "SELECT application_name, pid FROM pg_stat_activity"
-            " WHERE application_name IN ('web', 'matcher')"
+            "SELECT application_name, pid FROM pg_stat_activity WHERE datname = %s",
+            (db,),
         ).fetchall()
-    found: dict[str, set[int]] = {"web": set(), "matcher": set()}
+    found: dict[str, set[int]] = {"web": set(), "matcher": set(), "other": set()}
     for name, pid in rows:
-        found[name].add(pid)
+        found[name if name in ("web", "matcher") else "other"].add(pid)
     return found
 
 
-def report_cpu(before: dict[str, float], after: dict[str, float], seconds: float):
-    """Where the two cores went during a phase (cores busy = CPU s / wall s)."""
-    shares = ", ".join(
-        f"{role} {(after[role] - before.get(role, 0)) / seconds:.2f}" for role in after
+def _spent(before: CpuSample, after: CpuSample) -> dict[str, float]:
+    """CPU seconds each role spent between two samples: by process, so a backend
+    that ended between them takes nothing away (a sum of totals went negative)."""
+    return {
+        role: sum(
+            max(0.0, seconds - before.get(role, {}).get(pid, 0.0))
+            for pid, seconds in pids.items()
+        )
+        for role, pids in after.items()
+    }
+
+
+def report_cpu(before: CpuSample, after: CpuSample, seconds: float):
+    """Where the cores went during a phase (cores busy = CPU s / wall s), and the
+    stack's share of the machine's cores."""
+    spent = _spent(before, after)
+    shares = ", ".join(f"{role} {used / seconds:.2f}" for role, used in spent.items())
+    busy = sum(spent.values()) / seconds
+    print(
+        f"{'  cores busy':<28} {busy:9.2f} of {os.cpu_count()} "
+        f"({busy / (os.cpu_count() or 1):.0%} of the machine): {shares}"
     )
-    busy = sum(after[role] - before.get(role, 0) for role in after) / seconds
-    print(f"{'  cores busy':<28} {busy:9.2f} of {os.cpu_count()}: {shares}")
 
 
 def report_load(name: str, results, seconds: float, unit: str = "") -> None:
@@ -650,9 +683,9 @@ async def load_phase(args, base_urls, tokens, work, decided, sampled, cpu) -> li
     results = await _drive(
         base_urls, tokens, args.seconds, args.clients, work, interval
     )
-    cpu.append((time.perf_counter(), _cpu_by_role(cpu[0])))
+    cpu.append((time.perf_counter(), _cpu_by_role(cpu[0], args.db)))
     await asyncio.to_thread(wait_drained, 300)
-    cpu.append((time.perf_counter(), _cpu_by_role(cpu[0])))
+    cpu.append((time.perf_counter(), _cpu_by_role(cpu[0], args.db)))
     await asyncio.sleep(0.5)  # the last batch's events
     stop.set()
     await asyncio.gather(*listeners, return_exceptions=True)
@@ -707,6 +740,13 @@ def main() -> None:
         help="users whose /ws/user/ streams are read for the end-to-end latency",
     )
     parser.add_argument("--cross-share", type=float, default=0.15)
+    parser.add_argument(
+        "--redis-db",
+        type=int,
+        default=int(os.environ.get("BENCH_REDIS_DB", "9")),
+        help="the Redis database the bench owns (flushed at the start): channel "
+        "layer and Celery broker (default: BENCH_REDIS_DB or 9)",
+    )
     args = parser.parse_args()
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
@@ -730,25 +770,28 @@ def main() -> None:
         )
         + f"PostgreSQL, Redis; {args.clients} clients, {args.seconds:.0f} s per "
         f"phase, {len(data['symbols'])} instruments, {args.users} users, "
-        f"{os.cpu_count()} cores"
+        f"{os.cpu_count()} cores; Redis db {args.redis_db}; load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     roles: dict[str, list[subprocess.Popen]] = {"web": web, "worker": workers}
+    unexpected: Counter = Counter()
     try:
-        cpu = _cpu_by_role(roles)
+        cpu = _cpu_by_role(roles, args.db)
         trivial = asyncio.run(
             _drive(
                 base_urls,
-                data["tokens"],
+                fresh_tokens(),
                 args.seconds,
                 args.clients,
                 _trivial(data["symbols"]),
             )
         )
         report_load("GET /api/v1/me (ceiling)", trivial, args.seconds)
-        cpu_after = _cpu_by_role(roles)
+        unexpected += unexpected_answers(trivial)
+        cpu_after = _cpu_by_role(roles, args.db)
         report_cpu(cpu, cpu_after, args.seconds)
         cpu = cpu_after
-        tokens = data["tokens"]
+        tokens = fresh_tokens()
         # client i uses token i mod users: the first --stream-users of those
         # listen to their streams, for the latency of their orders
         sampled = tokens[: min(args.stream_users, args.clients, len(tokens))]
@@ -782,6 +825,7 @@ def main() -> None:
         cancels = [r for r in load if r[0] == "cancel"]
         report_load(place_name, places, args.seconds, "orders")
         report_load(cancel_name, cancels, args.seconds, "cancels")
+        unexpected += unexpected_answers(load)
         report_cpu(cpu, loaded, args.seconds)
         if drained_at - loaded_at > 0.5:
             print(f"{'  then draining':<28} {drained_at - loaded_at:9.1f} s")
@@ -803,6 +847,10 @@ def main() -> None:
             f"{'cpu speed (lower: faster)':<28} {speed_before:.3f} s before, "
             f"{cpu_speed():.3f} s after (the same loop of Python arithmetic)"
         )
+        if unexpected:
+            # a figure that counts refusals as requests measures nothing
+            listed = ", ".join(f"{n} x {k} {s}" for (k, s), n in unexpected.items())
+            sys.exit(f"FAILED: answers the bench did not expect: {listed}")
     finally:
         for proc in procs:
             proc.terminate()

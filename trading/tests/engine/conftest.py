@@ -7,42 +7,13 @@ forces the plain source even when the compiled modules are present, so the suite
 can prove both builds behave the same.
 """
 
-import importlib.abc
-import importlib.machinery
-import os
-import sys
-from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from trading.engine_select import honour_engine_pure
 
-class SourceOnlyFinder(importlib.abc.MetaPathFinder):
-    """Finds ``trading.engine`` and its modules as ``.py`` files only."""
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Sequence[str] | None,
-        target: ModuleType | None = None,
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "trading.engine" and not fullname.startswith("trading.engine."):
-            return None
-        for entry in path or sys.path:
-            finder = importlib.machinery.FileFinder(
-                entry, (importlib.machinery.SourceFileLoader, [".py"])
-            )
-            spec = finder.find_spec(fullname)
-            if spec is not None:
-                return spec
-        return None
-
-
-if os.environ.get("ENGINE_PURE") == "1":
-    if any(name.startswith("trading.engine") for name in sys.modules):
-        raise RuntimeError("trading.engine was imported before ENGINE_PURE applied")
-    sys.meta_path.insert(0, SourceOnlyFinder())
+honour_engine_pure()
 
 
 @pytest.fixture(params=["fast", "reference"])
