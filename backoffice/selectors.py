@@ -370,7 +370,8 @@ def metrics_order_commands() -> tuple[MetricRows, MetricRows]:
         .annotate(n=Count("pk"), oldest=Min("created_at"))
         .order_by()
     }
-    pending, ages = [], []
+    pending: MetricRows = []
+    ages: MetricRows = []
     for pk, symbol in Instrument.objects.order_by("symbol").values_list("pk", "symbol"):
         row = waiting.get(pk)
         pending.append(((symbol,), float(row["n"] if row else 0)))
@@ -386,7 +387,8 @@ def metrics_holds() -> tuple[MetricRows, MetricRows]:
         .annotate(total=Sum("remaining_amount"), n=Count("pk"))
         .order_by("asset__code")
     )
-    amounts, counts = [], []
+    amounts: MetricRows = []
+    counts: MetricRows = []
     for row in rows:
         amounts.append(((row["asset__code"],), float(row["total"] or 0)))
         counts.append(((row["asset__code"],), float(row["n"])))
@@ -405,8 +407,8 @@ def metrics_kyc_queue() -> tuple[MetricRows, MetricRows]:
     oldest = KycCase.objects.filter(status__in=KYC_OPEN_STATUSES).aggregate(
         oldest=Min("submitted_at")
     )["oldest"]
-    by_status = [
-        ((status,), float(counts.get(status, 0))) for status in KYC_OPEN_STATUSES
+    by_status: MetricRows = [
+        ((str(status),), float(counts.get(status, 0))) for status in KYC_OPEN_STATUSES
     ]
     return by_status, [((), _age(now, oldest))]
 
@@ -417,8 +419,8 @@ def metrics_withdrawals() -> tuple[MetricRows, MetricRows]:
     waiting = Withdrawal.objects.filter(status__in=WITHDRAWAL_OUTSTANDING_STATUSES)
     counts = dict(waiting.values_list("status").annotate(n=Count("pk")).order_by())
     oldest = waiting.aggregate(oldest=Min("created_at"))["oldest"]
-    by_status = [
-        ((status,), float(counts.get(status, 0)))
+    by_status: MetricRows = [
+        ((str(status),), float(counts.get(status, 0)))
         for status in WITHDRAWAL_OUTSTANDING_STATUSES
     ]
     return by_status, [((), _age(now, oldest))]
