@@ -221,6 +221,12 @@ def steps(token: str) -> None:
             > total(before, "exchange_matching_runs_total"),
             "trades": total(after, "exchange_trades_total", SYMBOL)
             > total(before, "exchange_trades_total", SYMBOL),
+            "user stream send lag": total(
+                after, "exchange_websocket_send_lag_seconds_count", 'stream="user"'
+            )
+            > total(
+                before, "exchange_websocket_send_lag_seconds_count", 'stream="user"'
+            ),
             "HTTP responses": total(
                 after, "django_http_responses_total_by_status_view_method_total"
             )
@@ -237,7 +243,7 @@ def steps(token: str) -> None:
         return True
 
     wait_for("the metrics to move", moved, seconds=20)
-    say("metrics moved: orders accepted, matching runs, trades, HTTP responses")
+    say("metrics moved: orders accepted, matching runs, trades, stream lag, HTTP")
 
     def scraped() -> bool:
         response = httpx.get(
