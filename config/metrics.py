@@ -353,9 +353,8 @@ def celery_queue_lengths() -> list[Rows]:
         return [[]]
     import redis
 
-    queues = ["celery"] + [
-        f"matching-{shard}" for shard in range(settings.TRADING_MATCH_SHARDS)
-    ]
+    shards = settings.TRADING_MATCH_SHARDS
+    queues = ["celery"] + [f"matching-{n}" for n in range(shards if shards > 1 else 0)]
     client = redis.Redis.from_url(url, socket_timeout=2)
     try:
         return [[((queue,), float(client.llen(queue))) for queue in queues]]

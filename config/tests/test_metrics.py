@@ -317,6 +317,32 @@ def test_commands_applied_leave_the_pending_figures():
     )
 
 
+def test_celery_queue_lengths_are_read_from_a_redis_broker(settings):
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis (set REDIS_URL)")
+    import redis
+
+    from config.metrics import celery_queue_lengths
+
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    settings.TRADING_MATCH_SHARDS = 2
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    queues = ("celery", "matching-0", "matching-1")
+    client.delete(*queues)
+    try:
+        client.rpush("celery", "a", "b", "c")
+        client.rpush("matching-1", "x")
+        (rows,) = celery_queue_lengths()
+        assert rows == [
+            (("celery",), 3.0),
+            (("matching-0",), 0.0),
+            (("matching-1",), 1.0),
+        ]
+    finally:
+        client.delete(*queues)
+        client.close()
+
+
 # --- Several processes ------------------------------------------------------------
 
 _WRITER = """
