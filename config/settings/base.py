@@ -64,11 +64,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # first and (almost) last: HTTP metrics by view, method and status
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # first: the body limit before anything reads a body; one error shape under
     # /api/ (config/middleware.py, docs/api-edges.md)
     "config.middleware.APIEdgeMiddleware",
+    # second and (almost) last: HTTP metrics by view, method and status (the
+    # edge's own 413s are not counted; its 503s are, made inside)
+    "config.metrics_middleware.PrometheusBeforeMiddleware",
     # then: the client address, resolved once from TRUSTED_PROXIES
     "config.clientip.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -88,7 +89,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "accounts.lockout.LoginLockoutMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "config.metrics_middleware.PrometheusAfterMiddleware",
     # last: keeps the chain sync, one thread hop per request (see the class)
     "config.middleware.SyncMiddlewareChain",
 ]

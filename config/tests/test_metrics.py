@@ -112,6 +112,30 @@ def test_metrics_only_answer_get():
     assert Client(REMOTE_ADDR="127.0.0.1").post("/metrics").status_code == 405
 
 
+@pytest.mark.django_db
+def test_http_responses_are_counted_by_status_and_view():
+    before = value(
+        "django_http_responses_total_by_status_view_method_total",
+        status="200",
+        view="healthz",
+        method="GET",
+    )
+    assert Client().get("/healthz").status_code == 200
+    after = value(
+        "django_http_responses_total_by_status_view_method_total",
+        status="200",
+        view="healthz",
+        method="GET",
+    )
+    assert after == before + 1
+
+
+@pytest.mark.django_db
+def test_a_malformed_content_length_is_not_a_server_error():
+    response = Client().get("/healthz", headers={"content-length": "abc"})
+    assert response.status_code == 200
+
+
 # --- The platform's counters ------------------------------------------------------
 
 
