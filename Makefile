@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: run test lint typecheck format venv npm migrate seed serve clean engine-build engine-clean engine-test
+.PHONY: run test lint typecheck format venv npm migrate seed serve clean engine-build engine-clean engine-test stack stack-check
 # The reference book stays interpreted: it is for reading and checking, not speed.
 ENGINE_SOURCES := $(filter-out %/__init__.py %/reference.py,$(wildcard trading/engine/*.py))
 
@@ -65,6 +65,19 @@ test: venv npm
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "== the engine suite again on the interpreted build"
 	ENGINE_PURE=1 $(BIN)/python -m pytest trading/tests/engine -p no:django --confcutdir=trading/tests/engine -q
+
+## The production topology on this machine (docs/operations.md): production
+## settings, PostgreSQL and Redis (started if down), migrations, demo data, two ASGI
+## servers, matching and default workers, beat, the market maker and Prometheus,
+## from the Procfile under honcho. Ctrl-C stops it.
+stack: venv npm
+	deploy/stack/run
+
+## Against the running stack (or one it starts and stops): orders placed and
+## cancelled through the API, a fill read on the user stream, the metrics moved,
+## Prometheus scraping, verify_ledger passing. Bounded (STACK_CHECK_SECONDS, 175).
+stack-check: venv npm
+	$(BIN)/python deploy/stack/check.py
 
 lint: venv
 	$(BIN)/ruff check .

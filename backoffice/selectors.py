@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -342,4 +342,98 @@ def user_page_get(*, user: User, rows: int = USER_PAGE_ROWS) -> UserPage:
             .order_by(*newest)[:rows]
         ),
         rows=rows,
+    )
+
+
+# --- Figures for Prometheus (config/metrics.py), read at each scrape --------------
+# Each is one aggregate query; config/subscribers.py attaches them to their gauges.
+
+MetricRows = list[tuple[tuple[str, ...], float]]
+WITHDRAWAL_OUTSTANDING_STATUSES: tuple[str, ...] = (
+    *WITHDRAWAL_WAITING_STATUSES,
+    Withdrawal.Status.APPROVED,  # approved, not yet sent to the payout rail
+)
+
+
+def _age(now: datetime, oldest: datetime | None) -> float:
+    return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+
+
+def metrics_order_commands() -> tuple[MetricRows, MetricRows]:
+    """(pending commands, age of the oldest in seconds) per instrument: every
+    instrument, 0 when nothing waits."""
+    now = timezone.now()
+    waiting = {
+        row["instrument_id"]: row
+        for row in OrderCommand.objects.filter(processed_at__isnull=True)
+        .values("instrument_id")
+        .annotate(n=Count("pk"), oldest=Min("created_at"))
+        .order_by()
+    }
+    pending: MetricRows = []
+    ages: MetricRows = []
+    for pk, symbol in Instrument.objects.order_by("symbol").values_list("pk", "symbol"):
+        row = waiting.get(pk)
+        pending.append(((symbol,), float(row["n"] if row else 0)))
+        ages.append(((symbol,), _age(now, row["oldest"] if row else None)))
+    return pending, ages
+
+
+def metrics_holds() -> tuple[MetricRows, MetricRows]:
+    """(remaining amount in smallest units, count) of pending holds per asset."""
+    rows = (
+        Hold.objects.filter(status=Hold.Status.PENDING)
+        .values("asset__code")
+        .annotate(total=Sum("remaining_amount"), n=Count("pk"))
+        .order_by("asset__code")
+    )
+    amounts: MetricRows = []
+    counts: MetricRows = []
+    for row in rows:
+        amounts.append(((row["asset__code"],), float(row["total"] or 0)))
+        counts.append(((row["asset__code"],), float(row["n"])))
+    return amounts, counts
+
+
+def metrics_kyc_queue() -> tuple[MetricRows, MetricRows]:
+    """(open cases by status, age of the oldest open case)."""
+    now = timezone.now()
+    counts = dict(
+        KycCase.objects.filter(status__in=KYC_OPEN_STATUSES)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    oldest = KycCase.objects.filter(status__in=KYC_OPEN_STATUSES).aggregate(
+        oldest=Min("submitted_at")
+    )["oldest"]
+    by_status: MetricRows = [
+        ((str(status),), float(counts.get(status, 0))) for status in KYC_OPEN_STATUSES
+    ]
+    return by_status, [((), _age(now, oldest))]
+
+
+def metrics_withdrawals() -> tuple[MetricRows, MetricRows]:
+    """(withdrawals waiting by status, age of the oldest one)."""
+    now = timezone.now()
+    waiting = Withdrawal.objects.filter(status__in=WITHDRAWAL_OUTSTANDING_STATUSES)
+    counts = dict(waiting.values_list("status").annotate(n=Count("pk")).order_by())
+    oldest = waiting.aggregate(oldest=Min("created_at"))["oldest"]
+    by_status: MetricRows = [
+        ((str(status),), float(counts.get(status, 0)))
+        for status in WITHDRAWAL_OUTSTANDING_STATUSES
+    ]
+    return by_status, [((), _age(now, oldest))]
+
+
+def metrics_ledger_verification() -> tuple[MetricRows, MetricRows, MetricRows]:
+    """(ok, problems, finished at) of the last verify_ledger run; nothing before
+    the first."""
+    last = LedgerVerification.objects.only("ok", "problem_count", "finished_at").first()
+    if last is None:
+        return [], [], []
+    return (
+        [((), 1.0 if last.ok else 0.0)],
+        [((), float(last.problem_count))],
+        [((), last.finished_at.timestamp())],
     )

@@ -53,3 +53,31 @@ class SharedRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = SharedRedisCacheClient
+
+
+class MeteredSharedRedisCache(SharedRedisCache):
+    """The shared-pool cache with its gets counted for Prometheus, as
+    django-prometheus counts its own Redis backend's (hits, misses, failures)."""
+
+    def get(self, key, default=None, version=None):
+        from django_prometheus.cache.metrics import (
+            django_cache_get_fail_total,
+            django_cache_get_total,
+            django_cache_hits_total,
+            django_cache_misses_total,
+        )
+
+        django_cache_get_total.labels(backend="redis").inc()
+        try:
+            value = super().get(key, _MISSING, version=version)
+        except Exception:
+            django_cache_get_fail_total.labels(backend="redis").inc()
+            raise
+        if value is _MISSING:
+            django_cache_misses_total.labels(backend="redis").inc()
+            return default
+        django_cache_hits_total.labels(backend="redis").inc()
+        return value
+
+
+_MISSING = object()

@@ -54,3 +54,39 @@ def register() -> None:
         moment=IN_TRANSACTION,
     )
     subscribe(KycDecided, second_factor_reset_on_kyc_decision, moment=IN_TRANSACTION)
+
+    _metrics_register()
+
+
+def _metrics_register() -> None:
+    """Prometheus (config/metrics.py, docs/operations.md): counters moved after
+    commit, and the database's figures read at each scrape."""
+    from backoffice import selectors as ops
+    from config import metrics
+    from trading.events import MatchingRunApplied
+
+    # A committed matching run's trades and settlement postings.
+    subscribe(MatchingRunApplied, metrics.matching_run_counted, moment=ON_COMMIT)
+
+    metrics.scrape_source(
+        ("order_commands_pending", "order_commands_oldest_age_seconds"),
+        ops.metrics_order_commands,
+    )
+    metrics.scrape_source(("holds_pending_amount", "holds_pending"), ops.metrics_holds)
+    metrics.scrape_source(
+        ("kyc_queue_cases", "kyc_queue_oldest_age_seconds"), ops.metrics_kyc_queue
+    )
+    metrics.scrape_source(
+        ("withdrawals_waiting", "withdrawals_oldest_waiting_age_seconds"),
+        ops.metrics_withdrawals,
+    )
+    metrics.scrape_source(
+        (
+            "ledger_verification_ok",
+            "ledger_verification_problems",
+            "ledger_verification_last_run_timestamp_seconds",
+        ),
+        ops.metrics_ledger_verification,
+    )
+    metrics.scrape_source(("celery_queue_length",), metrics.celery_queue_lengths)
+    metrics.celery_signals_connect()

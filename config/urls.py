@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 from accounts.forms import StaffLoginForm
 from accounts.views import home
 from config.health import healthz, readyz
+from config.views import metrics
 from marketdata.views import asyncapi_document
 
 # The back office is two-factor: staff need a verified OTP device for the admin.
@@ -32,6 +33,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

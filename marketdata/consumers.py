@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.services.sessions import SIGN_IN_SESSION_KEY
+from config.metrics import websocket_closed, websocket_opened, websocket_sent
 from marketdata import messages
 from marketdata.auth import ticket_authenticate
 from marketdata.hub import Frame, MarketHub, batch_text, hub_join, hub_leave
@@ -92,6 +93,7 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         # in between can be lost.
         layer = get_channel_layer(market_layer_alias())
         self.hub = await hub_join(symbol, self, layer)
+        websocket_opened("market")
         self.tasks = [
             asyncio.ensure_future(self._sender()),
             asyncio.ensure_future(self._timer()),
@@ -103,6 +105,7 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         if self.hub is not None:
             await hub_leave(self.hub, self)
             self.hub = None
+            websocket_closed("market")
 
     # -- from the hub --------------------------------------------------------------
 
@@ -193,6 +196,7 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
                 if frames:
                     await self._send_text(self._merge(frames))
                     self.seq = frames[-1].last
+                    websocket_sent("market", published_ms=frames[0].ts)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # mostly: the client went away mid-send
@@ -222,6 +226,8 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         self.replayed: set[int] = set()
         self.tasks: list[asyncio.Task] = []
         await self.accept()
+        self.metered = True
+        websocket_opened("user")
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.since_id = self._int(query.get("since_id", [None])[0])
         ticket = query.get("ticket", [None])[0]
@@ -247,6 +253,9 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code) -> None:
         for task in self.tasks:
             task.cancel()
+        if getattr(self, "metered", False):
+            self.metered = False
+            websocket_closed("user")
         if self.user_id is not None:
             await self.channel_layer.group_discard(
                 user_group(self.user_id), self.channel_name
@@ -323,6 +332,7 @@ class UserConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
                 self.replayed.discard(event_id)
                 continue
             await self.send(text)
+        websocket_sent("user", published_ms=event.get("ts"))
 
     async def stream_revoke(self, event) -> None:
         """The sign-in this stream belongs to ended (marketdata.auth.

@@ -174,8 +174,10 @@ def user_events_send(event: UserEventsSaved) -> None:
         per_user.setdefault(row.user_id, []).append(
             [row.pk, messages.dumps(row.message())]
         )
+    ts = int(time.time() * 1000)  # when they leave: the stream's send lag from here
     for user_id, events in per_user.items():
-        group_send(user_group(user_id), {"type": "user.events", "events": events})
+        message = {"type": "user.events", "events": events, "ts": ts}
+        group_send(user_group(user_id), message)
 
 
 def publisher_flush(timeout: float = 5.0) -> bool:

@@ -18,6 +18,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+# Old keys still accepted for sessions and signed links during a rotation
+# (docs/operations.md, "Rotating secrets"); JWTs use SECRET_KEY alone.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -45,6 +48,8 @@ INSTALLED_APPS = [
     "channels",
     # history tables append-only in the database (config/append_only.py)
     "pgtrigger",
+    # HTTP, database and cache metrics for Prometheus (config/metrics.py has ours)
+    "django_prometheus",
     "accounts",
     "kyc",
     "wallet",
@@ -62,6 +67,9 @@ MIDDLEWARE = [
     # first: the body limit before anything reads a body; one error shape under
     # /api/ (config/middleware.py, docs/api-edges.md)
     "config.middleware.APIEdgeMiddleware",
+    # second and (almost) last: HTTP metrics by view, method and status (the
+    # edge's own 413s are not counted; its 503s are, made inside)
+    "config.metrics_middleware.PrometheusBeforeMiddleware",
     # then: the client address, resolved once from TRUSTED_PROXIES
     "config.clientip.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -81,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "accounts.lockout.LoginLockoutMiddleware",
+    "config.metrics_middleware.PrometheusAfterMiddleware",
     # last: keeps the chain sync, one thread hop per request (see the class)
     "config.middleware.SyncMiddlewareChain",
 ]
@@ -158,6 +167,11 @@ else:
             },
         }
     }
+# PostgreSQL's queries counted and timed for Prometheus: django-prometheus's
+# subclass of the same backend (docs/operations.md, "Metrics"). The embedded
+# SQLite mode has no Prometheus to read them.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, channel layer, Celery ----------------------------------------
@@ -165,7 +179,8 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.SharedRedisCache",
+            # the shared-pool cache, its gets counted for Prometheus
+            "BACKEND": "config.cache.MeteredSharedRedisCache",
             "LOCATION": REDIS_URL,
         }
     }
@@ -217,6 +232,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+
+# --- Metrics (docs/operations.md, "Metrics") --------------------------------------
+# /metrics answers requests from these networks (the resolved client address:
+# config/clientip.py) without a token, and anyone with `Authorization: Bearer
+# <METRICS_TOKEN>`; others get a 401 (a token is configured) or a 403.
+METRICS_TRUSTED_NETWORKS = env(
+    "METRICS_TRUSTED_NETWORKS", default="127.0.0.0/8,::1/128"
+)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

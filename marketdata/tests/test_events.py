@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 
 from config import events
+from config.metrics import matching_run_counted
 from marketdata.events import MarketFrameReady, UserEventsSaved
 from marketdata.models import BookSnapshot, Candle, UserEvent
 from marketdata.publish import market_frame_send, user_events_send
@@ -36,7 +37,8 @@ def test_each_event_has_its_subscribers_at_its_moment():
         )
     }
     assert wired == {
-        MatchingRunApplied: ((market_run_record,), ()),
+        # after commit: the run's trades and settlements counted (config/metrics.py)
+        MatchingRunApplied: ((market_run_record,), (matching_run_counted,)),
         BalancesChanged: ((balance_events_record,), ()),
         MarketFrameReady: ((), (market_frame_send,)),
         UserEventsSaved: ((), (user_events_send,)),

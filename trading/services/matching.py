@@ -43,6 +43,7 @@ from config.bulk import (
     rows_lock,
 )
 from config.events import record
+from config.metrics import matching_run_observe
 from trading import fees
 from trading.engine import (
     STP,
@@ -238,10 +239,18 @@ def matching_linger() -> float:
 def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchResult:
     """Apply up to `batch_size` pending commands of one instrument. A deadlock or
     serialization failure rolls the batch back and retries it (bounded, logged)."""
+    started, outcome, result = time.monotonic(), "error", MatchResult()
     try:
-        return _match(instrument_id, batch_size)
+        result = _match(instrument_id, batch_size)
+        outcome = "halted" if result.halted else "ok"
+        return result
     finally:
         matcher_state.last_run_ended = time.monotonic()
+        matching_run_observe(
+            commands=result.processed,
+            seconds=matcher_state.last_run_ended - started,
+            outcome=outcome,
+        )
 
 
 def _match(instrument_id: int, batch_size: int | None) -> MatchResult:

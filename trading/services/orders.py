@@ -33,6 +33,7 @@ from config.bulk import (
     instance_from_row,
 )
 from config.domain_errors import ApplicationError, Conflict, NotFound, Unprocessable
+from config.metrics import orders_observe
 from kyc.selectors import kyc_require_verified
 from trading import queries
 from trading.errors import TradingErrorCode as Code
@@ -463,12 +464,22 @@ def _place(user: User, items: list[_Item]) -> list[PlaceResult]:
     for attempt in (1, 2):
         try:
             with transaction.atomic():
-                return _place_locked(user, items, instruments)
+                results = _place_locked(user, items, instruments)
+            orders_observe(
+                accepted=[
+                    r.order.instrument.symbol for r in results if r.order and r.created
+                ],
+                refused=[r.error.code for r in results if r.error is not None],
+            )
+            return results
         except IntegrityError:
             # A twin with the same client_order_id committed first, past the
             # lock (only a writer that skipped it could): the retry replays it.
             if attempt == 2 or not any(item.client_order_id for item in named):
                 raise
+        except ApplicationError as exc:  # the whole call refused (KYC)
+            orders_observe(accepted=(), refused=[exc.code] * len(items))
+            raise
     raise AssertionError("unreachable")
 
 
