@@ -534,6 +534,22 @@ SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
 # Empty: the sandbox hands its signed webhook to the webhook handler in-process.
 # Set (e.g. http://127.0.0.1:8000/api/v1/wallet/webhooks/sandbox) for a real POST.
 SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
+# Real payment rails (docs/payments.md), each off until enabled with its keys.
+# Stripe: cards through a hosted Checkout Session; its webhook endpoint's secret.
+STRIPE_ENABLED = env.bool("STRIPE_ENABLED", default=False)
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Razorpay: cards, UPI, netbanking through a hosted Payment Link.
+RAZORPAY_ENABLED = env.bool("RAZORPAY_ENABLED", default=False)
+RAZORPAY_KEY_ID = env("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env("RAZORPAY_KEY_SECRET", default="")
+RAZORPAY_WEBHOOK_SECRET = env("RAZORPAY_WEBHOOK_SECRET", default="")
+# The provider a deposit uses when the request names none (if enabled).
+WALLET_DEFAULT_PROVIDER = env("WALLET_DEFAULT_PROVIDER", default="sandbox")
+# Where a provider's hosted page sends the user back (this site's public origin).
+PAYMENTS_RETURN_BASE_URL = env(
+    "PAYMENTS_RETURN_BASE_URL", default="http://127.0.0.1:8000"
+)
 
 # Withdrawals above this amount (per asset code, in whole units as a decimal string)
 # need two distinct approvers, neither of them the requester.

@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -24,11 +25,20 @@ from config.domain_errors import ApplicationError, Unavailable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Deposit
 from wallet.money import format_units
-from wallet.providers.base import PaymentIntent, PaymentProvider, WebhookEvent
+from wallet.providers.base import (
+    EventKind,
+    PaymentIntent,
+    PaymentProvider,
+    WebhookEvent,
+)
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 SIGNATURE_TOLERANCE = 300  # seconds
 OUTCOMES = ("succeeded", "failed")
+_KINDS = {
+    "succeeded": EventKind.PAYMENT_SUCCEEDED,
+    "failed": EventKind.PAYMENT_FAILED,
+}
 
 
 def _secret() -> bytes:
@@ -81,25 +91,25 @@ class SandboxProvider(PaymentProvider):
                 f"{SIGNATURE_TOLERANCE}s window.",
             )
         try:
-            payload = json.loads(body)
-            data = payload["data"]
-            return WebhookEvent(
-                event_id=str(payload["id"]),
-                reference=str(data["reference"]),
-                status=str(data["status"]),
-                amount=str(data["amount"]),
-                currency=str(data["currency"]),
-            )
+            return self.event_from_payload(event_id="", payload=json.loads(body))
         except (ValueError, KeyError, TypeError) as exc:
             raise ApplicationError(
                 Code.INVALID_WEBHOOK, "body: not a sandbox payment event."
             ) from exc
 
-    def map_status(self, status: str) -> str:
-        return {
-            "succeeded": Deposit.Status.CREDITED,
-            "failed": Deposit.Status.FAILED,
-        }.get(status, Deposit.Status.PENDING)
+    def event_from_payload(
+        self, *, event_id: str, payload: Mapping[str, Any]
+    ) -> WebhookEvent:
+        data = payload["data"]
+        return WebhookEvent(
+            event_id=str(payload["id"]),
+            kind=_KINDS.get(str(data["status"]), EventKind.PAYMENT_PENDING),
+            reference=str(data["reference"]),
+            amount=str(data["amount"]),
+            currency=str(data["currency"]),
+            payment_id=str(data["reference"]),
+            payload=payload,
+        )
 
     # --- the provider's side (what the real provider would run) -----------------
 

@@ -1,5 +1,6 @@
 """The wallet REST API: shapes, money as strings, idempotency, bad input."""
 
+import json
 import time
 
 import pytest
@@ -96,7 +97,9 @@ def test_deposit_create_list_and_webhook_over_http(client, alice, usd):
         )
         assert hook.status_code == 200
         assert hook.json() == {
-            "reference": deposit.provider_reference,
+            "event": json.loads(raw)["id"],
+            "outcome": "applied",  # the second delivery finds it stored
+            "deposit": deposit.pk,
             "status": "credited",
         }
     assert balances(alice) == {"USD": (2_500, 0)}
