@@ -546,6 +546,11 @@ RAZORPAY_KEY_SECRET = env("RAZORPAY_KEY_SECRET", default="")
 RAZORPAY_WEBHOOK_SECRET = env("RAZORPAY_WEBHOOK_SECRET", default="")
 # The provider a deposit uses when the request names none (if enabled).
 WALLET_DEFAULT_PROVIDER = env("WALLET_DEFAULT_PROVIDER", default="sandbox")
+# How approved withdrawals are paid out: "manual" (an operator records the
+# rail's reference) or "sandbox" (a simulated rail that pays and calls back).
+WALLET_PAYOUT_PROVIDER = env("WALLET_PAYOUT_PROVIDER", default="manual")
+# The sandbox rail's bank pays ("paid") or returns the payment ("failed").
+SANDBOX_PAYOUT_OUTCOME = env("SANDBOX_PAYOUT_OUTCOME", default="paid")
 # Where a provider's hosted page sends the user back (this site's public origin).
 PAYMENTS_RETURN_BASE_URL = env(
     "PAYMENTS_RETURN_BASE_URL", default="http://127.0.0.1:8000"

@@ -297,3 +297,9 @@ class WebhookOutputSerializer(serializers.Serializer):
 
     def get_status(self, record) -> str | None:
         return record.deposit.status if record.deposit_id else None
+
+
+class PayoutWebhookOutputSerializer(serializers.Serializer):
+    event = serializers.CharField(source="event_id")
+    outcome = serializers.CharField(help_text="applied or ignored")
+    reference = serializers.CharField()

@@ -559,3 +559,31 @@ class WebhookView(APIView):
             provider=provider, headers=request.headers, body=request.body
         )
         return Response(s.WebhookOutputSerializer(record).data)
+
+
+class PayoutWebhookView(APIView):
+    """Payout rails call this (the sandbox rail today). No auth (the signature
+    is the auth), no CSRF, no throttle."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(
+        tags=TAGS,
+        request={"application/json": dict},
+        responses={200: s.WebhookOutputSerializer, **error_responses(400, 404)},
+        summary="Payout rail webhook (signed)",
+        description=(
+            "`payout.paid` completes the sent withdrawal it names, "
+            "`payout.failed` fails it and returns the funds through the ledger. "
+            "Idempotent by the rail's event id. 400 `invalid_signature` / "
+            "`stale_signature` / `invalid_webhook`, 404 `unknown_provider` / "
+            "`unknown_payment`."
+        ),
+    )
+    def post(self, request, provider: str):
+        record = services.payout_webhook_process(
+            provider=provider, headers=request.headers, body=request.body
+        )
+        return Response(s.PayoutWebhookOutputSerializer(record).data)

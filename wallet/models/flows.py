@@ -162,6 +162,8 @@ class Withdrawal(models.Model):
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    # the payout rail that carried it (wallet/providers/payouts.py)
+    payout_provider = models.CharField(max_length=32, default="manual")
     payout_reference = models.CharField(
         max_length=128,
         blank=True,

@@ -62,6 +62,29 @@ def _invalid(message: str) -> ApplicationError:
     return ApplicationError(Code.INVALID_SIGNATURE, f"{SIGNATURE_HEADER}: {message}")
 
 
+def signature_check(
+    *, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> None:
+    """The sandbox's signature over the raw body, and its age (replays): the
+    deposit and payout webhooks of the sandbox both use it."""
+    secret = _secret()
+    header = headers.get(SIGNATURE_HEADER, "")
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    if not parts.get("t", "").isdigit() or not parts.get("v1"):
+        raise _invalid("missing or malformed signature header.")
+    timestamp = int(parts["t"])
+    expected = sign(body, timestamp=timestamp, secret=secret).split("v1=", 1)[1]
+    if not hmac.compare_digest(expected, parts["v1"]):
+        raise _invalid("signature does not match the body.")
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > SIGNATURE_TOLERANCE:
+        raise ApplicationError(
+            Code.STALE_SIGNATURE,
+            f"{SIGNATURE_HEADER}: timestamp is outside the "
+            f"{SIGNATURE_TOLERANCE}s window.",
+        )
+
+
 class SandboxProvider(PaymentProvider):
     name = "sandbox"
 
@@ -74,22 +97,7 @@ class SandboxProvider(PaymentProvider):
     def verify_webhook(
         self, *, headers: Mapping[str, str], body: bytes, now: float | None = None
     ) -> WebhookEvent:
-        secret = _secret()
-        header = headers.get(SIGNATURE_HEADER, "")
-        parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-        if not parts.get("t", "").isdigit() or not parts.get("v1"):
-            raise _invalid("missing or malformed signature header.")
-        timestamp = int(parts["t"])
-        expected = sign(body, timestamp=timestamp, secret=secret).split("v1=", 1)[1]
-        if not hmac.compare_digest(expected, parts["v1"]):
-            raise _invalid("signature does not match the body.")
-        now = time.time() if now is None else now
-        if abs(now - timestamp) > SIGNATURE_TOLERANCE:
-            raise ApplicationError(
-                Code.STALE_SIGNATURE,
-                f"{SIGNATURE_HEADER}: timestamp is outside the "
-                f"{SIGNATURE_TOLERANCE}s window.",
-            )
+        signature_check(headers=headers, body=body, now=now)
         try:
             return self.event_from_payload(event_id="", payload=json.loads(body))
         except (ValueError, KeyError, TypeError) as exc:

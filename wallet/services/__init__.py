@@ -37,6 +37,7 @@ from wallet.services.deposits import (
     sandbox_checkout_complete,
 )
 from wallet.services.payouts import (
+    payout_webhook_process,
     withdrawal_complete,
     withdrawal_fail,
     withdrawal_mark_sent,
@@ -85,6 +86,7 @@ __all__ = [
     "withdrawal_complete",
     "withdrawal_fail",
     "withdrawal_mark_sent",
+    "payout_webhook_process",
     "withdrawal_reject",
     "withdrawal_request",
 ]

@@ -542,3 +542,116 @@ def test_a_user_who_owes_cannot_place_orders(db):
         )
     assert info.value.code == "account_restricted"
     assert_ledger_ok()
+
+
+# --- Payouts ----------------------------------------------------------------
+
+
+@pytest.fixture
+def approved_withdrawal(alice, usd):
+    from accounts.roles import Role
+    from accounts.testing import make_user
+    from wallet.tests.helpers import fund, make_beneficiary
+
+    operator = make_user(email="op@example.com", roles=(Role.OPERATOR,), is_staff=True)
+    fund(alice, usd, 10_000)
+    withdrawal = services.withdrawal_request(
+        user=alice, asset=usd, amount=4_000, beneficiary=make_beneficiary(alice)
+    )
+    services.withdrawal_approve(
+        withdrawal=withdrawal, operator=operator, note="Checked against the ticket."
+    )
+    return withdrawal, operator
+
+
+def _send(withdrawal, operator, reference=""):
+    return services.withdrawal_mark_sent(
+        withdrawal=withdrawal,
+        operator=operator,
+        payout_reference=reference,
+        note="Paid out through the rail.",
+    )
+
+
+@pytest.mark.kyc_verified
+def test_the_sandbox_rail_pays_and_its_webhook_completes(
+    alice, usd, approved_withdrawal, settings, django_capture_on_commit_callbacks
+):
+    settings.WALLET_PAYOUT_PROVIDER = "sandbox"
+    withdrawal, operator = approved_withdrawal
+    with django_capture_on_commit_callbacks(execute=True):
+        _send(withdrawal, operator)
+    withdrawal.refresh_from_db()
+    assert withdrawal.payout_provider == "sandbox"
+    assert withdrawal.payout_reference.startswith(f"sbxpo_{withdrawal.pk}_")
+    assert withdrawal.status == "completed"  # the rail called back (eager task)
+    assert list(withdrawal.history.values_list("new_status", "acting_user")) == [
+        ("requested", alice.pk),
+        ("approved", operator.pk),
+        ("sent", operator.pk),
+        ("completed", None),  # the rail, not a person
+    ]
+    assert balances(alice) == {"USD": (6_000, 0)}
+    assert_ledger_ok()
+
+
+@pytest.mark.kyc_verified
+def test_a_failed_payout_returns_the_funds_once(
+    alice, usd, approved_withdrawal, settings
+):
+    from wallet.providers.payouts import SandboxPayout
+
+    settings.WALLET_PAYOUT_PROVIDER = "sandbox"
+    withdrawal, operator = approved_withdrawal
+    _send(withdrawal, operator)  # the webhook task waits for a commit that
+    withdrawal.refresh_from_db()  # the test transaction never makes
+    assert (withdrawal.status, balances(alice)) == ("sent", {"USD": (6_000, 0)})
+    headers, body = SandboxPayout().build_webhook(
+        reference=withdrawal.payout_reference, paid=False, reason="Account closed."
+    )
+    for _ in range(3):
+        record = services.payout_webhook_process(
+            provider="sandbox", headers=headers, body=body
+        )
+        assert record.outcome == "applied"
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == "failed"
+    assert "Account closed." in withdrawal.history.last().note
+    assert balances(alice) == {"USD": (10_000, 0)}
+    # a late "paid" for the same payout changes nothing
+    headers, body = SandboxPayout().build_webhook(
+        reference=withdrawal.payout_reference, paid=True
+    )
+    late = services.payout_webhook_process(
+        provider="sandbox", headers=headers, body=body
+    )
+    assert late.outcome == "ignored"
+    assert balances(alice) == {"USD": (10_000, 0)}
+    # forged and unknown
+    with pytest.raises(ApplicationError) as info:
+        services.payout_webhook_process(
+            provider="sandbox", headers=headers, body=body.replace(b"paid", b"pain")
+        )
+    assert info.value.code == "invalid_signature"
+    headers, body = SandboxPayout().build_webhook(reference="sbxpo_nope", paid=True)
+    with pytest.raises(ApplicationError) as info:
+        services.payout_webhook_process(provider="sandbox", headers=headers, body=body)
+    assert info.value.code == "unknown_payment"
+    assert_ledger_ok()
+
+
+@pytest.mark.kyc_verified
+def test_the_manual_rail_needs_the_reference(alice, usd, approved_withdrawal):
+    withdrawal, operator = approved_withdrawal
+    with pytest.raises(ApplicationError) as info:
+        _send(withdrawal, operator)
+    assert info.value.code == "payout_reference_required"
+    _send(withdrawal, operator, "BANK-REF-1")
+    withdrawal.refresh_from_db()
+    assert (withdrawal.payout_provider, withdrawal.status) == ("manual", "sent")
+    from wallet.providers.payouts import SandboxPayout
+
+    headers, body = SandboxPayout().build_webhook(reference="BANK-REF-1", paid=True)
+    with pytest.raises(ApplicationError) as info:  # the manual rail has no webhook
+        services.payout_webhook_process(provider="manual", headers=headers, body=body)
+    assert info.value.code == "unknown_provider"
