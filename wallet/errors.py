@@ -30,6 +30,7 @@ class WalletErrorCode(StrEnum):
     INVALID_WEBHOOK = "invalid_webhook"
     AMOUNT_MISMATCH = "amount_mismatch"
     ACCOUNT_RESTRICTED = "account_restricted"
+    ADJUSTMENT_MISMATCH = "adjustment_mismatch"
     NOT_FOUND = "not_found"
     # Destinations and the beneficiary address book
     INVALID_DESTINATION = "invalid_destination"

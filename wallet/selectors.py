@@ -38,6 +38,9 @@ class Balance:
     available: int
     held: int
     minimum: int | None
+    # what the user owes in this asset after a refund or chargeback of money
+    # already spent (their receivable, as a positive amount): restricts them
+    owed: int = 0
 
     @property
     def total(self) -> int:
@@ -72,6 +75,7 @@ def balance_list(*, user: User) -> list[Balance]:
             available=amounts.get(asset.pk, {}).get(Account.Kind.AVAILABLE, 0),
             held=amounts.get(asset.pk, {}).get(Account.Kind.HELD, 0),
             minimum=minimums.get(asset.pk),
+            owed=-amounts.get(asset.pk, {}).get(Account.Kind.RECEIVABLE, 0),
         )
         for asset in assets
     ]

@@ -63,3 +63,11 @@ def sandbox_payout_webhook_send(reference: str) -> None:
         reason="" if paid else "The beneficiary bank returned the payment.",
     )
     payout_webhook_process(provider="sandbox", headers=headers, body=body)
+
+
+@shared_task(name="wallet.reconcile_daily", acks_late=True)
+def reconcile_daily() -> dict[str, int]:
+    """The beat's daily reconciliation of yesterday (wallet.services.reconciliation)."""
+    from wallet.services import reconcile_yesterday
+
+    return reconcile_yesterday()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -629,6 +630,13 @@ CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
 CELERY_BEAT_SCHEDULE["backoffice-ledger-verify"] = {
     "task": "backoffice.ledger_verify",
     "schedule": BACKOFFICE_LEDGER_VERIFY_MINUTES * 60.0,
+}
+
+# The wallet's daily reconciliation of each payment provider's report (UTC
+# yesterday), at 02:30 UTC when providers have closed their day.
+CELERY_BEAT_SCHEDULE["wallet-reconcile-daily"] = {
+    "task": "wallet.reconcile_daily",
+    "schedule": crontab(hour=2, minute=30),
 }
 
 # --- Reports ------------------------------------------------------------------------

@@ -170,6 +170,11 @@ class BalanceOutputSerializer(serializers.Serializer):
     total = MoneyField()
     minimum = MoneyField(allow_null=True, help_text="null: no alert set.")
     below_minimum = serializers.BooleanField()
+    owed = MoneyField(
+        help_text="Owed after a refund or chargeback of a deposit already spent: "
+        "while above zero, trading and withdrawals are refused "
+        "(`account_restricted`) and the next deposit repays it first."
+    )
 
 
 class DepositOutputSerializer(serializers.Serializer):

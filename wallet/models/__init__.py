@@ -12,7 +12,7 @@ from wallet.models.flows import (
     WithdrawalStatusChange,
 )
 from wallet.models.ledger import Account, Asset, Entry, Hold, Journal
-from wallet.models.payments import DepositReversal, ProviderEvent
+from wallet.models.payments import DepositReversal, ProviderEvent, ReconciliationItem
 
 __all__ = [
     "Account",
@@ -29,6 +29,7 @@ __all__ = [
     "Hold",
     "Journal",
     "ProviderEvent",
+    "ReconciliationItem",
     "Transfer",
     "Withdrawal",
     "WithdrawalStatusChange",

@@ -101,3 +101,73 @@ class DepositReversal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.provider_id} of deposit {self.deposit_id}"
+
+
+class ReconciliationItem(models.Model):
+    """A difference between a provider's own report of money moved and the
+    ledger, found by the daily reconciliation, for an operator to resolve (with
+    an adjustment through the two-person flow, or an explanation)."""
+
+    class Kind(models.TextChoices):
+        MISSING_CREDIT = "missing_credit", "Paid at the provider, not credited"
+        AMOUNT_DIFFERENCE = "amount_difference", "Amounts differ"
+        UNKNOWN_PAYMENT = "unknown_payment", "A payment no deposit knows"
+        MISSING_REVERSAL = "missing_reversal", "Refunded or disputed, not reversed"
+        NOT_AT_PROVIDER = "not_at_provider", "Credited here, absent at the provider"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    provider = models.CharField(max_length=32)
+    day = models.DateField(help_text="The UTC day of the provider report.")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # what identifies the difference: the provider's line id, or our deposit's
+    key = models.CharField(max_length=128)
+    payment_id = models.CharField(max_length=128, blank=True)
+    deposit = models.ForeignKey(
+        Deposit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    currency = models.CharField(max_length=16)
+    provider_amount = models.CharField(max_length=40, blank=True)
+    ledger_amount = models.CharField(max_length=40, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    resolution = models.TextField(blank=True)
+    adjustment = models.ForeignKey(
+        "wallet.Adjustment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolved_by = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "kind", "key"], name="reconciliation_item_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open")
+                | (Q(resolved_by__isnull=False) & ~Q(resolution="")),
+                name="reconciliation_resolved_with_note",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "-created_at"], name="reconciliation_by_status"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} {self.key}"

@@ -58,6 +58,7 @@ class SettlementLine:
     line_id: str
     kind: EventKind  # PAYMENT_SUCCEEDED, REFUND or DISPUTE_LOST
     payment_id: str  # the payment it belongs to
+    reversal_id: str  # a refund's or dispute's own id (empty for a payment)
     deposit_id: str  # our deposit's id, when the provider kept it (metadata, notes)
     amount: str  # decimal string in `currency`
     currency: str

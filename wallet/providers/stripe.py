@@ -254,6 +254,9 @@ def _settlement_line(item: dict[str, Any]) -> SettlementLine | None:
         line_id=str(item.get("id", "")),
         kind=kind,
         payment_id=str(source.get("payment_intent") or ""),
+        reversal_id=""
+        if kind is EventKind.PAYMENT_SUCCEEDED
+        else str(source.get("id", "")),
         deposit_id=str((source.get("metadata") or {}).get("deposit", "")),
         amount=minor_to_decimal(abs(int(item.get("amount", 0))), exponent(currency)),
         currency=currency,

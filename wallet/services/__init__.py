@@ -42,6 +42,11 @@ from wallet.services.payouts import (
     withdrawal_fail,
     withdrawal_mark_sent,
 )
+from wallet.services.reconciliation import (
+    reconcile_day,
+    reconcile_yesterday,
+    reconciliation_resolve,
+)
 from wallet.services.transfers import transfer_create
 from wallet.services.withdrawals import (
     withdrawal_approve,
@@ -87,6 +92,9 @@ __all__ = [
     "withdrawal_fail",
     "withdrawal_mark_sent",
     "payout_webhook_process",
+    "reconcile_day",
+    "reconcile_yesterday",
+    "reconciliation_resolve",
     "withdrawal_reject",
     "withdrawal_request",
 ]

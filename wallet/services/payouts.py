@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta
 from config.domain_errors import ApplicationError, Conflict, NotFound
-from config.transitions import transition_check
+from config.transitions import TransitionTable, transition_check
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, hold_post, ledger_post
 from wallet.models import Account, Asset, Hold, Journal, ProviderEvent, Withdrawal
@@ -86,7 +86,7 @@ def withdrawal_mark_sent(
     if rail.automatic and not (payout_reference or "").strip():
         # the rail pays at once: refuse before asking it, not after
         transition_check(
-            table=Withdrawal.TRANSITIONS,
+            table=cast(TransitionTable, Withdrawal.TRANSITIONS),
             old=withdrawal.status,
             new=Withdrawal.Status.SENT,
         )

@@ -226,7 +226,7 @@ def withdrawal_transition(
     withdrawal: Withdrawal,
     *,
     to: str,
-    actor: User,
+    actor: User | None,
     note: str,
     fields: dict[str, object],
 ) -> str:
@@ -253,7 +253,7 @@ def record_withdrawal_event(
     withdrawal: Withdrawal,
     *,
     code: AuditCode,
-    operator: User,
+    operator: User | None,
     old: str,
     meta: RequestMeta | None,
     **extra,

@@ -45,6 +45,7 @@ def test_balances_are_decimal_strings_with_alert_flags(client, alice, usd, btc):
             "total": "0.00000001",
             "minimum": "1.00000000",
             "below_minimum": True,
+            "owed": "0.00000000",
         },
         {
             "asset": "USD",
@@ -55,6 +56,7 @@ def test_balances_are_decimal_strings_with_alert_flags(client, alice, usd, btc):
             "total": "1234.56",
             "minimum": None,
             "below_minimum": False,
+            "owed": "0.00",
         },
     ]
 

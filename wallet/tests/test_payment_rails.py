@@ -244,6 +244,20 @@ def test_a_refund_after_the_money_was_spent_leaves_a_receivable_and_restricts(
     assert (reversal.covered, reversal.shortfall) == (2_500, 7_500)
     accounts = {a.kind: a.balance for a in Account.objects.filter(owner=alice)}
     assert accounts == {"available": 0, "receivable": -7_500}
+    # operators see who owes on the admin index
+    from accounts.roles import Role
+    from accounts.testing import make_user
+    from backoffice.selectors import ops_overview
+
+    operator = make_user(email="ops@example.com", roles=(Role.OPERATOR,), is_staff=True)
+    owing = {t.key: t for t in ops_overview(user=operator).tiles}["owing"]
+    assert owing.count == 1
+    # and the user sees what they owe with their balances
+    from accounts.testing import api_client_for
+
+    listed = api_client_for(alice).get("/api/v1/wallet/balances").json()
+    usd_row = next(row for row in listed if row["asset"] == "USD")
+    assert (usd_row["available"], usd_row["owed"]) == ("0.00", "75.00")
     event = AuditEvent.objects.get(code=AuditCode.DEPOSIT_REVERSED)
     assert (event.extra["covered"], event.extra["shortfall"]) == ("25.00", "75.00")
     assert_ledger_ok()
@@ -265,6 +279,7 @@ def test_a_refund_after_the_money_was_spent_leaves_a_receivable_and_restricts(
     from wallet.selectors import wallet_restricted
 
     assert not wallet_restricted(user=alice)
+    assert DepositReversal.objects.get().shortfall == 7_500  # history stays
     assert_ledger_ok()
 
 
@@ -655,3 +670,183 @@ def test_the_manual_rail_needs_the_reference(alice, usd, approved_withdrawal):
     with pytest.raises(ApplicationError) as info:  # the manual rail has no webhook
         services.payout_webhook_process(provider="manual", headers=headers, body=body)
     assert info.value.code == "unknown_provider"
+
+
+# --- Reconciliation -----------------------------------------------------------
+
+
+def _balance_txn(txn_id: str, kind: str, amount: int, source: dict) -> dict:
+    return {
+        "id": txn_id,
+        "object": "balance_transaction",
+        "type": kind,
+        "amount": amount,
+        "currency": "usd",
+        "created": int(time.time()),
+        "source": source,
+    }
+
+
+@pytest.mark.kyc_verified
+def test_reconciliation_finds_each_planted_difference_once(alice, usd):
+    from django.utils import timezone
+
+    from accounts.roles import Role
+    from accounts.testing import make_user
+    from wallet.models import ReconciliationItem
+
+    matched = stripe_deposit(alice, usd, 5_000)
+    deliver_stripe(session_completed(matched))
+    short = stripe_deposit(alice, usd, 7_000)  # credited 70.00; Stripe says 69.00
+    deliver_stripe(session_completed(short))
+    waiting = stripe_deposit(alice, usd, 2_000)  # paid, webhook never arrived
+    lost = stripe_deposit(alice, usd, 1_000)  # credited here, absent there
+    deliver_stripe(session_completed(lost))
+    lines = [
+        _balance_txn("txn_ok", "charge", 5_000,
+                     {"id": "ch_ok", "object": "charge",
+                      "payment_intent": f"pi_{matched.pk}", "metadata": {}}),
+        _balance_txn("txn_short", "charge", 6_900,
+                     {"id": "ch_short", "object": "charge",
+                      "payment_intent": f"pi_{short.pk}", "metadata": {}}),
+        _balance_txn("txn_waiting", "charge", 2_000,
+                     {"id": "ch_waiting", "object": "charge",
+                      "payment_intent": "pi_never_told",
+                      "metadata": {"deposit": str(waiting.pk)}}),
+        _balance_txn("txn_stranger", "charge", 999,
+                     {"id": "ch_x", "object": "charge",
+                      "payment_intent": "pi_stranger", "metadata": {}}),
+        _balance_txn("txn_refund", "refund", -5_000,
+                     {"id": "re_unseen", "object": "refund",
+                      "payment_intent": f"pi_{matched.pk}"}),
+        _balance_txn("txn_fee", "stripe_fee", -30, {"id": "fee", "object": "fee"}),
+    ]  # fmt: skip
+    asked = []
+
+    def listing(request):
+        asked.append(request.url)
+        assert request.headers["Authorization"] == f"Bearer {STRIPE_KEY}"
+        page = {
+            "object": "list",
+            "data": lines,
+            "has_more": False,
+            "url": "/v1/balance_transactions",
+        }
+        return 200, {}, json.dumps(page)
+
+    today = timezone.now().date()
+    for _ in range(2):  # the second run finds nothing new
+        with responses.RequestsMock() as fake:
+            fake.add_callback(
+                responses.GET,
+                "https://api.stripe.com/v1/balance_transactions",
+                callback=listing,
+            )
+            services.reconcile_day(provider="stripe", day=today)
+    assert "expand%5B0%5D=data.source" in asked[0]
+    found = {
+        (item.kind, item.key): (item.provider_amount, item.ledger_amount)
+        for item in ReconciliationItem.objects.all()
+    }
+    assert found == {
+        ("amount_difference", "txn_short"): ("69.00", "70.00 USD"),
+        ("missing_credit", "txn_waiting"): ("20.00", ""),
+        ("unknown_payment", "txn_stranger"): ("9.99", ""),
+        ("missing_reversal", "txn_refund"): ("50.00", ""),
+        ("not_at_provider", f"deposit:{lost.pk}"): ("", "10.00"),
+    }
+    # an operator resolves one, with a note; the audit trail says who and why
+    operator = make_user(email="op@example.com", roles=(Role.OPERATOR,), is_staff=True)
+    item = ReconciliationItem.objects.get(kind="missing_credit")
+    with pytest.raises(ApplicationError) as info:
+        services.reconciliation_resolve(item=item, operator=operator, note="ok")
+    assert info.value.code == "note_required"
+    services.reconciliation_resolve(
+        item=item,
+        operator=operator,
+        note="Webhook lost in the Stripe outage; replayed it from the dashboard.",
+    )
+    item.refresh_from_db()
+    assert (item.status, item.resolved_by) == ("resolved", operator)
+    event = AuditEvent.objects.get(code=AuditCode.RECONCILIATION_RESOLVED)
+    assert (event.acting_user, event.user, event.extra["kind"]) == (
+        operator,
+        alice,
+        "missing_credit",
+    )
+    with pytest.raises(ApplicationError) as info:
+        services.reconciliation_resolve(
+            item=item, operator=operator, note="Once more, with feeling."
+        )
+    assert info.value.code == "invalid_transition"
+    assert_ledger_ok()
+
+
+@pytest.mark.kyc_verified
+def test_razorpay_reconciliation_reads_payments_and_refunds(alice, inr):
+    from django.utils import timezone
+
+    from wallet.models import ReconciliationItem
+
+    deposit = razorpay_deposit(alice, inr, 10_000)
+    deliver_razorpay(link_paid(deposit), "evt_paid")
+    payments = {
+        "entity": "collection",
+        "count": 2,
+        "items": [
+            {"id": f"pay_{deposit.pk}", "amount": 10_000, "currency": "INR",
+             "status": "captured", "notes": {"deposit": str(deposit.pk)}},
+            {"id": "pay_other", "amount": 500, "currency": "INR",
+             "status": "failed", "notes": []},
+        ],
+    }  # fmt: skip
+    refunds = {
+        "entity": "collection",
+        "count": 1,
+        "items": [
+            {"id": "rfnd_9", "amount": 2_500, "currency": "INR",
+             "payment_id": f"pay_{deposit.pk}", "status": "processed"},
+        ],
+    }  # fmt: skip
+    with responses.RequestsMock() as fake:
+        fake.get("https://api.razorpay.com/v1/payments", json=payments)
+        fake.get("https://api.razorpay.com/v1/refunds", json=refunds)
+        services.reconcile_day(provider="razorpay", day=timezone.now().date())
+    assert list(ReconciliationItem.objects.values_list("kind", "key")) == [
+        ("missing_reversal", "rfnd_9")
+    ]
+
+
+@pytest.mark.kyc_verified
+def test_the_wallet_page_offers_each_enabled_rail(alice, usd):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(alice, backend="accounts.backends.EmailBackend")
+    page = browser.get("/wallet/").content.decode()
+    for label in ("Sandbox (play money)", "Card (Stripe)", "UPI, card or netbanking"):
+        assert label in page
+    with responses.RequestsMock() as fake:
+        fake.post(
+            "https://api.stripe.com/v1/checkout/sessions",
+            json={
+                "id": "cs_test_page",
+                "object": "checkout.session",
+                "url": "https://checkout.stripe.com/c/pay/cs_test_page",
+            },
+        )
+        response = browser.post(
+            "/wallet/deposit/",
+            {"asset": "USD", "amount": "20.00", "provider": "stripe",
+             "form_key": "0123456789abcdef"},
+        )  # fmt: skip
+    assert response.status_code == 302
+    assert response["Location"] == "https://checkout.stripe.com/c/pay/cs_test_page"
+    assert Deposit.objects.get().provider == "stripe"
+    refused = browser.post(
+        "/wallet/deposit/",
+        {"asset": "USD", "amount": "20.00", "provider": "paypal",
+         "form_key": "fedcba9876543210"},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert Deposit.objects.count() == 1
