@@ -137,6 +137,8 @@ class AuditCode(models.IntegerChoices):
     DEPOSIT_CREATED = 300, "Deposit created"
     DEPOSIT_CREDITED = 301, "Deposit credited"
     DEPOSIT_FAILED = 302, "Deposit failed"
+    DEPOSIT_REVERSED = 303, "Deposit refunded or lost in a dispute"
+    RECONCILIATION_RESOLVED = 305, "Reconciliation mismatch resolved"
     WITHDRAWAL_REQUESTED = 310, "Withdrawal requested"
     WITHDRAWAL_APPROVED = 311, "Withdrawal approved"
     WITHDRAWAL_REJECTED = 312, "Withdrawal rejected"

@@ -24,7 +24,15 @@ from backoffice.models import LedgerVerification
 from kyc.models import OPEN_STATUSES as KYC_OPEN_STATUSES
 from kyc.models import KycCase, KycProfile, KycStatusEvent
 from trading.models import Fill, Instrument, Order, OrderCommand
-from wallet.models import Adjustment, Deposit, Hold, Transfer, Withdrawal
+from wallet.models import (
+    Account,
+    Adjustment,
+    Deposit,
+    Hold,
+    ReconciliationItem,
+    Transfer,
+    Withdrawal,
+)
 from wallet.selectors import Balance, balance_list
 
 # Withdrawals waiting for an approver: requested, or first-approved above the
@@ -132,6 +140,24 @@ def _halted(now: datetime):
     return len(rows), oldest, ", ".join(symbol for symbol, _ in rows), bool(rows)
 
 
+def _owing(now: datetime):
+    """Users whose refunded or disputed deposits were already spent: they owe,
+    and may not trade or withdraw until repaid (wallet.queries.owes_sql)."""
+    n, oldest = _count_oldest(
+        Account.objects.filter(kind=Account.Kind.RECEIVABLE, balance__lt=0),
+        "created_at",
+    )
+    return n, oldest, "", False
+
+
+def _reconciliation(now: datetime):
+    n, oldest = _count_oldest(
+        ReconciliationItem.objects.filter(status=ReconciliationItem.Status.OPEN),
+        "created_at",
+    )
+    return n, oldest, "", bool(n)
+
+
 def _matching_backlog(now: datetime):
     n, oldest = _count_oldest(
         OrderCommand.objects.filter(processed_at__isnull=True), "created_at"
@@ -173,6 +199,24 @@ TILES: tuple[_TileSpec, ...] = (
         changelist="admin:wallet_adjustment_changelist",
         query="status__in=" + ",".join(ADJUSTMENT_WAITING_STATUSES),
         read=_adjustments,
+    ),
+    _TileSpec(
+        key="owing",
+        label="Accounts restricted, owing after a refund or chargeback",
+        see=("wallet.view_account",),
+        link="wallet.view_account",
+        changelist="admin:wallet_account_changelist",
+        query="kind__exact=receivable&owing=1",
+        read=_owing,
+    ),
+    _TileSpec(
+        key="reconciliation",
+        label="Payment provider differences to resolve",
+        see=("wallet.view_reconciliationitem",),
+        link="wallet.view_reconciliationitem",
+        changelist="admin:wallet_reconciliationitem_changelist",
+        query="status__exact=open",
+        read=_reconciliation,
     ),
     _TileSpec(
         key="halted",

@@ -17,6 +17,7 @@ from kyc.models import KycProfile, KycStatus
 from trading.models import FeeOverride, Instrument, Order, OrderCommand
 from trading.selectors import PLACEMENT_RULE_COLUMNS
 from wallet.models import Asset
+from wallet.queries import owes_sql
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class InstrumentState:
 @dataclass(frozen=True)
 class PlacementState:
     kyc_approved: bool
+    owes: bool  # a receivable below zero: no trading (wallet.queries.owes_sql)
     instruments: dict[int, InstrumentState]
     order_ids: list[int]  # drawn from the sequence (PostgreSQL), else empty
 
@@ -77,6 +79,7 @@ def user_lock_for_placement(
         f" EXISTS (SELECT 1 FROM {KycProfile._meta.db_table} k"
         "  WHERE k.user_id = u.id AND k.status = %s),"
         f" ({_fee_override('maker_fee_bps')}), ({_fee_override('taker_fee_bps')}),"
+        f" {owes_sql('u.id')},"
         " n.ids"
         f" FROM {User._meta.db_table} u"
         f" CROSS JOIN (SELECT {next_ids} AS ids) n"
@@ -94,7 +97,7 @@ def user_lock_for_placement(
     instruments = {}
     for row in rows:
         rules, rest = tuple(row[:_RULE_WIDTH]), row[_RULE_WIDTH:]
-        instrument_id, status, last_price, _, maker_bps, taker_bps, _ = rest
+        instrument_id, status, last_price, _, maker_bps, taker_bps, _, _ = rest
         if instrument_id is not None:
             instruments[instrument_id] = InstrumentState(
                 rules=rules,
@@ -102,9 +105,10 @@ def user_lock_for_placement(
                 last_price_ticks=last_price,
                 fee_override=None if maker_bps is None else (maker_bps, taker_bps),
             )
-    kyc_approved, ids = rows[0][_RULE_WIDTH + 3], rows[0][-1]
+    kyc_approved, owes, ids = rows[0][_RULE_WIDTH + 3], rows[0][-2], rows[0][-1]
     return PlacementState(
         kyc_approved=bool(kyc_approved),
+        owes=bool(owes),
         instruments=instruments,
         order_ids=sorted(ids or []),
     )

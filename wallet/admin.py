@@ -20,6 +20,7 @@ from wallet.models import (
     Beneficiary,
     BeneficiaryStatusChange,
     Deposit,
+    DepositReversal,
     DepositStatusChange,
     Entry,
     Hold,
@@ -158,10 +159,26 @@ class AssetAdmin(admin.ModelAdmin):
         return format_units(obj.daily_withdrawal_limit, obj.decimals)
 
 
+class OwingFilter(admin.SimpleListFilter):
+    """Receivables below zero: users who owe after a refund or a chargeback of
+    money they had spent (restricted until repaid)."""
+
+    title = "owing"
+    parameter_name = "owing"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Owing")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            return queryset.filter(kind=Account.Kind.RECEIVABLE, balance__lt=0)
+        return queryset
+
+
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "owner", "asset", "kind", "balance_display")
-    list_filter = ("kind", "asset")
+    list_filter = (OwingFilter, "kind", "asset")
     search_fields = ("owner__email",)
     list_select_related = ("owner", "asset")
 
@@ -203,6 +220,13 @@ class HoldAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("user", "asset")
 
 
+class DepositReversalInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = DepositReversal
+    fields = ("created_at", "kind", "provider_id", "amount", "covered", "shortfall")
+    readonly_fields = fields
+    extra = 0
+
+
 class DepositHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DepositStatusChange
     fields = ("created_at", "old_status", "new_status", "acting_user", "note")
@@ -222,9 +246,9 @@ class DepositAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("status", "provider", "asset")
-    search_fields = ("user__email", "provider_reference")
+    search_fields = ("user__email", "provider_reference", "payment_id")
     list_select_related = ("user", "asset")
-    inlines = [DepositHistoryInline]
+    inlines = [DepositHistoryInline, DepositReversalInline]
 
     @admin.display(description="Amount")
     def amount_display(self, obj):

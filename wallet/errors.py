@@ -29,6 +29,8 @@ class WalletErrorCode(StrEnum):
     STALE_SIGNATURE = "stale_signature"
     INVALID_WEBHOOK = "invalid_webhook"
     AMOUNT_MISMATCH = "amount_mismatch"
+    ACCOUNT_RESTRICTED = "account_restricted"
+    ADJUSTMENT_MISMATCH = "adjustment_mismatch"
     NOT_FOUND = "not_found"
     # Destinations and the beneficiary address book
     INVALID_DESTINATION = "invalid_destination"

@@ -8,6 +8,7 @@ from django import forms
 from accounts.selectors import user_has_two_factor
 from wallet.destinations import PayoutRail, asset_payout_rails, destination_display
 from wallet.models import Asset, Journal
+from wallet.providers import provider_default, providers_enabled
 from wallet.selectors import beneficiary_usable_list
 from wallet.services.approvals import NOTE_MIN_LENGTH
 
@@ -36,8 +37,25 @@ class _AssetAmountForm(forms.Form):
         self.fields["asset"].choices = _asset_choices()
 
 
+PROVIDER_LABELS = {
+    "sandbox": "Sandbox (play money)",
+    "stripe": "Card (Stripe)",
+    "razorpay": "UPI, card or netbanking (Razorpay)",
+}
+
+
 class DepositForm(_AssetAmountForm):
-    pass
+    """Asset, amount and, when more than one is enabled, how to pay."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        enabled = providers_enabled()
+        if len(enabled) > 1:
+            self.fields["provider"] = forms.ChoiceField(
+                label="Pay with",
+                choices=[(name, PROVIDER_LABELS.get(name, name)) for name in enabled],
+                initial=provider_default(),
+            )
 
 
 class _OtpMixin:
@@ -163,6 +181,19 @@ class PayoutSentForm(forms.Form):
     payout_reference = forms.CharField(
         label="Payout reference",
         max_length=128,
-        help_text="The rail's reference: bank transfer id or transaction hash.",
+        required=False,
+        help_text="The rail's reference: bank transfer id or transaction hash. "
+        "Leave it empty to pay through the configured payout rail when that rail "
+        "pays by itself (WALLET_PAYOUT_PROVIDER=sandbox); the manual rail needs it.",
     )
     note = _note_field()
+
+
+class ReconciliationResolveForm(forms.Form):
+    note = _note_field()
+    adjustment = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The adjustment that moved the money, if any (request it under "
+        "Adjustments; a second operator approves it).",
+    )

@@ -97,9 +97,10 @@ class JournalSpec:
     metadata: dict = field(default_factory=dict)
 
 
-# The CHECK that keeps every account but `external` >= 0 (wallet/models): the one
-# constraint whose violation means insufficient funds.
+# The CHECK that keeps every account but `external` and `receivable` >= 0
+# (wallet/models): the one constraint whose violation means insufficient funds.
 NON_NEGATIVE_BALANCE = "account_balance_non_negative"
+_MAY_GO_NEGATIVE = (Account.Kind.EXTERNAL, Account.Kind.RECEIVABLE)
 
 _HOLD_FIELDS = (
     "amount",
@@ -257,8 +258,13 @@ class _Balances:
                 raise ValueError("posting account asset mismatch")
             before = moved.get(line.account_id, self.current[line.account_id])
             after = before + line.amount
-            if after < 0 and account.kind != Account.Kind.EXTERNAL:
+            if after < 0 and account.kind not in _MAY_GO_NEGATIVE:
                 raise _insufficient(account.asset, account.kind, before, -line.amount)
+            if after > 0 and account.kind == Account.Kind.RECEIVABLE:
+                raise InvariantViolated(
+                    "receivable_overpaid",
+                    "A receivable cannot be repaid beyond what is owed.",
+                )
             if abs(after) > MAX_UNITS:
                 raise _overflow()
             moved[line.account_id] = after

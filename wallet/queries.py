@@ -37,6 +37,24 @@ def journals_with_keys(*, kinds: Sequence[str], references: Sequence[str]) -> li
     return [instance_from_row(Journal, row) for row in rows]
 
 
+def owes_sql(user_column: str) -> str:
+    """An SQL condition, true while the user in `user_column` owes the platform
+    (a receivable below zero, after a refund or a lost dispute of money already
+    spent). The restriction rule, written once: `wallet_restricted` and order
+    placement's one statement (trading/queries.py) both use it."""
+    return (
+        f"EXISTS (SELECT 1 FROM {Account._meta.db_table} ra"  # noqa: S608
+        f" WHERE ra.owner_id = {user_column}"
+        f" AND ra.kind = '{Account.Kind.RECEIVABLE.value}' AND ra.balance < 0)"
+    )
+
+
+def user_owes(*, user_id: int) -> bool:
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(f"SELECT {owes_sql('%s')}", [user_id])  # noqa: S608
+        return bool(cursor.fetchone()[0])
+
+
 # every column of Account, in its fields' order (`Account.from_db` needs it)
 _ACCOUNT_COLUMNS = ("id", "owner_id", "asset_id", "kind", "balance", "created_at")
 

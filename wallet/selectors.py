@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_withdrawal_cooloff_until
-from config.domain_errors import ApplicationError
+from config.domain_errors import ApplicationError, Forbidden
+from wallet import queries
 from wallet.destinations import destination_display
+from wallet.errors import WalletErrorCode as Code
 from wallet.models import (
     Account,
     Adjustment,
@@ -36,6 +38,9 @@ class Balance:
     available: int
     held: int
     minimum: int | None
+    # what the user owes in this asset after a refund or chargeback of money
+    # already spent (their receivable, as a positive amount): restricts them
+    owed: int = 0
 
     @property
     def total(self) -> int:
@@ -70,6 +75,7 @@ def balance_list(*, user: User) -> list[Balance]:
             available=amounts.get(asset.pk, {}).get(Account.Kind.AVAILABLE, 0),
             held=amounts.get(asset.pk, {}).get(Account.Kind.HELD, 0),
             minimum=minimums.get(asset.pk),
+            owed=-amounts.get(asset.pk, {}).get(Account.Kind.RECEIVABLE, 0),
         )
         for asset in assets
     ]
@@ -395,4 +401,18 @@ def withdrawal_review(*, withdrawal: Withdrawal) -> WithdrawalReview:
             paid_out_before=paid_out.exists(),
             recent_deposits=recent_deposits,
         ),
+    )
+
+
+def wallet_restricted(*, user: User) -> bool:
+    """True while the user owes the platform (wallet.queries.owes_sql): no
+    trading and no withdrawals until a deposit repays it."""
+    return queries.user_owes(user_id=user.pk)
+
+
+def restriction_error() -> Forbidden:
+    return Forbidden(
+        Code.ACCOUNT_RESTRICTED,
+        "Your account owes money after a refund or a chargeback of a deposit "
+        "you had already used: deposit to repay it before trading or withdrawing.",
     )

@@ -41,3 +41,33 @@ def sandbox_webhook_send(deposit_id: int, outcome: str) -> None:
             logger.info("sandbox webhook %s -> %s", deposit_id, response.status)
         return
     deposit_webhook_process(provider="sandbox", headers=headers, body=body)
+
+
+@shared_task(
+    name="wallet.sandbox_payout_webhook_send",
+    acks_late=True,
+    soft_time_limit=25,
+    time_limit=30,
+)
+def sandbox_payout_webhook_send(reference: str) -> None:
+    """Play the sandbox payout rail's bank: it pays, unless
+    SANDBOX_PAYOUT_OUTCOME is "failed", and signs the news to our payout
+    webhook (handed in-process, like the deposit sandbox's). Idempotent."""
+    from wallet.providers.payouts import SandboxPayout
+    from wallet.services import payout_webhook_process
+
+    paid = getattr(settings, "SANDBOX_PAYOUT_OUTCOME", "paid") != "failed"
+    headers, body = SandboxPayout().build_webhook(
+        reference=reference,
+        paid=paid,
+        reason="" if paid else "The beneficiary bank returned the payment.",
+    )
+    payout_webhook_process(provider="sandbox", headers=headers, body=body)
+
+
+@shared_task(name="wallet.reconcile_daily", acks_late=True)
+def reconcile_daily() -> dict[str, int]:
+    """The beat's daily reconciliation of yesterday (wallet.services.reconciliation)."""
+    from wallet.services import reconcile_yesterday
+
+    return reconcile_yesterday()

@@ -90,10 +90,15 @@ def check_assets_sum_to_zero() -> list[str]:
 def check_no_negative_balances() -> list[str]:
     rows = (
         Account.objects.select_related("asset")
-        .exclude(kind=Account.Kind.EXTERNAL)
+        .exclude(kind__in=[Account.Kind.EXTERNAL, Account.Kind.RECEIVABLE])
         .filter(balance__lt=0)
     )
-    return [f"{_account_label(a)}: negative balance {a.balance}" for a in rows]
+    owed = Account.objects.select_related("asset").filter(
+        kind=Account.Kind.RECEIVABLE, balance__gt=0
+    )
+    return [f"{_account_label(a)}: negative balance {a.balance}" for a in rows] + [
+        f"{_account_label(a)}: a receivable above zero ({a.balance})" for a in owed
+    ]
 
 
 def check_journals_balanced() -> list[str]:
@@ -161,7 +166,7 @@ CHECKS: dict[str, Check] = {
     "balances equal the sum of their entries": check_balances_match_entries,
     "last entry's balance_after equals the balance": check_last_balance_after,
     "each asset sums to zero over all accounts": check_assets_sum_to_zero,
-    "no account but external is negative": check_no_negative_balances,
+    "only external and receivable accounts are negative": check_no_negative_balances,
     "each journal sums to zero per asset": check_journals_balanced,
     "held balances equal pending holds": check_held_matches_holds,
 }

@@ -151,6 +151,7 @@ def deposit_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
                     user=request.user,
                     asset=asset,
                     amount=units,
+                    provider=form.cleaned_data.get("provider"),
                     meta=RequestMeta.from_request(request),
                 )
         except ApplicationError as exc:

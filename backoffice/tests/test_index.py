@@ -82,11 +82,22 @@ def test_tiles_count_what_waits_and_how_long_the_oldest_waited(operator, work):
     tiles = tiles_by_key(ops_overview(user=operator, now=now))
 
     # then
-    assert list(tiles) == ["kyc", "withdrawals", "adjustments", "halted", "matching"]
+    assert list(tiles) == [
+        "kyc",
+        "withdrawals",
+        "adjustments",
+        "owing",
+        "reconciliation",
+        "halted",
+        "matching",
+    ]
     expected = {
         "kyc": (1, work["case"].submitted_at),
         "withdrawals": (1, work["withdrawal"].created_at),
         "adjustments": (1, work["adjustment"].created_at),
+        # no refund or chargeback, no provider report here (test_payment_rails)
+        "owing": (0, None),
+        "reconciliation": (0, None),
         "halted": (1, work["instrument"].updated_at),
         "matching": (1, work["command"].created_at),
     }
@@ -109,6 +120,8 @@ def test_each_number_links_to_its_filtered_changelist(operator, support, work):
             "/admin/wallet/withdrawal/?status__in=requested,first_approved"
         ),
         "adjustments": "/admin/wallet/adjustment/?status__in=pending",
+        "owing": "/admin/wallet/account/?kind__exact=receivable&owing=1",
+        "reconciliation": "/admin/wallet/reconciliationitem/?status__exact=open",
         "halted": "/admin/trading/instrument/?status__exact=halted",
         "matching": "/admin/trading/ordercommand/?processed_at__isempty=1",
     }
@@ -159,6 +172,8 @@ def test_an_empty_back_office_shows_zeros(operator):
         "kyc": (0, None, False),
         "withdrawals": (0, None, False),
         "adjustments": (0, None, False),
+        "owing": (0, None, False),
+        "reconciliation": (0, None, False),
         "halted": (0, None, False),
         "matching": (0, None, False),
     }
@@ -189,7 +204,7 @@ def test_decided_work_no_longer_waits(operator, work):
     assert tiles["halted"].count == 0
 
 
-@pytest.mark.parametrize(("role", "queries"), [("operator", 6), ("reviewer", 2)])
+@pytest.mark.parametrize(("role", "queries"), [("operator", 8), ("reviewer", 2)])
 def test_the_tiles_cost_one_query_each(
     request, role, queries, work, django_assert_num_queries
 ):
@@ -204,7 +219,7 @@ def test_the_index_page_query_count_is_pinned(
 ):
     client = admin_client_for(operator)
     client.get("/admin/")  # warm the content types cache
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(14):
         assert client.get("/admin/").status_code == 200
 
 

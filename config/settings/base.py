@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -558,6 +559,27 @@ SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
 # Empty: the sandbox hands its signed webhook to the webhook handler in-process.
 # Set (e.g. http://127.0.0.1:8000/api/v1/wallet/webhooks/sandbox) for a real POST.
 SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")
+# Real payment rails (docs/payments.md), each off until enabled with its keys.
+# Stripe: cards through a hosted Checkout Session; its webhook endpoint's secret.
+STRIPE_ENABLED = env.bool("STRIPE_ENABLED", default=False)
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Razorpay: cards, UPI, netbanking through a hosted Payment Link.
+RAZORPAY_ENABLED = env.bool("RAZORPAY_ENABLED", default=False)
+RAZORPAY_KEY_ID = env("RAZORPAY_KEY_ID", default="")
+RAZORPAY_KEY_SECRET = env("RAZORPAY_KEY_SECRET", default="")
+RAZORPAY_WEBHOOK_SECRET = env("RAZORPAY_WEBHOOK_SECRET", default="")
+# The provider a deposit uses when the request names none (if enabled).
+WALLET_DEFAULT_PROVIDER = env("WALLET_DEFAULT_PROVIDER", default="sandbox")
+# How approved withdrawals are paid out: "manual" (an operator records the
+# rail's reference) or "sandbox" (a simulated rail that pays and calls back).
+WALLET_PAYOUT_PROVIDER = env("WALLET_PAYOUT_PROVIDER", default="manual")
+# The sandbox rail's bank pays ("paid") or returns the payment ("failed").
+SANDBOX_PAYOUT_OUTCOME = env("SANDBOX_PAYOUT_OUTCOME", default="paid")
+# Where a provider's hosted page sends the user back (this site's public origin).
+PAYMENTS_RETURN_BASE_URL = env(
+    "PAYMENTS_RETURN_BASE_URL", default="http://127.0.0.1:8000"
+)
 
 # Withdrawals above this amount (per asset code, in whole units as a decimal string)
 # need two distinct approvers, neither of them the requester.
@@ -632,6 +654,13 @@ CELERY_BEAT_SCHEDULE["marketdata-prune-events"] = {
 CELERY_BEAT_SCHEDULE["backoffice-ledger-verify"] = {
     "task": "backoffice.ledger_verify",
     "schedule": BACKOFFICE_LEDGER_VERIFY_MINUTES * 60.0,
+}
+
+# The wallet's daily reconciliation of each payment provider's report (UTC
+# yesterday), at 02:30 UTC when providers have closed their day.
+CELERY_BEAT_SCHEDULE["wallet-reconcile-daily"] = {
+    "task": "wallet.reconcile_daily",
+    "schedule": crontab(hour=2, minute=30),
 }
 
 # --- Reports ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ PROTECTED = [
     "trading.Trade",
     "wallet.AdjustmentStatusChange",
     "wallet.BeneficiaryStatusChange",
+    "wallet.DepositReversal",
     "wallet.DepositStatusChange",
     "wallet.Entry",
     "wallet.Journal",

@@ -57,6 +57,7 @@ from trading.units import price_to_ticks, quantity_to_lots
 from wallet.ledger import HoldRequest, NewHolds, hold_adjust, holds_lock_new
 from wallet.models import Asset, Hold
 from wallet.money import format_units, to_units
+from wallet.selectors import restriction_error
 
 
 @dataclass(frozen=True)
@@ -530,6 +531,8 @@ def _place_locked(
     named = [item for item in items if not item.malformed]
     state = _lock(user, named, instruments)
     kyc_require_verified(user=user, approved=state.kyc_approved)
+    if state.owes:
+        raise restriction_error()
     by_id = {instrument.pk: instrument for instrument in instruments.values()}
     client_ids = sorted(
         {

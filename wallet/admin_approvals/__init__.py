@@ -4,6 +4,12 @@ step is a POST from the object's own page, with a typed note, calling one servic
 Imported by `wallet.admin` (which Django's autodiscovery loads)."""
 
 from wallet.admin_approvals.adjustments import AdjustmentAdmin
+from wallet.admin_approvals.payments import ProviderEventAdmin, ReconciliationItemAdmin
 from wallet.admin_approvals.withdrawals import WithdrawalAdmin
 
-__all__ = ["AdjustmentAdmin", "WithdrawalAdmin"]
+__all__ = [
+    "AdjustmentAdmin",
+    "ProviderEventAdmin",
+    "ReconciliationItemAdmin",
+    "WithdrawalAdmin",
+]

@@ -66,6 +66,13 @@ class AssetCodeField(serializers.CharField):
 class DepositInputSerializer(serializers.Serializer):
     asset = AssetCodeField()
     amount = DecimalStringField()
+    provider = serializers.CharField(
+        max_length=32,
+        required=False,
+        help_text="A payment provider enabled here (sandbox, stripe, razorpay); "
+        "the deployment's default when absent. Any other is a 400 "
+        "`unknown_provider` on this field.",
+    )
 
 
 class OtpField(serializers.CharField):
@@ -163,6 +170,11 @@ class BalanceOutputSerializer(serializers.Serializer):
     total = MoneyField()
     minimum = MoneyField(allow_null=True, help_text="null: no alert set.")
     below_minimum = serializers.BooleanField()
+    owed = MoneyField(
+        help_text="Owed after a refund or chargeback of a deposit already spent: "
+        "while above zero, trading and withdrawals are refused "
+        "(`account_restricted`) and the next deposit repays it first."
+    )
 
 
 class DepositOutputSerializer(serializers.Serializer):
@@ -281,5 +293,18 @@ class StatementEntryOutputSerializer(serializers.Serializer):
 
 
 class WebhookOutputSerializer(serializers.Serializer):
-    reference = serializers.CharField(source="provider_reference")
-    status = serializers.CharField()
+    event = serializers.CharField(source="event_id")
+    outcome = serializers.CharField(help_text="applied, deferred or ignored")
+    deposit = serializers.IntegerField(source="deposit_id", allow_null=True)
+    status = serializers.SerializerMethodField(
+        help_text="The deposit's status after the event (null without one)."
+    )
+
+    def get_status(self, record) -> str | None:
+        return record.deposit.status if record.deposit_id else None
+
+
+class PayoutWebhookOutputSerializer(serializers.Serializer):
+    event = serializers.CharField(source="event_id")
+    outcome = serializers.CharField(help_text="applied or ignored")
+    reference = serializers.CharField()

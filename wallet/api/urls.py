@@ -66,4 +66,9 @@ urlpatterns = [
         views.WebhookView.as_view(),
         name="api-wallet-webhook",
     ),
+    path(
+        "wallet/payout-webhooks/<slug:provider>",
+        views.PayoutWebhookView.as_view(),
+        name="api-wallet-payout-webhook",
+    ),
 ]

@@ -179,7 +179,8 @@ class DepositListCreateView(_PaginatedView):
         summary="Start a deposit; pay at the returned checkout_url",
         description=(
             "The wallet is credited when the payment provider confirms through its "
-            "signed webhook. Errors: `invalid_amount`, `unknown_asset` (400), "
+            "signed webhook. Errors: `invalid_amount`, `unknown_asset`, "
+            "`unknown_provider` (400, on the `provider` field), "
             "`asset_inactive` (422), `provider_unavailable` (503)."
         ),
     )
@@ -190,7 +191,11 @@ class DepositListCreateView(_PaginatedView):
         def handler():
             asset, units = _asset_and_units(data.validated_data)
             deposit = services.deposit_create(
-                user=request.user, asset=asset, amount=units, meta=_meta(request)
+                user=request.user,
+                asset=asset,
+                amount=units,
+                provider=data.validated_data.get("provider"),
+                meta=_meta(request),
             )
             out = s.DepositOutputSerializer(deposit, context={"request": request})
             return Response(out.data, status=status.HTTP_201_CREATED)
@@ -540,12 +545,45 @@ class WebhookView(APIView):
         responses={200: s.WebhookOutputSerializer, **error_responses(400, 404, 422)},
         summary="Payment provider webhook (signed)",
         description=(
-            "Idempotent by the provider's reference: any number of deliveries "
-            "credit the deposit once. 400 `invalid_signature` / `stale_signature`."
+            "Providers: sandbox (`X-Sandbox-Signature`), stripe "
+            "(`Stripe-Signature`), razorpay (`X-Razorpay-Signature` and "
+            "`X-Razorpay-Event-Id`), each verified with the provider's own check. "
+            "Idempotent by the provider's event id: any number of deliveries, in "
+            "any order, act once (a refund before its payment waits, `deferred`). "
+            "400 `invalid_signature` / `stale_signature` / `invalid_webhook`, 404 "
+            "`unknown_provider` / `unknown_payment`, 422 `amount_mismatch`."
         ),
     )
     def post(self, request, provider: str):
-        deposit = services.deposit_webhook_process(
+        record = services.deposit_webhook_process(
             provider=provider, headers=request.headers, body=request.body
         )
-        return Response(s.WebhookOutputSerializer(deposit).data)
+        return Response(s.WebhookOutputSerializer(record).data)
+
+
+class PayoutWebhookView(APIView):
+    """Payout rails call this (the sandbox rail today). No auth (the signature
+    is the auth), no CSRF, no throttle."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(
+        tags=TAGS,
+        request={"application/json": dict},
+        responses={200: s.WebhookOutputSerializer, **error_responses(400, 404)},
+        summary="Payout rail webhook (signed)",
+        description=(
+            "`payout.paid` completes the sent withdrawal it names, "
+            "`payout.failed` fails it and returns the funds through the ledger. "
+            "Idempotent by the rail's event id. 400 `invalid_signature` / "
+            "`stale_signature` / `invalid_webhook`, 404 `unknown_provider` / "
+            "`unknown_payment`."
+        ),
+    )
+    def post(self, request, provider: str):
+        record = services.payout_webhook_process(
+            provider=provider, headers=request.headers, body=request.body
+        )
+        return Response(s.PayoutWebhookOutputSerializer(record).data)

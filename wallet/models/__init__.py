@@ -12,6 +12,7 @@ from wallet.models.flows import (
     WithdrawalStatusChange,
 )
 from wallet.models.ledger import Account, Asset, Entry, Hold, Journal
+from wallet.models.payments import DepositReversal, ProviderEvent, ReconciliationItem
 
 __all__ = [
     "Account",
@@ -22,10 +23,13 @@ __all__ = [
     "Beneficiary",
     "BeneficiaryStatusChange",
     "Deposit",
+    "DepositReversal",
     "DepositStatusChange",
     "Entry",
     "Hold",
     "Journal",
+    "ProviderEvent",
+    "ReconciliationItem",
     "Transfer",
     "Withdrawal",
     "WithdrawalStatusChange",

@@ -35,6 +35,13 @@ class Deposit(models.Model):
     amount = models.BigIntegerField()
     provider = models.CharField(max_length=32)
     provider_reference = models.CharField(max_length=128, blank=True)
+    # the provider's id of the payment itself once it succeeded (Stripe's
+    # PaymentIntent, Razorpay's payment): refunds and disputes name it
+    payment_id = models.CharField(max_length=128, blank=True)
+    # what the provider confirmed and the wallet credited (None until credited)
+    credited_amount = models.BigIntegerField(null=True, blank=True)
+    # refunded or lost in disputes so far (never above credited_amount)
+    reversed_amount = models.BigIntegerField(default=0)
     checkout_url = models.CharField(max_length=512, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING
@@ -54,6 +61,19 @@ class Deposit(models.Model):
                 fields=["provider", "provider_reference"],
                 condition=~Q(provider_reference=""),
                 name="deposit_unique_provider_reference",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "payment_id"],
+                condition=~Q(payment_id=""),
+                name="deposit_unique_payment_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(reversed_amount__gte=0)
+                & (
+                    Q(credited_amount__isnull=True, reversed_amount=0)
+                    | Q(reversed_amount__lte=models.F("credited_amount"))
+                ),
+                name="deposit_reversed_within_credited",
             ),
         ]
         indexes = [
@@ -142,6 +162,8 @@ class Withdrawal(models.Model):
         USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    # the payout rail that carried it (wallet/providers/payouts.py)
+    payout_provider = models.CharField(max_length=32, default="manual")
     payout_reference = models.CharField(
         max_length=128,
         blank=True,

@@ -67,11 +67,15 @@ class Account(models.Model):
         # a user's accounts
         AVAILABLE = "available", "Available"
         HELD = "held", "Held"
+        # what the user owes the platform (a refund or a lost dispute of a
+        # deposit already spent): never above zero; while below, the user may
+        # not trade or withdraw (wallet.selectors.wallet_restricted)
+        RECEIVABLE = "receivable", "Receivable (owed by the user)"
         # system accounts (no owner)
         EXTERNAL = "external", "External (outside world)"
         FEES = "fees", "Fees"
 
-    USER_KINDS = (Kind.AVAILABLE, Kind.HELD)
+    USER_KINDS = (Kind.AVAILABLE, Kind.HELD, Kind.RECEIVABLE)
     SYSTEM_KINDS = (Kind.EXTERNAL, Kind.FEES)
 
     owner = models.ForeignKey(
@@ -100,15 +104,20 @@ class Account(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(owner__isnull=False, kind__in=["available", "held"])
+                    Q(owner__isnull=False, kind__in=["available", "held", "receivable"])
                     | Q(owner__isnull=True, kind__in=["external", "fees"])
                 ),
                 name="account_kind_matches_owner",
             ),
-            # Only the outside world may go negative: no code path can overdraw.
+            # Only the outside world and a user's debt may go negative: no code
+            # path can overdraw.
             models.CheckConstraint(
-                condition=Q(kind="external") | Q(balance__gte=0),
+                condition=Q(kind__in=["external", "receivable"]) | Q(balance__gte=0),
                 name="account_balance_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="receivable") | Q(balance__lte=0),
+                name="account_receivable_non_positive",
             ),
         ]
 

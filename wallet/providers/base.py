@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wallet.models import Deposit
@@ -19,14 +20,47 @@ class PaymentIntent:
     checkout_url: str  # where the user goes to pay
 
 
+class EventKind(StrEnum):
+    """What a verified webhook event means for the wallet."""
+
+    PAYMENT_SUCCEEDED = "payment_succeeded"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_PENDING = "payment_pending"  # nothing final yet
+    REFUND = "refund"
+    DISPUTE_LOST = "dispute_lost"
+    OTHER = "other"  # verified, but nothing for the wallet to do
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
-    """A verified notification from the provider."""
+    """A verified notification from the provider, in the wallet's terms.
+
+    For payments `reference` is the deposit's `provider_reference` and
+    `payment_id` the provider's id of the payment made; refunds and disputes
+    name the payment (`reference` is its payment id) and carry their own id in
+    `reversal_id`. `amount` is a decimal string in `currency` (the provider's
+    minor units converted by the provider class)."""
 
     event_id: str
+    kind: EventKind
     reference: str
-    status: str  # the provider's own word; `map_status` interprets it
-    amount: str  # decimal string, as the provider states it
+    amount: str | None
+    currency: str
+    payment_id: str = ""
+    reversal_id: str = ""
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    """One line of a provider's balance or settlement report (reconciliation)."""
+
+    line_id: str
+    kind: EventKind  # PAYMENT_SUCCEEDED, REFUND or DISPUTE_LOST
+    payment_id: str  # the payment it belongs to
+    reversal_id: str  # a refund's or dispute's own id (empty for a payment)
+    deposit_id: str  # our deposit's id, when the provider kept it (metadata, notes)
+    amount: str  # decimal string in `currency`
     currency: str
 
 
@@ -46,5 +80,23 @@ class PaymentProvider(ABC):
         `invalid_webhook`."""
 
     @abstractmethod
-    def map_status(self, status: str) -> str:
-        """Provider status -> a `Deposit.Status` (pending, credited, failed)."""
+    def event_from_payload(
+        self, *, event_id: str, payload: Mapping[str, Any]
+    ) -> WebhookEvent:
+        """An event already verified and stored, read again (a refund that
+        waited for its payment's success)."""
+
+    def settlement_lines(self, *, since: int, until: int) -> list[SettlementLine]:
+        """The provider's report of money moved between two Unix times, for the
+        daily reconciliation. Providers without a report return nothing."""
+        return []
+
+
+def minor_to_decimal(amount: int, exponent: int) -> str:
+    """An amount in a currency's minor units as a decimal string (1999, 2 ->
+    "19.99"), exactly."""
+    sign = "-" if amount < 0 else ""
+    digits = str(abs(int(amount))).rjust(exponent + 1, "0")
+    if not exponent:
+        return sign + digits
+    return f"{sign}{digits[:-exponent]}.{digits[-exponent:]}"

@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -24,11 +25,20 @@ from config.domain_errors import ApplicationError, Unavailable
 from wallet.errors import WalletErrorCode as Code
 from wallet.models import Deposit
 from wallet.money import format_units
-from wallet.providers.base import PaymentIntent, PaymentProvider, WebhookEvent
+from wallet.providers.base import (
+    EventKind,
+    PaymentIntent,
+    PaymentProvider,
+    WebhookEvent,
+)
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 SIGNATURE_TOLERANCE = 300  # seconds
 OUTCOMES = ("succeeded", "failed")
+_KINDS = {
+    "succeeded": EventKind.PAYMENT_SUCCEEDED,
+    "failed": EventKind.PAYMENT_FAILED,
+}
 
 
 def _secret() -> bytes:
@@ -52,6 +62,29 @@ def _invalid(message: str) -> ApplicationError:
     return ApplicationError(Code.INVALID_SIGNATURE, f"{SIGNATURE_HEADER}: {message}")
 
 
+def signature_check(
+    *, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> None:
+    """The sandbox's signature over the raw body, and its age (replays): the
+    deposit and payout webhooks of the sandbox both use it."""
+    secret = _secret()
+    header = headers.get(SIGNATURE_HEADER, "")
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    if not parts.get("t", "").isdigit() or not parts.get("v1"):
+        raise _invalid("missing or malformed signature header.")
+    timestamp = int(parts["t"])
+    expected = sign(body, timestamp=timestamp, secret=secret).split("v1=", 1)[1]
+    if not hmac.compare_digest(expected, parts["v1"]):
+        raise _invalid("signature does not match the body.")
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > SIGNATURE_TOLERANCE:
+        raise ApplicationError(
+            Code.STALE_SIGNATURE,
+            f"{SIGNATURE_HEADER}: timestamp is outside the "
+            f"{SIGNATURE_TOLERANCE}s window.",
+        )
+
+
 class SandboxProvider(PaymentProvider):
     name = "sandbox"
 
@@ -64,42 +97,27 @@ class SandboxProvider(PaymentProvider):
     def verify_webhook(
         self, *, headers: Mapping[str, str], body: bytes, now: float | None = None
     ) -> WebhookEvent:
-        secret = _secret()
-        header = headers.get(SIGNATURE_HEADER, "")
-        parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-        if not parts.get("t", "").isdigit() or not parts.get("v1"):
-            raise _invalid("missing or malformed signature header.")
-        timestamp = int(parts["t"])
-        expected = sign(body, timestamp=timestamp, secret=secret).split("v1=", 1)[1]
-        if not hmac.compare_digest(expected, parts["v1"]):
-            raise _invalid("signature does not match the body.")
-        now = time.time() if now is None else now
-        if abs(now - timestamp) > SIGNATURE_TOLERANCE:
-            raise ApplicationError(
-                Code.STALE_SIGNATURE,
-                f"{SIGNATURE_HEADER}: timestamp is outside the "
-                f"{SIGNATURE_TOLERANCE}s window.",
-            )
+        signature_check(headers=headers, body=body, now=now)
         try:
-            payload = json.loads(body)
-            data = payload["data"]
-            return WebhookEvent(
-                event_id=str(payload["id"]),
-                reference=str(data["reference"]),
-                status=str(data["status"]),
-                amount=str(data["amount"]),
-                currency=str(data["currency"]),
-            )
+            return self.event_from_payload(event_id="", payload=json.loads(body))
         except (ValueError, KeyError, TypeError) as exc:
             raise ApplicationError(
                 Code.INVALID_WEBHOOK, "body: not a sandbox payment event."
             ) from exc
 
-    def map_status(self, status: str) -> str:
-        return {
-            "succeeded": Deposit.Status.CREDITED,
-            "failed": Deposit.Status.FAILED,
-        }.get(status, Deposit.Status.PENDING)
+    def event_from_payload(
+        self, *, event_id: str, payload: Mapping[str, Any]
+    ) -> WebhookEvent:
+        data = payload["data"]
+        return WebhookEvent(
+            event_id=str(payload["id"]),
+            kind=_KINDS.get(str(data["status"]), EventKind.PAYMENT_PENDING),
+            reference=str(data["reference"]),
+            amount=str(data["amount"]),
+            currency=str(data["currency"]),
+            payment_id=str(data["reference"]),
+            payload=payload,
+        )
 
     # --- the provider's side (what the real provider would run) -----------------
 

@@ -37,9 +37,15 @@ from wallet.services.deposits import (
     sandbox_checkout_complete,
 )
 from wallet.services.payouts import (
+    payout_webhook_process,
     withdrawal_complete,
     withdrawal_fail,
     withdrawal_mark_sent,
+)
+from wallet.services.reconciliation import (
+    reconcile_day,
+    reconcile_yesterday,
+    reconciliation_resolve,
 )
 from wallet.services.transfers import transfer_create
 from wallet.services.withdrawals import (
@@ -85,6 +91,10 @@ __all__ = [
     "withdrawal_complete",
     "withdrawal_fail",
     "withdrawal_mark_sent",
+    "payout_webhook_process",
+    "reconcile_day",
+    "reconcile_yesterday",
+    "reconciliation_resolve",
     "withdrawal_reject",
     "withdrawal_request",
 ]

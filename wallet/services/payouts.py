@@ -7,17 +7,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta
-from config.domain_errors import ApplicationError, Conflict
+from config.domain_errors import ApplicationError, Conflict, NotFound
+from config.transitions import TransitionTable, transition_check
 from wallet.errors import WalletErrorCode as Code
 from wallet.ledger import Posting, account_ensure, hold_post, ledger_post
-from wallet.models import Account, Asset, Hold, Journal, Withdrawal
+from wallet.models import Account, Asset, Hold, Journal, ProviderEvent, Withdrawal
+from wallet.providers.payouts import ManualPayout, payout_provider_get
 from wallet.services.approvals import (
     money_approver_check,
     note_clean,
@@ -69,15 +72,40 @@ def withdrawal_mark_sent(
     meta: RequestMeta | None = None,
 ) -> Withdrawal:
     """The payout left on its rail: record its reference and post the hold to
-    `external` (journal `withdrawal:<id>`). The money is off the books from here."""
+    `external` (journal `withdrawal:<id>`). The money is off the books from here.
+
+    With an automatic payout rail (WALLET_PAYOUT_PROVIDER, e.g. sandbox) and no
+    reference typed, the rail is asked to pay and its reference is recorded; a
+    typed reference always records a payout made elsewhere (manual)."""
     require_perm(operator, APPROVE_PERMISSION)
     note = note_clean(note)
     withdrawal = lock_withdrawal(withdrawal)
     money_approver_check(approver=operator, user=withdrawal.user)
     withdrawal_cooloff_check(user=withdrawal.user)
-    reference = _payout_reference_clean(
-        payout_reference, asset=withdrawal.asset, withdrawal_id=withdrawal.pk
-    )
+    rail = payout_provider_get()
+    if rail.automatic and not (payout_reference or "").strip():
+        # the rail pays at once: refuse before asking it, not after
+        transition_check(
+            table=cast(TransitionTable, Withdrawal.TRANSITIONS),
+            old=withdrawal.status,
+            new=Withdrawal.Status.SENT,
+        )
+        reference = _payout_reference_clean(
+            rail.send(withdrawal=withdrawal),
+            asset=withdrawal.asset,
+            withdrawal_id=withdrawal.pk,
+        )
+        if rail.name == "sandbox":
+            from wallet import tasks
+
+            transaction.on_commit(
+                lambda: tasks.sandbox_payout_webhook_send.delay(reference)
+            )
+    else:
+        rail = ManualPayout()
+        reference = _payout_reference_clean(
+            payout_reference, asset=withdrawal.asset, withdrawal_id=withdrawal.pk
+        )
     old = withdrawal_transition(
         withdrawal,
         to=Withdrawal.Status.SENT,
@@ -85,6 +113,7 @@ def withdrawal_mark_sent(
         note=note,
         fields={
             "payout_reference": reference,
+            "payout_provider": rail.name,
             "sent_by": operator,
             "sent_at": timezone.now(),
         },
@@ -113,6 +142,7 @@ def withdrawal_mark_sent(
         old=old,
         meta=meta,
         payout_reference=reference,
+        payout_provider=rail.name,
         note=note,
     )
     return withdrawal
@@ -131,6 +161,17 @@ def withdrawal_complete(
     note = note_clean(note)
     withdrawal = lock_withdrawal(withdrawal)
     refuse_own_withdrawal(withdrawal, operator)
+    return _complete(withdrawal, operator=operator, note=note, meta=meta)
+
+
+def _complete(
+    withdrawal: Withdrawal,
+    *,
+    operator: User | None,
+    note: str,
+    meta: RequestMeta | None,
+) -> Withdrawal:
+    """Completed, by an operator or (operator None) by the rail's webhook."""
     old = withdrawal_transition(
         withdrawal,
         to=Withdrawal.Status.COMPLETED,
@@ -165,6 +206,17 @@ def withdrawal_fail(
     note = note_clean(note)
     withdrawal = lock_withdrawal(withdrawal)
     money_approver_check(approver=operator, user=withdrawal.user)
+    return _fail(withdrawal, operator=operator, note=note, meta=meta)
+
+
+def _fail(
+    withdrawal: Withdrawal,
+    *,
+    operator: User | None,
+    note: str,
+    meta: RequestMeta | None,
+) -> Withdrawal:
+    """Failed, funds returned, by an operator or (operator None) by the rail."""
     old = withdrawal_transition(
         withdrawal,
         to=Withdrawal.Status.FAILED,
@@ -206,3 +258,54 @@ def withdrawal_fail(
         note=note,
     )
     return withdrawal
+
+
+def payout_webhook_process(
+    *, provider: str, headers: Mapping[str, str], body: bytes
+) -> ProviderEvent:
+    """A payout rail's webhook: verified by the rail, stored once per event id
+    (like the deposit providers' events), then the sent withdrawal it names is
+    completed, or failed with its funds returned. Any number of deliveries act
+    once; an event about a withdrawal no longer `sent` changes nothing."""
+    rail = payout_provider_get(provider)
+    event = rail.verify_webhook(headers=headers, body=body)
+    try:
+        with transaction.atomic():
+            record = ProviderEvent.objects.create(
+                provider=f"payout:{rail.name}",
+                event_id=event.event_id,
+                kind="payout_paid" if event.paid else "payout_failed",
+                reference=event.reference,
+                outcome=ProviderEvent.Outcome.IGNORED,
+            )
+            withdrawal = (
+                Withdrawal.objects.select_for_update(of=("self",))
+                .select_related("asset", "hold", "user")
+                .filter(payout_provider=rail.name, payout_reference=event.reference)
+                .first()
+            )
+            if withdrawal is None:
+                raise NotFound(
+                    Code.UNKNOWN_PAYMENT,
+                    f"reference: no payout {event.reference!r} on {rail.name}.",
+                )
+            if withdrawal.status == Withdrawal.Status.SENT:
+                note = f"{rail.name} payout event {event.event_id}"
+                if event.paid:
+                    _complete(withdrawal, operator=None, note=note, meta=None)
+                else:
+                    reason = f"{note}: {event.reason}" if event.reason else note
+                    _fail(withdrawal, operator=None, note=reason[:500], meta=None)
+                record.outcome = ProviderEvent.Outcome.APPLIED
+                record.applied_at = timezone.now()
+            else:
+                record.note = f"the withdrawal is {withdrawal.status}"
+            record.save(update_fields=["outcome", "applied_at", "note"])
+            return record
+    except IntegrityError:
+        existing = ProviderEvent.objects.filter(
+            provider=f"payout:{rail.name}", event_id=event.event_id
+        ).first()
+        if existing is None:
+            raise
+        return existing

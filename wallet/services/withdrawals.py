@@ -48,7 +48,7 @@ from wallet.models import (
     WithdrawalStatusChange,
 )
 from wallet.money import format_units
-from wallet.selectors import needs_second_approval
+from wallet.selectors import needs_second_approval, restriction_error, wallet_restricted
 from wallet.services.approvals import (
     money_approver_check,
     note_clean,
@@ -133,12 +133,15 @@ def withdrawal_request(
     asset has no payout rail: securities); 404 for another user's beneficiary;
     422 `beneficiary_not_confirmed` / `beneficiary_cooling_off` /
     `beneficiary_rail_mismatch`; 403 `withdrawal_cooloff` (staff touched the
-    user's credentials recently); 403 `otp_required` / `otp_invalid` (second
+    user's credentials recently); 403 `account_restricted` (the user owes after
+    a refund or a chargeback); 403 `otp_required` / `otp_invalid` (second
     factor on); 422 `daily_limit_exceeded` / `insufficient_funds`."""
     if not kyc_is_verified(user=user):
         raise Forbidden(
             Code.KYC_REQUIRED, "Withdrawals need a verified identity (KYC)."
         )
+    if wallet_restricted(user=user):
+        raise restriction_error()
     if not asset_payout_rails(asset):
         raise Unprocessable(
             Code.ASSET_NOT_WITHDRAWABLE,
@@ -223,7 +226,7 @@ def withdrawal_transition(
     withdrawal: Withdrawal,
     *,
     to: str,
-    actor: User,
+    actor: User | None,
     note: str,
     fields: dict[str, object],
 ) -> str:
@@ -250,7 +253,7 @@ def record_withdrawal_event(
     withdrawal: Withdrawal,
     *,
     code: AuditCode,
-    operator: User,
+    operator: User | None,
     old: str,
     meta: RequestMeta | None,
     **extra,

@@ -1,5 +1,6 @@
 """The wallet REST API: shapes, money as strings, idempotency, bad input."""
 
+import json
 import time
 
 import pytest
@@ -44,6 +45,7 @@ def test_balances_are_decimal_strings_with_alert_flags(client, alice, usd, btc):
             "total": "0.00000001",
             "minimum": "1.00000000",
             "below_minimum": True,
+            "owed": "0.00000000",
         },
         {
             "asset": "USD",
@@ -54,6 +56,7 @@ def test_balances_are_decimal_strings_with_alert_flags(client, alice, usd, btc):
             "total": "1234.56",
             "minimum": None,
             "below_minimum": False,
+            "owed": "0.00",
         },
     ]
 
@@ -96,7 +99,9 @@ def test_deposit_create_list_and_webhook_over_http(client, alice, usd):
         )
         assert hook.status_code == 200
         assert hook.json() == {
-            "reference": deposit.provider_reference,
+            "event": json.loads(raw)["id"],
+            "outcome": "applied",  # the second delivery finds it stored
+            "deposit": deposit.pk,
             "status": "credited",
         }
     assert balances(alice) == {"USD": (2_500, 0)}

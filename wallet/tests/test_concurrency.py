@@ -130,7 +130,7 @@ def test_a_webhook_delivered_many_times_concurrently_credits_once():
     def work():
         return services.deposit_webhook_process(
             provider="sandbox", headers=headers, body=body
-        ).status
+        ).deposit.status
 
     results, errors = _run_threads(work, [() for _ in range(10)])
     assert errors == []

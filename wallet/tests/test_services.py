@@ -73,7 +73,7 @@ def test_webhook_credits_exactly_once(alice, usd):
         result = services.deposit_webhook_process(
             provider="sandbox", headers=headers, body=body
         )
-        assert result.status == "credited"
+        assert result.deposit.status == "credited"
     assert balances(alice) == {"USD": (5_000, 0)}
     assert Journal.objects.filter(kind="deposit").count() == 1
     journal = Journal.objects.get(kind="deposit")
@@ -141,15 +141,47 @@ def test_stale_signature_is_refused(alice, usd, age):
 
 
 @pytest.mark.kyc_verified
-def test_webhook_amount_must_match_the_deposit(alice, usd):
+def test_webhook_credits_the_amount_the_provider_confirms(alice, usd):
+    # 50.00 asked, 49.50 paid (e.g. a partial capture): the wallet credits what
+    # the provider confirms, and the audit event names both
     deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
     payload = {
         "id": "evt_1",
         "data": {
             "reference": deposit.provider_reference,
             "status": "succeeded",
-            "amount": "5000.00",
+            "amount": "49.50",
             "currency": "USD",
+        },
+    }
+    body = json.dumps(payload).encode()
+    headers = {SIGNATURE_HEADER: sign(body, timestamp=int(time.time()))}
+    services.deposit_webhook_process(provider="sandbox", headers=headers, body=body)
+    deposit.refresh_from_db()
+    assert (deposit.status, deposit.amount, deposit.credited_amount) == (
+        "credited",
+        5_000,
+        4_950,
+    )
+    assert balances(alice) == {"USD": (4_950, 0)}
+    credited = AuditEvent.objects.get(code=AuditCode.DEPOSIT_CREDITED)
+    assert (credited.extra["amount"], credited.extra["requested"]) == (
+        "49.50",
+        "50.00",
+    )
+    assert_ledger_ok()
+
+
+@pytest.mark.kyc_verified
+def test_webhook_in_another_currency_is_refused(alice, usd):
+    deposit = services.deposit_create(user=alice, asset=usd, amount=5_000)
+    payload = {
+        "id": "evt_2",
+        "data": {
+            "reference": deposit.provider_reference,
+            "status": "succeeded",
+            "amount": "50.00",
+            "currency": "EUR",
         },
     }
     body = json.dumps(payload).encode()
@@ -157,7 +189,9 @@ def test_webhook_amount_must_match_the_deposit(alice, usd):
     with pytest.raises(ApplicationError) as info:
         services.deposit_webhook_process(provider="sandbox", headers=headers, body=body)
     assert info.value.code == "amount_mismatch"
+    assert "currency" in info.value.message
     assert balances(alice) == {}
+    assert Deposit.objects.get().status == "pending"
 
 
 @pytest.mark.kyc_verified
@@ -188,11 +222,21 @@ def test_sandbox_refuses_to_run_without_a_secret(alice, usd, settings):
     with pytest.raises(ApplicationError) as info:
         services.deposit_create(user=alice, asset=usd, amount=1)
     assert info.value.code == "provider_unavailable"
+    # a provider that is not enabled does not exist here: a 400 on the field,
+    # never a silent fallback to another provider
     settings.SANDBOX_WEBHOOK_SECRET = "x"
     settings.SANDBOX_PAYMENTS_ENABLED = False
     with pytest.raises(ApplicationError) as info:
         services.deposit_create(user=alice, asset=usd, amount=1)
-    assert info.value.code == "provider_unavailable"
+    assert info.value.code == "unknown_provider"
+    assert info.value.details == {
+        "provider": ["'sandbox' is not enabled here: deposits are off."]
+    }
+    for name in ("stripe", "razorpay"):  # known, but off without their settings
+        with pytest.raises(ApplicationError) as info:
+            services.deposit_create(user=alice, asset=usd, amount=1, provider=name)
+        assert info.value.code == "unknown_provider"
+    assert Deposit.objects.count() == 0
 
 
 @pytest.mark.kyc_verified

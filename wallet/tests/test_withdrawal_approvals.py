@@ -397,6 +397,7 @@ def test_sent_posts_the_hold_to_external_and_completed_only_confirms(
         "old": "approved",
         "new": "sent",
         "payout_reference": "SEPA-77",
+        "payout_provider": "manual",
         "note": NOTE,
     }
     services.withdrawal_complete(withdrawal=approved, operator=operator2, note=NOTE)
