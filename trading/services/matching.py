@@ -43,6 +43,7 @@ from config.bulk import (
     rows_lock,
 )
 from config.events import record
+from config.logging import log_context
 from trading import fees
 from trading.engine import (
     STP,
@@ -239,7 +240,8 @@ def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchR
     """Apply up to `batch_size` pending commands of one instrument. A deadlock or
     serialization failure rolls the batch back and retries it (bounded, logged)."""
     try:
-        return _match(instrument_id, batch_size)
+        with log_context(instrument_id=instrument_id):
+            return _match(instrument_id, batch_size)
     finally:
         matcher_state.last_run_ended = time.monotonic()
 
