@@ -72,11 +72,15 @@ def main() -> None:
     from config import tracing
     from config.logging import log_context, scrub
     from kyc.testing import make_verified_user
+    from trading.models import Instrument
     from trading.services import order_cancel_all
     from trading.tests.helpers import fund, make_btc_usd
 
     settings.TRADING_MAX_OPEN_ORDERS = 10**9
-    instrument = make_btc_usd()
+    instrument = (
+        Instrument.objects.select_related("quote").filter(symbol="BTC-USD").first()
+        or make_btc_usd()
+    )
     suffix = int(time.time())
     user = make_verified_user(email=f"obs-bench-{suffix}@example.com")
     fund(user, instrument.quote, 10**15)

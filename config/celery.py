@@ -1,6 +1,9 @@
 """The Celery app. Tasks live in each app's tasks.py and take ids, never objects."""
 
 import os
+from collections.abc import Mapping
+from contextvars import Token
+from typing import Any
 
 from celery import Celery
 from celery.signals import (
@@ -62,7 +65,7 @@ def task_headers_context(headers: dict | None = None, **kwargs) -> None:
 
 
 # task id -> the context tokens bound for it (reset after the task)
-_bound: dict[str, dict] = {}
+_bound: dict[str, Mapping[str, Token[Any]]] = {}
 
 
 def _header(request, name: str):

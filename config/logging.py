@@ -226,7 +226,9 @@ SHARED_PROCESSORS: list[Any] = [
 def _renderer(fmt: str) -> Any:
     if fmt == "json":
         return structlog.processors.JSONRenderer(sort_keys=False)
-    return structlog.dev.ConsoleRenderer(colors=False, exception_formatter=str)
+    return structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback
+    )
 
 
 def formatter(fmt: str = "console") -> logging.Formatter:
