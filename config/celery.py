@@ -23,7 +23,7 @@ from structlog.contextvars import (
     reset_contextvars,
 )
 
-from config.logging import current_user_id
+from config.logging import current_user_id, work_scope
 from config.memory import gc_tune_long_lived
 from config.tracing import tracing_init
 
@@ -86,6 +86,7 @@ def task_log_context(task_id: str | None = None, task=None, **kwargs) -> None:
     values: dict = {"task": task.name, "task_id": task_id}
     if not request.is_eager:
         clear_contextvars()
+        work_scope.set(True)
         for name in ("request_id", "user_id"):
             value = _header(request, name)
             if value is not None:
@@ -102,6 +103,7 @@ def task_log_context_end(task_id: str | None = None, task=None, **kwargs) -> Non
         reset_contextvars(**tokens)
     else:
         clear_contextvars()
+        work_scope.set(False)
 
 
 # --- Traces: on in workers and beat when OTEL_EXPORTER_OTLP_ENDPOINT is set --------

@@ -197,10 +197,17 @@ def current_request_id() -> str | None:
     return str(value) if value else None
 
 
+# True while a request (config/request_id.py) or a worker's task (config/celery.py)
+# is served: what `log_bind` binds is cleared at its end.
+work_scope: ContextVar[bool] = ContextVar("log_work_scope", default=False)
+
+
 def log_bind(**values: Any) -> None:
     """Bind `values` to the log lines written from here to the end of the
-    request or task (config/request_id.py and config/celery.py clear them)."""
-    bind_contextvars(**values)
+    request or task, which clears them. Outside both (a management command's
+    loop) nothing is bound: nothing would clear it."""
+    if work_scope.get():
+        bind_contextvars(**values)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
-from config.logging import current_request
+from config.logging import current_request, work_scope
 
 HEADER = "X-Request-ID"
 META_KEY = "HTTP_X_REQUEST_ID"
@@ -63,6 +63,7 @@ class RequestIdMiddleware:
         clear_contextvars()
         bind_contextvars(request_id=request_id)
         request_token = current_request.set(request)
+        scope_token = work_scope.set(True)
         try:
             response = self.get_response(request)
             response[HEADER] = request_id
@@ -75,6 +76,7 @@ class RequestIdMiddleware:
                     request=request,
                 )
         finally:
+            work_scope.reset(scope_token)
             current_request.reset(request_token)
             clear_contextvars()
         return response

@@ -97,6 +97,10 @@ def tracing_shutdown() -> None:
         RedisInstrumentor(),
     ):
         instrumentor.uninstrument()
+    # a connection opened while instrumented stays wrapped: open new ones
+    from django.db import connections
+
+    connections.close_all()
     _provider.shutdown()
     _provider = None
 

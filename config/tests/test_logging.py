@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from structlog.contextvars import clear_contextvars, get_contextvars
 
 from accounts.testing import api_client_for
-from config.logging import REDACTED, log_context, logging_config, scrub
+from config.logging import REDACTED, log_bind, log_context, logging_config, scrub
 from config.request_id import RequestIdMiddleware
 from config.tests.logcapture import capture_logs
 from kyc.testing import make_verified_user
@@ -143,6 +143,28 @@ def test_structlog_and_stdlib_lines_share_the_fields_and_the_bound_ids():
         "timestamp": first["timestamp"],
     }
     assert (second["event"], second["instrument_id"]) == ("plain line", 7)
+
+
+def test_ids_bound_by_a_service_last_to_the_end_of_the_request_only():
+    def view(request):
+        log_bind(order_id=41, instrument_id=3)
+        logging.getLogger("exchange.test").info("in the view")
+        return _ok()
+
+    request = Client().get("/healthz").wsgi_request
+    request.META["HTTP_X_REQUEST_ID"] = "rid-bind"
+    with capture_logs(logging.INFO) as logs:
+        RequestIdMiddleware(view)(request)
+        log_bind(order_id=42)  # outside a request or task: nothing would clear it
+        logging.getLogger("exchange.test").info("after")
+    inside, after = logs.lines()
+    assert (inside["request_id"], inside["order_id"], inside["instrument_id"]) == (
+        "rid-bind",
+        41,
+        3,
+    )
+    assert "order_id" not in after and "request_id" not in after
+    assert get_contextvars() == {}
 
 
 def test_production_writes_json_and_elsewhere_readable_lines(monkeypatch):
