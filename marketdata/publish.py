@@ -37,6 +37,7 @@ from channels.layers import (
 )
 from django.conf import settings
 
+from config import tracing
 from marketdata import messages
 from marketdata.events import MarketFrameReady, UserEventsSaved
 
@@ -164,20 +165,23 @@ def market_frame_send(event: MarketFrameReady) -> None:
     """After commit: the run's frame to the instrument's market group, stamped
     with the time it leaves (the fan-out delay is measured from here)."""
     event.frame["ts"] = int(time.time() * 1000)
-    group_send(event.group, event.frame, alias=market_layer_alias())
+    with tracing.span("marketdata.publish", {"messaging.destination": event.group}):
+        group_send(event.group, event.frame, alias=market_layer_alias())
 
 
 def user_events_send(event: UserEventsSaved) -> None:
-    """After commit: each user's new events, with their ids, to their group."""
+    """After commit: each user's new events, with their ids, to their group (an
+    event caused by a request carries its `request_id`: marketdata.services)."""
     per_user: dict[int, list] = {}
     for row in event.rows:
         per_user.setdefault(row.user_id, []).append(
             [row.pk, messages.dumps(row.message())]
         )
     ts = int(time.time() * 1000)  # when they leave: the stream's send lag from here
-    for user_id, events in per_user.items():
-        message = {"type": "user.events", "events": events, "ts": ts}
-        group_send(user_group(user_id), message)
+    with tracing.span("marketdata.publish", {"messaging.destination": "user"}):
+        for user_id, events in per_user.items():
+            message = {"type": "user.events", "events": events, "ts": ts}
+            group_send(user_group(user_id), message)
 
 
 def publisher_flush(timeout: float = 5.0) -> bool:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from config.bulk import column_in, insert_rows_deferrable, new_instance
 from config.events import record
+from config.logging import current_request_id, current_user_id
 from marketdata import messages
 from marketdata.candles import candles_upsert
 from marketdata.events import MarketFrameReady, UserEventsSaved
@@ -167,12 +168,19 @@ def market_run_record(event: MatchingRunApplied) -> None:
 
 def _user_events_save(rows: list[UserEvent]) -> None:
     """Insert the events (ids come back from the insert) and have them published
-    to their users after commit."""
+    to their users after commit. The events of the user whose request caused
+    them (in the request, or in a task it sent) carry its `request_id`."""
     if not rows:
         return
     now = timezone.now()
     for row in rows:
         row.created_at = now
+    request_id = current_request_id()
+    if request_id is not None:
+        user_id = current_user_id()
+        for row in rows:
+            if row.user_id == user_id:
+                row.data["request_id"] = request_id
     # The order placement writes its balance event with its own rows (see
     # trading.services.orders): the ids are read at commit, not here.
     insert_rows_deferrable(rows)

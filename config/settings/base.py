@@ -12,6 +12,8 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -65,7 +67,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # first: the body limit before anything reads a body; one error shape under
+    # outermost: the request's id, in the log context and on every response
+    # (config/request_id.py)
+    "config.request_id.RequestIdMiddleware",
+    # then: the body limit before anything reads a body; one error shape under
     # /api/ (config/middleware.py, docs/api-edges.md)
     "config.middleware.APIEdgeMiddleware",
     # second and (almost) last: HTTP metrics by view, method and status (the
@@ -540,16 +545,15 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
-}
+# --- Logs and traces (config/logging.py, config/tracing.py; docs/observability.md)
+# Every line through structlog: LOG_FORMAT "json" (one object a line; production's
+# default) or "console" (readable key=value lines), at LOG_LEVEL and above.
+LOG_FORMAT = env("LOG_FORMAT", default="console")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING_CONFIG = "config.logging.configure"
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+# Celery keeps the logging Django configured (config/celery.py).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Wallet -----------------------------------------------------------------------
 # The sandbox payment provider credits wallets with play money: off unless enabled,

@@ -1,7 +1,9 @@
 """Production: every secret from the environment, no usable defaults."""
 
+from config.logging import logging_config
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOG_LEVEL, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")  # no default: refuse to start without one
@@ -18,3 +20,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 KYC_ENCRYPTION_KEY = env("KYC_ENCRYPTION_KEY")  # Fernet key; no default
+
+# One JSON object a log line (LOG_FORMAT=console for readable lines).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)

@@ -324,7 +324,11 @@ def test_the_project_json_parser_is_the_bounded_one(settings):
     parsers = settings.REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]
     assert parsers[0] == "config.parsers.JSONParser"
     assert "rest_framework.parsers.JSONParser" not in parsers
-    assert settings.MIDDLEWARE[0] == "config.middleware.APIEdgeMiddleware"
+    # after the request id only (config/request_id.py), which never reads a body
+    assert settings.MIDDLEWARE[:2] == [
+        "config.request_id.RequestIdMiddleware",
+        "config.middleware.APIEdgeMiddleware",
+    ]
 
 
 @pytest.mark.parametrize(

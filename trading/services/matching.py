@@ -44,6 +44,7 @@ from config.bulk import (
 )
 from config.events import record
 from config.metrics import matching_run_observe
+from config.logging import log_context
 from trading import fees
 from trading.engine import (
     STP,
@@ -241,7 +242,8 @@ def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchR
     serialization failure rolls the batch back and retries it (bounded, logged)."""
     started, outcome, result = time.monotonic(), "error", MatchResult()
     try:
-        result = _match(instrument_id, batch_size)
+        with log_context(instrument_id=instrument_id):
+            result = _match(instrument_id, batch_size)
         outcome = "halted" if result.halted else "ok"
         return result
     finally:

@@ -34,6 +34,7 @@ from config.bulk import (
 )
 from config.domain_errors import ApplicationError, Conflict, NotFound, Unprocessable
 from config.metrics import orders_observe
+from config.logging import log_bind
 from kyc.selectors import kyc_require_verified
 from trading import queries
 from trading.errors import TradingErrorCode as Code
@@ -441,7 +442,9 @@ def order_place(
     if result.error is not None:
         raise result.error
     # A result without an error has its order (PlaceResult's contract).
-    return cast(Order, result.order), result.created
+    order = cast(Order, result.order)
+    log_bind(order_id=order.pk, instrument_id=order.instrument_id)
+    return order, result.created
 
 
 def order_place_batch(*, user: User, orders: list[dict]) -> list[PlaceResult]:
@@ -728,6 +731,7 @@ def _locked_own_order(user: User, order_id: int) -> Order:
 def order_cancel(*, user: User, order_id: int) -> Order:
     """Ask the matcher to cancel. Idempotent while the cancel is pending; a closed
     order is a 409. Works on halted instruments too."""
+    log_bind(order_id=order_id)
     order = _locked_own_order(user, order_id)
     if not order.is_open:
         raise _order_not_open(order)
