@@ -43,8 +43,8 @@ from config.bulk import (
     rows_lock,
 )
 from config.events import record
-from config.metrics import matching_run_observe
 from config.logging import log_context
+from config.metrics import matching_run_observe
 from trading import fees
 from trading.engine import (
     STP,

@@ -33,8 +33,8 @@ from config.bulk import (
     instance_from_row,
 )
 from config.domain_errors import ApplicationError, Conflict, NotFound, Unprocessable
-from config.metrics import orders_observe
 from config.logging import log_bind
+from config.metrics import orders_observe
 from kyc.selectors import kyc_require_verified
 from trading import queries
 from trading.errors import TradingErrorCode as Code
