@@ -42,7 +42,7 @@ def _trade(instrument, buyer, seller, price: str, quantity: str = "0.01") -> Tra
         user=buyer, symbol="BTC-USD", side="buy", price=price, quantity=quantity
     )
     match(instrument)
-    return Trade.objects.order_by("-seq").first()
+    return Trade.objects.order_by("-seq")[0]
 
 
 def _alert(user, instrument, condition: str, price: str, **options) -> PriceAlert:
