@@ -249,3 +249,42 @@ def test_edit_and_delete_only_ones_own(market, watcher):
     assert edited.cooldown_seconds == 0
     price_alert_delete(user=watcher, alert_id=alert.pk)
     assert not PriceAlert.objects.exists()
+
+
+def test_a_crashed_run_fires_nothing_and_its_redo_fires_once(market, watcher):
+    """The firing is part of the run's transaction: a run that crashes before
+    commit rolls it back with the trade, and the run that redoes the trade fires
+    the alert exactly once."""
+    from trading.services import matching
+    from trading.state import matcher_state
+
+    instrument, buyer, seller = market
+    alert = _alert(watcher, instrument, "above", "95000")
+    order_place(
+        user=seller, symbol="BTC-USD", side="sell", price="95000", quantity="0.01"
+    )
+    match(instrument)
+    order_place(
+        user=buyer, symbol="BTC-USD", side="buy", price="95000", quantity="0.01"
+    )
+
+    def crash(instrument):
+        raise RuntimeError("crash before commit")
+
+    matcher_state.fault_hook = crash
+    try:
+        with pytest.raises(RuntimeError):
+            matching.matching_run(instrument_id=instrument.pk)
+    finally:
+        matcher_state.fault_hook = None
+    alert.refresh_from_db()
+    assert (alert.active, alert.triggered_count, Trade.objects.count()) == (True, 0, 0)
+
+    with recorded(PriceAlertTriggered) as seen:
+        match(instrument)
+        match(instrument)
+    trade = Trade.objects.get()
+    assert [(e.alert_id, e.trade_id) for e in seen] == [(alert.pk, trade.pk)]
+    alert.refresh_from_db()
+    assert (alert.active, alert.triggered_count) == (False, 1)
+    assert_ledger_ok()
