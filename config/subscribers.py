@@ -55,6 +55,20 @@ def register() -> None:
     )
     subscribe(KycDecided, second_factor_reset_on_kyc_decision, moment=IN_TRANSACTION)
 
+    # Price alerts (trading/services/alerts.py): a matching run fires the
+    # alerts its trades crossed, in its transaction and under its instrument
+    # lock, so each fires exactly once; each firing records PriceAlertTriggered.
+    from trading.services.alerts import price_alerts_check
+
+    subscribe(MatchingRunApplied, price_alerts_check, moment=IN_TRANSACTION)
+
+    # Balance alerts (wallet/services/alerts.py): a posting that takes an
+    # available balance below the user's minimum records BalanceBelowMinimum
+    # once and disarms the alert; one that brings it back re-arms it.
+    from wallet.services.alerts import balance_alerts_check
+
+    subscribe(BalancesChanged, balance_alerts_check, moment=IN_TRANSACTION)
+
     _metrics_register()
 
 

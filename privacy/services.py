@@ -31,6 +31,7 @@ from accounts.services import (
 from config.domain_errors import ApplicationError, Conflict, RateLimited
 from marketdata.models import UserEvent
 from privacy.selectors import closure_blockers, export_sections
+from trading.models import PriceAlert
 from wallet.models import BalanceAlert
 
 EXPORT_FORMAT = "exchange-data-export/1"
@@ -149,6 +150,7 @@ def account_close(
     # records (docs/accounts.md, "Retention").
     UserEvent.objects.filter(user=user).delete()
     BalanceAlert.objects.filter(user=user).delete()
+    PriceAlert.objects.filter(user=user).delete()
     audit_event_record(
         code=AuditCode.ACCOUNT_CLOSED,
         user=user,

@@ -23,6 +23,7 @@ from trading.models import (
     Order,
     OrderCommand,
     OrderStatusChange,
+    PriceAlert,
     Trade,
 )
 from trading.services import (
@@ -688,3 +689,32 @@ class OrderCommandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("=order__id",)
     list_select_related = ("instrument",)
     raw_id_fields = ("order",)
+
+
+@admin.register(PriceAlert)
+class PriceAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Users' price alerts, read-only: the users manage them (API, trade screen);
+    the matcher fires them (docs/alerts.md)."""
+
+    list_display = (
+        "id",
+        "user",
+        "instrument",
+        "condition",
+        "price",
+        "repeating",
+        "cooldown_seconds",
+        "active",
+        "cooldown_until",
+        "triggered_count",
+        "last_triggered_at",
+        "created_at",
+    )
+    list_filter = ("instrument", "condition", "active", "repeating")
+    search_fields = ("user__email",)
+    list_select_related = ("user", "instrument__base", "instrument__quote")
+    raw_id_fields = ("user", "last_trade")
+
+    @admin.display(description="Price")
+    def price(self, obj):
+        return ticks_to_price(obj.instrument, obj.price_ticks)

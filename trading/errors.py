@@ -18,3 +18,6 @@ class TradingErrorCode(StrEnum):
     ORDER_NOT_FOUND = "order_not_found"
     ORDER_NOT_OPEN = "order_not_open"
     ORDER_NOT_AMENDABLE = "order_not_amendable"
+    PRICE_ALERT_NOT_FOUND = "price_alert_not_found"
+    TOO_MANY_PRICE_ALERTS = "too_many_price_alerts"
+    INVALID_PRICE_ALERT = "invalid_price_alert"

@@ -393,3 +393,68 @@ class Fill(models.Model):
 
     def __str__(self) -> str:
         return f"fill {self.trade_id} {self.side}"
+
+
+class PriceAlert(models.Model):
+    """A user's "tell me when the last price is above / below X" on an instrument.
+
+    Fired by the matcher's trades, never by polling (trading/services/alerts.py):
+    `above` by a trade at or above `price_ticks`, `below` by a trade at or below
+    it. A one-shot alert fires once and goes inactive; a repeating one stays
+    active and rests until `cooldown_until` after each firing."""
+
+    class Condition(models.TextChoices):
+        ABOVE = "above", "Last price at or above"
+        BELOW = "below", "Last price at or below"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="price_alerts"
+    )
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.CASCADE, related_name="price_alerts"
+    )
+    condition = models.CharField(max_length=5, choices=Condition.choices)
+    price_ticks = models.BigIntegerField()
+    repeating = models.BooleanField(default=False)
+    cooldown_seconds = models.PositiveIntegerField(
+        default=0, help_text="Rest after each firing of a repeating alert."
+    )
+    active = models.BooleanField(default=True)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    triggered_count = models.PositiveIntegerField(default=0)
+    last_triggered_at = models.DateTimeField(null=True, blank=True)
+    last_trade = models.ForeignKey(
+        Trade,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The trade that fired it last.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price_ticks__gt=0), name="price_alert_price_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(repeating=True) | Q(cooldown_seconds=0),
+                name="price_alert_cooldown_repeating_only",
+            ),
+        ]
+        indexes = [
+            # the matcher's one read per run: the instrument's active alerts
+            models.Index(
+                fields=["instrument", "condition", "price_ticks"],
+                condition=Q(active=True),
+                name="price_alert_armed",
+            ),
+            models.Index(
+                fields=["user", "-created_at", "-id"], name="price_alert_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"price alert {self.pk} {self.condition} {self.price_ticks}"

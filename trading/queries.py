@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import User
 from config.bulk import column_in, instance_from_row, model_columns, next_id_sql
 from kyc.models import KycProfile, KycStatus
-from trading.models import FeeOverride, Instrument, Order, OrderCommand
+from trading.models import FeeOverride, Instrument, Order, OrderCommand, PriceAlert
 from trading.selectors import PLACEMENT_RULE_COLUMNS
 from wallet.models import Asset
 from wallet.queries import owes_sql
@@ -187,3 +189,25 @@ def orders_with_pending_cancel(*, order_ids: Sequence[int]) -> set[int]:
             [*params, OrderCommand.Kind.CANCEL.value],
         )
         return {order_id for (order_id,) in cursor.fetchall()}
+
+
+def price_alerts_crossed_lock(
+    *, instrument_id: int, low_ticks: int, high_ticks: int, now: datetime
+) -> list[PriceAlert]:
+    """The instrument's active alerts that a run whose trades ranged from
+    `low_ticks` to `high_ticks` crosses (`above` at or under the highest price,
+    `below` at or over the lowest), not resting in a cool-down at `now`: one
+    statement, by the partial index `price_alert_armed`, the rows locked in pk
+    order for the matcher's run to fire them."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("alerts are fired inside the matching run")
+    return list(
+        PriceAlert.objects.filter(instrument_id=instrument_id, active=True)
+        .filter(
+            Q(condition=PriceAlert.Condition.ABOVE, price_ticks__lte=high_ticks)
+            | Q(condition=PriceAlert.Condition.BELOW, price_ticks__gte=low_ticks)
+        )
+        .filter(Q(cooldown_until__isnull=True) | Q(cooldown_until__lte=now))
+        .order_by("pk")
+        .select_for_update()
+    )

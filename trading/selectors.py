@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from config.domain_errors import NotFound
 from trading.errors import TradingErrorCode as Code
-from trading.models import FeeOverride, Fill, Instrument, Order
+from trading.models import FeeOverride, Fill, Instrument, Order, PriceAlert
 from trading.state import matcher_state
 from wallet.models import Account, Asset
 
@@ -277,3 +277,31 @@ def portfolio_get(*, user: User, quote: Asset):
         market=pf.Market.of(decimals, prices),
     )
     return portfolio, decimals
+
+
+def price_alert_list(
+    *, user: User, instrument: Instrument | None = None
+) -> QuerySet[PriceAlert]:
+    """The user's price alerts (of one instrument when given), newest first."""
+    alerts = PriceAlert.objects.filter(user=user).select_related(
+        "instrument__base", "instrument__quote"
+    )
+    if instrument is not None:
+        alerts = alerts.filter(instrument=instrument)
+    return alerts.order_by("-created_at", "-id")
+
+
+def price_alert_get(*, user: User, alert_id: int) -> PriceAlert:
+    """One of the user's alerts; another user's is a 404 like a missing one."""
+    alert = price_alert_list(user=user).filter(pk=alert_id).first()
+    if alert is None:
+        raise price_alert_not_found(alert_id)
+    return alert
+
+
+def price_alert_not_found(alert_id: object) -> NotFound:
+    return NotFound(
+        Code.PRICE_ALERT_NOT_FOUND,
+        f"id: no price alert {alert_id}.",
+        details={"id": ["Not found."]},
+    )

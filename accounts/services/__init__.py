@@ -30,9 +30,11 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import lockout
 from accounts.authentication import TOKEN_VERSION_CLAIM
 from accounts.errors import AccountsErrorCode as Code
+from accounts.events import SecurityNotice
 from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.selectors import user_has_two_factor
+from config import events
 from config.clientip import client_ip
 from config.domain_errors import (
     ApplicationError,
@@ -98,6 +100,38 @@ def audit_event_record(
         user_agent=meta.user_agent,
         extra=extra or {},
     )
+
+
+def security_notice_record(
+    *,
+    user: User,
+    kind: str,
+    detail: dict[str, str] | None = None,
+    meta: RequestMeta | None = None,
+) -> None:
+    """Tell the owner that a way into the account changed, or that staff acted
+    on it (`SecurityNotice`; notifications deliver it, and it cannot be turned
+    off). `detail` holds short display strings only, never a secret or a code.
+    Call it inside the transaction of the action."""
+    if kind not in SecurityNotice.KINDS:
+        raise ValueError(f"unknown security notice kind {kind!r}")
+    meta = meta or RequestMeta()
+    events.record(
+        SecurityNotice(
+            user_id=user.pk,
+            kind=kind,
+            detail=tuple((detail or {}).items()),
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+        )
+    )
+
+
+def staff_action_notice_record(*, user: User, action: str) -> None:
+    """A staff action on the user's account, told to its owner (`staff_action`
+    notice; `action` is what the user reads, e.g. "Account locked"). The staff
+    member's address and browser stay out of it."""
+    security_notice_record(user=user, kind="staff_action", detail={"action": action})
 
 
 # --- Users -------------------------------------------------------------------------
@@ -204,6 +238,8 @@ def user_profile_update(
             meta=meta,
             extra={"changes": changes},
         )
+        if "phone" in changes:
+            security_notice_record(user=user, kind="phone_changed", meta=meta)
     return user
 
 
@@ -480,6 +516,7 @@ def password_change(
     audit_event_record(
         code=AuditCode.PASSWORD_CHANGED, user=user, acting_user=user, meta=meta
     )
+    security_notice_record(user=user, kind="password_changed", meta=meta)
     audit_event_record(
         code=AuditCode.TOKENS_REVOKED,
         user=user,
@@ -582,6 +619,12 @@ def totp_confirm(*, user: User, otp: str, meta: RequestMeta | None = None) -> li
     audit_event_record(
         code=AuditCode.TWO_FACTOR_ENABLED, user=user, acting_user=user, meta=meta
     )
+    security_notice_record(
+        user=user,
+        kind="second_factor_added",
+        detail={"factor": "Authenticator app"},
+        meta=meta,
+    )
     return recovery_codes_issue(user=user, meta=meta)
 
 
@@ -614,6 +657,12 @@ def totp_disable(
         acting_user=user,
         meta=meta,
         extra={"removed": removed} if removed else None,
+    )
+    security_notice_record(
+        user=user,
+        kind="second_factor_removed",
+        detail={"factor": "Authenticator app"},
+        meta=meta,
     )
 
 

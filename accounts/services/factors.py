@@ -35,6 +35,8 @@ from accounts.services import (
     _revoke_all_tokens,
     audit_event_record,
     otp_verify,
+    security_notice_record,
+    staff_action_notice_record,
 )
 from accounts.services._staff_common import (
     reason_clean,
@@ -124,7 +126,9 @@ def recovery_codes_regenerate(
             "Two-factor login is not on: recovery codes come with it.",
         )
     _require_code(user=user, otp=otp, meta=meta)
-    return recovery_codes_issue(user=user, meta=meta, reason="regenerated")
+    codes = recovery_codes_issue(user=user, meta=meta, reason="regenerated")
+    security_notice_record(user=user, kind="backup_codes_regenerated", meta=meta)
+    return codes
 
 
 # --- Passkeys ----------------------------------------------------------------------
@@ -145,6 +149,12 @@ def passkey_added_record(
         target=passkey,
         meta=meta,
         extra={"name": passkey.name},
+    )
+    security_notice_record(
+        user=user,
+        kind="second_factor_added",
+        detail={"factor": "Passkey", "name": passkey.name},
+        meta=meta,
     )
 
 
@@ -191,6 +201,12 @@ def passkey_remove(
         acting_user=user,
         meta=meta,
         extra={"passkey_id": pk, "name": name},
+    )
+    security_notice_record(
+        user=user,
+        kind="second_factor_removed",
+        detail={"factor": "Passkey", "name": name},
+        meta=meta,
     )
 
 
@@ -259,6 +275,9 @@ def user_second_factor_reset_start(
             ip_address=meta.ip_address,
             user_agent=meta.user_agent,
         )
+    )
+    staff_action_notice_record(
+        user=user, action="Second-factor reset started by support"
     )
 
 

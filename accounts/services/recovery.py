@@ -50,6 +50,8 @@ from accounts.services import (
     _validate_password,
     audit_event_record,
     otp_verify,
+    security_notice_record,
+    staff_action_notice_record,
 )
 from accounts.services._staff_common import (
     reason_clean,
@@ -310,17 +312,12 @@ def password_reset_complete(
                 meta=meta,
                 extra={"email": user.email, "via": "password_reset"},
             )
-        _mail_on_commit(
-            "Your password was changed",
-            [
-                _hello(user),
-                "",
-                "The password of your account was just changed with a reset link.",
-                "Every session and app that was signed in has been signed out.",
-                "",
-                "If this was not you, contact support at once.",
-            ],
-            user.email,
+        # the owner is told (notifications; a security notice)
+        security_notice_record(
+            user=user,
+            kind="password_changed",
+            detail={"via": "Password reset link"},
+            meta=meta,
         )
     return user
 
@@ -350,6 +347,7 @@ def user_password_reset_send(
         meta=meta,
         extra={"reason": reason, "email": user.email},
     )
+    staff_action_notice_record(user=user, action="Password reset link sent by support")
     _reset_email_on_commit(user=user, site_url=site_url)
     return user
 
@@ -492,16 +490,12 @@ def email_verify(*, token: str, meta: RequestMeta | None = None) -> User:
         meta=meta,
         extra={"old": old, "new": new},
     )
-    _mail_on_commit(
-        "Your email address was changed",
-        [
-            _hello(user),
-            "",
-            f"Your account's email address is now {new}; this one ({old}) no "
-            "longer signs in or receives our messages.",
-            "If this was not you, contact support at once.",
-        ],
-        old,
+    # the old address is told (notifications read `old_email` from the detail)
+    security_notice_record(
+        user=user,
+        kind="email_changed",
+        detail={"old_email": old, "new_email": new},
+        meta=meta,
     )
     return user
 

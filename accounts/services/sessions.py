@@ -1,5 +1,5 @@
 """Sessions and devices: where an account is signed in, ending a sign-in, the
-new-device email, refresh-token families and the single-use stream tickets.
+new-device notice, refresh-token families and the single-use stream tickets.
 
 A `SignIn` is one browser session (its Django session key) or one API token
 family (every refresh token rotated from one login carries the family's id in
@@ -16,14 +16,12 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from functools import partial
 from importlib import import_module
 
 import user_agents
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
 from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -35,7 +33,11 @@ from rest_framework_simplejwt.token_blacklist.models import (
 from accounts.errors import AccountsErrorCode as Code
 from accounts.events import SignInsEnded
 from accounts.models import AuditCode, SignIn, User
-from accounts.services import RequestMeta, audit_event_record
+from accounts.services import (
+    RequestMeta,
+    audit_event_record,
+    security_notice_record,
+)
 from config import events
 from config.domain_errors import ApplicationError, NotFound, Unauthenticated
 
@@ -80,7 +82,7 @@ def device_from_user_agent(user_agent: str) -> Device:
     """A readable name and a stable fingerprint. The fingerprint is the browser,
     operating system and device families without versions (a browser update is
     not a new device) and without the address (mobile networks change it all
-    the time; the email shows it instead)."""
+    the time; the new-device notice shows it instead)."""
     parsed = user_agents.parse(user_agent or "")
     browser = _part(parsed.browser.family, parsed.browser.version_string.split(".")[0])
     system = _part(parsed.os.family, parsed.os.version_string)
@@ -101,24 +103,6 @@ def device_from_user_agent(user_agent: str) -> Device:
 
 
 # --- Starting and following sign-ins ------------------------------------------------
-
-
-def _new_device_email(*, email: str, device: str, address: str | None, when) -> None:
-    send_mail(
-        subject="New sign-in to your account",
-        message=(
-            "Your account was just signed in to from a device we have not seen "
-            "before.\n\n"
-            f"Device: {device}\n"
-            f"Address: {address or 'unknown'}\n"
-            f"Time: {when:%Y-%m-%d %H:%M} UTC\n\n"
-            "If this was you, nothing to do. If not, change your password now "
-            "and end the sign-ins you do not recognise under Account > Sessions "
-            "and devices."
-        ),
-        from_email=None,
-        recipient_list=[email],
-    )
 
 
 def _sign_in_create(
@@ -156,14 +140,12 @@ def _sign_in_create(
                 "device": device.label,
             },
         )
-        transaction.on_commit(
-            partial(
-                _new_device_email,
-                email=user.email,
-                device=device.label,
-                address=meta.ip_address,
-                when=sign_in.created_at,
-            )
+        # the owner is told (notifications: device, address and time)
+        security_notice_record(
+            user=user,
+            kind="new_device_sign_in",
+            detail={"device": device.label},
+            meta=meta,
         )
     return sign_in
 
@@ -202,7 +184,7 @@ def sign_in_session_check(*, request: HttpRequest) -> None:
     sign-in's last seen, address and session key are written, and a session
     whose sign-in has ended is logged out. Otherwise no query: the session holds
     when it was last written. A signed-in session without a sign-in (from before
-    this, or `force_login`) gets its row, without the new-device email."""
+    this, or `force_login`) gets its row, without the new-device notice."""
     session = request.session
     public_id = session.get(SIGN_IN_SESSION_KEY)
     if public_id is None:

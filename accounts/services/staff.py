@@ -24,7 +24,12 @@ from accounts.api.serializers import PHONE_PATTERN
 from accounts.errors import AccountsErrorCode as Code
 from accounts.lockout import login_lockout_clear
 from accounts.models import AuditCode, User
-from accounts.services import RequestMeta, _revoke_all_tokens, audit_event_record
+from accounts.services import (
+    RequestMeta,
+    _revoke_all_tokens,
+    audit_event_record,
+    staff_action_notice_record,
+)
 from accounts.services._staff_common import (
     reason_clean,
     staff_may_act_on,
@@ -38,6 +43,9 @@ END_SESSIONS_PERMISSION = "accounts.end_user_sessions"
 RESET_SECOND_FACTOR_PERMISSION = "accounts.reset_second_factor"
 CHANGE_PROFILE_PERMISSION = "accounts.change_user"
 CLEAR_LOCKOUT_PERMISSION = "accounts.clear_login_lockout"
+
+# what the user reads of a staff profile change (the `staff_action` notice)
+_FIELD_NAMES = {"full_name": "name", "phone": "phone number"}
 
 
 def _locked_user(user: User) -> User:
@@ -71,6 +79,7 @@ def user_lock(
             "refresh_tokens": revoked,
         },
     )
+    staff_action_notice_record(user=user, action="Account locked by support")
     return user
 
 
@@ -102,6 +111,7 @@ def user_unlock(
             "refresh_tokens": revoked,
         },
     )
+    staff_action_notice_record(user=user, action="Account unlocked by support")
     return user
 
 
@@ -123,6 +133,7 @@ def user_sessions_end(
         meta=meta,
         extra={"reason": reason, "refresh_tokens": revoked},
     )
+    staff_action_notice_record(user=user, action="Every sign-in ended by support")
     return user
 
 
@@ -156,6 +167,9 @@ def user_login_lockout_clear(
             "attempts": cleared,
             "reason": reason,
         },
+    )
+    staff_action_notice_record(
+        user=user, action="Failed sign-in lockout cleared by support"
     )
     return cleared
 
@@ -247,5 +261,11 @@ def user_profile_update_by_staff(
         extra["model"] = "accounts.user"
     audit_event_record(
         code=code, user=user, acting_user=staff, target=user, meta=meta, extra=extra
+    )
+    changed = [_FIELD_NAMES[field] for field in changes]
+    if requested is not None:
+        changed.append("email (once the new address is confirmed)")
+    staff_action_notice_record(
+        user=user, action=f"Profile changed by support: {', '.join(changed)}"
     )
     return user

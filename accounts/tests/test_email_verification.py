@@ -12,10 +12,12 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from accounts.events import SecurityNotice
 from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.testing import PASSWORD, admin_client_for, api_client_for, make_user
 from config.errors import http_status
+from config.tests.recording import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -222,15 +224,20 @@ def test_changing_the_email_through_the_api_verifies_the_new_address_first(
     [told] = smtp_server.to("trader@example.com")
     assert "new@example.com" in smtp_server.body(told)
     link = smtp_server.link("new@example.com", "/verify-email/")
-    with committed():
+    with committed(), recorded(SecurityNotice) as notices:
         assert _post(VERIFY, {"token": _token(link)}).status_code == 204
     user.refresh_from_db()
     assert (user.email, user.email_verified_at is not None) == (
         "new@example.com",
         True,
     )
-    changed = smtp_server.to("trader@example.com")[-1]
-    assert changed["Subject"] == "Your email address was changed"
+    # the old address is told, by notifications from this event
+    [notice] = notices
+    assert (notice.user_id, notice.kind, dict(notice.detail)) == (
+        user.pk,
+        "email_changed",
+        {"old_email": "trader@example.com", "new_email": "new@example.com"},
+    )
     requested = AuditEvent.objects.get(code=AuditCode.EMAIL_CHANGE_REQUESTED)
     assert requested.extra == {
         "old": "trader@example.com",

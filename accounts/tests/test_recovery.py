@@ -13,11 +13,13 @@ from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from accounts.events import SecurityNotice
 from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.selectors import user_withdrawal_cooloff_until
 from accounts.testing import PASSWORD, admin_client_for, make_user
 from accounts.tests.conftest import totp_code
+from config.tests.recording import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +103,7 @@ def test_reset_through_the_api_ends_every_session_and_token(
     weak = _post(CONFIRM, {"uid": uid, "token": token, "new_password": "1234567890"})
     assert weak.status_code == 400
     assert weak.json()["error"]["code"] == "weak_password"
-    with committed():
+    with committed(), recorded(SecurityNotice) as notices:
         done = _post(
             CONFIRM, {"uid": uid, "token": token, "new_password": NEW_PASSWORD}
         )
@@ -117,8 +119,9 @@ def test_reset_through_the_api_ends_every_session_and_token(
     # and the browser session is logged out
     assert browser.get("/account/security/").status_code == 302
     # and the user is told, and it is audited
-    notice = smtp_server.to(user.email)[-1]
-    assert notice["Subject"] == "Your password was changed"
+    assert [(n.user_id, n.kind, n.detail) for n in notices] == [
+        (user.pk, "password_changed", (("via", "Password reset link"),))
+    ]
     completed = AuditEvent.objects.get(code=AuditCode.PASSWORD_RESET_COMPLETED)
     assert (completed.user, completed.extra) == (user, {"second_factor": None})
     revoked = AuditEvent.objects.get(code=AuditCode.TOKENS_REVOKED)
@@ -319,9 +322,12 @@ def test_staff_send_a_reset_link_with_a_reason_and_the_cooloff_starts(
     no_reason = client.post(url, {"reason": " "}, follow=True)
     assert "say why" in no_reason.content.decode()
     assert not smtp_server.messages
-    with committed():
+    with committed(), recorded(SecurityNotice) as sent:
         response = client.post(url, {"reason": "customer called, identity checked"})
     assert response.status_code == 302
+    assert [(n.user_id, n.kind, n.detail) for n in sent] == [
+        (user.pk, "staff_action", (("action", "Password reset link sent by support"),))
+    ]
     [message] = smtp_server.messages
     assert (message["To"], message["Subject"]) == (user.email, "Choose a new password")
     event = AuditEvent.objects.get(code=AuditCode.STAFF_PASSWORD_RESET_SENT)

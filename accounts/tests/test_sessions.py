@@ -1,5 +1,5 @@
 """Sessions and devices: the list, ending one or all others (API and pages), the
-new-device email over real SMTP, token families and stream tickets."""
+new-device security notice, token families and stream tickets."""
 
 import time
 
@@ -8,9 +8,11 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import services
+from accounts.events import SecurityNotice
 from accounts.models import AuditCode, AuditEvent, SignIn
 from accounts.services.sessions import device_from_user_agent
 from accounts.testing import PASSWORD, make_user
+from config.tests.recording import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -250,25 +252,29 @@ def test_an_old_session_gets_its_row_without_an_email(user, mailoutbox):
     assert mailoutbox == []
 
 
-@pytest.mark.django_db(transaction=True)
-def test_new_device_sign_in_sends_an_email_over_smtp(user, smtp_server):
-    page_login(user, agent=CHROME_120)  # the first sign-in ever: no email
-    page_login(user, agent=CHROME_121)  # the same browser, updated: no email
-    api_login(user, agent=FIREFOX, address="203.0.113.9")  # new: one email
-    assert len(smtp_server) == 1
-    message = smtp_server[0]
-    assert message.envelope_recipients == [user.email]
-    assert message["Subject"] == "New sign-in to your account"
-    body = message.get_payload()
-    assert "Device: Firefox 121 on Linux" in body
-    assert "Address: 203.0.113.9" in body
+def test_a_new_device_sign_in_records_a_security_notice(user, mailoutbox):
+    with recorded(SecurityNotice) as seen:
+        page_login(user, agent=CHROME_120)  # the first sign-in ever: no notice
+        page_login(user, agent=CHROME_121)  # the same browser, updated: none
+        api_login(user, agent=FIREFOX, address="203.0.113.9")  # new: one
+    assert seen == [
+        SecurityNotice(
+            user_id=user.pk,
+            kind="new_device_sign_in",
+            detail=(("device", "Firefox 121 on Linux"),),
+            ip_address="203.0.113.9",
+            user_agent=FIREFOX,
+        )
+    ]
+    assert mailoutbox == []  # notifications send it, from the event
     event = AuditEvent.objects.get(code=AuditCode.NEW_DEVICE_SIGN_IN)
     assert event.extra["device"] == "Firefox 121 on Linux"
     assert event.extra["kind"] == "api"
     assert event.ip_address == "203.0.113.9"
 
-    api_login(user, agent=FIREFOX)  # seen now
-    assert len(smtp_server) == 1
+    with recorded(SecurityNotice) as again:
+        api_login(user, agent=FIREFOX)  # seen now
+    assert again == []
 
 
 def test_a_stream_ticket_works_once(user):

@@ -22,7 +22,7 @@ from backoffice.services import ledger_verification_beat_key, ledger_verificatio
 from kyc.testing import kyc_approve
 from kyc.tests.helpers import submitted_case
 from reports.services import reports_build
-from trading.services import fee_override_set, order_place
+from trading.services import fee_override_set, order_place, price_alert_create
 from trading.tests.helpers import make_btc_usd, match
 from wallet import services as wallet_services
 from wallet.tests.helpers import fund, make_beneficiary
@@ -123,6 +123,9 @@ def one_of_each() -> None:
     order_place(user=bob, symbol="BTC-USD", side="sell", price="95000", quantity="0.1")
     order_place(user=alice, symbol="BTC-USD", side="buy", price="95000", quantity="0.1")
     order_place(user=alice, symbol="BTC-USD", side="buy", price="90000", quantity="0.1")
+    price_alert_create(
+        user=alice, instrument=instrument, condition="above", price="99000"
+    )
     match(instrument)
 
     # Accounts: tokens (one blacklisted), a TOTP device, login attempts.

@@ -277,6 +277,27 @@ def _alert(world: World) -> Made:
     )
 
 
+@factory("api-price-alert")
+def _price_alert(world: World) -> Made:
+    from trading.models import PriceAlert
+    from trading.services import price_alert_create
+
+    alert = price_alert_create(
+        user=world.owner,
+        instrument=world.instrument,
+        condition="below",
+        price="4321.00",
+        repeating=True,
+        cooldown_seconds=4321,
+    )
+    return Made(
+        kwargs={"alert_id": alert.pk},
+        secrets=[*_owner_secrets(world.owner), "4321.00", "4321"],
+        state=lambda: _row(PriceAlert, alert.pk),
+        bodies={"PATCH": {"price": "5.00"}},
+    )
+
+
 @factory("api-session-end")
 def _sign_in(world: World) -> Made:
     from accounts.models import SignIn

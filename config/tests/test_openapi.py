@@ -13,6 +13,7 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 PAGINATED_LISTS = {
     "/api/v1/fills": "PaginatedFillOutputList",
     "/api/v1/orders": "PaginatedOrderOutputList",
+    "/api/v1/price-alerts": "PaginatedPriceAlertOutputList",
     "/api/v1/me/security-events": "PaginatedSecurityEventOutputList",
     "/api/v1/wallet/beneficiaries": "PaginatedBeneficiaryOutputList",
     "/api/v1/wallet/deposits": "PaginatedDepositOutputList",

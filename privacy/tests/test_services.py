@@ -19,6 +19,8 @@ from accounts.testing import PASSWORD, api_client_for, make_user
 from accounts.tests.conftest import totp_code
 from config.errors import ApplicationError
 from marketdata.models import UserEvent
+from trading.models import PriceAlert
+from trading.tests.helpers import make_btc_usd
 from wallet.models import Account
 from wallet.tests.helpers import balances, fund, make_asset
 
@@ -136,6 +138,9 @@ def test_closing_ends_everything_masks_the_person_and_keeps_the_records(
     browser = Client()
     browser.force_login(user)
     UserEvent.objects.create(user=user, type=UserEvent.Type.BALANCE, data={})
+    PriceAlert.objects.create(
+        user=user, instrument=make_btc_usd(), condition="above", price_ticks=1
+    )
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -164,6 +169,7 @@ def test_closing_ends_everything_masks_the_person_and_keeps_the_records(
     assert balances(user) == {}
     assert user.audit_events.filter(code=AuditCode.USER_REGISTERED).exists()
     assert not UserEvent.objects.filter(user=user).exists()
+    assert not PriceAlert.objects.filter(user=user).exists()  # they fire no more
     closed = AuditEvent.objects.get(user=user, code=AuditCode.ACCOUNT_CLOSED)
     assert closed.acting_user == user
     # told at the address the account had

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trading.api import reading, views
+from trading.api import alerts, reading, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateView.as_view(), name="api-orders"),
@@ -18,4 +18,14 @@ urlpatterns = [
     ),
     path("fills", reading.FillListView.as_view(), name="api-fills"),
     path("portfolio", reading.PortfolioView.as_view(), name="api-portfolio"),
+    path(
+        "price-alerts",
+        alerts.PriceAlertListCreateView.as_view(),
+        name="api-price-alerts",
+    ),
+    path(
+        "price-alerts/<int:alert_id>",
+        alerts.PriceAlertDetailView.as_view(),
+        name="api-price-alert",
+    ),
 ]

@@ -1,5 +1,10 @@
 """Every write of the trading app. Import from here: `trading.services.order_place`."""
 
+from trading.services.alerts import (
+    price_alert_create,
+    price_alert_delete,
+    price_alert_update,
+)
 from trading.services.batch import CancelResult, order_cancel_batch
 from trading.services.fees import fee_override_remove, fee_override_set
 from trading.services.instruments import (
@@ -33,4 +38,7 @@ __all__ = [
     "order_cancel_batch",
     "order_place",
     "order_place_batch",
+    "price_alert_create",
+    "price_alert_delete",
+    "price_alert_update",
 ]

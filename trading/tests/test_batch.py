@@ -626,21 +626,22 @@ def test_a_batch_of_one_and_of_forty_cost_the_same_statements(btc_usd, make_trad
         "FROM (SELECT 1 AS one)",  # open orders and client ids used
         "FROM wallet_account",  # the accounts' lock
         "INSERT INTO wallet_hold",  # holds, journals, entries, balances
+        'FROM "wallet_balancealert"',  # balance alerts the holds may cross
         # orders, status rows, commands and balance events: one statement
         'WITH r0 AS (INSERT INTO "trading_order"',
         "COMMIT",
     ]
     for sqls in (one, forty):
-        assert len(sqls) == 7, sqls
+        assert len(sqls) == 8, sqls
         assert [table in sql for table, sql in zip(tables, sqls, strict=True)] == [
             True
-        ] * 7
+        ] * 8
         for table in (
             "trading_orderstatuschange",
             "trading_ordercommand",
             "marketdata_userevent",
         ):
-            assert f'INSERT INTO "{table}"' in sqls[5]
+            assert f'INSERT INTO "{table}"' in sqls[6]
     assert Order.objects.filter(user=buyer).count() == 43
     assert_ledger_ok()
 

@@ -316,13 +316,19 @@ class Transfer(models.Model):
 
 
 class BalanceAlert(models.Model):
-    """Flag the user's available balance of `asset` when it is below `minimum`."""
+    """Flag the user's available balance of `asset` when it is below `minimum`.
+
+    `armed` while the balance is at or above the minimum: the posting that takes
+    it below records `BalanceBelowMinimum` and disarms it, and one that brings
+    it back at or above re-arms it (wallet/services/alerts.py), so the user
+    hears once per crossing."""
 
     user = models.ForeignKey(
         USER, on_delete=models.CASCADE, related_name="balance_alerts"
     )
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="+")
     minimum = models.BigIntegerField()
+    armed = models.BooleanField(default=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

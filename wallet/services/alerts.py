@@ -1,4 +1,13 @@
-"""Balance alerts: flag an asset whose available balance is below a minimum."""
+"""Balance alerts: flag an asset whose available balance is below a minimum, and
+tell the user once each time it crosses below.
+
+The alert is `armed` while the available balance is at or above its minimum.
+`balance_alerts_check`, an in-transaction subscriber of the ledger's
+`BalancesChanged` (so under the posting's account locks), records
+`BalanceBelowMinimum` and disarms an armed alert whose balance the posting took
+below the minimum, and re-arms a disarmed one the posting brought back at or
+above it. Setting an alert arms it only if the balance is at or above the new
+minimum then (an alert set below is not news to the user)."""
 
 from __future__ import annotations
 
@@ -7,7 +16,9 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
-from wallet.models import Asset, BalanceAlert
+from config.events import record
+from wallet.events import BalanceBelowMinimum, BalancesChanged
+from wallet.models import Account, Asset, BalanceAlert
 from wallet.money import format_units
 
 
@@ -15,14 +26,23 @@ from wallet.money import format_units
 def balance_alert_set(
     *, user: User, asset: Asset, minimum: int, meta: RequestMeta | None = None
 ) -> BalanceAlert:
+    # the available account's lock orders this with the postings that judge
+    # the alert, so `armed` matches the balance it was set against
+    account = (
+        Account.objects.select_for_update()
+        .filter(owner=user, asset=asset, kind=Account.Kind.AVAILABLE)
+        .first()
+    )
+    armed = (account.balance if account else 0) >= minimum
     alert, created = BalanceAlert.objects.select_for_update().get_or_create(
-        user=user, asset=asset, defaults={"minimum": minimum}
+        user=user, asset=asset, defaults={"minimum": minimum, "armed": armed}
     )
     old = None if created else alert.minimum
     if not created and alert.minimum != minimum:
         alert.minimum = minimum
+        alert.armed = armed
         alert.updated_at = timezone.now()
-        alert.save(update_fields=["minimum", "updated_at"])
+        alert.save(update_fields=["minimum", "armed", "updated_at"])
     if created or old != minimum:
         audit_event_record(
             code=AuditCode.BALANCE_ALERT_SET,
@@ -60,3 +80,39 @@ def balance_alert_delete(
     )
     alert.delete()
     return True
+
+
+def balance_alerts_check(event: BalancesChanged) -> None:
+    """Subscriber of `BalancesChanged`, in the posting's transaction (the ledger's
+    hot path): one query for the alerts of the available accounts that moved;
+    an UPDATE only when one crosses its minimum."""
+    available = {
+        (account.owner_id, account.asset_id): account.balance
+        for account in event.accounts
+        if account.owner_id is not None and account.kind == Account.Kind.AVAILABLE
+    }
+    if not available:
+        return
+    rows = BalanceAlert.objects.filter(
+        user_id__in={owner for owner, _ in available},
+        asset_id__in={asset for _, asset in available},
+    ).values_list("pk", "user_id", "asset_id", "asset__code", "minimum", "armed")
+    disarm: list[int] = []
+    rearm: list[int] = []
+    for pk, user_id, asset_id, code, minimum, armed in rows:
+        balance = available.get((user_id, asset_id))
+        if balance is None:  # this user's other asset moved, not this one
+            continue
+        if armed and balance < minimum:
+            disarm.append(pk)
+            record(
+                BalanceBelowMinimum(
+                    user_id=user_id, asset=code, minimum=minimum, available=balance
+                )
+            )
+        elif not armed and balance >= minimum:
+            rearm.append(pk)
+    if disarm:
+        BalanceAlert.objects.filter(pk__in=disarm).update(armed=False)
+    if rearm:
+        BalanceAlert.objects.filter(pk__in=rearm).update(armed=True)

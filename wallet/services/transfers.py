@@ -7,8 +7,10 @@ from django.db import transaction
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.domain_errors import ApplicationError, Forbidden, NotFound
+from config.events import record
 from kyc.selectors import kyc_is_verified
 from wallet.errors import WalletErrorCode as Code
+from wallet.events import TransferReceived
 from wallet.ledger import Posting, account_ensure, ledger_post
 from wallet.models import Account, Asset, Journal, Transfer
 from wallet.money import format_units
@@ -84,5 +86,16 @@ def transfer_create(
             "asset": asset.code,
             "amount": format_units(amount, asset.decimals),
         },
+    )
+    # the recipient hears of it once this commits (notifications subscribe)
+    record(
+        TransferReceived(
+            transfer_id=transfer.pk,
+            user_id=recipient.pk,
+            sender_email=sender.email,
+            asset=asset.code,
+            amount=amount,
+            note=note,
+        )
     )
     return transfer

@@ -218,8 +218,9 @@ def test_the_statements_do_not_grow_with_the_number_of_holds(alice, bob, usd, bt
                 holds_create_new(user=user, requests=requests)
         counts.append(len(queries))
     # lock, the rows (one statement on PostgreSQL; the hold, journal and entry
-    # inserts and the balance update elsewhere), the balance events
-    expected = 3 if connection.vendor == "postgresql" else 6
+    # inserts and the balance update elsewhere), the balance alerts' read, the
+    # balance events
+    expected = 4 if connection.vendor == "postgresql" else 7
     assert counts == [expected, expected]
     assert Entry.objects.filter(journal__reference__startswith="order:").count() == 82
     assert_ledger_ok()
