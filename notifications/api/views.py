@@ -22,7 +22,8 @@ class NotificationOutputSerializer(serializers.Serializer):
     title = serializers.CharField()
     body = serializers.CharField()
     url = serializers.CharField(help_text="A path on the site; may be empty.")
-    data = serializers.DictField(child=serializers.CharField())
+    # the output key is "data"; the field shadows Serializer.data on this class only
+    data = serializers.DictField(child=serializers.CharField())  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
     read_at = serializers.DateTimeField(allow_null=True)
 
