@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -55,8 +55,8 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
         services.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    except ApplicationError as exc:  # another user's, or none: the same 404
+        raise Http404(exc.message) from exc
     return redirect(_next(request, reverse("notifications:list")))
 
 
