@@ -359,3 +359,11 @@ def test_an_operator_sends_a_failed_delivery_again_audited(
     assert event.extra["previous_answer"] == "550 mailbox unavailable"
     with pytest.raises(Exception, match="only failed or skipped"):
         delivery_retry(delivery_id=delivery.pk, staff=staff)
+
+
+def test_an_id_past_any_row_is_a_404(alice):
+    response = api_client_for(alice).post(
+        "/api/v1/notifications/99999999999999999999999/read"
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "notification_not_found"
