@@ -168,6 +168,8 @@ class AuditCode(models.IntegerChoices):
     BOOK_CROSSED_ON_REBUILD = 420, "Rebuilt book crossed: instrument halted"
     FEE_OVERRIDE_SET = 430, "Fee override set"
     FEE_OVERRIDE_REMOVED = 431, "Fee override removed"
+    # 7xx notifications
+    NOTIFICATION_DELIVERY_RETRIED = 700, "Notification delivery sent again by staff"
     # 9xx admin
     USER_SUSPENDED = 900, "User suspended"
     USER_REACTIVATED = 901, "User reactivated"

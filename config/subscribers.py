@@ -12,7 +12,6 @@ from config.events import IN_TRANSACTION, ON_COMMIT, subscribe
 
 def register() -> None:
     from accounts.events import SecondFactorResetRequested, SignInsEnded
-    from kyc.emails import decision_email_send
     from kyc.events import KycDecided
     from kyc.services.recheck import (
         second_factor_reset_on_kyc_decision,
@@ -37,9 +36,6 @@ def register() -> None:
     # most once: clients heal a gap by sequence, snapshot or replay by id).
     subscribe(MarketFrameReady, market_frame_send, moment=ON_COMMIT)
     subscribe(UserEventsSaved, user_events_send, moment=ON_COMMIT)
-
-    # The user hears of a KYC decision by email once it is committed.
-    subscribe(KycDecided, decision_email_send, moment=ON_COMMIT)
 
     # Ended sign-ins (logout, password change, staff lock, a session ended from
     # the devices list, a reused refresh token) close their open /ws/user/ streams.
@@ -69,6 +65,7 @@ def register() -> None:
 
     subscribe(BalancesChanged, balance_alerts_check, moment=IN_TRANSACTION)
 
+    _notifications()
     _metrics_register()
 
 
@@ -104,3 +101,33 @@ def _metrics_register() -> None:
     )
     metrics.scrape_source(("celery_queue_length",), metrics.celery_queue_lengths)
     metrics.celery_signals_connect()
+
+
+def _notifications() -> None:
+    """Every event about a user's money or account becomes a notification in
+    the cause's transaction (notifications/handlers.py: the in-app item and the
+    delivery rows are the outbox; the delivery task sends after commit)."""
+    from accounts.events import SecurityNotice
+    from kyc.events import KycDecided
+    from notifications import handlers
+    from trading.events import MatchingRunApplied, PriceAlertTriggered
+    from wallet.events import (
+        AdjustmentDecided,
+        BalanceBelowMinimum,
+        DepositCredited,
+        TransferReceived,
+        WithdrawalDecided,
+    )
+
+    for event_type, handler in (
+        (MatchingRunApplied, handlers.matching_run_notify),
+        (PriceAlertTriggered, handlers.price_alert_notify),
+        (DepositCredited, handlers.deposit_notify),
+        (WithdrawalDecided, handlers.withdrawal_notify),
+        (AdjustmentDecided, handlers.adjustment_notify),
+        (TransferReceived, handlers.transfer_notify),
+        (BalanceBelowMinimum, handlers.balance_low_notify),
+        (KycDecided, handlers.kyc_decision_notify),
+        (SecurityNotice, handlers.security_notify),
+    ):
+        subscribe(event_type, handler, moment=IN_TRANSACTION)

@@ -28,6 +28,7 @@ api_v1 = [
     path("", include("trading.api.urls")),
     path("", include("marketdata.api.urls")),
     path("", include("privacy.api_urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [
@@ -44,6 +45,7 @@ urlpatterns = [
     path("kyc/", include("kyc.urls")),
     path("wallet/", include("wallet.urls")),
     path("trading/", include("trading.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("marketdata.urls")),
     path("", include("privacy.urls")),
     path("", home, name="home"),

@@ -1,25 +1,17 @@
 """Decision emails: what was decided and the reasons the user may see (never the
-reviewer's internal note). Sent after commit, by the `KycDecided` subscriber,
-through the configured backend (console by default, SMTP via EMAIL_URL)."""
+reviewer's internal note). The wording only: notifications turns `KycDecided`
+into a notification with it (notifications/handlers.py), which the email and
+in-app channels deliver like every other (docs/notifications.md)."""
 
 from __future__ import annotations
 
-import logging
-
-from django.conf import settings
-from django.core.mail import send_mail
-
-from kyc.events import KycDecided
 from kyc.models import (
-    CasePurpose,
     CaseReason,
     DocumentReason,
     DocumentType,
     KycCase,
     KycStatus,
 )
-
-logger = logging.getLogger(__name__)
 
 _SUBJECTS: dict[str, str] = {
     KycStatus.APPROVED: "Your identity is verified",
@@ -55,26 +47,3 @@ def decision_email_text(case: KycCase) -> tuple[str, str]:
         lines += ["", "Upload them on your verification page, then submit again."]
     lines += ["", "— The Exchange team"]
     return _SUBJECTS[case.status], "\n".join(lines)
-
-
-def send_decision(*, case_id: int) -> None:
-    case = KycCase.objects.select_related("profile__user").get(pk=case_id)
-    if case.purpose != CasePurpose.ONBOARDING:
-        return  # a re-check's owner tells the user (KycDecided's subscriber)
-    subject, body = decision_email_text(case)
-    send_mail(
-        subject,
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        [case.profile.user.email],
-        fail_silently=False,
-    )
-
-
-def decision_email_send(event: KycDecided) -> None:
-    """The `KycDecided` subscriber (after commit, config/subscribers.py): a mail
-    outage is logged, never raised, as the decision is already committed."""
-    try:
-        send_decision(case_id=event.case_id)
-    except Exception:
-        logger.exception("KYC decision email for case %s failed", event.case_id)

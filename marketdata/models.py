@@ -79,12 +79,13 @@ class UserEvent(models.Model):
         ORDER = "order", "Order"
         FILL = "fill", "Fill"
         BALANCE = "balance", "Balance"
+        NOTIFICATION = "notification", "Notification"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
-    type = models.CharField(max_length=8, choices=Type.choices)
+    type = models.CharField(max_length=16, choices=Type.choices)
     data = models.JSONField(help_text="The message without type and event_id.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -187,6 +187,12 @@ def _user_events_save(rows: list[UserEvent]) -> None:
     record(UserEventsSaved(rows=rows))
 
 
+def user_events_append(*, rows: list[UserEvent]) -> None:
+    """Other apps' user stream events (notifications), in the caller's
+    transaction: written with the cause, published after commit."""
+    _user_events_save(rows)
+
+
 _USER_KINDS = (Account.Kind.AVAILABLE, Account.Kind.HELD)
 
 # Assets by id, as this process first read them: a balance event names the code

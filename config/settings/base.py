@@ -539,6 +539,36 @@ EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 if env("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="no-reply@exchange.local")
+# A provider through django-anymail in production: EMAIL_BACKEND names its backend
+# (anymail.backends.sendgrid.EmailBackend, ...mailgun..., ...postmark...) and these
+# carry its credentials; unset ones are left out (docs/notifications.md).
+ANYMAIL = {
+    name: value
+    for name, value in {
+        "SENDGRID_API_KEY": env("ANYMAIL_SENDGRID_API_KEY", default=""),
+        "MAILGUN_API_KEY": env("ANYMAIL_MAILGUN_API_KEY", default=""),
+        "MAILGUN_SENDER_DOMAIN": env("ANYMAIL_MAILGUN_SENDER_DOMAIN", default=""),
+        "POSTMARK_SERVER_TOKEN": env("ANYMAIL_POSTMARK_SERVER_TOKEN", default=""),
+    }.items()
+    if value
+}
+
+# --- Notifications (docs/notifications.md) -------------------------------------------
+# Links in messages (emails, SMS, push) point here: the public address of the site.
+NOTIFICATIONS_SITE_URL = env("NOTIFICATIONS_SITE_URL", default="http://localhost:8000")
+# A delivery is tried this many times, waiting BASE x 2^(n-1) seconds (at most MAX)
+# between attempts, then marked failed with the provider's answer.
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", 5)
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", 30)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env.int("NOTIFICATIONS_RETRY_MAX_SECONDS", 900)
+# The beat's sweeper re-queues pending deliveries this overdue (a lost task).
+NOTIFICATIONS_SWEEP_AFTER_SECONDS = env.int("NOTIFICATIONS_SWEEP_AFTER_SECONDS", 60)
+NOTIFICATIONS_SWEEP_SECONDS = env.int("NOTIFICATIONS_SWEEP_SECONDS", 30)
+# At most one "partially filled" message per order in this many seconds (a final
+# fill always notifies).
+NOTIFICATIONS_PARTIAL_FILL_COALESCE_SECONDS = env.int(
+    "NOTIFICATIONS_PARTIAL_FILL_COALESCE_SECONDS", 10
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -676,4 +706,11 @@ REPORTS_LATE_ROW_MINUTES = env.int("REPORTS_LATE_ROW_MINUTES", 15)
 CELERY_BEAT_SCHEDULE["reports-build"] = {
     "task": "reports.build",
     "schedule": float(REPORTS_BUILD_SECONDS),
+}
+
+# --- Notifications ----------------------------------------------------------------
+# Pending deliveries whose task was lost (NOTIFICATIONS_SWEEP_AFTER_SECONDS, above).
+CELERY_BEAT_SCHEDULE["notifications-sweep"] = {
+    "task": "notifications.sweep",
+    "schedule": float(NOTIFICATIONS_SWEEP_SECONDS),
 }

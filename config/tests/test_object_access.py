@@ -77,6 +77,11 @@ PUBLIC = {
         "the argument is an emailed, signed verification token, not an object id: "
         "the signature is the auth (accounts/tests/test_email_verification.py)"
     ),
+    "notifications:unsubscribe": (
+        "the argument is an emailed, signed unsubscribe token naming the user and "
+        "the event type, not an object id: the signature is the auth (RFC 8058 "
+        "one-click; notifications/tests/test_api_pages.py)"
+    ),
     "api-wallet-webhook": (
         "names a payment provider, not an object; providers call it unauthenticated "
         "and the body's signature is the auth (wallet/tests/test_api.py)"
@@ -203,6 +208,42 @@ def _beneficiary(world: World) -> Made:
         state=lambda: _row(Beneficiary, beneficiary.pk),
         bodies={"POST": {"token": token}},
     )
+
+
+def _notification_made(world: World, key: str) -> tuple[int, Made]:
+    from notifications.models import Notification
+    from notifications.services import Draft, notify
+
+    [item] = notify(
+        drafts=[
+            Draft(
+                user_id=world.owner.pk,
+                event_type="transfer_received",
+                key=key,
+                title="Alpha received 12.34 USD",
+                body="alpha-secret-sender@example.com sent you 12.34 USD.",
+            )
+        ]
+    )
+    return item.pk, Made(
+        kwargs={},
+        secrets=[*_owner_secrets(world.owner), "alpha-secret-sender@example.com"],
+        state=lambda: _row(Notification, item.pk),
+    )
+
+
+@factory("api-notification-read")
+def _notification_api(world: World) -> Made:
+    pk, made = _notification_made(world, "access-matrix:api")
+    made.kwargs = {"pk": pk}
+    return made
+
+
+@factory("notifications:read")
+def _notification_page(world: World) -> Made:
+    pk, made = _notification_made(world, "access-matrix:page")
+    made.kwargs = {"notification_id": pk}
+    return made
 
 
 @factory("wallet:beneficiary-confirm-link")

@@ -1,5 +1,6 @@
 """KYC decisions as domain events (kyc/events.py): `KycDecided` is recorded by the
-decision's transition, and its after-commit subscriber emails the user."""
+decision's transition, and notifications' subscriber tells the user (in-app
+and by email, through the delivery task after commit)."""
 
 from unittest import mock
 
@@ -10,10 +11,11 @@ from accounts.testing import make_user
 from config import events
 from config.tests.recording import recorded
 from kyc import services
-from kyc.emails import decision_email_send
 from kyc.events import KycDecided
 from kyc.services.recheck import second_factor_reset_on_kyc_decision
 from kyc.tests.helpers import approve, make_reviewer, submitted_case
+from notifications.handlers import kyc_decision_notify
+from notifications.models import Delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +27,14 @@ def _claimed(user=None, **profile):
     return case, reviewer
 
 
-def test_the_email_is_the_decisions_after_commit_subscriber():
-    assert decision_email_send in events.subscribers(KycDecided, events.ON_COMMIT)
-    # in the deciding transaction: only a second-factor reset's re-check reacts
+def test_the_notification_is_written_in_the_deciding_transaction():
+    # in the deciding transaction: a second-factor reset's re-check, and the
+    # notification (its email is a delivery row, sent after commit)
     assert events.subscribers(KycDecided, events.IN_TRANSACTION) == (
         second_factor_reset_on_kyc_decision,
+        kyc_decision_notify,
     )
+    assert events.subscribers(KycDecided, events.ON_COMMIT) == ()
 
 
 def test_each_decision_is_recorded_with_what_the_user_may_read():
@@ -100,18 +104,22 @@ def test_the_email_leaves_only_after_commit(django_capture_on_commit_callbacks):
     assert mail.outbox[0].to == [case.profile.user.email]
 
 
-def test_a_mail_outage_is_logged_not_raised(django_capture_on_commit_callbacks):
+def test_a_mail_outage_leaves_the_email_pending(django_capture_on_commit_callbacks):
     case, reviewer = _claimed()
     with (
-        mock.patch("kyc.emails.send_mail", side_effect=OSError("smtp down")),
-        mock.patch("kyc.emails.logger") as logger,
+        mock.patch(
+            "notifications.email.EmailMultiAlternatives.send",
+            side_effect=OSError("smtp down"),
+        ),
         django_capture_on_commit_callbacks(execute=True),
     ):
         services.kyc_case_reject(
             case_id=case.pk, reviewer=reviewer, reason_codes=["underage"]
         )
-    logger.exception.assert_called_once_with(
-        "KYC decision email for case %s failed", case.pk
-    )
     case.refresh_from_db()
     assert case.status == "rejected"
+    email = Delivery.objects.get(
+        user=case.profile.user, channel="email", notification__event_type="kyc_decided"
+    )
+    assert (email.status, email.attempts) == ("pending", 1)
+    assert email.provider_answer == "OSError: smtp down"

@@ -158,7 +158,7 @@ class CandleListSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["order", "fill", "balance"])
+    type = serializers.ChoiceField(choices=["order", "fill", "balance", "notification"])
     event_id = serializers.IntegerField()
 
 

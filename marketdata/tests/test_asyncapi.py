@@ -174,6 +174,7 @@ def test_every_type_the_code_sends_is_documented_and_nothing_else():
         "order",
         "fill",
         "balance",
+        "notification",
     }
 
 

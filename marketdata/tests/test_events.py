@@ -13,10 +13,13 @@ from marketdata.models import BookSnapshot, Candle, UserEvent
 from marketdata.publish import market_frame_send, user_events_send
 from marketdata.services import balance_events_record, market_run_record
 from marketdata.tests.helpers import make_market, match, place
+from notifications.handlers import matching_run_notify
 from trading.events import MatchingRunApplied
 from trading.models import Trade
+from trading.services.alerts import price_alerts_check
 from trading.state import matcher_state
 from wallet.events import BalancesChanged
+from wallet.services.alerts import balance_alerts_check
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +41,11 @@ def test_each_event_has_its_subscribers_at_its_moment():
     }
     assert wired == {
         # after commit: the run's trades and settlements counted (config/metrics.py)
-        MatchingRunApplied: ((market_run_record,), (matching_run_counted,)),
-        BalancesChanged: ((balance_events_record,), ()),
+        MatchingRunApplied: (
+            (market_run_record, price_alerts_check, matching_run_notify),
+            (matching_run_counted,),
+        ),
+        BalancesChanged: ((balance_events_record, balance_alerts_check), ()),
         MarketFrameReady: ((), (market_frame_send,)),
         UserEventsSaved: ((), (user_events_send,)),
     }
@@ -61,7 +67,8 @@ def test_a_run_writes_in_its_transaction_and_broadcasts_after_commit(
             assert sorted(UserEvent.objects.values_list("user_id", "type")) == sorted(
                 (user.pk, kind)
                 for user in (buyer, seller)
-                for kind in ("balance", "balance", "order", "fill")
+                # notifications' item: the buy filled, the sell partially
+                for kind in ("balance", "balance", "order", "fill", "notification")
             )
             send.assert_not_called()
     sent: dict[str, list] = {}
@@ -72,7 +79,7 @@ def test_a_run_writes_in_its_transaction_and_broadcasts_after_commit(
     )
     for user in (buyer, seller):  # the posting's balances, the run's order and fill
         stream = [event for m in sent[f"user.{user.pk}"] for event in m["events"]]
-        assert len(stream) == 4
+        assert len(stream) == 5  # and the notification
     (frame,) = sent["market.BTC-USD"]
     # the sell rests (a level, seq 1), the buy trades (seq 2) and moves it (3)
     assert (frame["type"], frame["first"], frame["last"]) == ("market.frame", 1, 3)
