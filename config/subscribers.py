@@ -54,3 +54,11 @@ def register() -> None:
         moment=IN_TRANSACTION,
     )
     subscribe(KycDecided, second_factor_reset_on_kyc_decision, moment=IN_TRANSACTION)
+
+    # --- devices (docs/notification-channels.md) ---
+    from devices.services import mobile_devices_on_sign_ins_ended
+
+    # A mobile app's push token goes with the sign-in that registered it: logout,
+    # a password change, a staff lock or a session ended from the list deletes
+    # it in the same transaction (no push reaches a signed-out device).
+    subscribe(SignInsEnded, mobile_devices_on_sign_ins_ended, moment=IN_TRANSACTION)

@@ -27,6 +27,7 @@ api_v1 = [
     path("", include("trading.api.urls")),
     path("", include("marketdata.api.urls")),
     path("", include("privacy.api_urls")),
+    path("", include("devices.api.urls")),
 ]
 
 urlpatterns = [
@@ -44,6 +45,8 @@ urlpatterns = [
     path("trading/", include("trading.urls")),
     path("", include("marketdata.urls")),
     path("", include("privacy.urls")),
+    # the notification channels page, and the Web Push service worker at /sw.js
+    path("", include("devices.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]
