@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import warnings
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -211,6 +212,34 @@ def firebase_reset() -> None:
         pass
 
 
+def _fcm_message(
+    messaging: Any,
+    *,
+    token: str,
+    platform: str,
+    notification: Any,
+    data: Mapping[str, str],
+    collapse_key: str,
+    ttl: int,
+) -> Any:
+    return messaging.Message(
+        token=token,
+        notification=notification,
+        data=dict(data),
+        android=messaging.AndroidConfig(
+            collapse_key=collapse_key, priority="high", ttl=ttl
+        )
+        if platform == "fcm"
+        else None,
+        apns=messaging.APNSConfig(
+            headers={"apns-collapse-id": collapse_key[:64], "apns-priority": "10"},
+            payload=messaging.APNSPayload(aps=messaging.Aps(sound="default")),
+        )
+        if platform == "apns"
+        else None,
+    )
+
+
 def mobile_send(
     *,
     token: str,
@@ -229,22 +258,20 @@ def mobile_send(
     if not mobile_configured():
         raise ProviderError("Mobile push is not configured (FCM_*)", permanent=True)
     notification = messaging.Notification(title=title, body=body)
-    message = messaging.Message(
-        token=token,
-        notification=notification,
-        data=dict(data),
-        android=messaging.AndroidConfig(
-            collapse_key=collapse_key, priority="high", ttl=ttl
+    with warnings.catch_warnings():
+        # firebase-admin 7.7 deprecates registration tokens for Firebase
+        # installation IDs (`fid`); the apps still hand out registration tokens
+        # (docs/notification-channels.md).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        message = _fcm_message(
+            messaging,
+            token=token,
+            platform=platform,
+            notification=notification,
+            data=data,
+            collapse_key=collapse_key,
+            ttl=ttl,
         )
-        if platform == "fcm"
-        else None,
-        apns=messaging.APNSConfig(
-            headers={"apns-collapse-id": collapse_key[:64], "apns-priority": "10"},
-            payload=messaging.APNSPayload(aps=messaging.Aps(sound="default")),
-        )
-        if platform == "apns"
-        else None,
-    )
     try:
         return str(messaging.send(message, app=_firebase_app()))
     except (messaging.UnregisteredError, messaging.SenderIdMismatchError) as exc:
