@@ -664,4 +664,5 @@ DEVICES_PHONE_CODES_PER_HOUR = env.int("DEVICES_PHONE_CODES_PER_HOUR", 5)
 # The name the verification SMS gives the site.
 DEVICES_SMS_SITE_NAME = env("DEVICES_SMS_SITE_NAME", default="Exchange")
 # Twilio's SDK logs every request's URL and headers at INFO.
-LOGGING["loggers"]["twilio.http_client"] = {"level": "WARNING"}
+_loggers: Any = LOGGING["loggers"]
+_loggers["twilio.http_client"] = {"level": "WARNING"}
