@@ -10,13 +10,14 @@ self.addEventListener("push", function (event) {
   } catch (error) {
     message = { body: event.data ? event.data.text() : "" };
   }
-  var url = "/";
+  var home = new URL("/", self.location.origin).href;
+  var url = home;
   try {
     var parsed = new URL(message.url || "/", self.location.origin);
     // only this site's pages: a push never sends the user elsewhere
     if (parsed.origin === self.location.origin) url = parsed.href;
   } catch (error) {
-    url = "/";
+    url = home;
   }
   event.waitUntil(
     self.registration.showNotification(message.title || "Exchange", {
