@@ -104,7 +104,8 @@ def test_the_service_worker_turns_a_push_into_a_notification(vapid_env, server):
             shown = page.wait_for_function(
                 """() => navigator.serviceWorker.ready
                     .then(r => r.getNotifications())
-                    .then(ns => ns.length === 2 ? ns.map(n => [n.title, n.body, n.tag, n.data.url]) : null)""",
+                    .then(ns => ns.length !== 2 ? null
+                        : ns.map(n => [n.title, n.body, n.tag, n.data.url]))""",
                 timeout=10_000,
             ).json_value()
             assert sorted(shown) == sorted(
