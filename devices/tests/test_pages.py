@@ -135,3 +135,31 @@ def test_the_service_worker_is_served_at_the_root():
     source = response.content.decode()
     assert 'addEventListener("push"' in source
     assert 'addEventListener("notificationclick"' in source
+
+
+def test_the_back_office_lists_devices_read_only_without_whole_tokens(user):
+    from accounts.testing import admin_client_for, make_user
+
+    MobileDevice.objects.create(
+        user=user, platform="fcm", token="secret-token-0123456789abcdef", name="Pixel"
+    )
+    PhoneNumber.objects.create(user=user, number="+447700900123")
+    staff = make_user(email="root@example.com", is_superuser=True)
+    client = admin_client_for(staff)
+
+    for model in (
+        "mobiledevice",
+        "phonenumber",
+        "phonechallenge",
+        "webpushsubscription",
+    ):
+        response = client.get(f"/admin/devices/{model}/")
+        assert response.status_code == 200, model
+        assert f"/admin/devices/{model}/add/" not in response.content.decode()
+    page = client.get("/admin/devices/mobiledevice/").content.decode()
+    assert "secret-token" in page and "secret-token-0123456789abcdef" not in page
+    device = MobileDevice.objects.get()
+    assert (
+        client.get(f"/admin/devices/mobiledevice/{device.pk}/delete/").status_code
+        == 403
+    )
