@@ -8,7 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
 from config.domain_errors import Unavailable
 from devices import providers
 from devices.errors import DevicesErrorCode as Code
@@ -37,11 +37,23 @@ class PhoneState:
 
 
 def verified_phone(*, user: User) -> PhoneNumber | None:
-    """The number SMS may go to: verified, and still the profile's number."""
+    """The number SMS may go to: verified, still the profile's number, and the
+    profile's number not changed since (by the user or by staff: both are in
+    the audit trail), so a change drops the verification for good, even if the
+    number is later set back."""
     row = PhoneNumber.objects.filter(user=user).first()
     if row is None or e164_normalize(user.phone) != row.number:
         return None
-    return row
+    changed_since = (
+        AuditEvent.objects.filter(
+            user=user,
+            created_at__gt=row.verified_at,
+            extra__changes__has_key="phone",
+        )
+        .exclude(extra__has_key="phone_verified")
+        .exists()
+    )
+    return None if changed_since else row
 
 
 def phone_challenge_open(*, user: User) -> PhoneChallenge | None:

@@ -266,6 +266,32 @@ def test_a_staff_change_of_the_number_drops_the_verification(user, sms):
     assert state["number"] == "+447700900999"
     assert state["verified_number"] is None
 
+    # set back to the verified number: still dropped, a new code is needed
+    user_profile_update_by_staff(
+        user=user, staff=staff, reason="Customer called again", phone="+447700900123"
+    )
+    user.refresh_from_db()
+    assert user.phone == "+447700900123"
+    assert verified_phone(user=user) is None
+    with pytest.raises(NoTarget):
+        senders.send_sms(message_for(user))
+
+
+def test_the_users_own_profile_change_drops_the_verification(user, sms):
+    from accounts.services import user_profile_update
+
+    verify_number(user, sms, "+447700900123")
+    user_profile_update(user=user, phone="+447700900777")
+    user_profile_update(user=user, phone="+447700900123")
+
+    user.refresh_from_db()
+    assert verified_phone(user=user) is None
+    # a name change is no phone change
+    other = make_user(email="renamed@example.com")
+    verify_number(other, sms, "+447700900888")
+    user_profile_update(user=other, full_name="Renamed Person")
+    assert verified_phone(user=other).number == "+447700900888"
+
 
 def test_removing_the_verified_number_stops_sms_and_tells_the_user(user, sms, notices):
     verify_number(user, sms, "+447700900123")
