@@ -65,6 +65,14 @@ def register() -> None:
 
     subscribe(BalancesChanged, balance_alerts_check, moment=IN_TRANSACTION)
 
+    # --- devices (docs/notification-channels.md) ---
+    from devices.services import mobile_devices_on_sign_ins_ended
+
+    # A mobile app's push token goes with the sign-in that registered it: logout,
+    # a password change, a staff lock or a session ended from the list deletes
+    # it in the same transaction (no push reaches a signed-out device).
+    subscribe(SignInsEnded, mobile_devices_on_sign_ins_ended, moment=IN_TRANSACTION)
+
     _notifications()
     _metrics_register()
 

@@ -29,6 +29,7 @@ api_v1 = [
     path("", include("marketdata.api.urls")),
     path("", include("privacy.api_urls")),
     path("", include("notifications.api.urls")),
+    path("", include("devices.api.urls")),
 ]
 
 urlpatterns = [
@@ -48,6 +49,8 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", include("marketdata.urls")),
     path("", include("privacy.urls")),
+    # the notification channels page, and the Web Push service worker at /sw.js
+    path("", include("devices.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "reports",
     "privacy",
     "notifications",
+    # SMS, Web Push, mobile push: those channels' senders (notification-channels.md)
+    "devices",
     # last: wires the domain events once every app is ready (config/subscribers.py)
     "config.apps.PlatformConfig",
 ]
@@ -714,3 +716,47 @@ CELERY_BEAT_SCHEDULE["notifications-sweep"] = {
     "task": "notifications.sweep",
     "schedule": float(NOTIFICATIONS_SWEEP_SECONDS),
 }
+
+# --- Devices: SMS, Web Push, mobile push (docs/notification-channels.md) ----------
+# Each channel is off until its settings are set. SMS through Twilio: the account
+# SID and auth token, and either a sending number (E.164) or a Messaging Service.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
+# Web Push: a VAPID key pair (`manage.py webpush_vapid_keys` prints a new one) and
+# a contact (mailto: or https:) the push services may write to.
+WEBPUSH_VAPID_PUBLIC_KEY = env("WEBPUSH_VAPID_PUBLIC_KEY", default="")
+WEBPUSH_VAPID_PRIVATE_KEY = env("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+WEBPUSH_VAPID_SUBJECT = env("WEBPUSH_VAPID_SUBJECT", default="")
+# The push services a browser subscription may point at (host or parent domain):
+# the server POSTs to the endpoint, so it is never an arbitrary URL.
+WEBPUSH_ALLOWED_HOSTS = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "push.services.mozilla.com",
+        "notify.windows.com",
+        "push.apple.com",
+    ],
+)
+# Mobile push through Firebase Cloud Messaging (Android, and iOS through FCM's
+# APNs link): a service account's JSON key, as a file path or as the JSON itself;
+# the project id defaults to the key's.
+FCM_CREDENTIALS_FILE = env("FCM_CREDENTIALS_FILE", default="")
+FCM_CREDENTIALS_JSON = env("FCM_CREDENTIALS_JSON", default="")
+FCM_PROJECT_ID = env("FCM_PROJECT_ID", default="")
+# How long a push service keeps an undelivered push (browser or mobile).
+DEVICES_PUSH_TTL_SECONDS = env.int("DEVICES_PUSH_TTL_SECONDS", 24 * 3600)
+# Phone verification: a code lives this long, this many wrong tries lock it; a
+# new code at most once per RESEND_SECONDS and CODES_PER_HOUR an hour, per user
+# and per number.
+DEVICES_PHONE_CODE_MINUTES = env.int("DEVICES_PHONE_CODE_MINUTES", 10)
+DEVICES_PHONE_CODE_MAX_ATTEMPTS = env.int("DEVICES_PHONE_CODE_MAX_ATTEMPTS", 5)
+DEVICES_PHONE_CODE_RESEND_SECONDS = env.int("DEVICES_PHONE_CODE_RESEND_SECONDS", 60)
+DEVICES_PHONE_CODES_PER_HOUR = env.int("DEVICES_PHONE_CODES_PER_HOUR", 5)
+# The name the verification SMS gives the site.
+DEVICES_SMS_SITE_NAME = env("DEVICES_SMS_SITE_NAME", default="Exchange")
+# Twilio's SDK logs every request's URL and headers at INFO.
+_loggers: Any = LOGGING["loggers"]
+_loggers["twilio.http_client"] = {"level": "WARNING"}

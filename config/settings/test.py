@@ -51,3 +51,11 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 SANDBOX_PAYMENTS_ENABLED = True
 SANDBOX_WEBHOOK_SECRET = "test-only-sandbox-webhook-secret"
 SANDBOX_WEBHOOK_URL = ""
+# Web Push on (as the sandbox payments are): a test-only VAPID pair, so the
+# subscription endpoints answer as in production (devices tests set their own).
+WEBPUSH_VAPID_PUBLIC_KEY = (
+    "BPqLlnXGQAgLsIoTSMRMSnhxcCzdzxiW4plO8rp5ZXCz6T74pV_NoacRr333RDTT"
+    "lJoK_BPucNN-u86QUge1yqc"
+)
+WEBPUSH_VAPID_PRIVATE_KEY = "183Muex6p2SIWY9pzRfiBQc2phgzlw7ivck0zE84arg"
+WEBPUSH_VAPID_SUBJECT = "mailto:ops@example.com"

@@ -378,6 +378,42 @@ def _passkey(world: World) -> Made:
     )
 
 
+@factory("api-devices-webpush-subscription")
+def _webpush_subscription(world: World) -> Made:
+    from devices.models import WebPushSubscription
+
+    subscription = WebPushSubscription.objects.create(
+        user=world.owner,
+        endpoint="https://fcm.googleapis.com/fcm/send/alpha-secret-endpoint",
+        p256dh="BAlphaSecretKey",
+        auth="alpha-auth",
+        browser="Alpha secret browser",
+    )
+    return Made(
+        kwargs={"subscription_id": subscription.pk},
+        secrets=[*_owner_secrets(world.owner), "Alpha secret browser"],
+        state=lambda: _row(WebPushSubscription, subscription.pk),
+    )
+
+
+@factory("api-devices-mobile-device")
+def _mobile_device(world: World) -> Made:
+    from devices.models import MobileDevice
+    from devices.services import mobile_device_register
+
+    device, _ = mobile_device_register(
+        user=world.owner,
+        platform="fcm",
+        token="alpha-secret-push-token",
+        name="Alpha secret phone",
+    )
+    return Made(
+        kwargs={"device_id": device.pk},
+        secrets=[*_owner_secrets(world.owner), "Alpha secret phone"],
+        state=lambda: _row(MobileDevice, device.pk),
+    )
+
+
 # --- the URLconf ------------------------------------------------------------------
 
 
