@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Sum
 
 from accounts.models import User
 from config.bulk import column_in, instance_from_row, model_columns, next_id_sql
@@ -183,3 +184,23 @@ def orders_with_pending_cancel(*, order_ids: Sequence[int]) -> set[int]:
             [*params, OrderCommand.Kind.CANCEL.value],
         )
         return {order_id for (order_id,) in cursor.fetchall()}
+
+
+def book_levels(*, instrument_id: int, side: str, limit: int) -> list[tuple[int, int]]:
+    """The resting side `side` of an instrument's book from its open orders,
+    best first: (price ticks, lots) per level, at most `limit` levels. Waiting
+    stops are not in the book; pending orders not yet either."""
+    rows = (
+        Order.objects.filter(
+            instrument_id=instrument_id,
+            side=side,
+            status__in=(Order.Status.OPEN, Order.Status.PARTIALLY_FILLED),
+            price_ticks__isnull=False,
+            open_lots__gt=0,
+        )
+        .exclude(type=Order.Type.STOP_LIMIT, stop_triggered=False)
+        .values("price_ticks")
+        .annotate(lots=Sum("open_lots"))
+        .order_by("-price_ticks" if side == Order.Side.BUY else "price_ticks")
+    )
+    return [(row["price_ticks"], row["lots"]) for row in rows[:limit]]

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from config.domain_errors import NotFound
 from trading.errors import TradingErrorCode as Code
-from trading.models import FeeOverride, Fill, Instrument, Order
+from trading.models import FeeOverride, Fill, Instrument, Order, TradingPreference
 from trading.state import matcher_state
 from wallet.models import Account, Asset
 
@@ -277,3 +277,8 @@ def portfolio_get(*, user: User, quote: Asset):
         market=pf.Market.of(decimals, prices),
     )
     return portfolio, decimals
+
+
+def trading_preference_skips_limit_review(*, user: User) -> bool:
+    """Whether the user skips the review step for limit orders (default: no)."""
+    return TradingPreference.objects.filter(user=user, skip_limit_review=True).exists()
