@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Sum
@@ -203,4 +204,5 @@ def book_levels(*, instrument_id: int, side: str, limit: int) -> list[tuple[int,
         .annotate(lots=Sum("open_lots"))
         .order_by("-price_ticks" if side == Order.Side.BUY else "price_ticks")
     )
-    return [(row["price_ticks"], row["lots"]) for row in rows[:limit]]
+    # price_ticks is not null here (filtered above)
+    return [(cast(int, row["price_ticks"]), row["lots"]) for row in rows[:limit]]

@@ -593,6 +593,10 @@ CELERY_BEAT_SCHEDULE = {
     "trading-sweep": {"task": "trading.sweep", "schedule": 2.0},
 }
 
+# seed_demo gives each demo instrument this many days of trades (one every two
+# hours) so the chart has history (marketdata/history.py); 0: none.
+DEMO_HISTORY_DAYS = env.int("DEMO_HISTORY_DAYS", 4)
+
 # --- Market data --------------------------------------------------------------------
 # User events (orders, fills, balances) are kept this long for replay after a
 # disconnect (GET /api/v1/events?since_id=, /ws/user/?since_id=).
