@@ -19,9 +19,13 @@ def register() -> None:
     )
     from marketdata.auth import user_streams_close
     from marketdata.events import MarketFrameReady, UserEventsSaved
-    from marketdata.publish import market_frame_send, user_events_send
+    from marketdata.publish import (
+        market_frame_send,
+        market_status_send,
+        user_events_send,
+    )
     from marketdata.services import balance_events_record, market_run_record
-    from trading.events import MatchingRunApplied
+    from trading.events import InstrumentStatusChanged, MatchingRunApplied
     from wallet.events import BalancesChanged
 
     # A matching run: the book snapshot, candles, ticker and the users' order
@@ -36,6 +40,8 @@ def register() -> None:
     # most once: clients heal a gap by sequence, snapshot or replay by id).
     subscribe(MarketFrameReady, market_frame_send, moment=ON_COMMIT)
     subscribe(UserEventsSaved, user_events_send, moment=ON_COMMIT)
+    # A halt, resume or close reaches the instrument's market stream live.
+    subscribe(InstrumentStatusChanged, market_status_send, moment=ON_COMMIT)
 
     # Ended sign-ins (logout, password change, staff lock, a session ended from
     # the devices list, a reused refresh token) close their open /ws/user/ streams.

@@ -116,6 +116,11 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         self.outbox.append(frame)
         self._wake()
 
+    def control_send(self, text: str) -> None:
+        """An unsequenced message (a status change) to send as it is."""
+        self.control.append(text)
+        self._wake()
+
     # -- from the client -------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None) -> None:

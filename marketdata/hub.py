@@ -116,7 +116,9 @@ class MarketHub:
         while True:
             try:
                 message = await self.layer.receive(self.channel)
-                if message.get("type") == "market.frame":
+                if message.get("type") == "market.status":
+                    self.status(message["body"])
+                elif message.get("type") == "market.frame":
                     self.deliver(
                         Frame(
                             message["first"],
@@ -138,6 +140,16 @@ class MarketHub:
                 await self.layer.group_add(self.group, self.channel)
             except Exception:
                 logger.exception("market hub %s: re-join failed", self.symbol)
+
+    def status(self, text: str) -> None:
+        """A status change (halt, resume): to every subscriber at once, outside
+        the sequenced frames; the cached snapshot (which names the status) is
+        dropped so the next one is read afresh."""
+        self._snapshot = None
+        for subscriber in self.subscribers:
+            send = getattr(subscriber, "control_send", None)
+            if send is not None:
+                send(text)
 
     def deliver(self, frame: Frame) -> None:
         if frame.last > self.last_seq:

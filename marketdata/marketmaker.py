@@ -193,10 +193,13 @@ class MarketSettings:
     cross_size: str | None = None  # base quantity of each cross; None = one lot
 
 
-# Defaults for the demo instruments (the replay sample has BTCUSDT and ETHUSDT).
+# Defaults for the demo instruments (the replay sample has BTCUSDT, ETHUSDT,
+# RELIANCE-INR and TCS-INR).
 DEMO_MARKETS = {
     "BTC-USD": MarketSettings(size="0.05", max_inventory="25", cross_size="0.02"),
     "ETH-USD": MarketSettings(size="0.5", max_inventory="400", cross_size="0.2"),
+    "RELIANCE-INR": MarketSettings(size="5", max_inventory="2000", cross_size="2"),
+    "TCS-INR": MarketSettings(size="3", max_inventory="1500", cross_size="1"),
 }
 
 

@@ -100,3 +100,15 @@ def balance(asset, available: int, held: int) -> dict:
         "held": format_units(held, asset.decimals),
         "total": format_units(available + held, asset.decimals),
     }
+
+
+def status(symbol: str, old: str, new: str, reason: str, at: datetime) -> dict:
+    """An instrument's trading status changed (halted, resumed, closed)."""
+    return {
+        "type": "status",
+        "symbol": symbol,
+        "status": new,
+        "previous": old,
+        "reason": reason,
+        "time": iso(at),
+    }

@@ -40,6 +40,7 @@ from django.conf import settings
 from config import tracing
 from marketdata import messages
 from marketdata.events import MarketFrameReady, UserEventsSaved
+from trading.events import InstrumentStatusChanged
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,20 @@ def market_frame_send(event: MarketFrameReady) -> None:
     event.frame["ts"] = int(time.time() * 1000)
     with tracing.span("marketdata.publish", {"messaging.destination": event.group}):
         group_send(event.group, event.frame, alias=market_layer_alias())
+
+
+def market_status_send(event: InstrumentStatusChanged) -> None:
+    """After commit: a halt, resume or close to the instrument's market group
+    (no sequence: it is not a book change; the snapshot carries the status too,
+    so a client that missed this learns it at its next snapshot)."""
+    message = messages.status(
+        event.symbol, event.old, event.new, event.reason, event.at
+    )
+    group_send(
+        market_group(event.symbol),
+        {"type": "market.status", "body": messages.dumps(message)},
+        alias=market_layer_alias(),
+    )
 
 
 def user_events_send(event: UserEventsSaved) -> None:

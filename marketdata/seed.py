@@ -6,7 +6,10 @@
   demo reviewer through the KYC case workflow, and funded by sandbox deposits
   credited through the signed webhook, like alice and bob.
 - The demo instruments the market maker quotes (BTC-USD, ETH-USD) are created
-  here only if the trading seed has not created them already.
+  here only if the trading seed has not created them already; every demo
+  instrument (RELIANCE-INR and TCS-INR too) is quoted.
+- A few days of trades between the two bots (marketdata/history.py), once, so
+  the 1h, 4h and 1d candles have history.
 """
 
 from __future__ import annotations
@@ -22,11 +25,25 @@ from marketdata.marketmaker import MAKER_EMAIL, TAKER_EMAIL
 BOTS = {
     MAKER_EMAIL: (
         "Market Maker Bot",
-        (("USD", "5000000.00"), ("BTC", "15"), ("ETH", "250")),
+        (
+            ("USD", "5000000.00"),
+            ("BTC", "15"),
+            ("ETH", "250"),
+            ("INR", "50000000.00"),
+            ("RELIANCE", "5000"),
+            ("TCS", "4000"),
+        ),
     ),
     TAKER_EMAIL: (
         "Market Taker Bot",
-        (("USD", "1000000.00"), ("BTC", "5"), ("ETH", "80")),
+        (
+            ("USD", "1000000.00"),
+            ("BTC", "5"),
+            ("ETH", "80"),
+            ("INR", "10000000.00"),
+            ("RELIANCE", "1000"),
+            ("TCS", "800"),
+        ),
     ),
 }
 # The same steps as trading.seed's (which runs first and wins when present):
@@ -79,7 +96,9 @@ def _fund(user, funds) -> None:
     from wallet.services import deposit_create, deposit_webhook_process
 
     for code, amount in funds:
-        asset = Asset.objects.get(code=code)
+        asset = Asset.objects.filter(code=code).first()
+        if asset is None:  # not seeded (wallet.seed makes every demo asset)
+            continue
         deposit = deposit_create(
             user=user,
             asset=asset,
@@ -138,8 +157,17 @@ def seed(*, out) -> None:
         profile = KycProfile.objects.filter(user=user).first()
         if reviewer is not None and (profile is None or not profile.cases.exists()):
             _kyc_approve(user, reviewer)
-        if not Deposit.objects.filter(
-            user=user, status=Deposit.Status.CREDITED
-        ).exists():
-            _fund(user, funds)
+        funded = set(
+            Deposit.objects.filter(
+                user=user, status=Deposit.Status.CREDITED
+            ).values_list("asset__code", flat=True)
+        )
+        _fund(user, [(code, amount) for code, amount in funds if code not in funded])
         out(f"  {email:<32} " + ", ".join(f"{a} {c}" for c, a in funds))
+    maker = User.objects.filter(email__iexact=MAKER_EMAIL).first()
+    taker = User.objects.filter(email__iexact=TAKER_EMAIL).first()
+    if maker is not None and taker is not None and reviewer is not None:
+        from marketdata.history import history_seed
+
+        out("History:")
+        history_seed(maker=maker, taker=taker, out=out)

@@ -255,13 +255,15 @@ def market_snapshot(*, symbol: str) -> dict:
     """Depth, recent trades and ticker at one sequence (trades filtered to it)."""
     instrument = instrument_get(symbol=symbol)
     row = book_snapshot_get(instrument=instrument)
-    last = Instrument.objects.values_list("last_price_ticks", flat=True).get(
-        pk=instrument.pk
-    )
+    last, status, reason = Instrument.objects.values_list(
+        "last_price_ticks", "status", "status_reason"
+    ).get(pk=instrument.pk)
     return {
         "type": "snapshot",
         "symbol": instrument.symbol,
         "seq": row.seq,
+        "status": status,
+        "status_reason": reason,
         "bids": messages.levels(instrument, row.bids),
         "asks": messages.levels(instrument, row.asks),
         "trades": trade_list_recent(

@@ -22,6 +22,7 @@ from trading.selectors import fee_rates, instrument_get
 from trading.units import base_str, quote_str, ticks_to_price
 
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
+DEFAULT_INTERVAL = "1h"  # the seeded demo history shows at once
 ASYNCAPI_DOCUMENT = Path(settings.BASE_DIR) / "docs" / "asyncapi.yaml"
 
 
@@ -76,6 +77,10 @@ def trade(request: HttpRequest, symbol: str) -> HttpResponse:
         "takerFeeBps": taker_bps,
         "feePolicy": instrument.fee_policy,
         "status": instrument.status,
+        "statusReason": instrument.status_reason,
+        # the user's own zone (a profile setting); empty: the browser's
+        "timeZone": getattr(user, "time_zone", "") if user.is_authenticated else "",
+        "defaultInterval": DEFAULT_INTERVAL,
         "authenticated": user.is_authenticated,
         "csrfToken": get_token(request) if user.is_authenticated else "",
         "intervals": list(INTERVALS),
@@ -88,6 +93,8 @@ def trade(request: HttpRequest, symbol: str) -> HttpResponse:
             "instrument": instrument,
             "config": config,
             "intervals": INTERVALS,
+            "default_interval": DEFAULT_INTERVAL,
+            "review_large_percent": settings.TRADING_REVIEW_LARGE_PERCENT,
             "maker_bps": maker_bps,
             "taker_bps": taker_bps,
             "last_price": ticks_to_price(instrument, instrument.last_price_ticks),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from trading.engine import Book, LevelChanged
 from trading.engine import Trade as TradeEvent
@@ -45,3 +46,15 @@ class PriceAlertTriggered:
     last_price: str
     trade_id: int
     repeating: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentStatusChanged:
+    """An instrument was halted, resumed or closed (recorded in the transaction
+    of `instrument_set_status`): the market stream tells its watchers live."""
+
+    symbol: str
+    old: str
+    new: str
+    reason: str
+    at: datetime

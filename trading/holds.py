@@ -69,6 +69,19 @@ def hold_need(order: Order, instrument: Instrument) -> int | None:
     return hold_for(order, instrument, price_ticks=price_ticks, lots=lots or 0)
 
 
+def market_buy_cap_ticks(
+    *, reference_ticks: int | None, band_percent: int, slippage_percent: int
+) -> int | None:
+    """The price (ticks) a market buy by quantity is held at: the price band's
+    top above the reference (the last trade, or a stop's stop price) when the
+    instrument has a band, else the reference plus `slippage_percent`. None
+    without a reference (nothing traded yet): no bound to draw."""
+    if reference_ticks is None:
+        return None
+    percent = band_percent if band_percent > 0 else slippage_percent
+    return max(reference_ticks * (100 + percent) // 100, reference_ticks)
+
+
 def market_buy_limit(
     *, budget: int, per_tick_lot: int, fee_policy: str, max_bps: int
 ) -> int:

@@ -458,3 +458,19 @@ class PriceAlert(models.Model):
 
     def __str__(self) -> str:
         return f"price alert {self.pk} {self.condition} {self.price_ticks}"
+
+
+class TradingPreference(models.Model):
+    """A user's trade-screen choices: whether limit orders skip the review step
+    (market and stop orders are always reviewed). No row: the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="trading_preference",
+    )
+    skip_limit_review = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"trading preferences of {self.user_id}"

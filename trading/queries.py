@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from accounts.models import User
 from config.bulk import column_in, instance_from_row, model_columns, next_id_sql
@@ -211,3 +212,24 @@ def price_alerts_crossed_lock(
         .order_by("pk")
         .select_for_update()
     )
+
+
+def book_levels(*, instrument_id: int, side: str, limit: int) -> list[tuple[int, int]]:
+    """The resting side `side` of an instrument's book from its open orders,
+    best first: (price ticks, lots) per level, at most `limit` levels. Waiting
+    stops are not in the book; pending orders not yet either."""
+    rows = (
+        Order.objects.filter(
+            instrument_id=instrument_id,
+            side=side,
+            status__in=(Order.Status.OPEN, Order.Status.PARTIALLY_FILLED),
+            price_ticks__isnull=False,
+            open_lots__gt=0,
+        )
+        .exclude(type=Order.Type.STOP_LIMIT, stop_triggered=False)
+        .values("price_ticks")
+        .annotate(lots=Sum("open_lots"))
+        .order_by("-price_ticks" if side == Order.Side.BUY else "price_ticks")
+    )
+    # price_ticks is not null here (filtered above)
+    return [(cast(int, row["price_ticks"]), row["lots"]) for row in rows[:limit]]

@@ -11,7 +11,14 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from config.domain_errors import NotFound
 from trading.errors import TradingErrorCode as Code
-from trading.models import FeeOverride, Fill, Instrument, Order, PriceAlert
+from trading.models import (
+    FeeOverride,
+    Fill,
+    Instrument,
+    Order,
+    PriceAlert,
+    TradingPreference,
+)
 from trading.state import matcher_state
 from wallet.models import Account, Asset
 
@@ -305,3 +312,8 @@ def price_alert_not_found(alert_id: object) -> NotFound:
         f"id: no price alert {alert_id}.",
         details={"id": ["Not found."]},
     )
+
+
+def trading_preference_skips_limit_review(*, user: User) -> bool:
+    """Whether the user skips the review step for limit orders (default: no)."""
+    return TradingPreference.objects.filter(user=user, skip_limit_review=True).exists()

@@ -639,7 +639,8 @@ class HoldRequest:
     """One new hold of `holds_create_new` / `NewHolds.add`.
 
     `amount=None` asks for the whole available balance left when its turn comes
-    (a market buy's budget); less than `minimum` left does not fit. The
+    (a market buy's budget), or at most `maximum` of it when that is set (a
+    market buy by quantity: its bound); less than `minimum` left does not fit. The
     `reference_id` may be filled in after `add` and before `write` (a caller
     whose owners get their ids only when inserted)."""
 
@@ -649,6 +650,7 @@ class HoldRequest:
     reference_id: str = ""
     metadata: dict | None = field(default_factory=dict)  # None: as {} (`add`)
     minimum: int = 1
+    maximum: int | None = None  # with amount=None: hold at most this much
 
 
 class NewHolds:
@@ -692,8 +694,8 @@ class NewHolds:
         left = 0 if available is None else self._balances.current[available.pk]
         amount = request.amount
         if amount is None:
-            amount = left
-            if left < max(request.minimum, 1):
+            amount = left if request.maximum is None else min(left, request.maximum)
+            if amount < max(request.minimum, 1):
                 amount = max(request.minimum, 1)
         elif not _is_int(amount) or not 0 < amount <= MAX_UNITS:
             return ApplicationError(Code.INVALID_AMOUNT, "amount: must be > 0 units.")

@@ -664,9 +664,20 @@ TRADING_SWEEP_AFTER_SECONDS = env.int("TRADING_SWEEP_AFTER_SECONDS", 3)
 TRADING_MAX_OPEN_ORDERS = env.int("TRADING_MAX_OPEN_ORDERS", 200)
 # Orders per batch request (POST /api/v1/orders/batch, /orders/batch-cancel).
 TRADING_BATCH_MAX_ORDERS = env.int("TRADING_BATCH_MAX_ORDERS", 50)
+# A market buy by quantity holds its quantity at this much above the reference
+# price (the last trade; a stop's stop price), plus fees, when the instrument has
+# no price band (with one, the band's top is the bound) (docs/trading.md).
+TRADING_MARKET_BUY_SLIPPAGE_PERCENT = env.int("TRADING_MARKET_BUY_SLIPPAGE_PERCENT", 5)
+# The trade screen reviews a limit order before placing it when its hold is at
+# least this share of the available balance (market and stop orders always).
+TRADING_REVIEW_LARGE_PERCENT = env.int("TRADING_REVIEW_LARGE_PERCENT", 25)
 CELERY_BEAT_SCHEDULE = {
     "trading-sweep": {"task": "trading.sweep", "schedule": 2.0},
 }
+
+# seed_demo gives each demo instrument this many days of trades (one every two
+# hours) so the chart has history (marketdata/history.py); 0: none.
+DEMO_HISTORY_DAYS = env.int("DEMO_HISTORY_DAYS", 4)
 
 # --- Market data --------------------------------------------------------------------
 # User events (orders, fills, balances) are kept this long for replay after a

@@ -43,6 +43,9 @@ REST_FRAMEWORK = {
     },
 }
 CELERY_TASK_ALWAYS_EAGER = True
+# seed_demo's trade history (192 trades) only where a test asks for it
+# (marketdata/tests/test_history.py): the other seed_demo callers stay fast.
+DEMO_HISTORY_DAYS = 0
 # Tests open and close connections themselves (threads, transactional flushes).
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 # No exponential back-off between OTP attempts: tests check codes back to back.

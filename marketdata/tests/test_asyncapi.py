@@ -163,6 +163,7 @@ def test_every_type_the_code_sends_is_documented_and_nothing_else():
     assert documented == {
         "snapshot",
         "batch",
+        "status",
         "level",
         "trade",
         "ticker",
@@ -246,6 +247,17 @@ class Recorder:
             await self.receive(comm)
 
 
+def _halt() -> None:
+    from trading.models import Instrument
+    from trading.services import instrument_set_status
+
+    instrument_set_status(
+        instrument=Instrument.objects.get(symbol="BTC-USD"),
+        status=Instrument.Status.HALTED,
+        reason="Exchange maintenance",
+    )
+
+
 async def _connect(path: str) -> WebsocketCommunicator:
     comm = WebsocketCommunicator(application, path)
     connected, _ = await comm.connect()
@@ -282,13 +294,17 @@ async def test_a_real_flow_sends_only_documented_messages_and_all_of_them(settin
         await comm.send_json_to({"op": "ping"})
         await comm.send_to(text_data="not json")
     await market_comm.send_json_to({"op": "snapshot"})
+    # and an operator halts the instrument
+    await database_sync_to_async(_halt)()
 
     # Then the market stream sends a batch with a level, a trade, a ticker and
-    # candles, a snapshot on request, a pong, an error and a ping, all as documented
+    # candles, a snapshot on request, a pong, an error, a ping and the status
+    # change, all as documented
     await market.until(
         market_comm,
         lambda r: (
-            {"level", "trade", "ticker", "candle", "pong", "error", "ping"} <= r.types
+            {"level", "trade", "ticker", "candle", "pong", "error", "ping", "status"}
+            <= r.types
         ),
     )
     # and the users get their orders, fills and balances, a pong and an error

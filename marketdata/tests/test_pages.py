@@ -67,6 +67,9 @@ def test_trade_page_anonymous_is_read_only(btc):
         "takerFeeBps": 20,
         "feePolicy": "received",
         "status": "trading",
+        "statusReason": "",
+        "timeZone": "",
+        "defaultInterval": "1h",
         "authenticated": False,
         "csrfToken": "",
         "intervals": ["1m", "5m", "15m", "1h", "4h", "1d", "1w"],
@@ -85,6 +88,18 @@ def test_trade_page_signed_in_has_the_form_and_a_csrf_token(btc):
     assert config["authenticated"] is True
     assert len(config["csrfToken"]) >= 32
     assert 'href="/markets/"' in html  # nav link
+    # the review step, its preference, the shortcuts help, the depth chart
+    assert "data-review" in html and "data-skip-review" in html
+    assert "data-help" in html and "data-depth-canvas" in html
+    assert "css/trade.css" in html
+
+
+def test_trade_page_passes_the_users_time_zone(btc):
+    user = make_user(email="zoned@example.com")
+    user.time_zone = "Asia/Kolkata"
+    user.save(update_fields=["time_zone"])
+    response = logged_in(user).get("/trade/BTC-USD/")
+    assert config_of(response)["timeZone"] == "Asia/Kolkata"
 
 
 def test_unknown_and_closed_markets_are_404(btc):
@@ -103,6 +118,9 @@ def test_halted_market_still_renders_with_its_status(btc):
     response = Client().get("/trade/BTC-USD/")
     assert response.status_code == 200
     assert config_of(response)["status"] == "halted"
+    assert config_of(response)["statusReason"] == "maintenance"
+    html = response.content.decode()
+    assert "Trading in BTC-USD is halted: maintenance." in html
 
 
 def test_session_authenticated_api_call_needs_the_csrf_header(btc):

@@ -32,8 +32,13 @@
     asks: new Map(),
     trades: [],           // newest first
     ticker: {},
-    interval: "1m",
+    interval: cfg.defaultInterval || "1h",
     side: "buy",
+    status: cfg.status || "trading",
+    statusReason: cfg.statusReason || "",
+    chartView: "price",
+    markets: [],           // from GET /markets
+    watch: null,           // Set of watched symbols, null: no watchlist (signed out, or none)
     orders: new Map(),    // id -> order (open ones)
     fills: [],            // newest first
     fillIds: new Set(),
@@ -51,17 +56,41 @@
     if (text != null) node.textContent = text;
     return node;
   }
-  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  // Times: one zone, the user's own (profile setting, else <body data-time-zone>,
+  // else the browser's), labelled wherever a time is shown.
+  var ZONE = (function () {
+    var wanted = cfg.timeZone || (document.body && document.body.getAttribute("data-time-zone")) || "";
+    if (wanted) {
+      try { new Intl.DateTimeFormat("en-GB", { timeZone: wanted }); return wanted; } catch (e) { /* unknown zone */ }
+    }
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { return "UTC"; }
+  })();
+  var fmtTime = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  var fmtHM = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", hour12: false });
+  var fmtDay = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, day: "numeric", month: "short" });
+  var fmtDate = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" });
+  var ZONE_ABBR = (function () {
+    try {
+      var part = new Intl.DateTimeFormat("en-US", { timeZone: ZONE, timeZoneName: "short" })
+        .formatToParts(new Date()).filter(function (p) { return p.type === "timeZoneName"; })[0];
+      return part ? part.value : ZONE;
+    } catch (e) { return ZONE; }
+  })();
+  function toDate(value) { return typeof value === "number" ? new Date(value * 1000) : new Date(value); }
   function clock(value) {
-    var d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-    if (isNaN(d)) return "";
-    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    var d = toDate(value);
+    return isNaN(d) ? "" : fmtTime.format(d);
   }
   function dayClock(value) {
-    var d = new Date(value);
+    var d = toDate(value);
     if (isNaN(d)) return "";
-    var today = new Date().toDateString() === d.toDateString();
-    return (today ? "" : (d.getMonth() + 1) + "/" + d.getDate() + " ") + clock(value);
+    var today = fmtDate.format(new Date()) === fmtDate.format(d);
+    return (today ? "" : fmtDay.format(d) + " ") + fmtTime.format(d);
+  }
+  function zoneLabels() {
+    $all("[data-zone-abbr]").forEach(function (node) { node.textContent = "(" + ZONE_ABBR + ")"; });
+    $all("[data-zone-label]").forEach(function (node) { node.textContent = "Times in " + ZONE + " (" + ZONE_ABBR + ")"; });
+    root.setAttribute("data-time-zone", ZONE);
   }
   function css(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -160,13 +189,14 @@
   function render() {
     frame = null;
     var parts = dirty; dirty = {};
-    if (parts.book) renderBook();
+    if (parts.book) { renderBook(); renderDepth(); }
     if (parts.tape) renderTape();
     if (parts.ticker) renderTicker();
     if (parts.orders) renderOrders();
     if (parts.fills) renderFills();
     if (parts.balances) renderBalances();
     if (parts.estimate) renderEstimate();
+    if (parts.markets) renderMarkets();
   }
 
   function sortedLevels(map, descending) {
@@ -224,7 +254,9 @@
     } else {
       spread.textContent = asks.length || bids.length ? "" : "empty book";
     }
-    $("[data-book-seq]").textContent = state.seq == null ? "" : "seq " + state.seq;
+    var seqNode = $("[data-book-seq]");
+    seqNode.textContent = state.seq == null ? "" : "live";
+    seqNode.title = state.seq == null ? "" : "Book update " + state.seq;
   }
 
   function renderTape() {
@@ -278,6 +310,7 @@
       state.ticker = msg.ticker;
       if (msg.ticker.last) state.lastPrice = msg.ticker.last;
     }
+    if (msg.status) applyStatus(msg.status, msg.status_reason, null);
     invalidate("book"); invalidate("tape"); invalidate("ticker"); invalidate("estimate");
   }
 
@@ -326,6 +359,10 @@
           state.seq = msg.seq;
           if (msg.type === "level") applyLevel(msg); else applyTrade(msg);
           break;
+        case "status":
+          // A halt, resume or close, as it commits (no sequence).
+          applyStatus(msg.status, msg.reason, msg.time);
+          break;
         case "ticker":
           state.ticker = msg;
           if (msg.last) state.lastPrice = msg.last;
@@ -371,7 +408,16 @@
       rightPriceScale: { borderColor: c.border },
       timeScale: { borderColor: c.border, timeVisible: true, secondsVisible: false,
                    rightOffset: 6, barSpacing: 10, minBarSpacing: 3 },
-      crosshair: { mode: 0 }
+      crosshair: { mode: 0 },
+      localization: {
+        timeFormatter: function (t) { var d = new Date(t * 1000); return fmtDay.format(d) + " " + fmtHM.format(d) + " " + ZONE_ABBR; }
+      }
+    });
+    chart.timeScale().applyOptions({
+      tickMarkFormatter: function (t, kind) {
+        var d = new Date(t * 1000);
+        return kind < 3 ? fmtDay.format(d) : fmtHM.format(d);
+      }
     });
     var minMove = num(cfg.tickSize) || 0.01;
     candleSeries = chart.addSeries(LW.CandlestickSeries, {
@@ -436,7 +482,11 @@
   $all("[data-interval]").forEach(function (button) {
     button.addEventListener("click", function () {
       state.interval = button.getAttribute("data-interval");
-      $all("[data-interval]").forEach(function (b) { b.classList.toggle("active", b === button); });
+      $all("[data-interval]").forEach(function (b) {
+        b.classList.toggle("active", b === button);
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+      try { localStorage.setItem("ts-interval", state.interval); } catch (e) { /* private mode */ }
       loadCandles();
     });
   });
@@ -463,8 +513,10 @@
       cancel.type = "button";
       cancel.disabled = !!o.cancelling;
       cancel.addEventListener("click", function () { cancelOrder(o.id); });
+      cancel.setAttribute("aria-label", "Cancel order " + o.id);
       td.appendChild(cancel);
       tr.appendChild(td);
+      labelCells(tr, ["Time (" + ZONE_ABBR + ")", "Side", "Type", "Price", "Quantity", "Filled", "Status", ""]);
       frag.appendChild(tr);
     });
     if (!rows.length) {
@@ -480,6 +532,10 @@
     invalidate("book");
   }
 
+  function labelCells(tr, labels) {
+    Array.prototype.forEach.call(tr.children, function (td, i) { if (labels[i]) td.setAttribute("data-label", labels[i]); });
+  }
+
   function renderFills() {
     var body = $("[data-fills]");
     if (!body) return;
@@ -493,6 +549,7 @@
       tr.appendChild(el("td", "num", qty(f.quantity)));
       tr.appendChild(el("td", "num", f.fee + " " + (f.fee_asset || "")));
       tr.appendChild(el("td", null, f.liquidity || ""));
+      labelCells(tr, ["Time (" + ZONE_ABBR + ")", "Side", "Price", "Quantity", "Fee", "Role"]);
       frag.appendChild(tr);
     });
     if (!state.fills.length) {
@@ -518,14 +575,29 @@
     invalidate("estimate");
   }
 
+  function orderWords(o) {
+    return (o.side === "buy" ? "Buy " : "Sell ") + (o.quantity ? qty(o.quantity) + " " + cfg.base : o.quote_quantity + " " + cfg.quote + " of " + cfg.base) +
+      (o.price ? " at " + px(o.price) + " " + cfg.quote : o.type.indexOf("market") >= 0 ? " at market" : "");
+  }
   function upsertOrder(o) {
     if (!o || o.symbol !== SYMBOL) return;
+    var previous = state.orders.get(o.id);
     if (["pending", "open", "partially_filled"].indexOf(o.status) >= 0) {
-      var previous = state.orders.get(o.id);
       if (previous && previous.cancelling) o.cancelling = true;
       state.orders.set(o.id, o);
     } else {
       state.orders.delete(o.id);
+      if (previous && !previous.closedNotice) {
+        previous.closedNotice = true;
+        var filled = o.filled_quantity && !D.isZero(o.filled_quantity) ? qty(o.filled_quantity) + " " + cfg.base : "";
+        if (o.status === "cancelled") {
+          toast("Order " + o.id + " cancelled (" + orderWords(o) + ")" + (filled ? "; " + filled + " had filled." : "; nothing had filled."), "cancelled");
+        } else if (o.status === "filled") {
+          toast("Order " + o.id + " filled: " + orderWords(o) + ".", "filled");
+        } else if (o.status === "expired" || o.status === "rejected") {
+          toast("Order " + o.id + " ended without filling in full (" + orderWords(o) + ")" + (filled ? "; " + filled + " filled." : "."), o.status);
+        }
+      }
     }
     invalidate("orders");
   }
@@ -581,7 +653,13 @@
     var o = state.orders.get(id);
     if (o) { o.cancelling = true; invalidate("orders"); }
     api("DELETE", "/orders/" + id).then(function (r) {
-      if (r.ok && r.data) { upsertOrder(r.data); return; }
+      if (r.ok && r.data) {
+        if (["pending", "open", "partially_filled"].indexOf(r.data.status) >= 0) {
+          toast("Cancelling order " + id + "…", "cancelling");
+        }
+        upsertOrder(r.data);
+        return;
+      }
       if (o) { o.cancelling = false; invalidate("orders"); }
       showFormError(r);
       loadOrders();
@@ -638,10 +716,17 @@
     var postAllowed = type === "limit" && field("time_in_force").value === "gtc";
     post.disabled = !postAllowed;
     if (!postAllowed) post.checked = false;
-    var submit = $("[data-submit]", form);
-    submit.className = (state.side === "buy" ? "buy" : "sell") + " ts-submit";
-    submit.textContent = (state.side === "buy" ? "Buy " : "Sell ") + cfg.base;
+    updateSubmit();
     invalidate("estimate");
+  }
+  function updateSubmit() {
+    if (!form) return;
+    var submit = $("[data-submit]", form);
+    var trading = state.status === "trading";
+    submit.className = (state.side === "buy" ? "buy" : "sell") + " ts-submit";
+    submit.textContent = trading ? (state.side === "buy" ? "Buy " : "Sell ") + cfg.base : "Trading halted";
+    submit.disabled = !trading;
+    submit.setAttribute("aria-disabled", trading ? "false" : "true");
   }
 
   function clearErrors() {
@@ -655,7 +740,7 @@
     if (!form) return;
     var box = $("[data-form-error]", form);
     var err = r.data && r.data.error;
-    var message = err ? err.message : r.status === 0 ? "Network error: the order may not have reached us; check your open orders." : "Request failed (" + r.status + ").";
+    var message = err ? plainError(err) : r.status === 0 ? "Network error: the order may not have reached us; check your open orders." : "Something went wrong (" + r.status + "). Please try again.";
     if (r.status === 401 || r.status === 403 && err && err.code === "not_authenticated") message = "Your session ended: log in again.";
     box.textContent = message;
     box.className = "errors";
@@ -701,10 +786,7 @@
       invalidate("estimate");
     });
     var inFlight = false;
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      if (inFlight) return;
-      clearErrors();
+    function orderBody() {
       var type = field("type").value;
       var body = {
         symbol: SYMBOL, side: state.side, type: type,
@@ -715,22 +797,380 @@
       };
       if (type === "limit" || type === "stop_limit") body.price = field("price").value.trim();
       if (type.indexOf("stop") === 0) body.stop_price = field("stop_price").value.trim();
-      var submit = $("[data-submit]", form);
-      inFlight = true; submit.disabled = true;
-      api("POST", "/orders", body).then(function (r) {
-        inFlight = false; submit.disabled = false;
+      return body;
+    }
+    function busy(on) {
+      inFlight = on;
+      $("[data-submit]", form).disabled = on || state.status !== "trading";
+    }
+    function place(body) {
+      busy(true);
+      return api("POST", "/orders", body).then(function (r) {
+        busy(false);
         if (!r.ok) { showFormError(r); return; }
         var o = r.data;
         upsertOrder(o);
-        showNotice("Order " + o.id + " " + o.status.replace("_", " ") + (o.filled_quantity && !D.isZero(o.filled_quantity) ? " · filled " + o.filled_quantity : "") + ".");
+        showNotice("Order " + o.id + " placed: " + orderWords(o) + " — " + o.status.replace("_", " ") +
+          (o.filled_quantity && !D.isZero(o.filled_quantity) ? ", filled " + qty(o.filled_quantity) + " " + cfg.base : "") + ".");
         field("quantity").value = "";
         invalidate("estimate");
         loadBalances();
         if (o.filled_quantity && !D.isZero(o.filled_quantity)) loadFills();
       });
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (inFlight || state.status !== "trading") return;
+      clearErrors();
+      var body = orderBody();
+      busy(true);
+      // The server says what would happen (the same checks and hold as placing)
+      // and whether this order is reviewed first.
+      api("POST", "/orders/preview", body).then(function (r) {
+        busy(false);
+        if (!r.ok) { showFormError(r); return; }
+        if (r.data && r.data.review_required) openReview(body, r.data);
+        else place(body);
+      });
     });
+    reviewPlace = place;
     syncFormFields();
   }
+
+  // --- notices (toasts), in plain words ----------------------------------------------
+  function toast(text, kind) {
+    var box = document.querySelector("[data-toasts]");
+    if (!box) return;
+    var node = el("div", "ts-toast", text);
+    node.setAttribute("data-toast", kind || "info");
+    box.appendChild(node);
+    setTimeout(function () { node.classList.add("gone"); }, 7000);
+    setTimeout(function () { node.remove(); }, 7600);
+  }
+
+  // The API's codes and field names stay in the API; the page says it plainly.
+  var PLAIN = {
+    insufficient_funds: function () { return "You do not have enough available balance for this order."; },
+    instrument_not_trading: function () { return "Trading in " + SYMBOL + " is halted: new orders are refused until it resumes. You can still cancel open orders."; },
+    price_out_of_band: function (e) { return "That price is too far from the last trade. " + tail(e.message); },
+    below_min_notional: function (e) { return "The order is too small. " + tail(e.message); },
+    below_min_quantity: function (e) { return "The quantity is too small. " + tail(e.message); },
+    invalid_tick: function () { return "The price must be a multiple of " + cfg.tickSize + " " + cfg.quote + "."; },
+    invalid_lot: function () { return "The quantity must be a multiple of " + cfg.lotSize + " " + cfg.base + "."; },
+    too_many_open_orders: function () { return "You have the most open orders allowed; cancel some first."; },
+    kyc_required: function () { return "Complete identity verification before trading."; },
+    throttled: function () { return "Too many orders at once; wait a moment and try again."; },
+    order_not_open: function () { return "That order is already closed."; }
+  };
+  function tail(message) {
+    var text = String(message || "");
+    var i = text.indexOf(": ");
+    text = i >= 0 && i < 24 ? text.slice(i + 2) : text;
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+  function plainError(err) {
+    var plain = PLAIN[err.code];
+    return plain ? plain(err) : tail(err.message);
+  }
+
+  // --- halts and resumes, live --------------------------------------------------------
+  var STATUS_WORDS = { trading: "Trading", halted: "Halted", closed: "Closed" };
+  function applyStatus(status, reason, time) {
+    if (!status) return;
+    var previous = state.status;
+    state.status = status;
+    state.statusReason = reason || "";
+    root.setAttribute("data-status", status);
+    var badge = $("[data-status-badge]");
+    badge.hidden = status === "trading";
+    badge.textContent = STATUS_WORDS[status] || status;
+    var banner = $("[data-status-banner]");
+    if (status === "trading") {
+      banner.hidden = true;
+      banner.textContent = "";
+      if (time && previous !== "trading") toast("Trading in " + SYMBOL + " resumed at " + clock(time) + " " + ZONE_ABBR + ".", "resumed");
+    } else {
+      var when = time ? " since " + clock(time) + " " + ZONE_ABBR : "";
+      banner.textContent = "Trading in " + SYMBOL + " is " + (status === "closed" ? "closed" : "halted") + when +
+        (state.statusReason ? ": " + state.statusReason : "") + ". " +
+        (status === "closed" ? "No new orders." : "Your open orders stay on the book and you can cancel them; new orders are refused until trading resumes.");
+      banner.hidden = false;
+      if (time && previous === "trading") toast("Trading in " + SYMBOL + " was halted.", "halted");
+    }
+    updateSubmit();
+  }
+
+  // --- order review --------------------------------------------------------------------
+  var reviewPlace;          // set by the order form above (places a body)
+  var reviewBody = null;
+  var reviewDialog = document.querySelector("[data-review]");
+  function reviewRow(list, term, value, note) {
+    var div = el("div");
+    div.appendChild(el("dt", null, term));
+    var dd = el("dd", "mono", value);
+    if (note) dd.appendChild(el("span", "help", " " + note));
+    div.appendChild(dd);
+    list.appendChild(div);
+  }
+  function typeWords(p) {
+    return { limit: "Limit", market: "Market", stop_limit: "Stop limit", stop_market: "Stop market" }[p.type] || p.type;
+  }
+  function openReview(body, p) {
+    if (!reviewDialog) { reviewPlace(body); return; }
+    reviewBody = body;
+    var e = p.estimate, h = p.hold;
+    var buy = p.side === "buy";
+    document.querySelector("[data-review-title]").textContent =
+      "Review: " + (buy ? "buy " : "sell ") + (p.quantity ? qty(p.quantity) + " " + cfg.base : D.group(p.quote_quantity) + " " + cfg.quote + " of " + cfg.base);
+    var list = document.querySelector("[data-review-list]");
+    list.replaceChildren();
+    reviewRow(list, "Order", typeWords(p) + (p.price ? " at " + px(p.price) + " " + cfg.quote : "") +
+      (p.stop_price ? ", when the price reaches " + px(p.stop_price) + " " + cfg.quote : "") +
+      (p.type === "limit" || p.type === "stop_limit" ? " · " + p.time_in_force.toUpperCase() : ""));
+    var estimateNote = e.basis === "stop" ? "(at the stop" + (p.type === "stop_limit" ? "'s limit" : "") + " price; the book then may differ)" : "(from the order book now)";
+    reviewRow(list, "Estimated fill", D.isZero(e.quantity) ? "Nothing fills at once" :
+      qty(e.quantity) + " " + cfg.base + (e.average_price ? " at about " + px(e.average_price) + " " + cfg.quote : ""), estimateNote);
+    if (!D.isZero(e.quantity)) reviewRow(list, "Estimated value", D.group(e.value) + " " + cfg.quote);
+    if (!D.isZero(e.resting_quantity)) reviewRow(list, "Rests on the book", qty(e.resting_quantity) + " " + cfg.base);
+    if (!D.isZero(e.unfilled_quantity)) reviewRow(list, "Not filled (ends)", qty(e.unfilled_quantity) + " " + cfg.base, "(the book is too thin or the order's terms stop it)");
+    reviewRow(list, "Estimated fees", D.group(e.fee) + " " + e.fee_asset, "(your rates: maker " + p.maker_fee_bps + " / taker " + p.taker_fee_bps + " bps)");
+    reviewRow(list, "Held now", D.group(h.amount) + " " + h.asset, "of " + D.group(h.available) + " available");
+    var note = document.querySelector("[data-review-note]");
+    note.textContent = buy && (p.type === "market" || p.type === "stop_market") && p.quantity
+      ? "A market buy holds at most its quantity at the price limit, plus fees; the rest of your balance stays available, and what it does not spend is released when it ends."
+      : "What is not used is released when the order ends.";
+    var confirm = document.querySelector("[data-review-confirm]");
+    confirm.className = buy ? "buy" : "sell";
+    confirm.textContent = "Confirm " + (buy ? "buy" : "sell");
+    reviewDialog.showModal();
+    confirm.focus();
+  }
+  if (reviewDialog) {
+    document.querySelector("[data-review-form]").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = reviewBody;
+      reviewBody = null;
+      reviewDialog.close();
+      if (body && reviewPlace) reviewPlace(body);
+    });
+    document.querySelector("[data-review-cancel]").addEventListener("click", function () {
+      reviewBody = null;
+      reviewDialog.close();
+    });
+  }
+
+  // --- the "skip the review for limit orders" preference ---------------------------
+  var skip = $("[data-skip-review]");
+  function loadPreferences() {
+    if (!skip || !cfg.authenticated) return;
+    api("GET", "/trading/preferences").then(function (r) {
+      if (r.ok && r.data) skip.checked = !!r.data.skip_review_for_limit_orders;
+    });
+  }
+  if (skip) {
+    skip.addEventListener("change", function () {
+      var wanted = skip.checked;
+      api("PUT", "/trading/preferences", { skip_review_for_limit_orders: wanted }).then(function (r) {
+        if (!r.ok) { skip.checked = !wanted; toast("Your preference could not be saved; try again.", "error"); return; }
+        toast(wanted ? "Limit orders will be placed without a review." : "Limit orders will be reviewed when large.", "preference");
+      });
+    });
+  }
+
+  // --- depth chart (cumulative bids and asks, on a canvas) ---------------------------
+  var DEPTH_LEVELS = 60;
+  function renderDepth() {
+    var box = $("[data-depth]");
+    var canvas = $("[data-depth-canvas]");
+    if (!box || !canvas || state.chartView !== "depth") return;
+    var bids = sortedLevels(state.bids, true).slice(0, DEPTH_LEVELS);
+    var asks = sortedLevels(state.asks, false).slice(0, DEPTH_LEVELS);
+    root.setAttribute("data-depth-points", String(bids.length + asks.length));
+    var width = box.clientWidth, height = Math.max(160, box.clientHeight - 28);
+    var ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * ratio); canvas.height = Math.round(height * ratio);
+    canvas.style.width = width + "px"; canvas.style.height = height + "px";
+    var g = canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, width, height);
+    var k = chartColors();
+    g.font = "11px " + getComputedStyle(document.body).fontFamily;
+    g.fillStyle = k.text;
+    if (!bids.length && !asks.length) {
+      g.textAlign = "center";
+      g.fillText("The book is empty.", width / 2, height / 2);
+      return;
+    }
+    function cumulative(levels) {
+      var total = 0;
+      return levels.map(function (l) { total += num(l[1]); return [num(l[0]), total]; });
+    }
+    var cb = cumulative(bids), ca = cumulative(asks);
+    var prices = cb.concat(ca).map(function (p) { return p[0]; });
+    var low = Math.min.apply(null, prices), high = Math.max.apply(null, prices);
+    if (high === low) { high += 1; low -= 1; }
+    var maxQty = Math.max(cb.length ? cb[cb.length - 1][1] : 0, ca.length ? ca[ca.length - 1][1] : 0) || 1;
+    var left = 8, right = width - 8, top = 16, bottom = height - 18;
+    function x(price) { return left + (price - low) / (high - low) * (right - left); }
+    function y(q) { return bottom - q / maxQty * (bottom - top); }
+    function side(points, color, towardsLeft) {
+      if (!points.length) return;
+      g.beginPath();
+      g.moveTo(x(points[0][0]), bottom);
+      points.forEach(function (p, i) {
+        var prevQ = i ? points[i - 1][1] : 0;
+        g.lineTo(x(p[0]), y(prevQ));
+        g.lineTo(x(p[0]), y(p[1]));
+      });
+      var last = points[points.length - 1];
+      g.lineTo(towardsLeft ? left : right, y(last[1]));
+      g.lineTo(towardsLeft ? left : right, bottom);
+      g.closePath();
+      g.fillStyle = alpha(color, 0.22);
+      g.fill();
+      g.strokeStyle = color;
+      g.lineWidth = 1.5;
+      g.stroke();
+    }
+    side(cb, k.up, true);
+    side(ca, k.down, false);
+    g.fillStyle = k.text;
+    g.textAlign = "left"; g.fillText(px(String(low)), left, height - 4);
+    g.textAlign = "right"; g.fillText(px(String(high)), right, height - 4);
+    g.textAlign = "left"; g.fillText(qty(String(maxQty)) + " " + cfg.base, left, 11);
+    if (cb.length && ca.length) {
+      g.textAlign = "center";
+      g.fillText("mid " + px(String((cb[0][0] + ca[0][0]) / 2)), (x(cb[0][0]) + x(ca[0][0])) / 2, 11);
+    }
+  }
+  $all("[data-chart-view]").forEach(function (button) {
+    button.addEventListener("click", function () { setChartView(button.getAttribute("data-chart-view")); });
+  });
+  function setChartView(view) {
+    state.chartView = view;
+    $all("[data-chart-view]").forEach(function (b) {
+      var on = b.getAttribute("data-chart-view") === view;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    $("[data-chart]").hidden = view !== "price";
+    $("[data-intervals]").hidden = view !== "price";
+    $("[data-depth]").hidden = view !== "depth";
+    invalidate("book");
+  }
+  window.addEventListener("resize", function () { if (state.chartView === "depth") invalidate("book"); });
+
+  // --- markets: search and watchlist ---------------------------------------------------
+  var search = $("[data-market-search]");
+  function loadMarkets() {
+    api("GET", "/markets").then(function (r) {
+      if (!r.ok || !r.data) return;
+      state.markets = r.data.results || [];
+      invalidate("markets");
+    });
+    if (cfg.authenticated) {
+      api("GET", "/watchlist/").then(function (r) {
+        state.watch = r.ok && r.data && Array.isArray(r.data.results)
+          ? new Set(r.data.results.map(function (w) { return w.symbol; }))
+          : null;
+        invalidate("markets");
+      });
+    }
+  }
+  function matches(m, q) {
+    if (!q) return true;
+    q = q.toUpperCase();
+    return m.symbol.indexOf(q) >= 0 || (m.base || "").indexOf(q) >= 0 || (m.quote || "").indexOf(q) >= 0;
+  }
+  function renderMarkets() {
+    var list = $("[data-market-list]");
+    if (!list) return;
+    var q = search ? search.value.trim() : "";
+    var watch = state.watch;
+    var rows = state.markets.filter(function (m) { return m.status !== "closed" && matches(m, q); });
+    rows.sort(function (a, b) {
+      var wa = watch && watch.has(a.symbol) ? 0 : 1, wb = watch && watch.has(b.symbol) ? 0 : 1;
+      return wa - wb || (a.symbol < b.symbol ? -1 : 1);
+    });
+    var frag = document.createDocumentFragment();
+    rows.forEach(function (m) {
+      var li = el("li", "ts-market" + (m.symbol === SYMBOL ? " current" : ""));
+      li.setAttribute("data-market", m.symbol);
+      if (watch) {
+        var on = watch.has(m.symbol);
+        var star = el("button", "link ts-star" + (on ? " on" : ""), on ? "★" : "☆");
+        star.type = "button";
+        star.setAttribute("aria-pressed", on ? "true" : "false");
+        star.setAttribute("aria-label", (on ? "Remove " : "Add ") + m.symbol + (on ? " from" : " to") + " your watchlist");
+        star.setAttribute("data-star", m.symbol);
+        li.appendChild(star);
+      }
+      var link = el("a", "ts-market-link");
+      link.href = "/trade/" + encodeURIComponent(m.symbol) + "/";
+      link.appendChild(el("span", "ts-market-name", m.base + "/" + m.quote));
+      link.appendChild(el("span", "mono", m.last_price ? D.group(m.last_price) : "—"));
+      var change = m.change_percent_24h;
+      link.appendChild(el("span", "mono " + (change == null || D.isZero(change) ? "" : String(change).charAt(0) === "-" ? "down" : "up"),
+        change == null ? "" : (String(change).charAt(0) === "-" || D.isZero(change) ? "" : "+") + change + "%"));
+      li.appendChild(link);
+      if (m.status === "halted") li.appendChild(el("span", "badge warn", "Halted"));
+      frag.appendChild(li);
+    });
+    if (!rows.length) frag.appendChild(el("li", "help ts-pad", q ? "No market matches “" + q + "”." : "No markets."));
+    list.replaceChildren(frag);
+  }
+  if (search) {
+    search.addEventListener("input", function () { invalidate("markets"); });
+    search.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") return;
+      var first = $("[data-market-list] .ts-market-link");
+      if (first) { event.preventDefault(); location.href = first.href; }
+    });
+  }
+  root.addEventListener("click", function (event) {
+    var star = event.target.closest("[data-star]");
+    if (!star || !state.watch) return;
+    var symbol = star.getAttribute("data-star");
+    var on = state.watch.has(symbol);
+    star.disabled = true;
+    api(on ? "DELETE" : "PUT", "/watchlist/" + encodeURIComponent(symbol) + "/", on ? undefined : {}).then(function (r) {
+      star.disabled = false;
+      if (!r.ok) { toast("Your watchlist could not be changed; try again.", "error"); return; }
+      if (on) state.watch.delete(symbol); else state.watch.add(symbol);
+      toast(symbol + (on ? " removed from" : " added to") + " your watchlist.", "watchlist");
+      invalidate("markets");
+    });
+  });
+
+  // --- keyboard shortcuts ------------------------------------------------------------
+  var help = document.querySelector("[data-help]");
+  function openHelp() { if (help && !help.open) help.showModal(); }
+  $all("[data-help-open]").forEach(function (b) { b.addEventListener("click", openHelp); });
+  function chooseSide(side) {
+    if (!form) return;
+    var button = $("[data-side='" + side + "']", form);
+    if (button) button.click();
+    var target = field("type").value === "market" || field("type").value === "stop_market" ? field("quantity") : field("price");
+    if (target.closest("[hidden]")) target = field("quantity");
+    target.focus();
+    target.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Escape") {
+      [help, reviewDialog].forEach(function (d) { if (d && d.open) d.close(); });
+      if (document.activeElement && document.activeElement !== document.body && root.contains(document.activeElement)) document.activeElement.blur();
+      return;
+    }
+    var target = event.target;
+    var typing = target && (target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName));
+    if (typing || (help && help.open) || (reviewDialog && reviewDialog.open)) return;
+    if (event.key === "?") { event.preventDefault(); openHelp(); }
+    else if (event.key === "b") { event.preventDefault(); chooseSide("buy"); }
+    else if (event.key === "s") { event.preventDefault(); chooseSide("sell"); }
+    else if (event.key === "/") { if (search) { event.preventDefault(); search.focus(); } }
+    else if (event.key === "d") { event.preventDefault(); setChartView(state.chartView === "depth" ? "price" : "depth"); }
+  });
 
   // --- tabs --------------------------------------------------------------------------
   $all("[data-tab]").forEach(function (tab) {
@@ -743,6 +1183,21 @@
 
   // --- start ----------------------------------------------------------------------
   function start() {
+    zoneLabels();
+    try {
+      var kept = localStorage.getItem("ts-interval");
+      if (kept && cfg.intervals.indexOf(kept) >= 0) {
+        state.interval = kept;
+        $all("[data-interval]").forEach(function (b) {
+          var on = b.getAttribute("data-interval") === kept;
+          b.classList.toggle("active", on);
+          b.setAttribute("aria-pressed", on ? "true" : "false");
+        });
+      }
+    } catch (e) { /* private mode */ }
+    applyStatus(state.status, state.statusReason, null);
+    loadMarkets();
+    loadPreferences();
     setupChart();
     loadCandles();
     // First paint from REST while the socket connects (the snapshot replaces it).

@@ -251,3 +251,100 @@ class OrderBatchCancelResultSerializer(serializers.Serializer):
 
 class OrderBatchCancelOutputSerializer(serializers.Serializer):
     results = OrderBatchCancelResultSerializer(many=True, help_text="In request order.")
+
+
+class PreviewEstimateSerializer(serializers.Serializer):
+    basis = serializers.CharField(
+        help_text="`book`: walked the current book; `stop`: at the stop (stop "
+        "market) or limit (stop limit) price, the book it meets being unknown."
+    )
+    quantity = serializers.CharField(help_text="Expected to fill at once.")
+    average_price = serializers.CharField(allow_null=True)
+    value = serializers.CharField(help_text="Quote value of that fill.")
+    fee = serializers.CharField(
+        help_text="Taker rate on the fill, maker rate on what rests."
+    )
+    fee_asset = serializers.CharField()
+    resting_quantity = serializers.CharField(help_text="Left on the book (GTC).")
+    unfilled_quantity = serializers.CharField(
+        help_text="Not filled and expiring (market, IOC, FOK, book too thin)."
+    )
+
+
+class PreviewHoldSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    amount = serializers.CharField(help_text="Exactly what placing would hold now.")
+    available = serializers.CharField(help_text="Available before the hold.")
+
+
+class OrderPreviewOutputSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    type = serializers.CharField()
+    time_in_force = serializers.CharField()
+    price = serializers.CharField(allow_null=True)
+    stop_price = serializers.CharField(allow_null=True)
+    quantity = serializers.CharField(allow_null=True)
+    quote_quantity = serializers.CharField(allow_null=True)
+    maker_fee_bps = serializers.IntegerField()
+    taker_fee_bps = serializers.IntegerField()
+    estimate = PreviewEstimateSerializer()
+    hold = PreviewHoldSerializer()
+    review_required = serializers.BooleanField(
+        help_text="The trade screen's rule: market and stop orders always; a "
+        "limit order holding TRADING_REVIEW_LARGE_PERCENT of the balance or more, "
+        "unless the user skips the review for limit orders."
+    )
+
+    @staticmethod
+    def from_preview(preview) -> dict:
+        order, instrument, estimate = (
+            preview.order,
+            preview.order.instrument,
+            preview.estimate,
+        )
+        base_units = estimate.filled_lots * instrument.lot_size
+        average = None
+        if base_units:
+            average = format_units(
+                estimate.notional * 10**instrument.base.decimals // base_units,
+                instrument.quote.decimals,
+            )
+        asset = preview.hold.asset
+        return {
+            "symbol": instrument.symbol,
+            "side": order.side,
+            "type": order.type,
+            "time_in_force": order.time_in_force,
+            "price": ticks_to_price(instrument, order.price_ticks),
+            "stop_price": ticks_to_price(instrument, order.stop_price_ticks),
+            "quantity": lots_to_quantity(instrument, order.quantity_lots),
+            "quote_quantity": quote_str(instrument, order.quote_quantity),
+            "maker_fee_bps": order.maker_fee_bps,
+            "taker_fee_bps": order.taker_fee_bps,
+            "estimate": {
+                "basis": estimate.basis,
+                "quantity": lots_to_quantity(instrument, estimate.filled_lots),
+                "average_price": average,
+                "value": quote_str(instrument, estimate.notional),
+                "fee": format_units(estimate.fee, estimate.fee_asset.decimals),
+                "fee_asset": estimate.fee_asset.code,
+                "resting_quantity": lots_to_quantity(instrument, estimate.resting_lots),
+                "unfilled_quantity": lots_to_quantity(
+                    instrument, estimate.unfilled_lots
+                ),
+            },
+            "hold": {
+                "asset": asset.code,
+                "amount": format_units(preview.hold.amount, asset.decimals),
+                "available": format_units(preview.available, asset.decimals),
+            },
+            "review_required": preview.review_required,
+        }
+
+
+class TradingPreferenceSerializer(serializers.Serializer):
+    skip_review_for_limit_orders = serializers.BooleanField(
+        help_text="Limit orders are placed without the review step (market and "
+        "stop orders are always reviewed)."
+    )

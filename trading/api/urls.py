@@ -4,6 +4,12 @@ from trading.api import alerts, reading, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateView.as_view(), name="api-orders"),
+    path("orders/preview", views.OrderPreviewView.as_view(), name="api-orders-preview"),
+    path(
+        "trading/preferences",
+        views.TradingPreferenceView.as_view(),
+        name="api-trading-preferences",
+    ),
     path("orders/batch", views.OrderBatchView.as_view(), name="api-orders-batch"),
     path(
         "orders/batch-cancel",

@@ -22,7 +22,12 @@ from kyc.selectors import kyc_require_verified
 from trading import services
 from trading.api import serializers as s
 from trading.models import Order
-from trading.selectors import order_get, order_get_by_client_id, order_list
+from trading.selectors import (
+    order_get,
+    order_get_by_client_id,
+    order_list,
+    trading_preference_skips_limit_review,
+)
 
 
 class OrderRateThrottle(UserRateThrottle):
@@ -397,3 +402,70 @@ class OrderBatchCancelView(APIView):
                 }
             )
         return Response({"results": results})
+
+
+class OrderPreviewView(APIView):
+    """The order review: what placing this order now would do. The same
+    validation and errors as placement (it runs placement's own path without
+    writing); nothing is written or reserved."""
+
+    def get_throttles(self):
+        return [OrderRateThrottle()]
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_preview",
+        request=s.OrderPlaceInputSerializer,
+        responses={
+            200: s.OrderPreviewOutputSerializer,
+            **error_responses(400, 401, 403, 404, 409, 422, 429),
+        },
+        summary="Preview an order (the review step)",
+        description=(
+            "The body of `POST /api/v1/orders` (`client_order_id` ignored). 200 "
+            "with the estimated fill walking the current book (stop orders at "
+            "their stop or limit price), the fees at the user's rates and the "
+            "exact amount placing it now would hold. The errors are placement's, "
+            "in the same shape: 403 `kyc_required`; 404 `unknown_symbol`; 409 "
+            "`instrument_not_trading`; 400 `invalid_order`, `invalid_tick`, "
+            "`invalid_lot`, `below_min_quantity`, `below_min_notional`, "
+            "`price_out_of_band`; 422 `insufficient_funds`, "
+            "`too_many_open_orders`."
+        ),
+    )
+    def post(self, request):
+        data = s.OrderPlaceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        preview = services.order_preview(user=request.user, **data.validated_data)
+        return Response(s.OrderPreviewOutputSerializer.from_preview(preview))
+
+
+class TradingPreferenceView(APIView):
+    @extend_schema(
+        tags=["orders"],
+        operation_id="trading_preferences_get",
+        responses={200: s.TradingPreferenceSerializer, **error_responses(401)},
+        summary="My trading preferences",
+    )
+    def get(self, request):
+        skip = trading_preference_skips_limit_review(user=request.user)
+        return Response({"skip_review_for_limit_orders": skip})
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="trading_preferences_set",
+        request=s.TradingPreferenceSerializer,
+        responses={
+            200: s.TradingPreferenceSerializer,
+            **error_responses(400, 401),
+        },
+        summary="Set my trading preferences",
+    )
+    def put(self, request):
+        data = s.TradingPreferenceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        preference = services.trading_preference_set(
+            user=request.user,
+            skip_limit_review=data.validated_data["skip_review_for_limit_orders"],
+        )
+        return Response({"skip_review_for_limit_orders": preference.skip_limit_review})

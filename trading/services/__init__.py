@@ -20,10 +20,17 @@ from trading.services.orders import (
     order_cancel_all,
     order_place,
     order_place_batch,
+    order_place_judge,
+)
+from trading.services.preview import (
+    OrderPreview,
+    order_preview,
+    trading_preference_set,
 )
 
 __all__ = [
     "CancelResult",
+    "OrderPreview",
     "PlaceResult",
     "fee_override_remove",
     "fee_override_set",
@@ -41,4 +48,7 @@ __all__ = [
     "price_alert_create",
     "price_alert_delete",
     "price_alert_update",
+    "order_place_judge",
+    "order_preview",
+    "trading_preference_set",
 ]

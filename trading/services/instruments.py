@@ -8,7 +8,9 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.domain_errors import ApplicationError
+from config.events import record
 from trading.errors import TradingErrorCode as Code
+from trading.events import InstrumentStatusChanged
 from trading.fees import fee_policy_default
 from trading.models import Instrument
 from trading.selectors import SYMBOL_RE
@@ -209,6 +211,15 @@ def instrument_set_status(
         acting_user=acting_user,
         target=instrument,
         extra={"old": old, "new": status, "reason": reason},
+    )
+    record(
+        InstrumentStatusChanged(
+            symbol=instrument.symbol,
+            old=old,
+            new=status,
+            reason=reason,
+            at=instrument.updated_at,
+        )
     )
     if status == Instrument.Status.TRADING:
         from trading.services.matching import matching_schedule

@@ -43,6 +43,7 @@ from trading.holds import (
     STOP_TYPES,
     buy_hold,
     hold_for,
+    market_buy_cap_ticks,
     market_buy_limit,
 )
 from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
@@ -191,23 +192,58 @@ def _hold_asset(instrument: Instrument, request: OrderRequest) -> Asset:
     return instrument.base if request.side == Order.Side.SELL else instrument.quote
 
 
+@dataclass(frozen=True)
+class HoldTerms:
+    """What an order holds: `amount` units of `asset`, or (amount None, a market
+    buy) what is available when its turn comes, at most `maximum` when set."""
+
+    asset: Asset
+    amount: int | None
+    maximum: int | None = None
+
+
 def _hold_terms(
     instrument: Instrument, request: OrderRequest, fees: tuple[int, int]
-) -> tuple[Asset, int | None]:
-    """(asset, units to hold) for an order with `fees` (maker, taker bps); None:
-    the whole available balance (a market buy without quote_quantity spends at
-    most what the user holds)."""
+) -> HoldTerms:
+    """What an order with `fees` (maker, taker bps) holds. A market buy by
+    quantity holds its quantity at a bounded price (the band's top, or the
+    slippage limit, above the last trade or its stop price) plus fees, or what
+    is available if less; without a reference price, what is available."""
     asset = _hold_asset(instrument, request)
     # `_parse` guarantees a quantity for every sell and every limit order (a
     # quote_quantity is only for market buys) and a price for every limit order.
-    lots = cast(int, request.quantity_lots)
     if request.side == Order.Side.SELL:
-        return asset, lots * instrument.lot_size
+        lots = cast(int, request.quantity_lots)
+        return HoldTerms(asset, lots * instrument.lot_size)
     if request.type in MARKET_TYPES:
-        return asset, request.quote_quantity
+        if request.quote_quantity is not None:
+            return HoldTerms(asset, request.quote_quantity)
+        reference = (
+            request.stop_price_ticks
+            if request.type == Order.Type.STOP_MARKET
+            else instrument.last_price_ticks
+        )
+        cap = market_buy_cap_ticks(
+            reference_ticks=reference,
+            band_percent=instrument.price_band_percent,
+            slippage_percent=settings.TRADING_MARKET_BUY_SLIPPAGE_PERCENT,
+        )
+        if cap is None:
+            return HoldTerms(asset, None)
+        lots = cast(int, request.quantity_lots)
+        bound = buy_hold(
+            notional=cap * lots * instrument.notional_per_tick_lot,
+            fee_policy=instrument.fee_policy,
+            max_bps=max(fees),
+        )
+        return HoldTerms(asset, None, maximum=bound)
+    lots = cast(int, request.quantity_lots)
     notional = cast(int, request.price_ticks) * lots * instrument.notional_per_tick_lot
-    return asset, buy_hold(
-        notional=notional, fee_policy=instrument.fee_policy, max_bps=max(fees)
+    return HoldTerms(
+        asset,
+        buy_hold(
+            notional=notional, fee_policy=instrument.fee_policy, max_bps=max(fees)
+        ),
     )
 
 
@@ -315,6 +351,7 @@ class PlaceResult:
     order: Order | None = None
     created: bool = False
     error: ApplicationError | None = None
+    hold: Hold | None = None  # the new order's hold (a preview's: not written)
 
 
 def batch_size_check(items, *, field: str) -> None:
@@ -447,6 +484,49 @@ def order_place(
     return order, result.created
 
 
+def order_place_judge(
+    *,
+    user: User,
+    symbol: str,
+    side: str,
+    type: str = Order.Type.LIMIT,
+    time_in_force: str = Order.TimeInForce.GTC,
+    post_only: bool = False,
+    price: str | None = None,
+    stop_price: str | None = None,
+    quantity: str | None = None,
+    quote_quantity: str | None = None,
+    stp: str = Order.STP.EXPIRE_TAKER,
+) -> tuple[Order, Hold]:
+    """The order and the hold `order_place` would write for these arguments
+    now, judged by the very same path (parse, rules, KYC, band, open-order
+    limit, fees, the hold's size against the locked balances) and written
+    nowhere: the review's numbers cannot differ from the placement's. Raises
+    the error placement would raise."""
+    email_verified_require(user=user)
+    fields = dict(
+        side=side,
+        type=type,
+        time_in_force=time_in_force,
+        post_only=post_only,
+        stp=stp,
+        price=price,
+        stop_price=stop_price,
+        quantity=quantity,
+        quote_quantity=quote_quantity,
+    )
+    item = _Item(symbol=symbol, key=(symbol or "").strip().upper(), fields=fields)
+    instruments = instruments_for_orders(symbols={item.key})
+    _judge_shape(item, instruments)
+    with transaction.atomic():
+        (result,) = _place_locked(user, [item], instruments, write=False)
+        # nothing was written; a held account made on first use goes too
+        transaction.set_rollback(True)
+    if result.error is not None:
+        raise result.error
+    return cast(Order, result.order), cast(Hold, result.hold)
+
+
 def order_place_batch(*, user: User, orders: list[dict]) -> list[PlaceResult]:
     """Place up to `TRADING_BATCH_MAX_ORDERS` orders (each a dict of
     `order_place`'s keyword arguments, symbols may differ), each judged on its
@@ -488,14 +568,17 @@ def _place(user: User, items: list[_Item]) -> list[PlaceResult]:
 
 
 def _lock(
-    user: User, named: list[_Item], instruments: dict[str, Instrument]
+    user: User,
+    named: list[_Item],
+    instruments: dict[str, Instrument],
+    draw_ids: bool = True,
 ) -> queries.PlacementState:
     """Lock the user (one placement of theirs at a time) and read what the
     placement must read current. Items judged by a copy of an instrument whose
     rules changed are judged again by the current rules (a rule edited in the
     admin applies from the next order)."""
     by_id = {instrument.pk: instrument for instrument in instruments.values()}
-    count = sum(item.request is not None for item in named)
+    count = sum(item.request is not None for item in named) if draw_ids else 0
     state = queries.user_lock_for_placement(
         user=user, instrument_ids=sorted(by_id), new_order_ids=count
     )
@@ -514,7 +597,7 @@ def _lock(
             if item.key in stale:
                 _judge_shape(item, instruments)
         by_id = {instrument.pk: instrument for instrument in instruments.values()}
-        count = sum(item.request is not None for item in named)
+        count = sum(item.request is not None for item in named) if draw_ids else 0
         state = queries.user_lock_for_placement(
             user=user, instrument_ids=sorted(by_id), new_order_ids=count
         )
@@ -529,10 +612,16 @@ def _lock(
 
 
 def _place_locked(
-    user: User, items: list[_Item], instruments: dict[str, Instrument]
+    user: User,
+    items: list[_Item],
+    instruments: dict[str, Instrument],
+    write: bool = True,
 ) -> list[PlaceResult]:
+    """Judge every item under the locks and (`write`) write what is accepted.
+    Without `write` (a preview) each accepted result carries its order and its
+    hold as placement would write them, and nothing is written or scheduled."""
     named = [item for item in items if not item.malformed]
-    state = _lock(user, named, instruments)
+    state = _lock(user, named, instruments, draw_ids=write)
     kyc_require_verified(user=user, approved=state.kyc_approved)
     if state.owes:
         raise restriction_error()
@@ -589,7 +678,8 @@ def _place_locked(
                 instrument.maker_fee_bps,
                 instrument.taker_fee_bps,
             )
-            asset, amount = _hold_terms(instrument, request, fees)
+            terms = _hold_terms(instrument, request, fees)
+            asset, amount = terms.asset, terms.amount
             market_buy = _is_market_buy(request)
             if (
                 market_buy
@@ -604,6 +694,7 @@ def _place_locked(
                     reference_kind="order",  # its id: named below
                     metadata={"symbol": instrument.symbol},
                     minimum=_cheapest_lot(instrument, fees) if market_buy else 1,
+                    maximum=terms.maximum,  # a market buy by quantity's bound
                 )
             )
             if isinstance(hold, ApplicationError):
@@ -630,8 +721,8 @@ def _place_locked(
         new.append((order, hold))
         if client_order_id:
             taken[client_order_id] = order
-        results.append(PlaceResult(order=order, created=True))
-    if new:
+        results.append(PlaceResult(order=order, created=True, hold=hold))
+    if new and write:
         _write(new, holds=holds)
         for instrument_id in sorted({order.instrument_id for order, _ in new}):
             matching_schedule(instrument_id=instrument_id)

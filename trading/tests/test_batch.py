@@ -114,7 +114,7 @@ def test_a_mixed_batch_places_the_good_items_and_refuses_each_bad_one(
             limit("buy", "900", "2", client_order_id="c1"),  # 10: the same again
             limit("buy", "901", "2", client_order_id="c1"),  # 11: reused
             {"symbol": "BTC-USD", "side": "buy", "type": "market",
-             "quantity": "0.5"},  # 12: holds what is left, 7,200.00
+             "quantity": "0.5"},  # 12: 0.5 at the band's top, 1,100: 550.00
             {"symbol": "BTC-USD", "side": "buy", "price": "1", "quantity": "1",
              "colour": "red"},  # 13: not an order field
         ],
@@ -160,9 +160,13 @@ def test_a_mixed_batch_places_the_good_items_and_refuses_each_bad_one(
         ("USD", 100_000, str(created[0].pk), None, "pending"),
         ("BTC", 50_000_000, str(created[1].pk), None, "pending"),
         ("USD", 180_000, str(created[2].pk), None, "pending"),
-        ("USD", 720_000, str(created[3].pk), 720_000, "pending"),
+        ("USD", 55_000, str(created[3].pk), 55_000, "pending"),
     ]
-    assert balances(buyer) == {"USD": (0, 10_000 * USD), "BTC": (BTC // 2, BTC // 2)}
+    # the rest of the balance stays available (the market buy's hold is bounded)
+    assert balances(buyer) == {
+        "USD": (665_000, 335_000),
+        "BTC": (BTC // 2, BTC // 2),
+    }
     # the market buy's entries: the held leg, then available, balances after each
     journal = Journal.objects.get(kind="hold", reference=f"order:{created[3].pk}")
     assert journal.metadata == {"hold": stored[created[3].pk].hold_id,
@@ -171,7 +175,7 @@ def test_a_mixed_batch_places_the_good_items_and_refuses_each_bad_one(
         journal.entries.order_by("pk").values_list(
             "account__kind", "amount", "balance_after"
         )
-    ) == [("held", 720_000, 1_000_000), ("available", -720_000, 0)]
+    ) == [("held", 55_000, 335_000), ("available", -55_000, 665_000)]
     # nothing for the refused items; one balance event per asset
     after = rows(buyer)
     assert {name: after[name] - before[name] for name in after} == {

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import cast
 
 import pytest
+from django.conf import settings
 
 from accounts.testing import api_client_for
 from trading.engine import (
@@ -35,6 +36,7 @@ from trading.engine import (
     Rejected,
 )
 from trading.engine import Trade as TradeEvent
+from trading.holds import market_buy_cap_ticks
 from trading.models import Instrument, Order, OrderCommand, Trade
 from trading.services import matching
 from trading.state import matcher_state
@@ -156,6 +158,19 @@ class Run:
         available_usd = None
         if body and body.get("type") == "market" and "quote_quantity" not in body:
             available_usd = balances(user).get("USD", (0, 0))[0]
+            # a market buy by quantity holds at most its quantity at the price
+            # limit (docs/trading.md, "The market-buy hold"; fees in BTC here)
+            instrument = Instrument.objects.get(symbol="BTC-USD")
+            cap = market_buy_cap_ticks(
+                reference_ticks=instrument.last_price_ticks,
+                band_percent=instrument.price_band_percent,
+                slippage_percent=settings.TRADING_MARKET_BUY_SLIPPAGE_PERCENT,
+            )
+            if cap is not None:
+                available_usd = min(
+                    available_usd,
+                    cap * lots(body["quantity"]) * instrument.notional_per_tick_lot,
+                )
         if self.batch is None:
             with self.capture(execute=True):
                 response = getattr(self.clients[who], method)(url, body, format="json")
@@ -176,7 +191,7 @@ class Run:
                 quote_limit = (
                     cents(body["quote_quantity"])
                     if "quote_quantity" in body
-                    else available_usd  # the whole available balance is held
+                    else available_usd  # what is held: the bound, or all if less
                 )
             command = Place(
                 order_id=order_id,

@@ -1,0 +1,223 @@
+"""The trade screen as a person uses it, in Chromium against a real server
+(the `server` fixture of test_browser.py: SQLite, embedded mode, seeded demo).
+
+At 1280x800 and 390x844: no sideways overflow, the seeded history in the chart.
+Alice places a market buy through the review step (what it holds, shown
+before, is what it holds), places and cancels a limit order and gets the
+notice, opens the depth chart and the shortcuts help; an operator halts BTC-USD
+in the admin and her open screen shows the halt at once, without a reload, and
+then the resume.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from marketdata.tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _manage,
+    _request,
+    _skip_reason,
+    _token,
+    server,  # noqa: F401
+)
+
+pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
+
+
+def _no_sideways_overflow(page) -> bool:
+    return page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+
+def _wait_for_count(page, locator, attribute: str, least: int) -> None:
+    """Wait until `attribute` of `locator` is a number >= `least` (the page's
+    CSP forbids the string evaluation wait_for_function would use)."""
+    for _ in range(100):
+        value = locator.get_attribute(attribute)
+        if value is not None and value.isdigit() and int(value) >= least:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{attribute} = {locator.get_attribute(attribute)!r}")
+
+
+def _operator_code(env_server) -> str:
+    """A one-time backup code of operator@example.com: seed_demo prints the
+    demo staff's codes (topping them up) when run again."""
+    import os
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "SQLITE_PATH": str(env_server.mail_dir.parent / "db.sqlite3"),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+        "KYC_STORAGE_ROOT": str(env_server.mail_dir.parent / "kyc"),
+    }
+    out = _manage(env, "seed_demo")
+    block = out[out.index("operator@example.com") :]
+    found = re.search(r"backup codes: (\S+)", block)
+    assert found, block[:400]
+    return found.group(1)
+
+
+def _admin_action(browser, base: str, code: str, action: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(base + "/admin/login/")
+    page.fill("input[name=username]", "operator@example.com")
+    page.fill("input[name=password]", "exchange-demo-pass")
+    page.fill("input[name=otp_token]", code)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(base + "/admin/trading/instrument/?q=BTC-USD")
+    page.locator("#result_list tr", has_text="BTC-USD").locator(
+        "input[name=_selected_action]"
+    ).check()
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+    page.wait_for_load_state()
+    assert "instrument(s)" in page.content()
+    context.close()
+
+
+def test_trade_screen_review_cancel_notice_depth_and_a_live_halt(server):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    base = server
+    code = _operator_code(server)
+    maker = _token(base, "marketmaker@example.com")
+    # liquidity: an offer of 0.50 BTC at 98,800 (the seeded history ends at 98,700)
+    status, ask = _request(
+        base,
+        "POST",
+        "/api/v1/orders",
+        {"symbol": "BTC-USD", "side": "sell", "price": "98800", "quantity": "0.5"},
+        token=maker,
+    )
+    assert status == 201, ask
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base + "/login/")
+            page.fill("input[name=email]", "alice@example.com")
+            page.fill("input[name=password]", "exchange-demo-pass")
+            page.click("form button[type=submit]")
+            page.wait_for_load_state()
+            page.goto(base + "/trade/BTC-USD/")
+            screen = page.locator("[data-trade-screen]")
+            expect(page.locator("[data-conn]")).to_have_attribute(
+                "data-conn", "live", timeout=15_000
+            )
+            expect(page.locator("[data-user-conn]")).to_have_attribute(
+                "data-user-conn", "live", timeout=15_000
+            )
+            # the seeded days of trades are in the 1h chart; times are labelled
+            expect(page.locator("[data-interval='1h']")).to_have_class(
+                re.compile("active")
+            )
+            _wait_for_count(page, screen, "data-chart-bars", 20)
+            zone = screen.get_attribute("data-time-zone")
+            assert zone
+            expect(page.locator(".ts-tape [data-zone-label]")).to_contain_text(zone)
+            assert _no_sideways_overflow(page)
+
+            # A market buy goes through the review: what will happen, then confirm.
+            page.click("[data-side=buy]")
+            page.select_option("#of-type", "market")
+            page.fill("#of-qty", "0.05")
+            page.click("[data-submit]")
+            review = page.locator("[data-review]")
+            expect(review).to_be_visible(timeout=10_000)
+            # held: 0.05 at the band's top (98,700 + 10 % = 108,570), not the
+            # whole balance; the fill walks the book: 0.05 at 98,800
+            expect(review).to_contain_text("5,428.50 USD")
+            expect(review).to_contain_text("0.05 BTC at about 98,800.00 USD")
+            expect(review).to_contain_text("Estimated fees")
+            page.click("[data-review-confirm]")
+            expect(review).to_be_hidden()
+            expect(page.locator("[data-form-error]")).to_contain_text(
+                "placed", timeout=10_000
+            )
+            expect(page.locator("[data-fills] tr[data-fill-id]")).to_have_count(
+                1, timeout=10_000
+            )
+
+            # A small limit order skips the review; its cancel gives a notice.
+            page.select_option("#of-type", "limit")
+            page.fill("#of-price", "90000")
+            page.fill("#of-qty", "0.01")
+            page.click("[data-submit]")
+            row = page.locator("[data-orders] tr[data-order-id]")
+            expect(row).to_have_count(1, timeout=10_000)
+            assert not review.is_visible()
+            row.locator(".ts-cancel").click()
+            toast = page.locator("[data-toast=cancelled]")
+            expect(toast).to_contain_text("cancelled", timeout=10_000)
+            expect(row).to_have_count(0)
+
+            # The depth chart draws the book; the shortcuts help opens and closes.
+            page.click("[data-chart-view=depth]")
+            _wait_for_count(page, screen, "data-depth-points", 1)
+            page.keyboard.press("?")
+            expect(page.locator("[data-help]")).to_be_visible()
+            page.keyboard.press("Escape")
+            expect(page.locator("[data-help]")).to_be_hidden()
+            page.keyboard.press("s")
+            expect(page.locator("[data-side=sell]")).to_have_class(re.compile("active"))
+            assert page.evaluate("document.activeElement.id") == "of-price"
+
+            # An operator halts BTC-USD: the open screen shows it live.
+            _admin_action(browser, base, code, "halt_selected")
+            banner = page.locator("[data-status-banner]")
+            expect(banner).to_be_visible(timeout=10_000)
+            expect(banner).to_contain_text("halted")
+            expect(page.locator("[data-status-badge]")).to_have_text("Halted")
+            expect(page.locator("[data-submit]")).to_be_disabled()
+            expect(page.locator("[data-toast=halted]")).to_be_visible()
+
+            # On a phone the same screen stacks, without sideways scrolling,
+            # and a fresh page knows of the halt from its snapshot.
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844},
+                storage_state=context.storage_state(),
+                is_mobile=True,
+                has_touch=True,
+            )
+            mobile = phone.new_page()
+            mobile.on("pageerror", lambda error: errors.append(str(error)))
+            mobile.goto(base + "/trade/BTC-USD/")
+            expect(mobile.locator("[data-conn]")).to_have_attribute(
+                "data-conn", "live", timeout=15_000
+            )
+            expect(mobile.locator("[data-status-banner]")).to_be_visible()
+            mobile.wait_for_timeout(500)
+            assert _no_sideways_overflow(mobile)
+            for selector in ("[data-book]", "[data-chart]", "[data-order-form]"):
+                box = mobile.locator(selector).first.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+            # Trading resumes: both screens hear it.
+            _admin_action(browser, base, _operator_code(server), "resume_selected")
+            for view in (page, mobile):
+                expect(view.locator("[data-status-banner]")).to_be_hidden(
+                    timeout=10_000
+                )
+                expect(view.locator("[data-submit]")).to_be_enabled()
+            expect(page.locator("[data-toast=resumed]")).to_be_visible()
+            phone.close()
+            assert errors == []
+        finally:
+            browser.close()
