@@ -34,11 +34,11 @@ from kyc.selectors import (
 )
 
 _BADGE = {
-    KycStatus.SUBMITTED: "#b26a00",
-    KycStatus.IN_REVIEW: "#2f6fed",
-    KycStatus.APPROVED: "#0f9d58",
-    KycStatus.REJECTED: "#d93025",
-    KycStatus.RESUBMISSION_REQUESTED: "#d93025",
+    KycStatus.SUBMITTED: "#8a5300",
+    KycStatus.IN_REVIEW: "#2458c6",
+    KycStatus.APPROVED: "#0b7a43",
+    KycStatus.REJECTED: "#b3261e",
+    KycStatus.RESUBMISSION_REQUESTED: "#b3261e",
 }
 
 

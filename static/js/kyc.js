@@ -4,15 +4,15 @@
   var input = document.querySelector("[data-kyc-file]");
   var preview = document.querySelector("[data-kyc-preview]");
   if (!input || !preview) return;
-  var objectUrl = null;
+  var reader = null;
 
   function sizeLabel(bytes) {
     return bytes < 1048576 ? (bytes / 1024).toFixed(0) + " KiB" : (bytes / 1048576).toFixed(1) + " MiB";
   }
 
   input.addEventListener("change", function () {
-    if (objectUrl) URL.revokeObjectURL(objectUrl);
-    objectUrl = null;
+    if (reader) reader.abort();
+    reader = null;
     preview.textContent = "";
     var file = input.files && input.files[0];
     if (!file) { preview.hidden = true; return; }
@@ -26,11 +26,14 @@
       info.textContent += " — over the " + sizeLabel(max) + " limit";
     }
     if (file.type === "image/jpeg" || file.type === "image/png") {
+      // a data: URL, which the pages' policy allows for images (blob: it refuses)
       var img = document.createElement("img");
-      objectUrl = URL.createObjectURL(file);
-      img.src = objectUrl;
-      img.alt = "Preview";
+      img.alt = "Preview of " + file.name;
       img.className = "kyc-thumb large";
+      var current = new FileReader();
+      reader = current;
+      current.onload = function () { img.src = current.result; };
+      current.readAsDataURL(file);
       preview.appendChild(img);
     } else if (file.type !== "application/pdf") {
       info.className = "field-error";
