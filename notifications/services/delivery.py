@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.models import AuditCode
 from accounts.services import audit_event_record
 from config.domain_errors import Conflict
+from config.metrics import notification_delivery_count
 from notifications import catalogue
 from notifications.channels import NoTarget, OutgoingMessage, ProviderError, sender_for
 from notifications.models import Delivery
@@ -111,7 +112,11 @@ def delivery_attempt(*, delivery_id: int) -> Attempt | None:
                 "sent_at",
             ]
         )
-        return Attempt(status=delivery.status, retry_in=retry_in)
+        attempt = Attempt(status=delivery.status, retry_in=retry_in)
+    # committed: count it (the NotificationFailures alert reads outcome="failed")
+    outcome = "retry" if attempt.status == Delivery.Status.PENDING else attempt.status
+    notification_delivery_count(channel=delivery.channel, outcome=str(outcome))
+    return attempt
 
 
 def _failed(delivery: Delivery, answer: str, permanent: bool, now) -> float | None:

@@ -105,6 +105,21 @@ def test_the_money_moves_while_the_mail_provider_is_down(
         assert delivery.next_attempt_at > timezone.now()
 
 
+def _deliveries_counted(channel: str, outcome: str | None = None):
+    from prometheus_client import REGISTRY
+
+    def value(name: str) -> float:
+        labels = {"channel": channel, "outcome": name}
+        return (
+            REGISTRY.get_sample_value("exchange_notification_deliveries_total", labels)
+            or 0.0
+        )
+
+    if outcome is not None:
+        return value(outcome)
+    return {name: value(name) for name in ("retry", "failed", "sent")}
+
+
 def test_a_failing_provider_is_retried_then_failed_with_nothing_lost(
     market, webpush, settings, django_capture_on_commit_callbacks
 ):
@@ -112,6 +127,7 @@ def test_a_failing_provider_is_retried_then_failed_with_nothing_lost(
     settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
     settings.NOTIFICATIONS_SWEEP_AFTER_SECONDS = 5
     webpush.fail = "503 push service unavailable"
+    counted = _deliveries_counted("webpush")
     _, buyer, _ = market
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
@@ -142,6 +158,9 @@ def test_a_failing_provider_is_retried_then_failed_with_nothing_lost(
     assert push.attempts == 3
     assert push.provider_answer == "503 push service unavailable"
     assert webpush.calls == 3
+    # the metric the NotificationFailures alert reads (config/metrics.py)
+    assert _deliveries_counted("webpush", "retry") - counted["retry"] == 2
+    assert _deliveries_counted("webpush", "failed") - counted["failed"] == 1
     # nothing lost: the item is still there, and so is the email's success
     assert Notification.objects.filter(pk=item.pk, in_app=True).exists()
     with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
@@ -196,7 +215,9 @@ def test_the_sweeper_sends_a_delivery_whose_task_was_lost(market, webpush, setti
     push = Delivery.objects.get(channel="webpush")
     assert tasks.sweep() == 0  # still within its grace
     with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
-        assert tasks.sweep() == 2  # the email and the push
+        # every delivery of the deposit: the email, the browser push and the
+        # mobile push (skipped: the buyer has no device)
+        assert tasks.sweep() == 3
     push.refresh_from_db()
     assert push.status == Delivery.Status.SENT
     assert webpush.calls == 1
