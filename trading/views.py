@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
 from config.errors import ApplicationError, http_status
+from config.page_messages import page_message
 from trading import services
 from trading.api.serializers import average_price
 from trading.fees import order_fee_asset
@@ -105,13 +106,17 @@ def order_cancel_submit(
     except ApplicationError as exc:
         if http_status(exc) == 404:
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc))
     else:
         order.refresh_from_db(fields=["status"])  # embedded mode matched already
         if order.is_open:
-            messages.success(request, f"Cancel requested for order {order.pk}.")
+            messages.success(
+                request, f"Cancel requested for order #{order.pk}; it will close soon."
+            )
         else:
-            messages.success(request, f"Order {order.pk} is {order.status}.")
+            messages.success(
+                request, f"Order #{order.pk} is {order.get_status_display().lower()}."
+            )
     return redirect("trading:orders")
 
 

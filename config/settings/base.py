@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "accounts.middleware.SignInMiddleware",
     # a signed-in user with a new version of the terms to accept sees that first
     "accounts.middleware.ConsentMiddleware",
+    # the reader's time zone for every page (accounts/timezones.py)
+    "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",

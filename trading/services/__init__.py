@@ -16,6 +16,7 @@ from trading.services.orders import (
     order_place,
     order_place_batch,
 )
+from trading.services.watchlist import watchlist_add, watchlist_remove
 
 __all__ = [
     "CancelResult",
@@ -33,4 +34,6 @@ __all__ = [
     "order_cancel_batch",
     "order_place",
     "order_place_batch",
+    "watchlist_add",
+    "watchlist_remove",
 ]
