@@ -19,6 +19,8 @@ from config.domain_errors import ApplicationError
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _FIELD_PREFIX = re.compile(r"^[a-z_]+: ")
+# "amount: has more than ..." reads "The amount has more than ..."
+_VERBS = {"is", "has", "must", "was", "cannot", "can", "needs", "does", "should"}
 
 
 def group_digits(number: str) -> str:
@@ -36,9 +38,19 @@ def _group_all(text: str) -> str:
 
 
 def _plain(exc: ApplicationError) -> str:
-    """The API's message without its leading field name, capitalised."""
-    text = _group_all(_FIELD_PREFIX.sub("", exc.message.strip()))
-    return text[:1].upper() + text[1:]
+    """The API's message as a sentence: "amount: has more than 2 decimal places."
+    reads "The amount has more than 2 decimal places."; other field prefixes are
+    dropped and the rest capitalised ("otp: two-factor is on; ..." reads
+    "Two-factor is on; ..."); digits grouped."""
+    message = exc.message.strip()
+    prefix = _FIELD_PREFIX.match(message)
+    rest = _group_all(message[prefix.end() :] if prefix else message)
+    if prefix and rest.split(" ", 1)[0] in _VERBS:
+        field = prefix[0][:-2].replace("_", " ")
+        return f"The {field} {rest}"
+    if prefix and rest.startswith("not "):
+        return f"The {prefix[0][:-2].replace('_', ' ')} is {rest}"
+    return rest[:1].upper() + rest[1:]
 
 
 def _insufficient_funds(exc: ApplicationError) -> str:
@@ -96,6 +108,13 @@ def _minimum(what: str) -> Callable[[ApplicationError], str]:
     return sentence
 
 
+def _order_not_open(exc: ApplicationError) -> str:
+    match = re.search(r"order (\d+) is already (\w+)", exc.message)
+    if match:
+        return f"Order #{match[1]} is already {match[2].replace('_', ' ')}."
+    return "That order is already finished."
+
+
 def _fixed(text: str) -> Callable[[ApplicationError], str]:
     return lambda exc: text
 
@@ -112,17 +131,12 @@ SENTENCES: dict[str, Callable[[ApplicationError], str]] = {
     "too_many_open_orders": lambda exc: (
         "You have reached the limit of open orders. Cancel one to place another."
     ),
-    "order_not_open": _fixed("That order is already finished; nothing to cancel."),
+    "order_not_open": _order_not_open,
     "order_not_found": _fixed("We could not find that order."),
-    "kyc_required": _fixed(
-        "This needs a verified identity. Complete your verification first."
+    "otp_invalid": _fixed(
+        "That code is wrong, expired or already used. Check your authenticator "
+        "app and try again."
     ),
-    "email_not_verified": _fixed(
-        "Please confirm your email address first: follow the link we sent you."
-    ),
-    "otp_required": _fixed("Enter the code from your authenticator app."),
-    "otp_invalid": _fixed("That code did not work. Check your app and try again."),
-    "throttled": _fixed("Too many attempts. Please wait a moment and try again."),
     "balance_overflow": _fixed("That amount is too large."),
     "invalid_time_zone": _fixed("We do not know that time zone."),
     "invalid_currency": _fixed("We do not list that currency."),

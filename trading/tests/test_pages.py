@@ -64,7 +64,7 @@ def test_cancel_button_cancels_my_order(setup):
     instrument, alice, _, resting, client = setup
     response = client.post(f"/trading/orders/{resting.pk}/cancel/", follow=True)
     assert response.status_code == 200
-    assert f"Cancel requested for order {resting.pk}." in response.content.decode()
+    assert f"Cancel requested for order #{resting.pk}" in response.content.decode()
     match(instrument)  # on_commit does not run in these tests
     resting.refresh_from_db()
     assert (resting.status, resting.reason) == ("cancelled", "user")
