@@ -88,7 +88,9 @@ def _unknown_symbol(exc: ApplicationError) -> str:
 
 
 def _price_band(exc: ApplicationError) -> str:
-    match = re.search(rf"within (\d+)% of the last trade: ({_NUMBER}) to ({_NUMBER})", exc.message)
+    match = re.search(
+        rf"within (\d+)% of the last trade: ({_NUMBER}) to ({_NUMBER})", exc.message
+    )
     if match:
         band, low, high = match.groups()
         return (

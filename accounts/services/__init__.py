@@ -185,9 +185,9 @@ def user_profile_update(
     site_url: str = "",
     meta: RequestMeta | None = None,
 ) -> User:
-    """Name, phone, time zone and display currency change at once; a new `email` (with the current
-    `password`) only when the link sent to it is followed
-    (`email_change_request`)."""
+    """Name, phone, time zone and display currency change at once; a new
+    `email` (with the current `password`) only when the link sent to it is
+    followed (`email_change_request`)."""
     if email is not None and email.strip().lower() != user.email.lower():
         if not user.check_password(password or ""):
             raise ApplicationError(
