@@ -622,3 +622,10 @@ CELERY_BEAT_SCHEDULE["reports-build"] = {
     "task": "reports.build",
     "schedule": float(REPORTS_BUILD_SECONDS),
 }
+
+# --- Retail pages (docs/retail-pages.md) ----------------------------------------
+# The currency the home page values holdings in when the user has not chosen one
+# (User.display_currency); an asset code. The first asset when it is not listed.
+HOME_DEFAULT_CURRENCY = env("HOME_DEFAULT_CURRENCY", default="USD")
+# Days of daily valuations in the home page's chart (one grouped ledger query).
+HOME_HISTORY_DAYS = env.int("HOME_HISTORY_DAYS", 30)
