@@ -18,8 +18,8 @@ from accounts.http import AuthenticatedHttpRequest
 from config.errors import ApplicationError, http_status
 from config.page_messages import page_message
 from trading import services
-from trading.exports import csv_response, fill_rows, order_rows, request_zone
 from trading.api.serializers import average_price
+from trading.exports import csv_response, fill_rows, order_rows, request_zone
 from trading.fees import order_fee_asset
 from trading.forms import FillFilterForm, OrderFilterForm, PortfolioQuoteForm
 from trading.models import Order
