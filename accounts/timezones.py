@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, tzinfo
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
@@ -35,7 +36,8 @@ def zone_for_request(request: HttpRequest) -> str:
     own = getattr(user, "time_zone", "") if user is not None else ""
     if own and user is not None and user.is_authenticated and zone_valid(own):
         return own
-    browser = request.COOKIES.get(TZ_COOKIE, "")
+    # set by js/timezone.js with encodeURIComponent ("Asia%2FKolkata")
+    browser = unquote(request.COOKIES.get(TZ_COOKIE, ""))
     if browser and zone_valid(browser):
         return browser
     return str(settings.TIME_ZONE)

@@ -52,7 +52,7 @@ def test_the_users_setting_wins_then_the_browsers_cookie_then_utc():
     client = Client()
     client.force_login(user, backend="accounts.backends.EmailBackend")
     assert _zone_of(client) == "UTC"
-    client.cookies["tz"] = "America/New_York"
+    client.cookies["tz"] = "America%2FNew_York"  # as js/timezone.js writes it
     assert _zone_of(client) == "America/New_York"
     client.cookies["tz"] = "Not/AZone"
     assert _zone_of(client) == "UTC"
