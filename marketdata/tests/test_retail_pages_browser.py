@@ -61,7 +61,9 @@ def _overflow(page) -> dict | None:
     return result if result["scroll"] > result["width"] else None
 
 
-def test_pages_fit_phone_and_desktop_docs_work_offline_zone_and_icon(server):
+def test_pages_fit_phone_and_desktop_docs_work_offline_zone_and_icon(
+    server,  # noqa: F811 (the imported fixture)
+):
     from playwright.sync_api import expect, sync_playwright
 
     base = server
