@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 
@@ -153,6 +155,7 @@ class PreferencesForm(forms.Form):
     def __init__(self, *args, browser_zone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         first = "Your browser's zone" + (f" ({browser_zone})" if browser_zone else "")
-        self.fields["time_zone"].choices = [("", first)] + [
+        zone_field = cast(forms.ChoiceField, self.fields["time_zone"])
+        zone_field.choices = [("", first)] + [
             (name, name.replace("_", " ")) for name in sorted(zone_names())
         ]

@@ -122,8 +122,8 @@ def statement_groups(rows: list[dict], user: User) -> list[StatementGroup]:
     first; the groups keep that order, each order's group where its newest
     entry is."""
     entries = [row["entry"] for row in rows]
-    hold_ids = {
-        (e.journal.metadata or {}).get("hold")
+    hold_ids: set[int] = {
+        int((e.journal.metadata or {})["hold"])
         for e in entries
         if (e.journal.metadata or {}).get("hold")
     }
@@ -152,15 +152,15 @@ def statement_groups(rows: list[dict], user: User) -> list[StatementGroup]:
         query = Q()
         for symbol, seq in trade_keys:
             query |= Q(instrument__symbol=symbol, seq=seq)
-        for trade in Trade.objects.filter(query).select_related("instrument"):
-            trades[(trade.instrument.symbol, trade.seq)] = trade
+        for found in Trade.objects.filter(query).select_related("instrument"):
+            trades[(found.instrument.symbol, found.seq)] = found
 
     groups: list[StatementGroup] = []
     by_order: dict[int, StatementGroup] = {}
     for row in rows:
         entry = row["entry"]
         meta = entry.journal.metadata or {}
-        trade = None
+        trade: Trade | None = None
         if entry.journal.kind == Journal.Kind.TRADE:
             trade = trades.get((meta.get("symbol"), meta.get("seq")))
             mine = [
