@@ -22,7 +22,7 @@
     var accent = style.getPropertyValue("--accent").trim() || "#2563d9";
     var chart = LightweightCharts.createChart(box, {
       autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: text },
+      layout: { background: { color: "transparent" }, textColor: text, attributionLogo: false },
       grid: { vertLines: { color: grid }, horzLines: { color: grid } },
       rightPriceScale: { borderColor: grid }, timeScale: { borderColor: grid },
       handleScroll: false, handleScale: false,
