@@ -23,7 +23,6 @@ admin.site.site_header = "Exchange back office"
 admin.site.site_title = "Exchange back office"
 
 
-
 def favicon(request: HttpRequest) -> HttpResponseRedirect:
     """Browsers ask for /favicon.ico whatever the page says: the icon in static."""
     return HttpResponseRedirect(static("img/favicon.ico"))

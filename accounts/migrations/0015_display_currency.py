@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0014_user_time_zone'),
+        ("accounts", "0014_user_time_zone"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='display_currency',
+            model_name="user",
+            name="display_currency",
             field=models.CharField(blank=True, max_length=16),
         ),
     ]

@@ -199,8 +199,7 @@ def test_beneficiaries_page_add_and_confirm_by_emailed_link(
     assert beneficiary.status == "confirmed"
     when = beneficiary.usable_from.strftime("%Y-%m-%d %H:%M")
     assert (
-        f"{when} UTC</time>".encode()
-        in browser.get("/wallet/beneficiaries/").content
+        f"{when} UTC</time>".encode() in browser.get("/wallet/beneficiaries/").content
     )
     used = browser.post(path)
     assert used.status_code == 400
