@@ -23,6 +23,8 @@ class AccountsErrorCode(StrEnum):
     REASON_REQUIRED = "reason_required"
     EMAIL_INVALID = "email_invalid"
     PHONE_INVALID = "phone_invalid"
+    INVALID_TIME_ZONE = "invalid_time_zone"
+    INVALID_CURRENCY = "invalid_currency"
     ACCOUNT_ALREADY_LOCKED = "account_already_locked"
     ACCOUNT_NOT_LOCKED = "account_not_locked"
     NO_FAILED_LOGINS = "no_failed_logins"

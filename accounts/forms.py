@@ -1,7 +1,10 @@
+from typing import cast
+
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 
 from accounts.api.serializers import PHONE_PATTERN
+from accounts.timezones import zone_names
 
 
 class SignupForm(forms.Form):
@@ -131,3 +134,28 @@ class PasskeyRenameForm(forms.Form):
 
 class PasskeyRemoveForm(OtpForm):
     passkey = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class PreferencesForm(forms.Form):
+    """The home page's settings: the zone times are shown in and the currency
+    holdings are valued in (accounts.services.user_profile_update checks both)."""
+
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Every time on the pages is shown in this zone, with its name.",
+    )
+    display_currency = forms.CharField(
+        label="Value my holdings in",
+        required=False,
+        max_length=16,
+        help_text="An asset code such as USD or INR; empty: the platform's default.",
+    )
+
+    def __init__(self, *args, browser_zone: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        first = "Your browser's zone" + (f" ({browser_zone})" if browser_zone else "")
+        zone_field = cast(forms.ChoiceField, self.fields["time_zone"])
+        zone_field.choices = [("", first)] + [
+            (name, name.replace("_", " ")) for name in sorted(zone_names())
+        ]

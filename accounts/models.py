@@ -41,6 +41,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # An IANA zone name ("Asia/Kolkata") the pages and messages show times in;
     # empty until the user picks one (pages then use the browser's, emails UTC).
     time_zone = models.CharField(max_length=64, blank=True)
+    # The asset code ("USD", "INR") the home page values the user's holdings in;
+    # empty: the platform's default (HOME_DEFAULT_CURRENCY).
+    display_currency = models.CharField(max_length=16, blank=True)
 
     objects = UserManager()
 

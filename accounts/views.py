@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -20,6 +22,7 @@ from accounts.forms import (
     LoginForm,
     OtpForm,
     PasswordChangeForm,
+    PreferencesForm,
     SignupForm,
 )
 from accounts.http import AuthenticatedHttpRequest
@@ -32,7 +35,9 @@ from accounts.selectors import (
 )
 from accounts.services import RequestMeta
 from accounts.services.sessions import SIGN_IN_SESSION_KEY
+from accounts.timezones import TZ_COOKIE
 from config.errors import ApplicationError, http_status
+from config.page_messages import form_add_error
 
 PENDING_2FA_SESSION_KEY = "pending_2fa_user_id"
 BACKEND = "accounts.backends.EmailBackend"
@@ -53,10 +58,41 @@ def _add_error(form, exc: ApplicationError) -> None:
     form.add_error(None, exc.message)
 
 
+@require_http_methods(["GET", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
+    """Visitors: the landing page (markets with live prices, what this is, sign
+    up). Signed in: their home (value, P&L, chart, positions, orders, activity,
+    watchlist: figures from marketdata's `home_figures` tags) and preferences."""
     if not request.user.is_authenticated:
-        return redirect("accounts:login")
-    return redirect("accounts:security")
+        return render(request, "landing.html")
+    user = cast(User, request.user)
+    browser_zone = request.COOKIES.get(TZ_COOKIE, "")
+    if request.method == "POST" and request.POST.get("action") == "preferences":
+        form = PreferencesForm(request.POST, browser_zone=browser_zone)
+        if form.is_valid():
+            try:
+                services.user_profile_update(
+                    user=user,
+                    time_zone=form.cleaned_data["time_zone"],
+                    display_currency=form.cleaned_data["display_currency"],
+                    meta=RequestMeta.from_request(request),
+                )
+            except ApplicationError as exc:
+                form_add_error(form, exc)
+            else:
+                messages.success(request, "Preferences saved.")
+                return redirect(reverse("home") + "#preferences")
+        status = 400
+    else:
+        form = PreferencesForm(
+            initial={
+                "time_zone": user.time_zone,
+                "display_currency": user.display_currency,
+            },
+            browser_zone=browser_zone,
+        )
+        status = 200
+    return render(request, "home.html", {"preferences_form": form}, status=status)
 
 
 @require_http_methods(["GET", "POST"])

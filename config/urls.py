@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import (
@@ -21,6 +23,12 @@ admin.site.login_template = "admin/staff_login.html"
 admin.site.site_header = "Exchange back office"
 admin.site.site_title = "Exchange back office"
 
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico whatever the page says: the icon in static."""
+    return HttpResponseRedirect(static("img/favicon.ico"))
+
+
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("kyc.api.urls")),
@@ -34,6 +42,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),

@@ -474,3 +474,27 @@ class TradingPreference(models.Model):
 
     def __str__(self) -> str:
         return f"trading preferences of {self.user_id}"
+
+
+class WatchlistEntry(models.Model):
+    """An instrument a user follows, in the order they arranged (`position`)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist"
+    )
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.CASCADE, related_name="+"
+    )
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "instrument"], name="watchlist_user_instrument"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} watches {self.instrument_id}"

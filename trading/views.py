@@ -4,10 +4,11 @@ Thin: selectors read, `order_cancel` writes, the numbers are the API's."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,8 +16,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
 from config.errors import ApplicationError, http_status
+from config.page_messages import page_message
 from trading import services
 from trading.api.serializers import average_price
+from trading.exports import csv_response, fill_rows, order_rows, request_zone
 from trading.fees import order_fee_asset
 from trading.forms import FillFilterForm, OrderFilterForm, PortfolioQuoteForm
 from trading.models import Order
@@ -68,15 +71,20 @@ def _order_row(order: Order) -> dict:
     }
 
 
-@login_required
-def orders(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = OrderFilterForm(request.GET or None)
+def _my_orders(request: AuthenticatedHttpRequest, form: OrderFilterForm):
     filters = form.cleaned_data if form.is_valid() else {}
     mine = order_list(user=request.user)
     if filters.get("symbol"):
         mine = mine.filter(instrument__symbol=filters["symbol"])
     if filters.get("status"):
         mine = mine.filter(status=filters["status"])
+    return mine
+
+
+@login_required
+def orders(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = OrderFilterForm(request.GET or None)
+    mine = _my_orders(request, form)
     open_orders = mine.filter(status__in=Order.OPEN_STATUSES).order_by("-id")
     history, next_url, first_url = _keyset_page(
         request,
@@ -90,8 +98,23 @@ def orders(request: AuthenticatedHttpRequest) -> HttpResponse:
         "history_rows": [_order_row(order) for order in history],
         "next_url": next_url,
         "first_url": first_url,
+        "csv_url": _csv_url(request, "trading:orders-csv"),
     }
     return render(request, "trading/orders.html", context)
+
+
+def _csv_url(request: HttpRequest, name: str) -> str:
+    query = request.GET.copy()
+    query.pop("before", None)
+    return f"{reverse(name)}?{query.urlencode()}" if query else reverse(name)
+
+
+@login_required
+def orders_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
+    """Every order of mine the filters select (history and open), newest first."""
+    form = OrderFilterForm(request.GET or None)
+    rows = order_rows(_my_orders(request, form), zone=request_zone())
+    return csv_response(rows, filename="orders.csv")
 
 
 @login_required
@@ -105,13 +128,17 @@ def order_cancel_submit(
     except ApplicationError as exc:
         if http_status(exc) == 404:
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc))
     else:
         order.refresh_from_db(fields=["status"])  # embedded mode matched already
         if order.is_open:
-            messages.success(request, f"Cancel requested for order {order.pk}.")
+            messages.success(
+                request, f"Cancel requested for order #{order.pk}; it will close soon."
+            )
         else:
-            messages.success(request, f"Order {order.pk} is {order.status}.")
+            messages.success(
+                request, f"Order #{order.pk} is {order.get_status_display().lower()}."
+            )
     return redirect("trading:orders")
 
 
@@ -119,11 +146,9 @@ def _day_start(day) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-@login_required
-def fills(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = FillFilterForm(request.GET or None)
+def _my_fills(request: AuthenticatedHttpRequest, form: FillFilterForm):
     data = form.cleaned_data if form.is_valid() else {}
-    rows = fill_list_filtered(
+    return fill_list_filtered(
         user=request.user,
         symbol=data.get("symbol") or None,
         side=data.get("side") or None,
@@ -134,6 +159,20 @@ def fills(request: AuthenticatedHttpRequest) -> HttpResponse:
             else None
         ),
     )
+
+
+@login_required
+def fills_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
+    """Every fill of mine the filters select, newest first."""
+    form = FillFilterForm(request.GET or None)
+    rows = fill_rows(_my_fills(request, form), zone=request_zone())
+    return csv_response(rows, filename="fills.csv")
+
+
+@login_required
+def fills(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = FillFilterForm(request.GET or None)
+    rows = _my_fills(request, form)
     page, next_url, first_url = _keyset_page(
         request, rows, FILLS_PAGE_SIZE, "trading:fills"
     )
@@ -151,8 +190,37 @@ def fills(request: AuthenticatedHttpRequest) -> HttpResponse:
         ],
         "next_url": next_url,
         "first_url": first_url,
+        "csv_url": _csv_url(request, "trading:fills-csv"),
     }
     return render(request, "trading/fills.html", context)
+
+
+def _pct(pnl: str | None, value: str | None) -> str | None:
+    """Unrealized P&L as a percentage of what the held units cost (value - P&L),
+    2 places; None when either is unknown or the cost is not positive."""
+    if pnl is None or value is None:
+        return None
+    cost = Decimal(value) - Decimal(pnl)
+    if cost <= 0:
+        return None
+    ratio = Decimal(pnl) * 100 / cost
+    return str(ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _with_percentages(portfolio: dict) -> dict:
+    for row in portfolio["assets"]:
+        row["unrealized_pct"] = _pct(row["unrealized_pnl"], row["market_value"])
+    totals = portfolio["totals"]
+    priced = [
+        row
+        for row in portfolio["assets"]
+        if row["unrealized_pnl"] is not None and row["market_value"] is not None
+    ]
+    held_value = sum((Decimal(row["market_value"]) for row in priced), Decimal(0))
+    totals["unrealized_pct"] = _pct(
+        totals["unrealized_pnl"], str(held_value) if priced else None
+    )
+    return portfolio
 
 
 @login_required
@@ -170,5 +238,7 @@ def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
             form.initial["quote"] = code
         quote = Asset.objects.get(code=code)
         result, decimals = portfolio_get(user=request.user, quote=quote)
-        context["portfolio"] = portfolio_as_dict(result, decimals=decimals)
+        context["portfolio"] = _with_percentages(
+            portfolio_as_dict(result, decimals=decimals)
+        )
     return render(request, "trading/portfolio.html", context)

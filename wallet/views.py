@@ -19,6 +19,7 @@ from accounts.models import IdempotencyKey
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
 from config.errors import ApplicationError, NotFound
+from config.page_messages import form_add_error, group_digits, page_message
 from kyc.selectors import kyc_is_verified
 from wallet import selectors, services
 from wallet.destinations import destination_display
@@ -68,13 +69,16 @@ def _already_submitted(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _add_error(form, exc: ApplicationError) -> None:
-    for field, problems in (exc.details or {}).items():
-        if field in form.fields:
-            form.add_error(
-                field, problems if isinstance(problems, list) else [exc.message]
-            )
-            return
-    form.add_error(None, exc.message)
+    """In plain words on the form (config/page_messages.py)."""
+    form_add_error(form, exc)
+
+
+# Four forms on one page: each has its own ids, so every label points at its field
+# ("id_deposit_amount", "id_withdrawal_amount", ...); the field names stay.
+DEPOSIT_IDS = "id_deposit_%s"
+WITHDRAWAL_IDS = "id_withdrawal_%s"
+TRANSFER_IDS = "id_transfer_%s"
+ALERT_IDS = "id_alert_%s"
 
 
 def _home(
@@ -99,10 +103,12 @@ def _home(
         "balances": rows,
         "kyc_verified": verified,
         "can_deposit": verified or not settings.WALLET_DEPOSITS_NEED_KYC,
-        "deposit_form": forms.get("deposit_form") or DepositForm(),
-        "withdrawal_form": forms.get("withdrawal_form") or WithdrawalForm(user=user),
-        "transfer_form": forms.get("transfer_form") or TransferForm(),
-        "alert_form": forms.get("alert_form") or AlertForm(),
+        "deposit_form": forms.get("deposit_form") or DepositForm(auto_id=DEPOSIT_IDS),
+        "withdrawal_form": forms.get("withdrawal_form")
+        or WithdrawalForm(user=user, auto_id=WITHDRAWAL_IDS),
+        "transfer_form": forms.get("transfer_form")
+        or TransferForm(auto_id=TRANSFER_IDS),
+        "alert_form": forms.get("alert_form") or AlertForm(auto_id=ALERT_IDS),
         "deposits": _fmt(selectors.deposit_list(user=user).order_by("-id")[:10]),
         "withdrawals": _fmt(selectors.withdrawal_list(user=user).order_by("-id")[:10]),
         "transfers": [
@@ -140,7 +146,7 @@ def wallet_home(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def deposit_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = DepositForm(request.POST)
+    form = DepositForm(request.POST, auto_id=DEPOSIT_IDS)
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -164,7 +170,7 @@ def deposit_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def withdrawal_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = WithdrawalForm(request.POST, user=request.user)
+    form = WithdrawalForm(request.POST, user=request.user, auto_id=WITHDRAWAL_IDS)
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -209,7 +215,7 @@ def withdrawal_cancel_submit(
             meta=RequestMeta.from_request(request),
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc))
     else:
         messages.success(request, "Withdrawal cancelled; the funds are available.")
     return redirect("wallet:home")
@@ -218,7 +224,7 @@ def withdrawal_cancel_submit(
 @login_required
 @require_POST
 def transfer_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = TransferForm(request.POST)
+    form = TransferForm(request.POST, auto_id=TRANSFER_IDS)
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -238,7 +244,8 @@ def transfer_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Sent {format_units(transfer.amount, asset.decimals)} {asset.code} "
+                f"Sent {group_digits(format_units(transfer.amount, asset.decimals))} "
+                f"{asset.code} "
                 f"to {transfer.recipient.email}.",
             )
             return redirect("wallet:home")
@@ -248,7 +255,7 @@ def transfer_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def alert_submit(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = AlertForm(request.POST)
+    form = AlertForm(request.POST, auto_id=ALERT_IDS)
     if form.is_valid():
         meta = RequestMeta.from_request(request)
         try:
@@ -459,7 +466,7 @@ def beneficiary_confirm_submit(
         )
     except ApplicationError as exc:
         return _beneficiaries_page(
-            request, confirm_errors={beneficiary.pk: [exc.message]}, status=400
+            request, confirm_errors={beneficiary.pk: [page_message(exc)]}, status=400
         )
     messages.success(request, _confirmed_message(beneficiary))
     return redirect("wallet:beneficiaries")
@@ -483,7 +490,7 @@ def beneficiary_resend_submit(
             site_url=_site_url(request),
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc))
     else:
         messages.success(request, f"A new link is on its way to {request.user.email}.")
     return redirect("wallet:beneficiaries")
@@ -501,7 +508,7 @@ def beneficiary_remove_submit(
             meta=RequestMeta.from_request(request),
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc))
     else:
         messages.success(request, f"Removed {beneficiary.label}.")
     return redirect("wallet:beneficiaries")
@@ -519,7 +526,7 @@ def beneficiary_confirm_link(
     try:
         pk = services.beneficiary_link_read(token=token)
     except ApplicationError as exc:
-        error = exc.message
+        error = page_message(exc)
     else:
         beneficiary = _own_beneficiary(request, pk)
         if request.method == "POST":
@@ -531,7 +538,7 @@ def beneficiary_confirm_link(
                     meta=RequestMeta.from_request(request),
                 )
             except ApplicationError as exc:
-                error = exc.message
+                error = page_message(exc)
             else:
                 messages.success(request, _confirmed_message(beneficiary))
                 return redirect("wallet:beneficiaries")

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from accounts.models import AuditEvent, User
 from accounts.selectors import user_has_two_factor
+from accounts.timezones import zone_valid
 
 PHONE_PATTERN = r"^\+?[0-9 ()\-]{5,31}$"
 
@@ -21,6 +22,8 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "two_factor_enabled",
             "email_verified",
             "date_joined",
+            "time_zone",
+            "display_currency",
         )
         read_only_fields = fields
 
@@ -91,6 +94,20 @@ class ProfileUpdateInputSerializer(serializers.Serializer):
     password = serializers.CharField(
         max_length=128, required=False, trim_whitespace=False
     )
+    # An IANA zone ("Asia/Kolkata"); "" goes back to the browser's zone.
+    time_zone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    # An asset code the home page values holdings in; "" the default.
+    display_currency = serializers.CharField(
+        max_length=16, required=False, allow_blank=True
+    )
+
+    def validate_time_zone(self, value: str) -> str:
+        value = value.strip()
+        if value and not zone_valid(value):
+            raise serializers.ValidationError(
+                "Unknown time zone: use an IANA name such as Asia/Kolkata."
+            )
+        return value
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))

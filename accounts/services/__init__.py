@@ -6,6 +6,7 @@ four-eyes grants in `accounts.services.roles`; both are re-exported here."""
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from accounts.events import SecurityNotice
 from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
 from accounts.selectors import user_has_two_factor
+from accounts.timezones import zone_valid
 from config import events
 from config.clientip import client_ip
 from config.domain_errors import (
@@ -42,7 +44,11 @@ from config.domain_errors import (
     Forbidden,
     RateLimited,
     Unauthenticated,
+    Unprocessable,
 )
+
+# A display currency's shape (accounts cannot see the wallet's assets)
+CURRENCY_CODE_RE = re.compile(r"[A-Z0-9]{2,16}")
 
 
 @dataclass(frozen=True)
@@ -208,12 +214,14 @@ def user_profile_update(
     phone: str | None = None,
     email: str | None = None,
     password: str | None = None,
+    time_zone: str | None = None,
+    display_currency: str | None = None,
     site_url: str = "",
     meta: RequestMeta | None = None,
 ) -> User:
-    """Name and phone change at once; a new `email` (with the current
-    `password`) only when the link sent to it is followed
-    (`email_change_request`)."""
+    """Name, phone, time zone and display currency change at once; a new
+    `email` (with the current `password`) only when the link sent to it is
+    followed (`email_change_request`)."""
     if email is not None and email.strip().lower() != user.email.lower():
         if not user.check_password(password or ""):
             raise ApplicationError(
@@ -225,7 +233,28 @@ def user_profile_update(
         email_change_rate_check(user=user, meta=meta)
         email_change_request(user=user, new_email=email, site_url=site_url, meta=meta)
     changes: dict[str, list[str]] = {}
-    for field, value in (("full_name", full_name), ("phone", phone)):
+    if time_zone is not None and time_zone.strip() and not zone_valid(time_zone):
+        raise Unprocessable(
+            Code.INVALID_TIME_ZONE,
+            f"time_zone: {time_zone} is not a time zone.",
+            details={"time_zone": ["Use an IANA name such as Asia/Kolkata."]},
+        )
+    if display_currency is not None:
+        display_currency = display_currency.strip().upper()
+        # the code's shape only: assets are the wallet's, above accounts; the
+        # home page falls back to the default for a code no asset has
+        if display_currency and not CURRENCY_CODE_RE.fullmatch(display_currency):
+            raise Unprocessable(
+                Code.INVALID_CURRENCY,
+                f"display_currency: {display_currency} is not an asset code.",
+                details={"display_currency": ["Use an asset code such as USD."]},
+            )
+    for field, value in (
+        ("full_name", full_name),
+        ("phone", phone),
+        ("time_zone", time_zone),
+        ("display_currency", display_currency),
+    ):
         if value is not None and getattr(user, field) != value.strip():
             changes[field] = [getattr(user, field), value.strip()]
             setattr(user, field, value.strip())

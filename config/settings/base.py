@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "accounts.middleware.SignInMiddleware",
     # a signed-in user with a new version of the terms to accept sees that first
     "accounts.middleware.ConsentMiddleware",
+    # the reader's time zone for every page (accounts/timezones.py)
+    "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -771,3 +773,10 @@ DEVICES_SMS_SITE_NAME = env("DEVICES_SMS_SITE_NAME", default="Exchange")
 # Twilio's SDK logs every request's URL and headers at INFO.
 _loggers: Any = LOGGING["loggers"]
 _loggers["twilio.http_client"] = {"level": "WARNING"}
+
+# --- Retail pages (docs/retail-pages.md) ----------------------------------------
+# The currency the home page values holdings in when the user has not chosen one
+# (User.display_currency); an asset code. The first asset when it is not listed.
+HOME_DEFAULT_CURRENCY = env("HOME_DEFAULT_CURRENCY", default="USD")
+# Days of daily valuations in the home page's chart (one grouped ledger query).
+HOME_HISTORY_DAYS = env.int("HOME_HISTORY_DAYS", 30)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketdata.api import views
+from marketdata.api import views, watchlist
 
 urlpatterns = [
     path("markets", views.MarketListView.as_view(), name="api-markets"),
@@ -23,4 +23,10 @@ urlpatterns = [
         name="api-market-candles",
     ),
     path("events", views.EventListView.as_view(), name="api-events"),
+    path("watchlist/", watchlist.WatchlistView.as_view(), name="api-watchlist"),
+    path(
+        "watchlist/<str:symbol>/",
+        watchlist.WatchlistEntryView.as_view(),
+        name="api-watchlist-entry",
+    ),
 ]

@@ -48,7 +48,8 @@ def test_sign_up_download_your_data_and_close_the_account(server):
             page.fill("input[name=email]", EMAIL)
             page.fill("input[name=password]", PASSWORD)
             page.click("form button[type=submit]")
-            page.wait_for_url(server + "/account/security/")
+            page.wait_for_url(server + "/")  # home, the first page after sign-in
+            page.goto(server + "/account/security/")
 
             # download everything held about the account
             page.get_by_role("link", name="download it or close your account").click()

@@ -41,12 +41,22 @@
     });
   }
 
+  // the page's zone (body data-time-zone), labelled: "14:05:09 IST"
+  function clock() {
+    var zone = document.body.getAttribute("data-time-zone") || undefined;
+    try {
+      return new Date().toLocaleTimeString([], { timeZone: zone, timeZoneName: "short" });
+    } catch (e) {
+      return new Date().toLocaleTimeString([], { timeZoneName: "short" });
+    }
+  }
+
   function refresh() {
     fetch("/api/v1/markets", { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (data) {
         update(data.results || []);
-        if (status) status.textContent = "Updated " + new Date().toLocaleTimeString() + ".";
+        if (status) status.textContent = "Updated " + clock() + ".";
       })
       .catch(function () { if (status) status.textContent = "Live prices unavailable; retrying."; })
       .then(function () { setTimeout(refresh, document.hidden ? 15000 : 5000); });

@@ -27,6 +27,7 @@ from trading.services.preview import (
     order_preview,
     trading_preference_set,
 )
+from trading.services.watchlist import watchlist_add, watchlist_remove
 
 __all__ = [
     "CancelResult",
@@ -51,4 +52,6 @@ __all__ = [
     "order_place_judge",
     "order_preview",
     "trading_preference_set",
+    "watchlist_add",
+    "watchlist_remove",
 ]

@@ -1,9 +1,12 @@
 """The trading pages: my orders (cancel buttons), my fills, my portfolio."""
 
+import copy
+
 import pytest
 from django.test import Client
 
 from accounts.testing import api_client_for
+from config.page_messages import group_digits
 from kyc.testing import make_verified_user
 from trading import views
 from trading.models import Order
@@ -54,9 +57,9 @@ def test_orders_page_lists_open_orders_with_cancel_and_the_history(setup):
     content = client.get("/trading/orders/").content.decode()
     assert f'action="/trading/orders/{resting.pk}/cancel/"' in content
     assert "csrfmiddlewaretoken" in content
-    assert "90000.00" in content and "0.50000000" in content
+    assert "90,000.00" in content and "0.50000000" in content
     # The filled buy is in the history with its average price and BTC fee.
-    assert "95000.00" in content and "0.00020000 BTC" in content
+    assert "95,000.00" in content and "0.00020000 BTC" in content
     assert "filled" in content
 
 
@@ -64,7 +67,7 @@ def test_cancel_button_cancels_my_order(setup):
     instrument, alice, _, resting, client = setup
     response = client.post(f"/trading/orders/{resting.pk}/cancel/", follow=True)
     assert response.status_code == 200
-    assert f"Cancel requested for order {resting.pk}." in response.content.decode()
+    assert f"Cancel requested for order #{resting.pk}" in response.content.decode()
     match(instrument)  # on_commit does not run in these tests
     resting.refresh_from_db()
     assert (resting.status, resting.reason) == ("cancelled", "user")
@@ -132,9 +135,9 @@ def test_orders_filters_and_history_paging(setup, monkeypatch):
 def test_fills_page_shows_decimal_strings_and_filters(setup):
     client = setup[-1]
     content = client.get("/trading/fills/").content.decode()
-    assert "95000.00" in content and "0.10000000" in content
-    assert "9500.00 USD" in content and "0.00020000 BTC" in content
-    assert "taker" in content
+    assert "95,000.00" in content and "0.10000000" in content
+    assert "9,500.00 USD" in content and "0.00020000 BTC" in content
+    assert "Taker" in content
     assert client.get("/trading/fills/?side=sell").context["rows"] == []
     assert len(client.get("/trading/fills/?side=buy").context["rows"]) == 1
     assert client.get("/trading/fills/?date_to=2000-01-01").context["rows"] == []
@@ -147,17 +150,26 @@ def test_portfolio_page_shows_the_api_numbers_in_the_chosen_quote(setup):
         page = client.get(f"/trading/portfolio/?quote={quote}")
         assert page.status_code == 200
         body = api.get(f"/api/v1/portfolio?quote={quote}").json()
-        assert page.context["portfolio"] == body
+        # the API's numbers, plus the page's unrealized percentages
+        shown = copy.deepcopy(page.context["portfolio"])
+        for row in shown["assets"]:
+            row.pop("unrealized_pct")
+        shown["totals"].pop("unrealized_pct")
+        assert shown == body
         content = page.content.decode()
         for value in body["totals"].values():
             if isinstance(value, str):
-                assert value in content
+                assert group_digits(value) in content
     # USD: 0.0998 BTC received for 9,500.00 USD
     usd = client.get("/trading/portfolio/").context["portfolio"]
     btc_row = usd["assets"][0]
     assert (btc_row["asset"], btc_row["average_cost"]) == ("BTC", "95190.38")
     # 0.0998 BTC at 95,000 = 9,481.00, plus 90,500.00 USD (45,000.00 of it held)
     assert usd["totals"]["market_value"] == "99981.00"
+    # unrealized -19.00 on the 9,500.00 the BTC cost: -0.20 %, shown in red
+    assert btc_row["unrealized_pct"] == usd["totals"]["unrealized_pct"] == "-0.20"
+    page = client.get("/trading/portfolio/").content.decode()
+    assert '<dd class="pnl-down">-19.00 USD <small>(-0.20%)</small></dd>' in page
     bad = client.get("/trading/portfolio/?quote=NOPE", follow=True)
     assert bad.status_code == 200
     assert bad.context["portfolio"]["quote"] == "USD"

@@ -1,0 +1,105 @@
+"""Pages say refusals in plain words (config/page_messages.py); the API keeps its
+codes and field names."""
+
+import pytest
+
+from config.domain_errors import ApplicationError, Conflict, Unprocessable
+from config.page_messages import form_add_error, group_digits, page_message
+
+
+@pytest.mark.parametrize(
+    "number,grouped",
+    [
+        ("9640100.00", "9,640,100.00"),
+        ("-1234567", "-1,234,567"),
+        ("999.99", "999.99"),
+        ("0.00020000", "0.00020000"),
+        ("market", "market"),
+    ],
+)
+def test_group_digits(number, grouped):
+    assert group_digits(number) == grouped
+
+
+@pytest.mark.parametrize(
+    "error,sentence",
+    [
+        (
+            Unprocessable(
+                "insufficient_funds",
+                "amount: insufficient funds, 12.50 USD available but 9640100.00 "
+                "needed.",
+                details={"amount": ["..."], "asset": "USD"},
+            ),
+            "Not enough USD: this needs 9,640,100.00 USD and you have 12.50 USD "
+            "available.",
+        ),
+        (
+            Conflict(
+                "instrument_not_trading",
+                "symbol: BTC-USD is halted; no new orders.",
+                details={"symbol": ["Instrument is halted."]},
+            ),
+            "Trading in BTC-USD is paused for now. Try again when it resumes.",
+        ),
+        (
+            Unprocessable(
+                "price_out_of_band",
+                "price: must be within 10% of the last trade: 85500.00 to 104500.00.",
+            ),
+            "That price is too far from the last trade. Choose a price between "
+            "85,500.00 and 104,500.00 (within 10%).",
+        ),
+        (
+            Unprocessable(
+                "below_min_notional", "quantity: order value must be at least 10.00."
+            ),
+            "The order value must be at least 10.00.",
+        ),
+        (
+            Conflict("order_not_open", "order 1216 is already filled."),
+            "Order #1216 is already filled.",
+        ),
+        (
+            ApplicationError(
+                "invalid_amount", "amount: has more than 2 decimal places."
+            ),
+            "The amount has more than 2 decimal places.",
+        ),
+        (
+            ApplicationError(
+                "invalid_destination", "destination: not a valid Bitcoin address."
+            ),
+            "The destination is not a valid Bitcoin address.",
+        ),
+        (
+            ApplicationError("something_new", "limit: over 25000 a day."),
+            "Over 25,000 a day.",
+        ),
+    ],
+)
+def test_codes_become_sentences_without_field_names(error, sentence):
+    assert page_message(error) == sentence
+
+
+def test_form_add_error_puts_the_sentence_on_the_named_field():
+    from django import forms
+
+    class Form(forms.Form):
+        amount = forms.CharField()
+
+    form = Form({"amount": "1"})
+    assert form.is_valid()
+    form_add_error(
+        form,
+        Unprocessable(
+            "insufficient_funds",
+            "amount: insufficient funds, 0.00 USD available but 5.00 needed.",
+            details={"amount": ["x"], "asset": "USD"},
+        ),
+    )
+    assert form.errors == {
+        "amount": [
+            "Not enough USD: this needs 5.00 USD and you have 0.00 USD available."
+        ]
+    }
