@@ -151,7 +151,7 @@ def site(transactional_db, tmp_path):
     needs (SEED), mail over SMTP."""
     from aiosmtpd.controller import Controller
 
-    from accounts.tests.conftest import CapturedMail
+    from conftest import CapturedMail
 
     if REQUIRED:
         assert Path(CHROMIUM).exists(), f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing"

@@ -766,7 +766,10 @@
     $all("[data-side]", form).forEach(function (button) {
       button.addEventListener("click", function () {
         state.side = button.getAttribute("data-side");
-        $all("[data-side]", form).forEach(function (b) { b.classList.toggle("active", b === button); });
+        $all("[data-side]", form).forEach(function (b) {
+          b.classList.toggle("active", b === button);
+          b.setAttribute("aria-pressed", b === button ? "true" : "false");
+        });
         syncFormFields();
       });
     });
@@ -1176,7 +1179,10 @@
   $all("[data-tab]").forEach(function (tab) {
     tab.addEventListener("click", function () {
       var name = tab.getAttribute("data-tab");
-      $all("[data-tab]").forEach(function (t) { t.classList.toggle("active", t === tab); });
+      $all("[data-tab]").forEach(function (t) {
+        t.classList.toggle("active", t === tab);
+        t.setAttribute("aria-selected", t === tab ? "true" : "false");
+      });
       $all("[data-panel]").forEach(function (p) { p.hidden = p.getAttribute("data-panel") !== name; });
     });
   });
