@@ -284,6 +284,9 @@ ADMIN_VIEWS: dict[str, dict[str, str | None]] = {
         "completed_view": "wallet.services.withdrawal_complete",
         "failed_view": "wallet.services.withdrawal_fail",
     },
+    "wallet.ReconciliationItem": {
+        "resolve_view": "wallet.services.reconciliation_resolve",
+    },
 }
 
 REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)

@@ -69,9 +69,12 @@ def test_subscribing_twice_calls_once_and_unknown_events_are_ignored(seen):
 def test_the_ledger_balance_event_is_wired_in_one_place():
     from marketdata.services import balance_events_record
     from wallet.events import BalancesChanged
+    from wallet.services.alerts import balance_alerts_check
 
+    # the stream's balance events, then the balance alerts' crossings
     assert events.subscribers(BalancesChanged, events.IN_TRANSACTION) == (
         balance_events_record,
+        balance_alerts_check,
     )
 
 

@@ -86,6 +86,10 @@ PUBLIC = {
         "names a payment provider, not an object; providers call it unauthenticated "
         "and the body's signature is the auth (wallet/tests/test_api.py)"
     ),
+    "api-wallet-payout-webhook": (
+        "names a payout rail, not an object; the rail calls it unauthenticated and "
+        "the body's signature is the auth (wallet/tests/test_payment_rails.py)"
+    ),
 }
 
 # Views that answer 404 to anonymous callers too, so that nobody who may not see
@@ -100,6 +104,7 @@ ANONYMOUS_404 = {
 # business there; A's row must still be untouched and unseen.
 CALLER_SCOPED = {
     "api-wallet-alert": "the asset code of the caller's own balance alert",
+    "api-watchlist-entry": "a symbol on the caller's own watchlist",
 }
 
 
@@ -315,6 +320,19 @@ def _alert(world: World) -> Made:
         secrets=[*_owner_secrets(world.owner), "42424.21"],
         state=lambda: _row(BalanceAlert, alert.pk),
         bodies={"PUT": {"minimum": "5.00"}},
+    )
+
+
+@factory("api-watchlist-entry")
+def _watchlist_entry(world: World) -> Made:
+    from trading.models import WatchlistEntry
+    from trading.services import watchlist_add
+
+    entry, _ = watchlist_add(user=world.owner, instrument=world.instrument)
+    return Made(
+        kwargs={"symbol": world.instrument.symbol},
+        secrets=_owner_secrets(world.owner),
+        state=lambda: _row(WatchlistEntry, entry.pk),
     )
 
 

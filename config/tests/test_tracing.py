@@ -76,10 +76,12 @@ def test_one_trace_from_the_order_request_through_matching_to_the_publish(spans)
         for span in publishes
     )
     run_id, server_id = run.context.span_id, server.context.span_id
+    # ... and the fills' notifications, whose stream items the run writes too
     assert by_parent == sorted(
         [
             (server_id, "user"),
             (run_id, "market.BTC-USD"),
+            (run_id, "user"),
             (run_id, "user"),
             (run_id, "user"),
         ]

@@ -194,7 +194,7 @@ def test_a_channel_turned_off_is_not_sent(alice, django_capture_on_commit_callba
         record(DepositCredited(deposit_id=1, user_id=alice.pk, asset="USD", amount=500))
     item = Notification.objects.get(user=alice)
     assert item.in_app
-    assert not Delivery.objects.filter(notification=item).exists()
+    assert not Delivery.objects.filter(notification=item, channel="email").exists()
 
 
 def test_everything_off_writes_nothing(alice):
