@@ -29,12 +29,14 @@ from trading.tests.helpers import make_btc_usd, match
 from wallet import services as wallet
 from wallet.models import (
     AdjustmentStatusChange,
+    DepositReversal,
     DepositStatusChange,
     Entry,
     Journal,
     Withdrawal,
     WithdrawalStatusChange,
 )
+from wallet.providers.sandbox import SandboxProvider
 from wallet.tests.helpers import balances, fund, make_beneficiary
 
 pytestmark = pytest.mark.postgres
@@ -64,7 +66,15 @@ def _history():
     match(instrument)
     op1 = make_user(email="op1@example.com", roles=(Role.OPERATOR,), is_staff=True)
     op2 = make_user(email="op2@example.com", roles=(Role.OPERATOR,), is_staff=True)
-    wallet.deposit_create(user=buyer, asset=instrument.quote, amount=5_000 * USD)
+    deposit = wallet.deposit_create(
+        user=buyer, asset=instrument.quote, amount=5_000 * USD
+    )
+    # credited, then refunded in part (a DepositReversal)
+    for outcome, amount in (("succeeded", None), ("refunded", 1_000 * USD)):
+        headers, body = SandboxProvider().build_webhook(
+            deposit=deposit, outcome=outcome, amount=amount
+        )
+        wallet.deposit_webhook_process(provider="sandbox", headers=headers, body=body)
     withdrawal = wallet.withdrawal_request(
         user=seller,
         asset=instrument.quote,
@@ -271,15 +281,17 @@ def test_normal_flows_still_write_their_history():
             "from_status", "to_status"
         )
     ) == [("", "pending"), ("pending", "open"), ("open", "filled")]
-    assert DepositStatusChange.objects.count() == 1
+    assert DepositStatusChange.objects.count() == 2  # pending, credited
+    assert DepositReversal.objects.get().amount == 1_000 * USD
     assert AdjustmentStatusChange.objects.count() == 2
     assert Withdrawal.objects.get().status == "completed"
     assert Order.objects.filter(status="filled").count() == 2
     # 0.5 BTC at 95,000.00: the seller (maker, 10 bps in USD) gets 47,500.00 less
     # 47.50 and paid out 10,000.00; the buyer (taker, 20 bps in BTC) paid
-    # 47,500.00 for 0.499 BTC and was credited 25.00 (the deposit is unpaid)
+    # 47,500.00 for 0.499 BTC, was credited 25.00 and deposited 5,000.00 of
+    # which 1,000.00 were refunded
     assert balances(seller) == {"BTC": (150_000_000, 0), "USD": (3_745_250, 0)}
-    assert balances(buyer) == {"BTC": (49_900_000, 0), "USD": (15_252_500, 0)}
+    assert balances(buyer) == {"BTC": (49_900_000, 0), "USD": (15_652_500, 0)}
     assert AuditEvent.objects.filter(code=AuditCode.WITHDRAWAL_APPROVED).count() == 1
     assert AuditEvent.objects.filter(code=AuditCode.WITHDRAWAL_COMPLETED).count() == 1
     assert (

@@ -34,10 +34,11 @@ from wallet.providers.base import (
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 SIGNATURE_TOLERANCE = 300  # seconds
-OUTCOMES = ("succeeded", "failed")
+OUTCOMES = ("succeeded", "failed", "refunded")
 _KINDS = {
     "succeeded": EventKind.PAYMENT_SUCCEEDED,
     "failed": EventKind.PAYMENT_FAILED,
+    "refunded": EventKind.REFUND,  # the "provider" refunded (part of) a payment
 }
 
 
@@ -116,18 +117,29 @@ class SandboxProvider(PaymentProvider):
             amount=str(data["amount"]),
             currency=str(data["currency"]),
             payment_id=str(data["reference"]),
+            reversal_id=str(data.get("refund_id", "")),
             payload=payload,
         )
 
     # --- the provider's side (what the real provider would run) -----------------
 
     def build_webhook(
-        self, *, deposit: Deposit, outcome: str, timestamp: int | None = None
+        self,
+        *,
+        deposit: Deposit,
+        outcome: str,
+        timestamp: int | None = None,
+        amount: int | None = None,
     ) -> tuple[dict[str, str], bytes]:
-        """The signed request the sandbox sends for `deposit` (headers, raw body)."""
+        """The signed request the sandbox sends for `deposit` (headers, raw body);
+        "refunded" refunds `amount` (default all of it) under a new refund id."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}")
         timestamp = int(time.time()) if timestamp is None else timestamp
+        units = deposit.amount if amount is None else amount
+        refund = (
+            {"refund_id": f"rf_{secrets.token_hex(6)}"} if outcome == "refunded" else {}
+        )
         body = json.dumps(
             {
                 "id": f"evt_{secrets.token_hex(8)}",
@@ -136,8 +148,9 @@ class SandboxProvider(PaymentProvider):
                 "data": {
                     "reference": deposit.provider_reference,
                     "status": outcome,
-                    "amount": format_units(deposit.amount, deposit.asset.decimals),
+                    "amount": format_units(units, deposit.asset.decimals),
                     "currency": deposit.asset.code,
+                    **refund,
                 },
             },
             separators=(",", ":"),
