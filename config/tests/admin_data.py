@@ -86,7 +86,8 @@ def one_of_each() -> None:
     # transfer through the API (with an idempotency key), a balance alert.
     fund(alice, usd, 200_000_00)
     fund(bob, btc, 2 * 10**8)
-    wallet_services.deposit_create(user=alice, asset=usd, amount=50_00)
+    deposit = wallet_services.deposit_create(user=alice, asset=usd, amount=50_00)
+    _deposit_credited(deposit)  # a provider event, its credit and notifications
     beneficiary = make_beneficiary(alice)
     wallet_services.withdrawal_request(
         user=alice, asset=usd, amount=10_00, beneficiary=beneficiary
@@ -147,6 +148,82 @@ def one_of_each() -> None:
         run_key=ledger_verification_beat_key(), trigger=LedgerVerification.Trigger.BEAT
     )
     reports_build()
+    _devices(alice)
+    _reconciliation_difference(deposit)
+
+
+def _deposit_credited(deposit) -> None:
+    from wallet.providers.sandbox import SandboxProvider
+
+    headers, body = SandboxProvider().build_webhook(
+        deposit=deposit, outcome="succeeded"
+    )
+    wallet_services.deposit_webhook_process(
+        provider="sandbox", headers=headers, body=body
+    )
+
+
+def _devices(user: User) -> None:
+    """A phone verified by a code sent through Twilio (faked at the HTTP layer,
+    as the devices tests do), a browser's push subscription, a mobile device."""
+    import json
+    import re
+    from urllib.parse import parse_qs
+
+    import responses
+    from django.test import override_settings
+
+    from devices import services as devices_services
+    from devices.tests.conftest import (
+        TWILIO_FROM,
+        TWILIO_MESSAGES_URL,
+        TWILIO_SID,
+        TWILIO_TOKEN,
+        new_browser,
+    )
+
+    sent: list[str] = []
+
+    def twilio(request):
+        sent.append(parse_qs(request.body)["Body"][0])
+        return 201, {}, json.dumps({"sid": "SM" + "0" * 32, "status": "queued"})
+
+    twilio_settings = override_settings(
+        TWILIO_ACCOUNT_SID=TWILIO_SID,
+        TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TWILIO_FROM_NUMBER=TWILIO_FROM,
+        TWILIO_MESSAGING_SERVICE_SID="",
+    )
+    with twilio_settings, responses.RequestsMock() as fake:
+        fake.add_callback(responses.POST, TWILIO_MESSAGES_URL, callback=twilio)
+        devices_services.phone_code_send(user=user, number="+14155550100")
+    code = re.match(r"^(\d{6})", sent[0])
+    assert code is not None
+    devices_services.phone_code_confirm(user=user, code=code.group(1))
+    browser = new_browser("registry-walk")
+    devices_services.webpush_subscribe(
+        user=user, endpoint=browser.endpoint, p256dh=browser.p256dh, auth=browser.auth
+    )
+    devices_services.mobile_device_register(
+        user=user, platform="fcm", token="registry-walk-token", name="Phone"
+    )
+
+
+def _reconciliation_difference(deposit) -> None:
+    """The daily reconciliation reads a provider's report over HTTP: its
+    difference row is written here as the job would (wallet/tests hold the job's
+    own tests against a faked Stripe)."""
+    from wallet.models import ReconciliationItem
+
+    ReconciliationItem.objects.create(
+        provider="stripe",
+        day=deposit.created_at.date(),
+        kind=ReconciliationItem.Kind.UNKNOWN_PAYMENT,
+        key="txn_registry_walk",
+        payment_id="pi_registry_walk",
+        currency="USD",
+        provider_amount="9.99",
+    )
 
 
 def missing_models() -> list[str]:
