@@ -37,7 +37,7 @@ from accounts.services import RequestMeta
 from accounts.services.sessions import SIGN_IN_SESSION_KEY
 from accounts.timezones import TZ_COOKIE
 from config.errors import ApplicationError, http_status
-from config.page_messages import form_add_error
+from config.page_messages import form_add_error, form_add_problems, page_message
 
 PENDING_2FA_SESSION_KEY = "pending_2fa_user_id"
 BACKEND = "accounts.backends.EmailBackend"
@@ -51,11 +51,7 @@ def _safe_next(request: HttpRequest) -> str:
 
 
 def _add_error(form, exc: ApplicationError) -> None:
-    for field, problems in (exc.details or {}).items():
-        if field in form.fields:
-            form.add_error(field, problems)
-            return
-    form.add_error(None, exc.message)
+    form_add_problems(form, exc)
 
 
 @require_http_methods(["GET", "POST"])
@@ -126,7 +122,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["password"],
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, page_message(exc))
             status = http_status(exc)
         else:
             if user_has_two_factor(user=user):

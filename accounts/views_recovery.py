@@ -20,6 +20,7 @@ from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
 from accounts.services.recovery import RateLimited, password_reset_request_answer
 from config.errors import ApplicationError, http_status
+from config.page_messages import form_add_problems, page_message
 
 RESET_TOKEN_SESSION_KEY = "_password_reset_token"
 # The link's token moves into the session and the address bar shows this instead,
@@ -77,12 +78,8 @@ def site_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
-def _add_error(form: forms.Form, exc: ApplicationError) -> None:
-    for field, problems in (exc.details or {}).items():
-        if field in form.fields:
-            form.add_error(field, problems)
-            return
-    form.add_error(None, exc.message)
+def _add_error(form, exc: ApplicationError) -> None:
+    form_add_problems(form, exc)
 
 
 def _throttled(request: HttpRequest, template: str, context: dict, exc: RateLimited):
@@ -214,7 +211,7 @@ def email_verification_send(request: AuthenticatedHttpRequest) -> HttpResponse:
             request, "accounts/email_message.html", {"title": "Email address"}, exc
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc))
     else:
         messages.success(request, f"A new link is on its way to {request.user.email}.")
     return redirect("accounts:security")

@@ -15,6 +15,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.services import RequestMeta
 from accounts.services.sessions import SIGN_IN_SESSION_KEY
 from config.errors import ApplicationError, http_status
+from config.page_messages import page_message
 
 
 @login_required
@@ -31,7 +32,7 @@ def sessions(request: AuthenticatedHttpRequest) -> HttpResponse:
                 user=user, public_id=request.POST.get("id", ""), meta=meta
             )
         except ApplicationError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, page_message(exc))
             status = http_status(exc)
         else:
             if str(ended.public_id) == current:

@@ -161,3 +161,15 @@ def form_add_error(form, exc: ApplicationError) -> None:
             form.add_error(field, message)
             return
     form.add_error(None, message)
+
+
+def form_add_problems(form, exc: ApplicationError) -> None:
+    """The refusal on the form: the problems the service wrote for the field it
+    names (already sentences for people), else its plain page sentence at the
+    top of the form. For forms whose fields carry their own explanations
+    (sign-up, security, KYC, privacy)."""
+    for field, problems in (exc.details or {}).items():
+        if field in form.fields:
+            form.add_error(field, problems)
+            return
+    form.add_error(None, page_message(exc))

@@ -15,6 +15,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.services import RequestMeta
 from config.errors import ApplicationError, NotFound, http_status
+from config.page_messages import form_add_problems, page_message
 from kyc import services
 from kyc.files import document_response
 from kyc.forms import KycDocumentForm, KycProfileForm
@@ -24,11 +25,7 @@ from kyc.uploads import check_request_size
 
 
 def _add_error(form, exc: ApplicationError) -> None:
-    for field, problems in (exc.details or {}).items():
-        if field in form.fields:
-            form.add_error(field, problems)
-            return
-    form.add_error(None, exc.message)
+    form_add_problems(form, exc)
 
 
 def _profile_initial(profile) -> dict:
@@ -101,7 +98,7 @@ def kyc_page(request: AuthenticatedHttpRequest) -> HttpResponse:
         elif action == "upload":
             _add_error(document_form, exc)
         else:
-            messages.error(request, exc.message)
+            messages.error(request, page_message(exc))
             return redirect("kyc:page")
         status = http_status(exc)
     if request.method == "POST" and status == 200:

@@ -14,6 +14,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import user_has_two_factor
 from accounts.services import RequestMeta
 from config.errors import ApplicationError
+from config.page_messages import form_add_problems, page_message
 from privacy import services
 from privacy.api import export_response
 from privacy.selectors import closure_blockers
@@ -49,8 +50,7 @@ def privacy(request: AuthenticatedHttpRequest) -> HttpResponse:
                 meta=RequestMeta.from_request(request),
             )
         except ApplicationError as exc:
-            field = next(iter(exc.details or {}), None)
-            form.add_error(field if field in form.fields else None, exc.message)
+            form_add_problems(form, exc)
         else:
             logout(request)
             messages.info(request, "Your account is closed. We have emailed you.")
@@ -71,6 +71,6 @@ def export(request: AuthenticatedHttpRequest) -> HttpResponseBase:
             user=request.user, meta=RequestMeta.from_request(request)
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, page_message(exc))
         return redirect("privacy:privacy")
     return export_response(chunks, user_id=request.user.pk)

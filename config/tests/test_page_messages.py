@@ -103,3 +103,32 @@ def test_form_add_error_puts_the_sentence_on_the_named_field():
             "Not enough USD: this needs 5.00 USD and you have 0.00 USD available."
         ]
     }
+
+
+def test_form_add_problems_keeps_field_problems_and_plains_the_rest():
+    from django import forms
+
+    from config.domain_errors import ApplicationError
+    from config.page_messages import form_add_problems
+
+    class Form(forms.Form):
+        email = forms.CharField()
+
+    on_field = Form(data={"email": "x"})
+    on_field.is_valid()
+    form_add_problems(
+        on_field,
+        ApplicationError(
+            "email_taken",
+            "email: already registered.",
+            details={"email": ["An account already uses this address."]},
+        ),
+    )
+    assert on_field.errors == {"email": ["An account already uses this address."]}
+    at_top = Form(data={"email": "x"})
+    at_top.is_valid()
+    form_add_problems(
+        at_top, ApplicationError("insufficient_funds", "amount: 9640100.00 needed.")
+    )
+    [sentence] = at_top.non_field_errors()
+    assert not sentence.startswith("amount:")
