@@ -117,8 +117,9 @@ def test_a_person_resets_a_forgotten_password_in_the_browser(
         "/api/v1/auth/refresh", {"refresh": refresh}, content_type="application/json"
     )
     assert refused.status_code == 401
-    # (the new-device and password-changed notices are security events that
-    # notifications deliver; see test_sessions and test_recovery)
-    assert [m["Subject"] for m in smtp_server.to(user.email)] == [
-        "Choose a new password",
-    ]
+    # the reset link, and the security notices notifications deliver: the
+    # sign-in from a new device, then the password change
+    subjects = [m["Subject"] for m in smtp_server.to(user.email)]
+    assert subjects[0] == "Your account was signed in to from a new device"
+    assert subjects[1] == "Choose a new password"
+    assert len(subjects) == 3 and "password" in subjects[2].lower()
