@@ -44,7 +44,6 @@ from config.domain_errors import (
     Forbidden,
     RateLimited,
     Unauthenticated,
-    Unprocessable,
 )
 
 # A display currency's shape (accounts cannot see the wallet's assets)
@@ -233,8 +232,9 @@ def user_profile_update(
         email_change_rate_check(user=user, meta=meta)
         email_change_request(user=user, new_email=email, site_url=site_url, meta=meta)
     changes: dict[str, list[str]] = {}
+    # malformed values: 400 on the field, like any other bad input
     if time_zone is not None and time_zone.strip() and not zone_valid(time_zone):
-        raise Unprocessable(
+        raise ApplicationError(
             Code.INVALID_TIME_ZONE,
             f"time_zone: {time_zone} is not a time zone.",
             details={"time_zone": ["Use an IANA name such as Asia/Kolkata."]},
@@ -244,7 +244,7 @@ def user_profile_update(
         # the code's shape only: assets are the wallet's, above accounts; the
         # home page falls back to the default for a code no asset has
         if display_currency and not CURRENCY_CODE_RE.fullmatch(display_currency):
-            raise Unprocessable(
+            raise ApplicationError(
                 Code.INVALID_CURRENCY,
                 f"display_currency: {display_currency} is not an asset code.",
                 details={"display_currency": ["Use an asset code such as USD."]},

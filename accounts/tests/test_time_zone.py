@@ -100,5 +100,10 @@ def test_me_shows_and_patch_sets_the_time_zone_and_display_currency():
     bad = client.patch("/api/v1/me", {"time_zone": "Mars/Olympus"}, format="json")
     assert bad.status_code == 400
     assert "time_zone" in bad.json()["error"]["details"]
+    # a currency code of the wrong shape is bad input too (the API contract)
+    bad = client.patch("/api/v1/me", {"display_currency": "=P`"}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid_currency"
+    assert "display_currency" in bad.json()["error"]["details"]
     user.refresh_from_db()
     assert user.time_zone == "Asia/Kolkata"
