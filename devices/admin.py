@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from accounts.admin.common import ReadOnlyAdminMixin
 from devices.models import (
     MobileDevice,
     PhoneChallenge,
@@ -13,19 +14,12 @@ from devices.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A user's device row: read-only (accounts' mixin), found by the email."""
+
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     search_fields = ("user__email",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PhoneNumber)
