@@ -43,6 +43,7 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-pk")
+        permissions = [("revoke_apikey", "Can revoke a user's API key")]
         indexes = [models.Index(fields=("user", "-created_at"))]
         constraints = [
             models.CheckConstraint(

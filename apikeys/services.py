@@ -29,6 +29,11 @@ from accounts.services import (
     otp_verify,
     security_notice_record,
 )
+from accounts.services._staff_common import (
+    reason_clean,
+    staff_not_on_self,
+    staff_require,
+)
 from apikeys import crypto
 from apikeys.errors import ApiKeyErrorCode as Code
 from apikeys.models import ApiKey
@@ -295,37 +300,65 @@ def api_key_update(
     return key
 
 
-@transaction.atomic
-def api_key_revoke(
-    *,
-    key: ApiKey,
-    acting_user: User,
-    meta: RequestMeta | None = None,
-    reason: str = "",
-) -> ApiKey:
-    """Revoke a key at once: its next request is refused and its open streams
-    close. By its owner, or by staff (audited as such, `reason` kept). Revoking
-    a revoked key changes nothing."""
-    key = _lock(key)
-    if key.revoked_at is not None:
-        return key
-    by_staff = acting_user.pk != key.user_id
+def _revoke(
+    *, key: ApiKey, acting_user: User, code: AuditCode, meta, extra: dict
+) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     audit_event_record(
-        code=AuditCode.STAFF_API_KEY_REVOKED if by_staff else AuditCode.API_KEY_REVOKED,
+        code=code,
         user=key.user,
         acting_user=acting_user,
         target=key,
         meta=meta,
-        extra={"key_id": key.key_id, **({"reason": reason} if reason else {})},
-    )
-    _notice(
-        key=key,
-        action="Revoked by our staff" if by_staff else "Revoked",
-        meta=None if by_staff else meta,
+        extra={"key_id": key.key_id, **extra},
     )
     events.record(SignInsEnded(user_id=key.user_id, sign_ins=(key.stream_sign_in,)))
+
+
+@transaction.atomic
+def api_key_revoke(
+    *, key: ApiKey, user: User, meta: RequestMeta | None = None
+) -> ApiKey:
+    """The owner revokes a key at once: its next request is refused and its
+    open streams close. Revoking a revoked key changes nothing."""
+    key = _lock(key)
+    if key.user_id != user.pk:
+        raise Forbidden("permission_denied", "Not your API key.")
+    if key.revoked_at is None:
+        _revoke(
+            key=key,
+            acting_user=user,
+            code=AuditCode.API_KEY_REVOKED,
+            meta=meta,
+            extra={},
+        )
+        _notice(key=key, action="Revoked", meta=meta)
+    return key
+
+
+REVOKE_PERMISSION = "apikeys.revoke_apikey"
+
+
+@transaction.atomic
+def api_key_revoke_by_staff(
+    *, key: ApiKey, staff: User, reason: str, meta: RequestMeta | None = None
+) -> ApiKey:
+    """Staff revoke a user's key (a leaked secret, abuse): with the permission,
+    never their own account's, saying why; the owner is told."""
+    staff_require(staff=staff, perm=REVOKE_PERMISSION)
+    key = _lock(key)
+    staff_not_on_self(staff=staff, user=key.user)
+    reason = reason_clean(reason)
+    if key.revoked_at is None:
+        _revoke(
+            key=key,
+            acting_user=staff,
+            code=AuditCode.STAFF_API_KEY_REVOKED,
+            meta=meta,
+            extra={"reason": reason},
+        )
+        _notice(key=key, action="Revoked by our staff", meta=None)
     return key
 
 
