@@ -133,3 +133,13 @@ def test_signed_headers_take_exactly_one_credential():
     )
     assert headers["X-Api-Timestamp"] == "1"
     assert headers["X-Api-Window"] == "10000"
+
+
+def test_the_encryption_key_check(settings):
+    from apikeys.checks import api_key_encryption_key_check
+
+    assert api_key_encryption_key_check(None) == []
+    settings.API_KEY_ENCRYPTION_KEY = ""
+    assert [m.id for m in api_key_encryption_key_check(None)] == ["apikeys.W001"]
+    settings.API_KEY_ENCRYPTION_KEY = "not-a-fernet-key"
+    assert [m.id for m in api_key_encryption_key_check(None)] == ["apikeys.E001"]
