@@ -134,7 +134,7 @@ def _count_redis(
     import redis.exceptions
 
     client: Any = backend._cache.get_client(write=True)
-    names = [backend.make_and_validate_key(key) for key in keys]
+    names = [backend.make_key(key) for key in keys]
     args: list[int] = []
     for bucket, ttl in zip(buckets, ttls, strict=True):
         args += [bucket.hits, bucket.rate.limit, ttl]

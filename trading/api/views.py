@@ -261,8 +261,9 @@ class OrderBatchView(APIView):
             + _BATCH_CODES
             + " Whole request: 400 `invalid` naming `orders` (not an object, "
             "`orders` missing, not a list, empty, too many); 403 `kyc_required`; "
-            "429 `throttled` (a batch counts as many requests as it has items "
-            "against the per-user order limit)."
+            "429 `throttled` (a batch counts one per item against the order "
+            "limits per user and per API key, and is refused whole when they do "
+            "not all fit: docs/rate-limits.md)."
         ),
     )
     def post(self, request):
