@@ -3,13 +3,18 @@ the X-RateLimit-* headers request by request, the 429 and its Retry-After, the
 window resetting when the clock moves, the user's and the API key's buckets
 apart and together, and order batches counting one per order, all or nothing.
 
-The core cases run on both counters: the Redis script (when REDIS_URL is set, as
-in CI) and the generic one over Django's in-process cache (the embedded mode).
-API keys are a stand-in carrying what the limiter reads of `apikeys.ApiKey`."""
+The cases run on both counters: the Redis script (when REDIS_URL is set, as in
+CI) and the generic one over Django's in-process cache (the embedded mode). API
+keys are a stand-in carrying what the limiter reads of `apikeys.ApiKey`, and real
+keys signing their requests (apikeys' own test client)."""
 
 from __future__ import annotations
 
+import itertools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import time_machine
@@ -19,6 +24,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from accounts.testing import api_client_for, make_user
+from apikeys.tests.conftest import SignedClient, make_key
 from config.ratelimit import Rate, rate_parse
 from kyc.testing import make_verified_user
 from trading.models import Order
@@ -34,10 +40,11 @@ BATCH = "/api/v1/orders/batch"
 
 @dataclass(frozen=True)
 class StandInKey:
-    """What the limiter reads of an `apikeys.ApiKey` (request.auth)."""
+    """What the limiter (and the scope check) read of an `apikeys.ApiKey`."""
 
     key_id: str
     is_api_key = True
+    scopes = ("read", "trade")
 
 
 @pytest.fixture
@@ -332,6 +339,54 @@ def test_a_batch_larger_than_the_limit_says_to_send_smaller_ones(
     )
     assert not Order.objects.exists()
     assert balances(trader) == {"USD": (100_000_00, 0)}
+
+
+# --- With real API keys: signed requests -------------------------------------------
+
+
+def signed(key, secret) -> Callable[..., Any]:
+    """A signed request; the timestamp moves a millisecond per request, so that
+    two identical requests at the stopped clock are not a replay."""
+    client = SignedClient(key, secret)
+    stamps = itertools.count(int(time.time() * 1000))
+
+    def send(method: str, path: str, **kwargs):
+        return client.request(method, path, timestamp_ms=next(stamps), **kwargs)
+
+    return send
+
+
+def test_a_real_key_counts_against_its_own_bucket_and_its_users(clock, counter, rates):
+    # given 4 requests a minute per user, 2 per key, and a key of the user's
+    rates(user="4/min", api_key="2/min")
+    user = make_user()
+    send = signed(*make_key(user))
+    # when the key makes 3 requests, then the user signs in without it
+    by_key = [send("GET", ME) for _ in range(3)]
+    by_token = api_client_for(user).get(ME)
+
+    assert [r.status_code for r in by_key] == [200, 200, 429]
+    assert [usage(r)[:2] for r in by_key] == [(2, 1), (2, 0), (2, 0)]
+    assert message(by_key[2]).startswith(
+        "Request was throttled: the limit of this API key is 2 per minute."
+    )
+    assert usage(by_token)[:2] == (4, 1)
+
+
+def test_a_real_key_places_a_batch_against_its_order_bucket(
+    clock, counter, rates, trader
+):
+    rates(orders_api_key="3/min")
+    send = signed(*make_key(trader, scopes=("read", "trade")))
+    first = send("POST", BATCH, json=batch(2))
+    refused = send("POST", BATCH, json=batch(2))
+
+    assert first.status_code == 200
+    assert usage(first)[:2] == (3, 1)
+    assert refused.status_code == 429
+    assert usage(refused)[:2] == (3, 1)
+    assert Order.objects.count() == 2
+    assert balances(trader) == {"USD": (100_000_00 - 2_00, 2_00)}
 
 
 # --- Anonymous requests: per address ----------------------------------------------
