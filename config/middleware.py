@@ -14,6 +14,7 @@ from config.errors import (
     is_api_path,
     unavailable_response,
 )
+from config.ratelimit import usage_headers_write
 
 
 class SyncMiddlewareChain:
@@ -162,7 +163,9 @@ class APIEdgeMiddleware:
       whatever DEBUG says;
     - under /api/, the database or Redis unreachable in a view: 503
       `service_unavailable` with `Retry-After` (in a middleware: `handler500`,
-      config/errors.py)."""
+      config/errors.py);
+    - under /api/, the X-RateLimit-* headers of the usage the throttle kept on
+      the request (config/ratelimit.py)."""
 
     sync_capable = True
     async_capable = False
@@ -176,12 +179,13 @@ class APIEdgeMiddleware:
         if declared is not None and declared > limit:
             return too_large_response(request.path, limit)
         response = self.get_response(request)
-        if (
-            is_api_path(request.path)
-            and response.status_code >= 400
-            and not response.get("Content-Type", "").startswith("application/json")
-        ):
+        if not is_api_path(request.path):
+            return response
+        if response.status_code >= 400 and not response.get(
+            "Content-Type", ""
+        ).startswith("application/json"):
             response = _json_error_for(response)
+        usage_headers_write(request, response)
         return response
 
     def process_exception(

@@ -148,3 +148,42 @@ def error_responses_postprocess(result: dict, generator, request, public) -> dic
                 if retry_after:
                     response.setdefault("headers", {}).update(_RETRY_AFTER)
     return result
+
+
+# --- The usage limits' headers (SPECTACULAR_SETTINGS hook) --------------------------
+
+_RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": (
+            "The limit of the bucket closest to exhaustion among those the request "
+            "counted against (docs/rate-limits.md). On authenticated requests."
+        ),
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "What that bucket has left in its window.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Whole seconds until that bucket's window resets.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
+# Answered before the limiter counts the request: no usage to tell.
+_BEFORE_THE_LIMITER = {"401", "413", "503"}
+
+
+def rate_limit_headers_postprocess(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook (after error_responses_postprocess):
+    every response the limiter may have counted documents the X-RateLimit-*
+    headers (optional: anonymous requests and views without the usage limits
+    do not carry them)."""
+    for methods in result.get("paths", {}).values():
+        for method, operation in methods.items():
+            if method not in {"get", "put", "patch", "post", "delete"}:
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if status in _BEFORE_THE_LIMITER:
+                    continue
+                response.setdefault("headers", {}).update(_RATE_LIMIT_HEADERS)
+    return result

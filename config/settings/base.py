@@ -356,17 +356,18 @@ REST_FRAMEWORK: dict[str, Any] = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        # keyed on the resolved client address, never a raw X-Forwarded-For
-        "config.throttling.AnonRateThrottle",
-        "config.throttling.UserRateThrottle",
-    ],
+    # Usage limits per user, per API key, per address (anonymous), with the
+    # X-RateLimit-* headers (config/throttling.py, docs/rate-limits.md)
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.UsageRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="120/min"),
         "user": env("THROTTLE_USER", default="1200/min"),
+        "api_key": env("THROTTLE_API_KEY", default="600/min"),
         "login": env("THROTTLE_LOGIN", default="20/min"),
         "register": env("THROTTLE_REGISTER", default="10/min"),
+        # order writes, a batch counting one per order
         "orders": env("THROTTLE_ORDERS", default="50/s"),
+        "orders_api_key": env("THROTTLE_API_KEY_ORDERS", default="1200/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -422,6 +423,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.error_responses_postprocess",
+        # the X-RateLimit-* headers on every response (docs/rate-limits.md)
+        "config.openapi.rate_limit_headers_postprocess",
     ],
 }
 

@@ -41,6 +41,8 @@ REST_FRAMEWORK = {
         "login": "100000/min",
         "register": "100000/min",
         "orders": "100000/min",
+        "api_key": "100000/min",
+        "orders_api_key": "100000/min",
     },
 }
 CELERY_TASK_ALWAYS_EAGER = True

@@ -17,7 +17,7 @@ from config.errors import (
 )
 from config.openapi import error_responses
 from config.pagination import CursorPagination
-from config.throttling import UserRateThrottle
+from config.throttling import OrderBatchRateThrottle, OrderRateThrottle
 from kyc.selectors import kyc_require_verified
 from trading import services
 from trading.api import serializers as s
@@ -28,53 +28,6 @@ from trading.selectors import (
     order_list,
     trading_preference_skips_limit_review,
 )
-
-
-class OrderRateThrottle(UserRateThrottle):
-    """Per-user limit on order writes, counted in the shared cache."""
-
-    scope = "orders"
-
-
-class OrderBatchRateThrottle(OrderRateThrottle):
-    """The `orders` limit for a batch: it counts as many requests as it has items
-    (the list in `field`), so a batch of 50 does not dodge the per-user limit.
-    When they would not all fit, the whole request is refused (429) and nothing
-    is counted. A malformed body counts once (it is refused as a whole)."""
-
-    # Set by DRF's SimpleRateThrottle from the rate; not declared in its stubs.
-    num_requests: int
-    duration: int
-
-    def __init__(self, field: str):
-        super().__init__()
-        self.field = field
-
-    def hits(self, request) -> int:
-        data = request.data
-        items = data.get(self.field) if isinstance(data, dict) else None
-        if isinstance(items, list) and 0 < len(items) <= (
-            settings.TRADING_BATCH_MAX_ORDERS
-        ):
-            return len(items)
-        return 1
-
-    def allow_request(self, request, view) -> bool:
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        hits = self.hits(request)
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        if len(self.history) + hits > self.num_requests:
-            return self.throttle_failure()
-        self.history[:0] = [self.now] * hits
-        self.cache.set(self.key, self.history, self.duration)
-        return True
 
 
 class OrderCursorPagination(CursorPagination):
@@ -311,8 +264,9 @@ class OrderBatchView(APIView):
             + _BATCH_CODES
             + " Whole request: 400 `invalid` naming `orders` (not an object, "
             "`orders` missing, not a list, empty, too many); 403 `kyc_required`; "
-            "429 `throttled` (a batch counts as many requests as it has items "
-            "against the per-user order limit)."
+            "429 `throttled` (a batch counts one per item against the order "
+            "limits per user and per API key, and is refused whole when they do "
+            "not all fit: docs/rate-limits.md)."
         ),
     )
     def post(self, request):
