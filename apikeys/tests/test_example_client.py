@@ -15,13 +15,18 @@ import http.server
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accounts.services import backup_codes_ensure
+from accounts.testing import make_user
 from apikeys import signing
+from apikeys.services import ApiKeyIssued, api_key_create
 from examples.exchange_client import (
     ApiError,
     ExchangeClient,
@@ -30,6 +35,11 @@ from examples.exchange_client import (
     sign_hmac,
     string_to_sign,
 )
+from kyc.testing import kyc_approve
+from trading.tests.helpers import make_btc_usd
+from wallet.models import Asset
+from wallet.tests.helpers import fund
+from wallet.verification import ledger_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "api-keys.md").read_text()
@@ -162,15 +172,15 @@ def test_a_429_is_retried_after_retry_after_and_signed_afresh(scripted):
         (429, {"Retry-After": "3", **limits, "X-RateLimit-Remaining": "0"}),
         (200, {**limits, "X-RateLimit-Remaining": "9"}),
     ]
-    time = _FakeTime(1_767_225_600.0)
+    fake = _FakeTime(1_767_225_600.0)
     client = ExchangeClient(
-        url, "ak_test", secret="s" * 43, clock=time.clock, sleep=time.sleep
+        url, "ak_test", secret="s" * 43, clock=fake.clock, sleep=fake.sleep
     )
 
     assert client.balances() == {}
 
     # the Retry-After (3 s), not the reset (7 s) the headers named
-    assert time.slept == [3.0]
+    assert fake.slept == [3.0]
     first, second = handler.seen
     assert first["X-Api-Timestamp"] == "1767225600000"
     assert second["X-Api-Timestamp"] == "1767225603000"
@@ -185,35 +195,158 @@ def test_no_request_left_waits_for_the_reset_before_the_next(scripted):
         (200, {**limits, "X-RateLimit-Remaining": "0"}),
         (200, {**limits, "X-RateLimit-Remaining": "9"}),
     ]
-    time = _FakeTime(1_767_225_600.0)
+    fake = _FakeTime(1_767_225_600.0)
     client = ExchangeClient(
-        url, "ak_test", secret="s" * 43, clock=time.clock, sleep=time.sleep
+        url, "ak_test", secret="s" * 43, clock=fake.clock, sleep=fake.sleep
     )
 
     client.balances()
-    assert time.slept == []
+    assert fake.slept == []
     client.balances()
 
-    assert time.slept == [7.0]
+    assert fake.slept == [7.0]
     assert handler.seen[1]["X-Api-Timestamp"] == "1767225607000"
 
 
 def test_429s_beyond_max_retries_are_raised(scripted):
     url, handler = scripted
     handler.script += [(429, {"Retry-After": "1"})] * 3
-    time = _FakeTime(1_767_225_600.0)
+    fake = _FakeTime(1_767_225_600.0)
     client = ExchangeClient(
         url,
         "ak_test",
         secret="s" * 43,
         max_retries=2,
-        clock=time.clock,
-        sleep=time.sleep,
+        clock=fake.clock,
+        sleep=fake.sleep,
     )
 
     with pytest.raises(ApiError) as raised:
         client.balances()
 
     assert (raised.value.status, raised.value.code) == (429, "throttled")
-    assert time.slept == [1.0, 1.0]
+    assert fake.slept == [1.0, 1.0]
     assert len(handler.seen) == 3
+
+
+# --- Through a live server, both kinds of key --------------------------------------
+
+
+def _trader(email: str, **funds: int):
+    """A KYC-approved user with backup codes (the second factor a key needs),
+    funded in units of each asset."""
+    user = make_user(email=email)
+    kyc_approve(user=user)
+    for code, units in funds.items():
+        fund(user, Asset.objects.get(code=code), units)
+    return user
+
+
+def _key(user, kind: str, scopes: list[str], **extra) -> ApiKeyIssued:
+    otp = backup_codes_ensure(user=user, count=1)[0]
+    return api_key_create(user=user, kind=kind, scopes=scopes, otp=otp, **extra)
+
+
+def _hmac_client(base_url: str, user, scopes: list[str], **options) -> ExchangeClient:
+    issued = _key(user, "hmac", scopes)
+    assert issued.secret is not None
+    return ExchangeClient(base_url, issued.key.key_id, secret=issued.secret, **options)
+
+
+def _ed25519_client(base_url: str, user, scopes: list[str]) -> ExchangeClient:
+    private_key = Ed25519PrivateKey.generate()
+    public_pem = (
+        private_key.public_key()
+        .public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        .decode()
+    )
+    issued = _key(user, "ed25519", scopes, public_key=public_pem)
+    assert issued.secret is None
+    return ExchangeClient(base_url, issued.key.key_id, private_key=private_key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trading_through_a_live_server_with_both_kinds_of_key(live_server):
+    make_btc_usd()
+    # given a seller with 1 BTC on an HMAC key, a buyer with 100,000 USD on Ed25519
+    seller = _trader("seller@example.com", BTC=100_000_000)
+    buyer = _trader("buyer@example.com", USD=10_000_000)
+    maker = _hmac_client(live_server.url, seller, ["read", "trade"])
+    taker = _ed25519_client(live_server.url, buyer, ["read", "trade"])
+
+    # when the seller rests 0.50 BTC at 90,000 and the buyer takes 0.20 of it
+    sell = maker.place_order("BTC-USD", "sell", quantity="0.50", price="90000")
+    buy = taker.place_order(
+        "BTC-USD", "buy", quantity="0.20", price="90000", client_order_id="take-1"
+    )
+
+    assert sell["status"] == "open"
+    assert (buy["status"], buy["filled_quantity"]) == ("filled", "0.20")
+    # then each sees its side of the one trade: 18,000 USD, fees 10 and 20 bps
+    [bought] = taker.fills(symbol="BTC-USD")
+    [sold] = maker.fills()
+    assert bought["trade_id"] == sold["trade_id"]
+    assert (bought["order_id"], bought["side"], bought["liquidity"]) == (
+        buy["id"],
+        "buy",
+        "taker",
+    )
+    assert (sold["order_id"], sold["side"], sold["liquidity"]) == (
+        sell["id"],
+        "sell",
+        "maker",
+    )
+    assert (bought["quantity"], bought["quote_amount"], bought["fee"]) == (
+        "0.20",
+        "18000.00",
+        "36.00",
+    )
+    assert (sold["quantity"], sold["quote_amount"], sold["fee"]) == (
+        "0.20",
+        "18000.00",
+        "18.00",
+    )
+    # and the balances to the unit: the rest of the sell still held
+    seller_balances = maker.balances()
+    assert _amounts(seller_balances["BTC"]) == ("0.50000000", "0.30000000")
+    assert _amounts(seller_balances["USD"]) == ("17982.00", "0.00")
+    buyer_balances = taker.balances()
+    assert _amounts(buyer_balances["BTC"]) == ("0.20000000", "0.00000000")
+    assert _amounts(buyer_balances["USD"]) == ("81964.00", "0.00")
+
+    # when the seller cancels the rest
+    cancelled = maker.cancel_order(sell["id"])
+
+    assert (cancelled["status"], cancelled["filled_quantity"]) == ("cancelled", "0.20")
+    assert _amounts(maker.balances()["BTC"]) == ("0.80000000", "0.00000000")
+    assert maker.open_orders("BTC-USD") == []
+    # and a stream ticket comes with either key
+    assert len(taker.stream_ticket()) > 20
+    # the ledger balances: every journal, hold and balance
+    assert ledger_problems() == []
+
+
+def _amounts(row: dict) -> tuple[str, str]:
+    return row["available"], row["held"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_server_refuses_a_replay_and_a_key_without_trade(live_server):
+    make_btc_usd()
+    user = _trader("reader@example.com", USD=10_000_000)
+    # a clock that stands still: the same request twice is the same signature
+    now = time.time()
+    frozen = _hmac_client(live_server.url, user, ["read"], clock=lambda: now)
+    reader = _hmac_client(live_server.url, user, ["read"])
+
+    assert frozen.balances()["USD"]["available"] == "100000.00"
+    with pytest.raises(ApiError) as replayed:
+        frozen.balances()
+    assert (replayed.value.status, replayed.value.code) == (401, "signature_replayed")
+
+    with pytest.raises(ApiError) as refused:
+        reader.place_order("BTC-USD", "buy", quantity="0.10", price="90000")
+    assert (refused.value.status, refused.value.code) == (403, "scope_missing")
+    assert reader.open_orders() == []
