@@ -123,6 +123,9 @@ class AuditCode(models.IntegerChoices):
     DATA_EXPORTED = 124, "Personal data exported"
     ACCOUNT_CLOSED = 125, "Account closed"
     EMAIL_VERIFICATION_SENT = 126, "Email verification link sent"
+    API_KEY_CREATED = 130, "API key created"
+    API_KEY_UPDATED = 131, "API key updated"
+    API_KEY_REVOKED = 132, "API key revoked"
     # 2xx KYC
     KYC_PROFILE_UPDATED = 200, "KYC profile updated"
     KYC_DOCUMENT_UPLOADED = 201, "KYC document uploaded"
@@ -190,6 +193,7 @@ class AuditCode(models.IntegerChoices):
         912,
         "Second factor reset started by staff (KYC check pending)",
     )
+    STAFF_API_KEY_REVOKED = 913, "API key revoked by staff"
     ADMIN_OBJECT_CHANGED = 920, "Back-office record changed"
     LEDGER_VERIFICATION_FAILED = 930, "Ledger verification failed"
 

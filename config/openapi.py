@@ -48,6 +48,8 @@ IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
 # --- The statuses every operation can answer (SPECTACULAR_SETTINGS hook) ----------
 
 ERROR_COMPONENT = "Error"
+# the OpenAPI security scheme of signed requests (apikeys/schema.py)
+API_KEY_SCHEME = "apiKeySignature"
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying (a whole number, at least 1).",
@@ -60,7 +62,8 @@ _COMMON = {
     400: (
         "Invalid input: a body that is not valid JSON (`parse_error`, also one "
         "nested deeper than `API_JSON_MAX_DEPTH`), a bad query parameter, a "
-        "cursor this list did not hand out (`invalid_cursor`).",
+        "cursor this list did not hand out (`invalid_cursor`), malformed "
+        "signed-request headers (`api_key_headers_invalid`, docs/api-keys.md).",
         "input",
         False,
     ),
@@ -68,6 +71,12 @@ _COMMON = {
         "A bearer token that is wrong, expired or revoked (`authentication_failed`, "
         "`token_not_valid`), or none where one is needed (`not_authenticated`).",
         "all",
+        False,
+    ),
+    403: (
+        "An API key refused: `scope_missing` (the key lacks the scope, or the "
+        "endpoint takes no key), `address_not_allowed` (outside its allowlist).",
+        "apikey",
         False,
     ),
     404: (
@@ -95,14 +104,20 @@ _COMMON = {
 def _applies(when: str, operation: dict) -> bool:
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
+    # a signed request (apikeys) can be refused on any operation taking keys
+    signed = any(API_KEY_SCHEME in req for req in operation.get("security", []))
     if when == "all":
         return True
+    if when == "apikey":
+        return signed
     if when == "body":
         return has_body
     if when == "path":
         return any(p.get("in") == "path" for p in parameters)
     # "input": anything the client sends can be malformed
-    return has_body or any(p.get("in") in ("query", "path") for p in parameters)
+    return (
+        signed or has_body or any(p.get("in") in ("query", "path") for p in parameters)
+    )
 
 
 def error_responses_postprocess(result: dict, generator, request, public) -> dict:

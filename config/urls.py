@@ -38,6 +38,7 @@ api_v1 = [
     path("", include("privacy.api_urls")),
     path("", include("notifications.api.urls")),
     path("", include("devices.api.urls")),
+    path("", include("apikeys.api.urls")),
 ]
 
 urlpatterns = [
@@ -60,6 +61,7 @@ urlpatterns = [
     path("", include("privacy.urls")),
     # the notification channels page, and the Web Push service worker at /sw.js
     path("", include("devices.urls")),
+    path("", include("apikeys.urls")),
     path("", home, name="home"),
     path("", include("accounts.urls")),
 ]

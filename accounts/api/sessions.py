@@ -16,8 +16,11 @@ from config.openapi import error_responses
 
 
 def current_sign_in(request) -> str | None:
-    """The caller's sign-in: the token family of a JWT, or the browser session's."""
+    """The caller's sign-in: the token family of a JWT, the API key's, or the
+    browser session's."""
     token = getattr(request, "auth", None)
+    if token is not None and getattr(token, "is_api_key", False):
+        return token.stream_sign_in
     if token is not None and hasattr(token, "get"):
         return token.get(FAMILY_CLAIM)
     session = getattr(request._request, "session", None)
@@ -111,6 +114,9 @@ class SessionEndOthersView(APIView):
 
 
 class StreamTicketView(APIView):
+    # an API key with the read scope may open its stream (bound to the key)
+    api_key_scope = "read"
+
     @extend_schema(
         tags=["me"],
         request=None,

@@ -15,6 +15,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -395,15 +396,32 @@ def _sign_in_revoked() -> ApplicationError:
     return Unauthenticated(Code.TOKEN_INVALID, "This sign-in was ended; sign in again.")
 
 
+# Sign-ins that are not SignIn rows, by prefix: an API key's "apikey:<key_id>".
+# The app that owns them registers whether one still stands (its AppConfig.ready),
+# so this app does not import it.
+_SIGN_IN_KINDS: dict[str, Callable[..., bool]] = {}
+
+
+def sign_in_kind_register(*, prefix: str, live: Callable[..., bool]) -> None:
+    """`live(user_id=..., sign_in=...)` says whether such a sign-in still stands;
+    ending one is recording `SignInsEnded` with it, as for any other."""
+    _SIGN_IN_KINDS[prefix] = live
+
+
+def _sign_in_live(*, user: User, sign_in: str) -> bool:
+    for prefix, live in _SIGN_IN_KINDS.items():
+        if sign_in.startswith(prefix):
+            return live(user_id=user.pk, sign_in=sign_in)
+    return SignIn.objects.filter(
+        public_id=sign_in, user=user, ended_at__isnull=True
+    ).exists()
+
+
 def stream_ticket_issue(*, user: User, sign_in: str | None) -> StreamTicket:
     """A single-use ticket for /ws/user/, valid STREAM_TICKET_SECONDS, bound to
-    the user and to the sign-in (token family or browser session) asking."""
-    if (
-        sign_in is not None
-        and not SignIn.objects.filter(
-            public_id=sign_in, user=user, ended_at__isnull=True
-        ).exists()
-    ):
+    the user and to the sign-in (token family, browser session or API key)
+    asking."""
+    if sign_in is not None and not _sign_in_live(user=user, sign_in=sign_in):
         raise _sign_in_revoked()
     ticket = secrets.token_urlsafe(32)
     seconds = settings.STREAM_TICKET_SECONDS
@@ -429,11 +447,6 @@ def stream_ticket_redeem(*, ticket: str) -> StreamGrant | None:
     if user is None or not user.is_active or user.token_version != data["ver"]:
         return None
     sign_in = data["sign_in"]
-    if (
-        sign_in is not None
-        and not SignIn.objects.filter(
-            public_id=sign_in, user=user, ended_at__isnull=True
-        ).exists()
-    ):
+    if sign_in is not None and not _sign_in_live(user=user, sign_in=sign_in):
         return None
     return StreamGrant(user_id=user.pk, sign_in=sign_in)

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "notifications",
     # SMS, Web Push, mobile push: those channels' senders (notification-channels.md)
     "devices",
+    # API keys and signed requests (docs/api-keys.md)
+    "apikeys",
     # last: wires the domain events once every app is ready (config/subscribers.py)
     "config.apps.PlatformConfig",
 ]
@@ -334,11 +336,17 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 REST_FRAMEWORK: dict[str, Any] = {
     # JWT for API clients; the session (with its CSRF check) for the browser pages,
     # which call the same API from JavaScript.
+    # API keys first: a signed request (X-Api-Key) or nothing (docs/api-keys.md).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apikeys.authentication.ApiKeyAuthentication",
         "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # an API key's scopes: read, trade (api_key_scope), withdraw
+        "apikeys.permissions.ApiKeyScopePermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         # DRF's, with nesting bounded and a RecursionError a 400 (config/parsers.py)
@@ -371,6 +379,18 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", 1024 * 1024)
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", 32)
 # The Retry-After of a 503 when the database or Redis is unreachable.
 API_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("API_UNAVAILABLE_RETRY_AFTER_SECONDS", 5)
+
+# --- API keys (apikeys/, docs/api-keys.md) -----------------------------------------
+# A Fernet key (`Fernet.generate_key()`) for the HMAC secrets at rest; older keys,
+# still able to decrypt during a rotation, in API_KEY_ENCRYPTION_OLD_KEYS.
+API_KEY_ENCRYPTION_KEY = env("API_KEY_ENCRYPTION_KEY", default="")
+API_KEY_ENCRYPTION_OLD_KEYS = env.list("API_KEY_ENCRYPTION_OLD_KEYS", default=[])
+# How far a request's X-Api-Timestamp may be from the server's clock (ms): the
+# default, and the largest X-Api-Window a client may ask for.
+API_KEY_DEFAULT_WINDOW_MS = env.int("API_KEY_DEFAULT_WINDOW_MS", 5000)
+API_KEY_MAX_WINDOW_MS = env.int("API_KEY_MAX_WINDOW_MS", 60000)
+# Keys a user may hold at once (revoked and expired ones do not count).
+API_KEY_MAX_PER_USER = env.int("API_KEY_MAX_PER_USER", 20)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", 5)),

@@ -29,6 +29,7 @@ STORAGES["kyc"] = {
     "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None},
 }
 KYC_ENCRYPTION_KEY = "dGVzdC1vbmx5LWt5Yy1rZXktMDEyMzQ1Njc4OWFiY2Q="
+API_KEY_ENCRYPTION_KEY = "dGVzdC1vbmx5LWFwaS1rZXktMDEyMzQ1Njc4OWFiY2Q="
 KYC_HIGH_RISK_COUNTRIES = []
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 REST_FRAMEWORK = {

@@ -115,6 +115,7 @@ def _fresh(order: Order) -> Order:
 
 
 class OrderListCreateView(APIView):
+    api_key_scope = "trade"  # apikeys: a key needs this scope
     pagination_class = OrderCursorPagination
 
     def get_throttles(self):
@@ -199,6 +200,7 @@ class OrderListCreateView(APIView):
 
 
 class OrderDetailView(APIView):
+    api_key_scope = "trade"  # apikeys: a key needs this scope
     def get_throttles(self):
         if self.request.method in ("PATCH", "DELETE"):
             return [OrderRateThrottle()]
@@ -285,6 +287,7 @@ _BATCH_CODES = (
 
 
 class OrderBatchView(APIView):
+    api_key_scope = "trade"  # apikeys: a key needs this scope
     def get_throttles(self):
         return [OrderBatchRateThrottle(field="orders")]
 
@@ -353,6 +356,7 @@ class OrderBatchView(APIView):
 
 
 class OrderBatchCancelView(APIView):
+    api_key_scope = "trade"  # apikeys: a key needs this scope
     def get_throttles(self):
         return [OrderBatchRateThrottle(field="ids")]
 
@@ -408,6 +412,8 @@ class OrderPreviewView(APIView):
     """The order review: what placing this order now would do. The same
     validation and errors as placement (it runs placement's own path without
     writing); nothing is written or reserved."""
+
+    api_key_scope = "trade"  # apikeys: a key needs this scope
 
     def get_throttles(self):
         return [OrderRateThrottle()]

@@ -204,6 +204,7 @@ class DepositListCreateView(_PaginatedView):
 
 
 class WithdrawalListCreateView(_PaginatedView):
+    api_key_scope = "withdraw"  # apikeys: a key needs this scope
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(
@@ -271,6 +272,7 @@ class WithdrawalListCreateView(_PaginatedView):
 
 
 class WithdrawalCancelView(APIView):
+    api_key_scope = "withdraw"  # apikeys: a key needs this scope
     @extend_schema(
         tags=TAGS,
         request=None,
