@@ -283,7 +283,7 @@ def test_trading_through_a_live_server_with_both_kinds_of_key(live_server):
     )
 
     assert sell["status"] == "open"
-    assert (buy["status"], buy["filled_quantity"]) == ("filled", "0.20")
+    assert (buy["status"], buy["filled_quantity"]) == ("filled", "0.20000000")
     # then each sees its side of the one trade: 18,000 USD, fees 10 and 20 bps
     [bought] = taker.fills(symbol="BTC-USD")
     [sold] = maker.fills()
@@ -298,28 +298,25 @@ def test_trading_through_a_live_server_with_both_kinds_of_key(live_server):
         "sell",
         "maker",
     )
-    assert (bought["quantity"], bought["quote_amount"], bought["fee"]) == (
-        "0.20",
-        "18000.00",
-        "36.00",
-    )
-    assert (sold["quantity"], sold["quote_amount"], sold["fee"]) == (
-        "0.20",
-        "18000.00",
-        "18.00",
-    )
+    # each pays in what it receives: the taker 20 bps of 0.20 BTC, the maker
+    # 10 bps of 18,000 USD
+    assert _fill(bought) == ("0.20000000", "18000.00", "0.00040000", "BTC")
+    assert _fill(sold) == ("0.20000000", "18000.00", "18.00", "USD")
     # and the balances to the unit: the rest of the sell still held
     seller_balances = maker.balances()
     assert _amounts(seller_balances["BTC"]) == ("0.50000000", "0.30000000")
     assert _amounts(seller_balances["USD"]) == ("17982.00", "0.00")
     buyer_balances = taker.balances()
-    assert _amounts(buyer_balances["BTC"]) == ("0.20000000", "0.00000000")
-    assert _amounts(buyer_balances["USD"]) == ("81964.00", "0.00")
+    assert _amounts(buyer_balances["BTC"]) == ("0.19960000", "0.00000000")
+    assert _amounts(buyer_balances["USD"]) == ("82000.00", "0.00")
 
     # when the seller cancels the rest
     cancelled = maker.cancel_order(sell["id"])
 
-    assert (cancelled["status"], cancelled["filled_quantity"]) == ("cancelled", "0.20")
+    assert (cancelled["status"], cancelled["filled_quantity"]) == (
+        "cancelled",
+        "0.20000000",
+    )
     assert _amounts(maker.balances()["BTC"]) == ("0.80000000", "0.00000000")
     assert maker.open_orders("BTC-USD") == []
     # and a stream ticket comes with either key
@@ -330,6 +327,10 @@ def test_trading_through_a_live_server_with_both_kinds_of_key(live_server):
 
 def _amounts(row: dict) -> tuple[str, str]:
     return row["available"], row["held"]
+
+
+def _fill(row: dict) -> tuple[str, str, str, str]:
+    return row["quantity"], row["quote_amount"], row["fee"], row["fee_asset"]
 
 
 @pytest.mark.django_db(transaction=True)
