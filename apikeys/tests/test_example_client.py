@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accounts.services import backup_codes_ensure
 from accounts.testing import make_user
 from apikeys import signing
-from apikeys.services import ApiKeyIssued, api_key_create
+from apikeys.models import ApiKey
+from apikeys.services import ApiKeyIssued, api_key_create, api_key_revoke
 from examples.exchange_client import (
     ApiError,
     ExchangeClient,
@@ -284,8 +285,13 @@ def test_trading_through_a_live_server_with_both_kinds_of_key(live_server):
 
     assert sell["status"] == "open"
     assert (buy["status"], buy["filled_quantity"]) == ("filled", "0.20000000")
-    # then each sees its side of the one trade: 18,000 USD, fees 10 and 20 bps
-    [bought] = taker.fills(symbol="BTC-USD")
+    # (a retry with the same client_order_id answers with the same order)
+    again = taker.place_order(
+        "BTC-USD", "buy", quantity="0.20", price="90000", client_order_id="take-1"
+    )
+    assert again["id"] == buy["id"]
+    # then each sees its side of the one trade (a query with ":" to encode)
+    [bought] = taker.fills(symbol="BTC-USD", created_after="2026-01-01T00:00:00Z")
     [sold] = maker.fills()
     assert bought["trade_id"] == sold["trade_id"]
     assert (bought["order_id"], bought["side"], bought["liquidity"]) == (
@@ -319,6 +325,14 @@ def test_trading_through_a_live_server_with_both_kinds_of_key(live_server):
     )
     assert _amounts(maker.balances()["BTC"]) == ("0.80000000", "0.00000000")
     assert maker.open_orders("BTC-USD") == []
+    # when the buyer rests a bid and cancels it, the hold comes back to the unit
+    bid = taker.place_order("BTC-USD", "buy", quantity="0.10", price="80000")
+    assert _amounts(taker.balances()["USD"]) == ("74000.00", "8000.00")
+    assert taker.cancel_order(bid["id"])["status"] == "cancelled"
+    assert _amounts(taker.balances()["USD"]) == ("82000.00", "0.00")
+    # the client follows the cursor: two pages of one order, newest first
+    pages = taker.get_all("/api/v1/orders", {"limit": 1})
+    assert [order["id"] for order in pages] == [bid["id"], buy["id"]]
     # and a stream ticket comes with either key
     assert len(taker.stream_ticket()) > 20
     # the ledger balances: every journal, hold and balance
@@ -334,7 +348,9 @@ def _fill(row: dict) -> tuple[str, str, str, str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_server_refuses_a_replay_and_a_key_without_trade(live_server):
+def test_the_server_refuses_a_replay_a_key_without_trade_and_a_revoked_key(
+    live_server,
+):
     make_btc_usd()
     user = _trader("reader@example.com", USD=10_000_000)
     # a clock that stands still: the same request twice is the same signature
@@ -351,3 +367,9 @@ def test_the_server_refuses_a_replay_and_a_key_without_trade(live_server):
         reader.place_order("BTC-USD", "buy", quantity="0.10", price="90000")
     assert (refused.value.status, refused.value.code) == (403, "scope_missing")
     assert reader.open_orders() == []
+
+    # a revoked key is refused from its next request
+    api_key_revoke(key=ApiKey.objects.get(key_id=reader.key_id), user=user)
+    with pytest.raises(ApiError) as revoked:
+        reader.balances()
+    assert (revoked.value.status, revoked.value.code) == (401, "api_key_revoked")
