@@ -111,7 +111,8 @@ class ExchangeClient:
     A 429 is retried after its Retry-After, up to `max_retries` times, each try
     signed afresh (a new timestamp, so never a replay); when the last answer said
     no request is left, the next one waits for the bucket's reset first. `clock`
-    and `sleep` are there for a test or a simulation to replace.
+    and `sleep` are there for a test or a simulation to replace. One client per
+    thread: it keeps the last timestamp and the last limits.
     """
 
     def __init__(
@@ -140,6 +141,7 @@ class ExchangeClient:
         self.sleep = sleep
         self.rate_limit: RateLimit | None = None
         self._wait_until = 0.0
+        self._last_ms = 0
 
     # The generic calls: any endpoint, any method.
 
@@ -216,7 +218,10 @@ class ExchangeClient:
     def signed_headers(
         self, method: str, path: str, query: str, body: bytes
     ) -> dict[str, str]:
-        timestamp = str(int(self.clock() * 1000))
+        # strictly increasing: two equal requests in one millisecond would
+        # otherwise carry one signature, and the second be refused as a replay
+        self._last_ms = max(int(self.clock() * 1000), self._last_ms + 1)
+        timestamp = str(self._last_ms)
         message = string_to_sign(
             timestamp=timestamp, method=method, path=path, query=query, body=body
         )
