@@ -176,7 +176,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         try:
             key = api_key_verify(request)
             if not key.user.is_active:
-                raise _signature_invalid()
+                raise Unauthenticated(
+                    "account_suspended", "This account is suspended or closed."
+                )
             view = (request.parser_context or {}).get("view")
             if view is not None and not checks_scope(view):
                 # a view that replaced the default permissions still checks it
