@@ -9,14 +9,24 @@ spec, not one implementation against itself. Standard library only, plus
     order = client.place_order("BTC-USD", "buy", quantity="0.10", price="90000")
     client.cancel_order(order["id"])
     print(client.balances(), client.rate_limit)
+
+Or from a shell, the key from the environment (EXCHANGE_API_KEY and either
+EXCHANGE_API_SECRET or EXCHANGE_ED25519_KEY, the path of a PEM private key):
+
+    python examples/exchange_client.py https://exchange.example GET /api/v1/fills
+    python examples/exchange_client.py https://exchange.example POST /api/v1/orders \
+        '{"symbol": "BTC-USD", "side": "buy", "quantity": "0.10", "price": "90000"}'
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import hmac
 import json
+import os
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -26,6 +36,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # --- The string to sign (docs/api-keys.md, "The string to sign") -----------------
@@ -304,3 +315,44 @@ class ExchangeClient:
 
 def _json(raw: bytes) -> Any:
     return json.loads(raw) if raw else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One signed request from the command line; the answer (or error) as JSON."""
+    parser = argparse.ArgumentParser(description="One signed API request.")
+    parser.add_argument("base_url")
+    parser.add_argument("method", choices=["GET", "POST", "PATCH", "DELETE"])
+    parser.add_argument("path", help="with its query, if any: /api/v1/fills?limit=5")
+    parser.add_argument("body", nargs="?", help="a JSON object")
+    args = parser.parse_args(argv)
+    private_key = None
+    if key_path := os.environ.get("EXCHANGE_ED25519_KEY"):
+        with open(key_path, "rb") as pem:
+            loaded = serialization.load_pem_private_key(pem.read(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            parser.error("EXCHANGE_ED25519_KEY is not an Ed25519 private key")
+        private_key = loaded
+    client = ExchangeClient(
+        args.base_url,
+        os.environ["EXCHANGE_API_KEY"],
+        secret=None if private_key else os.environ["EXCHANGE_API_SECRET"],
+        private_key=private_key,
+    )
+    path, _, query = args.path.partition("?")
+    try:
+        answer = client.request(
+            args.method,
+            path,
+            params=dict(urllib.parse.parse_qsl(query)),
+            body=json.loads(args.body) if args.body else None,
+        )
+    except ApiError as error:
+        print(json.dumps({"status": error.status, "code": error.code}))
+        print(error.message, file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

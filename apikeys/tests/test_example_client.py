@@ -13,7 +13,10 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -390,3 +393,66 @@ def test_the_server_refuses_a_replay_a_key_without_trade_and_a_revoked_key(
     with pytest.raises(ApiError) as revoked:
         reader.balances()
     assert (revoked.value.status, revoked.value.code) == (401, "api_key_revoked")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_line_signs_with_either_kind_of_key(live_server, tmp_path):
+    make_btc_usd()
+    user = _trader("shell@example.com", USD=10_000_000)
+    hmac_key = _key(user, "hmac", ["read"])
+    private_key = Ed25519PrivateKey.generate()
+    pem = tmp_path / "key.pem"
+    pem.write_bytes(
+        private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    raw_public = private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    ed_key = _key(
+        user, "ed25519", ["read"], public_key=base64.b64encode(raw_public).decode()
+    )
+
+    balances = _shell(
+        live_server.url,
+        "GET",
+        "/api/v1/wallet/balances",
+        EXCHANGE_API_KEY=hmac_key.key.key_id,
+        EXCHANGE_API_SECRET=hmac_key.secret or "",
+    )
+    refused = _shell(
+        live_server.url,
+        "POST",
+        "/api/v1/orders",
+        '{"symbol": "BTC-USD", "side": "buy", "quantity": "0.10", "price": "90000"}',
+        EXCHANGE_API_KEY=ed_key.key.key_id,
+        EXCHANGE_ED25519_KEY=str(pem),
+    )
+    fills = _shell(
+        live_server.url,
+        "GET",
+        "/api/v1/fills?symbol=BTC-USD&limit=5",
+        EXCHANGE_API_KEY=ed_key.key.key_id,
+        EXCHANGE_ED25519_KEY=str(pem),
+    )
+
+    assert balances.returncode == 0, balances.stderr
+    usd = next(row for row in json.loads(balances.stdout) if row["asset"] == "USD")
+    assert usd["available"] == "100000.00"
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout) == {"status": 403, "code": "scope_missing"}
+    assert fills.returncode == 0, fills.stderr
+    assert json.loads(fills.stdout)["results"] == []
+
+
+def _shell(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "exchange_client.py"), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
