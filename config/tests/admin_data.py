@@ -150,6 +150,7 @@ def one_of_each() -> None:
     reports_build()
     _devices(alice)
     _reconciliation_difference(deposit)
+    _api_key(alice)
 
 
 def _deposit_credited(deposit) -> None:
@@ -207,6 +208,13 @@ def _devices(user: User) -> None:
     devices_services.mobile_device_register(
         user=user, platform="fcm", token="registry-walk-token", name="Phone"
     )
+
+
+def _api_key(user: User) -> None:
+    """An HMAC API key, made with a backup code as the page and the API ask."""
+    from apikeys.tests.conftest import make_key
+
+    make_key(user, label="registry walk", scopes=("read", "trade"))
 
 
 def _reconciliation_difference(deposit) -> None:

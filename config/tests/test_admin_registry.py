@@ -222,6 +222,9 @@ ADMIN_WRITES: dict[str, AdminWrite] = {
 # Users, withdrawals, adjustments and role grants have none: each is decided on
 # its own page, one at a time (see ADMIN_VIEWS).
 ADMIN_ACTIONS: dict[str, dict[str, str]] = {
+    "apikeys.ApiKey": {
+        "revoke_selected": "apikeys.services.api_key_revoke_by_staff",
+    },
     "notifications.Delivery": {
         "retry": "notifications.services.delivery.delivery_retry",
     },

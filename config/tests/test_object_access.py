@@ -432,6 +432,22 @@ def _mobile_device(world: World) -> Made:
     )
 
 
+@factory("api-key")
+def _api_key(world: World) -> Made:
+    from apikeys.models import ApiKey
+    from apikeys.tests.conftest import make_key
+
+    key, _ = make_key(
+        world.owner, label="Alpha secret bot", ip_allowlist=["203.0.113.77"]
+    )
+    return Made(
+        kwargs={"key_id": key.key_id},
+        secrets=[*_owner_secrets(world.owner), "Alpha secret bot", "203.0.113.77"],
+        state=lambda: _row(ApiKey, key.pk),
+        bodies={"PATCH": {"label": "Renamed", "otp": "123456"}},
+    )
+
+
 # --- the URLconf ------------------------------------------------------------------
 
 
