@@ -7,7 +7,10 @@ class ApiKeysConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.services.sessions import sign_in_kind_register
-        from apikeys import schema  # noqa: F401  (registers the OpenAPI extension)
+        from apikeys import (
+            checks,  # noqa: F401  (registers the system check)
+            schema,  # noqa: F401  (registers the OpenAPI extension)
+        )
         from apikeys.selectors import api_key_stream_live
 
         # A stream ticket made with a key is bound to "apikey:<key_id>": accounts

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http.request import RawPostDataException
 from rest_framework.authentication import BaseAuthentication
 
 from apikeys import crypto, signing
@@ -121,7 +122,7 @@ def api_key_verify(request) -> ApiKey:
     django_request: Any = request._request
     try:
         body = django_request.body
-    except Exception as exc:  # RawPostDataException: read as a form first
+    except RawPostDataException as exc:  # read as a form before us
         raise _headers_invalid(
             "X-Api-Signature", "The body could not be read."
         ) from exc

@@ -12,6 +12,8 @@ class ApiKeyOutputSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField(
         help_text="`active`, `expired` or `revoked`."
     )
+    # a string here (the input's enum names the values): one enum component
+    kind = serializers.CharField(help_text="`hmac` or `ed25519`.")
     scopes = serializers.ListField(child=serializers.CharField())
     ip_allowlist = serializers.ListField(child=serializers.CharField())
 

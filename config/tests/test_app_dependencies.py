@@ -27,6 +27,7 @@ APPS = (
     "privacy",
     "notifications",
     "devices",
+    "apikeys",
     "config",
 )
 WIRING = {
