@@ -108,6 +108,26 @@ def test_the_docs_ed25519_example_is_what_client_and_server_sign():
     assert signing.ed25519_verify(base64.b64decode(public[1]), message, expected)
 
 
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/v1/orders", ""),
+        ("/api/v1/a%7eb", "b=2&a=1&a=0"),
+        ("/api/v1/a b", "flag&q=a+b&r=a%20b"),
+        ("/api/v1/caf%C3%A9", "q=%7E&s=a/b&&k=v=w&"),
+        ("/api/v1/a%2Fb", "created_after=2026-01-01T00:00:00%2B01:00"),
+    ],
+)
+def test_client_and_server_canonicalise_alike(path, query):
+    """The edges of the two canonical forms: the spec read twice, one answer."""
+    parts = {"timestamp": "1", "method": "get", "path": path, "query": query}
+    body = "caf\u00e9".encode()
+
+    assert string_to_sign(**parts, body=body) == signing.string_to_sign(
+        **parts, body=body
+    )
+
+
 def test_the_docs_excerpt_is_the_clients_signing_code():
     excerpt = _block("excerpt: examples/exchange_client.py signing")
     start = CLIENT.index("def canonical_path")
