@@ -1,0 +1,1 @@
+"""Example programs against the exchange API (docs/api-keys.md)."""
