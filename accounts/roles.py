@@ -48,6 +48,9 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "trading.view_*",
         "backoffice.view_ledgerverification",
         "reports.view_*",
+        # a user's API keys: see them, and revoke one that leaked (with a reason)
+        "apikeys.view_apikey",
+        "apikeys.revoke_apikey",
     ),
     Role.OPERATOR: (
         "accounts.view_user",
@@ -67,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "backoffice.view_ledgerverification",
         "backoffice.run_ledgerverification",
         "reports.view_*",
+        "apikeys.view_apikey",
     ),
     # Administrators look after people: users' contact data and accounts, second
     # factors, and who holds which role (granting one takes a second
@@ -86,6 +90,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "auth.view_group",
         "auth.view_permission",
         "axes.view_*",
+        "apikeys.view_apikey",
+        "apikeys.revoke_apikey",
     ),
 }
 

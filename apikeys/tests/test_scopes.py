@@ -183,3 +183,19 @@ def test_the_address_is_checked_before_the_scope(owner):
     client = client_for(owner, ip_allowlist=["10.0.0.0/8"])
     response = client.post("/api/v1/orders", json={})
     assert error_code(response) == "address_not_allowed"
+
+
+def test_a_key_replays_its_users_stream_events(owner):
+    """The replay endpoint names its own authentication classes: the key is one."""
+    client = client_for(owner)
+    response = client.get("/api/v1/events")
+    assert response.status_code == 200, response.content
+    (event,) = response.json()["results"]  # the notice of the key's creation
+    assert event["type"] == "notification"
+    assert event["notification"]["data"] == {
+        "key": client.key.key_id,
+        "action": "Created",
+    }
+    elsewhere = client_for(owner, ip_allowlist=["203.0.113.0/24"]).get("/api/v1/events")
+    assert elsewhere.status_code == 403
+    assert error_code(elsewhere) == "address_not_allowed"

@@ -15,6 +15,10 @@ ALLOWED_HOSTS = env.list(
 KYC_ENCRYPTION_KEY = env(
     "KYC_ENCRYPTION_KEY", default="ZGV2LW9ubHkta3ljLWtleS0wMTIzNDU2Nzg5YWJjZGU="
 )
+# The same for the HMAC API keys' secrets (apikeys/crypto.py).
+API_KEY_ENCRYPTION_KEY = env(
+    "API_KEY_ENCRYPTION_KEY", default="ZGV2LW9ubHktYXBpLWtleS0wMTIzNDU2Nzg5YWJjZGU="
+)
 SANDBOX_PAYMENTS_ENABLED = env.bool("SANDBOX_PAYMENTS_ENABLED", default=True)
 SANDBOX_WEBHOOK_SECRET = env(
     "SANDBOX_WEBHOOK_SECRET", default="embedded-dev-only-sandbox-webhook-secret"

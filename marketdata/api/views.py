@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
+from apikeys.authentication import ApiKeyAuthentication
 from config.openapi import error_responses
 from marketdata import selectors
 from marketdata.api import serializers as s
@@ -122,7 +123,12 @@ class CandleListView(PublicView):
 
 
 class EventListView(APIView):
-    authentication_classes = [JWTAuthentication, SessionAuthentication]
+    # an API key may replay its user's stream events as it may open the stream
+    authentication_classes = [
+        ApiKeyAuthentication,
+        JWTAuthentication,
+        SessionAuthentication,
+    ]
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
