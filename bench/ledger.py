@@ -1,4 +1,4 @@
-"""Ledger benchmark: postings per second for transfers on the real posting service.
+r"""Ledger benchmark: postings per second for transfers on the real posting service.
 
 Run (PostgreSQL; the database must exist, it is migrated first):
 
@@ -72,7 +72,12 @@ PHASES = ("single", "service", "batch", "threads")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    title, _, rest = __doc__.partition("\n")
+    parser = argparse.ArgumentParser(
+        description=title,
+        epilog=rest,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--transfers", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--users", type=int, default=200)

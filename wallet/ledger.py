@@ -5,18 +5,22 @@ to zero per asset. `ledger_post` (one journal) and `ledger_post_batch` (many jou
 in one transaction) share one code path, which:
 
 1. validates each journal (integer amounts, zero-sum per asset, hold legs sane)
-   before touching the database;
-2. claims each `(kind, reference)` by inserting the journal row; a reference that
-   already exists returns the first journal (idempotent retries), and refuses with
-   409 when the retry asked for different entries;
+   before touching the database, into plain `(account, asset, amount)` lines;
+2. claims each `(kind, reference)` by inserting the journal rows, all in one
+   statement (`queries.journals_insert`, `ON CONFLICT DO NOTHING`): a reference
+   that already exists (or that a concurrent twin committed, which the unique
+   index waits for) returns the first journal (idempotent retries), and is
+   refused with 409 when the retry asked for different entries;
 3. locks the touched holds, then the touched accounts, each in primary-key order
    (`select_for_update`), so concurrent postings never deadlock;
 4. computes each balance after each entry from the locked rows (`_Balances`, the
    one place an overdraft or overflow is refused: `insufficient_funds` 422,
    `balance_overflow`) before writing anything;
-5. inserts the entries in one statement (each carries `balance_after`), moves the
-   balances with one update, updates the holds, and records one
-   `BalancesChanged`.
+5. writes the entries straight from the lines (each carries `balance_after`; no
+   model instance per entry), each account's net move as one aggregated update
+   and the holds, in one statement (`queries.postings_write`), and records one
+   `BalancesChanged` naming each account that moved once, with its balance
+   after the whole batch.
 
 New holds whose reference is new (order placement, one or a batch) take the same
 checks through `NewHolds`, which writes the holds with their journals in one
