@@ -240,16 +240,24 @@ def balance_alerts_flip(*, available: dict[tuple[int, int], int]) -> list:
         return []
     if transaction.get_connection().vendor != "postgresql":
         return _balance_alerts_flip_orm(available)
-    alert_table = BalanceAlert._meta.db_table
-    asset_table = BalanceAlert._meta.get_field("asset").related_model._meta.db_table
+    quote = transaction.get_connection().ops.quote_name
+    alert_table = quote(BalanceAlert._meta.db_table)
+    asset_table = quote(
+        BalanceAlert._meta.get_field("asset").related_model._meta.db_table
+    )
     sql = (
-        # names from the models, values bound
-        f"UPDATE {alert_table} AS t SET armed = v.balance >= t.minimum"  # noqa: S608
-        " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[])"
-        f" AS v(user_id, asset_id, balance), {asset_table} AS s"
-        " WHERE t.user_id = v.user_id AND t.asset_id = v.asset_id"
-        " AND s.id = t.asset_id AND t.armed <> (v.balance >= t.minimum)"
-        " RETURNING t.user_id, s.code, t.minimum, v.balance, t.armed"
+        # names from the models, values bound: the alerts whose state the
+        # balances contradict, then each of them flipped
+        f"UPDATE {alert_table} AS t SET armed = c.armed FROM (SELECT a.id,"  # noqa: S608
+        " a.user_id, s.code, a.minimum, v.balance, v.balance >= a.minimum AS armed"
+        f" FROM {alert_table} a"
+        " JOIN unnest(%b::bigint[], %b::bigint[], %b::bigint[])"
+        " AS v(user_id, asset_id, balance)"
+        " ON a.user_id = v.user_id AND a.asset_id = v.asset_id"
+        f" JOIN {asset_table} s ON s.id = a.asset_id"
+        " WHERE a.armed <> (v.balance >= a.minimum)) AS c"
+        " WHERE t.id = c.id"
+        " RETURNING c.user_id, c.code, c.minimum, c.balance, c.armed"
     )
     with _pg_cursor() as cursor:
         cursor.execute(
