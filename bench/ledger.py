@@ -1,4 +1,4 @@
-"""Ledger benchmark: postings per second for transfers on the real posting service.
+r"""Ledger benchmark: postings per second for transfers on the real posting service.
 
 Run (PostgreSQL; the database must exist, it is migrated first):
 
@@ -16,6 +16,17 @@ It creates a benchmark asset and `--users` funded users, then measures:
   4. `ledger_post` from `--threads` threads at once (row locks, pk lock order).
 A "posting" is one transfer journal (two entries). The ledger is verified at the
 end (every invariant of `manage.py verify_ledger`).
+
+`--phases batch --batch 1000 --repeat 5` times only phase 3, five times (the
+figure of issue 24: postings per second at 1,000 per transaction);
+`--profile FILE` runs phase 3 under cProfile, writes the stats to FILE and prints
+the top of them by own time.
+
+To measure another checkout's ledger with this harness (old and new side by
+side), run it from that checkout's root so its code is imported:
+
+    cd /path/to/old && python -c "import runpy; runpy.run_path(
+        '/path/to/new/bench/ledger.py', run_name='__main__')" --phases batch
 """
 
 from __future__ import annotations
@@ -57,13 +68,34 @@ def _setup(redis_db: int) -> None:
     call_command("migrate", verbosity=0)
 
 
+PHASES = ("single", "service", "batch", "threads")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    title, _, rest = __doc__.partition("\n")
+    parser = argparse.ArgumentParser(
+        description=title,
+        epilog=rest,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--transfers", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated phases to run, of {','.join(PHASES)} (default all)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of the batch phase (default 1)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the batch phase under cProfile and write its stats to FILE",
+    )
     parser.add_argument(
         "--redis-db",
         type=int,
@@ -71,6 +103,11 @@ def main() -> None:
         help="the Redis database the bench owns (flushed first)",
     )
     args = parser.parse_args()
+    phases = {phase.strip() for phase in args.phases.split(",") if phase.strip()}
+    if unknown := phases - set(PHASES):
+        parser.error(f"--phases: unknown {sorted(unknown)}; choose from {PHASES}")
+    if args.repeat < 1:
+        parser.error("--repeat: must be at least 1")
     _setup(args.redis_db)
 
     import django
@@ -139,7 +176,7 @@ def main() -> None:
             f"{label:<44} {count:>7} postings {seconds:8.2f} s "
             f"{count / seconds:10.0f} postings/s {2 * count / seconds:10.0f} entries/s"
             f"  (cores: bench {(cpu - mark_cpu[0]) / seconds:.2f}, "
-            f"PostgreSQL {pg_spent / seconds:.2f})"
+            f"PostgreSQL {pg_spent / seconds:.2f}; load {os.getloadavg()[0]:.1f})"
         )
         mark_cpu[0], mark_pg[0] = time.process_time(), own_backends_cpu(database)
 
@@ -159,62 +196,87 @@ def main() -> None:
     )
 
     n = args.transfers
-    start = time.perf_counter()
-    for i in range(n):
-        src, dst, amount = pair()
-        ledger_post(
-            kind="transfer",
-            reference=f"bench-{run}-single-{i}",
-            postings=[Posting(src, -amount), Posting(dst, amount)],
-        )
-    report("ledger_post, 1 per transaction", n, time.perf_counter() - start)
-
-    # Transfers need approved KYC on both sides: approve the bench users once,
-    # through the real review flow, outside the timed part.
-    from accounts.roles import Role
-    from accounts.testing import make_user
-    from kyc.selectors import kyc_is_verified
-    from kyc.testing import kyc_approve
-
-    reviewer = make_user(
-        email=f"bench-reviewer-{run}@bench.local",
-        roles=(Role.KYC_REVIEWER,),
-        is_staff=True,
-    )
-    for user in users:
-        if not kyc_is_verified(user=user):
-            kyc_approve(user=user, reviewer=reviewer)
-
-    m = max(n // 4, 1)
-    start = time.perf_counter()
-    for _ in range(m):
-        a, b = rng.sample(range(len(users)), 2)
-        transfer_create(sender=users[a], to_email=users[b].email, asset=asset, amount=1)
-    report("transfer_create (full service), 1 per txn", m, time.perf_counter() - start)
-
-    start = time.perf_counter()
-    done = 0
-    while done < n:
-        size = min(args.batch, n - done)
-        specs = []
-        for j in range(size):
+    if "single" in phases:
+        start = time.perf_counter()
+        for i in range(n):
             src, dst, amount = pair()
-            specs.append(
-                JournalSpec(
-                    "transfer",
-                    f"bench-{run}-batch-{done + j}",
-                    [Posting(src, -amount), Posting(dst, amount)],
-                )
+            ledger_post(
+                kind="transfer",
+                reference=f"bench-{run}-single-{i}",
+                postings=[Posting(src, -amount), Posting(dst, amount)],
             )
-        ledger_post_batch(journals=specs)
-        done += size
-    report(
-        f"ledger_post_batch, {args.batch} per transaction",
-        n,
-        time.perf_counter() - start,
-    )
+        report("ledger_post, 1 per transaction", n, time.perf_counter() - start)
 
-    if args.threads > 1:
+    if "service" in phases:
+        # Transfers need approved KYC on both sides: approve the bench users
+        # once, through the real review flow, outside the timed part.
+        from accounts.roles import Role
+        from accounts.testing import make_user
+        from kyc.selectors import kyc_is_verified
+        from kyc.testing import kyc_approve
+
+        reviewer = make_user(
+            email=f"bench-reviewer-{run}@bench.local",
+            roles=(Role.KYC_REVIEWER,),
+            is_staff=True,
+        )
+        for user in users:
+            if not kyc_is_verified(user=user):
+                kyc_approve(user=user, reviewer=reviewer)
+
+        m = max(n // 4, 1)
+        start = time.perf_counter()
+        for _ in range(m):
+            a, b = rng.sample(range(len(users)), 2)
+            transfer_create(
+                sender=users[a], to_email=users[b].email, asset=asset, amount=1
+            )
+        report(
+            "transfer_create (full service), 1 per txn", m, time.perf_counter() - start
+        )
+
+    def batch_phase(label: str, note: str = "") -> None:
+        """`ledger_post_batch` on `n` transfers, `--batch` per call. The specs
+        are built before the clock starts: building them is the caller's work
+        (the matcher's, from its trades), not the posting service's."""
+        batches = []
+        for first in range(0, n, args.batch):
+            specs = []
+            for index in range(first, min(first + args.batch, n)):
+                src, dst, amount = pair()
+                specs.append(
+                    JournalSpec(
+                        "transfer",
+                        f"bench-{run}-{label}-{index}",
+                        [Posting(src, -amount), Posting(dst, amount)],
+                    )
+                )
+            batches.append(specs)
+        mark_cpu[0], mark_pg[0] = time.process_time(), own_backends_cpu(database)
+        start = time.perf_counter()
+        for specs in batches:
+            ledger_post_batch(journals=specs)
+        report(
+            f"ledger_post_batch, {args.batch} per transaction{note}",
+            n,
+            time.perf_counter() - start,
+        )
+
+    if "batch" in phases:
+        for repeat in range(args.repeat):
+            if args.profile and repeat == 0:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.runcall(batch_phase, f"batch{repeat}", " (profiled)")
+                profiler.dump_stats(args.profile)
+                print(f"# profile of the batch phase (under cProfile): {args.profile}")
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            else:
+                batch_phase(f"batch{repeat}")
+
+    if "threads" in phases and args.threads > 1:
         per_thread = n // args.threads
         errors: list[BaseException] = []
 

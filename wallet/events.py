@@ -10,8 +10,12 @@ from wallet.models import Account, Adjustment, Deposit, Withdrawal
 
 @dataclass(frozen=True, slots=True)
 class BalancesChanged:
-    """A posting moved these accounts; each is locked and carries its new
-    balance."""
+    """A posting batch (one `ledger_post`, one `ledger_post_batch`, one write of
+    new holds) moved these accounts: one event per batch, each account in it
+    once, in pk order, locked and carrying its balance after the whole batch
+    however many of the batch's entries it has. Its subscribers so do their
+    work once per batch: one balance event per user and asset on the stream,
+    one statement for the balance alerts."""
 
     accounts: Sequence[Account]
 

@@ -5,18 +5,22 @@ to zero per asset. `ledger_post` (one journal) and `ledger_post_batch` (many jou
 in one transaction) share one code path, which:
 
 1. validates each journal (integer amounts, zero-sum per asset, hold legs sane)
-   before touching the database;
-2. claims each `(kind, reference)` by inserting the journal row; a reference that
-   already exists returns the first journal (idempotent retries), and refuses with
-   409 when the retry asked for different entries;
+   before touching the database, into plain `(account, asset, amount)` lines;
+2. claims each `(kind, reference)` by inserting the journal rows, all in one
+   statement (`queries.journals_insert`, `ON CONFLICT DO NOTHING`): a reference
+   that already exists (or that a concurrent twin committed, which the unique
+   index waits for) returns the first journal (idempotent retries), and is
+   refused with 409 when the retry asked for different entries;
 3. locks the touched holds, then the touched accounts, each in primary-key order
    (`select_for_update`), so concurrent postings never deadlock;
 4. computes each balance after each entry from the locked rows (`_Balances`, the
    one place an overdraft or overflow is refused: `insufficient_funds` 422,
    `balance_overflow`) before writing anything;
-5. inserts the entries in one statement (each carries `balance_after`), moves the
-   balances with one update, updates the holds, and records one
-   `BalancesChanged`.
+5. writes the entries straight from the lines (each carries `balance_after`; no
+   model instance per entry), each account's net move as one aggregated update
+   and the holds, in one statement (`queries.postings_write`), and records one
+   `BalancesChanged` naming each account that moved once, with its balance
+   after the whole batch.
 
 New holds whose reference is new (order placement, one or a batch) take the same
 checks through `NewHolds`, which writes the holds with their journals in one
@@ -38,20 +42,15 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NoReturn, overload
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from config import events
-from config.bulk import (
-    bulk_add,
-    bulk_update_rows,
-    insert_rows,
-    new_instance,
-    rows_locked,
-    violated_constraint,
-)
+from config.bulk import new_instance, rows_locked, violated_constraint
 from config.domain_errors import (
     ApplicationError,
     Conflict,
@@ -61,7 +60,7 @@ from config.domain_errors import (
 from wallet import queries
 from wallet.errors import WalletErrorCode as Code
 from wallet.events import BalancesChanged
-from wallet.models import Account, Asset, Entry, Hold, Journal
+from wallet.models import Account, Asset, Hold, Journal
 from wallet.money import MAX_UNITS, format_units
 
 
@@ -112,11 +111,9 @@ _HOLD_FIELDS = (
 )
 
 
-@dataclass
-class _Line:
-    account_id: int
-    asset_id: int
-    amount: int
+# One entry a journal asks for: (account id, asset id, signed units). Plain
+# tuples: a batch makes thousands.
+_Line = tuple[int, int, int]
 
 
 # --- Accounts ---------------------------------------------------------------------
@@ -163,16 +160,35 @@ def _lines(spec: JournalSpec) -> list[_Line]:
         raise ValueError("a journal needs a kind and a reference of 1-128 chars")
     lines: list[_Line] = []
     for posting in spec.postings:
-        if not _is_int(posting.amount):
+        amount = posting.amount
+        if type(amount) is not int and not _is_int(amount):
             raise TypeError("posting amounts must be int units")
-        if abs(posting.amount) > MAX_UNITS:
+        if not -MAX_UNITS <= amount <= MAX_UNITS:
             raise ApplicationError(Code.INVALID_AMOUNT, "amount: is too large.")
-        if posting.amount:
-            lines.append(
-                _Line(posting.account.pk, posting.account.asset_id, posting.amount)
-            )
+        if amount:
+            account = posting.account
+            lines.append((account.id, account.asset_id, amount))
+    if spec.hold_legs:
+        lines += _hold_lines(spec.hold_legs)
+    if not lines:
+        raise ValueError(f"journal {spec.kind}:{spec.reference} has no entries")
+    sums: dict[int, int] = {}
+    for _, asset_id, amount in lines:
+        sums[asset_id] = sums.get(asset_id, 0) + amount
+    if any(sums.values()):
+        unbalanced = {asset_id: total for asset_id, total in sums.items() if total}
+        raise InvariantViolated(
+            Code.UNBALANCED_JOURNAL,
+            f"journal {spec.kind}:{spec.reference} does not sum to zero per asset.",
+            details={"unbalanced": {str(k): v for k, v in unbalanced.items()}},
+        )
+    return lines
+
+
+def _hold_lines(legs: Sequence[HoldLeg]) -> list[_Line]:
+    lines: list[_Line] = []
     seen_holds: set[int] = set()
-    for leg in spec.hold_legs:
+    for leg in legs:
         amounts = (leg.post, leg.release, leg.add)
         if not all(_is_int(a) and 0 <= a <= MAX_UNITS for a in amounts):
             raise ValueError("hold leg amounts must be int units >= 0")
@@ -184,29 +200,17 @@ def _lines(spec: JournalSpec) -> list[_Line]:
         held_delta = leg.add - leg.post - leg.release
         available_delta = leg.release - leg.add
         if held_delta:
-            lines.append(_Line(leg.hold.held_account_id, leg.hold.asset_id, held_delta))
+            lines.append((leg.hold.held_account_id, leg.hold.asset_id, held_delta))
         if available_delta:
             lines.append(
-                _Line(leg.hold.available_account_id, leg.hold.asset_id, available_delta)
+                (leg.hold.available_account_id, leg.hold.asset_id, available_delta)
             )
-    if not lines:
-        raise ValueError(f"journal {spec.kind}:{spec.reference} has no entries")
-    sums: Counter[int] = Counter()
-    for line in lines:
-        sums[line.asset_id] += line.amount
-    unbalanced = {asset_id: total for asset_id, total in sums.items() if total}
-    if unbalanced:
-        raise InvariantViolated(
-            Code.UNBALANCED_JOURNAL,
-            f"journal {spec.kind}:{spec.reference} does not sum to zero per asset.",
-            details={"unbalanced": {str(k): v for k, v in unbalanced.items()}},
-        )
     return lines
 
 
 def _check_replay(journal: Journal, lines: list[_Line]) -> Journal:
     stored = Counter(journal.entries.values_list("account_id", "amount"))
-    wanted = Counter((line.account_id, line.amount) for line in lines)
+    wanted = Counter((account_id, amount) for account_id, _, amount in lines)
     if stored != wanted:
         raise Conflict(
             Code.JOURNAL_REFERENCE_CONFLICT,
@@ -245,32 +249,51 @@ class _Balances:
     def __init__(self, accounts: dict[int, Account]) -> None:
         self.accounts = accounts
         self.current = {pk: account.balance for pk, account in accounts.items()}
+        # (asset id, lowest balance allowed, highest) per account
+        self._bounds = {
+            pk: (
+                account.asset_id,
+                -MAX_UNITS if account.kind in _MAY_GO_NEGATIVE else 0,
+                0 if account.kind == Account.Kind.RECEIVABLE else MAX_UNITS,
+            )
+            for pk, account in accounts.items()
+        }
 
     def move(self, lines: Sequence[_Line]) -> list[int]:
         """Each line's balance after it, applied in order. Any account but
         `external` going below zero is `insufficient_funds`; past the 64-bit
         limit, `balance_overflow`; a refusal changes nothing."""
+        current = self.current
+        bounds = self._bounds
         moved: dict[int, int] = {}
         afters = []
-        for line in lines:
-            account = self.accounts[line.account_id]
-            if account.asset_id != line.asset_id:
+        for account_id, asset_id, amount in lines:
+            account_asset, low, high = bounds[account_id]
+            if account_asset != asset_id:
                 raise ValueError("posting account asset mismatch")
-            before = moved.get(line.account_id, self.current[line.account_id])
-            after = before + line.amount
-            if after < 0 and account.kind not in _MAY_GO_NEGATIVE:
-                raise _insufficient(account.asset, account.kind, before, -line.amount)
-            if after > 0 and account.kind == Account.Kind.RECEIVABLE:
-                raise InvariantViolated(
-                    "receivable_overpaid",
-                    "A receivable cannot be repaid beyond what is owed.",
-                )
-            if abs(after) > MAX_UNITS:
-                raise _overflow()
-            moved[line.account_id] = after
+            before = moved.get(account_id)
+            if before is None:
+                before = current[account_id]
+            after = before + amount
+            if not low <= after <= high:
+                self._refuse(account_id, before, amount)
+            moved[account_id] = after
             afters.append(after)
-        self.current.update(moved)
+        current.update(moved)
         return afters
+
+    def _refuse(self, account_id: int, before: int, amount: int) -> NoReturn:
+        """Why `before + amount` is out of the account's bounds."""
+        account = self.accounts[account_id]
+        after = before + amount
+        if after < 0 and account.kind not in _MAY_GO_NEGATIVE:
+            raise _insufficient(account.asset, account.kind, before, -amount)
+        if after > 0 and account.kind == Account.Kind.RECEIVABLE:
+            raise InvariantViolated(
+                "receivable_overpaid",
+                "A receivable cannot be repaid beyond what is owed.",
+            )
+        raise _overflow()
 
     def deltas(self) -> dict[int, int]:
         """{account id: net move}, for the accounts that moved."""
@@ -286,7 +309,9 @@ class _Balances:
         database's CHECKs are the backstop, and only the non-negative balance
         one means insufficient funds; any other violation (a hold's amounts not
         adding up) is a bug and propagates. After the write the accounts carry
-        their new balances and one `BalancesChanged` names those that moved."""
+        their new balances and one `BalancesChanged` names those that moved,
+        each once with its balance after the whole write, however many of the
+        write's entries it has."""
         deltas = self.deltas()
         try:
             yield deltas
@@ -306,91 +331,125 @@ class _Balances:
 # --- Posting ----------------------------------------------------------------------
 
 
-def _claim(specs_lines: list[tuple[JournalSpec, list[_Line]]]) -> list[Journal | None]:
-    """Existing journals (replays, checked) or None where a new one is needed."""
-    existing = {
+def _post_many(
+    specs: Sequence[JournalSpec], *, fresh: bool = False
+) -> Sequence[Journal]:
+    specs_lines = [(spec, _lines(spec)) for spec in specs]
+    keys = {(spec.kind, spec.reference) for spec in specs}
+    if len(keys) != len(specs):
+        raise ValueError("a batch may not repeat a (kind, reference)")
+    now = timezone.now()
+    # fresh: no replays possible, so no savepoint either (see ledger_post_batch)
+    with transaction.atomic(savepoint=not fresh):
+        ids = queries.journals_insert(
+            kinds=[spec.kind for spec in specs],
+            references=[spec.reference for spec in specs],
+            metadata=[spec.metadata or {} for spec in specs],
+            now=now,
+            skip_existing=not fresh,
+        )
+        pairs = list(zip(specs_lines, ids, strict=True))
+        replayed = _replays([spec_lines for spec_lines, pk in pairs if pk is None])
+        todo = [(spec, lines, pk) for (spec, lines), pk in pairs if pk is not None]
+        if todo:
+            _apply(todo, now)
+    return _Journals(specs, ids, replayed, now)
+
+
+def _replays(
+    specs_lines: list[tuple[JournalSpec, list[_Line]]],
+) -> dict[tuple[str, str], Journal]:
+    """The journals posted before under these specs' references, each checked to
+    have the entries its spec asks for (else 409)."""
+    if not specs_lines:
+        return {}
+    found = {
         (journal.kind, journal.reference): journal
         for journal in queries.journals_with_keys(
             kinds=[spec.kind for spec, _ in specs_lines],
             references=[spec.reference for spec, _ in specs_lines],
         )
     }
-    found: list[Journal | None] = []
-    for spec, lines in specs_lines:
-        journal = existing.get((spec.kind, spec.reference))
-        found.append(_check_replay(journal, lines) if journal else None)
-    return found
+    return {
+        (spec.kind, spec.reference): _check_replay(
+            found[(spec.kind, spec.reference)], lines
+        )
+        for spec, lines in specs_lines
+    }
 
 
-def _new_journals(specs: list[JournalSpec]) -> list[Journal]:
-    now = timezone.now()
-    return [
-        new_instance(
+class _Journals(Sequence[Journal]):
+    """A batch's journals in the order of its specs: a replayed one as it was
+    read, a new one built from its spec and id when first read. The matcher
+    never reads them; building a thousand model instances per batch was a
+    tenth of the batch's Python."""
+
+    def __init__(
+        self,
+        specs: Sequence[JournalSpec],
+        ids: list[int | None],
+        replayed: dict[tuple[str, str], Journal],
+        now: datetime,
+    ) -> None:
+        self._specs = specs
+        self._ids = ids
+        self._replayed = replayed
+        self._now = now
+        self._built: dict[int, Journal] = {}
+        self._alias = transaction.get_connection().alias
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Journal: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Journal]: ...
+
+    def __getitem__(self, index: int | slice) -> Journal | list[Journal]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        index = range(len(self))[index]  # negative indexes; IndexError past the end
+        journal = self._built.get(index)
+        if journal is None:
+            journal = self._built[index] = self._build(index)
+        return journal
+
+    def _build(self, index: int) -> Journal:
+        spec, pk = self._specs[index], self._ids[index]
+        if pk is None:
+            return self._replayed[(spec.kind, spec.reference)]
+        journal = new_instance(
             Journal,
+            id=pk,
             kind=spec.kind,
             reference=spec.reference,
-            created_at=now,
+            created_at=self._now,
             metadata=spec.metadata or {},
         )
-        for spec in specs
-    ]
+        journal._state.adding = False
+        journal._state.db = self._alias
+        return journal
 
 
-def _post_many(specs: Sequence[JournalSpec], *, fresh: bool = False) -> list[Journal]:
-    specs_lines = [(spec, _lines(spec)) for spec in specs]
-    keys = [(spec.kind, spec.reference) for spec in specs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("a batch may not repeat a (kind, reference)")
-    if fresh:  # no replay lookup, no savepoints: see ledger_post_batch
-        with transaction.atomic(savepoint=False):
-            new = _new_journals([spec for spec, _ in specs_lines])
-            insert_rows(new)
-            _apply(specs_lines, new)
-            return new
-    with transaction.atomic():
-        for attempt in (1, 2):
-            found = _claim(specs_lines)
-            new = _new_journals(
-                [
-                    spec
-                    for (spec, _), journal in zip(specs_lines, found, strict=True)
-                    if journal is None
-                ]
-            )
-            try:
-                with transaction.atomic():
-                    insert_rows(new)
-                break
-            except IntegrityError:
-                # A concurrent twin committed the same reference first: replay it.
-                if attempt == 2:
-                    raise
-        todo = [
-            (spec, lines)
-            for (spec, lines), journal in zip(specs_lines, found, strict=True)
-            if journal is None
-        ]
-        if todo:
-            _apply(todo, new)
-        new_iter = iter(new)
-        return [journal or next(new_iter) for journal in found]
-
-
-def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal]):
+def _apply(todo: list[tuple[JournalSpec, list[_Line], int]], now) -> None:
+    """Post the journals whose rows were just inserted (`(spec, lines, id)`):
+    lock, judge every entry on the locked balances, then write the entries, the
+    balances (one aggregated move per account) and the holds in one go."""
     # 1. Holds first, then accounts, each in pk order: the global lock order.
-    hold_ids = sorted({leg.hold.pk for spec, _ in todo for leg in spec.hold_legs})
+    hold_ids = sorted({leg.hold.pk for spec, _, _ in todo for leg in spec.hold_legs})
     holds: dict[int, Hold] = {}
     if hold_ids:
         holds = rows_locked(Hold, hold_ids)
-    account_ids = {line.account_id for _, lines in todo for line in lines}
+    account_ids = {line[0] for _, lines, _ in todo for line in lines}
     accounts = accounts_lock(sorted(account_ids))
     if len(accounts) != len(account_ids):
         raise ValueError("a posting names an account that does not exist")
 
     # 2. Holds: apply legs in order, refusing anything that is not pending or
     #    would take more than remains.
-    now = timezone.now()
-    for spec, _ in todo:
+    for spec, _, _ in todo:
         for leg in spec.hold_legs:
             hold = _require_pending(holds[leg.hold.pk])
             taken = leg.post + leg.release
@@ -409,32 +468,33 @@ def _apply(todo: list[tuple[JournalSpec, list[_Line]]], journals: list[Journal])
                 hold.status = Hold.Status.VOIDED if leg.release else Hold.Status.POSTED
 
     # 3. Balances: exact, from the locked rows; refuse overdrafts before writing.
+    #    The entries go straight from the specs' lines into one list per column.
     balances = _Balances(accounts)
-    entries: list[Entry] = []
-    for (_, lines), journal in zip(todo, journals, strict=True):
-        afters = balances.move(lines)
-        entries.extend(
-            new_instance(
-                Entry,
-                journal=journal,
-                account_id=line.account_id,
-                amount=line.amount,
-                balance_after=after,
-                created_at=journal.created_at,
-            )
-            for line, after in zip(lines, afters, strict=True)
-        )
+    journal_ids: list[int] = []
+    entries: list[_Line] = []
+    afters: list[int] = []
+    for _, lines, journal_id in todo:
+        afters += balances.move(lines)
+        journal_ids += [journal_id] * len(lines)
+        entries += lines
 
-    # 4. Write: entries, balances (+ delta), holds. No savepoint: an
-    #    IntegrityError leaves through the caller's atomic block, which rolls the
-    #    whole posting back.
+    # 4. Write: entries, balances (+ delta), holds, in one statement. No
+    #    savepoint: an IntegrityError leaves through the caller's atomic block,
+    #    which rolls the whole posting back.
     with balances.written() as deltas:
-        insert_rows(entries, returning=False)  # nothing needs their ids
-        bulk_add(Account, "balance", deltas)
-        if holds:
-            bulk_update_rows(Hold, list(holds.values()), _HOLD_FIELDS)
+        queries.postings_write(
+            entries=(
+                journal_ids,
+                [account_id for account_id, _, _ in entries],
+                [amount for _, _, amount in entries],
+                afters,
+            ),
+            deltas=deltas,
+            holds=list(holds.values()),
+            now=now,
+        )
     # Callers keep their Hold instances: bring them up to date.
-    for spec, _ in todo:
+    for spec, _, _ in todo:
         for leg in spec.hold_legs:
             fresh = holds[leg.hold.pk]
             for name in _HOLD_FIELDS:
@@ -457,14 +517,18 @@ def ledger_post(
 
 def ledger_post_batch(
     *, journals: Sequence[JournalSpec], fresh: bool = False
-) -> list[Journal]:
+) -> Sequence[Journal]:
     """Post many journals in ONE transaction (the matching engine's settlement and
-    the benchmark): one lock pass, one entries insert, one balance update.
+    the benchmark): one statement claims the journals (a reference posted
+    before is replayed), one lock pass, then one statement writes every entry,
+    each account's aggregated balance move and the holds; one
+    `BalancesChanged` names each account that moved once. Returns the journals
+    in the order of `journals` (built when read).
 
     `fresh=True` is for a caller whose references cannot have been posted before
     and that nobody can post concurrently (the matcher, whose references name
-    commands it is applying under its instrument's lock): the replay lookup and
-    both savepoints are skipped, and it must run inside the caller's
+    commands it is applying under its instrument's lock): conflicts are not
+    skipped and no savepoint is taken, and it must run inside the caller's
     transaction. Should a reference exist after all, the unique index refuses
     the journal and the caller's whole transaction fails: never a double post."""
     if not journals:
@@ -703,8 +767,8 @@ class NewHolds:
             return _insufficient(asset, Account.Kind.AVAILABLE, left, amount)
         held = self._held[asset.pk]
         lines = [
-            _Line(held.pk, asset.pk, amount),
-            _Line(available.pk, asset.pk, -amount),
+            (held.pk, asset.pk, amount),
+            (available.pk, asset.pk, -amount),
         ]
         try:
             afters = self._balances.move(lines)
@@ -725,8 +789,8 @@ class NewHolds:
         )
         index = len(self._holds)
         self._entries += [
-            (index, line.account_id, line.amount, after)
-            for line, after in zip(lines, afters, strict=True)
+            (index, account_id, amount, after)
+            for (account_id, _, amount), after in zip(lines, afters, strict=True)
         ]
         self._holds.append(hold)
         self._metadata.append(request.metadata or {})

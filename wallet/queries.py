@@ -9,16 +9,20 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from config import pgarrays
 from config.bulk import (
     bulk_add,
+    bulk_update_rows,
     column_in,
     insert_rows,
     instance_from_row,
     model_columns,
+    new_instance,
+    next_id_sql,
 )
-from wallet.models import Account, Entry, Hold, Journal
+from wallet.models import Account, BalanceAlert, Entry, Hold, Journal
 
 
 def journals_with_keys(*, kinds: Sequence[str], references: Sequence[str]) -> list:
@@ -35,6 +39,261 @@ def journals_with_keys(*, kinds: Sequence[str], references: Sequence[str]) -> li
         )
         rows = cursor.fetchall()
     return [instance_from_row(Journal, row) for row in rows]
+
+
+def _pg_cursor():
+    """A cursor of the transaction's connection that can send packed arrays
+    (config/pgarrays.py: one `struct.pack` or join per column)."""
+    connection = transaction.get_connection()
+    connection.ensure_connection()
+    pgarrays.ready(connection.connection)
+    return connection.cursor()
+
+
+def _bigints(values: Sequence[int]) -> pgarrays.PackedArray:
+    return pgarrays.pack_array(values, "bigint")
+
+
+_journals_insert_sql: dict[tuple[str, bool], str] = {}
+
+
+def journals_insert(
+    *,
+    kinds: Sequence[str],
+    references: Sequence[str],
+    metadata: Sequence[dict],
+    now: datetime,
+    skip_existing: bool,
+) -> list[int | None]:
+    """Insert the journals (one per index, `created_at` = `now`) and return their
+    ids in that order. `skip_existing`: a `(kind, reference)` already posted
+    (or posted by a concurrent transaction, which the unique index waits for)
+    is left alone and its id is None, the caller's to replay; without it, such a
+    reference fails the statement (`IntegrityError`).
+
+    On PostgreSQL one statement of arrays, the same text for any count (so it is
+    prepared once): the ids drawn from the sequence in order, the conflicts
+    skipped by `ON CONFLICT DO NOTHING` (no savepoint, no probe first)."""
+    if not kinds:
+        return []
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return _journals_insert_orm(kinds, references, metadata, now, skip_existing)
+    key = (connection.alias, skip_existing)
+    sql = _journals_insert_sql.get(key)
+    if sql is None:
+        table = Journal._meta.db_table
+        sql = _journals_insert_sql[key] = (
+            # names from the model and the catalog, values bound
+            f"WITH v AS (SELECT {next_id_sql(Journal)} AS id, v.*"  # noqa: S608
+            " FROM unnest(%b::text[], %b::text[], %b::jsonb[]) WITH ORDINALITY"
+            " AS v(kind, reference, metadata, n)),"
+            f" i AS (INSERT INTO {table} (id, kind, reference, created_at, metadata)"
+            " SELECT v.id, v.kind, v.reference, %s, v.metadata FROM v ORDER BY v.n"
+            + (" ON CONFLICT (kind, reference) DO NOTHING" if skip_existing else "")
+            + " RETURNING id)"
+            " SELECT array_agg(i.id ORDER BY v.n) FROM v LEFT JOIN i ON i.id = v.id"
+        )
+    params = [
+        pgarrays.pack_array(kinds, "text"),
+        pgarrays.pack_array(references, "text"),
+        pgarrays.pack_array(metadata, "jsonb"),
+        now,
+    ]
+    with _pg_cursor() as cursor:
+        cursor.execute(sql, params)
+        (ids,) = cursor.fetchone()
+    return ids
+
+
+def _journals_insert_orm(kinds, references, metadata, now, skip_existing):
+    """`journals_insert` elsewhere (the embedded SQLite): the references already
+    posted looked up first, the others inserted under a savepoint; a twin that
+    committed the same reference in between is found by a second look."""
+    for attempt in (1, 2):
+        existing = set()
+        if skip_existing:
+            existing = {
+                (journal.kind, journal.reference)
+                for journal in journals_with_keys(kinds=kinds, references=references)
+            }
+        new = {
+            index: new_instance(
+                Journal, kind=kind, reference=reference, created_at=now, metadata=meta
+            )
+            for index, (kind, reference, meta) in enumerate(
+                zip(kinds, references, metadata, strict=True)
+            )
+            if (kind, reference) not in existing
+        }
+        try:
+            with transaction.atomic():
+                insert_rows(list(new.values()))
+            break
+        except IntegrityError:
+            if attempt == 2 or not skip_existing:
+                raise
+    return [new[index].pk if index in new else None for index in range(len(kinds))]
+
+
+# (journal ids, account ids, amounts, balances after): the entries of a batch,
+# one list per column, in the order they are written
+EntryColumns = tuple[list[int], list[int], list[int], list[int]]
+
+_HOLD_COLUMNS = (
+    "amount",
+    "posted_amount",
+    "released_amount",
+    "remaining_amount",
+    "status",
+    "updated_at",
+)
+
+
+def postings_write(
+    *,
+    entries: EntryColumns,
+    deltas: dict[int, int],
+    holds: Sequence[Hold],
+    now: datetime,
+) -> None:
+    """Write a batch's entries (`created_at` = `now`), add each account's net
+    move to its balance (one aggregated update, whatever the number of entries
+    per account) and save the holds' amounts and status: on PostgreSQL one
+    statement of arrays, the same text for any count. The accounts and holds
+    are locked by the caller; the CHECKs refuse what should not be."""
+    if transaction.get_connection().vendor != "postgresql":
+        _postings_write_orm(entries, deltas, holds, now)
+        return
+    journal_ids, account_ids, amounts, afters = entries
+    entry_table, account_table, hold_table = (
+        model._meta.db_table for model in (Entry, Account, Hold)
+    )
+    sql = (
+        # names from the models, values bound
+        f"WITH e AS (INSERT INTO {entry_table}"  # noqa: S608
+        " (journal_id, account_id, amount, balance_after, created_at)"
+        " SELECT x.j, x.a, x.m, x.b, %s FROM unnest(%b::bigint[], %b::bigint[],"
+        " %b::bigint[], %b::bigint[]) AS x(j, a, m, b)),"
+        f" a AS (UPDATE {account_table} AS t SET balance = t.balance + d.delta"
+        " FROM unnest(%b::bigint[], %b::bigint[]) AS d(id, delta) WHERE t.id = d.id),"
+        f" h AS (UPDATE {hold_table} AS t SET amount = v.amount,"
+        " posted_amount = v.posted, released_amount = v.released,"
+        " remaining_amount = v.remaining, status = v.status, updated_at = %s"
+        " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],"
+        " %b::bigint[], %b::text[]) AS v(id, amount, posted, released, remaining,"
+        " status) WHERE t.id = v.id)"
+        " SELECT 1"
+    )
+    params = [
+        now,
+        _bigints(journal_ids),
+        _bigints(account_ids),
+        _bigints(amounts),
+        _bigints(afters),
+        _bigints(list(deltas)),
+        _bigints(list(deltas.values())),
+        now,
+        _bigints([hold.pk for hold in holds]),
+        _bigints([hold.amount for hold in holds]),
+        _bigints([hold.posted_amount for hold in holds]),
+        _bigints([hold.released_amount for hold in holds]),
+        _bigints([hold.remaining_amount for hold in holds]),
+        pgarrays.pack_array([hold.status for hold in holds], "text"),
+    ]
+    with _pg_cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _postings_write_orm(entries: EntryColumns, deltas, holds, now) -> None:
+    insert_rows(
+        [
+            new_instance(
+                Entry,
+                journal_id=journal_id,
+                account_id=account_id,
+                amount=amount,
+                balance_after=after,
+                created_at=now,
+            )
+            for journal_id, account_id, amount, after in zip(*entries, strict=True)
+        ],
+        returning=False,
+    )
+    bulk_add(Account, "balance", deltas)
+    for hold in holds:
+        hold.updated_at = now
+    bulk_update_rows(Hold, holds, _HOLD_COLUMNS)
+
+
+# (user id, asset code, minimum, available balance): an alert disarmed
+AlertCrossing = tuple[int, str, int, int]
+
+
+def balance_alerts_flip(*, available: dict[tuple[int, int], int]) -> list:
+    """Judge the balance alerts of these `{(user id, asset id): available
+    balance}` in one statement: an armed alert whose balance is now below its
+    minimum is disarmed, a disarmed one at or above it re-armed, others are
+    left alone. Returns the disarmed ones (`AlertCrossing`), by user and asset.
+    The alert rows are locked by the update, the balances by the posting."""
+    if not available:
+        return []
+    if transaction.get_connection().vendor != "postgresql":
+        return _balance_alerts_flip_orm(available)
+    quote = transaction.get_connection().ops.quote_name
+    alert_table = quote(BalanceAlert._meta.db_table)
+    asset_table = quote(
+        BalanceAlert._meta.get_field("asset").related_model._meta.db_table
+    )
+    sql = (
+        # names from the models, values bound: the alerts whose state the
+        # balances contradict, then each of them flipped
+        f"UPDATE {alert_table} AS t SET armed = c.armed FROM (SELECT a.id,"  # noqa: S608
+        " a.user_id, s.code, a.minimum, v.balance, v.balance >= a.minimum AS armed"
+        f" FROM {alert_table} a"
+        " JOIN unnest(%b::bigint[], %b::bigint[], %b::bigint[])"
+        " AS v(user_id, asset_id, balance)"
+        " ON a.user_id = v.user_id AND a.asset_id = v.asset_id"
+        f" JOIN {asset_table} s ON s.id = a.asset_id"
+        " WHERE a.armed <> (v.balance >= a.minimum)) AS c"
+        " WHERE t.id = c.id"
+        " RETURNING c.user_id, c.code, c.minimum, c.balance, c.armed"
+    )
+    with _pg_cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                _bigints([user for user, _ in available]),
+                _bigints([asset for _, asset in available]),
+                _bigints(list(available.values())),
+            ],
+        )
+        rows = cursor.fetchall()
+    return sorted(row[:4] for row in rows if not row[4])
+
+
+def _balance_alerts_flip_orm(available: dict[tuple[int, int], int]) -> list:
+    rows = BalanceAlert.objects.filter(
+        user_id__in={owner for owner, _ in available},
+        asset_id__in={asset for _, asset in available},
+    ).values_list("pk", "user_id", "asset_id", "asset__code", "minimum", "armed")
+    disarm: list[int] = []
+    rearm: list[int] = []
+    crossings: list[AlertCrossing] = []
+    for pk, user_id, asset_id, code, minimum, armed in rows:
+        balance = available.get((user_id, asset_id))
+        if balance is None:  # this user's other asset moved, not this one
+            continue
+        if armed and balance < minimum:
+            disarm.append(pk)
+            crossings.append((user_id, code, minimum, balance))
+        elif not armed and balance >= minimum:
+            rearm.append(pk)
+    if disarm:
+        BalanceAlert.objects.filter(pk__in=disarm).update(armed=False)
+    if rearm:
+        BalanceAlert.objects.filter(pk__in=rearm).update(armed=True)
+    return sorted(crossings)
 
 
 def owes_sql(user_column: str) -> str:

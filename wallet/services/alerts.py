@@ -6,8 +6,10 @@ The alert is `armed` while the available balance is at or above its minimum.
 `BalancesChanged` (so under the posting's account locks), records
 `BalanceBelowMinimum` and disarms an armed alert whose balance the posting took
 below the minimum, and re-arms a disarmed one the posting brought back at or
-above it. Setting an alert arms it only if the balance is at or above the new
-minimum then (an alert set below is not news to the user)."""
+above it: one statement per posting batch, judged on the balances the batch
+left (a batch that dips below and comes back is no crossing). Setting an alert
+arms it only if the balance is at or above the new minimum then (an alert set
+below is not news to the user)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from config.events import record
+from wallet import queries
 from wallet.events import BalanceBelowMinimum, BalancesChanged
 from wallet.models import Account, Asset, BalanceAlert
 from wallet.money import format_units
@@ -84,35 +87,19 @@ def balance_alert_delete(
 
 def balance_alerts_check(event: BalancesChanged) -> None:
     """Subscriber of `BalancesChanged`, in the posting's transaction (the ledger's
-    hot path): one query for the alerts of the available accounts that moved;
-    an UPDATE only when one crosses its minimum."""
+    hot path): one statement per posting batch, whatever the number of
+    accounts that moved (wallet.queries.balance_alerts_flip), and none when no
+    available balance moved."""
     available = {
         (account.owner_id, account.asset_id): account.balance
         for account in event.accounts
         if account.owner_id is not None and account.kind == Account.Kind.AVAILABLE
     }
-    if not available:
-        return
-    rows = BalanceAlert.objects.filter(
-        user_id__in={owner for owner, _ in available},
-        asset_id__in={asset for _, asset in available},
-    ).values_list("pk", "user_id", "asset_id", "asset__code", "minimum", "armed")
-    disarm: list[int] = []
-    rearm: list[int] = []
-    for pk, user_id, asset_id, code, minimum, armed in rows:
-        balance = available.get((user_id, asset_id))
-        if balance is None:  # this user's other asset moved, not this one
-            continue
-        if armed and balance < minimum:
-            disarm.append(pk)
-            record(
-                BalanceBelowMinimum(
-                    user_id=user_id, asset=code, minimum=minimum, available=balance
-                )
+    for user_id, code, minimum, balance in queries.balance_alerts_flip(
+        available=available
+    ):
+        record(
+            BalanceBelowMinimum(
+                user_id=user_id, asset=code, minimum=minimum, available=balance
             )
-        elif not armed and balance >= minimum:
-            rearm.append(pk)
-    if disarm:
-        BalanceAlert.objects.filter(pk__in=disarm).update(armed=False)
-    if rearm:
-        BalanceAlert.objects.filter(pk__in=rearm).update(armed=True)
+        )

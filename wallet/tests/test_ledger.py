@@ -570,20 +570,24 @@ def test_a_negative_balance_refused_by_the_database_is_insufficient_funds(
 def test_a_broken_hold_sum_is_a_bug_never_insufficient_funds(
     alice, bob, usd, monkeypatch
 ):
-    """A hold written with amounts that do not add up (here: its remaining amount
-    left out of the update) violates `hold_amounts_add_up`: the IntegrityError
-    propagates as it is, never mapped to a client error."""
-    from wallet import ledger
+    """A hold written with amounts that do not add up (here: a remaining amount
+    one unit off, as a bug in the posting's arithmetic would leave it) violates
+    `hold_amounts_add_up`: the IntegrityError propagates as it is, never mapped
+    to a client error."""
+    from wallet import queries
 
     fund(alice, usd, 1_000)
     hold = hold_create(
         user=alice, asset=usd, amount=400, reference_kind="order", reference_id="s"
     )
-    monkeypatch.setattr(
-        ledger,
-        "_HOLD_FIELDS",
-        tuple(f for f in ledger._HOLD_FIELDS if f != "remaining_amount"),
-    )
+    write = queries.postings_write
+
+    def miscounted(*, holds, **rest):
+        for locked in holds:
+            locked.remaining_amount += 1
+        write(holds=holds, **rest)
+
+    monkeypatch.setattr(queries, "postings_write", miscounted)
     with pytest.raises(IntegrityError) as broken:
         hold_post(
             hold=hold,
