@@ -8,10 +8,12 @@ and states the exact events.
 import pytest
 
 from trading.engine import (
+    STP,
     Accepted,
     Amend,
     Amended,
     Book,
+    Cancel,
     DoneDetail,
     DoneReason,
     ExpireDue,
@@ -19,6 +21,7 @@ from trading.engine import (
     OrderDone,
     OrderType,
     Place,
+    PlaceOco,
     Rejected,
     RejectReason,
     RestingOrder,
@@ -222,3 +225,236 @@ def test_post_only_may_be_gtd_and_a_bad_expire_due_is_rejected(
     assert book.process(ExpireDue("soon")) == [  # type: ignore[arg-type]
         Rejected(6, None, "expire", RejectReason.INVALID_EXPIRY)
     ]
+
+
+# --------------------------------------------------------------------------- OCO
+
+
+def sell_pair(
+    limit_price: int = 103,
+    stop_price: int = 97,
+    tif: TimeInForce = TimeInForce.GTC,
+    at: int | None = None,
+) -> PlaceOco:
+    """Owner 9 sells 4: take profit at ``limit_price`` (#10), or stop out with a
+    stop-market at ``stop_price`` (#11)."""
+    return PlaceOco(
+        Place(10, 9, SELL, price=limit_price, quantity=4, time_in_force=tif,
+              expire_at=at),
+        Place(11, 9, SELL, STOP_MARKET, quantity=4, stop_price=stop_price,
+              time_in_force=tif, expire_at=at),
+    )  # fmt: skip
+
+
+def test_an_oco_pair_parks_the_stop_then_places_the_limit_linked(
+    book_class: type[Book],
+) -> None:
+    book = standard_book(book_class)
+    assert book.process(sell_pair()) == [
+        Accepted(5, 11, 9, True),
+        Accepted(5, 10, 9, True),
+        LevelChanged(6, SELL, 103, 4),
+    ]
+    assert book.get_order(10) == RestingOrder(10, 9, SELL, 103, 4, oco_with=11)
+    stop = book.get_stop(11)
+    assert stop is not None and (stop.stop_price, stop.oco_with) == (97, 10)
+
+
+def test_the_first_fill_of_the_limit_leg_cancels_the_stop_leg_at_once(
+    book_class: type[Book],
+) -> None:
+    # Given the pair, and a buyer who sweeps the asks up to 103 for 16
+    book = standard_book(book_class)
+    book.process(sell_pair())
+    events = book.process(limit(12, 8, BUY, 103, 16))
+    # Then right after the limit leg's first (partial) fill, the stop leg goes
+    assert events[-4:] == [
+        Trade(12, 10, 12, 9, 8, 103, 1, BUY),
+        OrderDone(12, 11, 9, CANCELLED, D_OCO, 4, 0),
+        LevelChanged(13, SELL, 103, 3),
+        OrderDone(13, 12, 8, FILLED, D_NONE, 0, 16),
+    ]
+    # And the rest of the limit leg stays on the book, unlinked and amendable
+    assert book.get_order(10) == RestingOrder(10, 9, SELL, 103, 3, 1)
+    assert book.get_stop(11) is None
+    assert book.process(Amend(10, new_quantity=2))[0] == Amended(
+        13, 10, 9, 103, 2, True
+    )
+
+
+def test_a_marketable_limit_leg_cancels_its_stop_leg_on_entry(
+    book_class: type[Book],
+) -> None:
+    book = standard_book(book_class)
+    assert book.process(sell_pair(limit_price=99, stop_price=90)) == [
+        Accepted(5, 11, 9, True),
+        Accepted(5, 10, 9, False),
+        Trade(6, 4, 10, 4, 9, 99, 4, SELL),
+        OrderDone(6, 11, 9, CANCELLED, D_OCO, 4, 0),
+        LevelChanged(7, BUY, 99, 1),
+        OrderDone(7, 10, 9, FILLED, D_NONE, 0, 4),
+    ]
+    assert book.open_order_count() == 5
+
+
+def test_the_stop_leg_triggering_cancels_the_limit_leg_first(
+    book_class: type[Book],
+) -> None:
+    # Given the pair and a seller who empties the bids and rests 1 at 97
+    book = standard_book(book_class)
+    book.process_many([sell_pair(), limit(12, 8, SELL, 97, 11)])
+    # When a trade prints at 97
+    events = book.process(limit(13, 7, BUY, 97, 1))
+    # Then the stop fires, the limit leg is cancelled, then the stop order runs
+    assert events[-4:] == [
+        StopTriggered(13, 11, 9, 97, 97),
+        OrderDone(13, 10, 9, CANCELLED, D_OCO, 4, 0),
+        LevelChanged(14, SELL, 103, 0),
+        OrderDone(14, 11, 9, EXPIRED, DoneDetail.NO_LIQUIDITY, 4, 0),
+    ]
+
+
+def test_cancelling_either_leg_cancels_both(book_class: type[Book]) -> None:
+    book = standard_book(book_class)
+    book.process(sell_pair())
+    assert book.process(Cancel(11)) == [
+        OrderDone(6, 11, 9, CANCELLED, D_USER, 4, 0),
+        OrderDone(6, 10, 9, CANCELLED, D_OCO, 4, 0),
+        LevelChanged(7, SELL, 103, 0),
+    ]
+    book = standard_book(book_class)
+    book.process(sell_pair())
+    assert book.process(Cancel(10)) == [
+        OrderDone(6, 10, 9, CANCELLED, D_USER, 4, 0),
+        LevelChanged(7, SELL, 103, 0),
+        OrderDone(7, 11, 9, CANCELLED, D_OCO, 4, 0),
+    ]
+    assert book.open_order_count() == 5
+
+
+def test_neither_leg_can_be_amended(book_class: type[Book]) -> None:
+    book = standard_book(book_class)
+    book.process(sell_pair())
+    assert book.process(Amend(10, new_quantity=1)) == [
+        Rejected(6, 10, "amend", RejectReason.NOT_AMENDABLE)
+    ]
+    assert book.process(Amend(11, new_quantity=1)) == [
+        Rejected(6, 11, "amend", RejectReason.NOT_AMENDABLE)
+    ]
+
+
+def test_a_gtd_pair_expires_whole(book_class: type[Book]) -> None:
+    book = standard_book(book_class)
+    book.process(sell_pair(tif=GTD, at=100))
+    assert book.process(ExpireDue(100)) == [
+        OrderDone(6, 10, 9, EXPIRED, D_GTD, 4, 0),
+        LevelChanged(7, SELL, 103, 0),
+        OrderDone(7, 11, 9, EXPIRED, D_GTD, 4, 0),
+    ]
+    # And a pair already due arrives expired, stop leg first
+    assert book.process(sell_pair(tif=GTD, at=100)) == [
+        Accepted(7, 11, 9, False),
+        OrderDone(7, 11, 9, EXPIRED, D_GTD, 4, 0),
+        Accepted(7, 10, 9, False),
+        OrderDone(7, 10, 9, EXPIRED, D_GTD, 4, 0),
+    ]
+
+
+def test_a_self_trade_expiry_of_the_limit_leg_cancels_the_stop_leg(
+    book_class: type[Book],
+) -> None:
+    # Given the pair, and its owner buying up to 103 in expire-maker mode
+    book = standard_book(book_class)
+    book.process(sell_pair())
+    command = Place(12, 9, BUY, price=103, quantity=16, stp=STP.EXPIRE_MAKER)
+    events = book.process(command)
+    # Then the own limit leg expires (STP), its stop leg is cancelled (OCO)
+    assert events[-4:] == [
+        OrderDone(11, 10, 9, EXPIRED, DoneDetail.STP, 4, 0),
+        OrderDone(11, 11, 9, CANCELLED, D_OCO, 4, 0),
+        LevelChanged(12, SELL, 103, 0),
+        LevelChanged(13, BUY, 103, 1),
+    ]
+
+
+def oco(limit_leg: Place, stop_leg: Place) -> PlaceOco:
+    return PlaceOco(limit_leg, stop_leg)
+
+
+LIMIT_LEG = Place(10, 9, SELL, price=103, quantity=4)
+STOP_LEG = Place(11, 9, SELL, STOP_MARKET, quantity=4, stop_price=97)
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        (oco(LIMIT_LEG, STOP_LEG._replace(owner=8)), "invalid_oco"),
+        (oco(LIMIT_LEG, STOP_LEG._replace(side=BUY)), "invalid_oco"),
+        (oco(LIMIT_LEG, STOP_LEG._replace(quantity=3)), "invalid_oco"),
+        (oco(LIMIT_LEG, STOP_LEG._replace(order_id=10)), "invalid_oco"),
+        (oco(LIMIT_LEG, LIMIT_LEG._replace(order_id=11)), "invalid_oco"),
+        (oco(STOP_LEG, LIMIT_LEG), "invalid_oco"),
+        (
+            oco(
+                LIMIT_LEG._replace(time_in_force=TimeInForce.IOC),
+                STOP_LEG._replace(time_in_force=TimeInForce.IOC),
+            ),
+            "invalid_oco",
+        ),
+        (oco(LIMIT_LEG._replace(time_in_force=GTD, expire_at=9), STOP_LEG),
+         "invalid_oco"),
+        (oco(LIMIT_LEG, STOP_LEG._replace(time_in_force=GTD)), "invalid_oco"),
+        (oco(LIMIT_LEG._replace(price=0), STOP_LEG), "invalid_price"),
+        (oco(LIMIT_LEG, STOP_LEG._replace(stop_price=0)), "invalid_stop_price"),
+        (oco(LIMIT_LEG._replace(order_id=3), STOP_LEG), "duplicate_order_id"),
+        (oco(LIMIT_LEG, STOP_LEG._replace(order_id=3)), "duplicate_order_id"),
+        (oco(LIMIT_LEG, STOP_LEG._replace(stop_price=None, trail_amount=2)),
+         "no_reference_price"),
+        (oco(LIMIT_LEG._replace(price=99, post_only=True), STOP_LEG),
+         "post_only_would_take"),
+        (PlaceOco(LIMIT_LEG, Cancel(11)), "invalid_oco"),  # type: ignore[arg-type]
+    ],
+)  # fmt: skip
+def test_a_bad_pair_is_rejected_whole_under_the_limit_legs_id(
+    book_class: type[Book], command: PlaceOco, reason: str
+) -> None:
+    book = standard_book(book_class)
+    before = book.snapshot()
+    events = book.process(command)
+    assert len(events) == 1 and rejections(events) == [reason]
+    assert events[0].order_id == command.limit.order_id  # type: ignore[attr-defined]
+    assert book.snapshot() == before
+
+
+def test_a_stop_leg_that_would_trigger_at_once_rejects_the_pair(
+    book_class: type[Book],
+) -> None:
+    # Given a last price of 101
+    book = standard_book(book_class)
+    book.process(limit(12, 8, BUY, 101, 1))
+    before = book.snapshot()
+    # When the pair's sell stop is at 101 (at the last price)
+    events = book.process(sell_pair(stop_price=101))
+    # Then nothing is placed
+    assert events == [Rejected(7, 10, "place", RejectReason.INVALID_STOP_PRICE)]
+    assert book.snapshot() == before
+
+
+def test_from_resting_keeps_oco_links_and_refuses_broken_ones(
+    book_class: type[Book],
+) -> None:
+    # Given a pair as the database holds it
+    orders = [RestingOrder(10, 9, SELL, 103, 4, oco_with=11)]
+    stops = [Place(11, 9, SELL, STOP_MARKET, None, 4, stop_price=97, oco_with=10)]
+    book = book_class.from_resting("X", orders, stops, last_price=100)
+    # Then the link works as if it had been placed
+    assert book.process(Cancel(11)) == [
+        OrderDone(0, 11, 9, CANCELLED, D_USER, 4, 0),
+        OrderDone(0, 10, 9, CANCELLED, D_OCO, 4, 0),
+        LevelChanged(1, SELL, 103, 0),
+    ]
+    # And one-sided or dangling links are refused
+    with pytest.raises(ValueError, match="OCO"):
+        book_class.from_resting("X", orders, [stops[0]._replace(oco_with=None)])
+    with pytest.raises(ValueError, match="OCO"):
+        book_class.from_resting("X", orders, [])
