@@ -26,6 +26,7 @@ from trading.engine import (
     RejectReason,
     RestingOrder,
     Side,
+    StopMoved,
     StopTriggered,
     TimeInForce,
     Trade,
@@ -458,3 +459,161 @@ def test_from_resting_keeps_oco_links_and_refuses_broken_ones(
         book_class.from_resting("X", orders, [stops[0]._replace(oco_with=None)])
     with pytest.raises(ValueError, match="OCO"):
         book_class.from_resting("X", orders, [])
+
+
+# ---------------------------------------------------------------- trailing stops
+
+
+def traded_at_101(book_class: type[Book]) -> Book:
+    """The standard book after one lot printed at 101 (#1 has 4 left; seq 7)."""
+    book = standard_book(book_class)
+    book.process(limit(12, 8, BUY, 101, 1))
+    return book
+
+
+def test_a_trailing_sell_stop_follows_the_price_up_and_fires_on_the_way_down(
+    book_class: type[Book],
+) -> None:
+    # Given a sell stop trailing 3 ticks under the last price 101: stop 98
+    book = traded_at_101(book_class)
+    trailing = Place(20, 9, SELL, STOP_MARKET, quantity=2, trail_amount=3)
+    assert book.process(trailing) == [Accepted(7, 20, 9, True)]
+    stop = book.get_stop(20)
+    assert stop is not None and (stop.stop_price, stop.trail_amount) == (98, 3)
+    # When a buyer lifts the offers to 102
+    events = book.process(limit(21, 8, BUY, 102, 10))
+    # Then the stop moves to 99 right after the trade at 102 (101 moved nothing)
+    assert events[6:9] == [
+        Trade(11, 3, 21, 3, 8, 102, 1, BUY),
+        StopMoved(11, 20, 9, 99),
+        LevelChanged(12, SELL, 102, 4),
+    ]
+    assert [e for e in events if isinstance(e, StopMoved)] == [StopMoved(11, 20, 9, 99)]
+    # And a trade back down at 99 fires it
+    events = book.process(limit(22, 7, SELL, 99, 1))
+    assert events[4:] == [
+        StopTriggered(14, 20, 9, 99, 99),
+        Trade(15, 4, 20, 4, 9, 99, 2, SELL),
+        LevelChanged(16, BUY, 99, 2),
+        OrderDone(16, 20, 9, FILLED, D_NONE, 0, 2),
+    ]
+
+
+def test_a_trailing_buy_stop_in_bps_rounds_its_offset_up_and_keeps_its_limit(
+    book_class: type[Book],
+) -> None:
+    # Given a buy stop-limit (limit 104) trailing 100 bps over 101: 101 + ceil(1.01)
+    book = traded_at_101(book_class)
+    book.process(Place(20, 9, BUY, STOP_LIMIT, 104, 2, trail_bps=100))
+    stop = book.get_stop(20)
+    assert stop is not None and (stop.stop_price, stop.price) == (103, 104)
+    # When a trade prints at 99: the stop comes down to 99 + ceil(0.99) = 100
+    assert book.process(limit(21, 7, SELL, 99, 1)) == [
+        Accepted(7, 21, 7, False),
+        Trade(8, 4, 21, 4, 7, 99, 1, SELL),
+        StopMoved(8, 20, 9, 100),
+        LevelChanged(9, BUY, 99, 4),
+        OrderDone(9, 21, 7, FILLED, D_NONE, 0, 1),
+    ]
+    # And a trade at 101 fires it at its fixed limit 104
+    events = book.process(limit(22, 6, BUY, 102, 1))
+    assert events[4:] == [
+        StopTriggered(11, 20, 9, 100, 101),
+        Trade(12, 1, 20, 1, 9, 101, 2, BUY),
+        LevelChanged(13, SELL, 101, 6),
+        OrderDone(13, 20, 9, FILLED, D_NONE, 0, 2),
+    ]
+
+
+def test_a_trailing_stop_never_loosens(book_class: type[Book]) -> None:
+    # Given at last 101 a sell stop trailing 2 (at 99) and a buy stop trailing 5
+    # (at 106)
+    book = traded_at_101(book_class)
+    book.process(Place(20, 9, SELL, STOP_MARKET, quantity=2, trail_amount=2))
+    book.process(Place(21, 9, BUY, STOP_MARKET, quantity=1, trail_amount=5))
+    # When trades print at 100, then at 101 again
+    book.process(limit(22, 6, BUY, 100, 1))
+    down = book.process(limit(23, 7, SELL, 100, 1))
+    up = book.process(limit(24, 7, BUY, 101, 1))
+    # Then only the buy stop moved (down to 105); nothing moved back
+    moves = [e for e in down + up if isinstance(e, StopMoved)]
+    assert moves == [StopMoved(9, 21, 9, 105)]
+    assert book.get_stop(20).stop_price == 99  # type: ignore[union-attr]
+    assert book.get_stop(21).stop_price == 105  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"trail_amount": 2, "trail_bps": 10}, "invalid_trail"),
+        ({"trail_amount": 2, "stop_price": 95}, "invalid_trail"),
+        ({"trail_amount": 0}, "invalid_trail"),
+        ({"trail_amount": -1}, "invalid_trail"),
+        ({"trail_bps": 0}, "invalid_trail"),
+        ({"trail_bps": 10_000}, "invalid_trail"),
+        ({"trail_amount": 101}, "invalid_trail"),  # stop 0: not a price
+        ({"trail_amount": 2, "type": OrderType.LIMIT, "price": 100}, "invalid_trail"),
+        ({"trail_amount": 2, "type": OrderType.MARKET}, "invalid_trail"),
+        ({"stop_price": None}, "invalid_stop_price"),
+    ],
+)
+def test_trail_mistakes_are_rejected(
+    book_class: type[Book], changes: dict[str, object], reason: str
+) -> None:
+    book = traded_at_101(book_class)
+    command = Place(20, 9, SELL, STOP_MARKET, quantity=2)._replace(**changes)  # type: ignore[arg-type]
+    assert book.process(command) == [Rejected(7, 20, "place", RejectReason(reason))]
+
+
+def test_a_trailing_stop_needs_a_last_price(book_class: type[Book]) -> None:
+    book = standard_book(book_class)
+    command = Place(20, 9, SELL, STOP_MARKET, quantity=2, trail_bps=50)
+    assert book.process(command) == [
+        Rejected(5, 20, "place", RejectReason.NO_REFERENCE_PRICE)
+    ]
+
+
+def test_a_rebuilt_trailing_stop_keeps_its_current_stop_and_trails_on(
+    book_class: type[Book],
+) -> None:
+    # Given a trailing sell stop as the database holds it: trail 3, now at 97
+    stop = Place(20, 9, SELL, STOP_MARKET, None, 2, stop_price=97, trail_amount=3)
+    book = book_class.from_resting(
+        "X", [RestingOrder(1, 1, SELL, 101, 5)], [stop], last_price=100
+    )
+    assert book.get_stop(20) == stop._replace(time_in_force=TimeInForce.IOC)
+    # When a trade prints at 101: it moves to 98
+    assert StopMoved(1, 20, 9, 98) in book.process(limit(2, 2, BUY, 101, 1))
+    # And a snapshot keeps trail and current stop
+    restored = book_class.restore(book.snapshot())
+    assert restored.get_stop(20) == book.get_stop(20)
+    assert restored.state_hash() == book.state_hash()
+    with pytest.raises(ValueError):
+        book_class.from_resting("X", [], [stop._replace(stop_price=None)])
+
+
+def test_a_format_1_snapshot_still_restores(book_class: type[Book]) -> None:
+    # Given a snapshot written before GTD, OCO and trailing stops existed
+    old = {
+        "format": 1,
+        "symbol": "OLD",
+        "sequence": 3,
+        "last_price": 100,
+        "bids": [[1, 1, 99, 5, 0, "expire_taker", False]],
+        "asks": [[2, 2, 101, 4, 1, "expire_maker", True]],
+        "stops": [
+            [3, 3, "buy", "stop_limit", 110, 3, "gtc", False, 108, None,
+             "expire_taker"],
+        ],
+    }  # fmt: skip
+    # When it is restored, then it is the same book, with a clock at 0
+    book = book_class.restore(old)
+    assert book.get_order(2) == RestingOrder(
+        2, 2, SELL, 101, 4, 1, STP.EXPIRE_MAKER, True
+    )
+    assert book.get_stop(3) == Place(
+        3, 3, BUY, STOP_LIMIT, 110, 3, TimeInForce.GTC, False, 108
+    )
+    assert book.snapshot()["format"] == 2
+    assert book.snapshot()["clock"] == 0
+    assert (book.sequence, book.last_trade_price) == (3, 100)
