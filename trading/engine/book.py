@@ -9,7 +9,10 @@ Layout, chosen for speed in CPython and under mypyc:
 * a ``Level`` is a list of orders with a head index: fills advance the head, a
   cancel zeroes the order in place (lazy deletion) and the list is compacted when
   dead entries pile up, so every operation is amortised O(1);
-* stops wait in two heaps keyed by (stop price, arrival), with lazy deletion.
+* stops wait in two heaps keyed by (stop price, arrival), with lazy deletion;
+* GTD expiries sit in a heap of (expire_at, id), OCO links in one dict and open
+  trailing stops in another, each consulted only when not empty, so plain limit
+  and market flow pays for none of them beyond a few ``is None`` tests.
 
 The module is pure (no clock, randomness or I/O) so the same commands always give
 the same events.
