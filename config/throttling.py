@@ -117,6 +117,13 @@ class OrderBatchRateThrottle(UsageRateThrottle):
         return 1
 
 
+class OrderPairRateThrottle(UsageRateThrottle):
+    """An OCO pair: two orders, two hits on the order buckets."""
+
+    def order_hits(self, request) -> int:
+        return 2
+
+
 def _is_api_key(auth) -> bool:
     return bool(getattr(auth, "is_api_key", False))
 
