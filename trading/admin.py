@@ -551,6 +551,10 @@ class OrderAdmin(_InstrumentMoney, ReadOnlyAdminMixin, admin.ModelAdmin):
         "stp",
         "price",
         "stop_price",
+        "trailing_amount",
+        "trail_bps",
+        "expire_at",
+        "oco_partner",
         "quantity",
         "quote_budget",
         "filled",
@@ -576,6 +580,10 @@ class OrderAdmin(_InstrumentMoney, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Stop price")
     def stop_price(self, obj):
         return ticks_to_price(obj.instrument, obj.stop_price_ticks) or "—"
+
+    @admin.display(description="Trailing amount")
+    def trailing_amount(self, obj):
+        return ticks_to_price(obj.instrument, obj.trail_amount_ticks) or "—"
 
     @admin.display(description="Quote budget")
     def quote_budget(self, obj):

@@ -6,7 +6,7 @@ instrument and the opposite side's resting levels in, an estimate out. It walks
 the levels the way the engine matches (best price first, a market buy within
 its budget, a limit only at prices that cross); stop orders are priced at their
 stop (a stop market) or limit (a stop limit) price, since the book they will
-meet is not the one of now.
+meet is not the one of now (a trailing stop at the stop it would have now).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class FillEstimate:
     basis: str  # "book" (walked the current book) or "stop" (at its stop/limit)
     filled_lots: int  # expected to fill at once
     notional: int  # quote units of that fill
-    resting_lots: int  # left on the book (a GTC limit) ...
+    resting_lots: int  # left on the book (a GTC or GTD limit) ...
     unfilled_lots: int  # ... or not filled and expiring (market, IOC, FOK)
     fee: int  # on the fill at the taker rate, on the rest at the maker rate
     fee_asset: Asset
@@ -90,7 +90,7 @@ def fill_estimate(
     rest = 0 if order.quantity_lots is None else max(order.quantity_lots - taken, 0)
     rests = (
         not is_market
-        and order.time_in_force == Order.TimeInForce.GTC
+        and order.time_in_force in (Order.TimeInForce.GTC, Order.TimeInForce.GTD)
         and order.type != Order.Type.STOP_MARKET
     )
     fee = _fee(order, instrument, taken, notional, order.taker_fee_bps)

@@ -69,6 +69,30 @@ def hold_need(order: Order, instrument: Instrument) -> int | None:
     return hold_for(order, instrument, price_ticks=price_ticks, lots=lots or 0)
 
 
+def hold_need_shared(orders: list[Order], instrument: Instrument) -> int | None:
+    """Units a hold shared by `orders` (the legs of an OCO pair) must still
+    contain: the larger leg's need, since only one leg can ever trade it. None
+    when any leg keeps "whatever is left" (a market buy stop)."""
+    needs = [hold_need(order, instrument) for order in orders]
+    if any(need is None for need in needs):
+        return None
+    return max((need or 0 for need in needs), default=0)
+
+
+def trailing_stop_ticks(
+    *, side: str, last_ticks: int, trail_amount: int | None, trail_bps: int | None
+) -> int:
+    """A trailing stop's stop price drawn from the last price (the engine's rule,
+    docs/trading.md): `trail_amount` ticks, or `trail_bps` of the last rounded up,
+    below it for a sell and above it for a buy. May be <= 0 (a sell trailing by
+    more than the price): the caller refuses that."""
+    if trail_amount is not None:
+        distance = trail_amount
+    else:
+        distance = -(-last_ticks * (trail_bps or 0) // 10_000)
+    return last_ticks - distance if side == Order.Side.SELL else last_ticks + distance
+
+
 def market_buy_cap_ticks(
     *, reference_ticks: int | None, band_percent: int, slippage_percent: int
 ) -> int | None:

@@ -141,6 +141,7 @@ class Order(models.Model):
         GTC = "gtc", "Good till cancelled"
         IOC = "ioc", "Immediate or cancel"
         FOK = "fok", "Fill or kill"
+        GTD = "gtd", "Good till date"
 
     class STP(models.TextChoices):
         EXPIRE_TAKER = "expire_taker", "Expire taker"
@@ -180,7 +181,26 @@ class Order(models.Model):
     post_only = models.BooleanField(default=False)
     stp = models.CharField(max_length=16, choices=STP.choices, default=STP.EXPIRE_TAKER)
     price_ticks = models.BigIntegerField(null=True, blank=True)
-    stop_price_ticks = models.BigIntegerField(null=True, blank=True)
+    stop_price_ticks = models.BigIntegerField(
+        null=True, blank=True, help_text="A trailing stop's current stop price."
+    )
+    trail_amount_ticks = models.BigIntegerField(
+        null=True, blank=True, help_text="Trailing stop: distance from the last price."
+    )
+    trail_bps = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Trailing stop: distance in bps of the last."
+    )
+    expire_at = models.DateTimeField(
+        null=True, blank=True, help_text="Good till date: expires at this second."
+    )
+    oco_partner = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The other leg of a one-cancels-the-other pair.",
+    )
     quantity_lots = models.BigIntegerField(
         null=True, blank=True, help_text="Empty for a market buy bounded by quote."
     )
@@ -215,8 +235,9 @@ class Order(models.Model):
     )
     stop_triggered = models.BooleanField(default=False)
     book_priority = models.BigIntegerField(null=True, blank=True)
-    hold = models.OneToOneField(
-        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
+    # shared by the two legs of an OCO pair, sized to the larger leg's need
+    hold = models.ForeignKey(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -235,6 +256,16 @@ class Order(models.Model):
                 & Q(fees_paid__gte=0),
                 name="order_amounts_non_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(time_in_force="gtd", expire_at__isnull=False)
+                | (~Q(time_in_force="gtd") & Q(expire_at__isnull=True)),
+                name="order_expire_at_iff_gtd",
+            ),
+            models.CheckConstraint(
+                condition=Q(trail_amount_ticks__isnull=True)
+                | Q(trail_bps__isnull=True),
+                name="order_one_trail",
+            ),
         ]
         indexes = [
             models.Index(
@@ -251,6 +282,15 @@ class Order(models.Model):
                 name="order_open_by_instrument",
                 condition=Q(status__in=["pending", "open", "partially_filled"]),
             ),
+            # the matcher's per-run look for orders past their time
+            models.Index(
+                fields=["instrument", "expire_at"],
+                name="order_gtd_due",
+                condition=Q(
+                    status__in=["pending", "open", "partially_filled"],
+                    expire_at__isnull=False,
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -263,6 +303,10 @@ class Order(models.Model):
     @property
     def is_buy(self) -> bool:
         return self.side == self.Side.BUY
+
+    @property
+    def is_trailing(self) -> bool:
+        return self.trail_amount_ticks is not None or self.trail_bps is not None
 
 
 class OrderStatusChange(StatusHistory):

@@ -34,6 +34,55 @@ class OrderPlaceInputSerializer(serializers.Serializer):
         error_messages={"invalid": "1-64 of letters, digits and _-:."},
     )
     stp = serializers.ChoiceField(choices=Order.STP.choices, default="expire_taker")
+    expire_at = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=64,
+        help_text="time_in_force gtd only: ISO 8601 with an offset, 1 s to 365 "
+        "days ahead; the order expires at this second.",
+    )
+    trailing_amount = DecimalStringField(
+        required=False,
+        allow_null=True,
+        help_text="Stop orders: trail the last price by this amount (a price "
+        "step multiple) instead of a fixed stop_price.",
+    )
+    trailing_bps = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Stop orders: trail the last price by 1..9999 basis points.",
+    )
+
+
+class OrderOcoInputSerializer(serializers.Serializer):
+    """A one-cancels-the-other pair: a limit leg at `price` and a stop leg at
+    `stop_price` (or trailing), both `side` and `quantity`."""
+
+    symbol = serializers.CharField(max_length=32)
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    quantity = DecimalStringField()
+    price = DecimalStringField(help_text="The limit leg's price.")
+    stop_price = DecimalStringField(required=False, allow_null=True)
+    trailing_amount = DecimalStringField(required=False, allow_null=True)
+    trailing_bps = serializers.IntegerField(required=False, allow_null=True)
+    stop_limit_price = DecimalStringField(
+        required=False,
+        allow_null=True,
+        help_text="The stop leg is a stop limit at this price; without it, a "
+        "stop market.",
+    )
+    time_in_force = serializers.ChoiceField(
+        choices=[("gtc", "Good till cancelled"), ("gtd", "Good till date")],
+        default="gtc",
+    )
+    expire_at = serializers.CharField(required=False, allow_null=True, max_length=64)
+    post_only = serializers.BooleanField(default=False)
+    client_order_id = serializers.RegexField(
+        r"^[A-Za-z0-9_\-:.]{1,64}$",
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": "1-64 of letters, digits and _-:."},
+    )
 
 
 class OrderAmendInputSerializer(serializers.Serializer):
@@ -97,6 +146,10 @@ class OrderOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     reason = serializers.CharField()
     stop_triggered = serializers.BooleanField()
+    expire_at = serializers.DateTimeField(allow_null=True)
+    trailing_amount = serializers.SerializerMethodField()
+    trailing_bps = serializers.IntegerField(allow_null=True)
+    oco_partner_id = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -105,6 +158,9 @@ class OrderOutputSerializer(serializers.Serializer):
 
     def get_stop_price(self, order: Order) -> str | None:
         return ticks_to_price(order.instrument, order.stop_price_ticks)
+
+    def get_trailing_amount(self, order: Order) -> str | None:
+        return ticks_to_price(order.instrument, order.trail_amount_ticks)
 
     def get_quantity(self, order: Order) -> str | None:
         return lots_to_quantity(order.instrument, order.quantity_lots)
@@ -159,6 +215,14 @@ class OrderOutputSerializer(serializers.Serializer):
             "status": _text(order.status),
             "reason": _text(order.reason),
             "stop_triggered": order.stop_triggered,
+            "expire_at": (
+                None
+                if order.expire_at is None
+                else _DATETIME.to_representation(order.expire_at)
+            ),
+            "trailing_amount": self.get_trailing_amount(order),
+            "trailing_bps": order.trail_bps,
+            "oco_partner_id": order.oco_partner_id,
             "created_at": _DATETIME.to_representation(order.created_at),
             "updated_at": _DATETIME.to_representation(order.updated_at),
         }
@@ -169,6 +233,11 @@ _DATETIME = serializers.DateTimeField()
 
 def _text(value) -> str | None:
     return None if value is None else str(value)
+
+
+class OrderOcoOutputSerializer(serializers.Serializer):
+    oco_id = serializers.IntegerField(help_text="The limit leg's id.")
+    orders = OrderOutputSerializer(many=True, help_text="[limit leg, stop leg]")
 
 
 class CancelAllOutputSerializer(serializers.Serializer):
@@ -265,7 +334,7 @@ class PreviewEstimateSerializer(serializers.Serializer):
         help_text="Taker rate on the fill, maker rate on what rests."
     )
     fee_asset = serializers.CharField()
-    resting_quantity = serializers.CharField(help_text="Left on the book (GTC).")
+    resting_quantity = serializers.CharField(help_text="Left on the book (GTC, GTD).")
     unfilled_quantity = serializers.CharField(
         help_text="Not filled and expiring (market, IOC, FOK, book too thin)."
     )
@@ -286,6 +355,9 @@ class OrderPreviewOutputSerializer(serializers.Serializer):
     stop_price = serializers.CharField(allow_null=True)
     quantity = serializers.CharField(allow_null=True)
     quote_quantity = serializers.CharField(allow_null=True)
+    expire_at = serializers.DateTimeField(allow_null=True)
+    trailing_amount = serializers.CharField(allow_null=True)
+    trailing_bps = serializers.IntegerField(allow_null=True)
     maker_fee_bps = serializers.IntegerField()
     taker_fee_bps = serializers.IntegerField()
     estimate = PreviewEstimateSerializer()
@@ -320,6 +392,13 @@ class OrderPreviewOutputSerializer(serializers.Serializer):
             "stop_price": ticks_to_price(instrument, order.stop_price_ticks),
             "quantity": lots_to_quantity(instrument, order.quantity_lots),
             "quote_quantity": quote_str(instrument, order.quote_quantity),
+            "expire_at": (
+                None
+                if order.expire_at is None
+                else _DATETIME.to_representation(order.expire_at)
+            ),
+            "trailing_amount": ticks_to_price(instrument, order.trail_amount_ticks),
+            "trailing_bps": order.trail_bps,
             "maker_fee_bps": order.maker_fee_bps,
             "taker_fee_bps": order.taker_fee_bps,
             "estimate": {

@@ -11,6 +11,7 @@ urlpatterns = [
         name="api-trading-preferences",
     ),
     path("orders/batch", views.OrderBatchView.as_view(), name="api-orders-batch"),
+    path("orders/oco", views.OrderOcoView.as_view(), name="api-orders-oco"),
     path(
         "orders/batch-cancel",
         views.OrderBatchCancelView.as_view(),

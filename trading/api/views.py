@@ -77,6 +77,16 @@ class OrderBatchRateThrottle(OrderRateThrottle):
         return True
 
 
+class OrderPairRateThrottle(OrderBatchRateThrottle):
+    """The `orders` limit for an OCO pair: two orders, two requests."""
+
+    def __init__(self):
+        super().__init__(field="")
+
+    def hits(self, request) -> int:
+        return 2
+
+
 class OrderCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
@@ -166,7 +176,13 @@ class OrderListCreateView(APIView):
         description=(
             "201 with the new order (in embedded mode already matched). A retry "
             "with the same `client_order_id` and body returns the original order "
-            "with 200; a different body is 409 `client_order_id_reused`. Errors: "
+            "with 200; a different body is 409 `client_order_id_reused`. "
+            "`time_in_force: gtd` needs `expire_at` (ISO 8601 with an offset, 1 s "
+            "to 365 days ahead; the order then expires at that second, status "
+            "`expired`, reason `gtd`). A stop order takes `stop_price` or one of "
+            "`trailing_amount` / `trailing_bps` (1..9999): a trailing stop follows "
+            "the last price, `stop_price` in the answer is its current stop. "
+            "Errors: "
             "403 `kyc_required`; 404 `unknown_symbol`; 409 `instrument_not_trading`;"
             " 400 `invalid_order`, `invalid_tick`, `invalid_lot`, "
             "`below_min_quantity`, `below_min_notional`, `price_out_of_band`, "
@@ -227,7 +243,8 @@ class OrderDetailView(APIView):
         description=(
             "`quantity` is the new total. Lowering it keeps time priority; a new "
             "price or a larger quantity re-queues the order. 202 while the matcher "
-            "has not applied it yet. 409 `order_not_open` / `order_not_amendable`; "
+            "has not applied it yet. 409 `order_not_open` / `order_not_amendable` "
+            "(also any OCO leg, and GTD orders); "
             "422 `insufficient_funds` if the bigger hold cannot be reserved."
         ),
     )
@@ -253,13 +270,66 @@ class OrderDetailView(APIView):
             **error_responses(401, 404, 409),
         },
         summary="Cancel an order",
-        description="202 while the matcher has not applied the cancel; 200 once done.",
+        description=(
+            "202 while the matcher has not applied the cancel; 200 once done. "
+            "Cancelling either leg of an OCO pair cancels both (the other with "
+            "reason `oco`)."
+        ),
     )
     def delete(self, request, order_id: int):
         order = _fresh(services.order_cancel(user=request.user, order_id=order_id))
         return Response(
             s.OrderOutputSerializer(order).data,
             status=status.HTTP_202_ACCEPTED if order.is_open else status.HTTP_200_OK,
+        )
+
+
+class OrderOcoView(APIView):
+    def get_throttles(self):
+        return [OrderPairRateThrottle()]
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_oco_place",
+        request=s.OrderOcoInputSerializer,
+        responses={
+            201: s.OrderOcoOutputSerializer,
+            200: s.OrderOcoOutputSerializer,
+            **error_responses(400, 401, 403, 404, 409, 422, 429),
+        },
+        summary="Place a one-cancels-the-other pair",
+        description=(
+            "A limit leg at `price` and a stop leg at `stop_price` (or "
+            "`trailing_amount` / `trailing_bps`), both of `side` and `quantity`: "
+            "a stop limit at `stop_limit_price` when given, else a stop market. "
+            "One hold, sized to the larger leg. The first fill of the limit leg "
+            "cancels the stop leg, the stop's trigger cancels the limit leg, a "
+            "cancel of either cancels both (reason `oco`). With a last price, a "
+            "sell pair's `price` must be above it and its stop below it, a buy "
+            "pair's the reverse. 201 `{oco_id, orders: [limit, stop]}`; a retry "
+            "with the same `client_order_id` (the limit leg's) and body: 200 "
+            "with the first pair. Errors as `POST /api/v1/orders`: 403 "
+            "`kyc_required`; 404 `unknown_symbol`; 409 `instrument_not_trading`, "
+            "`client_order_id_reused`; 400 `invalid_order`, `invalid_tick`, "
+            "`invalid_lot`, `below_min_quantity`, `below_min_notional`, "
+            "`price_out_of_band`, `invalid_amount`; 422 `insufficient_funds`, "
+            "`too_many_open_orders`; 429 `throttled` (counts as two orders)."
+        ),
+    )
+    def post(self, request):
+        data = s.OrderOcoInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        orders, created = services.order_place_oco(
+            user=request.user, **data.validated_data
+        )
+        fresh = _fresh_many(orders)
+        output = s.OrderOutputSerializer()
+        return Response(
+            {
+                "oco_id": orders[0].pk,
+                "orders": [output.to_representation(fresh[o.pk]) for o in orders],
+            },
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 

@@ -13,6 +13,7 @@ from trading.services.instruments import (
     instrument_update,
 )
 from trading.services.matching import matching_run, matching_schedule
+from trading.services.oco import order_place_oco
 from trading.services.orders import (
     PlaceResult,
     order_amend,
@@ -46,6 +47,7 @@ __all__ = [
     "order_cancel_batch",
     "order_place",
     "order_place_batch",
+    "order_place_oco",
     "price_alert_create",
     "price_alert_delete",
     "price_alert_update",

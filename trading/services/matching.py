@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from django.conf import settings
@@ -53,13 +53,16 @@ from trading.engine import (
     Amended,
     Book,
     Cancel,
+    ExpireDue,
     LevelChanged,
     OrderDone,
     OrderType,
     Place,
+    PlaceOco,
     Rejected,
     RestingOrder,
     Side,
+    StopMoved,
     StopTriggered,
     TimeInForce,
     book_class,
@@ -68,7 +71,7 @@ from trading.engine import (
     Trade as TradeEvent,
 )
 from trading.events import MatchingRunApplied
-from trading.holds import hold_for, hold_need, is_waiting_stop
+from trading.holds import hold_for, hold_need, hold_need_shared, is_waiting_stop
 from trading.models import (
     Fill,
     Instrument,
@@ -112,9 +115,14 @@ _ORDER_FIELDS = (
     "price_ticks",
     "quantity_lots",
     "stop_triggered",
+    "stop_price_ticks",
     "book_priority",
     "updated_at",
 )
+# A GTD order's own run is sent with an ETA only this close to its time: a
+# Redis broker redelivers a message unacked for its visibility timeout (one
+# hour), so longer ETAs would loop; the sweeper expires the rest.
+GTD_ETA_HORIZON = timedelta(minutes=30)
 
 
 @dataclass
@@ -188,11 +196,36 @@ def matching_schedule(*, instrument_id: int) -> None:
     transaction.on_commit(send)
 
 
+def matching_schedule_at(*, instrument_id: int, when) -> None:
+    """After commit, ask for a run of the instrument at `when` (a GTD order's
+    expiry), so it expires within about a second even on a quiet book. Beyond
+    `GTD_ETA_HORIZON` nothing is sent: the sweeper expires it (and re-drives
+    any run that was lost)."""
+
+    def send() -> None:
+        if when - timezone.now() > GTD_ETA_HORIZON:
+            return
+        from trading.tasks import match_instrument
+
+        try:
+            match_instrument.apply_async(
+                (instrument_id,),
+                eta=when + timedelta(milliseconds=50),
+                queue=matching_queue(instrument_id),
+            )
+        except Exception:  # broker down: the sweeper expires it
+            logger.exception("could not schedule expiry for %s", instrument_id)
+
+    transaction.on_commit(send)
+
+
 def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
-    """Instruments with commands waiting longer than `older_than`: re-drive them."""
+    """Instruments with commands waiting longer than `older_than`, or with GTD
+    orders past their time: re-drive them."""
     if older_than is None:  # not `or`: timedelta(0) is falsy and means "all"
         older_than = timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    cutoff = now - older_than
     # A halted instrument only has work when a cancel waits (places wait for the
     # resume, which schedules a run itself).
     waiting = OrderCommand.objects.filter(
@@ -201,7 +234,13 @@ def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
         Q(instrument__status=Instrument.Status.TRADING)
         | Q(kind=OrderCommand.Kind.CANCEL)
     )
-    instrument_ids = sorted(set(waiting.values_list("instrument_id", flat=True)))
+    due = Order.objects.filter(
+        status__in=Order.OPEN_STATUSES, expire_at__isnull=False, expire_at__lte=now
+    )
+    instrument_ids = sorted(
+        set(waiting.values_list("instrument_id", flat=True))
+        | set(due.values_list("instrument_id", flat=True))
+    )
     for instrument_id in instrument_ids:
         try:
             _send(instrument_id)
@@ -237,13 +276,17 @@ def matching_linger() -> float:
     return wait
 
 
-def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchResult:
-    """Apply up to `batch_size` pending commands of one instrument. A deadlock or
-    serialization failure rolls the batch back and retries it (bounded, logged)."""
+def matching_run(
+    *, instrument_id: int, batch_size: int | None = None, now=None
+) -> MatchResult:
+    """Apply up to `batch_size` pending commands of one instrument, after
+    expiring its GTD orders due at `now` (the clock; tests pass their own). A
+    deadlock or serialization failure rolls the batch back and retries it
+    (bounded, logged)."""
     started, outcome, result = time.monotonic(), "error", MatchResult()
     try:
         with log_context(instrument_id=instrument_id):
-            result = _match(instrument_id, batch_size)
+            result = _match(instrument_id, batch_size, now)
         outcome = "halted" if result.halted else "ok"
         return result
     finally:
@@ -255,11 +298,15 @@ def matching_run(*, instrument_id: int, batch_size: int | None = None) -> MatchR
         )
 
 
-def _match(instrument_id: int, batch_size: int | None) -> MatchResult:
+def _match(instrument_id: int, batch_size: int | None, now) -> MatchResult:
     _clear_queued(instrument_id)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _run(instrument_id, batch_size or settings.TRADING_MATCH_BATCH)
+            return _run(
+                instrument_id,
+                batch_size or settings.TRADING_MATCH_BATCH,
+                now or timezone.now(),
+            )
         except BaseException as exc:
             matcher_state.forget(instrument_id)  # it may be ahead of the database
             if attempt == MAX_ATTEMPTS or not _retryable(exc):
@@ -361,6 +408,17 @@ def _last_pending_amends(instrument_id: int) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
+def _gtd_due(instrument_id: int, now) -> bool:
+    """Whether an open order of the instrument is past its time (index
+    `order_gtd_due`): a run without commands still has work then."""
+    return Order.objects.filter(
+        instrument_id=instrument_id,
+        status__in=Order.OPEN_STATUSES,
+        expire_at__isnull=False,
+        expire_at__lte=now,
+    ).exists()
+
+
 def _order_and_hold_columns() -> str:
     return f"{model_columns(Order, 'o')}, {model_columns(Hold, 'h')}"
 
@@ -381,7 +439,16 @@ def _split_row(row, *models):
 # --- Book -------------------------------------------------------------------------
 
 
-def _place(order: Order) -> Place:
+def _epoch(when) -> int | None:
+    """Whole seconds since the epoch (the engine's clock), or None."""
+    return None if when is None else int(when.timestamp())
+
+
+def _place(order: Order, *, oco_with: int | None = None, rebuild=False) -> Place:
+    """The engine's Place for an order row. A trailing stop arrives without a
+    stop price (the engine draws it from the last trade); rebuilt, it carries
+    the current one, and an OCO leg its open partner (`oco_with`)."""
+    trailing = order.is_trailing
     return Place(
         order_id=order.pk,
         owner=order.user_id,
@@ -391,9 +458,13 @@ def _place(order: Order) -> Place:
         quantity=order.quantity_lots,
         time_in_force=TimeInForce(order.time_in_force),
         post_only=order.post_only,
-        stop_price=order.stop_price_ticks,
+        stop_price=order.stop_price_ticks if rebuild or not trailing else None,
         quote_limit=order.quote_limit,
         stp=STP(order.stp),
+        expire_at=_epoch(order.expire_at),
+        trail_amount=order.trail_amount_ticks,
+        trail_bps=order.trail_bps,
+        oco_with=oco_with,
     )
 
 
@@ -402,13 +473,17 @@ def book_rebuild(instrument: Instrument) -> Book:
     waiting stops in arrival order. Nothing matches during a rebuild."""
     resting: list[RestingOrder] = []
     stops: list[Place] = []
-    open_orders = Order.objects.filter(
-        instrument=instrument,
-        status__in=(Order.Status.OPEN, Order.Status.PARTIALLY_FILLED),
-    ).order_by("book_priority", "pk")
+    open_orders = list(
+        Order.objects.filter(
+            instrument=instrument,
+            status__in=(Order.Status.OPEN, Order.Status.PARTIALLY_FILLED),
+        ).order_by("book_priority", "pk")
+    )
+    open_ids = {order.pk for order in open_orders}
     for order in open_orders:
+        partner = order.oco_partner_id if order.oco_partner_id in open_ids else None
         if is_waiting_stop(order):
-            stops.append(_place(order))
+            stops.append(_place(order, oco_with=partner, rebuild=True))
         else:  # resting: a limit order (or a triggered stop limit), priced
             resting.append(
                 RestingOrder(
@@ -420,6 +495,8 @@ def book_rebuild(instrument: Instrument) -> Book:
                     filled=order.filled_lots,
                     stp=STP(order.stp),
                     post_only=order.post_only,
+                    expire_at=_epoch(order.expire_at),
+                    oco_with=partner,
                 )
             )
     return book_class().from_resting(
@@ -463,7 +540,7 @@ def _halt_crossed(instrument: Instrument, book: Book) -> None:
 # --- The run ----------------------------------------------------------------------
 
 
-def _run(instrument_id: int, batch_size: int) -> MatchResult:
+def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
     with transaction.atomic():
         instrument = _instrument_lock(instrument_id)
         trading = instrument.status == Instrument.Status.TRADING
@@ -474,14 +551,14 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
         )
         more = len(pending) > batch_size
         commands = pending[:batch_size]
-        if not commands:
+        if not commands and not _gtd_due(instrument_id, now):
             return MatchResult()
         book, known = _book_for(instrument)
         if trading and book.is_crossed():
             _halt_crossed(instrument, book)
             matching_schedule(instrument_id=instrument_id)  # queued cancels still apply
             return MatchResult(halted=True)
-        batch = _Batch(instrument, book, known=known)
+        batch = _Batch(instrument, book, known=known, now=now)
         amends = [c for c in commands if c.kind == OrderCommand.Kind.AMEND]
         if more or not trading:  # amends may wait beyond what was read
             batch.last_amend = _last_pending_amends(instrument_id)
@@ -489,6 +566,7 @@ def _run(instrument_id: int, batch_size: int) -> MatchResult:
             batch.last_amend = {c.order_id: c.pk for c in amends}  # pk order
         for order_id in batch.last_amend:  # its hold grew: read it again
             known.pop(order_id, None)
+        batch.expire_due()
         for command in commands:
             batch.apply(command)
         # Sent without waiting for each statement: a round trip only where a
@@ -527,7 +605,9 @@ class _Batch:
     # the open orders of earlier runs (MatcherState.orders), updated by this one
     known: dict[int, Order] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
+    # by hold (`_hold_key`): the legs of an OCO pair share one
     hold_remaining: dict[int, int] = field(default_factory=dict)
+    holds: dict[int, Hold] = field(default_factory=dict)
     history: list[OrderStatusChange] = field(default_factory=list)
     trades: list[Trade] = field(default_factory=list)
     fills: list[tuple[Trade, Fill]] = field(default_factory=list)
@@ -539,9 +619,9 @@ class _Batch:
     # order id -> pk of its last queued amend: until that one is applied, the
     # order's hold keeps what the amends reserved up front.
     last_amend: dict[int, int] = field(default_factory=dict)
+    now: datetime = field(default_factory=timezone.now)
 
     def __post_init__(self) -> None:
-        self.now = timezone.now()
         self.per_tick_lot = self.instrument.notional_per_tick_lot
 
     # -- loading ----------------------------------------------------------------
@@ -551,7 +631,14 @@ class _Batch:
         if known is not None:
             return known
         self.orders[order.pk] = order
-        self.hold_remaining[order.pk] = order.hold.remaining_amount if order.hold else 0
+        hold = order.hold
+        if hold is None:
+            self.hold_remaining[_hold_key(order)] = 0
+        elif hold.pk in self.holds:  # the other leg's: one instance, one sum
+            order.hold = self.holds[hold.pk]
+        else:
+            self.holds[hold.pk] = hold
+            self.hold_remaining[hold.pk] = hold.remaining_amount
         return order
 
     def _load(self, order_ids: set[int]) -> None:
@@ -575,7 +662,9 @@ class _Batch:
         (their holds brought up to date by the ledger), for the next run."""
         known = self.known
         for order_id, order in self.orders.items():
-            if order.is_open:
+            # an OCO leg is read again each run: its hold is shared, and the
+            # other leg's copy would not see what the ledger did to it
+            if order.is_open and order.oco_partner_id is None:
                 known[order_id] = order
             else:
                 known.pop(order_id, None)
@@ -598,7 +687,12 @@ class _Batch:
 
     def _engine_command(self, command: OrderCommand, order: Order):
         if command.kind == OrderCommand.Kind.PLACE:
-            return _place(command.order)
+            if order.oco_partner_id is not None:  # the limit leg: the pair
+                self._load({order.oco_partner_id})
+                return PlaceOco(
+                    limit=_place(order), stop=_place(self.orders[order.oco_partner_id])
+                )
+            return _place(order)
         if command.kind == OrderCommand.Kind.CANCEL:
             return Cancel(command.order_id)
         return self._amend_command(command, order)
@@ -618,13 +712,22 @@ class _Batch:
             price = command.new_price_ticks or resting.price
             lots = resting.quantity if new_open is None else new_open
             need = hold_for(order, self.instrument, price_ticks=price, lots=lots)
-            if need > self.hold_remaining[order.pk]:
+            if need > self.hold_remaining[_hold_key(order)]:
                 return None
         return Amend(
             command.order_id,
             new_price=command.new_price_ticks,
             new_quantity=new_open,
         )
+
+    def expire_due(self) -> None:
+        """First in every run: the GTD orders due by now leave the book."""
+        now = _epoch(self.now)
+        events = self.book.process(ExpireDue(cast(int, now)))
+        if not events:
+            return
+        touched, _ = self._apply_events(events, None)
+        self._sync_all(touched, ref=f"gtd:{now}", command_pk=None)
 
     def apply(self, command: OrderCommand) -> None:
         order = self._remember(command.order)
@@ -634,16 +737,57 @@ class _Batch:
         ):
             if self._cancel_unplaced(command, order):
                 return
+        if (
+            command.kind == OrderCommand.Kind.PLACE
+            and order.oco_partner_id is not None
+            and order.type != Order.Type.LIMIT
+        ):
+            # the stop leg went to the engine with its limit leg (PlaceOco)
+            self._sync(order, ref=str(command.pk), command_pk=command.pk)
+            command.result = "oco"
+            command.processed_at = self.now
+            self.commands.append(command)
+            return
         engine_command = self._engine_command(command, order)
         if engine_command is None:  # an amend the hold cannot cover
-            self._sync(order, command)
+            self._sync(order, ref=str(command.pk), command_pk=command.pk)
             command.result = "insufficient_funds"
             command.processed_at = self.now
             self.commands.append(command)
             return
         events = self.book.process(engine_command)
+        touched, result = self._apply_events(events, command)
+        touched.add(order.pk)
+        if command.kind == OrderCommand.Kind.PLACE and order.oco_partner_id:
+            partner = self.orders[order.oco_partner_id]
+            touched.add(partner.pk)
+            if order.status == Order.Status.REJECTED:  # the pair as one
+                self._set_status(partner, Order.Status.REJECTED, result)
+                partner.open_lots = 0
+        self._sync_all(touched, ref=str(command.pk), command_pk=command.pk)
+        command.result = result
+        command.processed_at = self.now
+        self.commands.append(command)
+
+    def _sync_all(self, touched: set[int], *, ref: str, command_pk) -> None:
+        """`_sync` each touched order, with the other legs of their OCO pairs
+        read (a shared hold is sized by both)."""
+        self._load(
+            {
+                partner
+                for order_id in touched
+                if (partner := self.orders[order_id].oco_partner_id) is not None
+            }
+        )
+        for order_id in sorted(touched):
+            self._sync(self.orders[order_id], ref=ref, command_pk=command_pk)
+
+    def _apply_events(
+        self, events: list, command: OrderCommand | None
+    ) -> tuple[set[int], str]:
+        """Each event into the batch's rows; the orders it touched, the result."""
         self._load({order_id for event in events for order_id in _order_ids(event)})
-        touched: set[int] = {order.pk}
+        touched: set[int] = set()
         result = "applied"
         for event in events:
             if isinstance(event, TradeEvent):
@@ -660,20 +804,20 @@ class _Batch:
                 triggered.stop_triggered = True
                 self._enter_book(triggered)
                 touched.add(event.order_id)
+            elif isinstance(event, StopMoved):
+                self.orders[event.order_id].stop_price_ticks = event.stop_price
+                touched.add(event.order_id)
             elif isinstance(event, Amended):
                 self._amended(event)
             elif isinstance(event, Rejected):
                 result = str(event.reason)
-                if command.kind == OrderCommand.Kind.PLACE:
+                if command is not None and command.kind == OrderCommand.Kind.PLACE:
+                    order = self.orders[command.order_id]
                     self._set_status(order, Order.Status.REJECTED, result)
                     order.open_lots = 0
             if isinstance(event, (TradeEvent, LevelChanged)):
                 self.book_changes.append(event)
-        for order_id in sorted(touched):
-            self._sync(self.orders[order_id], command)
-        command.result = result
-        command.processed_at = self.now
-        self.commands.append(command)
+        return touched, result
 
     def _cancel_unplaced(self, command: OrderCommand, order: Order) -> bool:
         """A cancel for an order the engine has not seen (its place command is
@@ -683,12 +827,26 @@ class _Batch:
         ).first()
         if place is None:
             return False
+        legs = [order]
+        if order.oco_partner_id is not None:  # an OCO pair: both, never one
+            self._load({order.oco_partner_id})
+            partner = self.orders[order.oco_partner_id]
+            legs.append(partner)
+            for other in partner.commands.filter(
+                kind=OrderCommand.Kind.PLACE, processed_at__isnull=True
+            ):
+                other.result = "cancelled_before_matching"
+                other.processed_at = self.now
+                self.commands.append(other)
         place.result = "cancelled_before_matching"
         place.processed_at = self.now
         self.commands.append(place)
-        self._set_status(order, Order.Status.CANCELLED, "user")
-        order.open_lots = 0
-        self._sync(order, command)
+        for leg, reason in zip(legs, ("user", "oco"), strict=False):
+            if leg.status == Order.Status.PENDING:
+                self._set_status(leg, Order.Status.CANCELLED, reason)
+                leg.open_lots = 0
+        for leg in legs:
+            self._sync(leg, ref=str(command.pk), command_pk=command.pk)
         command.result = "applied"
         command.processed_at = self.now
         self.commands.append(command)
@@ -772,8 +930,8 @@ class _Batch:
                 },
             )
         )
-        self.hold_remaining[buyer.pk] -= buyer_paid
-        self.hold_remaining[seller.pk] -= quantity
+        self.hold_remaining[_hold_key(buyer)] -= buyer_paid
+        self.hold_remaining[_hold_key(seller)] -= quantity
         trade = new_instance(
             Trade,
             instrument=instrument,
@@ -841,19 +999,36 @@ class _Batch:
         if reason:
             order.reason = reason
 
-    def _sync(self, order: Order, command: OrderCommand) -> None:
-        """After a command: the order's remaining quantity and status as the book
-        has them, and its hold brought down to exactly what it still needs."""
+    def _sync(self, order: Order, *, ref: str, command_pk: int | None) -> None:
+        """After a command: the order's remaining quantity, status and (a
+        trailing stop) stop price as the book has them, and its hold brought
+        down to exactly what it still needs: with an OCO partner, what the
+        larger leg needs (they share it). `ref` names the release journal."""
         if order.is_open:
             resting = self.book.get_order(order.pk)
             if resting is not None:
                 order.open_lots = resting.quantity
                 order.price_ticks = resting.price
+            elif order.is_trailing and is_waiting_stop(order):
+                stop = self.book.get_stop(order.pk)
+                if stop is not None and stop.stop_price is not None:
+                    order.stop_price_ticks = stop.stop_price
             if order.filled_lots and order.status == Order.Status.OPEN:
                 self._set_status(order, Order.Status.PARTIALLY_FILLED)
-        need = hold_need(order, self.instrument)
-        remaining = self.hold_remaining[order.pk]
-        amend_queued = self.last_amend.get(order.pk, 0) > command.pk
+        partner = (
+            None
+            if order.oco_partner_id is None
+            else self.orders.get(order.oco_partner_id)
+        )
+        if partner is not None and partner.hold_id == order.hold_id:
+            need = hold_need_shared([order, partner], self.instrument)
+        else:
+            need = hold_need(order, self.instrument)
+        key = _hold_key(order)
+        remaining = self.hold_remaining[key]
+        amend_queued = command_pk is not None and (
+            self.last_amend.get(order.pk, 0) > command_pk
+        )
         if (
             need is not None
             and remaining > need
@@ -862,14 +1037,14 @@ class _Batch:
             self.journals.append(
                 JournalSpec(
                     kind=Journal.Kind.RELEASE,
-                    reference=f"order:{order.pk}:release:{command.pk}",
+                    reference=f"order:{order.pk}:release:{ref}",
                     hold_legs=(
                         HoldLeg(cast(Hold, order.hold), release=remaining - need),
                     ),
                     metadata={"order": order.pk, "symbol": self.instrument.symbol},
                 )
             )
-            self.hold_remaining[order.pk] = need
+            self.hold_remaining[key] = need
         order.updated_at = self.now
         self.changed_orders[order.pk] = order
 
@@ -906,6 +1081,12 @@ class _Batch:
         if self.journals:
             # fresh: its references name the commands this run applies
             ledger_post_batch(journals=self.journals, fresh=True)
+
+
+def _hold_key(order: Order) -> int:
+    """`_Batch.hold_remaining`'s key: the hold (shared by an OCO pair), or for
+    an order without one a key of its own."""
+    return order.hold_id if order.hold_id is not None else -order.pk
 
 
 def _order_ids(event) -> tuple[int, ...]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from django.conf import settings
@@ -45,6 +46,7 @@ from trading.holds import (
     hold_for,
     market_buy_cap_ticks,
     market_buy_limit,
+    trailing_stop_ticks,
 )
 from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
 from trading.selectors import (
@@ -54,7 +56,7 @@ from trading.selectors import (
     instruments_for_orders,
     unknown_symbol,
 )
-from trading.services.matching import matching_schedule
+from trading.services.matching import matching_schedule, matching_schedule_at
 from trading.units import price_to_ticks, quantity_to_lots
 from wallet.ledger import HoldRequest, NewHolds, hold_adjust, holds_lock_new
 from wallet.models import Asset, Hold
@@ -75,6 +77,13 @@ class OrderRequest:
     stop_price_ticks: int | None
     quantity_lots: int | None
     quote_quantity: int | None
+    expire_at: datetime | None = None
+    trail_amount_ticks: int | None = None
+    trail_bps: int | None = None
+
+    @property
+    def is_trailing(self) -> bool:
+        return self.trail_amount_ticks is not None or self.trail_bps is not None
 
     def fingerprint(self, symbol: str) -> str:
         raw = json.dumps([symbol, *self.__dict__.values()], default=str)
@@ -104,6 +113,9 @@ def _parse(
     stop_price: str | None,
     quantity: str | None,
     quote_quantity: str | None,
+    expire_at: datetime | str | None = None,
+    trailing_amount: str | None = None,
+    trailing_bps: int | None = None,
 ) -> OrderRequest:
     side = _choice("side", side, Order.Side)
     type = _choice("type", type, Order.Type)
@@ -114,18 +126,33 @@ def _parse(
         raise _bad("price", "must be empty for market orders.")
     if not is_market and price is None:
         raise _bad("price", "is required for limit orders.")
-    if type in STOP_TYPES and stop_price is None:
-        raise _bad("stop_price", "is required for stop orders.")
+    trailing = trailing_amount is not None or trailing_bps is not None
+    if type not in STOP_TYPES and trailing:
+        name = "trailing_amount" if trailing_amount is not None else "trailing_bps"
+        raise _bad(name, "is only for stop orders.")
+    if trailing_amount is not None and trailing_bps is not None:
+        raise _bad("trailing_bps", "send trailing_amount or trailing_bps, not both.")
+    if trailing and stop_price is not None:
+        raise _bad("stop_price", "must be empty for a trailing stop (it follows).")
+    if type in STOP_TYPES and stop_price is None and not trailing:
+        raise _bad(
+            "stop_price",
+            "is required for stop orders (or trailing_amount / trailing_bps).",
+        )
     if type not in STOP_TYPES and stop_price is not None:
         raise _bad("stop_price", "is only for stop orders.")
+    trail_bps = _trail_bps(trailing_bps)
+    expire = _expire_at(
+        expire_at, time_in_force=time_in_force, is_market=type == Order.Type.MARKET
+    )
     if quote_quantity is not None and not (is_market and side == Order.Side.BUY):
         raise _bad("quote_quantity", "is only for market buys.")
     if quantity is None and quote_quantity is None:
         raise _bad("quantity", "is required.")
     if quantity is None and time_in_force == Order.TimeInForce.FOK:
         raise _bad("quantity", "is required for fill-or-kill orders.")
-    if post_only and (is_market or time_in_force != Order.TimeInForce.GTC):
-        raise _bad("post_only", "is only for GTC limit orders.")
+    if post_only and (is_market or time_in_force not in _RESTING_TIFS):
+        raise _bad("post_only", "is only for GTC or GTD limit orders.")
 
     price_ticks = None if price is None else price_to_ticks(instrument, price)
     stop_ticks = (
@@ -133,6 +160,15 @@ def _parse(
         if stop_price is None
         else price_to_ticks(instrument, stop_price, field="stop_price")
     )
+    if stop_ticks is not None and stop_ticks <= 0:
+        raise _bad("stop_price", "must be more than 0.")
+    trail_ticks = (
+        None
+        if trailing_amount is None
+        else price_to_ticks(instrument, trailing_amount, field="trailing_amount")
+    )
+    if trail_ticks is not None and trail_ticks <= 0:
+        raise _bad("trailing_amount", "must be more than 0.")
     lots = None if quantity is None else quantity_to_lots(instrument, quantity)
     quote_units = (
         None
@@ -167,7 +203,76 @@ def _parse(
         stop_price_ticks=stop_ticks,
         quantity_lots=lots,
         quote_quantity=quote_units,
+        expire_at=expire,
+        trail_amount_ticks=trail_ticks,
+        trail_bps=trail_bps,
     )
+
+
+_RESTING_TIFS = (Order.TimeInForce.GTC, Order.TimeInForce.GTD)
+GTD_MAX_DAYS = 365
+
+
+def _trail_bps(value) -> int | None:
+    """1..9999 basis points of the last price, or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad("trailing_bps", "must be a whole number of basis points.")
+    if not 1 <= value <= 9_999:
+        raise _bad("trailing_bps", "must be from 1 to 9999 basis points.")
+    return value
+
+
+def _expire_at(value, *, time_in_force: str, is_market: bool) -> datetime | None:
+    """A GTD order's time: ISO 8601 with an offset, 1 s to 365 days ahead, kept
+    to the whole second (the engine's clock ticks in seconds)."""
+    if time_in_force != Order.TimeInForce.GTD:
+        if value is not None:
+            raise _bad("expire_at", "is only for time_in_force gtd.")
+        return None
+    if is_market:
+        raise _bad("time_in_force", "gtd is only for limit and stop orders.")
+    if value is None or value == "":
+        raise _bad("expire_at", "is required for time_in_force gtd.")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise _bad(
+                "expire_at", "must be an ISO 8601 time, e.g. 2030-01-31T12:00:00Z."
+            ) from None
+    if not isinstance(value, datetime):
+        raise _bad("expire_at", "must be an ISO 8601 time.")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _bad("expire_at", "must carry a UTC offset (Z or +hh:mm).")
+    now = timezone.now()
+    if value < now + timedelta(seconds=1):
+        raise _bad("expire_at", "must be at least 1 second in the future.")
+    if value > now + timedelta(days=GTD_MAX_DAYS):
+        raise _bad("expire_at", f"must be at most {GTD_MAX_DAYS} days ahead.")
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def _check_trailing(instrument: Instrument, request: OrderRequest) -> int | None:
+    """A trailing stop's first stop price, drawn from the last trade (read under
+    the lock); the engine draws it again when the order arrives. 400 before any
+    trade, or when a sell would trail to 0 or below."""
+    if not request.is_trailing:
+        return request.stop_price_ticks
+    name = "trailing_amount" if request.trail_amount_ticks else "trailing_bps"
+    last = instrument.last_price_ticks
+    if last is None:
+        raise _bad(name, "needs a last trade price to follow; none yet.")
+    stop = trailing_stop_ticks(
+        side=request.side,
+        last_ticks=last,
+        trail_amount=request.trail_amount_ticks,
+        trail_bps=request.trail_bps,
+    )
+    if stop <= 0:
+        raise _bad(name, "is at or above the last price; the stop would be <= 0.")
+    return stop
 
 
 def _check_band(instrument: Instrument, price_ticks: int | None) -> None:
@@ -323,6 +428,9 @@ def _new_order(
         quantity_lots=request.quantity_lots,
         quote_quantity=request.quote_quantity,
         quote_limit=quote_limit,
+        expire_at=request.expire_at,
+        trail_amount_ticks=request.trail_amount_ticks,
+        trail_bps=request.trail_bps,
         open_lots=request.quantity_lots or 0,
         maker_fee_bps=fees[0],
         taker_fee_bps=fees[1],
@@ -374,6 +482,9 @@ _DEFAULTS = {
     "stop_price": None,
     "quantity": None,
     "quote_quantity": None,
+    "expire_at": None,
+    "trailing_amount": None,
+    "trailing_bps": None,
 }
 _FIELDS = {"symbol", "client_order_id", *_DEFAULTS}
 
@@ -453,6 +564,9 @@ def order_place(
     quote_quantity: str | None = None,
     client_order_id: str | None = None,
     stp: str = Order.STP.EXPIRE_TAKER,
+    expire_at: datetime | str | None = None,
+    trailing_amount: str | None = None,
+    trailing_bps: int | None = None,
 ) -> tuple[Order, bool]:
     """Validate, reserve and queue an order: a batch of one (`_place`), so each
     placement rule is written once. Returns (order, created): a retry with the
@@ -468,6 +582,9 @@ def order_place(
         stop_price=stop_price,
         quantity=quantity,
         quote_quantity=quote_quantity,
+        expire_at=expire_at,
+        trailing_amount=trailing_amount,
+        trailing_bps=trailing_bps,
     )
     item = _Item(
         symbol=symbol,
@@ -497,6 +614,9 @@ def order_place_judge(
     quantity: str | None = None,
     quote_quantity: str | None = None,
     stp: str = Order.STP.EXPIRE_TAKER,
+    expire_at: datetime | str | None = None,
+    trailing_amount: str | None = None,
+    trailing_bps: int | None = None,
 ) -> tuple[Order, Hold]:
     """The order and the hold `order_place` would write for these arguments
     now, judged by the very same path (parse, rules, KYC, band, open-order
@@ -514,6 +634,9 @@ def order_place_judge(
         stop_price=stop_price,
         quantity=quantity,
         quote_quantity=quote_quantity,
+        expire_at=expire_at,
+        trailing_amount=trailing_amount,
+        trailing_bps=trailing_bps,
     )
     item = _Item(symbol=symbol, key=(symbol or "").strip().upper(), fields=fields)
     instruments = instruments_for_orders(symbols={item.key})
@@ -672,6 +795,9 @@ def _place_locked(
             if instrument.status != Instrument.Status.TRADING:
                 raise _not_trading(instrument)
             _check_band(instrument, request.price_ticks)
+            request = replace(
+                request, stop_price_ticks=_check_trailing(instrument, request)
+            )
             if open_count + len(new) >= settings.TRADING_MAX_OPEN_ORDERS:
                 raise _too_many_open_orders()
             fees = state.instruments[instrument.pk].fee_override or (
@@ -726,6 +852,11 @@ def _place_locked(
         _write(new, holds=holds)
         for instrument_id in sorted({order.instrument_id for order, _ in new}):
             matching_schedule(instrument_id=instrument_id)
+        for order, _ in new:
+            if order.expire_at is not None:
+                matching_schedule_at(
+                    instrument_id=order.instrument_id, when=order.expire_at
+                )
     return results
 
 
@@ -884,6 +1015,11 @@ def order_amend(
     if not order.is_open:
         raise Conflict(
             Code.ORDER_NOT_OPEN, f"order {order.pk} is already {order.status}."
+        )
+    if order.oco_partner_id is not None:
+        raise Conflict(
+            Code.ORDER_NOT_AMENDABLE,
+            "An OCO leg cannot be amended; cancel the pair and place again.",
         )
     if order.type != Order.Type.LIMIT and not (
         order.type == Order.Type.STOP_LIMIT and order.stop_triggered
