@@ -846,7 +846,10 @@
       Object.keys(err.details).forEach(function (name) {
         var p = $("[data-error='" + name + "']", form);
         var messages = err.details[name];
-        if (p) p.textContent = Array.isArray(messages) ? messages.join(" ") : String(messages);
+        var text = Array.isArray(messages) ? messages.join(" ") : String(messages);
+        // the input takes a percentage; the API counts basis points
+        if (name === "trailing_bps" && text.indexOf("basis points") >= 0) text = "Trail by % (1% = 100 basis points): " + text;
+        if (p) p.textContent = text;
         var input = form.elements[INPUT_OF[name] || name];
         if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
       });
