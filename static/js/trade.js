@@ -703,6 +703,9 @@
           toast("Cancelling order " + id + "…", "cancelling");
         }
         upsertOrder(r.data);
+        // the partner of an OCO leg goes too: its event normally says so; a
+        // late read makes sure the row does not linger if the stream lagged
+        if (r.data.oco_partner_id != null) setTimeout(loadOrders, 2000);
         return;
       }
       if (o) { o.cancelling = false; invalidate("orders"); }
