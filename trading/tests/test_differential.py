@@ -1,14 +1,16 @@
 """Differential: the API + matching job against the bare engine.
 
-A seeded stream of a few hundred requests (limits GTC/IOC/FOK, post-only, market
-orders by quantity and by quote, cancels, amends, self-trade modes; four users with
-ample funds) goes through the HTTP API. Every request the API accepts is replayed,
-in the same order, on a bare `trading.engine.OrderBook`, with the prices and
-quantities converted to ticks and lots here (independently of `trading.units`) and
-the database's order ids as engine ids. Both must give the same prints (seq, price,
-quantity, maker, taker, side), the same outcome for every order, and the same final
-book: the engine's snapshot equals the matcher's in-memory book and a rebuild from
-the database rows.
+A seeded stream of a few hundred requests (limits GTC/IOC/FOK/GTD, post-only,
+market orders by quantity and by quote, trailing stops, OCO pairs, cancels, amends,
+self-trade modes; four users with ample funds) goes through the HTTP API, on a
+clock the test moves (time_machine: placement and the matcher read the same
+`timezone.now`), jumping now and then so that GTD orders expire. Every request
+the API accepts is replayed, in the same order, on a bare
+`trading.engine.OrderBook`, with the prices and quantities converted to ticks and
+lots here (independently of `trading.units`) and the database's order ids as
+engine ids. Both must give the same prints (seq, price, quantity, maker, taker,
+side), the same outcome for every order, and the same final book: the engine's
+snapshot equals the matcher's in-memory book and a rebuild from the database rows.
 
 Two schedules: the matcher after every request (the embedded mode's path), and in
 batches (requests queue up with no worker, then one run applies them all).
@@ -18,11 +20,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import cast
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.testing import api_client_for
 from trading.engine import (
@@ -30,9 +35,11 @@ from trading.engine import (
     Amend,
     Cancel,
     Event,
+    ExpireDue,
     OrderBook,
     OrderDone,
     Place,
+    PlaceOco,
     Rejected,
 )
 from trading.engine import Trade as TradeEvent
@@ -71,8 +78,12 @@ class AmendRequest:
 
 
 class Run:
-    def __init__(self, seed: int, users, capture, batch: int | None):
+    def __init__(self, seed: int, users, capture, batch: int | None, traveller):
         self.rng = random.Random(seed)
+        self.traveller = traveller
+        self.clock = timezone.now().replace(microsecond=0)
+        self.engine_clock = 0  # the last ExpireDue the bare engine was sent
+        self.pairs: dict[int, int] = {}  # OCO limit leg -> stop leg
         self.users = users
         self.clients = [api_client_for(user) for user in users]
         self.capture = capture
@@ -122,6 +133,11 @@ class Run:
             return who, "patch", f"/api/v1/orders/{order_id}", body
         side = rng.choice(("buy", "sell"))
         body = {"symbol": "BTC-USD", "side": side}
+        last = Instrument.objects.values_list("last_price_ticks", flat=True).get()
+        if 0.38 <= roll < 0.46 and last is not None:
+            return who, "post", "/api/v1/orders", self.trailing(body, last)
+        if 0.46 <= roll < 0.53 and last is not None:
+            return who, "post", "/api/v1/orders/oco", self.oco(body, last)
         if rng.random() < 0.15:
             body["stp"] = rng.choice(("expire_maker", "expire_both"))
         if roll < 0.38:
@@ -144,15 +160,119 @@ class Run:
             body["time_in_force"] = "fok"
         elif kind < 0.34:
             body["post_only"] = True
+        elif kind < 0.46:
+            self.gtd(body)
         return who, "post", "/api/v1/orders", body
+
+    def gtd(self, body: dict) -> None:
+        expire_at = self.clock + timedelta(seconds=self.rng.randint(60, 3_000))
+        body["time_in_force"] = "gtd"
+        body["expire_at"] = expire_at.isoformat()
+
+    def trail(self, body: dict) -> None:
+        if self.rng.random() < 0.5:
+            body["trailing_amount"] = str(self.rng.randint(1, 8))
+        else:
+            body["trailing_bps"] = self.rng.randint(5, 80)
+
+    def trailing(self, body: dict, last: int) -> dict:
+        """A trailing stop (market, or limit a little past the last price)."""
+        rng = self.rng
+        body["type"] = rng.choice(("stop_market", "stop_limit"))
+        body["quantity"] = self.qty(rng.randint(1, 20))
+        if body["type"] == "stop_limit":
+            away = rng.randint(0, 10)
+            body["price"] = str(last - away if body["side"] == "sell" else last + away)
+        self.trail(body)
+        if rng.random() < 0.2:
+            self.gtd(body)
+        return body
+
+    def oco(self, body: dict, last: int) -> dict:
+        """A pair on the right sides of the last price (placement's rule)."""
+        rng = self.rng
+        sign = 1 if body["side"] == "sell" else -1
+        body["quantity"] = self.qty(rng.randint(1, 20))
+        body["price"] = str(last + sign * rng.randint(1, 10))
+        if rng.random() < 0.3:
+            self.trail(body)
+            stop = last - sign * 8
+        else:
+            stop = last - sign * rng.randint(1, 10)
+            body["stop_price"] = str(stop)
+        if rng.random() < 0.5:
+            body["stop_limit_price"] = str(max(1, stop - sign * rng.randint(0, 5)))
+        if rng.random() < 0.2:
+            self.gtd(body)
+        return body
+
+    def jump(self) -> None:
+        """Time passes: the next run expires what is due by then."""
+        self.clock += timedelta(seconds=self.rng.randint(200, 1_500))
+        self.traveller.move_to(self.clock)
 
     @staticmethod
     def qty(n_lots: int) -> str:
         return f"{Decimal(n_lots) / 100:.2f}"
 
+    @staticmethod
+    def seconds(text: str | None) -> int | None:
+        if text is None:
+            return None
+        return int(datetime.fromisoformat(text).astimezone(UTC).timestamp())
+
+    def place_command(self, body: dict, order_id: int, owner: int, **over) -> Place:
+        fields = {
+            "order_id": order_id,
+            "owner": owner,
+            "side": body["side"],
+            "type": body.get("type", "limit"),
+            "price": ticks(body["price"]) if body.get("price") else None,
+            "quantity": lots(body["quantity"]) if "quantity" in body else None,
+            "time_in_force": body.get("time_in_force", "gtc"),
+            "post_only": body.get("post_only", False),
+            "stop_price": (
+                ticks(body["stop_price"]) if body.get("stop_price") else None
+            ),
+            "stp": body.get("stp", "expire_taker"),
+            "expire_at": self.seconds(body.get("expire_at")),
+            "trail_amount": (
+                ticks(body["trailing_amount"]) if "trailing_amount" in body else None
+            ),
+            "trail_bps": body.get("trailing_bps"),
+        }
+        return Place(**{**fields, **over})
+
+    def oco_command(self, body: dict, legs: list[dict], owner: int) -> PlaceOco:
+        limit_id, stop_id = legs[0]["id"], legs[1]["id"]
+        self.pairs[limit_id] = stop_id
+        common = {
+            k: body[k]
+            for k in ("side", "quantity", "time_in_force", "expire_at")
+            if k in body
+        }
+        limit = self.place_command({**common, "price": body["price"]}, limit_id, owner)
+        stop_body = {
+            **common,
+            **{
+                k: body[k]
+                for k in ("stop_price", "trailing_amount", "trailing_bps")
+                if k in body
+            },
+            "type": legs[1]["type"],
+            "price": body.get("stop_limit_price"),
+        }
+        quote_limit = Order.objects.values_list("quote_limit", flat=True).get(
+            pk=stop_id
+        )
+        stop = self.place_command(stop_body, stop_id, owner, quote_limit=quote_limit)
+        return PlaceOco(limit=limit, stop=stop)
+
     # -- both sides -------------------------------------------------------------
 
     def step(self) -> None:
+        if self.rng.random() < 0.05:
+            self.jump()
         who, method, url, body = self.request()
         user = self.users[who]
         available_usd = None
@@ -181,8 +301,17 @@ class Run:
             return
         self.accepted += 1
         payload = response.json()
+        command: Place | PlaceOco | Cancel | AmendRequest
+        if url.endswith("/oco"):
+            assert body is not None and response.status_code == 201
+            command = self.oco_command(body, payload["orders"], user.pk)
+            self.queue.append(command)
+            if self.batch is None:
+                self.flush()
+            elif len(self.queue) >= self.batch:
+                self.drain()
+            return
         order_id = payload["id"]
-        command: Place | Cancel | AmendRequest
         if method == "post":
             assert body is not None  # a placement sends its body
             assert response.status_code == 201
@@ -193,17 +322,13 @@ class Run:
                     if "quote_quantity" in body
                     else available_usd  # what is held: the bound, or all if less
                 )
-            command = Place(
-                order_id=order_id,
-                owner=user.pk,
-                side=body["side"],
-                type=body.get("type", "limit"),
-                price=ticks(body["price"]) if "price" in body else None,
-                quantity=lots(body["quantity"]) if "quantity" in body else None,
-                time_in_force=body.get("time_in_force", "gtc"),
-                post_only=body.get("post_only", False),
-                quote_limit=quote_limit,
-                stp=body.get("stp", "expire_taker"),
+            if body.get("type") == "stop_market" and body["side"] == "buy":
+                # held at its bound above the first stop price: as stored
+                quote_limit = Order.objects.values_list("quote_limit", flat=True).get(
+                    pk=order_id
+                )
+            command = self.place_command(
+                body, order_id, user.pk, quote_limit=quote_limit
             )
         elif method == "delete":
             command = Cancel(order_id)
@@ -227,6 +352,13 @@ class Run:
         self.flush()
 
     def flush(self) -> None:
+        """The queued commands on the bare engine, after the ExpireDue the
+        matcher's run sent first (the run's clock: the test's)."""
+        if not self.queue:
+            return
+        now = int(self.clock.timestamp())
+        self.engine_events.extend(self.engine.process(ExpireDue(now)))
+        self.engine_clock = now
         for command in self.queue:
             if isinstance(command, AmendRequest):
                 command = self.engine_amend(command.order_id, command.body)
@@ -265,9 +397,15 @@ class Run:
                 row = out.setdefault(event.order_id, ["pending", "", 0, 0])
                 if event.resting:
                     row[0] = "open"
-            elif isinstance(event, Rejected) and event.command == "place":
+            elif (
+                isinstance(event, Rejected)
+                and event.command != "cancel"
+                and (event.command != "amend")
+            ):
                 order_id = cast(int, event.order_id)  # a database id, from the API
                 out[order_id] = ["rejected", str(event.reason), 0, 0]
+                if order_id in self.pairs:  # the pair as one
+                    out[self.pairs[order_id]] = ["rejected", str(event.reason), 0, 0]
             elif isinstance(event, TradeEvent):
                 for order_id in (event.maker_order_id, event.taker_order_id):
                     out[order_id][2] += event.quantity
@@ -277,10 +415,13 @@ class Run:
                 row[1] = str(event.detail)
         for order_id, row in out.items():
             resting = self.engine.get_order(order_id)
+            waiting = self.engine.get_stop(order_id)
             if resting is not None:
                 row[3] = resting.quantity
                 if row[2] and row[0] == "open":
                     row[0] = "partially_filled"
+            elif waiting is not None:
+                row[3] = cast(int, waiting.quantity)
         return {order_id: tuple(row) for order_id, row in out.items()}
 
 
@@ -300,16 +441,17 @@ def traders(make_trader):
 def test_api_and_matcher_agree_with_the_bare_engine(
     btc_usd, traders, django_capture_on_commit_callbacks, seed, requests, batch
 ):
-    run = Run(seed, traders, django_capture_on_commit_callbacks, batch)
-    if batch is None:
-        for _ in range(requests):
-            run.step()
-    else:
-        # No worker: the on-commit message is dropped; the test drains the queue.
-        with lost_messages():
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        run = Run(seed, traders, django_capture_on_commit_callbacks, batch, traveller)
+        if batch is None:
             for _ in range(requests):
                 run.step()
-            run.drain()
+        else:
+            # No worker: the on-commit message is dropped; the test drains it.
+            with lost_messages():
+                for _ in range(requests):
+                    run.step()
+                run.drain()
     assert run.accepted > requests * 0.8
 
     instrument = Instrument.objects.get()
@@ -350,6 +492,21 @@ def test_api_and_matcher_agree_with_the_bare_engine(
     assert run.engine.depth(1000) == matcher_state.books[instrument.pk][1].depth(1000)
     expected = run.engine.snapshot()
     assert matcher_state.books[instrument.pk][1].snapshot() == expected
-    assert matching.book_rebuild(instrument).snapshot() == expected
+    rebuilt = matching.book_rebuild(instrument)
+    rebuilt.process(ExpireDue(run.engine_clock))  # a run's first command
+    assert rebuilt.snapshot() == expected
+    # every kind of the stream came through, and trailing stops stop where
+    # the engine says
+    kinds = Order.objects.filter(instrument=instrument)
+    assert kinds.filter(reason="gtd").exists()
+    assert kinds.filter(reason="oco").exists()
+    assert kinds.filter(trail_bps__isnull=False).exists()
+    for order in kinds.filter(
+        status__in=Order.OPEN_STATUSES,
+        type__in=("stop_limit", "stop_market"),
+        stop_triggered=False,
+    ):
+        waiting = run.engine.get_stop(order.pk)
+        assert waiting is not None and waiting.stop_price == order.stop_price_ticks
     assert not OrderCommand.objects.filter(processed_at__isnull=True).exists()
     assert_ledger_ok()
