@@ -312,7 +312,7 @@ def pyorderbook_peer(commands: list[Command]) -> Peer | None:
                         )
                         for t in blotter.trades
                     )
-            else:
+            elif isinstance(command, Cancel):  # the peers' list: limits and cancels
                 order = by_id.pop(command.order_id, None)
                 if order is not None and book.get_order(order.id) is not None:
                     book.cancel(order)

@@ -14,7 +14,15 @@ import os
 
 from trading.engine import book as _book
 from trading.engine.book import OrderBook
-from trading.engine.commands import Amend, Cancel, Command, Place, RestingOrder
+from trading.engine.commands import (
+    Amend,
+    Cancel,
+    Command,
+    ExpireDue,
+    Place,
+    PlaceOco,
+    RestingOrder,
+)
 from trading.engine.events import (
     Accepted,
     Amended,
@@ -22,6 +30,7 @@ from trading.engine.events import (
     LevelChanged,
     OrderDone,
     Rejected,
+    StopMoved,
     StopTriggered,
     Trade,
 )
@@ -75,16 +84,19 @@ __all__ = [
     "DoneDetail",
     "DoneReason",
     "Event",
+    "ExpireDue",
     "LevelChanged",
     "OrderBook",
     "OrderDone",
     "OrderType",
     "Place",
+    "PlaceOco",
     "ReferenceBook",
     "RejectReason",
     "Rejected",
     "RestingOrder",
     "Side",
+    "StopMoved",
     "StopTriggered",
     "TimeInForce",
     "Trade",

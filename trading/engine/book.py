@@ -18,10 +18,18 @@ the same events.
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from heapq import heappop, heappush
-from typing import Final
+from typing import Final, cast
 
 from trading.engine import snapshot as snapshots
-from trading.engine.commands import Amend, Cancel, Command, Place, RestingOrder
+from trading.engine.commands import (
+    Amend,
+    Cancel,
+    Command,
+    ExpireDue,
+    Place,
+    PlaceOco,
+    RestingOrder,
+)
 from trading.engine.compat import mypyc_attr
 from trading.engine.events import (
     Accepted,
@@ -30,6 +38,7 @@ from trading.engine.events import (
     LevelChanged,
     OrderDone,
     Rejected,
+    StopMoved,
     StopTriggered,
     Trade,
 )
@@ -53,6 +62,7 @@ STOP_MARKET: Final = OrderType.STOP_MARKET
 GTC: Final = TimeInForce.GTC
 IOC: Final = TimeInForce.IOC
 FOK: Final = TimeInForce.FOK
+GTD: Final = TimeInForce.GTD
 EXPIRE_TAKER: Final = STP.EXPIRE_TAKER
 EXPIRE_BOTH: Final = STP.EXPIRE_BOTH
 FILLED: Final = DoneReason.FILLED
@@ -66,6 +76,8 @@ D_STP: Final = DoneDetail.STP
 D_NO_LIQUIDITY: Final = DoneDetail.NO_LIQUIDITY
 D_QUOTE_LIMIT: Final = DoneDetail.QUOTE_LIMIT
 D_POST_ONLY: Final = DoneDetail.POST_ONLY
+D_GTD: Final = DoneDetail.GTD
+D_OCO: Final = DoneDetail.OCO
 
 #: Key below every real key: the "limit" of a market order.
 NO_LIMIT: Final = -(1 << 63)
@@ -92,6 +104,8 @@ _EXPIRY_OF_REJECT: Final[dict[RejectReason, DoneDetail]] = {
 _PLACE: Final = Place
 _CANCEL: Final = Cancel
 _AMEND: Final = Amend
+_EXPIRE_DUE: Final = ExpireDue
+_PLACE_OCO: Final = PlaceOco
 #: Stands in for the Accepted event until the command knows whether the order rests.
 _PENDING: Final = Event()
 
@@ -101,6 +115,7 @@ class Order:
     """A resting limit order. ``remaining == 0`` marks a dead queue entry."""
 
     __slots__ = (
+        "expire_at",
         "filled",
         "order_id",
         "owner",
@@ -121,6 +136,7 @@ class Order:
         filled: int,
         stp: STP,
         post_only: bool,
+        expire_at: int,
     ) -> None:
         self.order_id = order_id
         self.owner = owner
@@ -130,8 +146,9 @@ class Order:
         self.filled = filled
         self.stp = stp
         self.post_only = post_only
+        self.expire_at = expire_at  # 0: not GTD
 
-    def as_resting(self) -> RestingOrder:
+    def as_resting(self, oco_with: int | None = None) -> RestingOrder:
         return RestingOrder(
             self.order_id,
             self.owner,
@@ -141,6 +158,8 @@ class Order:
             self.filled,
             self.stp,
             self.post_only,
+            self.expire_at or None,
+            oco_with,
         )
 
 
@@ -176,12 +195,14 @@ class Taker:
 
     ``price`` 0 means market, ``lots`` UNBOUNDED means bounded by quote only,
     ``quote`` NO_QUOTE means no quote limit; ``filled`` carries over an amended
-    order's earlier fills. ``key`` and ``price_key`` are ``order_id`` and ``price``
+    order's earlier fills; ``expire_at`` 0 means not GTD. ``key`` and ``price_key``
+    are ``order_id`` and ``price``
     as the caller's own objects, used as dict keys so that compiled code need not
     box a new int per lookup.
     """
 
     __slots__ = (
+        "expire_at",
         "filled",
         "key",
         "lots",
@@ -209,6 +230,7 @@ class Taker:
         self.stp = EXPIRE_TAKER
         self.post_only = False
         self.filled = 0
+        self.expire_at = 0
 
     def load(
         self,
@@ -224,6 +246,7 @@ class Taker:
         stp: STP,
         post_only: bool,
         filled: int,
+        expire_at: int,
     ) -> "Taker":
         self.order_id = order_id
         self.key = key
@@ -237,6 +260,7 @@ class Taker:
         self.stp = stp
         self.post_only = post_only
         self.filled = filled
+        self.expire_at = expire_at
         return self
 
 
@@ -265,6 +289,12 @@ class OrderBook:
         self._sell_stops: list[tuple[int, int, int]] = []  # (-stop, arrival, id)
         self._arrival = 0
         self._taker = Taker()
+        self._clock = 0  # the last ExpireDue time
+        self._expiries: list[tuple[int, int]] = []  # (expire_at, id), lazy deletion
+        # OCO links, both ways (id -> partner id); empty unless OCO pairs are open.
+        self._oco: dict[object, int] = {}
+        # Open trailing stops (ids, in arrival order); empty unless there are some.
+        self._trailing: dict[object, None] = {}
 
     # ------------------------------------------------------------ state, rebuild
 
@@ -276,26 +306,42 @@ class OrderBook:
         stops: Iterable[Place] = (),
         sequence: int = 0,
         last_price: int | None = None,
+        clock: int = 0,
     ) -> "OrderBook":
         """Rebuild a book from open orders in time priority (oldest first) and
         waiting stops in arrival order, e.g. from database rows after a crash.
+        OCO links (``oco_with``) must pair a resting limit order with a stop, both
+        ways; a trailing stop carries its current ``stop_price``.
 
-        Nothing is matched: check ``is_crossed()`` before trusting the result.
-        Raises ValueError on malformed or duplicate orders.
+        Nothing is matched or expired: check ``is_crossed()`` before trusting the
+        result, and send ``ExpireDue`` first. Raises ValueError on malformed or
+        duplicate orders.
         """
         book = cls(symbol, sequence, last_price)
+        book._clock = clock
+        links: dict[int, int] = {}
         for order in orders:
             book._load_order(order)
+            if order.oco_with is not None:
+                links[order.order_id] = order.oco_with
         for stop in stops:
             book._load_stop(stop)
+            if stop.oco_with is not None:
+                links[stop.order_id] = stop.oco_with
+        for order_id, partner in links.items():
+            if links.get(partner) != order_id or (
+                (order_id in book._orders) == (partner in book._orders)
+            ):
+                raise ValueError(f"order {order_id}: bad OCO link to {partner!r}")
+            book._oco[order_id] = partner
         book._seq = sequence  # loading emitted no event: the sequence is unchanged
         return book
 
     @classmethod
     def restore(cls, snapshot: dict[str, object]) -> "OrderBook":
         """The book a ``snapshot()`` was taken from, ready to go on."""
-        symbol, sequence, last_price, orders, stops = snapshots.decode(snapshot)
-        return cls.from_resting(symbol, orders, stops, sequence, last_price)
+        symbol, sequence, last_price, orders, stops, clock = snapshots.decode(snapshot)
+        return cls.from_resting(symbol, orders, stops, sequence, last_price, clock)
 
     def snapshot(self) -> dict[str, object]:
         """The whole book as plain JSON-serialisable data."""
@@ -306,6 +352,7 @@ class OrderBook:
             self.resting_orders(BUY),
             self.resting_orders(SELL),
             self.stop_orders(),
+            self._clock,
         )
 
     def state_hash(self) -> str:
@@ -313,7 +360,8 @@ class OrderBook:
         return snapshots.digest(self.snapshot())
 
     def _load_order(self, order: RestingOrder) -> None:
-        order_id, owner, side, price, quantity, filled, stp, post_only = order
+        order_id, owner, side, price, quantity, filled, stp, post_only = order[:8]
+        expire_at = order.expire_at
         if (
             type(order_id) is not int
             or order_id in self._orders
@@ -324,10 +372,14 @@ class OrderBook:
             raise ValueError(f"order {order_id}: bad side or stp")
         if not 0 < price < MAX_VALUE or not 0 < quantity < MAX_VALUE or filled < 0:
             raise ValueError(f"order {order_id}: bad price, quantity or filled")
+        if expire_at is not None:
+            if type(expire_at) is not int or not 0 < expire_at < MAX_VALUE:
+                raise ValueError(f"order {order_id}: bad expire_at")
+            heappush(self._expiries, (expire_at, order_id))
         self._rest(
             Order(
                 order_id, owner, _SIDES[side], price, quantity, filled, _STPS[stp],
-                bool(post_only),
+                bool(post_only), expire_at or 0,
             ),
             order_id,
             price,
@@ -335,14 +387,30 @@ class OrderBook:
         )  # fmt: skip
 
     def _load_stop(self, stop: Place) -> None:
+        """A stop is valid if a fresh book would accept it and keep it waiting; a
+        trailing one is checked without its current stop, which then replaces the
+        derived one."""
         if stop.order_id in self._orders or stop.order_id in self._stops:
             raise ValueError(f"duplicate order id {stop.order_id!r}")
-        probe = OrderBook()
-        events = probe.process(stop)
+        command = stop._replace(oco_with=None)
+        trailing = stop.trail_amount is not None or stop.trail_bps is not None
+        reference: int | None = None
+        if trailing:
+            command = command._replace(stop_price=None)
+            # A reference price that leaves room for any valid trail.
+            reference = MAX_VALUE // 2 if _SIDES.get(stop.side) is SELL else 1
+        probe = OrderBook(last_price=reference)
+        events = probe.process(command)
         if type(events[0]) is not Accepted or stop.order_id not in probe._stops:
             raise ValueError(f"stop {stop.order_id}: invalid ({events[0]!r})")
+        placed = probe._stops[stop.order_id][1]
+        if trailing:
+            current = stop.stop_price
+            if type(current) is not int or not 0 < current < MAX_VALUE:
+                raise ValueError(f"stop {stop.order_id}: bad current stop price")
+            placed = placed._replace(stop_price=current)
         self._arrival += 1
-        self._add_stop(probe._stops[stop.order_id][1], self._arrival)
+        self._add_stop(placed._replace(oco_with=stop.oco_with), self._arrival)
 
     # ------------------------------------------------------------------ reading
 
@@ -379,7 +447,9 @@ class OrderBook:
     def get_order(self, order_id: int) -> RestingOrder | None:
         """The order as it rests on the book, or None."""
         order = self._orders.get(order_id)
-        return None if order is None else order.as_resting()
+        if order is None:
+            return None
+        return order.as_resting(self._oco.get(order_id) if self._oco else None)
 
     def get_stop(self, order_id: int) -> Place | None:
         """The stop order waiting in the stop book, or None."""
@@ -391,8 +461,9 @@ class OrderBook:
         keys = self._bid_keys if side is BUY else self._ask_keys
         levels = self._bids if side is BUY else self._asks
         sign = 1 if side is BUY else -1
+        oco = self._oco
         return [
-            order.as_resting()
+            order.as_resting(oco.get(order.order_id) if oco else None)
             for key in reversed(keys)
             for order in levels[sign * key].open_orders()
         ]
@@ -434,6 +505,10 @@ class OrderBook:
             self._cancel(command, events)  # type: ignore[arg-type]
         elif kind is _AMEND:
             self._amend(command, events)  # type: ignore[arg-type]
+        elif kind is _EXPIRE_DUE:
+            self._expire_due(command, events)  # type: ignore[arg-type]
+        elif kind is _PLACE_OCO:
+            self._place_oco(command, events)  # type: ignore[arg-type]
         else:
             events.append(
                 Rejected(self._seq, None, "unknown", RejectReason.UNKNOWN_COMMAND)
@@ -501,7 +576,7 @@ class OrderBook:
                 return self._reject(
                     events, order_id, "place", RejectReason.INVALID_PRICE
                 )
-            if post_only and tif is not GTC:
+            if post_only and tif is not GTC and tif is not GTD:
                 return self._reject(
                     events, order_id, "place", RejectReason.INVALID_ORDER
                 )
@@ -530,11 +605,34 @@ class OrderBook:
             )
         else:
             lots = quantity
+        expire_at = raw[11]
+        trail_amount = raw[12]
+        trail_bps = raw[13]
         if order_type is STOP_LIMIT or order_type is STOP_MARKET:
-            if type(stop_price) is not int or not 0 < stop_price < MAX_VALUE:
+            trailing = trail_amount is not None or trail_bps is not None
+            if trailing:
+                why = _trail_fault(stop_price, trail_amount, trail_bps)
+                if why is not None:
+                    return self._reject(events, order_id, "place", why)
+            elif type(stop_price) is not int or not 0 < stop_price < MAX_VALUE:
                 return self._reject(
                     events, order_id, "place", RejectReason.INVALID_STOP_PRICE
                 )
+            why = _extras_fault(tif, expire_at, raw[14], False)
+            if why is not None:
+                return self._reject(events, order_id, "place", why)
+            if trailing:
+                if self._last_price is None:
+                    return self._reject(
+                        events, order_id, "place", RejectReason.NO_REFERENCE_PRICE
+                    )
+                stop_price = _trailed_stop(
+                    side, self._last_price, trail_amount, trail_bps
+                )
+                if not 0 < stop_price < MAX_VALUE:
+                    return self._reject(
+                        events, order_id, "place", RejectReason.INVALID_TRAIL
+                    )
             stop = Place(
                 order_id,
                 owner,
@@ -544,15 +642,31 @@ class OrderBook:
                 None if lots == UNBOUNDED else lots,
                 tif,
                 post_only,
-                stop_price,
+                cast(int, stop_price),
                 None if quote == NO_QUOTE else quote,
                 stp,
+                cast(int | None, expire_at),
+                cast(int | None, trail_amount),
+                cast(int | None, trail_bps),
             )
+            if tif is GTD and cast(int, expire_at) <= self._clock:
+                return self._too_late(stop, events)
             return self._place_stop(stop, events)
-        if stop_price is not None:
-            return self._reject(
-                events, order_id, "place", RejectReason.INVALID_STOP_PRICE
+        if stop_price is not None or trail_amount is not None or trail_bps is not None:
+            why = (
+                RejectReason.INVALID_STOP_PRICE
+                if trail_amount is None and trail_bps is None
+                else RejectReason.INVALID_TRAIL
             )
+            return self._reject(events, order_id, "place", why)
+        expires = 0
+        if tif is GTD or expire_at is not None or raw[14] is not None:
+            why = _extras_fault(tif, expire_at, raw[14], is_market)
+            if why is not None:
+                return self._reject(events, order_id, "place", why)
+            expires = expire_at  # type: ignore[assignment]
+            if expires <= self._clock:
+                return self._too_late(command, events)
         # Filled in place rather than through load(): a call frame per place
         # cost about 4% of the interpreted build's latency (measured).
         taker = self._taker
@@ -568,6 +682,7 @@ class OrderBook:
         taker.stp = stp
         taker.post_only = post_only
         taker.filled = 0
+        taker.expire_at = expires
         if post_only or is_market or tif is FOK:
             why = self._precheck(taker)
             if why is not None:
@@ -575,7 +690,11 @@ class OrderBook:
         slot = len(events)
         events.append(_PENDING)
         accepted_at = self._seq
+        if expires:
+            heappush(self._expiries, (expires, cast(int, order_id)))
         rests = self._execute(taker, events)
+        if not rests and self._oco:
+            self._oco_left(key, events)
         if self._stops and self._run_stops(events):
             rests = order_id in self._orders  # a fired stop may have taken it
         events[slot] = Accepted(accepted_at, order_id, owner, rests)
@@ -660,6 +779,8 @@ class OrderBook:
             index = self._orders
             seq = self._seq
             last = 0
+            # OCO pairs or trailing stops open: each trade has more to do.
+            hooks = bool(self._oco) or bool(self._trailing)
             while opp_keys:
                 best_key = opp_keys[-1]
                 if best_key < limit_key:
@@ -691,6 +812,9 @@ class OrderBook:
                                 maker_left, maker.filled,
                             )
                         )  # fmt: skip
+                        if hooks and self._oco:
+                            self._seq = seq
+                            self._oco_left(maker.order_id, events)
                         if stp is EXPIRE_BOTH:
                             detail = D_STP
                             break
@@ -711,6 +835,9 @@ class OrderBook:
                             level_price, fill, side,
                         )
                     )  # fmt: skip
+                    if hooks:
+                        self._seq = seq
+                        self._after_trade(maker.order_id, order_id, level_price, events)
                     last = level_price
                     remaining -= fill
                     filled += fill
@@ -764,7 +891,7 @@ class OrderBook:
                     self._seq, order_id, owner, EXPIRED, D_NO_LIQUIDITY, left, filled
                 )
             )
-        elif taker.tif is not GTC:
+        elif taker.tif is IOC or taker.tif is FOK:
             expiry = D_IOC if taker.tif is IOC else D_FOK
             events.append(
                 OrderDone(self._seq, order_id, owner, EXPIRED, expiry, left, filled)
@@ -780,6 +907,7 @@ class OrderBook:
                     filled,
                     stp,
                     taker.post_only,
+                    taker.expire_at,
                 ),
                 taker.key,
                 taker.price_key,
@@ -855,11 +983,13 @@ class OrderBook:
                 )
             )  # fmt: skip
             self._unlink(order, events)
+            if self._oco:
+                self._oco_left(key, events)
             return
         entry = self._stops.get(key)
         if entry is None:
             return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
-        del self._stops[key]
+        self._drop_stop(key)
         stop = entry[1]
         events.append(
             OrderDone(
@@ -872,6 +1002,8 @@ class OrderBook:
                 0,
             )
         )
+        if self._oco:
+            self._oco_left(key, events)
 
     def _amend(self, command: Amend, events: list[Event]) -> None:
         raw: tuple[object, ...] = command
@@ -888,6 +1020,8 @@ class OrderBook:
                 else RejectReason.UNKNOWN_ORDER
             )
             return self._reject(events, order_id, "amend", why)
+        if self._oco and order_id in self._oco:
+            return self._reject(events, order_id, "amend", RejectReason.NOT_AMENDABLE)
         if new_price is None and new_quantity is None:
             return self._reject(
                 events, order_id, "amend", RejectReason.NOTHING_TO_AMEND
@@ -921,7 +1055,7 @@ class OrderBook:
         self._unlink(order, events)
         taker = self._taker.load(
             order_id, order_id, order.owner, side, price, price, quantity, NO_QUOTE,
-            GTC, order.stp, order.post_only, order.filled,
+            GTC, order.stp, order.post_only, order.filled, order.expire_at,
         )  # fmt: skip
         self._execute(taker, events)
         if self._stops:
@@ -959,39 +1093,51 @@ class OrderBook:
 
     def _add_stop(self, stop: Place, arrival: int) -> None:
         stop_price = stop.stop_price or 0
-        self._stops[stop.order_id] = (arrival, stop)
+        order_id = stop.order_id
+        self._stops[order_id] = (arrival, stop)
         if stop.side is BUY:
-            heappush(self._buy_stops, (stop_price, arrival, stop.order_id))
+            heappush(self._buy_stops, (stop_price, arrival, order_id))
         else:
-            heappush(self._sell_stops, (-stop_price, arrival, stop.order_id))
+            heappush(self._sell_stops, (-stop_price, arrival, order_id))
+        if stop.expire_at is not None:
+            heappush(self._expiries, (stop.expire_at, order_id))
+        if stop.trail_amount is not None or stop.trail_bps is not None:
+            self._trailing[order_id] = None
+
+    def _drop_stop(self, key: object) -> None:
+        """Forget a waiting stop (its heap entries go stale and are skipped)."""
+        del self._stops[key]
+        if self._trailing:
+            self._trailing.pop(key, None)
 
     def _next_triggered(self, last: int) -> Place | None:
         """The stop to fire next at this last price, in the documented order: buy
         stops (lowest stop price first) before sell stops (highest first), ties by
         arrival. The price test comes first: if the top of a heap is not
         triggered nothing under it is, live or not, so the common case costs no
-        lookup. Stale entries (cancelled stops) are popped on the way."""
+        lookup. Stale entries (cancelled stops, a trailing stop's looser old
+        prices, which sort after its current one) are popped on the way."""
         stops = self._stops
         buys = self._buy_stops
         while buys and buys[0][0] <= last:
             _, arrival, order_id = heappop(buys)
             entry = stops.get(order_id)
             if entry is not None and entry[0] == arrival:
-                del stops[order_id]
+                self._drop_stop(order_id)
                 return entry[1]
         sells = self._sell_stops
         while sells and -sells[0][0] >= last:
             _, arrival, order_id = heappop(sells)
             entry = stops.get(order_id)
             if entry is not None and entry[0] == arrival:
-                del stops[order_id]
+                self._drop_stop(order_id)
                 return entry[1]
         return None
 
     def _run_stops(self, events: list[Event]) -> bool:
         """Fire stops one at a time until none is triggered by the last price; each
         fired order may trade and move the price, so the test is redone each time.
-        True if any fired."""
+        A fired OCO stop leg first cancels its limit leg. True if any fired."""
         fired = False
         while self._stops and self._last_price is not None:
             last = self._last_price
@@ -1000,16 +1146,19 @@ class OrderBook:
                 break
             fired = True
             order_id, owner, side, _, price, quantity = stop[:6]
-            tif, post_only, stop_price, quote_limit, stp = stop[6:]
+            tif, post_only, stop_price, quote_limit, stp = stop[6:11]
+            expire_at = stop[11]
             events.append(
                 StopTriggered(self._seq, order_id, owner, stop_price or 0, last)
             )
+            if self._oco:
+                self._oco_left(order_id, events)
             limit_price = price or 0
             taker = self._taker.load(
                 order_id, order_id, owner, side, limit_price, limit_price,
                 UNBOUNDED if quantity is None else quantity,
                 NO_QUOTE if quote_limit is None else quote_limit,
-                tif, stp, post_only, 0,
+                tif, stp, post_only, 0, expire_at or 0,
             )  # fmt: skip
             why = None
             if post_only or not limit_price or tif is FOK:
@@ -1025,3 +1174,233 @@ class OrderBook:
                 continue
             self._execute(taker, events)
         return fired
+
+    def _trail(self, price: int, events: list[Event]) -> None:
+        """After a trade at ``price``: move each trailing stop to the stop derived
+        from it when that is tighter (higher for a sell, lower for a buy)."""
+        stops = self._stops
+        for key in self._trailing:
+            arrival, stop = stops[key]
+            side = stop.side
+            current = stop.stop_price or 0
+            candidate = _trailed_stop(side, price, stop.trail_amount, stop.trail_bps)
+            if candidate > current if side is SELL else candidate < current:
+                stops[key] = (arrival, stop._replace(stop_price=candidate))
+                if side is BUY:
+                    heappush(self._buy_stops, (candidate, arrival, stop.order_id))
+                else:
+                    heappush(self._sell_stops, (-candidate, arrival, stop.order_id))
+                events.append(
+                    StopMoved(self._seq, stop.order_id, stop.owner, candidate)
+                )
+
+    def _after_trade(
+        self, maker_id: int, taker_id: int, price: int, events: list[Event]
+    ) -> None:
+        """What a trade does beyond the book, only when OCO pairs or trailing stops
+        are open: a leg's first fill cancels its stop leg, then stops trail."""
+        if self._oco:
+            self._oco_left(maker_id, events)
+            self._oco_left(taker_id, events)
+        if self._trailing:
+            self._trail(price, events)
+
+    # ---------------------------------------------------------------- GTD, OCO
+
+    def _too_late(self, command: Place, events: list[Event]) -> None:
+        """A GTD order whose time has passed: accepted, then expired untraded."""
+        order_id, owner = command.order_id, command.owner
+        events.append(Accepted(self._seq, order_id, owner, False))
+        events.append(
+            OrderDone(
+                self._seq, order_id, owner, EXPIRED, D_GTD, command.quantity or 0, 0
+            )
+        )
+
+    def _expire_due(self, command: ExpireDue, events: list[Event]) -> None:
+        """Advance the clock and expire what is due, in (expire_at, id) order."""
+        raw: tuple[object, ...] = command
+        now = raw[0]
+        if type(now) is not int:
+            return self._reject(events, None, "expire", RejectReason.INVALID_EXPIRY)
+        if now < self._clock:
+            return
+        self._clock = now
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            at, order_id = heappop(heap)
+            order = self._orders.get(order_id)
+            if order is not None:
+                if order.expire_at != at:
+                    continue
+                del self._orders[order_id]
+                events.append(
+                    OrderDone(
+                        self._seq, order_id, order.owner, EXPIRED, D_GTD,
+                        order.remaining, order.filled,
+                    )
+                )  # fmt: skip
+                self._unlink(order, events)
+            else:
+                entry = self._stops.get(order_id)
+                if entry is None or entry[1].expire_at != at:
+                    continue
+                self._drop_stop(order_id)
+                stop = entry[1]
+                events.append(
+                    OrderDone(
+                        self._seq, order_id, stop.owner, EXPIRED, D_GTD,
+                        stop.quantity or 0, 0,
+                    )
+                )  # fmt: skip
+            if self._oco:
+                self._oco_left(order_id, events, now)
+
+    def _oco_left(self, key: object, events: list[Event], now: int = -1) -> None:
+        """Order ``key`` traded, triggered or left: cancel its OCO partner (unless
+        the partner is itself due at ``now``: it then expires in its turn)."""
+        partner = self._oco.pop(key, None)
+        if partner is None:
+            return
+        del self._oco[partner]
+        order = self._orders.get(partner)
+        if order is not None:
+            if 0 < order.expire_at <= now:
+                return
+            del self._orders[partner]
+            events.append(
+                OrderDone(
+                    self._seq, partner, order.owner, CANCELLED, D_OCO,
+                    order.remaining, order.filled,
+                )
+            )  # fmt: skip
+            self._unlink(order, events)
+            return
+        entry = self._stops.get(partner)
+        if entry is None:
+            return
+        stop = entry[1]
+        if stop.expire_at is not None and stop.expire_at <= now:
+            return
+        self._drop_stop(partner)
+        events.append(
+            OrderDone(
+                self._seq, partner, stop.owner, CANCELLED, D_OCO, stop.quantity or 0, 0
+            )
+        )
+
+    def _leg_fault(self, leg: Place, last: int | None) -> RejectReason | Place:
+        """An OCO leg checked as a Place on an empty probe book with this last
+        price: the reason it would be refused, or the stop as it would wait."""
+        probe = OrderBook(last_price=last)
+        first = probe.process(leg)[0]
+        open_here = leg.order_id in self._orders or leg.order_id in self._stops
+        if isinstance(first, Rejected):
+            if first.reason is not RejectReason.INVALID_ORDER and open_here:
+                return RejectReason.DUPLICATE_ORDER_ID
+            return first.reason
+        if open_here:
+            return RejectReason.DUPLICATE_ORDER_ID
+        if last is None:  # the limit leg
+            return leg
+        entry = probe._stops.get(leg.order_id)
+        if entry is None:  # it would trigger at once
+            return RejectReason.INVALID_STOP_PRICE
+        return entry[1]
+
+    def _place_oco(self, command: PlaceOco, events: list[Event]) -> None:
+        raw: tuple[object, ...] = command
+        limit = raw[0]
+        stop = raw[1]
+        if type(limit) is not _PLACE or type(stop) is not _PLACE:
+            order_id = limit.order_id if isinstance(limit, Place) else None
+            return self._reject(events, order_id, "place", RejectReason.INVALID_OCO)
+        assert isinstance(limit, Place) and isinstance(stop, Place)
+        order_id = limit.order_id
+        if not _oco_shaped(limit, stop):
+            return self._reject(events, order_id, "place", RejectReason.INVALID_OCO)
+        checked = self._leg_fault(limit, None)
+        if isinstance(checked, Place):
+            checked = self._leg_fault(stop, self._last_price)
+        if not isinstance(checked, Place):
+            return self._reject(events, order_id, "place", checked)
+        expire_at = limit.expire_at
+        if expire_at is not None and expire_at <= self._clock:
+            self._too_late(stop, events)
+            return self._too_late(limit, events)
+        if limit.post_only:
+            price = limit.price or 0
+            if _SIDES.get(limit.side) is BUY:
+                if self._ask_keys and self._ask_keys[-1] >= -price:
+                    why = RejectReason.POST_ONLY_WOULD_TAKE
+                    return self._reject(events, order_id, "place", why)
+            elif self._bid_keys and self._bid_keys[-1] >= price:
+                why = RejectReason.POST_ONLY_WOULD_TAKE
+                return self._reject(events, order_id, "place", why)
+        stop_id = stop.order_id
+        events.append(Accepted(self._seq, stop_id, stop.owner, True))
+        self._oco[order_id] = stop_id
+        self._oco[stop_id] = order_id
+        self._arrival += 1
+        self._add_stop(checked._replace(oco_with=order_id), self._arrival)
+        self._place(limit, events)
+
+
+def _oco_shaped(limit: Place, stop: Place) -> bool:
+    """The two legs fit together: a limit and a stop of one owner, side and
+    quantity, GTC or GTD alike."""
+    return (
+        _TYPES.get(limit.type) is LIMIT
+        and _TYPES.get(stop.type) in (STOP_LIMIT, STOP_MARKET)
+        and limit.order_id != stop.order_id
+        and limit.owner == stop.owner
+        and limit.side == stop.side
+        and limit.quantity is not None
+        and limit.quantity == stop.quantity
+        and limit.time_in_force == stop.time_in_force
+        and _TIFS.get(limit.time_in_force) in (GTC, GTD)
+        and limit.expire_at == stop.expire_at
+    )
+
+
+def _trail_fault(
+    stop_price: object, trail_amount: object, trail_bps: object
+) -> RejectReason | None:
+    """A trailing stop gives exactly one valid trail and no stop price."""
+    if stop_price is not None or (trail_amount is not None and trail_bps is not None):
+        return RejectReason.INVALID_TRAIL
+    if trail_amount is not None and (
+        type(trail_amount) is not int or not 0 < trail_amount < MAX_VALUE
+    ):
+        return RejectReason.INVALID_TRAIL
+    if trail_bps is not None and (
+        type(trail_bps) is not int or not 0 < trail_bps < 10_000
+    ):
+        return RejectReason.INVALID_TRAIL
+    return None
+
+
+def _extras_fault(
+    tif: TimeInForce, expire_at: object, oco_with: object, plain_market: bool
+) -> RejectReason | None:
+    """GTD goes with a valid expire_at and only with it (a plain market order
+    never rests, so it has none); ``oco_with`` is for rebuilds only."""
+    if tif is GTD:
+        if plain_market or type(expire_at) is not int or not 0 < expire_at < MAX_VALUE:
+            return RejectReason.INVALID_EXPIRY
+    elif expire_at is not None:
+        return RejectReason.INVALID_EXPIRY
+    if oco_with is not None:
+        return RejectReason.INVALID_OCO
+    return None
+
+
+def _trailed_stop(side: Side, last: int, amount: object, bps: object) -> int:
+    """The stop a trail gives at this last price: ``last -/+ trail_amount`` or
+    ``last -/+ ceil(last * trail_bps / 10000)`` (sell -, buy +)."""
+    if type(amount) is int:
+        offset = amount
+    else:
+        assert type(bps) is int
+        offset = (last * bps + 9_999) // 10_000
+    return last - offset if side is SELL else last + offset

@@ -15,6 +15,12 @@ class Place(NamedTuple):
 
     ``quantity`` may be None only for a market (or stop-market) buy bounded by
     ``quote_limit`` alone. Market orders never rest: their remainder expires.
+
+    ``expire_at`` (whole seconds since the epoch) goes with time_in_force GTD and
+    only with it. A trailing stop gives ``trail_amount`` (ticks) or ``trail_bps``
+    instead of ``stop_price``; the engine derives the stop from the last price.
+    ``oco_with`` names the partner leg, only when rebuilding a book
+    (``from_resting``): a new pair is placed with ``PlaceOco``.
     """
 
     order_id: int
@@ -28,6 +34,10 @@ class Place(NamedTuple):
     stop_price: int | None = None
     quote_limit: int | None = None
     stp: STP = STP.EXPIRE_TAKER
+    expire_at: int | None = None
+    trail_amount: int | None = None
+    trail_bps: int | None = None
+    oco_with: int | None = None
 
 
 class Cancel(NamedTuple):
@@ -61,6 +71,24 @@ class RestingOrder(NamedTuple):
     filled: int = 0
     stp: STP = STP.EXPIRE_TAKER
     post_only: bool = False
+    expire_at: int | None = None
+    oco_with: int | None = None
 
 
-Command = Place | Cancel | Amend
+class ExpireDue(NamedTuple):
+    """Advance the book's clock to ``now`` (seconds; never backwards) and expire
+    every open GTD order due by then. The engine has no clock of its own: the
+    adapter sends this first in every run."""
+
+    now: int
+
+
+class PlaceOco(NamedTuple):
+    """One-cancels-the-other: a limit leg and a stop leg (same owner, side and
+    quantity) linked until one of them trades, triggers or leaves."""
+
+    limit: Place
+    stop: Place
+
+
+Command = Place | Cancel | Amend | ExpireDue | PlaceOco

@@ -239,3 +239,18 @@ class Amended(Event):
         self.price: Final = price
         self.quantity: Final = quantity
         self.priority_kept: Final = priority_kept
+
+
+@mypyc_attr(acyclic=True)
+class StopMoved(Event):
+    """A trailing stop's stop price followed the last price (consumes no number)."""
+
+    __slots__ = ("order_id", "owner", "seq", "stop_price")
+    kind = "stop_moved"
+    fields = ("seq", "order_id", "owner", "stop_price")
+
+    def __init__(self, seq: int, order_id: int, owner: int, stop_price: int) -> None:
+        self.seq: Final = seq
+        self.order_id: Final = order_id
+        self.owner: Final = owner
+        self.stop_price: Final = stop_price

@@ -32,6 +32,7 @@ class Book(Protocol):
         stops: Iterable[Place] = (),
         sequence: int = 0,
         last_price: int | None = None,
+        clock: int = 0,
     ) -> "Book": ...
 
     @classmethod

@@ -15,7 +15,11 @@ each against the other. Read it to learn the rules:
 * time in force: GTC rests, IOC expires the remainder, FOK fills whole or is
   refused without a trace; post-only is refused if it would take anything;
 * self-trade prevention, decided by the taker's mode;
-* amend: a quantity cut keeps the order's place, anything else re-queues it.
+* amend: a quantity cut keeps the order's place, anything else re-queues it;
+* good till date: an order with ``expire_at`` leaves when ``ExpireDue`` says so;
+* OCO: two linked legs; whatever one does (trade, trigger, leave), the other is
+  cancelled;
+* trailing stops: the stop price follows the last price, never back.
 
 Fees are not the engine's: the adapter charges them from each ``Trade``.
 """
@@ -23,7 +27,15 @@ Fees are not the engine's: the adapter charges them from each ``Trade``.
 from collections.abc import Iterable
 
 from trading.engine import snapshot as snapshots
-from trading.engine.commands import Amend, Cancel, Command, Place, RestingOrder
+from trading.engine.commands import (
+    Amend,
+    Cancel,
+    Command,
+    ExpireDue,
+    Place,
+    PlaceOco,
+    RestingOrder,
+)
 from trading.engine.events import (
     Accepted,
     Amended,
@@ -31,6 +43,7 @@ from trading.engine.events import (
     LevelChanged,
     OrderDone,
     Rejected,
+    StopMoved,
     StopTriggered,
     Trade,
 )
@@ -62,6 +75,30 @@ def opposite(side: Side) -> Side:
     return Side.SELL if side is Side.BUY else Side.BUY
 
 
+def is_stop(order_type: object) -> bool:
+    return order_type in (OrderType.STOP_LIMIT, OrderType.STOP_MARKET)
+
+
+def has_trail(c: Place) -> bool:
+    return c.trail_amount is not None or c.trail_bps is not None
+
+
+def trailed_stop(side: Side, last: int, stop: Place) -> int:
+    """Sell: last - trail; buy: last + trail; a trail in bps is
+    ceil(last * bps / 10000) ticks."""
+    if stop.trail_amount is not None:
+        offset = stop.trail_amount
+    else:
+        bps = stop.trail_bps or 0
+        offset = -(-last * bps // 10_000)
+    return last - offset if side is Side.SELL else last + offset
+
+
+def is_tighter(side: Side, candidate: int, current: int) -> bool:
+    """A sell stop tightens upwards, a buy stop downwards."""
+    return candidate > current if side is Side.SELL else candidate < current
+
+
 class Resting:
     """An order on the book. ``arrival`` orders time priority."""
 
@@ -76,6 +113,8 @@ class Resting:
         stp: STP,
         post_only: bool,
         arrival: int,
+        expire_at: int | None = None,
+        oco_with: int | None = None,
     ) -> None:
         self.order_id = order_id
         self.owner = owner
@@ -86,11 +125,14 @@ class Resting:
         self.stp = stp
         self.post_only = post_only
         self.arrival = arrival
+        self.expire_at = expire_at
+        self.oco_with = oco_with  # the OCO partner (a stop), while linked
 
     def copy(self) -> "Resting":
         return Resting(
             self.order_id, self.owner, self.side, self.price, self.remaining,
-            self.filled, self.stp, self.post_only, self.arrival,
+            self.filled, self.stp, self.post_only, self.arrival, self.expire_at,
+            self.oco_with,
         )  # fmt: skip
 
 
@@ -110,6 +152,8 @@ class Taker:
         stp: STP,
         post_only: bool,
         filled: int = 0,
+        expire_at: int | None = None,
+        oco_with: int | None = None,
     ) -> None:
         self.order_id = order_id
         self.owner = owner
@@ -121,6 +165,8 @@ class Taker:
         self.stp = stp
         self.post_only = post_only
         self.filled = filled
+        self.expire_at = expire_at
+        self.oco_with = oco_with
 
     def wants_more(self) -> bool:
         return self.remaining is None or self.remaining > 0
@@ -137,6 +183,7 @@ class Taker:
         return Taker(
             self.order_id, self.owner, self.side, self.price, self.remaining,
             self.quote, self.tif, self.stp, self.post_only, self.filled,
+            self.expire_at, self.oco_with,
         )  # fmt: skip
 
 
@@ -154,7 +201,8 @@ class ReferenceBook:
         self.last_price = last_price
         self.orders: list[Resting] = []  # in arrival order
         self.stops: list[tuple[int, Place]] = []  # (arrival, place), arrival order
-        self.clock = 0
+        self.clock = 0  # arrival counter
+        self.now = 0  # the last ExpireDue time
 
     # ------------------------------------------------------------ state, rebuild
 
@@ -166,20 +214,33 @@ class ReferenceBook:
         stops: Iterable[Place] = (),
         sequence: int = 0,
         last_price: int | None = None,
+        clock: int = 0,
     ) -> "ReferenceBook":
         """Rebuild from open orders (oldest first) and waiting stops (oldest
-        first). Nothing is matched; malformed or duplicate rows raise ValueError."""
+        first). Nothing is matched; malformed or duplicate rows, and OCO links
+        that do not pair a resting order with a stop both ways, raise ValueError."""
         book = cls(symbol, sequence, last_price)
+        book.now = clock
         for order in orders:
             book.load_order(order)
         for stop in stops:
             book.load_stop(stop)
+        for leg in book.orders:
+            if leg.oco_with is not None:
+                entry = book.find_stop(leg.oco_with)
+                if entry is None or entry[1].oco_with != leg.order_id:
+                    raise ValueError(f"order {leg.order_id}: bad OCO link")
+        for _, place in book.stops:
+            if place.oco_with is not None:
+                partner = book.find(place.oco_with)
+                if partner is None or partner.oco_with != place.order_id:
+                    raise ValueError(f"stop {place.order_id}: bad OCO link")
         return book
 
     @classmethod
     def restore(cls, snapshot: dict[str, object]) -> "ReferenceBook":
-        symbol, sequence, last_price, orders, stops = snapshots.decode(snapshot)
-        return cls.from_resting(symbol, orders, stops, sequence, last_price)
+        symbol, sequence, last_price, orders, stops, clock = snapshots.decode(snapshot)
+        return cls.from_resting(symbol, orders, stops, sequence, last_price, clock)
 
     def snapshot(self) -> dict[str, object]:
         """The same plain data as ``OrderBook.snapshot()`` for the same book."""
@@ -190,13 +251,16 @@ class ReferenceBook:
             self.resting_orders(Side.BUY),
             self.resting_orders(Side.SELL),
             self.stop_orders(),
+            self.now,
         )
 
     def state_hash(self) -> str:
         return snapshots.digest(self.snapshot())
 
     def load_order(self, order: RestingOrder) -> None:
-        order_id, owner, side, price, quantity, filled, stp, post_only = order
+        order_id, owner, side, price, quantity, filled, stp, post_only = order[:8]
+        if order.expire_at is not None and not is_positive(order.expire_at):
+            raise ValueError(f"order {order_id}: bad expire_at")
         if type(order_id) is not int or self.is_open(order_id):
             raise ValueError(f"bad or duplicate order id {order_id!r}")
         if side not in list(Side) or stp not in list(STP):
@@ -206,20 +270,33 @@ class ReferenceBook:
         self.orders.append(
             Resting(
                 order_id, owner, Side(side), price, quantity, filled, STP(stp),
-                bool(post_only), self.next_arrival(),
+                bool(post_only), self.next_arrival(), order.expire_at,
+                order.oco_with,
             )
         )  # fmt: skip
 
     def load_stop(self, stop: Place) -> None:
-        """A stop is valid if a fresh book would accept it and keep it waiting."""
+        """A stop is valid if a fresh book would accept it and keep it waiting. A
+        trailing stop is checked without its current stop price (against a last
+        price that leaves room for any trail), then keeps the one given."""
         if self.is_open(stop.order_id):
             raise ValueError(f"duplicate order id {stop.order_id!r}")
+        command = stop._replace(oco_with=None)
         probe = ReferenceBook()
-        events = probe.process(stop)
+        if has_trail(stop):
+            command = command._replace(stop_price=None)
+            probe.last_price = MAX_VALUE // 2 if stop.side == Side.SELL else 1
+        events = probe.process(command)
         waiting = probe.get_stop(stop.order_id)
         if type(events[0]) is not Accepted or waiting is None:
             raise ValueError(f"stop {stop.order_id}: invalid ({events[0]!r})")
-        self.stops.append((self.next_arrival(), waiting))
+        if has_trail(stop):
+            if not is_positive(stop.stop_price):
+                raise ValueError(f"stop {stop.order_id}: bad current stop price")
+            waiting = waiting._replace(stop_price=stop.stop_price)
+        self.stops.append(
+            (self.next_arrival(), waiting._replace(oco_with=stop.oco_with))
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -311,7 +388,7 @@ class ReferenceBook:
     def as_resting(o: Resting) -> RestingOrder:
         return RestingOrder(
             o.order_id, o.owner, o.side, o.price, o.remaining, o.filled, o.stp,
-            o.post_only,
+            o.post_only, o.expire_at, o.oco_with,
         )  # fmt: skip
 
     # ------------------------------------------------------------------- events
@@ -388,6 +465,7 @@ class ReferenceBook:
                         DoneDetail.STP, maker.remaining, maker.filled,
                     )
                 )  # fmt: skip
+                self.unlink_and_cancel_partner(maker, out)
                 if taker.stp is STP.EXPIRE_BOTH:
                     return DoneDetail.STP
                 continue
@@ -401,6 +479,10 @@ class ReferenceBook:
                 quantity = min(quantity, affordable)
                 taker.quote -= quantity * price
             out.append(self.trade(maker, taker, quantity))
+            # A trade is an OCO leg's last act as a pair, and moves trailing stops.
+            self.unlink_and_cancel_partner(maker, out)
+            self.unlink_and_cancel_partner(taker, out)
+            self.move_trailing_stops(price, out)
             maker.remaining -= quantity
             maker.filled += quantity
             taker.filled += quantity
@@ -457,19 +539,23 @@ class ReferenceBook:
                     left, filled,
                 )
             )  # fmt: skip
-        elif taker.tif is not TimeInForce.GTC:
+        elif taker.tif in (TimeInForce.IOC, TimeInForce.FOK):
             detail = DoneDetail.IOC if taker.tif is TimeInForce.IOC else DoneDetail.FOK
             out.append(
                 self.done(order_id, owner, DoneReason.EXPIRED, detail, left, filled)
             )
-        else:
+        else:  # GTC or GTD: it rests
             self.orders.append(
                 Resting(
                     order_id, owner, taker.side, taker.price, left, filled, taker.stp,
-                    taker.post_only, self.next_arrival(),
+                    taker.post_only, self.next_arrival(), taker.expire_at,
+                    taker.oco_with,
                 )
             )  # fmt: skip
             out.append(self.level_changed(taker.side, taker.price))
+            return
+        # An OCO leg that leaves without resting takes its partner along.
+        self.unlink_and_cancel_partner(taker, out)
 
     # -------------------------------------------------------------------- stops
 
@@ -510,9 +596,12 @@ class ReferenceBook:
                     self.last_price or 0,
                 )
             )  # fmt: skip
+            if stop.oco_with is not None:  # the limit leg goes
+                self.cancel_partner(stop.oco_with, out)
             taker = Taker(
                 stop.order_id, stop.owner, stop.side, stop.price, stop.quantity,
                 stop.quote_limit, stop.time_in_force, stop.stp, stop.post_only,
+                0, stop.expire_at,
             )  # fmt: skip
             why = self.refusal(taker)
             if why is None:
@@ -525,6 +614,61 @@ class ReferenceBook:
                     )
                 )  # fmt: skip
 
+    # --------------------------------------------------------- OCO, trailing
+
+    def cancel_partner(
+        self, partner_id: int, out: list[Event], due: frozenset[int] = frozenset()
+    ) -> None:
+        """An OCO leg left: its partner is cancelled (detail OCO), unless it is
+        itself due in the same ExpireDue (it then expires in its turn)."""
+        order = self.find(partner_id)
+        entry = self.find_stop(partner_id)
+        if partner_id in due:
+            if order is not None:
+                order.oco_with = None
+            elif entry is not None:
+                self.stops[self.stops.index(entry)] = (
+                    entry[0],
+                    entry[1]._replace(oco_with=None),
+                )
+            return
+        if order is not None:
+            self.orders.remove(order)
+            out.append(
+                self.done(
+                    order.order_id, order.owner, DoneReason.CANCELLED,
+                    DoneDetail.OCO, order.remaining, order.filled,
+                )
+            )  # fmt: skip
+            out.append(self.level_changed(order.side, order.price))
+        elif entry is not None:
+            self.stops.remove(entry)
+            place = entry[1]
+            out.append(
+                self.done(
+                    place.order_id, place.owner, DoneReason.CANCELLED,
+                    DoneDetail.OCO, place.quantity or 0, 0,
+                )
+            )  # fmt: skip
+
+    def unlink_and_cancel_partner(self, leg: Resting | Taker, out: list[Event]) -> None:
+        """The leg traded or left: the pair is over, its partner goes."""
+        if leg.oco_with is not None:
+            partner_id = leg.oco_with
+            leg.oco_with = None
+            self.cancel_partner(partner_id, out)
+
+    def move_trailing_stops(self, price: int, out: list[Event]) -> None:
+        """After a trade at ``price``, each trailing stop (in arrival order) takes
+        the stop derived from it if that is tighter."""
+        for index, (arrival, stop) in enumerate(self.stops):
+            if not has_trail(stop):
+                continue
+            candidate = trailed_stop(stop.side, price, stop)
+            if is_tighter(stop.side, candidate, stop.stop_price or 0):
+                self.stops[index] = (arrival, stop._replace(stop_price=candidate))
+                out.append(StopMoved(self.seq, stop.order_id, stop.owner, candidate))
+
     # ----------------------------------------------------------------- commands
 
     def process(self, command: Command) -> list[Event]:
@@ -535,6 +679,10 @@ class ReferenceBook:
             self.cancel(command, out)
         elif type(command) is Amend:
             self.amend(command, out)
+        elif type(command) is ExpireDue:
+            self.expire_due(command, out)
+        elif type(command) is PlaceOco:
+            self.place_oco(command, out)
         else:
             out.append(self.rejected(None, "unknown", RejectReason.UNKNOWN_COMMAND))
         return out
@@ -560,13 +708,18 @@ class ReferenceBook:
         if self.is_open(c.order_id):
             return RejectReason.DUPLICATE_ORDER_ID
         market = c.type in (OrderType.MARKET, OrderType.STOP_MARKET)
+        gtd = c.time_in_force == TimeInForce.GTD
         if market and c.price is not None:
             return RejectReason.INVALID_PRICE
         if market and c.post_only:
             return RejectReason.INVALID_ORDER
         if not market and not is_positive(c.price):
             return RejectReason.INVALID_PRICE
-        if not market and c.post_only and c.time_in_force != TimeInForce.GTC:
+        if (
+            not market
+            and c.post_only
+            and c.time_in_force not in (TimeInForce.GTC, TimeInForce.GTD)
+        ):
             return RejectReason.INVALID_ORDER
         if c.quote_limit is not None and not (
             market and c.side == Side.BUY and is_positive(c.quote_limit)
@@ -577,40 +730,83 @@ class ReferenceBook:
                 return RejectReason.INVALID_QUANTITY
         elif not is_positive(c.quantity):
             return RejectReason.INVALID_QUANTITY
-        if c.type in (OrderType.STOP_LIMIT, OrderType.STOP_MARKET):
+        if is_stop(c.type) and has_trail(c):
+            if c.stop_price is not None or None not in (c.trail_amount, c.trail_bps):
+                return RejectReason.INVALID_TRAIL
+            if c.trail_amount is not None and not is_positive(c.trail_amount):
+                return RejectReason.INVALID_TRAIL
+            if c.trail_bps is not None and not (
+                type(c.trail_bps) is int and 0 < c.trail_bps < 10_000
+            ):
+                return RejectReason.INVALID_TRAIL
+        elif is_stop(c.type):
             if not is_positive(c.stop_price):
                 return RejectReason.INVALID_STOP_PRICE
+        elif has_trail(c):
+            return RejectReason.INVALID_TRAIL
         elif c.stop_price is not None:
             return RejectReason.INVALID_STOP_PRICE
+        if gtd and (c.type == OrderType.MARKET or not is_positive(c.expire_at)):
+            return RejectReason.INVALID_EXPIRY
+        if not gtd and c.expire_at is not None:
+            return RejectReason.INVALID_EXPIRY
+        if c.oco_with is not None:
+            return RejectReason.INVALID_OCO
+        if is_stop(c.type) and has_trail(c):
+            if self.last_price is None:
+                return RejectReason.NO_REFERENCE_PRICE
+            if not is_positive(trailed_stop(Side(c.side), self.last_price, c)):
+                return RejectReason.INVALID_TRAIL
         return None
 
-    @staticmethod
-    def normalised(c: Place) -> Place:
-        """The command with enum members for its plain strings, and a market
-        order's GTC read as IOC (a market order never rests)."""
+    def normalised(self, c: Place) -> Place:
+        """The command with enum members for its plain strings, a market order's
+        GTC read as IOC (a market order never rests), and a trailing stop's stop
+        price derived from the last price."""
         market = c.type in (OrderType.MARKET, OrderType.STOP_MARKET)
         tif = TimeInForce(c.time_in_force)
         if market and tif is TimeInForce.GTC:
             tif = TimeInForce.IOC
-        return c._replace(
+        c = c._replace(
             side=Side(c.side), type=OrderType(c.type), time_in_force=tif, stp=STP(c.stp)
         )
+        if is_stop(c.type) and has_trail(c):
+            c = c._replace(stop_price=trailed_stop(c.side, self.last_price or 0, c))
+        return c
 
-    def place(self, command: Place, out: list[Event]) -> None:
+    def too_late(self, c: Place, out: list[Event]) -> bool:
+        """A GTD order whose time has already passed is accepted and expired at
+        once, untraded (it is not a rejection)."""
+        if c.time_in_force is not TimeInForce.GTD or (c.expire_at or 0) > self.now:
+            return False
+        out.append(Accepted(self.seq, c.order_id, c.owner, False))
+        out.append(
+            self.done(
+                c.order_id, c.owner, DoneReason.EXPIRED, DoneDetail.GTD,
+                c.quantity or 0, 0,
+            )
+        )  # fmt: skip
+        return True
+
+    def place(
+        self, command: Place, out: list[Event], oco_with: int | None = None
+    ) -> None:
         why = self.validate(command)
         if why is not None:
             out.append(self.rejected(command.order_id, "place", why))
             return
         c = self.normalised(command)
+        if self.too_late(c, out):
+            return
         accepted = len(out)
         accepted_at = self.seq
-        if c.type in (OrderType.STOP_LIMIT, OrderType.STOP_MARKET):
+        if is_stop(c.type):
             out.append(Accepted(accepted_at, c.order_id, c.owner, True))
             self.stops.append((self.next_arrival(), c))
         else:
             taker = Taker(
                 c.order_id, c.owner, c.side, c.price, c.quantity, c.quote_limit,
-                c.time_in_force, c.stp, c.post_only,
+                c.time_in_force, c.stp, c.post_only, 0, c.expire_at, oco_with,
             )  # fmt: skip
             why = self.refusal(taker)
             if why is not None:
@@ -624,6 +820,105 @@ class ReferenceBook:
             accepted_at, c.order_id, c.owner, self.is_open(c.order_id)
         )
 
+    def place_oco(self, c: PlaceOco, out: list[Event]) -> None:
+        """Check the pair whole; park the stop leg, then place the limit leg."""
+        limit, stop = c.limit, c.stop
+        if type(limit) is not Place or type(stop) is not Place:
+            order_id = limit.order_id if isinstance(limit, Place) else None
+            out.append(self.rejected(order_id, "place", RejectReason.INVALID_OCO))
+            return
+        shaped = (
+            limit.type == OrderType.LIMIT
+            and is_stop(stop.type)
+            and limit.order_id != stop.order_id
+            and limit.owner == stop.owner
+            and limit.side == stop.side
+            and limit.quantity is not None
+            and limit.quantity == stop.quantity
+            and limit.time_in_force == stop.time_in_force
+            and limit.time_in_force in (TimeInForce.GTC, TimeInForce.GTD)
+            and limit.expire_at == stop.expire_at
+        )
+        why = None if shaped else RejectReason.INVALID_OCO
+        why = why or self.validate(limit) or self.validate(stop)
+        if why is None:
+            parked = self.normalised(stop)
+            last = self.last_price
+            if last is not None and (
+                (parked.side is Side.BUY and last >= (parked.stop_price or 0))
+                or (parked.side is Side.SELL and last <= (parked.stop_price or 0))
+            ):
+                why = RejectReason.INVALID_STOP_PRICE  # it would trigger at once
+        if why is not None:
+            out.append(self.rejected(limit.order_id, "place", why))
+            return
+        if self.too_late(parked, out):
+            self.too_late(self.normalised(limit), out)
+            return
+        if limit.post_only and any(
+            Taker(0, 0, Side(limit.side), limit.price, 0, None, TimeInForce.GTC,
+                  STP.EXPIRE_TAKER, True).crosses(o.price)
+            for o in self.orders
+            if o.side is not Side(limit.side)
+        ):  # fmt: skip
+            why = RejectReason.POST_ONLY_WOULD_TAKE
+            out.append(self.rejected(limit.order_id, "place", why))
+            return
+        out.append(Accepted(self.seq, stop.order_id, stop.owner, True))
+        self.stops.append(
+            (self.next_arrival(), parked._replace(oco_with=limit.order_id))
+        )
+        self.place(limit, out, oco_with=stop.order_id)
+
+    def expire_due(self, c: ExpireDue, out: list[Event]) -> None:
+        """The clock moves to ``now`` (never back) and every order due by then
+        expires, earliest expire_at first, then lowest id."""
+        if type(c.now) is not int:
+            out.append(self.rejected(None, "expire", RejectReason.INVALID_EXPIRY))
+            return
+        if c.now < self.now:
+            return
+        self.now = c.now
+        due = sorted(
+            [
+                (o.expire_at, o.order_id)
+                for o in self.orders
+                if o.expire_at is not None and o.expire_at <= c.now
+            ]
+            + [
+                (p.expire_at, p.order_id)
+                for _, p in self.stops
+                if p.expire_at is not None and p.expire_at <= c.now
+            ]
+        )
+        due_ids = frozenset(order_id for _, order_id in due)
+        for _, order_id in due:
+            order = self.find(order_id)
+            entry = self.find_stop(order_id)
+            partner: int | None = None
+            if order is not None:
+                self.orders.remove(order)
+                partner = order.oco_with
+                out.append(
+                    self.done(
+                        order_id, order.owner, DoneReason.EXPIRED, DoneDetail.GTD,
+                        order.remaining, order.filled,
+                    )
+                )  # fmt: skip
+                out.append(self.level_changed(order.side, order.price))
+            elif entry is not None:
+                self.stops.remove(entry)
+                place = entry[1]
+                partner = place.oco_with
+                out.append(
+                    self.done(
+                        order_id, place.owner, DoneReason.EXPIRED, DoneDetail.GTD,
+                        place.quantity or 0, 0,
+                    )
+                )  # fmt: skip
+            if partner is not None:
+                self.cancel_partner(partner, out, due_ids)
+
     def cancel(self, c: Cancel, out: list[Event]) -> None:
         order = self.find(c.order_id) if type(c.order_id) is int else None
         stop = self.find_stop(c.order_id) if type(c.order_id) is int else None
@@ -636,6 +931,7 @@ class ReferenceBook:
                 )
             )  # fmt: skip
             out.append(self.level_changed(order.side, order.price))
+            self.unlink_and_cancel_partner(order, out)
         elif stop is not None:
             self.stops.remove(stop)
             place = stop[1]
@@ -645,6 +941,8 @@ class ReferenceBook:
                     DoneDetail.USER, place.quantity or 0, 0,
                 )
             )  # fmt: skip
+            if place.oco_with is not None:
+                self.cancel_partner(place.oco_with, out)
         else:
             out.append(self.rejected(c.order_id, "cancel", RejectReason.UNKNOWN_ORDER))
 
@@ -654,6 +952,9 @@ class ReferenceBook:
             waiting = type(c.order_id) is int and self.find_stop(c.order_id) is not None
             why = RejectReason.NOT_AMENDABLE if waiting else RejectReason.UNKNOWN_ORDER
             out.append(self.rejected(c.order_id, "amend", why))
+            return
+        if order.oco_with is not None:
+            out.append(self.rejected(c.order_id, "amend", RejectReason.NOT_AMENDABLE))
             return
         if c.new_price is None and c.new_quantity is None:
             out.append(
@@ -684,6 +985,7 @@ class ReferenceBook:
         taker = Taker(
             order.order_id, order.owner, order.side, price, quantity, None,
             TimeInForce.GTC, order.stp, order.post_only, order.filled,
+            order.expire_at,
         )  # fmt: skip
         if order.post_only and any(
             taker.crosses(o.price) for o in self.orders if o.side is not order.side

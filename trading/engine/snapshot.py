@@ -5,10 +5,16 @@ unchanged. Orders are rows (lists) rather than dicts: a million resting orders m
 snapshot in seconds, not minutes. The row layouts are part of the format:
 
 * ``bids`` / ``asks``: best price first, then time priority, each row
-  ``[order_id, owner, price, quantity, filled, stp, post_only]``;
+  ``[order_id, owner, price, quantity, filled, stp, post_only, expire_at,
+  oco_with]``;
 * ``stops``: arrival order, each row the ``Place`` fields in declaration order
   ``[order_id, owner, side, type, price, quantity, time_in_force, post_only,
-  stop_price, quote_limit, stp]``.
+  stop_price, quote_limit, stp, expire_at, trail_amount, trail_bps, oco_with]``
+  (a trailing stop's ``stop_price`` is its current stop);
+* ``clock``: the last ``ExpireDue`` time.
+
+Format 1 (before GTD, trailing stops and OCO) had the first 7 and 11 columns and
+no clock; it still restores, with the clock at 0.
 """
 
 import hashlib
@@ -18,7 +24,8 @@ from typing import Any, Final
 from trading.engine.commands import Place, RestingOrder
 from trading.engine.types import STP, OrderType, Side, TimeInForce
 
-FORMAT: Final = 1
+FORMAT: Final = 2
+READABLE: Final = (1, 2)
 
 
 def order_row(order: RestingOrder) -> list[object]:
@@ -30,6 +37,8 @@ def order_row(order: RestingOrder) -> list[object]:
         order.filled,
         str(order.stp.value),
         order.post_only,
+        order.expire_at,
+        order.oco_with,
     ]
 
 
@@ -46,6 +55,10 @@ def stop_row(stop: Place) -> list[object]:
         stop.stop_price,
         stop.quote_limit,
         str(stop.stp.value),
+        stop.expire_at,
+        stop.trail_amount,
+        stop.trail_bps,
+        stop.oco_with,
     ]
 
 
@@ -56,9 +69,11 @@ def encode(
     bids: list[RestingOrder],
     asks: list[RestingOrder],
     stops: list[Place],
+    clock: int = 0,
 ) -> dict[str, object]:
     return {
         "format": FORMAT,
+        "clock": clock,
         "symbol": symbol,
         "sequence": sequence,
         "last_price": last_price,
@@ -70,36 +85,34 @@ def encode(
 
 def decode(
     data: dict[str, Any],
-) -> tuple[str | int, int, int | None, list[RestingOrder], list[Place]]:
-    """Rows back to records: (symbol, sequence, last_price, orders, stops)."""
-    if data.get("format") != FORMAT:
+) -> tuple[str | int, int, int | None, list[RestingOrder], list[Place], int]:
+    """Rows back to records: (symbol, sequence, last_price, orders, stops, clock).
+    Missing trailing columns (format 1) read as None."""
+    if data.get("format") not in READABLE:
         raise ValueError(f"unsupported snapshot format {data.get('format')!r}")
     orders: list[RestingOrder] = []
     for side, key in ((Side.BUY, "bids"), (Side.SELL, "asks")):
         for row in data[key]:
-            order_id, owner, price, quantity, filled, stp, post_only = row
+            order_id, owner, price, quantity, filled, stp, post_only = row[:7]
+            expire_at, oco_with = (list(row[7:9]) + [None, None])[:2]
             orders.append(
                 RestingOrder(
-                    order_id, owner, side, price, quantity, filled, STP(stp), post_only
+                    order_id, owner, side, price, quantity, filled, STP(stp),
+                    post_only, expire_at, oco_with,
                 )
+            )  # fmt: skip
+    stops = []
+    for row in data["stops"]:
+        extra = (list(row[11:15]) + [None] * 4)[:4]
+        stops.append(
+            Place(
+                row[0], row[1], Side(row[2]), OrderType(row[3]), row[4], row[5],
+                TimeInForce(row[6]), row[7], row[8], row[9], STP(row[10]), extra[0],
+                extra[1], extra[2], extra[3],
             )
-    stops = [
-        Place(
-            row[0],
-            row[1],
-            Side(row[2]),
-            OrderType(row[3]),
-            row[4],
-            row[5],
-            TimeInForce(row[6]),
-            row[7],
-            row[8],
-            row[9],
-            STP(row[10]),
-        )
-        for row in data["stops"]
-    ]
-    return data["symbol"], data["sequence"], data["last_price"], orders, stops
+        )  # fmt: skip
+    clock = data.get("clock", 0)
+    return data["symbol"], data["sequence"], data["last_price"], orders, stops, clock
 
 
 def digest(snapshot: dict[str, object]) -> str:

@@ -23,6 +23,8 @@ class TimeInForce(StrEnum):
     GTC = "gtc"
     IOC = "ioc"
     FOK = "fok"
+    #: Good till date: as GTC until the order's ``expire_at`` (see ExpireDue).
+    GTD = "gtd"
 
 
 class STP(StrEnum):
@@ -49,6 +51,10 @@ class RejectReason(StrEnum):
     NO_LIQUIDITY = "no_liquidity"
     NOT_AMENDABLE = "not_amendable"
     NOTHING_TO_AMEND = "nothing_to_amend"
+    INVALID_EXPIRY = "invalid_expiry"
+    INVALID_TRAIL = "invalid_trail"
+    NO_REFERENCE_PRICE = "no_reference_price"
+    INVALID_OCO = "invalid_oco"
 
 
 class DoneReason(StrEnum):
@@ -70,6 +76,8 @@ class DoneDetail(StrEnum):
     NO_LIQUIDITY = "no_liquidity"
     QUOTE_LIMIT = "quote_limit"
     POST_ONLY = "post_only"
+    GTD = "gtd"  # expired at its expire_at
+    OCO = "oco"  # its OCO partner filled, triggered or left
 
 
 #: Upper bound (exclusive) for prices, stop prices and quantities. It keeps every

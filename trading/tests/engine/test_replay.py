@@ -15,7 +15,7 @@ from trading.engine import Command, Event, OrderBook
 COMMANDS = 120_000
 SEED = 7
 PINNED_EVENTS = 332_354
-PINNED_HASH = "76d3428f4d8836c3a4cbcbe3ce01ba8b1ea660f666bbf3c1d16ddef6948423da"
+PINNED_HASH = "3aef367a36b8e859283d6aa3b44d9aa742ff8ab6570ca6e2ef351fbd19aee22e"
 
 
 @pytest.fixture(scope="module")

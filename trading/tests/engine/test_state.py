@@ -61,19 +61,20 @@ def test_snapshot_layout(book_class: type[Book]) -> None:
     book = busy_book(book_class)
     # Then the snapshot is exactly this
     assert book.snapshot() == {
-        "format": 1,
+        "format": 2,
+        "clock": 0,
         "symbol": "TEST",
         "sequence": 8,
         "last_price": 101,
         "bids": [
-            [4, 4, 99, 5, 0, "expire_taker", False],
-            [6, 6, 99, 2, 0, "expire_taker", False],
-            [5, 5, 98, 5, 0, "expire_taker", False],
+            [4, 4, 99, 5, 0, "expire_taker", False, None, None],
+            [6, 6, 99, 2, 0, "expire_taker", False, None, None],
+            [5, 5, 98, 5, 0, "expire_taker", False, None, None],
         ],
         "asks": [
-            [1, 1, 101, 2, 3, "expire_taker", False],
-            [2, 2, 101, 5, 0, "expire_taker", False],
-            [3, 3, 102, 5, 0, "expire_taker", False],
+            [1, 1, 101, 2, 3, "expire_taker", False, None, None],
+            [2, 2, 101, 5, 0, "expire_taker", False, None, None],
+            [3, 3, 102, 5, 0, "expire_taker", False, None, None],
         ],
         "stops": [
             [
@@ -88,6 +89,10 @@ def test_snapshot_layout(book_class: type[Book]) -> None:
                 108,
                 None,
                 "expire_taker",
+                None,
+                None,
+                None,
+                None,
             ],
             [
                 8,
@@ -101,6 +106,10 @@ def test_snapshot_layout(book_class: type[Book]) -> None:
                 90,
                 None,
                 "expire_taker",
+                None,
+                None,
+                None,
+                None,
             ],
         ],
     }
