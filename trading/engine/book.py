@@ -1289,10 +1289,10 @@ class OrderBook:
             )
         )
 
-    def _leg_fault(self, leg: Place, last: int | None) -> RejectReason | Place:
-        """An OCO leg checked as a Place on an empty probe book with this last
-        price: the reason it would be refused, or the stop as it would wait."""
-        probe = OrderBook(last_price=last)
+    def _leg_fault(self, leg: Place, stop: bool) -> RejectReason | Place:
+        """An OCO leg checked as a Place on an empty probe book with this book's
+        last price: the reason it would be refused, or the leg as it would wait."""
+        probe = OrderBook(last_price=self._last_price)
         first = probe.process(leg)[0]
         open_here = leg.order_id in self._orders or leg.order_id in self._stops
         if isinstance(first, Rejected):
@@ -1301,7 +1301,7 @@ class OrderBook:
             return first.reason
         if open_here:
             return RejectReason.DUPLICATE_ORDER_ID
-        if last is None:  # the limit leg
+        if not stop:
             return leg
         entry = probe._stops.get(leg.order_id)
         if entry is None:  # it would trigger at once
@@ -1319,9 +1319,9 @@ class OrderBook:
         order_id = limit.order_id
         if not _oco_shaped(limit, stop):
             return self._reject(events, order_id, "place", RejectReason.INVALID_OCO)
-        checked = self._leg_fault(limit, None)
+        checked = self._leg_fault(limit, False)
         if isinstance(checked, Place):
-            checked = self._leg_fault(stop, self._last_price)
+            checked = self._leg_fault(stop, True)
         if not isinstance(checked, Place):
             return self._reject(events, order_id, "place", checked)
         expire_at = limit.expire_at

@@ -1,14 +1,24 @@
-"""Small readers that turn event lists into exact, comparable values."""
+"""Small readers that turn event lists into exact, comparable values, and a
+seeded stream of every kind of command."""
+
+import random
 
 from trading.engine import (
+    Amend,
     Book,
+    Cancel,
+    Command,
     Event,
+    ExpireDue,
     LevelChanged,
     OrderBook,
     OrderDone,
+    OrderType,
     Place,
+    PlaceOco,
     Rejected,
     Side,
+    TimeInForce,
     Trade,
 )
 
@@ -68,3 +78,83 @@ def level_changes(events: list[Event]) -> list[tuple[str, int, int]]:
         for e in events
         if isinstance(e, LevelChanged)
     ]
+
+
+def feature_stream(count: int, seed: int) -> list[Command]:
+    """A seeded stream that mixes GTD orders, a clock (ExpireDue), OCO pairs and
+    trailing stops into plain limit, market, stop, cancel and amend traffic."""
+    rng = random.Random(seed)
+    commands: list[Command] = []
+    ids: list[int] = []
+    next_id = 0
+    now = 0
+
+    def new_id() -> int:
+        nonlocal next_id
+        next_id += 1
+        ids.append(next_id)
+        return next_id
+
+    for _ in range(count):
+        roll = rng.random()
+        side = rng.choice((BUY, SELL))
+        owner = rng.randint(1, 20)
+        quantity = rng.randint(1, 9)
+        gtd = rng.random() < 0.3
+        tif = TimeInForce.GTD if gtd else TimeInForce.GTC
+        expire_at = now + rng.randint(1, 60) if gtd else None
+        trail = rng.choice(("fixed", "fixed", "amount", "bps"))
+        stop_price = rng.randint(980, 1020) if trail == "fixed" else None
+        trail_amount = rng.randint(1, 8) if trail == "amount" else None
+        trail_bps = rng.randint(5, 80) if trail == "bps" else None
+        if roll < 0.50:
+            commands.append(
+                Place(
+                    new_id(), owner, side, price=rng.randint(985, 1015),
+                    quantity=quantity, time_in_force=tif, expire_at=expire_at,
+                )
+            )  # fmt: skip
+        elif roll < 0.55:
+            commands.append(
+                Place(new_id(), owner, side, OrderType.MARKET, quantity=quantity)
+            )
+        elif roll < 0.62:
+            kind = rng.choice((OrderType.STOP_LIMIT, OrderType.STOP_MARKET))
+            price = rng.randint(985, 1015) if kind is OrderType.STOP_LIMIT else None
+            commands.append(
+                Place(
+                    new_id(), owner, side, kind, price, quantity, tif,
+                    stop_price=stop_price, expire_at=expire_at,
+                    trail_amount=trail_amount, trail_bps=trail_bps,
+                )
+            )  # fmt: skip
+        elif roll < 0.70:
+            stop_limit = rng.choice((None, rng.randint(985, 1015)))
+            kind = OrderType.STOP_MARKET if stop_limit is None else OrderType.STOP_LIMIT
+            commands.append(
+                PlaceOco(
+                    Place(
+                        new_id(), owner, side, price=rng.randint(985, 1015),
+                        quantity=quantity, time_in_force=tif, expire_at=expire_at,
+                    ),
+                    Place(
+                        new_id(), owner, side, kind, stop_limit, quantity, tif,
+                        stop_price=stop_price, expire_at=expire_at,
+                        trail_amount=trail_amount, trail_bps=trail_bps,
+                    ),
+                )
+            )  # fmt: skip
+        elif roll < 0.88 and ids:
+            commands.append(Cancel(rng.choice(ids[-200:])))
+        elif roll < 0.93 and ids:
+            commands.append(
+                Amend(
+                    rng.choice(ids[-200:]),
+                    rng.choice((None, rng.randint(985, 1015))),
+                    rng.choice((None, rng.randint(1, 9))),
+                )
+            )
+        else:
+            now += rng.randint(0, 5)
+            commands.append(ExpireDue(now - rng.randint(0, 1) * 3))
+    return commands

@@ -2,7 +2,8 @@
 
 The stream comes from the benchmark's generator (120,000 commands, fifty users,
 every order type). Its final hash is pinned: the interpreted and the compiled
-build must both reach it, which proves they behave the same.
+build must both reach it, which proves they behave the same. A second stream does
+the same for GTD orders, OCO pairs and trailing stops.
 """
 
 import json
@@ -10,7 +11,8 @@ import json
 import pytest
 
 from bench.engine import generate_commands
-from trading.engine import Command, Event, OrderBook
+from trading.engine import Command, Event, OrderBook, OrderDone, ReferenceBook
+from trading.tests.engine.helpers import feature_stream
 
 COMMANDS = 120_000
 SEED = 7
@@ -68,3 +70,50 @@ def test_stream_exercises_every_kind_of_event(first_run) -> None:
         "Amended",
     }
     assert not book.is_crossed()
+
+
+# A second stream with GTD orders and a clock, OCO pairs and trailing stops
+# (the benchmark's stream above has none of them).
+FEATURE_COMMANDS = 30_000
+FEATURE_SEED = 3
+FEATURE_EVENTS = 97_776
+FEATURE_HASH = "ebfb1e3e6b183986ee7cb07b3245b9cea7158e2a01d0dc51fa61327ac2e9d792"
+
+
+@pytest.fixture(scope="module")
+def feature_run() -> tuple[list[Command], list[Event], OrderBook]:
+    commands = feature_stream(FEATURE_COMMANDS, FEATURE_SEED)
+    book = OrderBook("FEATURES")
+    return commands, book.process_many(commands), book
+
+
+def test_the_feature_stream_replays_identically_through_a_snapshot(
+    feature_run,
+) -> None:
+    # Given the whole stream's events and final hash (pinned: both builds)
+    commands, events, book = feature_run
+    assert (len(events), book.state_hash()) == (FEATURE_EVENTS, FEATURE_HASH)
+    kinds = {type(e).__name__ for e in events}
+    assert {"StopMoved", "StopTriggered", "Amended", "Rejected"} <= kinds
+    details = {str(e.detail) for e in events if isinstance(e, OrderDone)}
+    assert {"gtd", "oco", "stp", "user"} <= details
+    # When it is cut in two with a snapshot through JSON in between
+    half = OrderBook("FEATURES")
+    head = half.process_many(commands[: FEATURE_COMMANDS // 2])
+    restored = OrderBook.restore(json.loads(json.dumps(half.snapshot())))
+    tail = restored.process_many(commands[FEATURE_COMMANDS // 2 :])
+    # Then it is the same run
+    assert head + tail == events
+    assert restored.state_hash() == book.state_hash()
+    assert not book.is_crossed()
+
+
+def test_the_reference_book_replays_the_feature_stream_event_for_event(
+    feature_run,
+) -> None:
+    commands, events, _ = feature_run
+    prefix = commands[:3_000]
+    reference = ReferenceBook("FEATURES")
+    fast = OrderBook("FEATURES")
+    assert reference.process_many(prefix) == fast.process_many(prefix)
+    assert reference.state_hash() == fast.state_hash()

@@ -1,5 +1,8 @@
 """Differential test: random commands against the fast book and the reference book.
 
+Commands include GTD orders with a moving clock (ExpireDue), OCO pairs and
+trailing stops besides every plain order type, cancel and amend.
+
 After every step the two must give the very same events (accepts, rejects, trades,
 fills, expiries, triggers, amends and level changes, sequence numbers included)
 and the same snapshot (resting orders, stops, last price, sequence); the book must
@@ -27,11 +30,13 @@ from trading.engine import (
     Amended,
     Cancel,
     Event,
+    ExpireDue,
     LevelChanged,
     OrderBook,
     OrderDone,
     OrderType,
     Place,
+    PlaceOco,
     ReferenceBook,
     Side,
     TimeInForce,
@@ -43,8 +48,16 @@ sides = st.sampled_from([Side.BUY, Side.SELL])
 prices = st.integers(95, 105)
 quantities = st.integers(1, 6)
 tifs = st.sampled_from(
-    [TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK]
+    [
+        TimeInForce.GTC,
+        TimeInForce.GTC,
+        TimeInForce.IOC,
+        TimeInForce.FOK,
+        TimeInForce.GTD,
+    ]
 )
+times = st.integers(1, 40)
+trails = st.sampled_from(["fixed", "fixed", "amount", "bps"])
 stps = st.sampled_from([STP.EXPIRE_TAKER, STP.EXPIRE_MAKER, STP.EXPIRE_BOTH])
 
 
@@ -88,6 +101,8 @@ class EngineVersusReference(RuleBasedStateMachine):
         for event in events:
             if isinstance(event, Accepted) and isinstance(command, Place):
                 self.ledger[event.order_id] = [command.quantity, 0]
+            elif isinstance(event, Accepted) and isinstance(command, PlaceOco):
+                self.ledger[event.order_id] = [command.limit.quantity, 0]
             elif isinstance(event, Trade):
                 for order_id in (event.maker_order_id, event.taker_order_id):
                     entry = self.ledger[order_id]
@@ -103,17 +118,23 @@ class EngineVersusReference(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------- rules
 
+    @staticmethod
+    def expiry(tif: TimeInForce, at: int) -> int | None:
+        return at if tif is TimeInForce.GTD else None
+
     @rule(
         owner=owners, side=sides, price=prices, quantity=quantities, tif=tifs,
-        post_only=st.booleans(), stp=stps,
+        post_only=st.booleans(), stp=stps, at=times,
     )  # fmt: skip
-    def place_limit(self, owner, side, price, quantity, tif, post_only, stp) -> None:
-        if post_only:
+    def place_limit(
+        self, owner, side, price, quantity, tif, post_only, stp, at
+    ) -> None:
+        if post_only and tif is not TimeInForce.GTD:
             tif = TimeInForce.GTC
         self.apply(
             Place(
                 self.new_id(), owner, side, OrderType.LIMIT, price, quantity, tif,
-                post_only, stp=stp,
+                post_only, stp=stp, expire_at=self.expiry(tif, at),
             )
         )  # fmt: skip
 
@@ -126,6 +147,8 @@ class EngineVersusReference(RuleBasedStateMachine):
             quote = None
         if quantity is None and quote is None:
             quantity = 1
+        if tif is TimeInForce.GTD:
+            tif = TimeInForce.IOC
         self.apply(
             Place(
                 self.new_id(), owner, side, OrderType.MARKET, None, quantity, tif,
@@ -135,20 +158,81 @@ class EngineVersusReference(RuleBasedStateMachine):
 
     @rule(
         owner=owners, side=sides, market=st.booleans(), stop_price=prices,
-        price=prices, quantity=quantities, tif=tifs, stp=stps,
+        price=prices, quantity=quantities, tif=tifs, stp=stps, at=times,
+        trail=trails, amount=st.integers(1, 4), bps=st.integers(1, 400),
     )  # fmt: skip
-    def place_stop(self, owner, side, market, stop_price, price, quantity, tif, stp):
+    def place_stop(
+        self, owner, side, market, stop_price, price, quantity, tif, stp, at, trail,
+        amount, bps,
+    ):  # fmt: skip
         kind = OrderType.STOP_MARKET if market else OrderType.STOP_LIMIT
         self.apply(
             Place(
                 self.new_id(), owner, side, kind, None if market else price,
-                quantity, tif, stop_price=stop_price, stp=stp,
+                quantity, tif, stop_price=stop_price if trail == "fixed" else None,
+                stp=stp, expire_at=self.expiry(tif, at),
+                trail_amount=amount if trail == "amount" else None,
+                trail_bps=bps if trail == "bps" else None,
             )
         )  # fmt: skip
 
     @rule(
+        owner=owners, side=sides, price=prices, quantity=quantities,
+        stop_price=prices, stop_limit=st.none() | prices, gtd=st.booleans(),
+        at=times, post_only=st.booleans(), trail=trails, amount=st.integers(1, 4),
+        bps=st.integers(1, 400), stp=stps,
+    )  # fmt: skip
+    def place_oco(
+        self, owner, side, price, quantity, stop_price, stop_limit, gtd, at,
+        post_only, trail, amount, bps, stp,
+    ) -> None:  # fmt: skip
+        tif = TimeInForce.GTD if gtd else TimeInForce.GTC
+        expire_at = at if gtd else None
+        kind = OrderType.STOP_MARKET if stop_limit is None else OrderType.STOP_LIMIT
+        limit_leg = Place(
+            self.new_id(), owner, side, OrderType.LIMIT, price, quantity, tif,
+            post_only, stp=stp, expire_at=expire_at,
+        )  # fmt: skip
+        stop_leg = Place(
+            self.new_id(), owner, side, kind, stop_limit, quantity, tif,
+            stop_price=stop_price if trail == "fixed" else None, stp=stp,
+            expire_at=expire_at, trail_amount=amount if trail == "amount" else None,
+            trail_bps=bps if trail == "bps" else None,
+        )  # fmt: skip
+        self.apply(PlaceOco(limit_leg, stop_leg))
+
+    @rule(
         data=st.data(),
-        field=st.sampled_from(["price", "quantity", "stop", "quote", "dup", "tif"]),
+        field=st.sampled_from(["owner", "quantity", "tif", "leg", "dup"]),
+    )
+    def place_oco_invalid(self, data, field) -> None:
+        limit_leg = Place(self.new_id(), 1, Side.BUY, OrderType.LIMIT, 96, 2)
+        stop_leg = Place(
+            self.new_id(), 1, Side.BUY, OrderType.STOP_MARKET, None, 2,
+            stop_price=104,
+        )  # fmt: skip
+        if field == "owner":
+            stop_leg = stop_leg._replace(owner=2)
+        elif field == "quantity":
+            stop_leg = stop_leg._replace(quantity=3)
+        elif field == "tif":
+            limit_leg = limit_leg._replace(time_in_force=TimeInForce.IOC)
+            stop_leg = stop_leg._replace(time_in_force=TimeInForce.IOC)
+        elif field == "leg":
+            stop_leg = stop_leg._replace(type=OrderType.LIMIT, price=97)
+        elif field == "dup" and len(self.ids) > 2:
+            stop_leg = stop_leg._replace(order_id=data.draw(st.sampled_from(self.ids)))
+        self.apply(PlaceOco(limit_leg, stop_leg))
+
+    @rule(now=st.integers(0, 45))
+    def expire_due(self, now) -> None:
+        self.apply(ExpireDue(now))
+
+    @rule(
+        data=st.data(),
+        field=st.sampled_from(
+            ["price", "quantity", "stop", "quote", "dup", "tif", "expiry", "trail"]
+        ),
     )
     def place_invalid(self, data, field) -> None:
         order_id = self.new_id()
@@ -165,6 +249,18 @@ class EngineVersusReference(RuleBasedStateMachine):
             command = command._replace(order_id=data.draw(st.sampled_from(self.ids)))
         elif field == "tif":
             command = command._replace(post_only=True, time_in_force=TimeInForce.IOC)
+        elif field == "expiry":
+            command = command._replace(
+                time_in_force=data.draw(st.sampled_from(list(TimeInForce))),
+                expire_at=data.draw(st.sampled_from([None, 0, 5])),
+            )
+        elif field == "trail":
+            command = command._replace(
+                type=data.draw(st.sampled_from(list(OrderType))),
+                stop_price=data.draw(st.sampled_from([None, 99])),
+                trail_amount=data.draw(st.sampled_from([None, 0, 2])),
+                trail_bps=data.draw(st.sampled_from([None, 10_000, 30])),
+            )
         self.apply(command)
 
     @precondition(lambda self: self.ids)
