@@ -172,7 +172,7 @@ def _fingerprint(limit: _Item, stop: _Item) -> str:
 
 def _partner(order: Order) -> Order:
     partner = Order.objects.select_related("instrument__base", "instrument__quote")
-    return partner.get(pk=order.oco_partner_id)
+    return partner.get(pk=cast(int, order.oco_partner_id))
 
 
 def _place_oco_locked(

@@ -160,12 +160,12 @@ class Run:
             body["time_in_force"] = "fok"
         elif kind < 0.34:
             body["post_only"] = True
-        elif kind < 0.46:
+        elif kind < 0.55:
             self.gtd(body)
         return who, "post", "/api/v1/orders", body
 
     def gtd(self, body: dict) -> None:
-        expire_at = self.clock + timedelta(seconds=self.rng.randint(60, 3_000))
+        expire_at = self.clock + timedelta(seconds=self.rng.randint(30, 1_200))
         body["time_in_force"] = "gtd"
         body["expire_at"] = expire_at.isoformat()
 
@@ -208,8 +208,10 @@ class Run:
 
     def jump(self) -> None:
         """Time passes: the next run expires what is due by then."""
-        self.clock += timedelta(seconds=self.rng.randint(200, 1_500))
+        self.clock += timedelta(seconds=self.rng.randint(300, 1_500))
         self.traveller.move_to(self.clock)
+        # fresh tokens: the old ones may have expired on the way
+        self.clients = [api_client_for(user) for user in self.users]
 
     @staticmethod
     def qty(n_lots: int) -> str:
@@ -271,7 +273,7 @@ class Run:
     # -- both sides -------------------------------------------------------------
 
     def step(self) -> None:
-        if self.rng.random() < 0.05:
+        if self.rng.random() < 0.08:
             self.jump()
         who, method, url, body = self.request()
         user = self.users[who]

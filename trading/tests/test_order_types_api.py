@@ -86,7 +86,9 @@ def oco(s, name: str, status: int = 201, **body) -> dict:
 
 
 def hold_of(order_id: int) -> Hold:
-    return Order.objects.select_related("hold").get(pk=order_id).hold
+    hold = Order.objects.select_related("hold").get(pk=order_id).hold
+    assert hold is not None
+    return hold
 
 
 # --- OCO ------------------------------------------------------------------------
