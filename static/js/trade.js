@@ -524,7 +524,7 @@
         tr.setAttribute("data-oco-partner", o.oco_partner_id);
         var mark = el("a", "ts-oco", "OCO ↔ " + o.oco_partner_id);
         mark.href = "#ts-order-" + o.oco_partner_id;
-        mark.setAttribute("aria-label", "One cancels the other: linked with order " + o.oco_partner_id);
+        mark.appendChild(el("span", "visually-hidden", " (one cancels the other: linked with order " + o.oco_partner_id + ")"));
         mark.title = "One cancels the other with order " + o.oco_partner_id + ": when one fills or triggers, the other is cancelled";
         typeCell.appendChild(document.createTextNode(" "));
         typeCell.appendChild(mark);
