@@ -247,8 +247,9 @@ def test_oco_and_a_good_till_date_trailing_stop_from_the_form(server):  # noqa: 
     it) and a sell trailing stop of 1.5 % good till tomorrow 18:30 (her time)
     are placed from the form through the review; the open orders show the OCO
     mark on both legs, the trailing stop's current stop, its trail and its
-    expiry; cancelling the stop leg takes both legs away (the other with reason
-    oco). axe-core finds nothing serious, at desktop and phone size."""
+    expiry, and the stop following a trade upwards without a reload;
+    cancelling the stop leg takes both legs away (the other with reason oco).
+    axe-core finds nothing serious, at desktop and phone size."""
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -380,6 +381,49 @@ def test_oco_and_a_good_till_date_trailing_stop_from_the_form(server):  # noqa: 
             assert datetime.fromisoformat(placed["expire_at"]) == tomorrow
             assert placed["stop_price"] == f"{trail_stop // 100}.00"
             assert tomorrow.astimezone(UTC) > datetime.now(UTC)
+            # A trade above the last price: the trailing stop follows it up, on
+            # the open screen (the maker's other quotes are cancelled first, so
+            # Bob's buy meets the one new ask; Alice's OCO ask is higher).
+            maker = _token(base, "marketmaker@example.com")
+            bob = _token(base, "bob@example.com")
+            status, cancelled = _request(
+                base, "DELETE", "/api/v1/orders?symbol=BTC-USD", token=maker
+            )
+            assert status in (200, 202), cancelled
+            higher = last_ticks + 100
+            status, ask = _request(
+                base,
+                "POST",
+                "/api/v1/orders",
+                {
+                    "symbol": "BTC-USD",
+                    "side": "sell",
+                    "price": str(higher),
+                    "quantity": "0.01",
+                },
+                token=maker,
+            )
+            assert status == 201, ask
+            status, buy = _request(
+                base,
+                "POST",
+                "/api/v1/orders",
+                {
+                    "symbol": "BTC-USD",
+                    "side": "buy",
+                    "price": str(higher),
+                    "quantity": "0.01",
+                    "time_in_force": "ioc",
+                },
+                token=bob,
+            )
+            assert (status, buy["status"]) == (201, "filled"), buy
+            moved = (higher - -(-higher * 150 // 10_000)) * 100
+            assert moved > trail_stop
+            expect(trailing.locator("[data-stop]")).to_contain_text(
+                f"{_price(moved)}trails 1.5%", timeout=10_000
+            )
+
             # the table with both marks and the trailing stop, at desktop size
             findings = _axe_findings(page)
             assert not findings, "\n".join(findings)
