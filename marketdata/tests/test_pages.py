@@ -284,3 +284,56 @@ console.log(JSON.stringify(out));
         "bad": None,
         "local": "2026-12-09T05:00",
     }
+
+
+def test_orders_page_labels_oco_legs_trailing_stops_and_expiry(btc):
+    """/trading/orders/ names the new kinds in its type column: the OCO legs
+    point at each other, a trailing stop says so, a GTD order shows its time
+    (in the user's zone). Orders placed and matched through the services."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from kyc.testing import make_verified_user
+    from trading.services import order_place, order_place_oco
+    from trading.tests.helpers import fund, match
+
+    alice = make_verified_user(email="alice-orders@example.com")
+    alice.time_zone = "Asia/Kolkata"
+    alice.save(update_fields=["time_zone"])
+    bob = make_verified_user(email="bob-orders@example.com")
+    fund(alice, btc.base, 10**8)
+    fund(bob, btc.quote, 1_000_000)
+    # a last price (100.00) for the trailing stop to start from
+    order_place(user=alice, symbol="BTC-USD", side="sell", price="100", quantity="0.01")
+    order_place(user=bob, symbol="BTC-USD", side="buy", price="100", quantity="0.01")
+    match(btc)
+    (limit, stop), _ = order_place_oco(
+        user=alice,
+        symbol="BTC-USD",
+        side="sell",
+        quantity="0.01",
+        price="120",
+        stop_price="90",
+    )
+    until = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(
+        hour=9, minute=15, second=0, microsecond=0
+    )
+    trailing, _ = order_place(
+        user=alice,
+        symbol="BTC-USD",
+        side="sell",
+        type="stop_market",
+        quantity="0.01",
+        trailing_bps=250,
+        time_in_force="gtd",
+        expire_at=until.isoformat(),
+    )
+    match(btc)
+    html = logged_in(alice).get("/trading/orders/").content.decode()
+    assert f"· OCO with #{stop.pk}" in html
+    assert f"· OCO with #{limit.pk}" in html
+    trailing.refresh_from_db()
+    assert trailing.status == "open" and trailing.stop_price_ticks == 97
+    assert "Stop market · trailing (stop 97.00)" in html
+    assert "· good till <time" in html
+    assert f"{until.strftime('%Y-%m-%d %H:%M')} IST</time>" in html
