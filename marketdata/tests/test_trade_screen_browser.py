@@ -427,6 +427,7 @@ def test_oco_and_a_good_till_date_trailing_stop_from_the_form(server):  # noqa: 
             # the table with both marks and the trailing stop, at desktop size
             findings = _axe_findings(page)
             assert not findings, "\n".join(findings)
+            assert _no_sideways_overflow(page)
 
             # On a phone the orders are cards, nothing is wider than the screen.
             phone = browser.new_context(
