@@ -207,12 +207,11 @@ def matching_schedule_at(*, instrument_id: int, when) -> None:
             return
         from trading.tasks import match_instrument
 
+        options = {"eta": when + timedelta(milliseconds=50)}
+        if (queue := matching_queue(instrument_id)) is not None:
+            options["queue"] = queue
         try:
-            match_instrument.apply_async(
-                (instrument_id,),
-                eta=when + timedelta(milliseconds=50),
-                queue=matching_queue(instrument_id),
-            )
+            match_instrument.apply_async((instrument_id,), **options)
         except Exception:  # broker down: the sweeper expires it
             logger.exception("could not schedule expiry for %s", instrument_id)
 

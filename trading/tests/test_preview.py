@@ -95,6 +95,9 @@ def test_the_estimate_walks_the_book(traded, make_trader):
         "stop_price": None,
         "quantity": "0.15000000",
         "quote_quantity": None,
+        "expire_at": None,
+        "trailing_amount": None,
+        "trailing_bps": None,
         "maker_fee_bps": 10,
         "taker_fee_bps": 20,
         "estimate": {
