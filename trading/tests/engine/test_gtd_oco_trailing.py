@@ -617,3 +617,25 @@ def test_a_format_1_snapshot_still_restores(book_class: type[Book]) -> None:
     assert book.snapshot()["format"] == 2
     assert book.snapshot()["clock"] == 0
     assert (book.sequence, book.last_trade_price) == (3, 100)
+
+
+def test_a_rebuilt_pair_with_different_expiries_cancels_the_leg_not_yet_due(
+    book_class: type[Book],
+) -> None:
+    # Given a pair rebuilt with the limit leg due at 50 and the stop leg at 60
+    orders = [RestingOrder(10, 9, SELL, 103, 4, expire_at=50, oco_with=11)]
+    stops = [
+        Place(
+            11, 9, SELL, STOP_MARKET, None, 4, GTD, stop_price=97, expire_at=60,
+            oco_with=10,
+        )
+    ]  # fmt: skip
+    book = book_class.from_resting("X", orders, stops, sequence=3, clock=20)
+    assert book.snapshot()["clock"] == 20
+    # When the clock reaches 55, the limit leg expires and takes the stop leg along
+    assert book.process(ExpireDue(55)) == [
+        OrderDone(3, 10, 9, EXPIRED, D_GTD, 4, 0),
+        LevelChanged(4, SELL, 103, 0),
+        OrderDone(4, 11, 9, CANCELLED, D_OCO, 4, 0),
+    ]
+    assert book.open_order_count() == 0
