@@ -228,6 +228,8 @@ def _axe_findings(page) -> list[str]:
     (evaluated through DevTools: the CSP refuses an injected script)."""
     from config.tests.test_journey import _AXE_JS, AXE, FAILING_IMPACTS
 
+    # a new trade flashes its tape row for 1 s: contrast is measured after it
+    page.wait_for_timeout(1_200)
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text())
     return [
