@@ -2,8 +2,13 @@
 unknown or closed markets are 404."""
 
 import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 
 from accounts.testing import make_user
@@ -143,3 +148,192 @@ def test_session_authenticated_api_call_needs_the_csrf_header(btc):
     # past CSRF: now the order rules speak (this user has no KYC)
     assert allowed.status_code == 403
     assert allowed.json()["error"]["code"] == "kyc_required"
+
+
+class _FormParts(HTMLParser):
+    """The order form's labels, inputs, options and error slots."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label_for: set[str] = set()
+        self.inputs: dict[str, dict[str, str]] = {}
+        self.options: set[str] = set()
+        self.errors: set[str] = set()
+        self.headers: list[str] = []
+        self._th = False
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: v or "" for k, v in attrs}
+        if tag == "label" and a.get("for"):
+            self.label_for.add(a["for"])
+        if tag in ("input", "select") and a.get("id"):
+            self.inputs[a["id"]] = a
+        if tag == "option":
+            self.options.add(a.get("value", ""))
+        if "data-error" in a:
+            self.errors.add(a["data-error"])
+        self._th = tag == "th"
+
+    def handle_endtag(self, tag):
+        if tag == "th":
+            self._th = False
+
+    def handle_data(self, data):
+        if self._th and data.strip():
+            self.headers.append(data.strip())
+
+
+def test_order_form_has_oco_trailing_and_good_till_date_inputs_labelled(btc):
+    """Issue 22 on the screen: every new input has its label, the API's field
+    names have an error slot next to their input, and the open orders show the
+    stop, the trail and the expiry."""
+    user = make_user(email="trader@example.com")
+    user.time_zone = "Europe/Paris"
+    user.save(update_fields=["time_zone"])
+    html = logged_in(user).get("/trade/BTC-USD/").content.decode()
+    parts = _FormParts()
+    parts.feed(html)
+    new_inputs = {
+        "of-stop-mode": "stop_mode",
+        "of-trail-amount": "trailing_amount",
+        "of-trail-percent": "trailing_percent",
+        "of-stop-limit": "stop_limit_price",
+        "of-expire": "expire_at_local",
+    }
+    for input_id, name in new_inputs.items():
+        assert input_id in parts.inputs, input_id
+        assert parts.inputs[input_id]["name"] == name
+        assert input_id in parts.label_for, f"{input_id} has no label"
+    assert parts.inputs["of-expire"]["type"] == "datetime-local"
+    assert {"oco", "gtd", "price", "amount", "percent"} <= parts.options
+    # the API's names (trailing_bps, expire_at) are shown under their inputs
+    assert {
+        "stop_price",
+        "trailing_amount",
+        "trailing_bps",
+        "stop_limit_price",
+        "expire_at",
+        "price",
+        "quantity",
+    } <= parts.errors
+    assert "Trail by (%)" in html
+    assert "Stop-limit price (USD, optional)" in html
+    assert "Good till (<span data-zone-name>Europe/Paris</span>)" in html
+    assert "OCO (limit + stop)" in html and "Good till date" in html
+    for header in ("Price", "Stop", "Quantity", "Filled", "Expires", "Status"):
+        assert header in parts.headers
+
+
+def test_trade_scripts_are_served_with_the_new_order_paths(btc):
+    """The page's scripts are static files the page names; trade.js posts an
+    OCO to its own endpoint and sends the trail and the expiry."""
+    html = logged_in(make_user(email="trader@example.com")).get("/trade/BTC-USD/")
+    page = html.content.decode()
+    for name in ("js/trade-decimal.js", "js/trade.js"):
+        assert f"/static/{name}" in page
+        assert finders.find(name)
+    script = Path(finders.find("js/trade.js")).read_text()
+    for needle in ('"/orders/oco"', "trailing_bps", "expire_at", "oco_partner_id"):
+        assert needle in script
+
+
+NODE = shutil.which("node")
+
+
+@pytest.mark.skipif(NODE is None, reason="needs node")
+@pytest.mark.django_db(False)
+def test_trade_decimal_percent_trail_and_zone_arithmetic_in_node():
+    """The form's exact conversions (static/js/trade-decimal.js), run as the
+    browser runs them: % to basis points, where a trail starts (the engine's
+    rounding), and the expiry's wall time in the user's zone to ISO 8601."""
+    script = """
+const D = require(process.argv[1]);
+const out = {
+  bps: ["1.5", "0.01", "12", "1.234", "-1", ""].map((t) => {
+    const v = D.bpsFromPercent(t); return v === null ? null : String(v); }),
+  sellPct: String(D.trailStop("sell", 9870000n, 100n, null, 150n)),
+  buyAmount: String(D.trailStop("buy", 9870000n, 100n, 5000n, null)),
+  tooFar: D.trailStop("sell", 500n, 100n, 500n, null),
+  paris: D.zonedToIso("2026-12-08T15:00", "Europe/Paris"),
+  summer: D.zonedToIso("2026-07-08T15:00", "Europe/Paris"),
+  kolkata: D.zonedToIso("2026-12-08T15:00", "Asia/Kolkata"),
+  saoPaulo: D.zonedToIso("2026-12-08T09:30", "America/Sao_Paulo"),
+  bad: D.zonedToIso("tomorrow", "UTC"),
+  local: D.localInput(Date.UTC(2026, 11, 8, 23, 30), "Asia/Kolkata"),
+};
+console.log(JSON.stringify(out));
+"""
+    source = str(Path(finders.find("js/trade-decimal.js")))
+    done = subprocess.run(
+        [NODE, "-e", script, source],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert json.loads(done.stdout) == {
+        "bps": ["150", "1", "1200", None, None, None],
+        # 98,700.00 - ceil(98,700 x 150 / 10,000 = 1,480.5) = 97,219.00
+        "sellPct": "9721900",
+        "buyAmount": "9875000",
+        "tooFar": None,
+        "paris": "2026-12-08T15:00:00+01:00",
+        "summer": "2026-07-08T15:00:00+02:00",
+        "kolkata": "2026-12-08T15:00:00+05:30",
+        "saoPaulo": "2026-12-08T09:30:00-03:00",
+        "bad": None,
+        "local": "2026-12-09T05:00",
+    }
+
+
+def test_orders_page_labels_oco_legs_trailing_stops_and_expiry(btc):
+    """/trading/orders/ names the new kinds in its type column: the OCO legs
+    point at each other, a trailing stop says so, a GTD order shows its time
+    (in the user's zone). Orders placed and matched through the services."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from kyc.testing import make_verified_user
+    from trading.services import order_place, order_place_oco
+    from trading.tests.helpers import fund, match
+
+    alice = make_verified_user(email="alice-orders@example.com")
+    alice.time_zone = "Asia/Kolkata"
+    alice.save(update_fields=["time_zone"])
+    bob = make_verified_user(email="bob-orders@example.com")
+    fund(alice, btc.base, 10**8)
+    fund(bob, btc.quote, 1_000_000)
+    # a last price (100.00) for the trailing stop to start from
+    order_place(user=alice, symbol="BTC-USD", side="sell", price="100", quantity="0.01")
+    order_place(user=bob, symbol="BTC-USD", side="buy", price="100", quantity="0.01")
+    match(btc)
+    (limit, stop), _ = order_place_oco(
+        user=alice,
+        symbol="BTC-USD",
+        side="sell",
+        quantity="0.01",
+        price="120",
+        stop_price="90",
+    )
+    until = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(
+        hour=9, minute=15, second=0, microsecond=0
+    )
+    trailing, _ = order_place(
+        user=alice,
+        symbol="BTC-USD",
+        side="sell",
+        type="stop_market",
+        quantity="0.01",
+        trailing_bps=250,
+        time_in_force="gtd",
+        expire_at=until.isoformat(),
+    )
+    match(btc)
+    html = logged_in(alice).get("/trading/orders/").content.decode()
+    assert f"· OCO with #{stop.pk}" in html
+    assert f"· OCO with #{limit.pk}" in html
+    trailing.refresh_from_db()
+    assert trailing.status == "open" and trailing.stop_price_ticks == 97
+    assert "Stop market · trailing (stop 97.00)" in html
+    assert "· good till <time" in html
+    assert f"{until.strftime('%Y-%m-%d %H:%M')} IST</time>" in html

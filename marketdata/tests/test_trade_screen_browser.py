@@ -221,3 +221,249 @@ def test_trade_screen_review_cancel_notice_depth_and_a_live_halt(server):  # noq
             assert errors == []
         finally:
             browser.close()
+
+
+def _axe_findings(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now
+    (evaluated through DevTools: the CSP refuses an injected script)."""
+    from config.tests.test_journey import _AXE_JS, AXE, FAILING_IMPACTS
+
+    # a new trade flashes its tape row for 1 s: contrast is measured after it
+    page.wait_for_timeout(1_200)
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    return [
+        f"{v['impact']} {v['id']} ({v['help']}): {'; '.join(v['nodes'])}"
+        for v in page.evaluate(_AXE_JS, list(FAILING_IMPACTS))
+    ]
+
+
+def _price(units: int) -> str:
+    """Cents as the screen shows a BTC-USD price: 9721900 -> "97,219.00"."""
+    return f"{units // 100:,}.{units % 100:02d}"
+
+
+def test_oco_and_a_good_till_date_trailing_stop_from_the_form(server):  # noqa: F811
+    """Issue 22 as Alice uses it, in Europe/Paris: a wrong trail is refused
+    next to its input; a sell OCO (limit above the market, stop market below
+    it) and a sell trailing stop of 1.5 % good till tomorrow 18:30 (her time)
+    are placed from the form through the review; the open orders show the OCO
+    mark on both legs, the trailing stop's current stop, its trail and its
+    expiry, and the stop following a trade upwards without a reload;
+    cancelling the stop leg takes both legs away (the other with reason oco).
+    axe-core finds nothing serious, at desktop and phone size."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from playwright.sync_api import expect, sync_playwright
+
+    base = server
+    alice = _token(base, "alice@example.com")
+    status, ticker = _request(base, "GET", "/api/v1/markets/BTC-USD/ticker")
+    assert status == 200 and ticker["last"], ticker
+    last = int(ticker["last"].replace(".", ""))  # cents; the tick is 1.00
+    last_ticks = last // 100
+    # the engine's start of a 1.5 % sell trail: last - ceil(last x 150 / 10000)
+    trail_stop = (last_ticks - -(-last_ticks * 150 // 10_000)) * 100
+    limit_price = (last_ticks + 2_000) * 100
+    stop_price = (last_ticks - 2_000) * 100
+    paris = ZoneInfo("Europe/Paris")
+    tomorrow = (datetime.now(paris) + timedelta(days=1)).replace(
+        hour=18, minute=30, second=0, microsecond=0
+    )
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 800}, timezone_id="Europe/Paris"
+            )
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base + "/login/")
+            page.fill("input[name=email]", "alice@example.com")
+            page.fill("input[name=password]", "exchange-demo-pass")
+            page.click("form button[type=submit]")
+            page.wait_for_load_state()
+            page.goto(base + "/trade/BTC-USD/")
+            expect(page.locator("[data-user-conn]")).to_have_attribute(
+                "data-user-conn", "live", timeout=15_000
+            )
+            expect(page.locator("[data-conn]")).to_have_attribute(
+                "data-conn", "live", timeout=15_000
+            )
+            orders = page.locator("[data-orders] tr[data-order-id]")
+            expect(orders).to_have_count(0)
+
+            # OCO: the form shows the limit, the stop choice and the stop-limit.
+            page.click("[data-side=sell]")
+            page.select_option("#of-type", "oco")
+            expect(page.locator("label[for=of-price]")).to_have_text(
+                "Limit price (USD)"
+            )
+            expect(page.locator("#of-stop-limit")).to_be_visible()
+            expect(page.locator("#of-tif option[value=ioc]")).to_be_disabled()
+            page.fill("#of-price", str(limit_price // 100))
+            page.fill("#of-qty", "0.01")
+            # a trail of 120 % is 12,000 bps: refused, said under the % input
+            page.select_option("#of-stop-mode", "percent")
+            page.fill("#of-trail-percent", "120")
+            page.click("[data-submit]")
+            trail_error = page.locator("[data-error=trailing_bps]")
+            expect(trail_error).not_to_be_empty(timeout=10_000)
+            expect(page.locator("#of-trail-percent")).to_have_attribute(
+                "aria-invalid", "true"
+            )
+            # now a fixed stop below the market, stop market (no stop-limit)
+            page.select_option("#of-stop-mode", "price")
+            page.fill("#of-stop", str(stop_price // 100))
+            page.click("[data-submit]")
+            review = page.locator("[data-review]")
+            expect(review).to_be_visible(timeout=10_000)
+            expect(review).to_contain_text("Review: OCO sell 0.01 BTC")
+            expect(review).to_contain_text(f"Limit at {_price(limit_price)} USD")
+            expect(review).to_contain_text(
+                f"Stop market, when the price reaches {_price(stop_price)} USD"
+            )
+            # one hold for both legs: the larger leg's, 0.01 BTC
+            expect(review).to_contain_text("0.01000000 BTC")
+            findings = _axe_findings(page)
+            assert not findings, "\n".join(findings)
+            page.click("[data-review-confirm]")
+            expect(page.locator("[data-form-error]")).to_contain_text(
+                "OCO placed", timeout=10_000
+            )
+            legs = page.locator("[data-orders] tr[data-oco-partner]")
+            expect(legs).to_have_count(2, timeout=10_000)
+            limit_leg = legs.filter(has_text="limit")
+            stop_leg = legs.filter(has_text="stop market")
+            limit_id = int(limit_leg.get_attribute("data-order-id") or 0)
+            stop_id = int(stop_leg.get_attribute("data-order-id") or 0)
+            expect(limit_leg.locator(".ts-oco")).to_contain_text(f"OCO ↔ {stop_id}")
+            expect(stop_leg.locator(".ts-oco")).to_contain_text(f"OCO ↔ {limit_id}")
+            expect(stop_leg.locator("[data-stop]")).to_have_text(_price(stop_price))
+            expect(limit_leg.locator("td").nth(3)).to_have_text(_price(limit_price))
+
+            # A trailing stop by 1.5 %, good till tomorrow 18:30 in Paris.
+            page.select_option("#of-type", "stop_market")
+            page.select_option("#of-stop-mode", "percent")
+            page.fill("#of-trail-percent", "1.5")
+            page.select_option("#of-tif", "gtd")
+            expect(page.locator("label[for=of-expire]")).to_contain_text("Europe/Paris")
+            page.fill("#of-expire", tomorrow.strftime("%Y-%m-%dT%H:%M"))
+            page.fill("#of-qty", "0.01")
+            expect(page.locator("[data-trail-note]")).to_contain_text(
+                f"starts at {_price(trail_stop)} USD"
+            )
+            page.click("[data-submit]")
+            expect(review).to_be_visible(timeout=10_000)
+            expect(review).to_contain_text("trailing 1.5% (150 bps) below the last")
+            expect(review).to_contain_text("good till")
+            page.click("[data-review-confirm]")
+            trailing = page.locator(
+                "[data-orders] tr[data-order-id]", has_text="trailing"
+            )
+            expect(trailing).to_have_count(1, timeout=10_000)
+            expect(trailing).to_contain_text("GTD")
+            expect(trailing.locator("[data-stop]")).to_contain_text(
+                f"{_price(trail_stop)}trails 1.5%"
+            )
+            expires = trailing.locator("td").nth(7)
+            expect(expires).to_contain_text("18:30:00")
+            trailing_id = int(trailing.get_attribute("data-order-id") or 0)
+            status, placed = _request(
+                base, "GET", f"/api/v1/orders/{trailing_id}", token=alice
+            )
+            assert status == 200, placed
+            assert placed["trailing_bps"] == 150
+            assert placed["time_in_force"] == "gtd"
+            assert datetime.fromisoformat(placed["expire_at"]) == tomorrow
+            assert placed["stop_price"] == f"{trail_stop // 100}.00"
+            assert tomorrow.astimezone(UTC) > datetime.now(UTC)
+            # A trade above the last price: the trailing stop follows it up, on
+            # the open screen (the maker's other quotes are cancelled first, so
+            # Bob's buy meets the one new ask; Alice's OCO ask is higher).
+            maker = _token(base, "marketmaker@example.com")
+            bob = _token(base, "bob@example.com")
+            status, cancelled = _request(
+                base, "DELETE", "/api/v1/orders?symbol=BTC-USD", token=maker
+            )
+            assert status in (200, 202), cancelled
+            higher = last_ticks + 100
+            status, ask = _request(
+                base,
+                "POST",
+                "/api/v1/orders",
+                {
+                    "symbol": "BTC-USD",
+                    "side": "sell",
+                    "price": str(higher),
+                    "quantity": "0.01",
+                },
+                token=maker,
+            )
+            assert status == 201, ask
+            status, buy = _request(
+                base,
+                "POST",
+                "/api/v1/orders",
+                {
+                    "symbol": "BTC-USD",
+                    "side": "buy",
+                    "price": str(higher),
+                    "quantity": "0.01",
+                    "time_in_force": "ioc",
+                },
+                token=bob,
+            )
+            assert (status, buy["status"]) == (201, "filled"), buy
+            moved = (higher - -(-higher * 150 // 10_000)) * 100
+            assert moved > trail_stop
+            expect(trailing.locator("[data-stop]")).to_contain_text(
+                f"{_price(moved)}trails 1.5%", timeout=10_000
+            )
+
+            # the table with both marks and the trailing stop, at desktop size
+            findings = _axe_findings(page)
+            assert not findings, "\n".join(findings)
+            assert _no_sideways_overflow(page)
+
+            # On a phone the orders are cards, nothing is wider than the screen.
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844},
+                storage_state=context.storage_state(),
+                timezone_id="Europe/Paris",
+                is_mobile=True,
+                has_touch=True,
+            )
+            mobile = phone.new_page()
+            mobile.on("pageerror", lambda error: errors.append(str(error)))
+            mobile.goto(base + "/trade/BTC-USD/")
+            expect(mobile.locator("[data-orders] tr[data-order-id]")).to_have_count(
+                3, timeout=15_000
+            )
+            mobile.select_option("#of-type", "oco")
+            mobile.select_option("#of-tif", "gtd")
+            assert _no_sideways_overflow(mobile)
+            findings = _axe_findings(mobile)
+            assert not findings, "\n".join(findings)
+            phone.close()
+
+            # Cancelling the stop leg takes both legs away.
+            stop_leg.locator(".ts-cancel").click()
+            expect(legs).to_have_count(0, timeout=10_000)
+            expect(
+                page.locator("[data-toast=cancelled]", has_text="OCO partner")
+            ).to_contain_text(f"Order {limit_id} cancelled with its OCO partner")
+            expect(page.locator("[data-orders] tr[data-order-id]")).to_have_count(1)
+            for order_id, reason in ((stop_id, "user"), (limit_id, "oco")):
+                status, gone = _request(
+                    base, "GET", f"/api/v1/orders/{order_id}", token=alice
+                )
+                assert (gone["status"], gone["reason"]) == ("cancelled", reason)
+            assert errors == []
+        finally:
+            browser.close()

@@ -16,6 +16,7 @@
   // Display precision: the steps' significant decimals (values are exact multiples).
   function stepDecimals(step) { return ((step.split(".")[1] || "").replace(/0+$/, "")).length; }
   var QTY_DP = stepDecimals(cfg.lotSize), PRICE_DP = Math.max(stepDecimals(cfg.tickSize), Math.min(2, QD));
+  var TICK = D.parse(cfg.tickSize, QD);
   function qty(text) {
     var u = D.parse(text, BD);
     return u === null ? String(text) : D.group(D.format(u / D.pow10(BD - QTY_DP), QTY_DP));
@@ -90,6 +91,7 @@
   function zoneLabels() {
     $all("[data-zone-abbr]").forEach(function (node) { node.textContent = "(" + ZONE_ABBR + ")"; });
     $all("[data-zone-label]").forEach(function (node) { node.textContent = "Times in " + ZONE + " (" + ZONE_ABBR + ")"; });
+    $all("[data-zone-name]").forEach(function (node) { node.textContent = ZONE + ", " + ZONE_ABBR; });
     root.setAttribute("data-time-zone", ZONE);
   }
   function css(name) {
@@ -325,7 +327,18 @@
     state.trades.unshift(msg);
     if (state.trades.length > TAPE_ROWS) state.trades.length = TAPE_ROWS;
     state.lastPrice = msg.price;
-    invalidate("tape"); invalidate("book"); invalidate("ticker");
+    invalidate("tape"); invalidate("book"); invalidate("ticker"); invalidate("estimate");
+    refreshTrailing();
+  }
+  // A trailing stop's stop price moves after trades: with one open, the open
+  // orders are read again shortly after a trade (once per burst).
+  var trailingTimer = null;
+  function refreshTrailing() {
+    if (trailingTimer || !cfg.authenticated) return;
+    var any = false;
+    state.orders.forEach(function (o) { if (isTrailing(o)) any = true; });
+    if (!any) return;
+    trailingTimer = setTimeout(function () { trailingTimer = null; loadOrders(); }, 700);
   }
 
   var market = Stream("/ws/market/" + encodeURIComponent(SYMBOL) + "/", {
@@ -500,13 +513,34 @@
     rows.forEach(function (o) {
       var tr = el("tr");
       tr.setAttribute("data-order-id", o.id);
+      tr.id = "ts-order-" + o.id;
       tr.appendChild(el("td", "mono", dayClock(o.created_at)));
       tr.appendChild(el("td", o.side === "buy" ? "up" : "down", o.side));
-      tr.appendChild(el("td", null, o.type.replace("_", " ") + (o.post_only ? " · post" : "") +
-        (o.time_in_force && o.time_in_force !== "gtc" ? " · " + o.time_in_force.toUpperCase() : "")));
-      tr.appendChild(el("td", "num", o.price ? px(o.price) : o.stop_price ? "stop " + px(o.stop_price) : "market"));
+      var typeCell = el("td", null, o.type.replace("_", " ") + (isTrailing(o) ? " · trailing" : "") + (o.post_only ? " · post" : "") +
+        (o.time_in_force && o.time_in_force !== "gtc" ? " · " + o.time_in_force.toUpperCase() : ""));
+      if (o.oco_partner_id != null) {
+        // The two legs of an OCO point at each other; the mark jumps to the partner.
+        tr.classList.add("ts-oco-leg");
+        tr.setAttribute("data-oco-partner", o.oco_partner_id);
+        var mark = el("a", "ts-oco", "OCO ↔ " + o.oco_partner_id);
+        mark.href = "#ts-order-" + o.oco_partner_id;
+        mark.appendChild(el("span", "visually-hidden", " (one cancels the other: linked with order " + o.oco_partner_id + ")"));
+        mark.title = "One cancels the other with order " + o.oco_partner_id + ": when one fills or triggers, the other is cancelled";
+        typeCell.appendChild(document.createTextNode(" "));
+        typeCell.appendChild(mark);
+      }
+      tr.appendChild(typeCell);
+      tr.appendChild(el("td", "num", o.price ? px(o.price) : "market"));
+      // A trailing stop's price moves with the market: the current one, then its trail.
+      var stopCell = el("td", "num", o.stop_price ? px(o.stop_price) : "—");
+      stopCell.setAttribute("data-stop", o.stop_price || "");
+      if (isTrailing(o)) stopCell.appendChild(el("span", "ts-trail help", trailWords(o)));
+      tr.appendChild(stopCell);
       tr.appendChild(el("td", "num", o.quantity ? qty(o.quantity) : (o.quote_quantity ? o.quote_quantity + " " + cfg.quote : "—")));
       tr.appendChild(el("td", "num", qty(o.filled_quantity)));
+      var expires = el("td", "mono", o.expire_at ? dayClock(o.expire_at) : "—");
+      if (o.expire_at) expires.title = "Good till " + dayClock(o.expire_at) + " " + ZONE_ABBR;
+      tr.appendChild(expires);
       tr.appendChild(el("td", null, o.cancelling ? "cancelling…" : o.status.replace("_", " ")));
       var td = el("td", "num");
       var cancel = el("button", "link ts-cancel", "Cancel");
@@ -516,13 +550,13 @@
       cancel.setAttribute("aria-label", "Cancel order " + o.id);
       td.appendChild(cancel);
       tr.appendChild(td);
-      labelCells(tr, ["Time (" + ZONE_ABBR + ")", "Side", "Type", "Price", "Quantity", "Filled", "Status", ""]);
+      labelCells(tr, ["Time (" + ZONE_ABBR + ")", "Side", "Type", "Price", "Stop", "Quantity", "Filled", "Expires (" + ZONE_ABBR + ")", "Status", ""]);
       frag.appendChild(tr);
     });
     if (!rows.length) {
       var empty = el("tr", "ts-empty");
       var td0 = el("td", null, "No open orders.");
-      td0.colSpan = 8;
+      td0.colSpan = 10;
       empty.appendChild(td0);
       frag.appendChild(empty);
     }
@@ -530,6 +564,12 @@
     var count = $("[data-count=orders]");
     if (count) count.textContent = String(rows.length);
     invalidate("book");
+  }
+
+  function isTrailing(o) { return o.trailing_amount != null || o.trailing_bps != null; }
+  function trailWords(o) {
+    return o.trailing_amount != null ? "trails " + px(o.trailing_amount) + " " + cfg.quote
+      : "trails " + D.format(BigInt(o.trailing_bps), 2).replace(/\.?0+$/, "") + "%";
   }
 
   function labelCells(tr, labels) {
@@ -590,8 +630,13 @@
       if (previous && !previous.closedNotice) {
         previous.closedNotice = true;
         var filled = o.filled_quantity && !D.isZero(o.filled_quantity) ? qty(o.filled_quantity) + " " + cfg.base : "";
-        if (o.status === "cancelled") {
+        if (o.status === "cancelled" && o.reason === "oco") {
+          toast("Order " + o.id + " cancelled with its OCO partner " + (o.oco_partner_id != null ? o.oco_partner_id + " " : "") +
+            "(" + orderWords(o) + ")" + (filled ? "; " + filled + " had filled." : "; nothing had filled."), "cancelled");
+        } else if (o.status === "cancelled") {
           toast("Order " + o.id + " cancelled (" + orderWords(o) + ")" + (filled ? "; " + filled + " had filled." : "; nothing had filled."), "cancelled");
+        } else if (o.status === "expired" && o.expire_at) {
+          toast("Order " + o.id + " expired: it was good till " + dayClock(o.expire_at) + " " + ZONE_ABBR + " (" + orderWords(o) + ")" + (filled ? "; " + filled + " filled." : "."), "expired");
         } else if (o.status === "filled") {
           toast("Order " + o.id + " filled: " + orderWords(o) + ".", "filled");
         } else if (o.status === "expired" || o.status === "rejected") {
@@ -658,6 +703,9 @@
           toast("Cancelling order " + id + "…", "cancelling");
         }
         upsertOrder(r.data);
+        // the partner of an OCO leg goes too: its event normally says so; a
+        // late read makes sure the row does not linger if the stream lagged
+        if (r.data.oco_partner_id != null) setTimeout(loadOrders, 2000);
         return;
       }
       if (o) { o.cancelling = false; invalidate("orders"); }
@@ -674,11 +722,39 @@
     var levels = side === "buy" ? sortedLevels(state.asks, false) : sortedLevels(state.bids, true);
     return levels.length ? levels[0][0] : null;
   }
+  // Where a trailing stop would start now (display: the engine sets it on
+  // acceptance from the last trade), as a price string, or null.
+  function trailStartPrice() {
+    var mode = field("stop_mode").value;
+    if (mode === "price" || !state.lastPrice) return null;
+    var amount = null, bps = null;
+    if (mode === "amount") amount = D.parse(field("trailing_amount").value, QD);
+    else bps = D.bpsFromPercent(field("trailing_percent").value);
+    if ((mode === "amount" ? amount : bps) === null || (amount === 0n || bps === 0n)) return null;
+    var stop = D.trailStop(state.side, D.parse(state.lastPrice, QD), TICK, amount, bps);
+    return stop === null ? null : D.format(stop, QD);
+  }
+  function renderTrailNote() {
+    var note = $("[data-trail-note]", form);
+    var type = field("type").value, mode = field("stop_mode").value;
+    var on = (type.indexOf("stop") === 0 || type === "oco") && mode !== "price";
+    note.hidden = !on;
+    if (!on) return;
+    var start = trailStartPrice();
+    var sell = state.side === "sell";
+    note.textContent = (start ? "The stop starts at " + px(start) + " " + cfg.quote + " (last " + px(state.lastPrice) + ") and " :
+      state.lastPrice ? "The stop is set from the last price and " : "Needs a last trade price; the stop ") +
+      (sell ? "rises with the price, never down; it triggers when the price falls to it." :
+              "falls with the price, never up; it triggers when the price rises to it.") +
+      (mode === "percent" ? " The percentage is sent as basis points (1% = 100 bps)." : "");
+  }
   function renderEstimate() {
     if (!form) return;
+    renderTrailNote();
     var side = state.side, type = field("type").value;
     var isMarket = type === "market" || type === "stop_market";
-    var priceText = isMarket ? (type === "market" ? bestPrice(side) : field("stop_price").value) : field("price").value;
+    var stopText = field("stop_mode").value === "price" ? field("stop_price").value : trailStartPrice();
+    var priceText = isMarket ? (type === "market" ? bestPrice(side) : stopText) : field("price").value;
     var price = D.parse(priceText, QD), qty = D.parse(field("quantity").value, BD);
     var postOnly = field("post_only").checked;
     var bps = BigInt(postOnly ? cfg.makerFeeBps : cfg.takerFeeBps);
@@ -707,13 +783,35 @@
     }
   }
 
+  // Which inputs a type shows: OCO is a limit price, a stop (a price or a
+  // trail) and an optional stop-limit price, for one quantity, GTC or GTD.
   function syncFormFields() {
     var type = field("type").value;
     var isMarket = type === "market" || type === "stop_market";
-    $("[data-for=price]", form).hidden = isMarket;
-    $("[data-for=stop_price]", form).hidden = type.indexOf("stop") !== 0;
+    var oco = type === "oco", hasStop = oco || type.indexOf("stop") === 0;
+    var mode = field("stop_mode").value;
+    function show(name, on) { $("[data-for=" + name + "]", form).hidden = !on; }
+    show("price", !isMarket);
+    show("oco", oco);
+    show("stop_mode", hasStop);
+    show("stop_price", hasStop && mode === "price");
+    show("trailing_amount", hasStop && mode === "amount");
+    show("trailing_percent", hasStop && mode === "percent");
+    show("stop_limit_price", oco);
+    $("[data-price-label]", form).textContent = oco || type === "stop_limit" ? "Limit price" : "Price";
+    var tif = field("time_in_force");
+    Array.prototype.forEach.call(tif.options, function (option) {
+      option.disabled = oco && (option.value === "ioc" || option.value === "fok");
+    });
+    if (tif.selectedOptions[0] && tif.selectedOptions[0].disabled) tif.value = "gtc";
+    var gtd = tif.value === "gtd";
+    show("expire_at", gtd);
+    var expire = field("expire_at_local");
+    expire.min = D.localInput(Date.now() + 60000, ZONE);
+    expire.max = D.localInput(Date.now() + 365 * 86400000, ZONE);
+    if (gtd && !expire.value) expire.value = D.localInput(Date.now() + 86400000, ZONE);
     var post = field("post_only");
-    var postAllowed = type === "limit" && field("time_in_force").value === "gtc";
+    var postAllowed = (type === "limit" || oco) && (tif.value === "gtc" || tif.value === "gtd");
     post.disabled = !postAllowed;
     if (!postAllowed) post.checked = false;
     updateSubmit();
@@ -736,6 +834,8 @@
     box.hidden = true; box.textContent = ""; box.className = "errors";
   }
 
+  // The API names its fields; a few are entered through another input here.
+  var INPUT_OF = { trailing_bps: "trailing_percent", expire_at: "expire_at_local" };
   function showFormError(r) {
     if (!form) return;
     var box = $("[data-form-error]", form);
@@ -749,8 +849,12 @@
       Object.keys(err.details).forEach(function (name) {
         var p = $("[data-error='" + name + "']", form);
         var messages = err.details[name];
-        if (p) p.textContent = Array.isArray(messages) ? messages.join(" ") : String(messages);
-        if (form.elements[name]) form.elements[name].setAttribute("aria-invalid", "true");
+        var text = Array.isArray(messages) ? messages.join(" ") : String(messages);
+        // the input takes a percentage; the API counts basis points
+        if (name === "trailing_bps" && text.indexOf("basis points") >= 0) text = "Trail by % (1% = 100 basis points): " + text;
+        if (p) p.textContent = text;
+        var input = form.elements[INPUT_OF[name] || name];
+        if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
       });
     }
   }
@@ -773,9 +877,10 @@
         syncFormFields();
       });
     });
-    ["type", "time_in_force"].forEach(function (name) { field(name).addEventListener("change", syncFormFields); });
+    ["type", "time_in_force", "stop_mode"].forEach(function (name) { field(name).addEventListener("change", syncFormFields); });
     form.addEventListener("input", function (event) {
       var name = event.target.name;
+      Object.keys(INPUT_OF).forEach(function (k) { if (INPUT_OF[k] === name) name = k; });
       var p = name && $("[data-error='" + name + "']", form);
       if (p) p.textContent = "";
       if (event.target.removeAttribute) event.target.removeAttribute("aria-invalid");
@@ -789,18 +894,45 @@
       invalidate("estimate");
     });
     var inFlight = false;
+    // The request for what the form says (single orders and OCO share the
+    // names: price, stop_price | trailing_amount | trailing_bps, expire_at), or
+    // null after marking an input the page cannot send as it is.
     function orderBody() {
-      var type = field("type").value;
+      var type = field("type").value, oco = type === "oco";
       var body = {
-        symbol: SYMBOL, side: state.side, type: type,
+        symbol: SYMBOL, side: state.side,
         time_in_force: field("time_in_force").value,
         post_only: field("post_only").checked,
         quantity: field("quantity").value.trim(),
         client_order_id: "web-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 8)
       };
-      if (type === "limit" || type === "stop_limit") body.price = field("price").value.trim();
-      if (type.indexOf("stop") === 0) body.stop_price = field("stop_price").value.trim();
+      if (!oco) body.type = type;
+      if (type === "limit" || type === "stop_limit" || oco) body.price = field("price").value.trim();
+      if (type.indexOf("stop") === 0 || oco) {
+        var mode = field("stop_mode").value;
+        if (mode === "price") body.stop_price = field("stop_price").value.trim();
+        else if (mode === "amount") body.trailing_amount = field("trailing_amount").value.trim();
+        else {
+          var bps = D.bpsFromPercent(field("trailing_percent").value);
+          if (bps === null) {
+            return localError("trailing_bps", "Enter a percentage such as 1.5 (at most 2 decimals: 0.01% is 1 basis point).");
+          }
+          body.trailing_bps = Number(bps);
+        }
+      }
+      if (oco && field("stop_limit_price").value.trim()) body.stop_limit_price = field("stop_limit_price").value.trim();
+      if (body.time_in_force === "gtd") {
+        var iso = D.zonedToIso(field("expire_at_local").value, ZONE);
+        if (iso === null) return localError("expire_at", "Choose the date and time the order expires.");
+        body.expire_at = iso;
+      }
       return body;
+    }
+    function localError(name, message) {
+      showFormError({ ok: false, status: 400, data: { error: {
+        code: "validation_error", message: "Check the highlighted field.", details: (function () { var d = {}; d[name] = [message]; return d; })()
+      } } });
+      return null;
     }
     function busy(on) {
       inFlight = on;
@@ -808,13 +940,20 @@
     }
     function place(body) {
       busy(true);
-      return api("POST", "/orders", body).then(function (r) {
+      var oco = body.type === undefined;
+      return api("POST", oco ? "/orders/oco" : "/orders", body).then(function (r) {
         busy(false);
         if (!r.ok) { showFormError(r); return; }
-        var o = r.data;
-        upsertOrder(o);
-        showNotice("Order " + o.id + " placed: " + orderWords(o) + " — " + o.status.replace("_", " ") +
-          (o.filled_quantity && !D.isZero(o.filled_quantity) ? ", filled " + qty(o.filled_quantity) + " " + cfg.base : "") + ".");
+        var o = oco ? r.data.orders[0] : r.data;
+        if (oco) {
+          r.data.orders.forEach(upsertOrder);
+          showNotice("OCO placed: order " + r.data.orders[0].id + " (limit) and order " + r.data.orders[1].id +
+            " (stop), " + orderWords(o).replace(/ at .*/, "") + "; when one fills or triggers, the other is cancelled.");
+        } else {
+          upsertOrder(o);
+          showNotice("Order " + o.id + " placed: " + orderWords(o) + " — " + o.status.replace("_", " ") +
+            (o.filled_quantity && !D.isZero(o.filled_quantity) ? ", filled " + qty(o.filled_quantity) + " " + cfg.base : "") + ".");
+        }
         field("quantity").value = "";
         invalidate("estimate");
         loadBalances();
@@ -826,6 +965,8 @@
       if (inFlight || state.status !== "trading") return;
       clearErrors();
       var body = orderBody();
+      if (!body) return;
+      if (body.type === undefined) { previewOco(body); return; }
       busy(true);
       // The server says what would happen (the same checks and hold as placing)
       // and whether this order is reviewed first.
@@ -836,6 +977,36 @@
         else place(body);
       });
     });
+    // An OCO is always reviewed (it has a stop). Each leg is previewed as the
+    // order it is (placement's own checks and hold); the pair holds the larger
+    // of the two. A stop leg's "price" is the OCO's stop_limit_price.
+    function ocoLegs(body) {
+      var common = { symbol: body.symbol, side: body.side, quantity: body.quantity,
+                     time_in_force: body.time_in_force, expire_at: body.expire_at };
+      var limit = Object.assign({ type: "limit", price: body.price, post_only: body.post_only }, common);
+      var stop = Object.assign({ type: body.stop_limit_price ? "stop_limit" : "stop_market" }, common);
+      if (body.stop_limit_price) stop.price = body.stop_limit_price;
+      ["stop_price", "trailing_amount", "trailing_bps"].forEach(function (k) { if (body[k] !== undefined) stop[k] = body[k]; });
+      return [limit, stop];
+    }
+    function previewOco(body) {
+      var legs = ocoLegs(body);
+      busy(true);
+      Promise.all(legs.map(function (leg) { return api("POST", "/orders/preview", leg); })).then(function (rs) {
+        busy(false);
+        if (!rs[0].ok) { showFormError(rs[0]); return; }
+        if (!rs[1].ok) {
+          var err = rs[1].data && rs[1].data.error;
+          if (err && err.details && err.details.price) {
+            err.details.stop_limit_price = err.details.price;
+            delete err.details.price;
+          }
+          showFormError(rs[1]);
+          return;
+        }
+        openOcoReview(body, rs[0].data, rs[1].data);
+      });
+    }
     reviewPlace = place;
     syncFormFields();
   }
@@ -916,7 +1087,47 @@
     list.appendChild(div);
   }
   function typeWords(p) {
-    return { limit: "Limit", market: "Market", stop_limit: "Stop limit", stop_market: "Stop market" }[p.type] || p.type;
+    return ({ limit: "Limit", market: "Market", stop_limit: "Stop limit", stop_market: "Stop market" }[p.type] || p.type) +
+      (isTrailing(p) ? " (trailing)" : "");
+  }
+  // The stop in words: a fixed price, or a trail with where it starts now.
+  function stopWords(p, body) {
+    var trail = body.trailing_amount != null || body.trailing_bps != null;
+    if (!trail) return p.stop_price ? "when the price reaches " + px(p.stop_price) + " " + cfg.quote : "";
+    var by = body.trailing_amount != null ? px(body.trailing_amount) + " " + cfg.quote
+      : D.format(BigInt(body.trailing_bps), 2).replace(/\.?0+$/, "") + "% (" + body.trailing_bps + " bps)";
+    return "trailing " + by + (p.side === "buy" ? " above" : " below") + " the last price" +
+      (p.stop_price ? ", starting at " + px(p.stop_price) + " " + cfg.quote : "");
+  }
+  function tifWords(body) {
+    if (body.time_in_force !== "gtd") return body.time_in_force.toUpperCase();
+    return "good till " + dayClock(body.expire_at) + " " + ZONE_ABBR;
+  }
+  function openOcoReview(body, limit, stop) {
+    if (!reviewDialog) { reviewPlace(body); return; }
+    reviewBody = body;
+    var buy = body.side === "buy";
+    document.querySelector("[data-review-title]").textContent =
+      "Review: OCO " + (buy ? "buy " : "sell ") + qty(body.quantity) + " " + cfg.base;
+    var list = document.querySelector("[data-review-list]");
+    list.replaceChildren();
+    reviewRow(list, "Limit order", "Limit at " + px(limit.price) + " " + cfg.quote + (body.post_only ? " · post-only" : ""));
+    reviewRow(list, "Stop order", (body.stop_limit_price ? "Stop limit at " + px(body.stop_limit_price) + " " + cfg.quote : "Stop market") +
+      ", " + stopWords(stop, body));
+    reviewRow(list, "Time in force", tifWords(body), "(both orders)");
+    var e = limit.estimate;
+    reviewRow(list, "Estimated fill now", D.isZero(e.quantity) ? "Nothing fills at once" :
+      qty(e.quantity) + " " + cfg.base + (e.average_price ? " at about " + px(e.average_price) + " " + cfg.quote : ""), "(the limit order, from the order book now)");
+    var a = limit.hold, b = stop.hold;
+    var larger = D.cmp(a.amount, b.amount) >= 0 ? a : b;
+    reviewRow(list, "Held now", D.group(larger.amount) + " " + larger.asset, "of " + D.group(larger.available) + " available (one hold for both: the larger order's)");
+    document.querySelector("[data-review-note]").textContent =
+      "When one order fills (even in part) or triggers, the other is cancelled; cancelling one cancels both. What is not used is released.";
+    var confirm = document.querySelector("[data-review-confirm]");
+    confirm.className = buy ? "buy" : "sell";
+    confirm.textContent = "Confirm OCO " + (buy ? "buy" : "sell");
+    reviewDialog.showModal();
+    confirm.focus();
   }
   function openReview(body, p) {
     if (!reviewDialog) { reviewPlace(body); return; }
@@ -928,8 +1139,8 @@
     var list = document.querySelector("[data-review-list]");
     list.replaceChildren();
     reviewRow(list, "Order", typeWords(p) + (p.price ? " at " + px(p.price) + " " + cfg.quote : "") +
-      (p.stop_price ? ", when the price reaches " + px(p.stop_price) + " " + cfg.quote : "") +
-      (p.type === "limit" || p.type === "stop_limit" ? " · " + p.time_in_force.toUpperCase() : ""));
+      (p.stop_price || isTrailing(body) ? ", " + stopWords(p, body) : "") +
+      (p.type === "limit" || p.type === "stop_limit" || body.time_in_force === "gtd" ? " · " + tifWords(body) : ""));
     var estimateNote = e.basis === "stop" ? "(at the stop" + (p.type === "stop_limit" ? "'s limit" : "") + " price; the book then may differ)" : "(from the order book now)";
     reviewRow(list, "Estimated fill", D.isZero(e.quantity) ? "Nothing fills at once" :
       qty(e.quantity) + " " + cfg.base + (e.average_price ? " at about " + px(e.average_price) + " " + cfg.quote : ""), estimateNote);
