@@ -11,9 +11,11 @@ for it are merged into one batch frame.
 
 Fan-out cost is (frames per second) x (subscribers), so the hub also bounds the
 frame rate: a frame that arrives after a quiet period is handed out at once, and
-frames arriving within MARKETDATA_FANOUT_LINGER_MS of the previous hand-out are
-merged (once, for everybody) and handed out when that time is up. At most
-1000 / linger frames per second per client under load, no added delay when idle.
+frames arriving within MARKETDATA_FANOUT_LINGER_MS of the previous hand-out's
+start (or within the time that hand-out took, after its end, if that is later)
+are merged (once, for everybody) and handed out when that time is up. At most
+1000 / linger frames per second per client under load, the fan-out at most
+half the loop's time, no added delay when idle; linger 0 never merges.
 
 The hub also caches the last snapshot it read (one database read per second at
 most, per instrument and process, however many clients connect or ask) and keeps
@@ -174,7 +176,7 @@ class MarketHub:
         self.linger = settings.MARKETDATA_FANOUT_LINGER_MS / 1000
         self.pending: list[Frame] = []
         self.history: deque[Frame] = deque(maxlen=HISTORY_FRAMES)
-        self.last_flush = 0.0
+        self.next_flush = 0.0  # loop time before which no hand-out starts
         self.flush_handle: asyncio.TimerHandle | None = None
         self.handouts = 0  # frames handed out (each encoded once: ENCODED)
 
@@ -243,7 +245,7 @@ class MarketHub:
         if self.flush_handle is not None:
             return  # merged into the hand-out already scheduled
         loop = asyncio.get_running_loop()
-        wait = self.last_flush + self.linger - loop.time()
+        wait = self.next_flush - loop.time()
         if wait <= 0:
             self._flush()
         else:
@@ -254,7 +256,8 @@ class MarketHub:
         frames, self.pending = self.pending, []
         if not frames:
             return
-        self.last_flush = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         if len(frames) == 1:
             frame = frames[0]
         else:
@@ -270,6 +273,13 @@ class MarketHub:
             written += subscriber.deliver(frame)
         if written:  # one lag for the sockets written now (they share its time)
             websocket_sent("market", published_ms=frame.ts)
+        if self.linger:
+            # The next hand-out: a linger after this one began, and no sooner
+            # than this one took (fan-out at most half the loop's time; when
+            # the process gets little CPU, frames merge once here rather than
+            # once per subscriber behind).
+            end = loop.time()
+            self.next_flush = max(start + self.linger, end + (end - start))
 
     def _continues(self, snap: Snapshot) -> bool:
         """The kept history holds every frame after the snapshot's sequence."""

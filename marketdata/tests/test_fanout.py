@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 
 import pytest
 import uvicorn
@@ -19,7 +20,7 @@ from websockets.frames import Opcode
 
 from config.asgi import application
 from marketdata import hub as hub_module
-from marketdata.hub import ENCODED, WireSocket, ws_text_frame
+from marketdata.hub import ENCODED, Frame, MarketHub, WireSocket, ws_text_frame
 from marketdata.publish import market_group, market_layer_alias
 from marketdata.tests.helpers import make_market, place
 
@@ -225,3 +226,52 @@ def test_no_fast_path_behind_an_asgi_send_that_is_not_uvicorns():
         return None
 
     assert WireSocket.of(send) is None
+
+
+class SlowSubscriber:
+    """Takes `seconds` per hand-out, as writing to many sockets does (or a
+    process that gets little CPU): the hub merges what comes meanwhile."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.frames: list[Frame] = []
+
+    def deliver(self, frame: Frame) -> bool:
+        time.sleep(self.seconds)
+        self.frames.append(frame)
+        return False
+
+
+@pytest.mark.asyncio
+async def test_a_slow_hand_out_spaces_the_next_one_by_its_own_length(settings):
+    settings.MARKETDATA_FANOUT_LINGER_MS = 20
+    hub = MarketHub("BTC-USD", layer=None)
+    subscriber = SlowSubscriber(0.03)
+    hub.subscribers.add(subscriber)
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+
+    hub.deliver(Frame(1, 1, 11, '{"seq":1}'))  # after a quiet period: at once
+    hub.deliver(Frame(2, 2, 12, '{"seq":2}'))
+    hub.deliver(Frame(3, 3, 13, '{"seq":3}'))
+
+    # took >= 30 ms, so the next waits >= 30 ms after it (not the 20 ms linger)
+    assert hub.next_flush - before >= 0.06
+    assert [f.last for f in subscriber.frames] == [1]
+    await asyncio.sleep(hub.next_flush - loop.time() + 0.05)
+    assert hub.handouts == 2
+    merged = subscriber.frames[1]
+    assert (merged.first, merged.last, merged.ts) == (2, 3, 12)
+    assert merged.body == '{"seq":2},{"seq":3}'
+
+
+@pytest.mark.asyncio
+async def test_linger_zero_hands_out_every_frame_at_once(settings):
+    settings.MARKETDATA_FANOUT_LINGER_MS = 0
+    hub = MarketHub("BTC-USD", layer=None)
+    subscriber = SlowSubscriber(0.01)
+    hub.subscribers.add(subscriber)
+    for seq in (1, 2, 3):
+        hub.deliver(Frame(seq, seq, seq, "{}"))
+    assert [f.last for f in subscriber.frames] == [1, 2, 3]
+    assert hub.handouts == 3
