@@ -37,8 +37,10 @@ process freezes its sockets' objects once they are connected.
 
 Printed per N: achieved book changes/s, frames and messages (level, trade, ticker,
 candle) delivered per second over all clients, delay p50/p99/max, sequence gaps
-seen by clients, replayed frames, and the CPU used by the servers, the order
-flow and the clients.
+seen by clients, replayed frames, the CPU used by the servers, the order flow
+and the clients, the servers' CPU per frame delivered to a client (the fan-out's
+own cost, which moves less than the delays with what else the machine runs) and
+the machine's load average when measuring began and ended.
 """
 
 from __future__ import annotations
@@ -431,6 +433,7 @@ def run_clients(ports: list[int], count: int, args, env: dict) -> dict:
         return {k: sum(cpu_seconds(pid) for pid in v) for k, v in pids.items()}
 
     cpu_before = cpu()
+    load_before = os.getloadavg()[0]
     for pipe in pipes:
         pipe.send("measure")
     began = time.time()
@@ -469,6 +472,14 @@ def run_clients(ports: list[int], count: int, args, env: dict) -> dict:
         "server_cpu": share("server"),
         "flow_cpu": share("flow"),
         "clients_cpu": share("clients"),
+        # server CPU per frame written to a client: what the fan-out costs, and
+        # less sensitive than the delays to what else the machine runs
+        "server_us_per_frame": share("server")
+        * measured
+        * 1e6
+        / max(1, sum(r["frames"] for r in reports)),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
     }
 
 
@@ -573,7 +584,8 @@ def main() -> None:
     print(
         f"{'clients':>7} {'servers':>7} {'source':>9} {'changes/s':>9} {'frames/s':>9} "
         f"{'msgs/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'gaps':>5} "
-        f"{'replays':>7} {'server':>6} {'flow':>6} {'clients':>7}"
+        f"{'replays':>7} {'server':>6} {'flow':>6} {'clients':>7} {'us/frame':>8} "
+        f"{'load':>9}"
     )
     for r in results:
         print(
@@ -583,11 +595,14 @@ def main() -> None:
             f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
             f"{r['gaps']:>5} {r['replays']:>7} {r['server_cpu']:>6.0%} "
             f"{r['flow_cpu']:>6.0%} "
-            f"{r['clients_cpu']:>7.0%}"
+            f"{r['clients_cpu']:>7.0%} {r['server_us_per_frame']:>8.1f} "
+            f"{r['load_before']:>4.1f}-{r['load_after']:<4.1f}"
         )
     print(
         "delay = client arrival - ts (publish call right after the matching "
-        "commit, oldest batch in the frame); CPU as share of one core"
+        "commit, oldest batch in the frame); CPU as share of one core; us/frame "
+        "= server CPU per frame delivered to a client; load = 1-minute load "
+        "average when measuring began and ended"
     )
     print(
         f"machine: {os.cpu_count()} cores, load average "

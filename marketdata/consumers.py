@@ -23,7 +23,14 @@ from accounts.services.sessions import SIGN_IN_SESSION_KEY
 from config.metrics import websocket_closed, websocket_opened, websocket_sent
 from marketdata import messages
 from marketdata.auth import ticket_authenticate
-from marketdata.hub import Frame, MarketHub, batch_text, hub_join, hub_leave
+from marketdata.hub import (
+    Frame,
+    MarketHub,
+    WireSocket,
+    batch_text,
+    hub_join,
+    hub_leave,
+)
 from marketdata.publish import market_layer_alias, user_group
 from marketdata.selectors import user_event_list
 from trading.models import Instrument
@@ -61,10 +68,14 @@ class _ClientMessages:
 
 
 class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
-    """Snapshot on connect, then batch frames in sequence order. All market data
-    goes out through one sender task, so a snapshot never overtakes or splits the
-    deltas around it: after a snapshot at S come the hub's frames above S (its
-    recent history, then live ones), never one at or below S twice."""
+    """Snapshot on connect, then batch frames in sequence order. A connection
+    that keeps up is written each hand-out by the hub itself (`deliver`: the
+    group's bytes, at once); everything else (snapshots, pings, replies, frames
+    for a connection that is behind) goes out through one sender task, so a
+    snapshot never overtakes or splits the deltas around it: after a snapshot at
+    S come the hub's frames above S (its recent history, then live ones), never
+    one at or below S twice. The hub writes only while that task is idle with
+    nothing queued, so the two never interleave out of order."""
 
     # No per-consumer channel: the process's hub receives for every consumer.
     channel_layer_alias = "__marketdata_hub__"
@@ -89,6 +100,7 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
         self.want_snapshot = True
         self.woken = True  # the sender has something to look at
         self.waiter: asyncio.Future | None = None  # the idle sender waits on it
+        self.wire = WireSocket.of(self.base_send)  # None: always the sender
         # Join first, then read the snapshot (in the sender): nothing published
         # in between can be lost.
         layer = get_channel_layer(market_layer_alias())
@@ -109,12 +121,30 @@ class MarketConsumer(_ClientMessages, AsyncJsonWebsocketConsumer):
 
     # -- from the hub --------------------------------------------------------------
 
-    def deliver(self, frame: Frame) -> None:
+    def deliver(self, frame: Frame) -> bool:
+        """The hub's hand-out: written now if this connection keeps up (True),
+        else queued for the sender (False)."""
+        waiter, wire = self.waiter, self.wire
+        if (
+            wire is not None
+            and waiter is not None
+            and not waiter.done()  # the sender is idle: sent all it had
+            and not self.outbox
+            and not self.control
+            and not self.want_snapshot
+            and wire.ready()
+        ):
+            if frame.last > self.seq:  # else the snapshot covered it
+                wire.write(frame.wire)
+                self.seq = frame.last
+                return True
+            return False
         if len(self.outbox) >= MAX_QUEUED_FRAMES:
             self.outbox.clear()
             self.want_snapshot = True
         self.outbox.append(frame)
         self._wake()
+        return False
 
     def control_send(self, text: str) -> None:
         """An unsequenced message (a status change) to send as it is."""

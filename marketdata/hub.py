@@ -11,29 +11,45 @@ for it are merged into one batch frame.
 
 Fan-out cost is (frames per second) x (subscribers), so the hub also bounds the
 frame rate: a frame that arrives after a quiet period is handed out at once, and
-frames arriving within MARKETDATA_FANOUT_LINGER_MS of the previous hand-out are
-merged (once, for everybody) and handed out when that time is up. At most
-1000 / linger frames per second per client under load, no added delay when idle.
+frames arriving within MARKETDATA_FANOUT_LINGER_MS of the previous hand-out's
+start (or within the time that hand-out took, after its end, if that is later)
+are merged (once, for everybody) and handed out when that time is up. At most
+1000 / linger frames per second per client under load, the fan-out at most
+half the loop's time, no added delay when idle; linger 0 never merges.
 
 The hub also caches the last snapshot it read (one database read per second at
 most, per instrument and process, however many clients connect or ask) and keeps
 the recent frames it received: a client gets the cached snapshot (sequence S)
 followed by the recent frames above S, so a snapshot never has to be newer than
 the stream, only recent enough that the history reaches back to it.
+
+Each hand-out is encoded once for the whole group: its JSON text, and (for
+connections served by uvicorn's websockets-sansio protocol with no extension
+negotiated) the WebSocket frame bytes too. A subscriber that keeps up is written
+those same bytes at the hand-out, in the hub's loop over subscribers: no task
+switch, no ASGI call, no per-socket framing. Only a subscriber that is behind (or
+whose socket cannot take the fast path) goes through its own sender task.
+`ENCODED` counts the encodings (tests hold it to one per hand-out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import struct
+from collections import Counter, deque
 from dataclasses import dataclass
 from functools import cached_property
 from typing import cast
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from uvicorn.protocols.websockets.websockets_sansio_impl import (
+    WebSocketsSansIOProtocol,
+)
+from websockets.protocol import State
 
+from config.metrics import websocket_sent
 from marketdata import messages
 from marketdata.publish import market_group
 from marketdata.selectors import market_snapshot
@@ -43,6 +59,10 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_CACHE_SECONDS = 1.0
 HISTORY_FRAMES = 5000  # recent frames kept to continue a cached snapshot
 GROUP_REFRESH_SECONDS = 60.0  # re-join: survives group expiry and Redis restarts
+
+# Encodings done, by kind: "text" (a hand-out's JSON), "wire" (its WebSocket
+# frame), "merged" (a lagging subscriber's own merge of several hand-outs).
+ENCODED: Counter[str] = Counter()
 
 
 @dataclass(frozen=True)
@@ -57,16 +77,81 @@ class Frame:
     @cached_property
     def text(self) -> str:
         """The batch frame as sent; built once however many subscribers get it."""
-        return batch_text([self])
+        ENCODED["text"] += 1
+        return _batch([self])
+
+    @cached_property
+    def wire(self) -> bytes:
+        """The WebSocket text frame of `text` as a server sends it (unmasked, no
+        extension): the bytes every fast-path subscriber is written."""
+        ENCODED["wire"] += 1
+        return ws_text_frame(self.text.encode())
 
 
 def batch_text(frames: list[Frame]) -> str:
     """One batch frame carrying `frames` in order: `ts` is the oldest one's."""
+    ENCODED["merged"] += 1
+    return _batch(frames)
+
+
+def _batch(frames: list[Frame]) -> str:
     body = ",".join(frame.body for frame in frames)
     return (
         f'{{"type":"batch","seq":{frames[-1].last},"ts":{frames[0].ts},'
         f'"messages":[{body}]}}'
     )
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """RFC 6455 section 5.2: FIN + text opcode, the payload length in 7, 16 or
+    64 bits, no mask (a server never masks)."""
+    size = len(payload)
+    if size < 126:
+        head = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x81, 127, size)
+    return head + payload
+
+
+class WireSocket:
+    """The fast path to one client: pre-framed bytes straight to the transport
+    of uvicorn's websockets-sansio connection, which frames each send itself
+    (UTF-8 encode, frame header, join, write) and keeps no state between whole
+    unfragmented frames. Only without extensions: per-message deflate keeps a
+    compression context per connection, so those sockets use the ASGI send."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
+        self.protocol = protocol
+
+    @classmethod
+    def of(cls, send) -> WireSocket | None:
+        """The fast path behind an ASGI `send`, if it has one."""
+        protocol = getattr(send, "__self__", None)
+        if not isinstance(protocol, WebSocketsSansIOProtocol):
+            return None
+        if protocol.conn.extensions or not protocol.handshake_complete:
+            return None
+        return cls(protocol)
+
+    def ready(self) -> bool:
+        """Open, not closing, and not paused by the transport (a slow client:
+        its sender task then waits for it through the ASGI send)."""
+        protocol = self.protocol
+        return (
+            protocol.writable.is_set()
+            and not protocol.close_sent
+            and not protocol.disconnected
+            and protocol.conn.state is State.OPEN
+            and not protocol.conn.writes
+            and not protocol.transport.is_closing()
+        )
+
+    def write(self, wire: bytes) -> None:
+        self.protocol.transport.write(wire)
 
 
 @dataclass(frozen=True)
@@ -91,8 +176,9 @@ class MarketHub:
         self.linger = settings.MARKETDATA_FANOUT_LINGER_MS / 1000
         self.pending: list[Frame] = []
         self.history: deque[Frame] = deque(maxlen=HISTORY_FRAMES)
-        self.last_flush = 0.0
+        self.next_flush = 0.0  # loop time before which no hand-out starts
         self.flush_handle: asyncio.TimerHandle | None = None
+        self.handouts = 0  # frames handed out (each encoded once: ENCODED)
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel()
@@ -159,7 +245,7 @@ class MarketHub:
         if self.flush_handle is not None:
             return  # merged into the hand-out already scheduled
         loop = asyncio.get_running_loop()
-        wait = self.last_flush + self.linger - loop.time()
+        wait = self.next_flush - loop.time()
         if wait <= 0:
             self._flush()
         else:
@@ -170,7 +256,8 @@ class MarketHub:
         frames, self.pending = self.pending, []
         if not frames:
             return
-        self.last_flush = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         if len(frames) == 1:
             frame = frames[0]
         else:
@@ -180,8 +267,19 @@ class MarketHub:
                 frames[0].ts,
                 ",".join(f.body for f in frames),
             )
+        self.handouts += 1
+        written = 0
         for subscriber in self.subscribers:
-            subscriber.deliver(frame)
+            written += subscriber.deliver(frame)
+        if written:  # one lag for the sockets written now (they share its time)
+            websocket_sent("market", published_ms=frame.ts)
+        if self.linger:
+            # The next hand-out: a linger after this one began, and no sooner
+            # than this one took (fan-out at most half the loop's time; when
+            # the process gets little CPU, frames merge once here rather than
+            # once per subscriber behind).
+            end = loop.time()
+            self.next_flush = max(start + self.linger, end + (end - start))
 
     def _continues(self, snap: Snapshot) -> bool:
         """The kept history holds every frame after the snapshot's sequence."""
@@ -221,7 +319,8 @@ _HUBS: dict[asyncio.AbstractEventLoop, dict[str, MarketHub]] = {}
 
 async def hub_join(symbol: str, subscriber, layer) -> MarketHub:
     """The hub of `symbol` in this event loop (started on first use), with
-    `subscriber` (anything with `deliver(frame)`) registered."""
+    `subscriber` registered: anything with `deliver(frame) -> bool`, True when it
+    wrote the frame to its socket at once, False when it queued it."""
     hubs = _HUBS.setdefault(asyncio.get_running_loop(), {})
     hub = hubs.get(symbol)
     if hub is None:

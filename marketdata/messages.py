@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import orjson
+
 from trading.models import Fill, Instrument, Order, Trade
 from trading.units import lots_to_quantity, quote_str, ticks_to_price
 from wallet.money import format_units
@@ -17,7 +19,15 @@ def iso(moment: datetime) -> str:
 
 
 def dumps(data) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    """Compact JSON text. orjson: 10-40x json.dumps on these small dicts, and the
+    matcher encodes every message it publishes (market frames, user events, the
+    stored book). Same text as `json.dumps(separators=(",", ":"))` for ASCII;
+    other characters go out as UTF-8 (a WebSocket text frame's encoding), not
+    as \\u escapes."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:  # an int past 64 bits, which json writes
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def levels(instrument: Instrument, rows) -> list[list[str]]:

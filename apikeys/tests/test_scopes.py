@@ -33,6 +33,8 @@ def test_read_reaches_the_safe_endpoints(owner):
         ("DELETE", "/api/v1/orders"),
         ("POST", "/api/v1/orders/batch"),
         ("POST", "/api/v1/orders/batch-cancel"),
+        ("POST", "/api/v1/orders/oco"),
+        ("POST", "/api/v1/orders/preview"),
         ("PATCH", "/api/v1/orders/1"),
         ("DELETE", "/api/v1/orders/1"),
     ],
