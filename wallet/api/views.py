@@ -273,6 +273,7 @@ class WithdrawalListCreateView(_PaginatedView):
 
 class WithdrawalCancelView(APIView):
     api_key_scope = "withdraw"  # apikeys: a key needs this scope
+
     @extend_schema(
         tags=TAGS,
         request=None,
