@@ -43,6 +43,7 @@ def test_production_settings_pass_check_deploy_without_warnings():
             + "a-very-long-random-production-secret-key-0123",
             "DJANGO_ALLOWED_HOSTS": "exchange.example.com",
             "KYC_ENCRYPTION_KEY": "cHJvZC10ZXN0LWt5Yy1rZXktMDEyMzQ1Njc4OWFiY2Q=",
+            "API_KEY_ENCRYPTION_KEY": "cHJvZC10ZXN0LWFwaS1rZXktMDEyMzQ1Njc4OWFiY2Q=",
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
