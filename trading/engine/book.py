@@ -1319,6 +1319,8 @@ class OrderBook:
             order_id = limit.order_id if isinstance(limit, Place) else None
             return self._reject(events, order_id, "place", RejectReason.INVALID_OCO)
         assert isinstance(limit, Place) and isinstance(stop, Place)
+        limit = _enum_leg(limit)
+        stop = _enum_leg(stop)
         order_id = limit.order_id
         if not _oco_shaped(limit, stop):
             return self._reject(events, order_id, "place", RejectReason.INVALID_OCO)
@@ -1347,6 +1349,23 @@ class OrderBook:
         self._arrival += 1
         self._add_stop(checked._replace(oco_with=order_id), self._arrival)
         self._place(limit, events)
+
+
+def _enum_leg(leg: Place) -> Place:
+    """The leg with its side, type, time in force and STP as the enum members
+    when they name one (a plain "sell" is allowed, as in any Place): the compiled
+    build checks a field's declared type when it is read as an attribute. A leg
+    with a field that names nothing is left as it is, for the checks to refuse."""
+    raw: tuple[object, ...] = leg
+    side = _SIDES.get(raw[2])
+    order_type = _TYPES.get(raw[3])
+    tif = _TIFS.get(raw[6])
+    stp = _STPS.get(raw[10])
+    if side is None or order_type is None or tif is None or stp is None:
+        return leg
+    if side is raw[2] and order_type is raw[3] and tif is raw[6] and stp is raw[10]:
+        return leg
+    return leg._replace(side=side, type=order_type, time_in_force=tif, stp=stp)
 
 
 def _oco_shaped(limit: Place, stop: Place) -> bool:

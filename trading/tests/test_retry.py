@@ -18,7 +18,7 @@ def _deadlock() -> OperationalError:
 def test_deadlocked_batch_is_retried_then_succeeds():
     outcomes = [_deadlock(), matching.MatchResult(processed=3)]
 
-    def run(instrument_id, batch_size):
+    def run(instrument_id, batch_size, now):
         outcome = outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome

@@ -261,6 +261,32 @@ def test_an_oco_pair_parks_the_stop_then_places_the_limit_linked(
     assert stop is not None and (stop.stop_price, stop.oco_with) == (97, 10)
 
 
+def test_an_oco_pair_of_plain_strings_is_the_pair_of_enums(
+    book_class: type[Book],
+) -> None:
+    """An adapter may pass "sell" for Side.SELL in any Place, OCO legs included
+    (the compiled build once raised TypeError on them)."""
+    pair = sell_pair()
+    plain = PlaceOco(
+        *(
+            leg._replace(
+                side=str(leg.side),
+                type=str(leg.type),
+                time_in_force=str(leg.time_in_force),
+                stp=str(leg.stp),
+            )
+            for leg in pair
+        )
+    )
+    assert type(plain.limit.side) is str
+    assert standard_book(book_class).process(plain) == standard_book(
+        book_class
+    ).process(pair)
+    book = standard_book(book_class)
+    book.process(plain)
+    assert book.get_order(10) == RestingOrder(10, 9, SELL, 103, 4, oco_with=11)
+
+
 def test_the_first_fill_of_the_limit_leg_cancels_the_stop_leg_at_once(
     book_class: type[Book],
 ) -> None:
