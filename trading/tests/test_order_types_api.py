@@ -371,7 +371,7 @@ def _gtd_time(seconds: int):
 
 
 def test_gtd_order_expires_exactly_at_its_second(s, btc_usd):
-    expire_at = _gtd_time(5)
+    expire_at = _gtd_time(60)
     order_id = s.place(
         "C",
         side="buy",
@@ -405,7 +405,7 @@ def test_gtd_order_expires_exactly_at_its_second(s, btc_usd):
 
 def test_gtd_oco_pair_expires_together(s, btc_usd):
     trade(s, seller="B", buyer="D", price=100_000, lots=10, taker="buy")
-    expire_at = _gtd_time(3)
+    expire_at = _gtd_time(60)
     body = oco(
         s,
         "A",
@@ -572,7 +572,7 @@ def test_an_oco_pair_beyond_the_funds_is_422(s):
 
 
 def test_the_sweeper_expires_a_gtd_order_on_a_quiet_book(s, btc_usd):
-    expire_at = _gtd_time(2)
+    expire_at = _gtd_time(60)
     order_id = s.place(
         "C",
         side="buy",
