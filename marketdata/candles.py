@@ -72,9 +72,16 @@ def candles_upsert(*, instrument: Instrument, trades: list[Trade]) -> list[Candl
     if not trades:
         return []
     aggs: dict[tuple[str, datetime], _Agg] = {}
+    # A run stamps all its trades with one time: their 7 buckets, once.
+    buckets: dict[datetime, tuple[tuple[str, datetime], ...]] = {}
     for trade in sorted(trades, key=lambda t: t.seq):
-        for interval in INTERVALS:
-            key = (interval, bucket_start(trade.created_at, interval))
+        keys = buckets.get(trade.created_at)
+        if keys is None:
+            keys = buckets[trade.created_at] = tuple(
+                (interval, bucket_start(trade.created_at, interval))
+                for interval in INTERVALS
+            )
+        for key in keys:
             agg = aggs.get(key)
             if agg is None:
                 price = trade.price_ticks

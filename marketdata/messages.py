@@ -1,15 +1,17 @@
 """The wire shapes of docs/asyncapi.yaml, built from rows and engine
-events. One place, so REST, the snapshot and the stream never disagree."""
+events. One place, so REST, the snapshot and the stream never disagree. The
+user stream's order, fill and balance messages that the matcher writes by the
+thousand are built by `marketdata.formats` (the same text, scales read once);
+`fill` and `balance` here are the reference it is tested against."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import orjson
 
-from trading.models import Fill, Instrument, Order, Trade
+from trading.models import Fill, Instrument, Trade
 from trading.units import lots_to_quantity, quote_str, ticks_to_price
 from wallet.money import format_units
 
@@ -91,16 +93,6 @@ def fill(instrument: Instrument, row: Fill, seq: int) -> dict:
         "fee_asset": fee_asset.code,
         "created_at": iso(row.created_at),
     }
-
-
-def orders(rows: Sequence[Order]) -> list[dict]:
-    """The orders as the API shows them, all through one serializer: it builds its
-    fields once, not once per order (that rebuild was a sixth of a batch's time),
-    and its `to_representation` directly (a ListSerializer copied every dict)."""
-    from trading.api.serializers import OrderOutputSerializer
-
-    represent = OrderOutputSerializer().to_representation
-    return [represent(order) for order in rows]
 
 
 def balance(asset, available: int, held: int) -> dict:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from config.bulk import column_in, insert_rows_deferrable, new_instance
 from config.events import record
 from config.logging import current_request_id, current_user_id
-from marketdata import messages
+from marketdata import formats, messages
 from marketdata.candles import candles_upsert
 from marketdata.events import MarketFrameReady, UserEventsSaved
 from marketdata.models import BookSnapshot, UserEvent
@@ -134,7 +134,10 @@ def market_run_record(event: MatchingRunApplied) -> None:
     rows: list[UserEvent] = []
     for order in orders:
         order.instrument = instrument  # same row, with base/quote loaded
-    for order, message in zip(orders, messages.orders(orders), strict=True):
+    # formats read once per instrument, no serializer (marketdata/formats.py)
+    for order, message in zip(
+        orders, formats.order_messages(instrument, orders), strict=True
+    ):
         rows.append(
             new_instance(
                 UserEvent,
@@ -143,13 +146,18 @@ def market_run_record(event: MatchingRunApplied) -> None:
                 data={"order": message},
             )
         )
+    instrument_formats = formats.formats_for(instrument)
     for fill in fills:
         rows.append(
             new_instance(
                 UserEvent,
                 user_id=fill.user_id,
                 type=UserEvent.Type.FILL,
-                data={"fill": messages.fill(instrument, fill, fill.trade.seq)},
+                data={
+                    "fill": formats.fill_message(
+                        instrument_formats, fill, fill.trade.seq
+                    )
+                },
             )
         )
     _user_events_save(rows)
@@ -252,18 +260,22 @@ def balance_events_record(event: BalancesChanged) -> None:
             assets.update(found)
     for (_, asset_id), entry in current.items():
         entry["asset"] = assets[asset_id]
-    rows = [
-        UserEvent(
-            user_id=owner,
-            type=UserEvent.Type.BALANCE,
-            data=messages.balance(
-                entry["asset"],
-                entry.get(Account.Kind.AVAILABLE, 0),
-                entry.get(Account.Kind.HELD, 0),
-            ),
+    rows = []
+    for (owner, _), entry in sorted(current.items()):
+        asset = entry["asset"]
+        rows.append(
+            new_instance(
+                UserEvent,
+                user_id=owner,
+                type=UserEvent.Type.BALANCE,
+                data=formats.balance_message(
+                    asset.code,
+                    asset.decimals,
+                    entry.get(Account.Kind.AVAILABLE, 0),
+                    entry.get(Account.Kind.HELD, 0),
+                ),
+            )
         )
-        for (owner, _), entry in sorted(current.items())
-    ]
     _user_events_save(rows)
 
 
