@@ -13,9 +13,13 @@ class DevicesConfig(AppConfig):
     verbose_name = "Notification devices"
 
     def ready(self) -> None:
-        from devices import senders
+        from devices import selectors, senders
         from notifications import channels
 
-        channels.register("sms", senders.send_sms)
-        channels.register("webpush", senders.send_webpush)
-        channels.register("mobile", senders.send_mobile)
+        channels.register("sms", senders.send_sms, reach=selectors.users_with_phone)
+        channels.register(
+            "webpush", senders.send_webpush, reach=selectors.users_with_webpush
+        )
+        channels.register(
+            "mobile", senders.send_mobile, reach=selectors.users_with_mobile
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,6 +99,35 @@ def webpush_subscription_list(*, user: User) -> list[WebPushSubscription]:
 
 def mobile_device_list(*, user: User) -> list[MobileDevice]:
     return list(MobileDevice.objects.filter(user=user).order_by("-created_at", "-id"))
+
+
+# --- Reach: who has a target on a channel (one query per notify batch) --------------
+
+
+def users_with_phone(user_ids: Collection[int]) -> set[int]:
+    """Users with a phone number on record: a superset of those SMS reaches
+    (the sender still checks that it is verified and unchanged)."""
+    return set(
+        PhoneNumber.objects.filter(user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def users_with_webpush(user_ids: Collection[int]) -> set[int]:
+    return set(
+        WebPushSubscription.objects.filter(user_id__in=user_ids)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def users_with_mobile(user_ids: Collection[int]) -> set[int]:
+    return set(
+        MobileDevice.objects.filter(user_id__in=user_ids)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
 
 
 def webpush_public_key() -> str:

@@ -9,7 +9,7 @@ with one `OutgoingMessage` per delivery row; notifications never imports devices
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 
@@ -44,16 +44,34 @@ class NoTarget(Exception):
 
 # A sender returns the provider's reference or answer (kept on the delivery).
 Sender = Callable[[OutgoingMessage], str]
+# Which of these users have somewhere on the channel to receive anything (a
+# phone, a subscribed browser, a device): one query for a whole batch.
+Reach = Callable[[Collection[int]], set[int]]
 
 _SENDERS: dict[str, Sender] = {}
+_REACH: dict[str, Reach] = {}
 
 
-def register(channel: str, sender: Sender) -> None:
+def register(channel: str, sender: Sender, *, reach: Reach | None = None) -> None:
+    """`reach`, when given, lets `notify` skip writing a delivery that could
+    only end skipped (a fill would otherwise write a push row for every user
+    without a device). It may answer more users than can receive (the sender
+    still says NoTarget), never fewer."""
     _SENDERS[channel] = sender
+    if reach is None:
+        _REACH.pop(channel, None)
+    else:
+        _REACH[channel] = reach
 
 
 def sender_for(channel: str) -> Sender | None:
     return _SENDERS.get(channel)
+
+
+def reachable(channel: str, user_ids: Collection[int]) -> set[int]:
+    """The users among `user_ids` the channel may reach (all, without a reach)."""
+    reach = _REACH.get(channel)
+    return set(user_ids) if reach is None else reach(user_ids)
 
 
 def registered() -> tuple[str, ...]:

@@ -49,7 +49,7 @@ def _order_line(order: Order) -> str:
 
 
 def _order_draft(
-    order: Order, event_type: str, key: str, title: str, body: str
+    order: Order, event_type: str, key: str, title: str, body: str, url: str
 ) -> Draft:
     instrument = order.instrument
     return Draft(
@@ -59,7 +59,7 @@ def _order_draft(
         subject=f"order:{order.pk}",
         title=title,
         body=body,
-        url=reverse("trading:orders"),
+        url=url,
         data={
             "order_id": str(order.pk),
             "symbol": instrument.symbol,
@@ -78,6 +78,7 @@ def matching_run_notify(event: MatchingRunApplied) -> None:
     the order holds, so two runs cannot both see it empty; a final fill always
     notifies (its own type and key)."""
     instrument = event.instrument
+    url = reverse("trading:orders")  # once per run, not per draft
     filled_now = {fill.order_id for fill in event.fills}
     drafts: list[Draft] = []
     partial: list[Order] = []
@@ -94,6 +95,7 @@ def matching_run_notify(event: MatchingRunApplied) -> None:
                     f"order:{order.pk}:filled",
                     f"Order filled: {side} {instrument.symbol}",
                     f"{ref} is filled: {_order_line(order)}.",
+                    url,
                 )
             )
         elif status == Order.Status.PARTIALLY_FILLED and order.pk in filled_now:
@@ -111,6 +113,7 @@ def matching_run_notify(event: MatchingRunApplied) -> None:
                     f"order:{order.pk}:done",
                     f"Order {verb}: {side} {instrument.symbol}",
                     f"{ref} was {verb} by the system{why}{done}.",
+                    url,
                 )
             )
         elif status == Order.Status.REJECTED:
@@ -123,6 +126,7 @@ def matching_run_notify(event: MatchingRunApplied) -> None:
                     f"Order rejected: {side} {instrument.symbol}",
                     f"{ref} was rejected by the matcher: {why}. Its funds are "
                     "released.",
+                    url,
                 )
             )
         if order.stop_triggered and order.stop_price_ticks is not None:
@@ -135,6 +139,7 @@ def matching_run_notify(event: MatchingRunApplied) -> None:
                     f"Stop triggered: {side} {instrument.symbol}",
                     f"{ref} reached its stop price {stop} "
                     f"{instrument.quote.code} and entered the book.",
+                    url,
                 )
             )
     if partial:
@@ -158,6 +163,7 @@ def matching_run_notify(event: MatchingRunApplied) -> None:
                     f"Order partially filled: {side} {instrument.symbol}",
                     f"Your {side} order #{order.pk} on {instrument.symbol} is "
                     f"partially filled: {_order_line(order)} so far.",
+                    url,
                 )
             )
     notify(drafts=drafts)

@@ -17,7 +17,7 @@ from marketdata.models import UserEvent
 from marketdata.services import user_events_append
 from notifications import catalogue
 from notifications.catalogue import EMAIL, IN_APP
-from notifications.channels import sender_for
+from notifications.channels import reachable, sender_for
 from notifications.models import Delivery, Notification, Preference
 from notifications.queries import rows_insert_new
 
@@ -113,13 +113,18 @@ def notify(*, drafts: Sequence[Draft]) -> list[Notification]:
         user_ids={d.user_id for d in drafts}, event_types={d.event_type for d in drafts}
     )
     now = timezone.now()
+    wanted = [
+        (draft, channels_for(draft.user_id, draft.event_type, chosen))
+        for draft in drafts
+    ]
+    reach = _reach(wanted)
     planned: dict[tuple[int, str], tuple[Draft, set[str]]] = {}
     rows: list[Notification] = []
-    for draft in drafts:
-        channels = channels_for(draft.user_id, draft.event_type, chosen)
+    for draft, channels in wanted:
         # a channel with no sender in this deployment (devices not installed,
-        # or not configured) is not written at all
-        outward = {c for c in channels - {IN_APP} if sender_for(c) is not None}
+        # or not configured), or none for this user (no phone, browser or
+        # device), is not written at all
+        outward = {c for c in channels - {IN_APP} if draft.user_id in reach[c]}
         if IN_APP not in channels and not outward:
             continue
         if (draft.user_id, draft.key) in planned:
@@ -172,6 +177,19 @@ def notify(*, drafts: Sequence[Draft]) -> list[Notification]:
     if delivery_ids:
         transaction.on_commit(partial(_queue, sorted(delivery_ids)), robust=True)
     return written
+
+
+def _reach(wanted: list[tuple[Draft, set[str]]]) -> dict[str, set[int]]:
+    """Per outward channel, the users it can reach among those who want it:
+    one query per channel some draft goes to, whatever the number of drafts."""
+    users: dict[str, set[int]] = {c: set() for c in catalogue.CHANNELS if c != IN_APP}
+    for draft, channels in wanted:
+        for channel in channels - {IN_APP}:
+            users[channel].add(draft.user_id)
+    return {
+        channel: reachable(channel, ids) if ids and sender_for(channel) else set()
+        for channel, ids in users.items()
+    }
 
 
 def _delivery(

@@ -50,13 +50,14 @@ class RecordingSender:
 def webpush():
     """A "webpush" sender for the test (the devices app's channel name)."""
     before = channels.sender_for("webpush")
+    reach = channels._REACH.get("webpush")
     sender = RecordingSender()
-    channels.register("webpush", sender)
+    channels.register("webpush", sender)  # every user reachable
     yield sender
     if before is None:
         channels._SENDERS.pop("webpush", None)
     else:
-        channels.register("webpush", before)
+        channels.register("webpush", before, reach=reach)
 
 
 @pytest.fixture
