@@ -567,6 +567,11 @@ class OrderBook:
     def phase(self) -> Phase:
         return self._phase
 
+    def indicative(self) -> tuple[int | None, int, int, Side | None]:
+        """(price, volume, surplus, surplus side) an uncross would give now, as
+        the Indicative event carries it; (None, 0, 0, None) if nothing crosses."""
+        return self._auction(self._queued())
+
     # ----------------------------------------------------------------- commands
 
     def process(self, command: Command) -> list[Event]:

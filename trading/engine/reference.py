@@ -382,6 +382,9 @@ class ReferenceBook:
         """Market orders queued for the uncross, in arrival order."""
         return [place for _, place in self.markets]
 
+    def indicative(self) -> tuple[int | None, int, int, Side | None]:
+        return self.auction_result()
+
     def in_priority(self, side: Side) -> list[Resting]:
         """One side's orders, best price first, then earliest arrival."""
         mine = [o for o in self.orders if o.side is side]
