@@ -354,6 +354,8 @@ class OrderBook:
         self._band_bps = 0  # volatility band in basis points; 0: none
         self._reference: int | None = None  # the band's price before any trade
         self._markets: dict[object, Place] = {}  # queued in a call, arrival order
+        # Fills a queued market order had before a volatility interruption.
+        self._market_filled: dict[object, int] = {}
         # The last Indicative values published in this call phase.
         self._published: tuple[int | None, int, int, Side | None] = _NO_CROSS
 
@@ -407,7 +409,7 @@ class OrderBook:
         book._phase = session.phase
         book._band_bps = session.band_bps or 0
         book._reference = session.reference
-        for market in session.markets:
+        for market, filled in session.markets:
             key = market.order_id
             if (
                 market.type is not MARKET
@@ -417,6 +419,8 @@ class OrderBook:
             ):
                 raise ValueError(f"bad queued market order {key!r}")
             book._markets[key] = market
+            if filled:
+                book._market_filled[key] = filled
         if book._phase is CALL:
             book._published = book._auction(book._queued())
         return book
@@ -435,7 +439,12 @@ class OrderBook:
                 self._phase,
                 self._band_bps or None,
                 self._reference,
-                tuple(self._markets.values()),
+                tuple(
+                    [
+                        (place, self._market_filled.get(key, 0))
+                        for key, place in self._markets.items()
+                    ]
+                ),
             ),
         )
 
@@ -844,11 +853,16 @@ class OrderBook:
         limit_key = NO_LIMIT if not price else (-price if side is BUY else price)
         if taker.post_only and keys[-1] >= limit_key:
             return RejectReason.POST_ONLY_WOULD_TAKE
-        if taker.tif is FOK and not self._fillable(taker, limit_key):
+        near_key = UNBOUNDED
+        if taker.tif is FOK and self._band_bps:
+            far_key, near_key = self._band_keys(side)
+            if far_key > limit_key:
+                limit_key = far_key
+        if taker.tif is FOK and not self._fillable(taker, limit_key, near_key):
             return RejectReason.FOK_NOT_FILLABLE
         return None
 
-    def _fillable(self, taker: Taker, limit_key: int) -> bool:
+    def _fillable(self, taker: Taker, limit_key: int, near_key: int) -> bool:
         """Would the whole quantity fill? Walks the book as matching would, with
         self-trade prevention: an own order ends the walk unless mode is
         expire_maker (then it is skipped, as matching would remove it)."""
@@ -861,7 +875,7 @@ class OrderBook:
         need = taker.lots
         for index in range(len(keys) - 1, -1, -1):
             key = keys[index]
-            if key < limit_key:
+            if key < limit_key or key > near_key:
                 return False
             price = sign * key
             for order in levels[price].orders:
@@ -908,6 +922,11 @@ class OrderBook:
             limit_key = price if price else NO_LIMIT
         remaining = lots
         detail = D_NONE
+        band_key = NO_LIMIT
+        near_key = UNBOUNDED
+        if self._band_bps:
+            band_key, near_key = self._band_keys(side)
+        interrupted = False
         if opp_keys and opp_keys[-1] >= limit_key:
             index = self._orders
             seq = self._seq
@@ -917,6 +936,9 @@ class OrderBook:
             while opp_keys:
                 best_key = opp_keys[-1]
                 if best_key < limit_key:
+                    break
+                if best_key < band_key or best_key > near_key:
+                    interrupted = True
                     break
                 level_price = sign * best_key
                 level = opp_levels[level_price]
@@ -1008,6 +1030,8 @@ class OrderBook:
             self._seq = seq
             if last:
                 self._last_price = last
+            if interrupted:
+                return self._interrupt(taker, remaining, quote, filled, events)
         if not remaining:
             events.append(
                 OrderDone(self._seq, order_id, owner, FILLED, D_NONE, 0, filled)
@@ -1128,7 +1152,7 @@ class OrderBook:
             events.append(
                 OrderDone(
                     self._seq, market.order_id, market.owner, CANCELLED, D_USER,
-                    market.quantity or 0, 0,
+                    market.quantity or 0, self._market_filled.pop(key, 0),
                 )
             )  # fmt: skip
             return None
@@ -1244,7 +1268,9 @@ class OrderBook:
             accepted_at,
             order_id,
             stop.owner,
-            order_id in self._stops or order_id in self._orders,
+            order_id in self._stops
+            or order_id in self._orders
+            or order_id in self._markets,
         )
 
     def _add_stop(self, stop: Place, arrival: int) -> None:
@@ -1515,7 +1541,12 @@ class OrderBook:
     # ------------------------------------------------------------ call auction
 
     def _queued(self) -> list[Queued]:
-        return [Queued(place) for place in self._markets.values()]
+        filled = self._market_filled
+        queued = [Queued(place) for place in self._markets.values()]
+        if filled:
+            for market in queued:
+                market.filled = filled.get(market.order_id, 0)
+        return queued
 
     def _auction(
         self, markets: list[Queued]
@@ -1597,11 +1628,63 @@ class OrderBook:
             events.append(Indicative(self._seq, price, volume, surplus, side))
 
     def _enter(self, phase: Phase, reason: str, events: list[Event]) -> None:
+        """Its Indicative comes at the end of the command (``process``)."""
         self._phase = phase
+        self._published = _NO_CROSS
         events.append(PhaseChanged(self._seq, phase, reason))
-        if phase is CALL:
-            self._published = _NO_CROSS
-            self._publish(events)
+
+    def _band_keys(self, side: Side) -> tuple[int, int]:
+        """The volatility band [reference - width, reference + width], width =
+        reference * band_bps // 10000, as the two keys ``_execute`` compares a
+        level's key with (bids ``price``, asks ``-price``): a fill is outside
+        if its key is below the first (too far) or above the second (a price
+        on the near side of the band). (NO_LIMIT, UNBOUNDED) without a band."""
+        reference = self._last_price
+        if reference is None:
+            reference = self._reference
+        if reference is None:
+            return NO_LIMIT, UNBOUNDED
+        width = reference * self._band_bps // 10_000
+        if side is BUY:  # asks: key -price, walking up from the best ask
+            return -(reference + width), -(reference - width)
+        return reference - width, reference + width
+
+    def _interrupt(
+        self, taker: Taker, remaining: int, quote: int, filled: int, events: list[Event]
+    ) -> bool:
+        """A volatility interruption: a call starts, and the taker's remainder
+        joins it (a market order queues, a GTC/GTD limit rests, IOC expires).
+        True if the taker is still open."""
+        self._enter(CALL, "volatility", events)
+        order_id = taker.order_id
+        if not taker.price:
+            self._markets[taker.key] = Place(
+                order_id, taker.owner, taker.side, MARKET, None,
+                None if taker.lots == UNBOUNDED else remaining, IOC, False, None,
+                None if quote == NO_QUOTE else quote, taker.stp,
+            )  # fmt: skip
+            if filled:
+                self._market_filled[taker.key] = filled
+            return True
+        if taker.tif is IOC or taker.tif is FOK:
+            expiry = D_IOC if taker.tif is IOC else D_FOK
+            events.append(
+                OrderDone(
+                    self._seq, order_id, taker.owner, EXPIRED, expiry, remaining,
+                    filled,
+                )
+            )  # fmt: skip
+            return False
+        self._rest(
+            Order(
+                order_id, taker.owner, taker.side, taker.price, remaining, filled,
+                taker.stp, taker.post_only, taker.expire_at,
+            ),
+            taker.key,
+            taker.price_key,
+            events,
+        )  # fmt: skip
+        return True
 
     def _expire_markets(self, markets: list[Queued], events: list[Event]) -> None:
         """Market orders queued for an auction that is over expire, oldest first."""
@@ -1614,6 +1697,7 @@ class OrderBook:
                 )
             )  # fmt: skip
         self._markets = {}
+        self._market_filled = {}
 
     def _set_phase(self, command: SetPhase, events: list[Event]) -> None:
         raw: tuple[object, ...] = command

@@ -227,6 +227,8 @@ class ReferenceBook:
         self.band_bps: int | None = None  # volatility band, basis points
         self.reference: int | None = None  # the band's price before any trade
         self.markets: list[tuple[int, Place]] = []  # queued in a call, arrival order
+        # Fills a queued market order had before a volatility interruption.
+        self.market_filled: dict[int, int] = {}
         # The last Indicative values published in this call phase.
         self.published: tuple[int | None, int, int, Side | None] = NO_CROSS
 
@@ -271,10 +273,12 @@ class ReferenceBook:
         book.phase = session.phase
         book.band_bps = session.band_bps
         book.reference = session.reference
-        for market in session.markets:
+        for market, filled in session.markets:
             if market.type is not OrderType.MARKET or book.is_open(market.order_id):
                 raise ValueError(f"bad queued market order {market.order_id!r}")
             book.markets.append((book.next_arrival(), market))
+            if filled:
+                book.market_filled[market.order_id] = filled
         if book.phase is Phase.CALL:
             book.published = book.auction_result()
         return book
@@ -291,7 +295,10 @@ class ReferenceBook:
             self.now,
             snapshots.Session(
                 self.phase, self.band_bps, self.reference,
-                tuple(self.market_orders()),
+                tuple(
+                    (m, self.market_filled.get(m.order_id, 0))
+                    for m in self.market_orders()
+                ),
             ),
         )  # fmt: skip
 
@@ -488,15 +495,28 @@ class ReferenceBook:
             return prices[0]
         return None
 
-    def match(self, taker: Taker, out: list[Event]) -> DoneDetail:
+    def outside_band(self, price: int, reference: int | None) -> bool:
+        """Would a fill at ``price`` print outside the volatility band around
+        ``reference``: reference -/+ reference * band_bps // 10000?"""
+        if self.band_bps is None or reference is None:
+            return False
+        width = reference * self.band_bps // 10_000
+        return not reference - width <= price <= reference + width
+
+    def match(self, taker: Taker, out: list[Event]) -> DoneDetail | None:
         """Trade the taker against the book, one price level at a time, each level
         followed by one LevelChanged with its final total if that moved. Returns
-        why matching stopped early (STP or quote limit), or NONE if the taker ran
-        out of quantity or of crossing orders."""
+        why matching stopped early (STP or quote limit), None if the next fill
+        would print outside the volatility band (around the reference as the
+        taker arrived), or NONE if the taker ran out of quantity or of crossing
+        orders."""
+        reference = self.auction_reference()
         while taker.wants_more():
             price = self.best_crossing_price(taker)
             if price is None:
                 return DoneDetail.NONE
+            if self.outside_band(price, reference):
+                return None
             before = self.level_total(opposite(taker.side), price)
             why = self.match_level(taker, price, out)
             if self.level_total(opposite(taker.side), price) != before:
@@ -569,7 +589,8 @@ class ReferenceBook:
 
     def would_fill(self, taker: Taker) -> bool:
         """Fill or kill: run the taker against a copy of the book and see."""
-        trial = ReferenceBook()
+        trial = ReferenceBook(last_price=self.last_price)
+        trial.band_bps, trial.reference = self.band_bps, self.reference
         trial.orders = [o.copy() for o in self.orders]
         probe = taker.copy()
         why = trial.match(probe, [])
@@ -580,7 +601,9 @@ class ReferenceBook:
         why = self.match(taker, out)
         left = 0 if taker.remaining is None else taker.remaining
         order_id, owner, filled = taker.order_id, taker.owner, taker.filled
-        if taker.remaining == 0:
+        if why is None:
+            self.interrupt(taker, out)
+        elif taker.remaining == 0:
             out.append(
                 self.done(
                     order_id, owner, DoneReason.FILLED, DoneDetail.NONE, 0, filled
@@ -613,7 +636,40 @@ class ReferenceBook:
             out.append(self.level_changed(taker.side, taker.price))
             return
         # An OCO leg that leaves without resting takes its partner along.
-        self.unlink_and_cancel_partner(taker, out)
+        if not self.is_open(order_id):
+            self.unlink_and_cancel_partner(taker, out)
+
+    def interrupt(self, taker: Taker, out: list[Event]) -> None:
+        """A volatility interruption: continuous trading stops before the fill
+        outside the band and a call starts. The taker's remainder joins the
+        call: a market order queues (with its earlier fills and what is left of
+        its quote), a GTC or GTD limit order rests, an IOC (or FOK) one expires."""
+        self.enter(Phase.CALL, "volatility", out)
+        order_id, owner, filled = taker.order_id, taker.owner, taker.filled
+        left = 0 if taker.remaining is None else taker.remaining
+        if taker.price is None:
+            queued = Place(
+                order_id, owner, taker.side, OrderType.MARKET, None,
+                taker.remaining, TimeInForce.IOC, False, None, taker.quote,
+                taker.stp,
+            )  # fmt: skip
+            self.markets.append((self.next_arrival(), queued))
+            if filled:
+                self.market_filled[order_id] = filled
+        elif taker.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            detail = DoneDetail.IOC if taker.tif is TimeInForce.IOC else DoneDetail.FOK
+            out.append(
+                self.done(order_id, owner, DoneReason.EXPIRED, detail, left, filled)
+            )
+        else:
+            self.orders.append(
+                Resting(
+                    order_id, owner, taker.side, taker.price, left, filled, taker.stp,
+                    taker.post_only, self.next_arrival(), taker.expire_at,
+                    taker.oco_with,
+                )
+            )  # fmt: skip
+            out.append(self.level_changed(taker.side, taker.price))
 
     # -------------------------------------------------------------------- stops
 
@@ -735,7 +791,7 @@ class ReferenceBook:
         return [
             Taker(
                 m.order_id, m.owner, m.side, None, m.quantity, m.quote_limit,
-                m.time_in_force, m.stp, False,
+                m.time_in_force, m.stp, False, self.market_filled.get(m.order_id, 0),
             )
             for _, m in self.markets
         ]  # fmt: skip
@@ -832,11 +888,10 @@ class ReferenceBook:
         self.expire_markets(self.queued_takers(), out)
 
     def enter(self, phase: Phase, reason: str, out: list[Event]) -> None:
+        """Its Indicative comes at the end of the command (``process``)."""
         self.phase = phase
+        self.published = NO_CROSS
         out.append(PhaseChanged(self.seq, phase, reason))
-        if phase is Phase.CALL:
-            self.published = NO_CROSS
-            self.publish_indicative(out)
 
     def expire_markets(self, markets: list[Taker], out: list[Event]) -> None:
         """Market orders queued for an auction that is over expire, oldest first."""
@@ -848,6 +903,7 @@ class ReferenceBook:
                 )
             )  # fmt: skip
         self.markets = []
+        self.market_filled = {}
 
     def uncross(self, c: Uncross, out: list[Event]) -> None:
         """Trade at the auction price, round after round while anything still
@@ -1297,7 +1353,8 @@ class ReferenceBook:
             out.append(
                 self.done(
                     place.order_id, place.owner, DoneReason.CANCELLED,
-                    DoneDetail.USER, place.quantity or 0, 0,
+                    DoneDetail.USER, place.quantity or 0,
+                    self.market_filled.pop(place.order_id, 0),
                 )
             )  # fmt: skip
         else:

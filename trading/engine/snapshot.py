@@ -15,7 +15,9 @@ snapshot in seconds, not minutes. The row layouts are part of the format:
 * ``phase`` ("continuous", "call", "closed"), ``band_bps`` and ``reference`` (the
   volatility band and its fallback reference price, or None);
 * ``markets``: market orders queued in a call phase, arrival order, rows like
-  ``stops``.
+  ``stops`` plus one column: the lots it filled before a volatility
+  interruption queued it (its ``quantity`` and ``quote_limit`` are what is
+  left).
 
 Format 2 had no phase, band, reference or markets: it restores as a continuous
 book without a band.
@@ -41,7 +43,7 @@ class Session(NamedTuple):
     phase: Phase = Phase.CONTINUOUS
     band_bps: int | None = None
     reference: int | None = None
-    markets: tuple[Place, ...] = ()
+    markets: tuple[tuple[Place, int], ...] = ()  # (order, lots filled before)
 
 
 def order_row(order: RestingOrder) -> list[object]:
@@ -95,7 +97,7 @@ def encode(
         "phase": str(session.phase.value),
         "band_bps": session.band_bps,
         "reference": session.reference,
-        "markets": [stop_row(m) for m in session.markets],
+        "markets": [[*stop_row(m), filled] for m, filled in session.markets],
         "symbol": symbol,
         "sequence": sequence,
         "last_price": last_price,
@@ -141,7 +143,7 @@ def decode(
         Phase(data.get("phase", "continuous")),
         data.get("band_bps"),
         data.get("reference"),
-        tuple([place_of(row) for row in data.get("markets", [])]),
+        tuple([(place_of(row), row[15]) for row in data.get("markets", [])]),
     )
     return (
         data["symbol"], data["sequence"], data["last_price"], orders, stops, clock,
