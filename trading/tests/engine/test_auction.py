@@ -5,6 +5,7 @@ tries every price and applies the documented rule step by step."""
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -201,12 +202,7 @@ EXAMPLES = [
 ]
 
 
-def test_examples_cover_every_rule() -> None:
-    assert len({name for name, *_ in EXAMPLES}) == len(EXAMPLES)
-
-
-@settings(deadline=None)
-@given(st.sampled_from(EXAMPLES), st.sampled_from([OrderBook, ReferenceBook]))
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e[0] for e in EXAMPLES])
 def test_worked_examples(example, book_class) -> None:
     name, orders, last, result, expected_trades, left = example
     # Given the orders collected in a call
