@@ -32,14 +32,19 @@ from trading.engine.commands import (
     Place,
     PlaceOco,
     RestingOrder,
+    SetBand,
+    SetPhase,
+    Uncross,
 )
 from trading.engine.compat import mypyc_attr
 from trading.engine.events import (
     Accepted,
     Amended,
     Event,
+    Indicative,
     LevelChanged,
     OrderDone,
+    PhaseChanged,
     Rejected,
     StopMoved,
     StopTriggered,
@@ -51,6 +56,7 @@ from trading.engine.types import (
     DoneDetail,
     DoneReason,
     OrderType,
+    Phase,
     RejectReason,
     Side,
     TimeInForce,
@@ -81,6 +87,22 @@ D_QUOTE_LIMIT: Final = DoneDetail.QUOTE_LIMIT
 D_POST_ONLY: Final = DoneDetail.POST_ONLY
 D_GTD: Final = DoneDetail.GTD
 D_OCO: Final = DoneDetail.OCO
+D_AUCTION: Final = DoneDetail.AUCTION
+CONTINUOUS: Final = Phase.CONTINUOUS
+CALL: Final = Phase.CALL
+CLOSED: Final = Phase.CLOSED
+#: Phase changes a SetPhase may ask for (CALL -> CONTINUOUS is the uncross's).
+_PHASE_MOVES: Final[frozenset[tuple[Phase, Phase]]] = frozenset(
+    [
+        (CONTINUOUS, CALL),
+        (CONTINUOUS, CLOSED),
+        (CALL, CLOSED),
+        (CLOSED, CALL),
+        (CLOSED, CONTINUOUS),
+    ]
+)
+#: Indicative values when nothing would trade: (price, volume, surplus, side).
+_NO_CROSS: Final[tuple[int | None, int, int, Side | None]] = (None, 0, 0, None)
 
 #: Key below every real key: the "limit" of a market order.
 NO_LIMIT: Final = -(1 << 63)
@@ -97,6 +119,7 @@ _SIDES: Final[dict[object, Side]] = {m: m for m in Side}
 _TYPES: Final[dict[object, OrderType]] = {m: m for m in OrderType}
 _TIFS: Final[dict[object, TimeInForce]] = {m: m for m in TimeInForce}
 _STPS: Final[dict[object, STP]] = {m: m for m in STP}
+_PHASES: Final[dict[object, Phase]] = {m: m for m in Phase}
 _EXPIRY_OF_REJECT: Final[dict[RejectReason, DoneDetail]] = {
     RejectReason.POST_ONLY_WOULD_TAKE: D_POST_ONLY,
     RejectReason.FOK_NOT_FILLABLE: D_FOK,
@@ -109,6 +132,9 @@ _CANCEL: Final = Cancel
 _AMEND: Final = Amend
 _EXPIRE_DUE: Final = ExpireDue
 _PLACE_OCO: Final = PlaceOco
+_SET_PHASE: Final = SetPhase
+_UNCROSS: Final = Uncross
+_SET_BAND: Final = SetBand
 #: Stands in for the Accepted event until the command knows whether the order rests.
 _PENDING: Final = Event()
 
@@ -267,6 +293,32 @@ class Taker:
         return self
 
 
+@mypyc_attr(acyclic=True)
+class Queued:
+    """A market order queued in a call phase, while the uncross fills it.
+    ``remaining`` UNBOUNDED: bounded by ``quote`` alone; ``quote`` NO_QUOTE: no
+    quote limit."""
+
+    __slots__ = ("filled", "order_id", "owner", "quote", "remaining", "side", "stp")
+
+    def __init__(self, place: Place) -> None:
+        self.order_id: int = place.order_id
+        self.owner: int = place.owner
+        self.side: Side = place.side
+        self.remaining: int = UNBOUNDED if place.quantity is None else place.quantity
+        self.quote: int = NO_QUOTE if place.quote_limit is None else place.quote_limit
+        self.filled = 0
+        self.stp: STP = place.stp
+
+    def lots_at(self, price: int) -> int:
+        """What it could trade at ``price``: its quantity, and no more than its
+        quote buys."""
+        if self.quote < 0:
+            return self.remaining
+        affordable = self.quote // price
+        return affordable if affordable < self.remaining else self.remaining
+
+
 class OrderBook:
     """One instrument's book. Feed it commands, get events back."""
 
@@ -298,6 +350,14 @@ class OrderBook:
         self._oco: dict[object, int] = {}
         # Open trailing stops (ids, in arrival order); empty unless there are some.
         self._trailing: dict[object, None] = {}
+        self._phase = CONTINUOUS
+        self._band_bps = 0  # volatility band in basis points; 0: none
+        self._reference: int | None = None  # the band's price before any trade
+        self._markets: dict[object, Place] = {}  # queued in a call, arrival order
+        # Fills a queued market order had before a volatility interruption.
+        self._market_filled: dict[object, int] = {}
+        # The last Indicative values published in this call phase.
+        self._published: tuple[int | None, int, int, Side | None] = _NO_CROSS
 
     # ------------------------------------------------------------ state, rebuild
 
@@ -343,8 +403,27 @@ class OrderBook:
     @classmethod
     def restore(cls, snapshot: dict[str, object]) -> "OrderBook":
         """The book a ``snapshot()`` was taken from, ready to go on."""
-        symbol, sequence, last_price, orders, stops, clock = snapshots.decode(snapshot)
-        return cls.from_resting(symbol, orders, stops, sequence, last_price, clock)
+        decoded = snapshots.decode(snapshot)
+        symbol, sequence, last_price, orders, stops, clock, session = decoded
+        book = cls.from_resting(symbol, orders, stops, sequence, last_price, clock)
+        book._phase = session.phase
+        book._band_bps = session.band_bps or 0
+        book._reference = session.reference
+        for market, filled in session.markets:
+            key = market.order_id
+            if (
+                market.type is not MARKET
+                or key in book._orders
+                or key in book._stops
+                or key in book._markets
+            ):
+                raise ValueError(f"bad queued market order {key!r}")
+            book._markets[key] = market
+            if filled:
+                book._market_filled[key] = filled
+        if book._phase is CALL:
+            book._published = book._auction(book._queued())
+        return book
 
     def snapshot(self) -> dict[str, object]:
         """The whole book as plain JSON-serialisable data."""
@@ -356,6 +435,17 @@ class OrderBook:
             self.resting_orders(SELL),
             self.stop_orders(),
             self._clock,
+            snapshots.Session(
+                self._phase,
+                self._band_bps or None,
+                self._reference,
+                tuple(
+                    [
+                        (place, self._market_filled.get(key, 0))
+                        for key, place in self._markets.items()
+                    ]
+                ),
+            ),
         )
 
     def state_hash(self) -> str:
@@ -476,7 +566,20 @@ class OrderBook:
         return [place for _, place in sorted(self._stops.values())]
 
     def open_order_count(self) -> int:
-        return len(self._orders) + len(self._stops)
+        return len(self._orders) + len(self._stops) + len(self._markets)
+
+    def market_orders(self) -> list[Place]:
+        """Market orders queued for the uncross, in arrival order."""
+        return list(self._markets.values())
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    def indicative(self) -> tuple[int | None, int, int, Side | None]:
+        """(price, volume, surplus, surplus side) an uncross would give now, as
+        the Indicative event carries it; (None, 0, 0, None) if nothing crosses."""
+        return self._auction(self._queued())
 
     # ----------------------------------------------------------------- commands
 
@@ -487,6 +590,8 @@ class OrderBook:
             self._place(command, events)
         else:
             self._dispatch(command, events)
+        if self._phase is CALL:
+            self._publish(events)
         return events
 
     def process_many(self, commands: Iterable[Command]) -> list[Event]:
@@ -495,9 +600,13 @@ class OrderBook:
         if isinstance(commands, list):  # the usual case: compiled code indexes it
             for command in commands:
                 self._dispatch(command, events)
+                if self._phase is CALL:
+                    self._publish(events)
         else:
             for command in commands:
                 self._dispatch(command, events)
+                if self._phase is CALL:
+                    self._publish(events)
         return events
 
     def _dispatch(self, command: Command, events: list[Event]) -> None:
@@ -512,6 +621,12 @@ class OrderBook:
             self._expire_due(command, events)  # type: ignore[arg-type]
         elif kind is _PLACE_OCO:
             self._place_oco(command, events)  # type: ignore[arg-type]
+        elif kind is _SET_PHASE:
+            self._set_phase(command, events)  # type: ignore[arg-type]
+        elif kind is _UNCROSS:
+            self._uncross(command, events)  # type: ignore[arg-type]
+        elif kind is _SET_BAND:
+            self._set_band(command, events)  # type: ignore[arg-type]
         else:
             events.append(
                 Rejected(self._seq, None, "unknown", RejectReason.UNKNOWN_COMMAND)
@@ -530,6 +645,8 @@ class OrderBook:
         raw: tuple[object, ...] = command
         order_id = raw[0]
         key = raw[0]  # kept as an object: dict lookups need no re-boxing
+        if self._phase is CLOSED:
+            return self._reject(events, order_id, "place", RejectReason.MARKET_CLOSED)
         owner = raw[1]
         # Identity tests first: the enum members themselves are the common case and
         # cost a pointer comparison; anything else (an equal plain string, or
@@ -557,7 +674,11 @@ class OrderBook:
             or type(post_only) is not bool
         ):
             return self._reject(events, order_id, "place", RejectReason.INVALID_ORDER)
-        if key in self._orders or (self._stops and key in self._stops):
+        if (
+            key in self._orders
+            or (self._stops and key in self._stops)
+            or (self._markets and key in self._markets)
+        ):
             return self._reject(
                 events, order_id, "place", RejectReason.DUPLICATE_ORDER_ID
             )
@@ -670,6 +791,24 @@ class OrderBook:
             expires = expire_at  # type: ignore[assignment]
             if expires <= self._clock:
                 return self._too_late(command, events)
+        if self._phase is CALL:
+            if _TIFS.get(raw[6]) is IOC or tif is FOK:
+                why = RejectReason.NOT_IN_CALL
+                return self._reject(events, order_id, "place", why)
+            events.append(Accepted(self._seq, order_id, owner, True))
+            if is_market:
+                self._markets[key] = Place(
+                    order_id, owner, side, MARKET, None,
+                    None if lots == UNBOUNDED else lots, tif, False, None,
+                    None if quote == NO_QUOTE else quote, stp,
+                )  # fmt: skip
+                return None
+            if expires:
+                heappush(self._expiries, (expires, cast(int, order_id)))
+            order = Order(
+                order_id, owner, side, limit_price, lots, 0, stp, post_only, expires
+            )
+            return self._rest(order, key, price, events)
         # Filled in place rather than through load(): a call frame per place
         # cost about 4% of the interpreted build's latency (measured).
         taker = self._taker
@@ -714,11 +853,16 @@ class OrderBook:
         limit_key = NO_LIMIT if not price else (-price if side is BUY else price)
         if taker.post_only and keys[-1] >= limit_key:
             return RejectReason.POST_ONLY_WOULD_TAKE
-        if taker.tif is FOK and not self._fillable(taker, limit_key):
+        near_key = UNBOUNDED
+        if taker.tif is FOK and self._band_bps:
+            far_key, near_key = self._band_keys(side)
+            if far_key > limit_key:
+                limit_key = far_key
+        if taker.tif is FOK and not self._fillable(taker, limit_key, near_key):
             return RejectReason.FOK_NOT_FILLABLE
         return None
 
-    def _fillable(self, taker: Taker, limit_key: int) -> bool:
+    def _fillable(self, taker: Taker, limit_key: int, near_key: int) -> bool:
         """Would the whole quantity fill? Walks the book as matching would, with
         self-trade prevention: an own order ends the walk unless mode is
         expire_maker (then it is skipped, as matching would remove it)."""
@@ -731,7 +875,7 @@ class OrderBook:
         need = taker.lots
         for index in range(len(keys) - 1, -1, -1):
             key = keys[index]
-            if key < limit_key:
+            if key < limit_key or key > near_key:
                 return False
             price = sign * key
             for order in levels[price].orders:
@@ -778,6 +922,11 @@ class OrderBook:
             limit_key = price if price else NO_LIMIT
         remaining = lots
         detail = D_NONE
+        band_key = NO_LIMIT
+        near_key = UNBOUNDED
+        if self._band_bps:
+            band_key, near_key = self._band_keys(side)
+        interrupted = False
         if opp_keys and opp_keys[-1] >= limit_key:
             index = self._orders
             seq = self._seq
@@ -787,6 +936,9 @@ class OrderBook:
             while opp_keys:
                 best_key = opp_keys[-1]
                 if best_key < limit_key:
+                    break
+                if best_key < band_key or best_key > near_key:
+                    interrupted = True
                     break
                 level_price = sign * best_key
                 level = opp_levels[level_price]
@@ -878,6 +1030,8 @@ class OrderBook:
             self._seq = seq
             if last:
                 self._last_price = last
+            if interrupted:
+                return self._interrupt(taker, remaining, quote, filled, events)
         if not remaining:
             events.append(
                 OrderDone(self._seq, order_id, owner, FILLED, D_NONE, 0, filled)
@@ -991,7 +1145,17 @@ class OrderBook:
             return
         entry = self._stops.get(key)
         if entry is None:
-            return self._reject(events, order_id, "cancel", RejectReason.UNKNOWN_ORDER)
+            market = self._markets.pop(key, None) if self._markets else None
+            if market is None:
+                why = RejectReason.UNKNOWN_ORDER
+                return self._reject(events, order_id, "cancel", why)
+            events.append(
+                OrderDone(
+                    self._seq, market.order_id, market.owner, CANCELLED, D_USER,
+                    market.quantity or 0, self._market_filled.pop(key, 0),
+                )
+            )  # fmt: skip
+            return None
         self._drop_stop(key)
         stop = entry[1]
         events.append(
@@ -1013,13 +1177,15 @@ class OrderBook:
         order_id = raw[0]
         new_price = raw[1]
         new_quantity = raw[2]
+        if self._phase is CLOSED:
+            return self._reject(events, order_id, "amend", RejectReason.MARKET_CLOSED)
         if type(order_id) is not int:
             return self._reject(events, order_id, "amend", RejectReason.UNKNOWN_ORDER)
         order = self._orders.get(order_id)
         if order is None:
             why = (
                 RejectReason.NOT_AMENDABLE
-                if order_id in self._stops
+                if order_id in self._stops or order_id in self._markets
                 else RejectReason.UNKNOWN_ORDER
             )
             return self._reject(events, order_id, "amend", why)
@@ -1047,6 +1213,17 @@ class OrderBook:
             self._amend_in_place(order, quantity, events)
             return
         side = order.side
+        if self._phase is CALL:  # re-queued at the back, nothing matches
+            events.append(
+                Amended(self._seq, order_id, order.owner, price, quantity, False)
+            )
+            del self._orders[order_id]
+            self._unlink(order, events)
+            moved = Order(
+                order_id, order.owner, side, price, quantity, order.filled,
+                order.stp, order.post_only, order.expire_at,
+            )  # fmt: skip
+            return self._rest(moved, order_id, price, events)
         if order.post_only:
             keys = self._ask_keys if side is BUY else self._bid_keys
             if keys and keys[-1] >= (-price if side is BUY else price):
@@ -1091,7 +1268,9 @@ class OrderBook:
             accepted_at,
             order_id,
             stop.owner,
-            order_id in self._stops or order_id in self._orders,
+            order_id in self._stops
+            or order_id in self._orders
+            or order_id in self._markets,
         )
 
     def _add_stop(self, stop: Place, arrival: int) -> None:
@@ -1142,7 +1321,9 @@ class OrderBook:
         fired order may trade and move the price, so the test is redone each time.
         A fired OCO stop leg first cancels its limit leg. True if any fired."""
         fired = False
-        while self._stops and self._last_price is not None:
+        while (
+            self._stops and self._last_price is not None and self._phase is CONTINUOUS
+        ):
             last = self._last_price
             stop = self._next_triggered(last)
             if stop is None:
@@ -1297,7 +1478,11 @@ class OrderBook:
         last price: the reason it would be refused, or the leg as it would wait."""
         probe = OrderBook(last_price=self._last_price)
         first = probe.process(leg)[0]
-        open_here = leg.order_id in self._orders or leg.order_id in self._stops
+        open_here = (
+            leg.order_id in self._orders
+            or leg.order_id in self._stops
+            or leg.order_id in self._markets
+        )
         if isinstance(first, Rejected):
             if first.reason is not RejectReason.INVALID_ORDER and open_here:
                 return RejectReason.DUPLICATE_ORDER_ID
@@ -1315,6 +1500,9 @@ class OrderBook:
         raw: tuple[object, ...] = command
         limit = raw[0]
         stop = raw[1]
+        if self._phase is CLOSED:
+            order_id = limit.order_id if isinstance(limit, Place) else None
+            return self._reject(events, order_id, "place", RejectReason.MARKET_CLOSED)
         if type(limit) is not _PLACE or type(stop) is not _PLACE:
             order_id = limit.order_id if isinstance(limit, Place) else None
             return self._reject(events, order_id, "place", RejectReason.INVALID_OCO)
@@ -1333,7 +1521,7 @@ class OrderBook:
         if expire_at is not None and expire_at <= self._clock:
             self._too_late(stop, events)
             return self._too_late(limit, events)
-        if limit.post_only:
+        if limit.post_only and self._phase is CONTINUOUS:
             price = limit.price or 0
             if _SIDES.get(limit.side) is BUY:
                 if self._ask_keys and self._ask_keys[-1] >= -price:
@@ -1349,6 +1537,343 @@ class OrderBook:
         self._arrival += 1
         self._add_stop(checked._replace(oco_with=order_id), self._arrival)
         self._place(limit, events)
+
+    # ------------------------------------------------------------ call auction
+
+    def _queued(self) -> list[Queued]:
+        filled = self._market_filled
+        queued = [Queued(place) for place in self._markets.values()]
+        if filled:
+            for market in queued:
+                market.filled = filled.get(market.order_id, 0)
+        return queued
+
+    def _auction(
+        self, markets: list[Queued]
+    ) -> tuple[int | None, int, int, Side | None]:
+        """(price, volume, surplus, surplus side) of an uncross now; the rule is
+        ``ReferenceBook.auction_result``'s. Cumulative sums over the sorted
+        candidate prices: buy lots at or above, sell lots at or below."""
+        reference = self._last_price
+        if reference is None:
+            reference = self._reference
+        bids = self._bids
+        asks = self._asks
+        prices = set(self._bid_keys)
+        for key in self._ask_keys:
+            prices.add(-key)
+        if reference is not None:
+            prices.add(reference)
+        candidates = sorted(prices)
+        count = len(candidates)
+        market_sells = 0
+        quoted: list[Queued] = []
+        plain_buys = 0
+        for market in markets:
+            if market.side is SELL:
+                market_sells += market.remaining
+            elif market.quote >= 0:
+                quoted.append(market)
+            else:
+                plain_buys += market.remaining
+        buys = [0] * count
+        total = 0
+        for i in range(count - 1, -1, -1):
+            level = bids.get(candidates[i])
+            if level is not None:
+                total += level.total
+            buys[i] = total
+        best_volume = 0
+        rows: list[tuple[int, int]] = []  # (price, buy lots - sell lots)
+        total = market_sells
+        for i in range(count):
+            price = candidates[i]
+            level = asks.get(price)
+            if level is not None:
+                total += level.total
+            bought = buys[i] + plain_buys
+            for market in quoted:
+                bought += market.lots_at(price)
+            volume = bought if bought < total else total  # noqa: FURB136
+            if volume <= 0 or volume < best_volume:
+                continue
+            if volume > best_volume:
+                best_volume = volume
+                rows = []
+            rows.append((price, bought - total))
+        if not rows:
+            return _NO_CROSS
+        least = min([abs(surplus) for _, surplus in rows])
+        rows = [row for row in rows if abs(row[1]) == least]
+        if all([surplus > 0 for _, surplus in rows]):
+            chosen = rows[-1]
+        elif all([surplus < 0 for _, surplus in rows]):
+            chosen = rows[0]
+        else:
+            chosen = rows[0]
+            if reference is not None:
+                for row in rows:
+                    if abs(row[0] - reference) < abs(chosen[0] - reference):
+                        chosen = row
+        surplus = chosen[1]
+        side = None if not surplus else BUY if surplus > 0 else SELL
+        return chosen[0], best_volume, abs(surplus), side
+
+    def _publish(self, events: list[Event]) -> None:
+        """In a call phase, an Indicative event when the result has changed."""
+        result = self._auction(self._queued())
+        if result != self._published:
+            self._published = result
+            price, volume, surplus, side = result
+            events.append(Indicative(self._seq, price, volume, surplus, side))
+
+    def _enter(self, phase: Phase, reason: str, events: list[Event]) -> None:
+        """Its Indicative comes at the end of the command (``process``)."""
+        self._phase = phase
+        self._published = _NO_CROSS
+        events.append(PhaseChanged(self._seq, phase, reason))
+
+    def _band_keys(self, side: Side) -> tuple[int, int]:
+        """The volatility band [reference - width, reference + width], width =
+        reference * band_bps // 10000, as the two keys ``_execute`` compares a
+        level's key with (bids ``price``, asks ``-price``): a fill is outside
+        if its key is below the first (too far) or above the second (a price
+        on the near side of the band). (NO_LIMIT, UNBOUNDED) without a band."""
+        reference = self._last_price
+        if reference is None:
+            reference = self._reference
+        if reference is None:
+            return NO_LIMIT, UNBOUNDED
+        width = reference * self._band_bps // 10_000
+        if side is BUY:  # asks: key -price, walking up from the best ask
+            return -(reference + width), -(reference - width)
+        return reference - width, reference + width
+
+    def _interrupt(
+        self, taker: Taker, remaining: int, quote: int, filled: int, events: list[Event]
+    ) -> bool:
+        """A volatility interruption: a call starts, and the taker's remainder
+        joins it (a market order queues, a GTC/GTD limit rests, IOC expires).
+        True if the taker is still open."""
+        self._enter(CALL, "volatility", events)
+        order_id = taker.order_id
+        if not taker.price:
+            self._markets[taker.key] = Place(
+                order_id, taker.owner, taker.side, MARKET, None,
+                None if taker.lots == UNBOUNDED else remaining, IOC, False, None,
+                None if quote == NO_QUOTE else quote, taker.stp,
+            )  # fmt: skip
+            if filled:
+                self._market_filled[taker.key] = filled
+            return True
+        if taker.tif is IOC or taker.tif is FOK:
+            expiry = D_IOC if taker.tif is IOC else D_FOK
+            events.append(
+                OrderDone(
+                    self._seq, order_id, taker.owner, EXPIRED, expiry, remaining,
+                    filled,
+                )
+            )  # fmt: skip
+            return False
+        self._rest(
+            Order(
+                order_id, taker.owner, taker.side, taker.price, remaining, filled,
+                taker.stp, taker.post_only, taker.expire_at,
+            ),
+            taker.key,
+            taker.price_key,
+            events,
+        )  # fmt: skip
+        return True
+
+    def _expire_markets(self, markets: list[Queued], events: list[Event]) -> None:
+        """Market orders queued for an auction that is over expire, oldest first."""
+        for market in markets:
+            left = 0 if market.remaining == UNBOUNDED else market.remaining
+            events.append(
+                OrderDone(
+                    self._seq, market.order_id, market.owner, EXPIRED, D_AUCTION,
+                    left, market.filled,
+                )
+            )  # fmt: skip
+        self._markets = {}
+        self._market_filled = {}
+
+    def _set_phase(self, command: SetPhase, events: list[Event]) -> None:
+        raw: tuple[object, ...] = command
+        phase = _PHASES.get(raw[0])
+        if (
+            phase is None
+            or (self._phase, phase) not in _PHASE_MOVES
+            or (self._phase is CLOSED and phase is CONTINUOUS and self.is_crossed())
+        ):
+            return self._reject(events, None, "phase", RejectReason.INVALID_PHASE)
+        markets = self._queued()
+        self._enter(phase, "command", events)
+        self._expire_markets(markets, events)
+
+    def _set_band(self, command: SetBand, events: list[Event]) -> None:
+        raw: tuple[object, ...] = command
+        band = raw[0]
+        reference = raw[1]
+        if (band is not None and (type(band) is not int or not 0 < band < 10_000)) or (
+            reference is not None
+            and (type(reference) is not int or not 0 < reference < MAX_VALUE)
+        ):
+            return self._reject(events, None, "band", RejectReason.INVALID_BAND)
+        self._band_bps = cast(int, band or 0)
+        self._reference = cast(int | None, reference)
+
+    def _uncross(self, command: Uncross, events: list[Event]) -> None:
+        """Trade at the auction price, round after round while anything still
+        crosses, expire the market orders left, then enter the next phase."""
+        raw: tuple[object, ...] = command
+        following = _PHASES.get(raw[0])
+        if self._phase is not CALL or following is None:
+            return self._reject(events, None, "uncross", RejectReason.INVALID_PHASE)
+        markets = self._queued()
+        while True:
+            price = self._auction(markets)[0]
+            if price is None:
+                break
+            self._allocate(price, markets, events)
+        self._expire_markets(markets, events)
+        self._enter(following, "uncross", events)
+        if following is CONTINUOUS and self._stops:
+            self._run_stops(events)
+
+    def _allocate(self, price: int, markets: list[Queued], events: list[Event]) -> None:
+        """One round at ``price``: buys (market first, then highest price, then
+        earliest) paired in turn with sells (market first, then lowest price,
+        then earliest); same owner: the higher id acts as the taker and its STP
+        mode says which leaves. Consumed orders are a prefix of each queue."""
+        buys: list[Order | Queued] = [m for m in markets if m.side is BUY]
+        for index in range(len(self._bid_keys) - 1, -1, -1):
+            key = self._bid_keys[index]
+            if key < price:
+                break
+            buys.extend(self._bids[key].open_orders())
+        sells: list[Order | Queued] = [m for m in markets if m.side is SELL]
+        for index in range(len(self._ask_keys) - 1, -1, -1):
+            key = self._ask_keys[index]
+            if -key > price:
+                break
+            sells.extend(self._asks[-key].open_orders())
+        touched: set[tuple[Side, int]] = set()
+        b = 0
+        s = 0
+        while b < len(buys) and s < len(sells):
+            buy = buys[b]
+            sell = sells[s]
+            if buy.owner == sell.owner:
+                later_is_buy = buy.order_id > sell.order_id
+                mode = buy.stp if later_is_buy else sell.stp
+                if mode is EXPIRE_BOTH:
+                    self._auction_close(sell, EXPIRED, D_STP, markets, touched, events)
+                    self._auction_close(buy, EXPIRED, D_STP, markets, touched, events)
+                    s += 1
+                    b += 1
+                elif later_is_buy == (mode is EXPIRE_TAKER):
+                    self._auction_close(buy, EXPIRED, D_STP, markets, touched, events)
+                    b += 1
+                else:
+                    self._auction_close(sell, EXPIRED, D_STP, markets, touched, events)
+                    s += 1
+                continue
+            quantity = buy.lots_at(price) if isinstance(buy, Queued) else buy.remaining
+            if sell.remaining < quantity:
+                quantity = sell.remaining
+            if not quantity:  # a market buy whose quote cannot pay one lot
+                self._auction_close(
+                    buy, EXPIRED, D_QUOTE_LIMIT, markets, touched, events
+                )
+                b += 1
+                continue
+            self._seq += 1
+            self._last_price = price
+            events.append(
+                Trade(
+                    self._seq, sell.order_id, buy.order_id, sell.owner, buy.owner,
+                    price, quantity, BUY, True,
+                )
+            )  # fmt: skip
+            if self._oco or self._trailing:
+                self._after_trade(sell.order_id, buy.order_id, price, events)
+            for order in (sell, buy):
+                order.filled += quantity
+                if isinstance(order, Order):
+                    order.remaining -= quantity
+                    levels = self._bids if order.side is BUY else self._asks
+                    levels[order.price].total -= quantity
+                    touched.add((order.side, order.price))
+                else:
+                    if order.remaining != UNBOUNDED:
+                        order.remaining -= quantity
+                    if order.quote >= 0:
+                        order.quote -= quantity * price
+            if not sell.remaining:
+                self._auction_close(sell, FILLED, D_NONE, markets, touched, events)
+                s += 1
+            if not buy.remaining:
+                self._auction_close(buy, FILLED, D_NONE, markets, touched, events)
+                b += 1
+        bid_prices = [p for side, p in touched if side is BUY]
+        for level_price in sorted(bid_prices, reverse=True):
+            self._settle_level(BUY, level_price, events)
+        for level_price in sorted([p for side, p in touched if side is SELL]):
+            self._settle_level(SELL, level_price, events)
+
+    def _auction_close(
+        self,
+        order: Order | Queued,
+        reason: DoneReason,
+        detail: DoneDetail,
+        markets: list[Queued],
+        touched: set[tuple[Side, int]],
+        events: list[Event],
+    ) -> None:
+        """An order leaves during the uncross (filled, or expired by STP or its
+        quote limit); an expired OCO leg takes its partner along."""
+        left = order.remaining
+        if isinstance(order, Queued):
+            markets.remove(order)
+            left = 0 if left == UNBOUNDED else left
+            events.append(
+                OrderDone(
+                    self._seq, order.order_id, order.owner, reason, detail, left,
+                    order.filled,
+                )
+            )  # fmt: skip
+            return
+        events.append(
+            OrderDone(
+                self._seq, order.order_id, order.owner, reason, detail, left,
+                order.filled,
+            )
+        )  # fmt: skip
+        level = (self._bids if order.side is BUY else self._asks)[order.price]
+        level.total -= left
+        level.live -= 1
+        order.remaining = 0
+        del self._orders[order.order_id]
+        touched.add((order.side, order.price))
+        if reason is not FILLED and self._oco:
+            self._oco_left(order.order_id, events)
+
+    def _settle_level(self, side: Side, price: int, events: list[Event]) -> None:
+        """After an uncross round: a touched level's new total, then drop it if
+        empty or compact it."""
+        levels = self._bids if side is BUY else self._asks
+        level = levels[price]
+        self._seq += 1
+        events.append(LevelChanged(self._seq, side, price, level.total))
+        if level.live:
+            level.compact()
+        else:
+            del levels[price]
+            keys = self._bid_keys if side is BUY else self._ask_keys
+            key = price if side is BUY else -price
+            del keys[bisect_left(keys, key)]
 
 
 def _enum_leg(leg: Place) -> Place:

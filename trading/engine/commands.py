@@ -7,7 +7,7 @@ needs (see docs/engine.md, "Why NamedTuple").
 
 from typing import NamedTuple
 
-from trading.engine.types import STP, OrderType, Side, TimeInForce
+from trading.engine.types import STP, OrderType, Phase, Side, TimeInForce
 
 
 class Place(NamedTuple):
@@ -91,4 +91,27 @@ class PlaceOco(NamedTuple):
     stop: Place
 
 
-Command = Place | Cancel | Amend | ExpireDue | PlaceOco
+class SetPhase(NamedTuple):
+    """Switch the book's phase: CONTINUOUS -> CALL or CLOSED, CALL -> CLOSED,
+    CLOSED -> CALL or CONTINUOUS. CALL -> CONTINUOUS goes through ``Uncross``."""
+
+    phase: Phase
+
+
+class Uncross(NamedTuple):
+    """End a call phase: execute the auction at one price, then enter
+    ``next_phase`` (CONTINUOUS, CLOSED, or CALL again)."""
+
+    next_phase: Phase = Phase.CONTINUOUS
+
+
+class SetBand(NamedTuple):
+    """The volatility band: in CONTINUOUS a fill outside ``reference`` (the last
+    trade price, else the one given here) +/- ``band_bps`` basis points stops
+    continuous trading and starts a call. ``band_bps`` None switches it off."""
+
+    band_bps: int | None
+    reference: int | None = None
+
+
+Command = Place | Cancel | Amend | ExpireDue | PlaceOco | SetPhase | Uncross | SetBand

@@ -19,7 +19,7 @@ engine allocates).
 from typing import ClassVar, Final
 
 from trading.engine.compat import mypyc_attr
-from trading.engine.types import DoneDetail, DoneReason, RejectReason, Side
+from trading.engine.types import DoneDetail, DoneReason, Phase, RejectReason, Side
 
 
 @mypyc_attr(acyclic=True)
@@ -93,9 +93,13 @@ class Rejected(Event):
 
 @mypyc_attr(acyclic=True)
 class Trade(Event):
-    """A fill, always at the maker's resting price."""
+    """A fill, at the maker's resting price; or, with ``auction`` True, an
+    uncross fill at the auction price, where the sell order stands in the maker
+    fields and the buy order in the taker fields (``taker_side`` BUY): an auction
+    trade has neither maker nor taker."""
 
     __slots__ = (
+        "auction",
         "maker_order_id",
         "maker_owner",
         "price",
@@ -115,6 +119,7 @@ class Trade(Event):
         "price",
         "quantity",
         "taker_side",
+        "auction",
     )
 
     def __init__(
@@ -127,6 +132,7 @@ class Trade(Event):
         price: int,
         quantity: int,
         taker_side: Side,
+        auction: bool = False,
     ) -> None:
         self.seq: Final = seq
         self.maker_order_id: Final = maker_order_id
@@ -136,6 +142,7 @@ class Trade(Event):
         self.price: Final = price
         self.quantity: Final = quantity
         self.taker_side: Final = taker_side
+        self.auction: Final = auction
 
 
 @mypyc_attr(acyclic=True)
@@ -254,3 +261,43 @@ class StopMoved(Event):
         self.order_id: Final = order_id
         self.owner: Final = owner
         self.stop_price: Final = stop_price
+
+
+@mypyc_attr(acyclic=True)
+class Indicative(Event):
+    """In a call phase, the uncross as it would be now (consumes no number):
+    ``price`` None and ``volume`` 0 when nothing would trade; ``surplus`` is
+    the lots left unexecuted at that price on ``surplus_side`` (None if 0)."""
+
+    __slots__ = ("price", "seq", "surplus", "surplus_side", "volume")
+    kind = "indicative"
+    fields = ("seq", "price", "volume", "surplus", "surplus_side")
+
+    def __init__(
+        self,
+        seq: int,
+        price: int | None,
+        volume: int,
+        surplus: int,
+        surplus_side: Side | None,
+    ) -> None:
+        self.seq: Final = seq
+        self.price: Final = price
+        self.volume: Final = volume
+        self.surplus: Final = surplus
+        self.surplus_side: Final = surplus_side
+
+
+@mypyc_attr(acyclic=True)
+class PhaseChanged(Event):
+    """The book entered ``phase``; ``reason`` is "command" (SetPhase), "uncross"
+    or "volatility" (a fill would have printed outside the band)."""
+
+    __slots__ = ("phase", "reason", "seq")
+    kind = "phase_changed"
+    fields = ("seq", "phase", "reason")
+
+    def __init__(self, seq: int, phase: Phase, reason: str) -> None:
+        self.seq: Final = seq
+        self.phase: Final = phase
+        self.reason: Final = reason

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from trading.engine.commands import Command, Place, RestingOrder
 from trading.engine.events import Event
-from trading.engine.types import Side
+from trading.engine.types import Phase, Side
 
 
 class Book(Protocol):
@@ -67,6 +67,13 @@ class Book(Protocol):
     def stop_orders(self) -> list[Place]: ...
 
     def open_order_count(self) -> int: ...
+
+    def market_orders(self) -> list[Place]: ...
+
+    @property
+    def phase(self) -> Phase: ...
+
+    def indicative(self) -> tuple[int | None, int, int, Side | None]: ...
 
     def process(self, command: Command) -> list[Event]: ...
 

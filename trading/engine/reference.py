@@ -19,7 +19,10 @@ each against the other. Read it to learn the rules:
 * good till date: an order with ``expire_at`` leaves when ``ExpireDue`` says so;
 * OCO: two linked legs; whatever one does (trade, trigger, leave), the other is
   cancelled;
-* trailing stops: the stop price follows the last price, never back.
+* trailing stops: the stop price follows the last price, never back;
+* call auctions: in a call phase orders collect without matching; the uncross
+  trades everything it can at one price (``auction_result`` states the rule),
+  allocated by market orders first, then price, then time.
 
 Fees are not the engine's: the adapter charges them from each ``Trade``.
 """
@@ -35,13 +38,18 @@ from trading.engine.commands import (
     Place,
     PlaceOco,
     RestingOrder,
+    SetBand,
+    SetPhase,
+    Uncross,
 )
 from trading.engine.events import (
     Accepted,
     Amended,
     Event,
+    Indicative,
     LevelChanged,
     OrderDone,
+    PhaseChanged,
     Rejected,
     StopMoved,
     StopTriggered,
@@ -53,10 +61,22 @@ from trading.engine.types import (
     DoneDetail,
     DoneReason,
     OrderType,
+    Phase,
     RejectReason,
     Side,
     TimeInForce,
 )
+
+#: Phase changes a SetPhase may ask for (CALL -> CONTINUOUS is the uncross's).
+PHASE_MOVES = {
+    (Phase.CONTINUOUS, Phase.CALL),
+    (Phase.CONTINUOUS, Phase.CLOSED),
+    (Phase.CALL, Phase.CLOSED),
+    (Phase.CLOSED, Phase.CALL),
+    (Phase.CLOSED, Phase.CONTINUOUS),
+}
+#: The Indicative values when nothing would trade.
+NO_CROSS = (None, 0, 0, None)
 
 #: A refusal that a fired stop meets becomes this expiry (it was accepted already).
 EXPIRY_OF_REFUSAL = {
@@ -203,6 +223,14 @@ class ReferenceBook:
         self.stops: list[tuple[int, Place]] = []  # (arrival, place), arrival order
         self.clock = 0  # arrival counter
         self.now = 0  # the last ExpireDue time
+        self.phase = Phase.CONTINUOUS
+        self.band_bps: int | None = None  # volatility band, basis points
+        self.reference: int | None = None  # the band's price before any trade
+        self.markets: list[tuple[int, Place]] = []  # queued in a call, arrival order
+        # Fills a queued market order had before a volatility interruption.
+        self.market_filled: dict[int, int] = {}
+        # The last Indicative values published in this call phase.
+        self.published: tuple[int | None, int, int, Side | None] = NO_CROSS
 
     # ------------------------------------------------------------ state, rebuild
 
@@ -239,8 +267,21 @@ class ReferenceBook:
 
     @classmethod
     def restore(cls, snapshot: dict[str, object]) -> "ReferenceBook":
-        symbol, sequence, last_price, orders, stops, clock = snapshots.decode(snapshot)
-        return cls.from_resting(symbol, orders, stops, sequence, last_price, clock)
+        decoded = snapshots.decode(snapshot)
+        symbol, sequence, last_price, orders, stops, clock, session = decoded
+        book = cls.from_resting(symbol, orders, stops, sequence, last_price, clock)
+        book.phase = session.phase
+        book.band_bps = session.band_bps
+        book.reference = session.reference
+        for market, filled in session.markets:
+            if market.type is not OrderType.MARKET or book.is_open(market.order_id):
+                raise ValueError(f"bad queued market order {market.order_id!r}")
+            book.markets.append((book.next_arrival(), market))
+            if filled:
+                book.market_filled[market.order_id] = filled
+        if book.phase is Phase.CALL:
+            book.published = book.auction_result()
+        return book
 
     def snapshot(self) -> dict[str, object]:
         """The same plain data as ``OrderBook.snapshot()`` for the same book."""
@@ -252,7 +293,14 @@ class ReferenceBook:
             self.resting_orders(Side.SELL),
             self.stop_orders(),
             self.now,
-        )
+            snapshots.Session(
+                self.phase, self.band_bps, self.reference,
+                tuple(
+                    (m, self.market_filled.get(m.order_id, 0))
+                    for m in self.market_orders()
+                ),
+            ),
+        )  # fmt: skip
 
     def state_hash(self) -> str:
         return snapshots.digest(self.snapshot())
@@ -324,8 +372,25 @@ class ReferenceBook:
                 return entry
         return None
 
+    def find_market(self, order_id: object) -> tuple[int, Place] | None:
+        for entry in self.markets:
+            if entry[1].order_id == order_id:
+                return entry
+        return None
+
     def is_open(self, order_id: object) -> bool:
-        return self.find(order_id) is not None or self.find_stop(order_id) is not None
+        return (
+            self.find(order_id) is not None
+            or self.find_stop(order_id) is not None
+            or self.find_market(order_id) is not None
+        )
+
+    def market_orders(self) -> list[Place]:
+        """Market orders queued for the uncross, in arrival order."""
+        return [place for _, place in self.markets]
+
+    def indicative(self) -> tuple[int | None, int, int, Side | None]:
+        return self.auction_result()
 
     def in_priority(self, side: Side) -> list[Resting]:
         """One side's orders, best price first, then earliest arrival."""
@@ -382,7 +447,7 @@ class ReferenceBook:
         return [place for _, place in self.stops]
 
     def open_order_count(self) -> int:
-        return len(self.orders) + len(self.stops)
+        return len(self.orders) + len(self.stops) + len(self.markets)
 
     @staticmethod
     def as_resting(o: Resting) -> RestingOrder:
@@ -430,15 +495,28 @@ class ReferenceBook:
             return prices[0]
         return None
 
-    def match(self, taker: Taker, out: list[Event]) -> DoneDetail:
+    def outside_band(self, price: int, reference: int | None) -> bool:
+        """Would a fill at ``price`` print outside the volatility band around
+        ``reference``: reference -/+ reference * band_bps // 10000?"""
+        if self.band_bps is None or reference is None:
+            return False
+        width = reference * self.band_bps // 10_000
+        return not reference - width <= price <= reference + width
+
+    def match(self, taker: Taker, out: list[Event]) -> DoneDetail | None:
         """Trade the taker against the book, one price level at a time, each level
         followed by one LevelChanged with its final total if that moved. Returns
-        why matching stopped early (STP or quote limit), or NONE if the taker ran
-        out of quantity or of crossing orders."""
+        why matching stopped early (STP or quote limit), None if the next fill
+        would print outside the volatility band (around the reference as the
+        taker arrived), or NONE if the taker ran out of quantity or of crossing
+        orders."""
+        reference = self.auction_reference()
         while taker.wants_more():
             price = self.best_crossing_price(taker)
             if price is None:
                 return DoneDetail.NONE
+            if self.outside_band(price, reference):
+                return None
             before = self.level_total(opposite(taker.side), price)
             why = self.match_level(taker, price, out)
             if self.level_total(opposite(taker.side), price) != before:
@@ -511,7 +589,8 @@ class ReferenceBook:
 
     def would_fill(self, taker: Taker) -> bool:
         """Fill or kill: run the taker against a copy of the book and see."""
-        trial = ReferenceBook()
+        trial = ReferenceBook(last_price=self.last_price)
+        trial.band_bps, trial.reference = self.band_bps, self.reference
         trial.orders = [o.copy() for o in self.orders]
         probe = taker.copy()
         why = trial.match(probe, [])
@@ -522,7 +601,9 @@ class ReferenceBook:
         why = self.match(taker, out)
         left = 0 if taker.remaining is None else taker.remaining
         order_id, owner, filled = taker.order_id, taker.owner, taker.filled
-        if taker.remaining == 0:
+        if why is None:
+            self.interrupt(taker, out)
+        elif taker.remaining == 0:
             out.append(
                 self.done(
                     order_id, owner, DoneReason.FILLED, DoneDetail.NONE, 0, filled
@@ -555,7 +636,40 @@ class ReferenceBook:
             out.append(self.level_changed(taker.side, taker.price))
             return
         # An OCO leg that leaves without resting takes its partner along.
-        self.unlink_and_cancel_partner(taker, out)
+        if not self.is_open(order_id):
+            self.unlink_and_cancel_partner(taker, out)
+
+    def interrupt(self, taker: Taker, out: list[Event]) -> None:
+        """A volatility interruption: continuous trading stops before the fill
+        outside the band and a call starts. The taker's remainder joins the
+        call: a market order queues (with its earlier fills and what is left of
+        its quote), a GTC or GTD limit order rests, an IOC (or FOK) one expires."""
+        self.enter(Phase.CALL, "volatility", out)
+        order_id, owner, filled = taker.order_id, taker.owner, taker.filled
+        left = 0 if taker.remaining is None else taker.remaining
+        if taker.price is None:
+            queued = Place(
+                order_id, owner, taker.side, OrderType.MARKET, None,
+                taker.remaining, TimeInForce.IOC, False, None, taker.quote,
+                taker.stp,
+            )  # fmt: skip
+            self.markets.append((self.next_arrival(), queued))
+            if filled:
+                self.market_filled[order_id] = filled
+        elif taker.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            detail = DoneDetail.IOC if taker.tif is TimeInForce.IOC else DoneDetail.FOK
+            out.append(
+                self.done(order_id, owner, DoneReason.EXPIRED, detail, left, filled)
+            )
+        else:
+            self.orders.append(
+                Resting(
+                    order_id, owner, taker.side, taker.price, left, filled, taker.stp,
+                    taker.post_only, self.next_arrival(), taker.expire_at,
+                    taker.oco_with,
+                )
+            )  # fmt: skip
+            out.append(self.level_changed(taker.side, taker.price))
 
     # -------------------------------------------------------------------- stops
 
@@ -583,8 +697,9 @@ class ReferenceBook:
 
     def fire_stops(self, out: list[Event]) -> None:
         """Fire one stop at a time, testing again after each: a fired order may
-        trade and move the last price, so a cascade ends within the command."""
-        while True:
+        trade and move the last price, so a cascade ends within the command.
+        Stops wait while the book is not continuous."""
+        while self.phase is Phase.CONTINUOUS:
             chosen = self.next_triggered_stop()
             if chosen is None:
                 return
@@ -669,6 +784,240 @@ class ReferenceBook:
                 self.stops[index] = (arrival, stop._replace(stop_price=candidate))
                 out.append(StopMoved(self.seq, stop.order_id, stop.owner, candidate))
 
+    # ------------------------------------------------------------ call auction
+
+    def queued_takers(self) -> list[Taker]:
+        """The queued market orders as records the uncross can fill."""
+        return [
+            Taker(
+                m.order_id, m.owner, m.side, None, m.quantity, m.quote_limit,
+                m.time_in_force, m.stp, False, self.market_filled.get(m.order_id, 0),
+            )
+            for _, m in self.markets
+        ]  # fmt: skip
+
+    @staticmethod
+    def open_lots(order: Resting | Taker, price: int) -> int:
+        """What an order could still trade at ``price``: a resting order its
+        remaining lots; a market order its quantity, and for a buy with a quote
+        limit no more than the quote buys at that price."""
+        if isinstance(order, Resting):
+            return order.remaining
+        lots = order.remaining
+        if order.quote is not None:
+            affordable = order.quote // price
+            lots = affordable if lots is None else min(lots, affordable)
+        return lots or 0
+
+    def auction_reference(self) -> int | None:
+        """The last trade price, else the band's reference, else None."""
+        return self.last_price if self.last_price is not None else self.reference
+
+    def auction_result(
+        self, markets: list[Taker] | None = None
+    ) -> tuple[int | None, int, int, Side | None]:
+        """(price, volume, surplus, surplus side) of an uncross now, tried at
+        every candidate price (each limit price, and the reference):
+
+        1. the largest executable volume, min(buy lots at or above p with the
+           market buys, sell lots at or below p with the market sells);
+        2. then the smallest surplus |buy lots - sell lots| at p;
+        3. then market pressure: every candidate left has more buyers -> the
+           highest, more sellers -> the lowest;
+        4. otherwise the nearest to the reference (last trade, else the band
+           reference); then the lower price.
+        """
+        if markets is None:
+            markets = self.queued_takers()
+        reference = self.auction_reference()
+        candidates = {o.price for o in self.orders}
+        if reference is not None:
+            candidates.add(reference)
+        everyone: list[Resting | Taker] = [*self.orders, *markets]
+        rows = []
+        for price in sorted(candidates):
+            buys = sum(
+                self.open_lots(o, price)
+                for o in everyone
+                if o.side is Side.BUY and (o.price is None or o.price >= price)
+            )
+            sells = sum(
+                self.open_lots(o, price)
+                for o in everyone
+                if o.side is Side.SELL and (o.price is None or o.price <= price)
+            )
+            if min(buys, sells) > 0:
+                rows.append((price, min(buys, sells), buys - sells))
+        if not rows:
+            return NO_CROSS
+        volume = max(v for _, v, _ in rows)
+        rows = [r for r in rows if r[1] == volume]
+        least = min(abs(s) for _, _, s in rows)
+        rows = [r for r in rows if abs(r[2]) == least]
+        if all(s > 0 for _, _, s in rows):
+            price, _, surplus = rows[-1]
+        elif all(s < 0 for _, _, s in rows):
+            price, _, surplus = rows[0]
+        elif reference is not None:
+            price, _, surplus = min(rows, key=lambda r: (abs(r[0] - reference), r[0]))
+        else:
+            price, _, surplus = rows[0]
+        side = None if not surplus else Side.BUY if surplus > 0 else Side.SELL
+        return price, volume, abs(surplus), side
+
+    def publish_indicative(self, out: list[Event]) -> None:
+        """In a call phase, an Indicative event when the result has changed."""
+        if self.phase is not Phase.CALL:
+            return
+        result = self.auction_result()
+        if result != self.published:
+            self.published = result
+            out.append(Indicative(self.seq, *result))
+
+    def set_phase(self, c: SetPhase, out: list[Event]) -> None:
+        phase = Phase(c.phase) if c.phase in list(Phase) else None
+        move = (self.phase, phase)
+        if (
+            phase is None
+            or move not in PHASE_MOVES
+            or (move == (Phase.CLOSED, Phase.CONTINUOUS) and self.is_crossed())
+        ):
+            out.append(self.rejected(None, "phase", RejectReason.INVALID_PHASE))
+            return
+        self.enter(phase, "command", out)
+        self.expire_markets(self.queued_takers(), out)
+
+    def enter(self, phase: Phase, reason: str, out: list[Event]) -> None:
+        """Its Indicative comes at the end of the command (``process``)."""
+        self.phase = phase
+        self.published = NO_CROSS
+        out.append(PhaseChanged(self.seq, phase, reason))
+
+    def expire_markets(self, markets: list[Taker], out: list[Event]) -> None:
+        """Market orders queued for an auction that is over expire, oldest first."""
+        for market in markets:
+            out.append(
+                self.done(
+                    market.order_id, market.owner, DoneReason.EXPIRED,
+                    DoneDetail.AUCTION, market.remaining or 0, market.filled,
+                )
+            )  # fmt: skip
+        self.markets = []
+        self.market_filled = {}
+
+    def uncross(self, c: Uncross, out: list[Event]) -> None:
+        """Trade at the auction price, round after round while anything still
+        crosses (only self-trade prevention leaves a cross for a next round),
+        expire the market orders left, then enter the next phase."""
+        following = Phase(c.next_phase) if c.next_phase in list(Phase) else None
+        if self.phase is not Phase.CALL or following is None:
+            out.append(self.rejected(None, "uncross", RejectReason.INVALID_PHASE))
+            return
+        markets = self.queued_takers()
+        while True:
+            price = self.auction_result(markets)[0]
+            if price is None:
+                break
+            self.allocate(price, markets, out)
+        self.expire_markets(markets, out)
+        self.enter(following, "uncross", out)
+        if following is Phase.CONTINUOUS:
+            self.fire_stops(out)
+
+    def allocate(self, price: int, markets: list[Taker], out: list[Event]) -> None:
+        """One round at ``price``: buys (market first, then highest price, then
+        earliest) paired in turn with sells (market first, then lowest price,
+        then earliest). A pair of one owner trades nothing: the order with the
+        higher id acts as the taker and its STP mode says which leaves. Market
+        orders that close leave ``markets``."""
+        buys: list[Resting | Taker] = [m for m in markets if m.side is Side.BUY]
+        buys += [o for o in self.in_priority(Side.BUY) if o.price >= price]
+        sells: list[Resting | Taker] = [m for m in markets if m.side is Side.SELL]
+        sells += [o for o in self.in_priority(Side.SELL) if o.price <= price]
+        touched: set[tuple[Side, int]] = set()
+        while buys and sells:
+            buy, sell = buys[0], sells[0]
+            if buy.owner == sell.owner:
+                later, earlier = (buy, sell) if buy.order_id > sell.order_id else (
+                    sell, buy
+                )  # fmt: skip
+                leaving = {
+                    STP.EXPIRE_TAKER: [later],
+                    STP.EXPIRE_MAKER: [earlier],
+                    STP.EXPIRE_BOTH: [sell, buy],
+                }[later.stp]
+                for order in leaving:
+                    self.auction_close(
+                        order, DoneReason.EXPIRED, DoneDetail.STP, markets, touched,
+                        out,
+                    )  # fmt: skip
+                    (buys if order is buy else sells).pop(0)
+                continue
+            quantity = min(self.open_lots(buy, price), self.open_lots(sell, price))
+            if quantity == 0:  # a market buy whose quote cannot pay one lot
+                self.auction_close(
+                    buy, DoneReason.EXPIRED, DoneDetail.QUOTE_LIMIT, markets,
+                    touched, out,
+                )  # fmt: skip
+                buys.pop(0)
+                continue
+            self.seq += 1
+            self.last_price = price
+            out.append(
+                Trade(
+                    self.seq, sell.order_id, buy.order_id, sell.owner, buy.owner,
+                    price, quantity, Side.BUY, True,
+                )
+            )  # fmt: skip
+            self.unlink_and_cancel_partner(sell, out)
+            self.unlink_and_cancel_partner(buy, out)
+            self.move_trailing_stops(price, out)
+            for order in (sell, buy):
+                if isinstance(order, Resting):
+                    touched.add((order.side, order.price))
+                order.filled += quantity
+                if order.remaining is not None:
+                    order.remaining -= quantity
+                if isinstance(order, Taker) and order.quote is not None:
+                    order.quote -= quantity * price
+            for order, queue in ((sell, sells), (buy, buys)):
+                if order.remaining == 0:
+                    self.auction_close(
+                        order, DoneReason.FILLED, DoneDetail.NONE, markets, touched,
+                        out,
+                    )  # fmt: skip
+                    queue.pop(0)
+        for side in (Side.BUY, Side.SELL):
+            for level in sorted(p for s, p in touched if s is side)[
+                :: -1 if side is Side.BUY else 1
+            ]:
+                out.append(self.level_changed(side, level))
+
+    def auction_close(
+        self,
+        order: Resting | Taker,
+        reason: DoneReason,
+        detail: DoneDetail,
+        markets: list[Taker],
+        touched: set[tuple[Side, int]],
+        out: list[Event],
+    ) -> None:
+        """An order leaves during the uncross (filled, or expired by STP or its
+        quote limit); its OCO partner goes with it."""
+        remaining = order.remaining or 0
+        out.append(
+            self.done(
+                order.order_id, order.owner, reason, detail, remaining, order.filled
+            )
+        )
+        if isinstance(order, Resting):
+            self.orders.remove(order)
+            touched.add((order.side, order.price))
+            if reason is not DoneReason.FILLED:
+                self.unlink_and_cancel_partner(order, out)
+        else:
+            markets.remove(order)
+
     # ----------------------------------------------------------------- commands
 
     def process(self, command: Command) -> list[Event]:
@@ -683,9 +1032,30 @@ class ReferenceBook:
             self.expire_due(command, out)
         elif type(command) is PlaceOco:
             self.place_oco(command, out)
+        elif type(command) is SetPhase:
+            self.set_phase(command, out)
+        elif type(command) is Uncross:
+            self.uncross(command, out)
+        elif type(command) is SetBand:
+            self.set_band(command, out)
         else:
             out.append(self.rejected(None, "unknown", RejectReason.UNKNOWN_COMMAND))
+        self.publish_indicative(out)
         return out
+
+    def set_band(self, c: SetBand, out: list[Event]) -> None:
+        """Set or clear (None) the volatility band and its fallback reference."""
+        if not (
+            (
+                c.band_bps is None
+                or (type(c.band_bps) is int and 0 < c.band_bps < 10_000)
+            )
+            and (c.reference is None or is_positive(c.reference))
+        ):
+            out.append(self.rejected(None, "band", RejectReason.INVALID_BAND))
+            return
+        self.band_bps = c.band_bps
+        self.reference = c.reference
 
     def process_many(self, commands: Iterable[Command]) -> list[Event]:
         out: list[Event] = []
@@ -791,12 +1161,20 @@ class ReferenceBook:
     def place(
         self, command: Place, out: list[Event], oco_with: int | None = None
     ) -> None:
+        if self.phase is Phase.CLOSED:
+            out.append(
+                self.rejected(command.order_id, "place", RejectReason.MARKET_CLOSED)
+            )
+            return
         why = self.validate(command)
         if why is not None:
             out.append(self.rejected(command.order_id, "place", why))
             return
         c = self.normalised(command)
         if self.too_late(c, out):
+            return
+        if self.phase is Phase.CALL and not is_stop(c.type):
+            self.place_in_call(command, c, oco_with, out)
             return
         accepted = len(out)
         accepted_at = self.seq
@@ -820,9 +1198,33 @@ class ReferenceBook:
             accepted_at, c.order_id, c.owner, self.is_open(c.order_id)
         )
 
+    def place_in_call(
+        self, command: Place, c: Place, oco_with: int | None, out: list[Event]
+    ) -> None:
+        """In a call nothing matches: a limit order rests (crossed or not), a
+        market order queues for the uncross; IOC and FOK are refused."""
+        if TimeInForce(command.time_in_force) in (TimeInForce.IOC, TimeInForce.FOK):
+            out.append(self.rejected(c.order_id, "place", RejectReason.NOT_IN_CALL))
+            return
+        out.append(Accepted(self.seq, c.order_id, c.owner, True))
+        if c.type is OrderType.MARKET:
+            self.markets.append((self.next_arrival(), c))
+            return
+        self.orders.append(
+            Resting(
+                c.order_id, c.owner, c.side, c.price or 0, c.quantity or 0, 0, c.stp,
+                c.post_only, self.next_arrival(), c.expire_at, oco_with,
+            )
+        )  # fmt: skip
+        out.append(self.level_changed(c.side, c.price or 0))
+
     def place_oco(self, c: PlaceOco, out: list[Event]) -> None:
         """Check the pair whole; park the stop leg, then place the limit leg."""
         limit, stop = c.limit, c.stop
+        if self.phase is Phase.CLOSED:
+            order_id = limit.order_id if isinstance(limit, Place) else None
+            out.append(self.rejected(order_id, "place", RejectReason.MARKET_CLOSED))
+            return
         if type(limit) is not Place or type(stop) is not Place:
             order_id = limit.order_id if isinstance(limit, Place) else None
             out.append(self.rejected(order_id, "place", RejectReason.INVALID_OCO))
@@ -855,7 +1257,7 @@ class ReferenceBook:
         if self.too_late(parked, out):
             self.too_late(self.normalised(limit), out)
             return
-        if limit.post_only and any(
+        if (self.phase is Phase.CONTINUOUS and limit.post_only) and any(
             Taker(0, 0, Side(limit.side), limit.price, 0, None, TimeInForce.GTC,
                   STP.EXPIRE_TAKER, True).crosses(o.price)
             for o in self.orders
@@ -943,13 +1345,31 @@ class ReferenceBook:
             )  # fmt: skip
             if place.oco_with is not None:
                 self.cancel_partner(place.oco_with, out)
+        elif type(c.order_id) is int and self.find_market(c.order_id) is not None:
+            entry = self.find_market(c.order_id)
+            assert entry is not None
+            self.markets.remove(entry)
+            place = entry[1]
+            out.append(
+                self.done(
+                    place.order_id, place.owner, DoneReason.CANCELLED,
+                    DoneDetail.USER, place.quantity or 0,
+                    self.market_filled.pop(place.order_id, 0),
+                )
+            )  # fmt: skip
         else:
             out.append(self.rejected(c.order_id, "cancel", RejectReason.UNKNOWN_ORDER))
 
     def amend(self, c: Amend, out: list[Event]) -> None:
+        if self.phase is Phase.CLOSED:
+            out.append(self.rejected(c.order_id, "amend", RejectReason.MARKET_CLOSED))
+            return
         order = self.find(c.order_id) if type(c.order_id) is int else None
         if order is None:
-            waiting = type(c.order_id) is int and self.find_stop(c.order_id) is not None
+            waiting = type(c.order_id) is int and (
+                self.find_stop(c.order_id) is not None
+                or self.find_market(c.order_id) is not None
+            )
             why = RejectReason.NOT_AMENDABLE if waiting else RejectReason.UNKNOWN_ORDER
             out.append(self.rejected(c.order_id, "amend", why))
             return
@@ -987,6 +1407,17 @@ class ReferenceBook:
             TimeInForce.GTC, order.stp, order.post_only, order.filled,
             order.expire_at,
         )  # fmt: skip
+        if self.phase is Phase.CALL:  # re-queued at the back, nothing matches
+            out.append(
+                Amended(self.seq, order.order_id, order.owner, price, quantity, False)
+            )
+            self.orders.remove(order)
+            out.append(self.level_changed(order.side, order.price))
+            order.price, order.remaining = price, quantity
+            order.arrival = self.next_arrival()
+            self.orders.append(order)
+            out.append(self.level_changed(order.side, price))
+            return
         if order.post_only and any(
             taker.crosses(o.price) for o in self.orders if o.side is not order.side
         ):

@@ -11,7 +11,16 @@ snapshot in seconds, not minutes. The row layouts are part of the format:
   ``[order_id, owner, side, type, price, quantity, time_in_force, post_only,
   stop_price, quote_limit, stp, expire_at, trail_amount, trail_bps, oco_with]``
   (a trailing stop's ``stop_price`` is its current stop);
-* ``clock``: the last ``ExpireDue`` time.
+* ``clock``: the last ``ExpireDue`` time;
+* ``phase`` ("continuous", "call", "closed"), ``band_bps`` and ``reference`` (the
+  volatility band and its fallback reference price, or None);
+* ``markets``: market orders queued in a call phase, arrival order, rows like
+  ``stops`` plus one column: the lots it filled before a volatility
+  interruption queued it (its ``quantity`` and ``quote_limit`` are what is
+  left).
+
+Format 2 had no phase, band, reference or markets: it restores as a continuous
+book without a band.
 
 Format 1 (before GTD, trailing stops and OCO) had the first 7 and 11 columns and
 no clock; it still restores, with the clock at 0.
@@ -19,13 +28,22 @@ no clock; it still restores, with the clock at 0.
 
 import hashlib
 import json
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from trading.engine.commands import Place, RestingOrder
-from trading.engine.types import STP, OrderType, Side, TimeInForce
+from trading.engine.types import STP, OrderType, Phase, Side, TimeInForce
 
-FORMAT: Final = 2
-READABLE: Final = (1, 2)
+FORMAT: Final = 3
+READABLE: Final = (1, 2, 3)
+
+
+class Session(NamedTuple):
+    """What format 3 added: the phase, the band, and the queued market orders."""
+
+    phase: Phase = Phase.CONTINUOUS
+    band_bps: int | None = None
+    reference: int | None = None
+    markets: tuple[tuple[Place, int], ...] = ()  # (order, lots filled before)
 
 
 def order_row(order: RestingOrder) -> list[object]:
@@ -70,10 +88,16 @@ def encode(
     asks: list[RestingOrder],
     stops: list[Place],
     clock: int = 0,
+    session: Session | None = None,
 ) -> dict[str, object]:
+    session = session or Session()
     return {
         "format": FORMAT,
         "clock": clock,
+        "phase": str(session.phase.value),
+        "band_bps": session.band_bps,
+        "reference": session.reference,
+        "markets": [[*stop_row(m), filled] for m, filled in session.markets],
         "symbol": symbol,
         "sequence": sequence,
         "last_price": last_price,
@@ -83,11 +107,23 @@ def encode(
     }
 
 
+def place_of(row: list[Any]) -> Place:
+    """A ``stops`` or ``markets`` row back to its Place (format 1 rows have 11
+    columns: the missing ones read as None)."""
+    extra = (list(row[11:15]) + [None] * 4)[:4]
+    return Place(
+        row[0], row[1], Side(row[2]), OrderType(row[3]), row[4], row[5],
+        TimeInForce(row[6]), row[7], row[8], row[9], STP(row[10]), extra[0],
+        extra[1], extra[2], extra[3],
+    )  # fmt: skip
+
+
 def decode(
     data: dict[str, Any],
-) -> tuple[str | int, int, int | None, list[RestingOrder], list[Place], int]:
-    """Rows back to records: (symbol, sequence, last_price, orders, stops, clock).
-    Missing trailing columns (format 1) read as None."""
+) -> tuple[str | int, int, int | None, list[RestingOrder], list[Place], int, Session]:
+    """Rows back to records: (symbol, sequence, last_price, orders, stops, clock,
+    session). Missing trailing columns (format 1) read as None; a format 1 or 2
+    snapshot is a continuous book without a band."""
     if data.get("format") not in READABLE:
         raise ValueError(f"unsupported snapshot format {data.get('format')!r}")
     orders: list[RestingOrder] = []
@@ -101,18 +137,18 @@ def decode(
                     post_only, expire_at, oco_with,
                 )
             )  # fmt: skip
-    stops = []
-    for row in data["stops"]:
-        extra = (list(row[11:15]) + [None] * 4)[:4]
-        stops.append(
-            Place(
-                row[0], row[1], Side(row[2]), OrderType(row[3]), row[4], row[5],
-                TimeInForce(row[6]), row[7], row[8], row[9], STP(row[10]), extra[0],
-                extra[1], extra[2], extra[3],
-            )
-        )  # fmt: skip
+    stops = [place_of(row) for row in data["stops"]]
     clock = data.get("clock", 0)
-    return data["symbol"], data["sequence"], data["last_price"], orders, stops, clock
+    session = Session(
+        Phase(data.get("phase", "continuous")),
+        data.get("band_bps"),
+        data.get("reference"),
+        tuple([(place_of(row), row[15]) for row in data.get("markets", [])]),
+    )
+    return (
+        data["symbol"], data["sequence"], data["last_price"], orders, stops, clock,
+        session,
+    )  # fmt: skip
 
 
 def digest(snapshot: dict[str, object]) -> str:

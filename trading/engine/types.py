@@ -27,6 +27,17 @@ class TimeInForce(StrEnum):
     GTD = "gtd"
 
 
+class Phase(StrEnum):
+    """Trading phase of a book (see docs/engine.md, "Call auctions")."""
+
+    #: Orders match on arrival (the default; older snapshots restore to it).
+    CONTINUOUS = "continuous"
+    #: Orders collect without matching, crossed or not, until the uncross.
+    CALL = "call"
+    #: New orders and amends are refused; cancels and expiries still work.
+    CLOSED = "closed"
+
+
 class STP(StrEnum):
     """Self-trade prevention mode of the incoming (taker) order; it alone decides."""
 
@@ -55,6 +66,14 @@ class RejectReason(StrEnum):
     INVALID_TRAIL = "invalid_trail"
     NO_REFERENCE_PRICE = "no_reference_price"
     INVALID_OCO = "invalid_oco"
+    #: A place or amend while the book is CLOSED.
+    MARKET_CLOSED = "market_closed"
+    #: IOC or FOK during a call phase: nothing matches until the uncross.
+    NOT_IN_CALL = "not_in_call"
+    #: SetPhase/Uncross not allowed from the current phase, or a bad phase value.
+    INVALID_PHASE = "invalid_phase"
+    #: SetBand with a band or reference outside its range.
+    INVALID_BAND = "invalid_band"
 
 
 class DoneReason(StrEnum):
@@ -78,6 +97,7 @@ class DoneDetail(StrEnum):
     POST_ONLY = "post_only"
     GTD = "gtd"  # expired at its expire_at
     OCO = "oco"  # its OCO partner filled, triggered or left
+    AUCTION = "auction"  # a market order's remainder after the uncross
 
 
 #: Upper bound (exclusive) for prices, stop prices and quantities. It keeps every

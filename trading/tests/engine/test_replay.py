@@ -12,12 +12,29 @@ import pytest
 
 from bench.engine import generate_commands
 from trading.engine import Command, Event, OrderBook, OrderDone, ReferenceBook
+from trading.engine.snapshot import digest
 from trading.tests.engine.helpers import feature_stream
 
 COMMANDS = 120_000
 SEED = 7
 PINNED_EVENTS = 332_354
-PINNED_HASH = "3aef367a36b8e859283d6aa3b44d9aa742ff8ab6570ca6e2ef351fbd19aee22e"
+PINNED_HASH = "dd48ea0d1bfd976cfbe2fec9e06a2ba563e6ba38ab891ec5ea535374a518f67b"
+#: The hash pinned before format 3 (issue 25): the same book seen as format 2.
+FORMAT_2_HASH = "3aef367a36b8e859283d6aa3b44d9aa742ff8ab6570ca6e2ef351fbd19aee22e"
+
+
+def format_2_digest(book: OrderBook) -> str:
+    """The state hash as format 2 gave it: a continuous book without a band
+    carries nothing else, so the streams' earlier pins still hold."""
+    snapshot = book.snapshot()
+    assert (snapshot["phase"], snapshot["band_bps"], snapshot["markets"]) == (
+        "continuous",
+        None,
+        [],
+    )
+    for key in ("phase", "band_bps", "reference", "markets"):
+        del snapshot[key]
+    return digest(snapshot | {"format": 2})
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +58,7 @@ def test_replaying_twice_gives_identical_events_and_hash(stream, first_run) -> N
     assert replayed == events
     assert again.state_hash() == book.state_hash()
     assert (len(events), book.state_hash()) == (PINNED_EVENTS, PINNED_HASH)
+    assert format_2_digest(book) == FORMAT_2_HASH
 
 
 def test_restoring_a_midpoint_snapshot_continues_identically(stream, first_run):
@@ -77,7 +95,10 @@ def test_stream_exercises_every_kind_of_event(first_run) -> None:
 FEATURE_COMMANDS = 30_000
 FEATURE_SEED = 3
 FEATURE_EVENTS = 97_776
-FEATURE_HASH = "ebfb1e3e6b183986ee7cb07b3245b9cea7158e2a01d0dc51fa61327ac2e9d792"
+FEATURE_HASH = "5b8c0823b833a36935c9751cb527a77c9952f4463ebcd4276c7610f21543c371"
+FEATURE_FORMAT_2_HASH = (
+    "ebfb1e3e6b183986ee7cb07b3245b9cea7158e2a01d0dc51fa61327ac2e9d792"
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +114,7 @@ def test_the_feature_stream_replays_identically_through_a_snapshot(
     # Given the whole stream's events and final hash (pinned: both builds)
     commands, events, book = feature_run
     assert (len(events), book.state_hash()) == (FEATURE_EVENTS, FEATURE_HASH)
+    assert format_2_digest(book) == FEATURE_FORMAT_2_HASH
     kinds = {type(e).__name__ for e in events}
     assert {"StopMoved", "StopTriggered", "Amended", "Rejected"} <= kinds
     details = {str(e.detail) for e in events if isinstance(e, OrderDone)}

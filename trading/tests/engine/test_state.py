@@ -61,8 +61,12 @@ def test_snapshot_layout(book_class: type[Book]) -> None:
     book = busy_book(book_class)
     # Then the snapshot is exactly this
     assert book.snapshot() == {
-        "format": 2,
+        "format": 3,
         "clock": 0,
+        "phase": "continuous",
+        "band_bps": None,
+        "reference": None,
+        "markets": [],
         "symbol": "TEST",
         "sequence": 8,
         "last_price": 101,
