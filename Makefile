@@ -19,6 +19,8 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 # The matching engine compiled with mypyc (same source; plain Python is the fallback).
 $(VENV)/.engine-built: $(VENV)/.installed $(ENGINE_SOURCES)
+	@# a stale build imports first and breaks the type check of the new source
+	rm -rf build trading/engine/*.so *__mypyc.*.so
 	$(BIN)/mypyc $(ENGINE_SOURCES) >/dev/null || (echo "engine build failed: running interpreted" && rm -f trading/engine/*.so *__mypyc.*.so)
 	touch *__mypyc.*.so 2>/dev/null || true
 	touch $@
