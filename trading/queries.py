@@ -19,8 +19,14 @@ from config.bulk import column_in, instance_from_row, model_columns, next_id_sql
 from kyc.models import KycProfile, KycStatus
 from trading.models import FeeOverride, Instrument, Order, OrderCommand, PriceAlert
 from trading.selectors import PLACEMENT_RULE_COLUMNS
-from wallet.models import Asset
-from wallet.queries import owes_sql
+from wallet.models import Account, Asset
+from wallet.queries import (
+    ACCOUNT_COLUMNS,
+    accounts_from_rows,
+    owes_sql,
+    user_accounts_lock_sql,
+    user_accounts_locked,
+)
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,59 @@ def open_orders_and_client_ids(
         rows = cursor.fetchall()
     orders = [instance_from_row(Order, row[1:]) for row in rows if row[1] is not None]
     return rows[0][0], {order.client_order_id: order for order in orders}
+
+
+def open_orders_and_accounts_locked(
+    *, user: User, client_ids: Sequence[str], asset_ids: Sequence[int]
+) -> tuple[int, dict[str | None, Order], list[Account]]:
+    """Under the user's lock (`user_lock_for_placement`, an earlier statement:
+    this one's snapshot sees every order a placement of theirs committed): how
+    many open orders the user has, their orders already using these client
+    order ids, and their available and held accounts of these assets, locked
+    in pk order by the ledger's own statement
+    (`wallet.queries.user_accounts_lock_sql`), in one statement on PostgreSQL.
+    An order found by its client order id (a retry, rare) is read by a second.
+    Elsewhere `open_orders_and_client_ids`, then the ledger's lock."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        open_count, by_client_id = open_orders_and_client_ids(
+            user=user, client_ids=client_ids
+        )
+        locked = user_accounts_locked(user_id=user.pk, asset_ids=asset_ids)
+        return open_count, by_client_id, locked
+    table = Order._meta.db_table
+    lock, lock_params = user_accounts_lock_sql(user_id=user.pk, asset_ids=asset_ids)
+    statuses = [status.value for status in Order.OPEN_STATUSES]
+    client_in, client_params = column_in("o.client_order_id", list(client_ids))
+    sql = (
+        # names from the models, values as parameters; the CTE is materialized
+        # so that its lock is taken as written, in pk order
+        f"WITH a AS MATERIALIZED ({lock})"  # noqa: S608
+        f" SELECT (SELECT count(*) FROM {table} c WHERE c.user_id = %s"
+        f"  AND c.status IN ({', '.join(['%s'] * len(statuses))})),"
+        f" ARRAY(SELECT o.id FROM {table} o WHERE o.user_id = %s AND {client_in}),"
+        f" {', '.join(f'a.{column}' for column in ACCOUNT_COLUMNS)}"
+        " FROM (SELECT 1 AS one) x LEFT JOIN a ON TRUE ORDER BY a.id"
+    )
+    params = [*lock_params, user.pk, *statuses, user.pk, *client_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    count, used_ids = rows[0][0], rows[0][1]
+    accounts = accounts_from_rows([row[2:] for row in rows if row[2] is not None])
+    used: dict[str | None, Order] = {}
+    if used_ids:
+        orders_in, orders_params = column_in("o.id", list(used_ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # names from the model, values as parameters
+                f"SELECT {model_columns(Order, 'o')} FROM {table} o"  # noqa: S608
+                f" WHERE {orders_in}",
+                orders_params,
+            )
+            orders = [instance_from_row(Order, row) for row in cursor.fetchall()]
+        used = {order.client_order_id: order for order in orders}
+    return count, used, accounts
 
 
 # Columns of the user's orders (o) with their instrument's rules (i, b, q), status

@@ -822,16 +822,25 @@ class NewHolds:
         return holds
 
 
-def holds_lock_new(*, user: User, assets: Sequence[Asset]) -> NewHolds:
+def holds_lock_new(
+    *, user: User, assets: Sequence[Asset], locked: list[Account] | None = None
+) -> NewHolds:
     """Lock the user's available and held accounts of `assets` (one statement,
     in pk order, as every posting does) for new holds to be judged with
     `NewHolds.add` and written with `NewHolds.write`. With no available account
     nothing fits, so none is made; a held account missing beside an available
-    one is made here (first use), then locked. In the caller's transaction."""
+    one is made here (first use), then locked. In the caller's transaction.
+    `locked`: those accounts as the caller already locked them in this
+    transaction, by `queries.user_accounts_lock_sql` inside a statement of its
+    own (order placement), so they are not read again."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("new holds belong to the caller's transaction")
     by_id = {asset.pk: asset for asset in assets}
-    accounts = queries.user_accounts_locked(user_id=user.pk, asset_ids=list(by_id))
+    accounts = (
+        locked
+        if locked is not None
+        else queries.user_accounts_locked(user_id=user.pk, asset_ids=list(by_id))
+    )
     kinds: dict[int, set[str]] = {}
     for account in accounts:
         kinds.setdefault(account.asset_id, set()).add(account.kind)

@@ -315,7 +315,34 @@ def user_owes(*, user_id: int) -> bool:
 
 
 # every column of Account, in its fields' order (`Account.from_db` needs it)
-_ACCOUNT_COLUMNS = ("id", "owner_id", "asset_id", "kind", "balance", "created_at")
+ACCOUNT_COLUMNS = ("id", "owner_id", "asset_id", "kind", "balance", "created_at")
+
+
+def user_accounts_lock_sql(
+    *, user_id: int, asset_ids: Sequence[int]
+) -> tuple[str, list]:
+    """The statement that locks the user's available and held accounts of these
+    assets in pk order (the order every posting locks in), reading
+    `ACCOUNT_COLUMNS`, with its parameters: `user_accounts_locked` runs it, and
+    order placement runs it inside its own statement (trading/queries.py)."""
+    connection = transaction.get_connection()
+    asset_in, asset_params = column_in("asset_id", sorted(asset_ids))
+    sql = (
+        # names from the model, values as parameters
+        f"SELECT {', '.join(ACCOUNT_COLUMNS)}"  # noqa: S608
+        f" FROM {Account._meta.db_table}"
+        f" WHERE owner_id = %s AND {asset_in} AND kind IN (%s, %s) ORDER BY id"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    kinds = [Account.Kind.AVAILABLE.value, Account.Kind.HELD.value]
+    return sql, [user_id, *asset_params, *kinds]
+
+
+def accounts_from_rows(rows: Sequence[Sequence]) -> list[Account]:
+    """Accounts from rows of `ACCOUNT_COLUMNS`."""
+    alias = transaction.get_connection().alias
+    return [Account.from_db(alias, ACCOUNT_COLUMNS, row) for row in rows]
 
 
 def user_accounts_locked(*, user_id: int, asset_ids: Sequence[int]) -> list[Account]:
@@ -324,21 +351,10 @@ def user_accounts_locked(*, user_id: int, asset_ids: Sequence[int]) -> list[Acco
     compiler cost more Python than this statement's round trip."""
     if not asset_ids:
         return []
-    connection = transaction.get_connection()
-    asset_in, asset_params = column_in("asset_id", sorted(asset_ids))
-    sql = (
-        # names from the model, values as parameters
-        f"SELECT {', '.join(_ACCOUNT_COLUMNS)}"  # noqa: S608
-        f" FROM {Account._meta.db_table}"
-        f" WHERE owner_id = %s AND {asset_in} AND kind IN (%s, %s) ORDER BY id"
-    )
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    kinds = [Account.Kind.AVAILABLE.value, Account.Kind.HELD.value]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, *asset_params, *kinds])
-        rows = cursor.fetchall()
-    return [Account.from_db(connection.alias, _ACCOUNT_COLUMNS, row) for row in rows]
+    sql, params = user_accounts_lock_sql(user_id=user_id, asset_ids=asset_ids)
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(sql, params)
+        return accounts_from_rows(cursor.fetchall())
 
 
 # (hold index, account id, amount, balance after): one entry of a new hold

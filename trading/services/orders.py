@@ -756,16 +756,17 @@ def _place_locked(
             if item.request and item.client_order_id
         }
     )
-    open_count, used = queries.open_orders_and_client_ids(
-        user=user, client_ids=client_ids
-    )
     assets = {  # an item with a request has its instrument (`_judge_shape`)
         _hold_asset(cast(Instrument, item.instrument), item.request)
         for item in named
         if item.request
         and cast(Instrument, item.instrument).status == Instrument.Status.TRADING
     }
-    holds = holds_lock_new(user=user, assets=sorted(assets, key=lambda a: a.pk))
+    hold_assets = sorted(assets, key=lambda a: a.pk)
+    open_count, used, accounts = queries.open_orders_and_accounts_locked(
+        user=user, client_ids=client_ids, asset_ids=[a.pk for a in hold_assets]
+    )
+    holds = holds_lock_new(user=user, assets=hold_assets, locked=accounts)
     order_ids = iter(state.order_ids)
     taken: dict[str, Order] = {}  # client order id -> order of this call
     new: list[tuple[Order, Hold]] = []
