@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -29,8 +30,8 @@ from calendars.schedule import (
 MON_FRI = frozenset(range(5))
 
 
-def berlin(**overrides) -> CalendarSpec:
-    options = {
+def berlin(**overrides: object) -> CalendarSpec:
+    options: dict[str, Any] = {
         "time_zone": "Europe/Berlin",
         "weekdays": MON_FRI,
         "pre_open_start": time(7, 30),
@@ -59,8 +60,10 @@ def kolkata() -> CalendarSpec:
     )
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def _times(transitions: list[Transition]) -> list[tuple[str, str]]:
