@@ -102,8 +102,8 @@ def calendar_save(
         before = TradingCalendar.objects.select_for_update().get(pk=calendar.pk)
         old = {f: _plain(getattr(before, f)) for f in CALENDAR_FIELDS}
     try:
+        spec_check(calendar.spec())  # first: it names the rule that fails
         calendar.full_clean()
-        spec_check(calendar.spec())
     except (ScheduleError, ValidationError) as exc:
         raise _invalid(exc) from exc
     calendar.updated_at = timezone.now()
@@ -136,8 +136,8 @@ def holiday_save(
     )
     holidays[holiday.date] = holiday.early_close
     try:
-        holiday.full_clean()
         spec_check(calendar.spec(holidays))
+        holiday.full_clean()
     except (ScheduleError, ValidationError) as exc:
         raise _invalid(exc) from exc
     holiday.save()
