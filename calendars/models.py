@@ -28,9 +28,14 @@ from calendars.schedule import (
     time_zone_check,
 )
 from config.models import StatusHistory
+from trading.models import Instrument
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MON_FRI = 0b0011111
+TIMES_ORDER = (
+    "Times in order: pre-open < opening auction < continuous < pre-close "
+    "< closing auction < close."
+)
 
 
 def validate_time_zone(value: str) -> None:
@@ -90,6 +95,7 @@ class TradingCalendar(models.Model):
                 & Q(closing_auction_start__gt=F("pre_close_start"))
                 & Q(close__gt=F("closing_auction_start")),
                 name="calendar_times_ordered",
+                violation_error_message=TIMES_ORDER,
             ),
             models.CheckConstraint(
                 condition=Q(weekdays__gte=1) & Q(weekdays__lte=127),
@@ -273,3 +279,13 @@ class SessionTransition(StatusHistory):
 
     def __str__(self) -> str:
         return f"{self.trading_day} {self.old_phase or '-'} -> {self.new_phase}"
+
+
+class CalendarInstrument(Instrument):
+    """An instrument seen from here: its calendar and volatility settings, which
+    the calendars admin changes through `instrument_calendar_set` (audited)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "instrument calendar"
+        verbose_name_plural = "instrument calendars"

@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ('code',),
-                'constraints': [models.CheckConstraint(condition=models.Q(('opening_auction_start__gt', models.F('pre_open_start')), ('continuous_start__gt', models.F('opening_auction_start')), ('pre_close_start__gt', models.F('continuous_start')), ('closing_auction_start__gt', models.F('pre_close_start')), ('close__gt', models.F('closing_auction_start'))), name='calendar_times_ordered'), models.CheckConstraint(condition=models.Q(('weekdays__gte', 1), ('weekdays__lte', 127)), name='calendar_weekdays_valid'), models.CheckConstraint(condition=models.Q(('opening_random_seconds__lte', 3600), ('closing_random_seconds__lte', 3600)), name='calendar_random_windows_bounded')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('opening_auction_start__gt', models.F('pre_open_start')), ('continuous_start__gt', models.F('opening_auction_start')), ('pre_close_start__gt', models.F('continuous_start')), ('closing_auction_start__gt', models.F('pre_close_start')), ('close__gt', models.F('closing_auction_start'))), name='calendar_times_ordered', violation_error_message='Times in order: pre-open < opening auction < continuous < pre-close < closing auction < close.'), models.CheckConstraint(condition=models.Q(('weekdays__gte', 1), ('weekdays__lte', 127)), name='calendar_weekdays_valid'), models.CheckConstraint(condition=models.Q(('opening_random_seconds__lte', 3600), ('closing_random_seconds__lte', 3600)), name='calendar_random_windows_bounded')],
             },
         ),
         migrations.CreateModel(

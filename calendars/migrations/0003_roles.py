@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     (accounts/roles.py)."""
 
     dependencies = [
-        ("calendars", "0001_initial"),
+        ("calendars", "0002_calendar_instrument"),
         ("accounts", "0018_audit_codes_sessions"),
         ("trading", "0012_instrument_sessions"),
     ]
