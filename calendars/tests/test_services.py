@@ -203,3 +203,18 @@ def test_two_processes_racing_for_a_transition_record_it_once():
         results = list(pool.map(work, range(4)))
     assert sorted(results) == [[], [], [], [True]]
     assert SessionTransition.objects.filter(new_phase="opening_auction").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_sweeper_wakes_instruments_with_a_transition_due():
+    from calendars.selectors import session_due_instrument_ids
+    from calendars.services import session_halt
+
+    instrument = make_calendar_instrument()
+    # A calendar instrument with no session yet is due at once.
+    assert session_due_instrument_ids(now=utc(2026, 6, 2, 9)) == [instrument.pk]
+    advance(instrument, utc(2026, 6, 2, 9))  # continuous; pre-close at 15:20
+    assert session_due_instrument_ids(now=utc(2026, 6, 2, 15, 19, 59)) == []
+    assert session_due_instrument_ids(now=utc(2026, 6, 2, 15, 20)) == [instrument.pk]
+    session_halt(instrument=instrument, acting_user=None, reason="quiet")
+    assert session_due_instrument_ids(now=utc(2026, 6, 2, 15, 20)) == []
