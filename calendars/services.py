@@ -404,9 +404,12 @@ def session_due_transitions(
 def session_transition_record(
     *, instrument: Instrument, transition: DueTransition, now: datetime
 ) -> bool:
-    """Record one applied transition: the session moves on and a history row is
-    written. False, and nothing written, when it is not the session's next one
-    any more (already recorded by this caller or another process)."""
+    """Record one transition: the session moves on and a history row is
+    written; True means the caller applies it (in the same transaction). False
+    when it is not the session's next one any more (recorded by this caller or
+    another process: nothing written), or when the database already holds that
+    phase for that trading day (the session moves past it without a second row):
+    either way the caller does not apply it."""
     with transaction.atomic():
         session = _lock(instrument=instrument, now=now)
         if session is None or session.halted or session.phase != transition.old_phase:
@@ -419,6 +422,7 @@ def session_transition_record(
             session.due_trading_day,
         ) != (transition.phase, transition.trading_day):
             return False
+        recorded = True
         try:
             with transaction.atomic():
                 SessionTransition.objects.create(
@@ -431,8 +435,11 @@ def session_transition_record(
                     due_at=transition.at,
                     created_at=now,
                 )
-        except IntegrityError:  # this phase of this day is already recorded
-            return False
+        except IntegrityError:
+            # This phase of this day was entered already (a session row out of
+            # step, or a calendar changed mid-day): the session moves past it,
+            # so it is not due again, but it is not applied a second time.
+            recorded = False
         session.phase = transition.phase
         session.trading_day = transition.trading_day
         session.entered_at = now
@@ -444,7 +451,7 @@ def session_transition_record(
         session.extended_until = None
         session.updated_at = now
         session.save()
-        return True
+        return recorded
 
 
 def session_volatility_call_start(

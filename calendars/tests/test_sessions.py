@@ -134,6 +134,10 @@ def test_the_database_refuses_a_phase_entered_twice_on_one_day():
     )
     assert not session_transition_record(instrument=instrument, transition=due, now=now)
     assert SessionTransition.objects.filter(new_phase="opening_auction").count() == 1
+    # The session moved past it: the phase is not due again.
+    session = InstrumentSession.objects.get(instrument=instrument)
+    assert (session.phase, session.due_phase) == ("opening_auction", "continuous")
+    assert session_due_transitions(instrument=instrument, now=now) == []
 
 
 def test_a_restart_in_the_middle_of_the_opening_call_keeps_its_drawn_end():
