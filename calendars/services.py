@@ -320,6 +320,19 @@ def _start(spec: CalendarSpec, now: datetime) -> Transition | None:
     return last_transition(spec, now) or next_transition(spec, now)
 
 
+def _nothing_due(
+    session: InstrumentSession, *, has_calendar: bool, now: datetime
+) -> bool:
+    """True when the stored state alone shows nothing is due (no calendar or
+    holiday needs reading): no volatility call ending, and a scheduled position
+    whose time has not come (or, without a calendar, nothing scheduled)."""
+    if session.call_ends_at is not None and session.call_ends_at <= now:
+        return False
+    if session.due_phase:
+        return session.due_at is None or session.due_at > now
+    return not has_calendar
+
+
 def session_due_transitions(
     *, instrument: Instrument, now: datetime
 ) -> list[DueTransition]:
@@ -334,6 +347,10 @@ def session_due_transitions(
     with transaction.atomic():
         session = _lock(instrument=instrument, now=now)
         if session is None or session.halted:
+            return []
+        has_calendar = instrument.calendar_id is not None
+        if _nothing_due(session, has_calendar=has_calendar, now=now):
+            return []  # the matcher's usual case: one query
             return []
         calendar = instrument.calendar
         spec = calendar.spec() if calendar is not None else None

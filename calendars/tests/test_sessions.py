@@ -10,6 +10,8 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditCode, AuditEvent
 from calendars.errors import Code
@@ -361,3 +363,33 @@ def test_an_extension_needs_a_reason_and_sane_minutes(minutes, reason, code):
         )
     assert caught.value.code == code
     assert not AuditEvent.objects.filter(code=AuditCode.SESSION_EXTENDED).exists()
+
+
+def _selects(run) -> list[str]:
+    """The tables each statement of `run()` reads (savepoints left out: a test
+    runs inside a transaction, so the service's atomic block makes one)."""
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return [
+        q["sql"].split(" FROM ")[1].split()[0].strip('"')
+        for q in captured.captured_queries
+        if q["sql"].startswith("SELECT")
+    ]
+
+
+def test_asking_when_nothing_is_due_reads_only_the_session_row():
+    instrument = make_calendar_instrument()
+    advance(instrument, utc(2026, 6, 2, 9))  # continuous until 15:20
+    instrument = type(instrument).objects.get(pk=instrument.pk)
+    noon, pre_close = utc(2026, 6, 2, 12), utc(2026, 6, 2, 15, 20)
+    assert _selects(
+        lambda: session_due_transitions(instrument=instrument, now=noon)
+    ) == ["calendars_instrumentsession"]
+    # A transition due reads the calendar and its holidays too.
+    assert _selects(
+        lambda: session_due_transitions(instrument=instrument, now=pre_close)
+    ) == [
+        "calendars_instrumentsession",
+        "calendars_tradingcalendar",
+        "calendars_holiday",
+    ]
