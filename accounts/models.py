@@ -174,6 +174,12 @@ class AuditCode(models.IntegerChoices):
     BOOK_CROSSED_ON_REBUILD = 420, "Rebuilt book crossed: instrument halted"
     FEE_OVERRIDE_SET = 430, "Fee override set"
     FEE_OVERRIDE_REMOVED = 431, "Fee override removed"
+    CALENDAR_SAVED = 440, "Trading calendar saved"
+    HOLIDAY_SAVED = 441, "Trading holiday saved"
+    HOLIDAY_REMOVED = 442, "Trading holiday removed"
+    SESSION_HALTED = 445, "Trading phase halted"
+    SESSION_EXTENDED = 446, "Trading phase extended"
+    SESSION_RESUMED = 447, "Trading phase resumed"
     # 7xx notifications
     NOTIFICATION_DELIVERY_RETRIED = 700, "Notification delivery sent again by staff"
     # 9xx admin

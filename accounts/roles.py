@@ -46,6 +46,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "kyc.view_kyccase",
         "wallet.view_*",
         "trading.view_*",
+        "calendars.view_*",
         "backoffice.view_ledgerverification",
         "reports.view_*",
         # a user's API keys: see them, and revoke one that leaked (with a reason)
@@ -66,6 +67,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "wallet.change_asset",
         "wallet.add_asset",
         "trading.*",
+        # calendars, holidays, and halting, extending or resuming a phase
+        "calendars.*",
         "marketdata.*",
         "backoffice.view_ledgerverification",
         "backoffice.run_ledgerverification",

@@ -268,6 +268,11 @@ class InstrumentAdmin(admin.ModelAdmin):
         "last_price",
         "engine_seq",
         "book_version",
+        # set in the calendars admin (instrument calendars), audited there
+        "calendar",
+        "volatility_band_bps",
+        "volatility_call_seconds",
+        "volatility_random_seconds",
         "created_at",
         "updated_at",
     )

@@ -62,6 +62,24 @@ class Instrument(models.Model):
     # Time priority of the next order that enters the book (for rebuilds).
     next_priority = models.BigIntegerField(default=1)
     last_price_ticks = models.BigIntegerField(null=True, blank=True)
+    # Sessions (docs/sessions.md): no calendar = continuous trading, as before.
+    calendar = models.ForeignKey(
+        "calendars.TradingCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="instruments",
+    )
+    volatility_band_bps = models.PositiveIntegerField(
+        default=0,
+        help_text="A trade this far from the last price starts a call; 0 = off.",
+    )
+    volatility_call_seconds = models.PositiveIntegerField(
+        default=120, help_text="Length of a volatility interruption's call."
+    )
+    volatility_random_seconds = models.PositiveIntegerField(
+        default=30, help_text="The call ends up to this much later (random)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -82,6 +100,13 @@ class Instrument(models.Model):
             models.CheckConstraint(
                 condition=Q(fee_policy__in=["quote", "received"]),
                 name="instrument_fee_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(volatility_band_bps__lte=10000)
+                & Q(volatility_call_seconds__gte=1)
+                & Q(volatility_call_seconds__lte=3600)
+                & Q(volatility_random_seconds__lte=3600),
+                name="instrument_volatility_settings_valid",
             ),
         ]
 

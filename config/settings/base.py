@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "devices",
     # API keys and signed requests (docs/api-keys.md)
     "apikeys",
+    # trading calendars and each instrument's phase (docs/sessions.md)
+    "calendars",
     # last: wires the domain events once every app is ready (config/subscribers.py)
     "config.apps.PlatformConfig",
 ]

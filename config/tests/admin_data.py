@@ -148,9 +148,28 @@ def one_of_each() -> None:
         run_key=ledger_verification_beat_key(), trigger=LedgerVerification.Trigger.BEAT
     )
     reports_build()
+    _calendar_session(instrument, operator)
     _devices(alice)
     _reconciliation_difference(deposit)
     _api_key(alice)
+
+
+def _calendar_session(instrument, operator: User) -> None:
+    """A calendar with a holiday, the instrument on it, its session entered
+    and halted by the operator (calendars/tests/helpers.py)."""
+    from calendars.services import instrument_calendar_set, session_halt
+    from calendars.tests.helpers import advance, make_berlin, utc
+
+    instrument_calendar_set(
+        instrument=instrument,
+        calendar=make_berlin(),
+        volatility_band_bps=0,
+        volatility_call_seconds=120,
+        volatility_random_seconds=30,
+        acting_user=operator,
+    )
+    advance(instrument, utc(2026, 6, 2, 9))
+    session_halt(instrument=instrument, acting_user=operator, reason="registry walk")
 
 
 def _deposit_credited(deposit) -> None:

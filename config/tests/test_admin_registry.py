@@ -26,6 +26,7 @@ from django.test import RequestFactory
 
 from accounts.models import AuditCode, AuditEvent, RoleGrantRequest, User
 from accounts.testing import admin_client_for
+from calendars.models import Holiday, TradingCalendar
 from config.tests.admin_data import first_row, one_of_each
 from trading.models import FeeOverride, Instrument
 from wallet.models import Adjustment, Asset
@@ -65,6 +66,14 @@ def _fee_override_add() -> dict:
 
 
 # Model -> the services its admin writes through, and a valid add / change post.
+# A calendar's holidays are a read-only inline: its management form, empty.
+_NO_HOLIDAY_FORMS = {
+    "holidays-TOTAL_FORMS": "0",
+    "holidays-INITIAL_FORMS": "0",
+    "holidays-MIN_NUM_FORMS": "0",
+    "holidays-MAX_NUM_FORMS": "1000",
+}
+
 ADMIN_WRITES: dict[str, AdminWrite] = {
     "accounts.User": AdminWrite(
         # No add (people sign up); the change form is name, email and phone with
@@ -199,6 +208,92 @@ ADMIN_WRITES: dict[str, AdminWrite] = {
             ),
         ),
     ),
+    "calendars.TradingCalendar": AdminWrite(
+        services=("calendars.services.calendar_save",),
+        add=(
+            AuditCode.CALENDAR_SAVED,
+            Form(
+                data=lambda: {
+                    "code": "xnse",
+                    "name": "NSE-like",
+                    "time_zone": "Asia/Kolkata",
+                    "weekdays": ["0", "1", "2", "3", "4"],
+                    "pre_open_start": "09:00",
+                    "opening_auction_start": "09:08",
+                    "continuous_start": "09:15",
+                    "opening_random_seconds": "0",
+                    "pre_close_start": "15:30",
+                    "closing_auction_start": "15:40",
+                    "close": "16:00",
+                    "closing_random_seconds": "0",
+                    **_NO_HOLIDAY_FORMS,
+                },
+                done=lambda: TradingCalendar.objects.filter(code="xnse").exists(),
+            ),
+        ),
+        change=(
+            AuditCode.CALENDAR_SAVED,
+            Form(
+                data=lambda: {
+                    "code": "xetr",
+                    "name": "Renamed calendar",
+                    "time_zone": "Europe/Berlin",
+                    "weekdays": ["0", "1", "2", "3", "4"],
+                    "pre_open_start": "07:30",
+                    "opening_auction_start": "08:50",
+                    "continuous_start": "09:00",
+                    "opening_random_seconds": "30",
+                    "pre_close_start": "17:20",
+                    "closing_auction_start": "17:30",
+                    "close": "17:35",
+                    "closing_random_seconds": "30",
+                    **_NO_HOLIDAY_FORMS,
+                },
+                done=lambda: TradingCalendar.objects.filter(
+                    name="Renamed calendar"
+                ).exists(),
+            ),
+        ),
+    ),
+    "calendars.Holiday": AdminWrite(
+        services=("calendars.services.holiday_save",),
+        add=(
+            AuditCode.HOLIDAY_SAVED,
+            Form(
+                data=lambda: {
+                    "calendar": TradingCalendar.objects.get(code="xetr").pk,
+                    "date": "2026-12-31",
+                    "name": "New Year's Eve",
+                    "early_close": "14:00",
+                },
+                done=lambda: Holiday.objects.filter(name="New Year's Eve").exists(),
+            ),
+        ),
+        change=(
+            AuditCode.HOLIDAY_SAVED,
+            Form(
+                data=lambda: {"date": "2026-12-25", "name": "Weihnachten"},
+                done=lambda: Holiday.objects.filter(name="Weihnachten").exists(),
+            ),
+        ),
+    ),
+    "calendars.CalendarInstrument": AdminWrite(
+        services=("calendars.services.instrument_calendar_set",),
+        change=(
+            AuditCode.INSTRUMENT_UPDATED,
+            Form(
+                data=lambda: {
+                    "calendar": "",
+                    "volatility_band_bps": "300",
+                    "volatility_call_seconds": "60",
+                    "volatility_random_seconds": "10",
+                },
+                done=lambda: Instrument.objects.filter(
+                    calendar=None, volatility_band_bps=300
+                ).exists(),
+            ),
+        ),
+    ),
     "wallet.Adjustment": AdminWrite(
         services=("wallet.services.adjustment_request",),
         add=(
@@ -224,6 +319,12 @@ ADMIN_WRITES: dict[str, AdminWrite] = {
 ADMIN_ACTIONS: dict[str, dict[str, str]] = {
     "apikeys.ApiKey": {
         "revoke_selected": "apikeys.services.api_key_revoke_by_staff",
+    },
+    "calendars.Holiday": {"remove_selected": "calendars.services.holiday_delete"},
+    "calendars.InstrumentSession": {
+        "halt_selected": "calendars.services.session_halt",
+        "extend_selected": "calendars.services.session_extend",
+        "resume_selected": "calendars.services.session_resume",
     },
     "notifications.Delivery": {
         "retry": "notifications.services.delivery.delivery_retry",

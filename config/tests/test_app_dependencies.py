@@ -28,6 +28,7 @@ APPS = (
     "notifications",
     "devices",
     "apikeys",
+    "calendars",
     "config",
 )
 WIRING = {

@@ -17,6 +17,7 @@ PROTECTED = [
     "accounts.AuditEvent",
     "accounts.ConsentRecord",
     "accounts.RoleGrantRequestStatusChange",
+    "calendars.SessionTransition",
     "kyc.KycStatusEvent",
     "trading.Fill",
     "trading.OrderStatusChange",

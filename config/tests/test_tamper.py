@@ -105,6 +105,19 @@ def _history():
         operator=op1,
     )
     wallet.adjustment_approve(adjustment=adjustment, operator=op2, note="Goodwill ok.")
+    # a calendar session entered (calendars.SessionTransition)
+    from calendars.services import instrument_calendar_set
+    from calendars.tests.helpers import advance, make_berlin, utc
+
+    instrument_calendar_set(
+        instrument=instrument,
+        calendar=make_berlin(),
+        volatility_band_bps=0,
+        volatility_call_seconds=120,
+        volatility_random_seconds=30,
+        acting_user=op1,
+    )
+    advance(instrument, utc(2026, 6, 2, 9))
     # The test's transaction is still open: run the deferred foreign key checks
     # now, as a commit would (PostgreSQL refuses a TRUNCATE while any are due).
     connection.check_constraints()
