@@ -1,0 +1,238 @@
+"""The lean /api/ path (config/api_path.py) and the kept token users
+(accounts/selectors.py `user_for_token`)."""
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import F
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from accounts import selectors
+from accounts.models import User
+from accounts.roles import Role
+from accounts.services import password_change
+from accounts.services.staff import user_lock
+from accounts.testing import PASSWORD, api_client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+SECURITY_HEADERS = (
+    "X-Request-ID",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+)
+
+
+@pytest.fixture
+def user():
+    return make_user(email="lean@example.com")
+
+
+def _browser_for(user: User, *, enforce_csrf_checks: bool = False) -> Client:
+    client = Client(enforce_csrf_checks=enforce_csrf_checks)
+    client.force_login(user, backend="accounts.backends.EmailBackend")
+    return client
+
+
+def _csp_header(response) -> str | None:
+    return response.get("Content-Security-Policy") or response.get(
+        "Content-Security-Policy-Report-Only"
+    )
+
+
+def test_the_page_only_block_is_bracketed_in_middleware():
+    start = settings.MIDDLEWARE.index("config.api_path.APIPathMiddleware")
+    end = settings.MIDDLEWARE.index("config.api_path.PageMiddlewareEnd")
+    block = settings.MIDDLEWARE[start + 1 : end]
+    assert block == [
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "accounts.middleware.SignInMiddleware",
+        "accounts.middleware.ConsentMiddleware",
+        "accounts.timezones.TimeZoneMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "axes.middleware.AxesMiddleware",
+    ]
+    # what every request keeps sits outside it
+    for kept in (
+        "config.request_id.RequestIdMiddleware",
+        "config.middleware.APIEdgeMiddleware",
+        "config.metrics_middleware.PrometheusBeforeMiddleware",
+        "config.clientip.ClientAddressMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+        "config.csp.CSPMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "accounts.lockout.LoginLockoutMiddleware",
+        "config.metrics_middleware.PrometheusAfterMiddleware",
+    ):
+        assert settings.MIDDLEWARE.index(kept) not in range(start, end + 1)
+
+
+def test_a_token_request_skips_the_page_middleware_and_keeps_the_edge(user):
+    response = api_client_for(user).get("/api/v1/me")
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "lean@example.com"
+    request = response.wsgi_request
+    # no session, no CSRF cookie work, no OTP or session user
+    assert not hasattr(request, "session")
+    assert "CSRF_COOKIE" not in request.META
+    assert not hasattr(request.user, "is_verified")
+    assert request.user.pk == user.pk  # DRF's, from the token
+    assert settings.CSRF_COOKIE_NAME not in response.cookies
+    assert "Cookie" not in response.get("Vary", "")
+    for header in SECURITY_HEADERS:
+        assert response.has_header(header), header
+    assert _csp_header(response)
+    assert response["Content-Length"] == str(len(response.content))
+    # the client address is still resolved and the usage headers written
+    assert request.client_ip == "127.0.0.1"
+    assert response.has_header("X-RateLimit-Limit")
+
+
+def test_an_anonymous_api_request_is_lean_and_still_401():
+    response = APIClient().get("/api/v1/me")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert not hasattr(response.wsgi_request, "session")
+
+
+def test_an_unknown_api_path_is_the_json_404_without_a_slash_redirect():
+    response = APIClient().get("/api/v1/nowhere")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_page_still_gets_sessions_csrf_and_otp(user):
+    response = _browser_for(user).get(reverse("accounts:sessions"))
+
+    assert response.status_code == 200
+    request = response.wsgi_request
+    assert request.session.session_key is not None
+    assert "CSRF_COOKIE" in request.META
+    assert request.user.is_verified() is False  # the OTP middleware's
+    for header in SECURITY_HEADERS:
+        assert response.has_header(header), header
+    assert _csp_header(response)
+
+
+def test_the_api_with_the_session_cookie_takes_the_whole_chain(user):
+    response = _browser_for(user).get("/api/v1/me")
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "lean@example.com"
+    request = response.wsgi_request
+    assert request.session.session_key is not None
+    assert hasattr(request.user, "is_verified")
+
+
+def test_a_session_api_write_without_the_csrf_token_is_403(user):
+    client = _browser_for(user, enforce_csrf_checks=True)
+
+    refused = client.patch(
+        "/api/v1/me", {"full_name": "No Token"}, content_type="application/json"
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert "CSRF" in refused.json()["error"]["message"]
+
+    client.get(reverse("accounts:sessions"))  # a page sets the CSRF cookie
+    token = client.cookies[settings.CSRF_COOKIE_NAME].value
+    accepted = client.patch(
+        "/api/v1/me",
+        {"full_name": "With Token"},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert accepted.status_code == 200
+    user.refresh_from_db()
+    assert user.full_name == "With Token"
+
+
+# --- the kept token user ----------------------------------------------------------
+
+
+def _user_reads(queries) -> int:
+    table = f'FROM "{User._meta.db_table}" t WHERE'
+    return sum(table in query["sql"] for query in queries)
+
+
+def test_the_token_user_is_read_once_and_each_request_gets_its_own_copy(user):
+    client = api_client_for(user)
+    with CaptureQueriesContext(connection) as first_queries:
+        first = client.get("/api/v1/me").wsgi_request.user
+    assert _user_reads(first_queries.captured_queries) == 1
+
+    with CaptureQueriesContext(connection) as kept_queries:
+        response = client.get("/api/v1/me")
+    assert _user_reads(kept_queries.captured_queries) == 0
+    assert len(kept_queries) == len(first_queries) - 1
+    assert response.status_code == 200
+    assert response.wsgi_request.user == first
+    assert response.wsgi_request.user is not first
+
+
+def test_a_password_change_refuses_the_kept_token_at_once(user):
+    client = api_client_for(user)
+    assert client.get("/api/v1/me").status_code == 200  # kept
+
+    password_change(user=user, old_password=PASSWORD, new_password="n3w-Passw0rd!x")
+
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_revoked"
+    user.refresh_from_db()
+    assert api_client_for(user).get("/api/v1/me").status_code == 200
+
+
+def test_a_staff_lock_refuses_the_kept_token_at_once(user):
+    client = api_client_for(user)
+    assert client.get("/api/v1/me").status_code == 200  # kept
+    operator = make_user(email="ops@example.com", roles=(Role.OPERATOR,))
+
+    user_lock(user=user, staff=operator, reason="fraud report")
+
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_revocation_in_another_process_refuses_the_kept_token(
+    user, django_capture_on_commit_callbacks
+):
+    client = api_client_for(user)
+    assert client.get("/api/v1/me").status_code == 200  # kept here
+    # another process bumps the version and, once committed, publishes it
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    cache.set(selectors._token_version_key(user.pk), user.token_version + 1)
+
+    response = client.get("/api/v1/me")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_revoked"
+
+
+def test_the_service_publishes_the_new_version_on_commit(
+    user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        password_change(user=user, old_password=PASSWORD, new_password="n3w-Passw0rd!x")
+
+    assert cache.get(selectors._token_version_key(user.pk)) == user.token_version + 1
+
+
+def test_an_inactive_user_is_neither_served_nor_kept(user):
+    User.objects.filter(pk=user.pk).update(status=User.Status.SUSPENDED)
+    client = api_client_for(user)
+
+    assert client.get("/api/v1/me").status_code == 401
+    assert not any(key[0] == user.pk for key in selectors._token_users)
