@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _backend_cpu(pid: int) -> float:
@@ -126,7 +127,12 @@ def _child(requests: int) -> dict[str, float]:
             environ["CONTENT_TYPE"] = "application/json"
             environ["CONTENT_LENGTH"] = str(len(body))
         statuses: list[str] = []
-        for _ in handler(environ, lambda status, headers: statuses.append(status)):
+
+        def start_response(status: str, headers: object, *_exc: object) -> Any:
+            statuses.append(status)
+            return None
+
+        for _ in handler(environ, start_response):
             pass
         return int(statuses[0].split()[0])
 

@@ -1,17 +1,24 @@
 """The lean /api/ path (config/api_path.py) and the kept token users
 (accounts/selectors.py `user_for_token`)."""
 
+import json
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts import selectors
+from accounts.api.serializers import UserOutputSerializer, user_output
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import password_change
@@ -236,3 +243,59 @@ def test_an_inactive_user_is_neither_served_nor_kept(user):
 
     assert client.get("/api/v1/me").status_code == 401
     assert not any(key[0] == user.pk for key in selectors._token_users)
+
+
+# --- /me without a serializer per request -----------------------------------------
+
+
+def _users_of_every_kind() -> list[User]:
+    plain = make_user(email="plain@example.com")
+    verified = make_user(email="Verified.Someone@example.com")
+    User.objects.filter(pk=verified.pk).update(
+        phone="+1 555 0100",
+        email_verified_at=timezone.now(),
+        time_zone="Europe/Paris",
+        display_currency="EUR",
+        status=User.Status.SUSPENDED,
+    )
+    totp = make_user(email="totp@example.com")
+    TOTPDevice.objects.create(user=totp, name="phone", confirmed=True)
+    unconfirmed = make_user(email="unconfirmed@example.com")
+    TOTPDevice.objects.create(user=unconfirmed, name="phone", confirmed=False)
+    codes = make_user(email="codes@example.com")
+    StaticDevice.objects.create(user=codes, name="backup", confirmed=True)
+    return list(
+        User.objects.filter(
+            pk__in=[u.pk for u in (plain, verified, totp, unconfirmed, codes)]
+        ).order_by("pk")
+    )
+
+
+def test_user_output_is_the_serializers_representation():
+    users = _users_of_every_kind()
+
+    outputs = [user_output(user) for user in users]
+
+    assert outputs == [UserOutputSerializer(user).data for user in users]
+    assert [output["two_factor_enabled"] for output in outputs] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert list(outputs[0]) == list(UserOutputSerializer.Meta.fields)
+
+
+def test_get_me_answers_the_serializers_json_with_one_two_factor_read(
+    user, django_assert_num_queries
+):
+    client = api_client_for(user)
+    client.get("/api/v1/me")  # the user kept
+
+    with django_assert_num_queries(1):
+        response = client.get("/api/v1/me")
+
+    assert response.json() == json.loads(
+        json.dumps(UserOutputSerializer(user).data, cls=DjangoJSONEncoder)
+    )
