@@ -24,6 +24,7 @@ request keeps the `Content-Length` header; the API has no slash redirects.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from django.conf import settings
@@ -34,10 +35,11 @@ from config.errors import is_api_path
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
-# The chain after the block, left by the PageMiddlewareEnd built last: Django
-# builds the chain from the innermost middleware out, so the end is built just
-# before the APIPathMiddleware of the same chain, which takes it.
-_built_end: list[Handler] = []
+# The chain after the block, left by the PageMiddlewareEnd built last in this
+# thread: Django builds a chain from the innermost middleware out, in one
+# thread, so the end is built just before the APIPathMiddleware of the same
+# chain, which takes it.
+_built = threading.local()
 
 
 def api_request_is_lean(request: HttpRequest) -> bool:
@@ -55,7 +57,7 @@ class PageMiddlewareEnd:
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
-        _built_end[:] = [get_response]
+        _built.end = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
@@ -68,13 +70,15 @@ class APIPathMiddleware:
     async_capable = False
 
     def __init__(self, get_response: Handler) -> None:
-        if not _built_end:
+        after_pages = getattr(_built, "end", None)
+        if after_pages is None:
             raise ImproperlyConfigured(
                 "config.api_path.APIPathMiddleware needs "
                 "config.api_path.PageMiddlewareEnd after it in MIDDLEWARE."
             )
         self.get_response = get_response
-        self.after_pages = _built_end.pop()
+        self.after_pages: Handler = after_pages
+        _built.end = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not api_request_is_lean(request):
