@@ -6,7 +6,6 @@ four-eyes grants in `accounts.services.roles`; both are re-exported here."""
 from __future__ import annotations
 
 import base64
-import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -35,11 +34,7 @@ from accounts.errors import AccountsErrorCode as Code
 from accounts.events import SecurityNotice
 from accounts.models import AuditCode, AuditEvent, User
 from accounts.roles import Role
-from accounts.selectors import (
-    token_users_forget,
-    user_has_two_factor,
-    user_token_version_publish,
-)
+from accounts.selectors import user_has_two_factor
 from accounts.timezones import zone_valid
 from config import events
 from config.clientip import client_ip
@@ -303,16 +298,6 @@ def _revoke_all_tokens(
     `keep_sign_in`."""
     User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
     user.refresh_from_db(fields=["token_version"])
-    # the API's kept token users (accounts/selectors.py): here at once, every
-    # process once committed
-    token_users_forget(user_id=user.pk)
-    transaction.on_commit(
-        functools.partial(
-            user_token_version_publish,
-            user_id=user.pk,
-            token_version=user.token_version,
-        )
-    )
     outstanding = OutstandingToken.objects.filter(user=user).exclude(
         blacklistedtoken__isnull=False
     )

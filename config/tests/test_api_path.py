@@ -1,11 +1,10 @@
-"""The lean /api/ path (config/api_path.py) and the kept token users
-(accounts/selectors.py `user_for_token`)."""
+"""The lean /api/ path (config/api_path.py): what it skips, what it keeps, and
+that the token's user is read fresh on every request (nothing of it is kept)."""
 
 import json
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import F
@@ -17,11 +16,11 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts import selectors
 from accounts.api.serializers import UserOutputSerializer, user_output
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import password_change
+from accounts.services.recovery import email_verification_token
 from accounts.services.staff import user_lock
 from accounts.testing import PASSWORD, api_client_for, make_user
 
@@ -167,7 +166,7 @@ def test_a_session_api_write_without_the_csrf_token_is_403(user):
     assert user.full_name == "With Token"
 
 
-# --- the kept token user ----------------------------------------------------------
+# --- the token's user: read on every request, never kept --------------------------
 
 
 def _user_reads(queries) -> int:
@@ -175,24 +174,58 @@ def _user_reads(queries) -> int:
     return sum(table in query["sql"] for query in queries)
 
 
-def test_the_token_user_is_read_once_and_each_request_gets_its_own_copy(user):
+def test_every_token_request_reads_its_user_row_once(user):
     client = api_client_for(user)
-    with CaptureQueriesContext(connection) as first_queries:
-        first = client.get("/api/v1/me").wsgi_request.user
-    assert _user_reads(first_queries.captured_queries) == 1
 
-    with CaptureQueriesContext(connection) as kept_queries:
-        response = client.get("/api/v1/me")
-    assert _user_reads(kept_queries.captured_queries) == 0
-    assert len(kept_queries) == len(first_queries) - 1
-    assert response.status_code == 200
-    assert response.wsgi_request.user == first
-    assert response.wsgi_request.user is not first
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/v1/me")
+        assert response.status_code == 200
+        # the row itself, one statement: nothing of it is kept between requests
+        assert _user_reads(queries.captured_queries) == 1
 
 
-def test_a_password_change_refuses_the_kept_token_at_once(user):
+def test_an_email_verified_through_the_link_reads_verified_on_the_next_me():
+    user = make_user(email="unverified@example.com", email_verified=False)
     client = api_client_for(user)
-    assert client.get("/api/v1/me").status_code == 200  # kept
+    assert client.get("/api/v1/me").json()["email_verified"] is False
+    token = email_verification_token(user=user)
+
+    verified = APIClient().post(
+        "/api/v1/auth/email/verify", {"token": token}, format="json"
+    )
+
+    assert verified.status_code == 204
+    assert client.get("/api/v1/me").json()["email_verified"] is True
+
+
+def test_any_write_to_the_user_row_shows_on_the_next_request(user):
+    client = api_client_for(user)
+    assert client.get("/api/v1/me").json()["full_name"] == user.full_name
+    # a write by anyone (another process, the admin, a migration): the row only
+    User.objects.filter(pk=user.pk).update(
+        full_name="Renamed Elsewhere", time_zone="Asia/Tokyo"
+    )
+
+    me = client.get("/api/v1/me").json()
+
+    assert (me["full_name"], me["time_zone"]) == ("Renamed Elsewhere", "Asia/Tokyo")
+
+
+def test_a_second_factor_shows_on_the_next_me(user):
+    client = api_client_for(user)
+    assert client.get("/api/v1/me").json()["two_factor_enabled"] is False
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    assert client.get("/api/v1/me").json()["two_factor_enabled"] is True
+
+    device.delete()
+
+    assert client.get("/api/v1/me").json()["two_factor_enabled"] is False
+
+
+def test_a_password_change_refuses_the_earlier_token_at_once(user):
+    client = api_client_for(user)
+    assert client.get("/api/v1/me").status_code == 200
 
     password_change(user=user, old_password=PASSWORD, new_password="n3w-Passw0rd!x")
 
@@ -203,24 +236,23 @@ def test_a_password_change_refuses_the_kept_token_at_once(user):
     assert api_client_for(user).get("/api/v1/me").status_code == 200
 
 
-def test_a_staff_lock_refuses_the_kept_token_at_once(user):
+def test_a_staff_lock_refuses_the_token_at_once(user):
     client = api_client_for(user)
-    assert client.get("/api/v1/me").status_code == 200  # kept
+    assert client.get("/api/v1/me").status_code == 200
     operator = make_user(email="ops@example.com", roles=(Role.OPERATOR,))
 
     user_lock(user=user, staff=operator, reason="fraud report")
 
-    assert client.get("/api/v1/me").status_code == 401
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "user_inactive"
 
 
-def test_a_revocation_in_another_process_refuses_the_kept_token(
-    user, django_capture_on_commit_callbacks
-):
+def test_a_version_bump_written_elsewhere_refuses_the_token_at_once(user):
     client = api_client_for(user)
-    assert client.get("/api/v1/me").status_code == 200  # kept here
-    # another process bumps the version and, once committed, publishes it
+    assert client.get("/api/v1/me").status_code == 200
+    # another process's revocation: the row's version only, nothing published
     User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
-    cache.set(selectors._token_version_key(user.pk), user.token_version + 1)
 
     response = client.get("/api/v1/me")
 
@@ -228,21 +260,15 @@ def test_a_revocation_in_another_process_refuses_the_kept_token(
     assert response.json()["error"]["code"] == "token_revoked"
 
 
-def test_the_service_publishes_the_new_version_on_commit(
-    user, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        password_change(user=user, old_password=PASSWORD, new_password="n3w-Passw0rd!x")
-
-    assert cache.get(selectors._token_version_key(user.pk)) == user.token_version + 1
-
-
-def test_an_inactive_user_is_neither_served_nor_kept(user):
-    User.objects.filter(pk=user.pk).update(status=User.Status.SUSPENDED)
+def test_a_suspension_written_elsewhere_refuses_the_token_at_once(user):
     client = api_client_for(user)
+    assert client.get("/api/v1/me").status_code == 200
+    User.objects.filter(pk=user.pk).update(status=User.Status.SUSPENDED)
 
-    assert client.get("/api/v1/me").status_code == 401
-    assert not any(key[0] == user.pk for key in selectors._token_users)
+    response = client.get("/api/v1/me")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "user_inactive"
 
 
 # --- /me without a serializer per request -----------------------------------------
@@ -291,9 +317,9 @@ def test_get_me_answers_the_serializers_json_with_one_two_factor_read(
     user, django_assert_num_queries
 ):
     client = api_client_for(user)
-    client.get("/api/v1/me")  # the user kept
 
-    with django_assert_num_queries(1):
+    # the token's user, then its second factor
+    with django_assert_num_queries(2):
         response = client.get("/api/v1/me")
 
     assert response.json() == json.loads(
