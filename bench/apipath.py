@@ -164,7 +164,7 @@ def _child(requests: int) -> dict[str, float]:
         if status != 201:
             raise SystemExit(f"an order placement answered {status}")
 
-    for index in range(30):  # warm: imports, statements, the kept user
+    for index in range(30):  # warm: imports, the statements built once per process
         me(index)
         place(index)
     me_ms, me_db_ms = measure(me)
