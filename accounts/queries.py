@@ -27,3 +27,29 @@ def user_by_id(*, user_id: int) -> User | None:
         cursor.execute(sql, [user_id])
         row = cursor.fetchone()
     return None if row is None else instance_from_row(User, row)
+
+
+_two_factor_sql: dict[str, str] = {}
+
+
+def user_has_confirmed_device(*, user_id: int) -> bool:
+    """Whether the user has a confirmed authenticator or backup codes: one
+    statement built once per process (the ORM built and sent two, each
+    compiled, on every `GET /me`)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    sql = _two_factor_sql.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        # names from the models' meta, the id bound
+        exists = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)}"  # noqa: S608
+            f" WHERE {quote('user_id')} = %s AND {quote('confirmed')})"
+            for model in (TOTPDevice, StaticDevice)
+        )
+        sql = _two_factor_sql[connection.vendor] = f"SELECT {exists}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, user_id])
+        row = cursor.fetchone()
+    return bool(row[0])

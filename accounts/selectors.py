@@ -27,10 +27,7 @@ def totp_enabled(*, user: User) -> bool:
 
 def user_has_two_factor(*, user: User) -> bool:
     """Any confirmed device (authenticator or backup codes) makes login two-step."""
-    return (
-        totp_enabled(user=user)
-        or StaticDevice.objects.filter(user=user, confirmed=True).exists()
-    )
+    return queries.user_has_confirmed_device(user_id=user.pk)
 
 
 def recovery_codes_remaining(*, user: User) -> int:

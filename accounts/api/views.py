@@ -175,7 +175,7 @@ class MeView(RetryAfterMixin, APIView):
         tags=["me"], responses={200: s.UserOutputSerializer, **error_responses(401)}
     )
     def get(self, request):
-        return Response(s.UserOutputSerializer(request.user).data)
+        return Response(s.user_output(request.user))
 
     @extend_schema(
         tags=["me"],
@@ -197,7 +197,7 @@ class MeView(RetryAfterMixin, APIView):
             site_url=_site_url(request),
             meta=_meta(request),
         )
-        return Response(s.UserOutputSerializer(user).data)
+        return Response(s.user_output(user))
 
 
 class SecurityEventListView(ListAPIView):

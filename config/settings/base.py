@@ -85,9 +85,13 @@ MIDDLEWARE = [
     # then: the client address, resolved once from TRUSTED_PROXIES
     "config.clientip.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response (config/csp.py, settings below)
     "config.csp.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # the lean API path: an /api/ request without a session cookie jumps from here
+    # to PageMiddlewareEnd, past the page-only block (config/api_path.py)
+    "config.api_path.APIPathMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -100,8 +104,10 @@ MIDDLEWARE = [
     # the reader's time zone for every page (accounts/timezones.py)
     "accounts.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # the end of the page-only block
+    "config.api_path.PageMiddlewareEnd",
+    # a refused login answers 429, the API's token login too (accounts/lockout.py)
     "accounts.lockout.LoginLockoutMiddleware",
     "config.metrics_middleware.PrometheusAfterMiddleware",
     # last: keeps the chain sync, one thread hop per request (see the class)
