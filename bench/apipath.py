@@ -14,8 +14,9 @@ the machine's drift hits both. A child uses the test settings (throttles on, at
 rates no run reaches) with Celery's in-memory broker: an order is placed and
 its matching job queued, not run, so the figure is the web tier's. Printed per
 tree and round: the request process's CPU per request (`time.process_time`) and
-that of its PostgreSQL backend (from /proc), for each endpoint; then the medians
-and the ratios old/new and order//me. Figures only, no pass or fail.
+that of its PostgreSQL backend (from /proc), for each endpoint, and the SQL
+statements one order request sends (BEGIN and COMMIT included); then the
+medians and the ratios old/new and order//me. Figures only, no pass or fail.
 """
 
 from __future__ import annotations
@@ -164,9 +165,17 @@ def _child(requests: int) -> dict[str, float]:
         if status != 201:
             raise SystemExit(f"an order placement answered {status}")
 
-    for index in range(30):  # warm: imports, the statements built once per process
+    for index in range(30):  # warm: imports, statements, the kept user
         me(index)
         place(index)
+    statements: list[str] = []
+
+    def counted(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counted):
+        place(30)
     me_ms, me_db_ms = measure(me)
     order_ms, order_db_ms = measure(place)
     return {
@@ -174,6 +183,7 @@ def _child(requests: int) -> dict[str, float]:
         "me_db_ms": me_db_ms,
         "order_ms": order_ms,
         "order_db_ms": order_db_ms,
+        "order_statements": len(statements),
     }
 
 
@@ -213,7 +223,8 @@ def main() -> None:
                 f"round {round_ + 1} {name}: /me {figures['me_ms']:.3f} ms"
                 f" (+ PostgreSQL {figures['me_db_ms']:.3f}),"
                 f" order {figures['order_ms']:.3f} ms"
-                f" (+ PostgreSQL {figures['order_db_ms']:.3f})",
+                f" (+ PostgreSQL {figures['order_db_ms']:.3f}),"
+                f" {figures['order_statements']:.0f} statements per order",
                 flush=True,
             )
     medians = {
