@@ -57,14 +57,17 @@ from trading.engine import (
     LevelChanged,
     OrderDone,
     OrderType,
+    Phase,
     Place,
     PlaceOco,
     Rejected,
     RestingOrder,
+    SetPhase,
     Side,
     StopMoved,
     StopTriggered,
     TimeInForce,
+    Uncross,
     book_class,
 )
 from trading.engine import (
@@ -79,6 +82,13 @@ from trading.models import (
     OrderCommand,
     OrderStatusChange,
     Trade,
+)
+from trading.phases import (
+    PhaseHooks,
+    book_phase,
+    phase_follows_sessions,
+    phase_hooks,
+    sessions_due_instrument_ids,
 )
 from trading.state import matcher_state
 from trading.transitions import order_transition_check
@@ -219,8 +229,9 @@ def matching_schedule_at(*, instrument_id: int, when) -> None:
 
 
 def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
-    """Instruments with commands waiting longer than `older_than`, or with GTD
-    orders past their time: re-drive them."""
+    """Instruments with commands waiting longer than `older_than`, with GTD
+    orders past their time, or with a session transition due (trading/phases.py):
+    re-drive them."""
     if older_than is None:  # not `or`: timedelta(0) is falsy and means "all"
         older_than = timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
     now = timezone.now()
@@ -239,6 +250,7 @@ def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
     instrument_ids = sorted(
         set(waiting.values_list("instrument_id", flat=True))
         | set(due.values_list("instrument_id", flat=True))
+        | set(sessions_due_instrument_ids(now=now))  # a session transition due
     )
     for instrument_id in instrument_ids:
         try:
@@ -469,9 +481,11 @@ def _place(order: Order, *, oco_with: int | None = None, rebuild=False) -> Place
 
 def book_rebuild(instrument: Instrument) -> Book:
     """The book as the database says it is: resting orders in time priority and
-    waiting stops in arrival order. Nothing matches during a rebuild."""
+    waiting stops in arrival order, in the session's current phase
+    (`_phase_restore`). Nothing matches during a rebuild."""
     resting: list[RestingOrder] = []
     stops: list[Place] = []
+    markets: list[Order] = []
     open_orders = list(
         Order.objects.filter(
             instrument=instrument,
@@ -483,6 +497,8 @@ def book_rebuild(instrument: Instrument) -> Book:
         partner = order.oco_partner_id if order.oco_partner_id in open_ids else None
         if is_waiting_stop(order):
             stops.append(_place(order, oco_with=partner, rebuild=True))
+        elif order.price_ticks is None:  # a market order queued in a call
+            markets.append(order)
         else:  # resting: a limit order (or a triggered stop limit), priced
             resting.append(
                 RestingOrder(
@@ -498,13 +514,40 @@ def book_rebuild(instrument: Instrument) -> Book:
                     oco_with=partner,
                 )
             )
-    return book_class().from_resting(
+    book = book_class().from_resting(
         instrument.symbol,
         resting,
         stops,
         sequence=instrument.engine_seq,
         last_price=instrument.last_price_ticks,
     )
+    _phase_restore(instrument, book, markets)
+    return book
+
+
+def _phase_restore(instrument: Instrument, book: Book, markets: list[Order]) -> None:
+    """`from_resting` gives continuous trading: a book rebuilt in a call or
+    closed is put back in the session's phase (trading/phases.py), recording
+    nothing, and in a call the queued market orders queue again in arrival
+    order (a place in a call consumes no sequence number)."""
+    hooks = phase_hooks()
+    if hooks is None or not phase_follows_sessions(instrument):
+        return
+    phase = book_phase(hooks.current_phase(instrument_id=instrument.pk))
+    if phase is Phase.CONTINUOUS:
+        return
+    book.process(SetPhase(phase))
+    if phase is not Phase.CALL:
+        return
+    per_tick_lot = instrument.notional_per_tick_lot
+    for order in markets:  # what is left of each (a volatility call's taker)
+        place = _place(order)
+        if order.quantity_lots is not None:
+            place = place._replace(quantity=order.open_lots)
+        if order.quote_limit is not None:
+            spent = order.filled_quote // per_tick_lot  # ticks x lots
+            place = place._replace(quote_limit=order.quote_limit - spent)
+        book.process(place)
 
 
 def _book_for(instrument: Instrument) -> tuple[Book, dict[int, Order]]:
@@ -550,10 +593,12 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
         )
         more = len(pending) > batch_size
         commands = pending[:batch_size]
-        if not commands and not _gtd_due(instrument_id, now):
+        transitions = _due_transitions(instrument, now) if trading else []
+        if not commands and not transitions and not _gtd_due(instrument_id, now):
             return MatchResult()
         book, known = _book_for(instrument)
-        if trading and book.is_crossed():
+        # a call collects crossed orders: only a continuous book must not cross
+        if trading and book.phase is Phase.CONTINUOUS and book.is_crossed():
             _halt_crossed(instrument, book)
             matching_schedule(instrument_id=instrument_id)  # queued cancels still apply
             return MatchResult(halted=True)
@@ -565,6 +610,8 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
             batch.last_amend = {c.order_id: c.pk for c in amends}  # pk order
         for order_id in batch.last_amend:  # its hold grew: read it again
             known.pop(order_id, None)
+        for transition in transitions:
+            batch.transition(transition)
         batch.expire_due()
         for command in commands:
             batch.apply(command)
@@ -593,6 +640,15 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
         if more:
             matching_schedule(instrument_id=instrument_id)
         return MatchResult(processed=len(commands), trades=len(batch.trades), more=more)
+
+
+def _due_transitions(instrument: Instrument, now) -> list:
+    """The session transitions due now (docs/sessions.md), none for an
+    instrument that follows no session. Locks the session row."""
+    hooks = phase_hooks()
+    if hooks is None or not phase_follows_sessions(instrument):
+        return []
+    return list(hooks.due_transitions(instrument=instrument, now=now))
 
 
 @dataclass
@@ -718,6 +774,28 @@ class _Batch:
             new_price=command.new_price_ticks,
             new_quantity=new_open,
         )
+
+    def transition(self, due) -> None:
+        """One session transition, recorded exactly once
+        (`session_transition_record` says whether to apply it): the end of a
+        call uncrosses it into the next phase, its trades settled like any
+        other; entering a call or closed sets the book's phase."""
+        hooks = cast(PhaseHooks, phase_hooks())
+        if not hooks.transition_record(
+            instrument=self.instrument, transition=due, now=self.now
+        ):
+            return
+        target = book_phase(due.phase)
+        book = self.book
+        if due.uncross and book.phase is Phase.CALL:
+            command: Uncross | SetPhase = Uncross(target)
+        elif book.phase is not target:
+            command = SetPhase(target)
+        else:  # pre-open -> opening auction: the call goes on
+            return
+        events = book.process(command)
+        touched, _ = self._apply_events(events, None)
+        self._sync_all(touched, ref=f"phase:{book.sequence}", command_pk=None)
 
     def expire_due(self) -> None:
         """First in every run: the GTD orders due by now leave the book."""
@@ -884,8 +962,14 @@ class _Batch:
         buyer, seller = (taker, maker) if taker_buys else (maker, taker)
         quantity = event.quantity * instrument.lot_size
         notional = event.price * event.quantity * self.per_tick_lot
-        buyer_bps = buyer.taker_fee_bps if buyer is taker else buyer.maker_fee_bps
-        seller_bps = seller.taker_fee_bps if seller is taker else seller.maker_fee_bps
+        if event.auction:  # no maker, no taker: each its maker rate
+            buyer_bps = fees.auction_fee_bps(buyer)
+            seller_bps = fees.auction_fee_bps(seller)
+        else:
+            buyer_bps = buyer.taker_fee_bps if buyer is taker else buyer.maker_fee_bps
+            seller_bps = (
+                seller.taker_fee_bps if seller is taker else seller.maker_fee_bps
+            )
         # fees round up, never past what the side receives (trading/fees.py)
         buyer_fee = fees.buyer_fee(buyer, buyer_bps, quantity, notional)
         seller_fee = fees.seller_fee(seller_bps, notional)
@@ -965,8 +1049,8 @@ class _Batch:
                         side=order.side,
                         liquidity=(
                             Fill.Liquidity.TAKER
-                            if order is taker
-                            else Fill.Liquidity.MAKER
+                            if order is taker and not event.auction
+                            else Fill.Liquidity.MAKER  # an auction: maker rate
                         ),
                         price_ticks=event.price,
                         quantity_lots=event.quantity,
