@@ -58,10 +58,12 @@ from trading.engine import (
     OrderDone,
     OrderType,
     Phase,
+    PhaseChanged,
     Place,
     PlaceOco,
     Rejected,
     RestingOrder,
+    SetBand,
     SetPhase,
     Side,
     StopMoved,
@@ -543,7 +545,7 @@ def _phase_restore(instrument: Instrument, book: Book, markets: list[Order]) -> 
     for order in markets:  # what is left of each (a volatility call's taker)
         place = _place(order)
         if order.quantity_lots is not None:
-            place = place._replace(quantity=order.open_lots)
+            place = place._replace(quantity=order.quantity_lots - order.filled_lots)
         if order.quote_limit is not None:
             spent = order.filled_quote // per_tick_lot  # ticks x lots
             place = place._replace(quote_limit=order.quote_limit - spent)
@@ -602,6 +604,8 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
             _halt_crossed(instrument, book)
             matching_schedule(instrument_id=instrument_id)  # queued cancels still apply
             return MatchResult(halted=True)
+        if phase_follows_sessions(instrument):
+            book.process(SetBand(_band(instrument)))  # no event, no number
         batch = _Batch(instrument, book, known=known, now=now)
         amends = [c for c in commands if c.kind == OrderCommand.Kind.AMEND]
         if more or not trading:  # amends may wait beyond what was read
@@ -642,6 +646,14 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
         return MatchResult(processed=len(commands), trades=len(batch.trades), more=more)
 
 
+def _band(instrument: Instrument) -> int | None:
+    """The book's volatility band from the instrument's `volatility_band_bps`:
+    None when 0 (off); 10000 (the most the instrument allows) is sent as the
+    engine's largest, 9999."""
+    band = instrument.volatility_band_bps
+    return None if band <= 0 else min(band, 9_999)
+
+
 def _due_transitions(instrument: Instrument, now) -> list:
     """The session transitions due now (docs/sessions.md), none for an
     instrument that follows no session. Locks the session row."""
@@ -675,6 +687,8 @@ class _Batch:
     # order's hold keeps what the amends reserved up front.
     last_amend: dict[int, int] = field(default_factory=dict)
     now: datetime = field(default_factory=timezone.now)
+    # the last command's events started a volatility call (`volatility_call`)
+    volatility_started: bool = False
 
     def __post_init__(self) -> None:
         self.per_tick_lot = self.instrument.notional_per_tick_lot
@@ -796,6 +810,8 @@ class _Batch:
         events = book.process(command)
         touched, _ = self._apply_events(events, None)
         self._sync_all(touched, ref=f"phase:{book.sequence}", command_pk=None)
+        if self.volatility_started:  # a stop the uncross fired, out of band
+            self.volatility_call()
 
     def expire_due(self) -> None:
         """First in every run: the GTD orders due by now leave the book."""
@@ -834,6 +850,8 @@ class _Batch:
             return
         events = self.book.process(engine_command)
         touched, result = self._apply_events(events, command)
+        if self.volatility_started:
+            self.volatility_call()
         touched.add(order.pk)
         if command.kind == OrderCommand.Kind.PLACE and order.oco_partner_id:
             partner = self.orders[order.oco_partner_id]
@@ -892,9 +910,29 @@ class _Batch:
                     order = self.orders[command.order_id]
                     self._set_status(order, Order.Status.REJECTED, result)
                     order.open_lots = 0
+            elif isinstance(event, PhaseChanged) and event.reason == "volatility":
+                self.volatility_started = True
             if isinstance(event, (TradeEvent, LevelChanged)):
                 self.book_changes.append(event)
         return touched, result
+
+    def volatility_call(self) -> None:
+        """The band stopped continuous trading (`PhaseChanged(volatility)`): the
+        session enters its volatility call, whose end is drawn and stored there
+        (`session_volatility_call_start`); its uncross comes as a due
+        transition. Should the session refuse (halted by an operator meanwhile),
+        the call is uncrossed at once rather than left with no end."""
+        self.volatility_started = False
+        hooks = cast(PhaseHooks, phase_hooks())
+        if hooks.volatility_call_start(instrument=self.instrument, now=self.now):
+            return
+        logger.warning(
+            "instrument %s: no volatility call in the session, uncrossed at once",
+            self.instrument.symbol,
+        )
+        events = self.book.process(Uncross(Phase.CONTINUOUS))
+        touched, _ = self._apply_events(events, None)
+        self._sync_all(touched, ref=f"phase:{self.book.sequence}", command_pk=None)
 
     def _cancel_unplaced(self, command: OrderCommand, order: Order) -> bool:
         """A cancel for an order the engine has not seen (its place command is
@@ -1096,6 +1134,9 @@ class _Batch:
                 stop = self.book.get_stop(order.pk)
                 if stop is not None and stop.stop_price is not None:
                     order.stop_price_ticks = stop.stop_price
+            elif order.price_ticks is None and order.quantity_lots is not None:
+                # a market order queued in a call: what it has left
+                order.open_lots = order.quantity_lots - order.filled_lots
             if order.filled_lots and order.status == Order.Status.OPEN:
                 self._set_status(order, Order.Status.PARTIALLY_FILLED)
         partner = (

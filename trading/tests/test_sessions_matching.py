@@ -221,3 +221,66 @@ def test_a_market_order_queued_in_pre_open_survives_a_restart(kolkata_market):
         "USD": (9_500_00 - 9_50, 0),
     }
     assert_ledger_ok()
+
+
+@pytest.mark.parametrize(
+    ("taker", "open_lots", "status"),
+    [
+        ({"price": "97000", "quantity": "0.2"}, 10, "filled"),
+        ({"type": "market", "quantity": "0.2"}, 10, "filled"),
+        # 9,500.00 spent at 95000, 9,700.00 left: one more lot of 0.1 at 97000;
+        # a quote-bounded market order left after the uncross expires (engine)
+        ({"type": "market", "quote_quantity": "19200"}, 0, "expired"),
+    ],
+    ids=["limit rests", "market queues", "market by quote queues"],
+)
+def test_a_trade_out_of_the_band_starts_a_volatility_call_uncrossed_when_due(
+    make_trader, btc_usd, taker, open_lots, status
+):
+    """No calendar, a 1% band (95000 +/- 950), a 120 s call, no random end. The
+    taker's remainder joins the call (a limit rests, a market order queues with
+    what it has left) and survives a restart in the call."""
+    instrument = instrument_calendar_set(
+        instrument=btc_usd,
+        calendar=None,
+        acting_user=None,
+        volatility_band_bps=100,
+        volatility_call_seconds=120,
+        volatility_random_seconds=0,
+    )
+    seller = make_trader("seller@example.com", btc=2 * BTC)
+    buyer = make_trader("buyer@example.com", usd=200_000 * USD)
+    start = utc(2026, 12, 8, 12, 0)
+    place(seller, start, side="sell", price="95000", quantity="0.2")
+    place(buyer, start, side="buy", price="95000", quantity="0.1")
+    run(instrument, start)  # the last price: 95000
+    place(seller, start, side="sell", price="97000", quantity="0.1")
+    buy = place(buyer, start, side="buy", **taker)
+    run(instrument, start)
+    # 0.1 at 95000 in the band; 97000 is out of it: the call starts, the rest rests
+    assert [t.price_ticks for t in Trade.objects.order_by("seq")] == [95000, 95000]
+    session = InstrumentSession.objects.get(instrument=instrument)
+    assert session.phase == "volatility_auction"
+    assert session.call_ends_at == utc(2026, 12, 8, 12, 2)
+    buy.refresh_from_db()
+    assert (buy.status, buy.open_lots) == (Order.Status.PARTIALLY_FILLED, open_lots)
+
+    run(instrument, utc(2026, 12, 8, 12, 1, 59))  # not due yet: nothing
+    assert Trade.objects.count() == 2
+    matcher_state.forget(instrument.pk)  # a restart in the call keeps it
+    with time_machine.travel(utc(2026, 12, 8, 12, 2), tick=False):
+        assert instrument.pk in matching_sweep()
+    run(instrument, utc(2026, 12, 8, 12, 2))
+    last = Trade.objects.order_by("seq").last()
+    assert (last.price_ticks, last.quantity_lots) == (97000, 10)
+    assert (last.buyer_fee, last.seller_fee) == (10_000, 9_70)  # maker rates
+    assert phase(instrument) == "continuous"
+    buy.refresh_from_db()
+    assert (buy.status, buy.filled_lots) == (status, 20)
+    # buyer: 0.1 + 0.1 at 95000 as the taker (20_000 sat each), 0.1 at 97000 in
+    # the auction at the maker rate (10_000)
+    assert balances(buyer) == {
+        "USD": (200_000_00 - 9_500_00 * 2 - 9_700_00, 0),
+        "BTC": (30_000_000 - 20_000 - 20_000 - 10_000, 0),
+    }
+    assert_ledger_ok()
