@@ -1134,8 +1134,11 @@ class _Batch:
                 stop = self.book.get_stop(order.pk)
                 if stop is not None and stop.stop_price is not None:
                     order.stop_price_ticks = stop.stop_price
-            elif order.price_ticks is None and order.quantity_lots is not None:
-                # a market order queued in a call: what it has left
+            elif (
+                order.price_ticks is None
+                and order.quantity_lots is not None
+                and not is_waiting_stop(order)
+            ):  # a market order queued in a call: what it has left
                 order.open_lots = order.quantity_lots - order.filled_lots
             if order.filled_lots and order.status == Order.Status.OPEN:
                 self._set_status(order, Order.Status.PARTIALLY_FILLED)

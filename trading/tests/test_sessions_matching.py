@@ -13,6 +13,7 @@ import time_machine
 from calendars.models import InstrumentSession, SessionTransition
 from calendars.services import instrument_calendar_set
 from calendars.tests.helpers import make_berlin, utc
+from config.domain_errors import Conflict
 from kyc.testing import make_verified_user
 from trading.engine import Phase
 from trading.models import Fill, Order, Trade
@@ -284,3 +285,38 @@ def test_a_trade_out_of_the_band_starts_a_volatility_call_uncrossed_when_due(
         "BTC": (30_000_000 - 20_000 - 20_000 - 10_000, 0),
     }
     assert_ledger_ok()
+
+
+@pytest.mark.parametrize("tif", ["ioc", "fok"])
+def test_ioc_and_fok_are_refused_at_placement_during_a_call(kolkata_market, tif):
+    instrument, seller, first, _ = kolkata_market
+    day = (2026, 12, 8)
+    place(seller, utc(*day, 3, 31), side="sell", price="95000", quantity="0.1")
+    run(instrument, utc(*day, 3, 31))  # the session enters pre-open
+    with pytest.raises(Conflict) as refused:
+        place(
+            first,
+            utc(*day, 3, 32),
+            side="buy",
+            price="95000",
+            quantity="0.1",
+            time_in_force=tif,
+        )
+    assert refused.value.code == "time_in_force_not_in_call"
+    assert refused.value.details["phase"] == ["pre_open"]
+    assert "during pre_open" in refused.value.message
+    assert Order.objects.filter(user=first).count() == 0
+    assert balances(first) == {"USD": (200_000_00, 0)}
+
+    run(instrument, utc(*day, 3, 45, 1))  # continuous: accepted and traded
+    order = place(
+        first,
+        utc(*day, 3, 50),
+        side="buy",
+        price="95000",
+        quantity="0.1",
+        time_in_force=tif,
+    )
+    run(instrument, utc(*day, 3, 50))
+    order.refresh_from_db()
+    assert order.status == Order.Status.FILLED
