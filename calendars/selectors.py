@@ -24,3 +24,13 @@ def session_due_instrument_ids(*, now: datetime) -> list[int]:
     ids = set(due.values_list("instrument_id", flat=True))
     ids.update(fresh.values_list("pk", flat=True))
     return sorted(ids)
+
+
+def session_phase(*, instrument_id: int) -> str:
+    """The instrument's session phase, "" without a session (or not started)."""
+    phase = (
+        InstrumentSession.objects.filter(instrument_id=instrument_id)
+        .values_list("phase", flat=True)
+        .first()
+    )
+    return phase or ""

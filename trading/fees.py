@@ -97,3 +97,10 @@ def buyer_fee(buyer: Order, bps: int, quantity: int, notional: int) -> int:
 def seller_fee(bps: int, notional: int) -> int:
     """The seller's fee on one fill, in quote units (either policy)."""
     return min(mul_div_ceil(notional, bps, BPS), notional)
+
+
+def auction_fee_bps(order: Order) -> int:
+    """An auction trade (an uncross) has no maker and no taker: each side pays
+    its maker rate, the instrument's maker fee copied onto the order when it
+    was placed (docs/trading.md, "Fees")."""
+    return order.maker_fee_bps

@@ -57,14 +57,19 @@ from trading.engine import (
     LevelChanged,
     OrderDone,
     OrderType,
+    Phase,
+    PhaseChanged,
     Place,
     PlaceOco,
     Rejected,
     RestingOrder,
+    SetBand,
+    SetPhase,
     Side,
     StopMoved,
     StopTriggered,
     TimeInForce,
+    Uncross,
     book_class,
 )
 from trading.engine import (
@@ -79,6 +84,13 @@ from trading.models import (
     OrderCommand,
     OrderStatusChange,
     Trade,
+)
+from trading.phases import (
+    PhaseHooks,
+    book_phase,
+    phase_follows_sessions,
+    phase_hooks,
+    sessions_due_instrument_ids,
 )
 from trading.state import matcher_state
 from trading.transitions import order_transition_check
@@ -219,8 +231,9 @@ def matching_schedule_at(*, instrument_id: int, when) -> None:
 
 
 def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
-    """Instruments with commands waiting longer than `older_than`, or with GTD
-    orders past their time: re-drive them."""
+    """Instruments with commands waiting longer than `older_than`, with GTD
+    orders past their time, or with a session transition due (trading/phases.py):
+    re-drive them."""
     if older_than is None:  # not `or`: timedelta(0) is falsy and means "all"
         older_than = timedelta(seconds=settings.TRADING_SWEEP_AFTER_SECONDS)
     now = timezone.now()
@@ -239,6 +252,7 @@ def matching_sweep(*, older_than: timedelta | None = None) -> list[int]:
     instrument_ids = sorted(
         set(waiting.values_list("instrument_id", flat=True))
         | set(due.values_list("instrument_id", flat=True))
+        | set(sessions_due_instrument_ids(now=now))  # a session transition due
     )
     for instrument_id in instrument_ids:
         try:
@@ -469,9 +483,11 @@ def _place(order: Order, *, oco_with: int | None = None, rebuild=False) -> Place
 
 def book_rebuild(instrument: Instrument) -> Book:
     """The book as the database says it is: resting orders in time priority and
-    waiting stops in arrival order. Nothing matches during a rebuild."""
+    waiting stops in arrival order, in the session's current phase
+    (`_phase_restore`). Nothing matches during a rebuild."""
     resting: list[RestingOrder] = []
     stops: list[Place] = []
+    markets: list[Order] = []
     open_orders = list(
         Order.objects.filter(
             instrument=instrument,
@@ -483,6 +499,8 @@ def book_rebuild(instrument: Instrument) -> Book:
         partner = order.oco_partner_id if order.oco_partner_id in open_ids else None
         if is_waiting_stop(order):
             stops.append(_place(order, oco_with=partner, rebuild=True))
+        elif order.price_ticks is None:  # a market order queued in a call
+            markets.append(order)
         else:  # resting: a limit order (or a triggered stop limit), priced
             resting.append(
                 RestingOrder(
@@ -498,13 +516,40 @@ def book_rebuild(instrument: Instrument) -> Book:
                     oco_with=partner,
                 )
             )
-    return book_class().from_resting(
+    book = book_class().from_resting(
         instrument.symbol,
         resting,
         stops,
         sequence=instrument.engine_seq,
         last_price=instrument.last_price_ticks,
     )
+    _phase_restore(instrument, book, markets)
+    return book
+
+
+def _phase_restore(instrument: Instrument, book: Book, markets: list[Order]) -> None:
+    """`from_resting` gives continuous trading: a book rebuilt in a call or
+    closed is put back in the session's phase (trading/phases.py), recording
+    nothing, and in a call the queued market orders queue again in arrival
+    order (a place in a call consumes no sequence number)."""
+    hooks = phase_hooks()
+    if hooks is None or not phase_follows_sessions(instrument):
+        return
+    phase = book_phase(hooks.current_phase(instrument_id=instrument.pk))
+    if phase is Phase.CONTINUOUS:
+        return
+    book.process(SetPhase(phase))
+    if phase is not Phase.CALL:
+        return
+    per_tick_lot = instrument.notional_per_tick_lot
+    for order in markets:  # what is left of each (a volatility call's taker)
+        place = _place(order)
+        if order.quantity_lots is not None:
+            place = place._replace(quantity=order.quantity_lots - order.filled_lots)
+        if order.quote_limit is not None:
+            spent = order.filled_quote // per_tick_lot  # ticks x lots
+            place = place._replace(quote_limit=order.quote_limit - spent)
+        book.process(place)
 
 
 def _book_for(instrument: Instrument) -> tuple[Book, dict[int, Order]]:
@@ -550,13 +595,17 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
         )
         more = len(pending) > batch_size
         commands = pending[:batch_size]
-        if not commands and not _gtd_due(instrument_id, now):
+        transitions = _due_transitions(instrument, now) if trading else []
+        if not commands and not transitions and not _gtd_due(instrument_id, now):
             return MatchResult()
         book, known = _book_for(instrument)
-        if trading and book.is_crossed():
+        # a call collects crossed orders: only a continuous book must not cross
+        if trading and book.phase is Phase.CONTINUOUS and book.is_crossed():
             _halt_crossed(instrument, book)
             matching_schedule(instrument_id=instrument_id)  # queued cancels still apply
             return MatchResult(halted=True)
+        if phase_follows_sessions(instrument):
+            book.process(SetBand(_band(instrument)))  # no event, no number
         batch = _Batch(instrument, book, known=known, now=now)
         amends = [c for c in commands if c.kind == OrderCommand.Kind.AMEND]
         if more or not trading:  # amends may wait beyond what was read
@@ -565,6 +614,8 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
             batch.last_amend = {c.order_id: c.pk for c in amends}  # pk order
         for order_id in batch.last_amend:  # its hold grew: read it again
             known.pop(order_id, None)
+        for transition in transitions:
+            batch.transition(transition)
         batch.expire_due()
         for command in commands:
             batch.apply(command)
@@ -595,6 +646,23 @@ def _run(instrument_id: int, batch_size: int, now) -> MatchResult:
         return MatchResult(processed=len(commands), trades=len(batch.trades), more=more)
 
 
+def _band(instrument: Instrument) -> int | None:
+    """The book's volatility band from the instrument's `volatility_band_bps`:
+    None when 0 (off); 10000 (the most the instrument allows) is sent as the
+    engine's largest, 9999."""
+    band = instrument.volatility_band_bps
+    return None if band <= 0 else min(band, 9_999)
+
+
+def _due_transitions(instrument: Instrument, now) -> list:
+    """The session transitions due now (docs/sessions.md), none for an
+    instrument that follows no session. Locks the session row."""
+    hooks = phase_hooks()
+    if hooks is None or not phase_follows_sessions(instrument):
+        return []
+    return list(hooks.due_transitions(instrument=instrument, now=now))
+
+
 @dataclass
 class _Batch:
     """Everything one run writes, gathered in memory and written in bulk."""
@@ -619,6 +687,8 @@ class _Batch:
     # order's hold keeps what the amends reserved up front.
     last_amend: dict[int, int] = field(default_factory=dict)
     now: datetime = field(default_factory=timezone.now)
+    # the last command's events started a volatility call (`volatility_call`)
+    volatility_started: bool = False
 
     def __post_init__(self) -> None:
         self.per_tick_lot = self.instrument.notional_per_tick_lot
@@ -719,6 +789,30 @@ class _Batch:
             new_quantity=new_open,
         )
 
+    def transition(self, due) -> None:
+        """One session transition, recorded exactly once
+        (`session_transition_record` says whether to apply it): the end of a
+        call uncrosses it into the next phase, its trades settled like any
+        other; entering a call or closed sets the book's phase."""
+        hooks = cast(PhaseHooks, phase_hooks())
+        if not hooks.transition_record(
+            instrument=self.instrument, transition=due, now=self.now
+        ):
+            return
+        target = book_phase(due.phase)
+        book = self.book
+        if due.uncross and book.phase is Phase.CALL:
+            command: Uncross | SetPhase = Uncross(target)
+        elif book.phase is not target:
+            command = SetPhase(target)
+        else:  # pre-open -> opening auction: the call goes on
+            return
+        events = book.process(command)
+        touched, _ = self._apply_events(events, None)
+        self._sync_all(touched, ref=f"phase:{book.sequence}", command_pk=None)
+        if self.volatility_started:  # a stop the uncross fired, out of band
+            self.volatility_call()
+
     def expire_due(self) -> None:
         """First in every run: the GTD orders due by now leave the book."""
         now = _epoch(self.now)
@@ -756,6 +850,8 @@ class _Batch:
             return
         events = self.book.process(engine_command)
         touched, result = self._apply_events(events, command)
+        if self.volatility_started:
+            self.volatility_call()
         touched.add(order.pk)
         if command.kind == OrderCommand.Kind.PLACE and order.oco_partner_id:
             partner = self.orders[order.oco_partner_id]
@@ -814,9 +910,29 @@ class _Batch:
                     order = self.orders[command.order_id]
                     self._set_status(order, Order.Status.REJECTED, result)
                     order.open_lots = 0
+            elif isinstance(event, PhaseChanged) and event.reason == "volatility":
+                self.volatility_started = True
             if isinstance(event, (TradeEvent, LevelChanged)):
                 self.book_changes.append(event)
         return touched, result
+
+    def volatility_call(self) -> None:
+        """The band stopped continuous trading (`PhaseChanged(volatility)`): the
+        session enters its volatility call, whose end is drawn and stored there
+        (`session_volatility_call_start`); its uncross comes as a due
+        transition. Should the session refuse (halted by an operator meanwhile),
+        the call is uncrossed at once rather than left with no end."""
+        self.volatility_started = False
+        hooks = cast(PhaseHooks, phase_hooks())
+        if hooks.volatility_call_start(instrument=self.instrument, now=self.now):
+            return
+        logger.warning(
+            "instrument %s: no volatility call in the session, uncrossed at once",
+            self.instrument.symbol,
+        )
+        events = self.book.process(Uncross(Phase.CONTINUOUS))
+        touched, _ = self._apply_events(events, None)
+        self._sync_all(touched, ref=f"phase:{self.book.sequence}", command_pk=None)
 
     def _cancel_unplaced(self, command: OrderCommand, order: Order) -> bool:
         """A cancel for an order the engine has not seen (its place command is
@@ -884,8 +1000,14 @@ class _Batch:
         buyer, seller = (taker, maker) if taker_buys else (maker, taker)
         quantity = event.quantity * instrument.lot_size
         notional = event.price * event.quantity * self.per_tick_lot
-        buyer_bps = buyer.taker_fee_bps if buyer is taker else buyer.maker_fee_bps
-        seller_bps = seller.taker_fee_bps if seller is taker else seller.maker_fee_bps
+        if event.auction:  # no maker, no taker: each its maker rate
+            buyer_bps = fees.auction_fee_bps(buyer)
+            seller_bps = fees.auction_fee_bps(seller)
+        else:
+            buyer_bps = buyer.taker_fee_bps if buyer is taker else buyer.maker_fee_bps
+            seller_bps = (
+                seller.taker_fee_bps if seller is taker else seller.maker_fee_bps
+            )
         # fees round up, never past what the side receives (trading/fees.py)
         buyer_fee = fees.buyer_fee(buyer, buyer_bps, quantity, notional)
         seller_fee = fees.seller_fee(seller_bps, notional)
@@ -965,8 +1087,8 @@ class _Batch:
                         side=order.side,
                         liquidity=(
                             Fill.Liquidity.TAKER
-                            if order is taker
-                            else Fill.Liquidity.MAKER
+                            if order is taker and not event.auction
+                            else Fill.Liquidity.MAKER  # an auction: maker rate
                         ),
                         price_ticks=event.price,
                         quantity_lots=event.quantity,
@@ -1012,6 +1134,12 @@ class _Batch:
                 stop = self.book.get_stop(order.pk)
                 if stop is not None and stop.stop_price is not None:
                     order.stop_price_ticks = stop.stop_price
+            elif (
+                order.price_ticks is None
+                and order.quantity_lots is not None
+                and not is_waiting_stop(order)
+            ):  # a market order queued in a call: what it has left
+                order.open_lots = order.quantity_lots - order.filled_lots
             if order.filled_lots and order.status == Order.Status.OPEN:
                 self._set_status(order, Order.Status.PARTIALLY_FILLED)
         partner = (

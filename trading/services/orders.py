@@ -38,6 +38,7 @@ from config.logging import log_bind
 from config.metrics import orders_observe
 from kyc.selectors import kyc_require_verified
 from trading import queries
+from trading.engine import Phase
 from trading.errors import TradingErrorCode as Code
 from trading.holds import (
     MARKET_TYPES,
@@ -49,6 +50,7 @@ from trading.holds import (
     trailing_stop_ticks,
 )
 from trading.models import Instrument, Order, OrderCommand, OrderStatusChange
+from trading.phases import PhaseHooks, book_phase, phase_follows_sessions, phase_hooks
 from trading.selectors import (
     instrument_for_order,
     instrument_get,
@@ -385,6 +387,38 @@ def _no_lot_affordable(instrument: Instrument) -> Unprocessable:
         "at any price.",
         details={"quote_quantity": ["Insufficient funds."]},
     )
+
+
+# Time in force refused at placement while the session is in a call: the book
+# would refuse it anyway (`not_in_call`), but only after the order was written.
+_NOT_IN_CALL = frozenset({Order.TimeInForce.IOC, Order.TimeInForce.FOK})
+
+
+def _check_phase(
+    instrument: Instrument, request: OrderRequest, phases: dict[int, str]
+) -> None:
+    """IOC and FOK are refused while the instrument's session is in a call
+    (pre-open, pre-close, an auction, a volatility call): 409
+    `time_in_force_not_in_call`, naming the phase (docs/trading.md, "Placement
+    per phase"). Instruments without a session are not asked about."""
+    if request.time_in_force not in _NOT_IN_CALL or not phase_follows_sessions(
+        instrument
+    ):
+        return
+    if instrument.pk not in phases:
+        hooks = cast(PhaseHooks, phase_hooks())
+        phases[instrument.pk] = hooks.current_phase(instrument_id=instrument.pk)
+    phase = phases[instrument.pk]
+    if book_phase(phase) is Phase.CALL:
+        raise Conflict(
+            Code.TIME_IN_FORCE_NOT_IN_CALL,
+            f"time_in_force: {request.time_in_force} is not accepted during"
+            f" {phase}; the book is in a call (GTC or GTD only).",
+            details={
+                "time_in_force": [f"Not accepted during {phase}."],
+                "phase": [phase],
+            },
+        )
 
 
 def _not_trading(instrument: Instrument) -> Conflict:
@@ -771,6 +805,7 @@ def _place_locked(
     taken: dict[str, Order] = {}  # client order id -> order of this call
     new: list[tuple[Order, Hold]] = []
     results: list[PlaceResult] = []
+    phases: dict[int, str] = {}  # instrument id -> its session phase, read once
     for item in items:
         if item.error is not None:
             results.append(PlaceResult(error=item.error))
@@ -795,6 +830,7 @@ def _place_locked(
         try:
             if instrument.status != Instrument.Status.TRADING:
                 raise _not_trading(instrument)
+            _check_phase(instrument, request, phases)
             _check_band(instrument, request.price_ticks)
             request = replace(
                 request, stop_price_ticks=_check_trailing(instrument, request)
