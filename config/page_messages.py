@@ -117,6 +117,15 @@ def _order_not_open(exc: ApplicationError) -> str:
     return "That order is already finished."
 
 
+def _not_in_call(exc: ApplicationError) -> str:
+    phase = (exc.details or {}).get("phase") or ["a call"]
+    return (
+        "Immediate-or-cancel and fill-or-kill orders wait for continuous "
+        f"trading; the market is in its {str(phase[0]).replace('_', ' ')} now. "
+        "A good-till-cancelled order takes part in the auction."
+    )
+
+
 def _fixed(text: str) -> Callable[[ApplicationError], str]:
     return lambda exc: text
 
@@ -124,6 +133,7 @@ def _fixed(text: str) -> Callable[[ApplicationError], str]:
 SENTENCES: dict[str, Callable[[ApplicationError], str]] = {
     "insufficient_funds": _insufficient_funds,
     "instrument_not_trading": _not_trading,
+    "time_in_force_not_in_call": _not_in_call,
     "unknown_symbol": _unknown_symbol,
     "price_out_of_band": _price_band,
     "below_min_quantity": _minimum("quantity"),

@@ -57,6 +57,17 @@ def test_group_digits(number, grouped):
             "The order value must be at least 10.00.",
         ),
         (
+            Conflict(
+                "time_in_force_not_in_call",
+                "time_in_force: ioc is not accepted during pre_open; the book is "
+                "in a call (GTC or GTD only).",
+                details={"time_in_force": ["..."], "phase": ["pre_open"]},
+            ),
+            "Immediate-or-cancel and fill-or-kill orders wait for continuous "
+            "trading; the market is in its pre open now. A good-till-cancelled "
+            "order takes part in the auction.",
+        ),
+        (
             Conflict("order_not_open", "order 1216 is already filled."),
             "Order #1216 is already filled.",
         ),

@@ -1026,6 +1026,7 @@
   var PLAIN = {
     insufficient_funds: function () { return "You do not have enough available balance for this order."; },
     instrument_not_trading: function () { return "Trading in " + SYMBOL + " is halted: new orders are refused until it resumes. You can still cancel open orders."; },
+    time_in_force_not_in_call: function (e) { var phase = ((e.details || {}).phase || ["a call"])[0]; return "Immediate-or-cancel and fill-or-kill orders wait for continuous trading; " + SYMBOL + " is in its " + String(phase).replace(/_/g, " ") + " now. A good-till-cancelled order takes part in the auction."; },
     price_out_of_band: function (e) { return "That price is too far from the last trade. " + tail(e.message); },
     below_min_notional: function (e) { return "The order is too small. " + tail(e.message); },
     below_min_quantity: function (e) { return "The quantity is too small. " + tail(e.message); },

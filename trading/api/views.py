@@ -131,8 +131,10 @@ class OrderListCreateView(APIView):
             "`trailing_amount` / `trailing_bps` (1..9999): a trailing stop follows "
             "the last price, `stop_price` in the answer is its current stop. "
             "Errors: "
-            "403 `kyc_required`; 404 `unknown_symbol`; 409 `instrument_not_trading`;"
-            " 400 `invalid_order`, `invalid_tick`, `invalid_lot`, "
+            "403 `kyc_required`; 404 `unknown_symbol`; 409 `instrument_not_trading`,"
+            " `time_in_force_not_in_call` (IOC or FOK while the instrument's book is "
+            "in a call phase: docs/sessions.md); 400 `invalid_order`, "
+            "`invalid_tick`, `invalid_lot`, "
             "`below_min_quantity`, `below_min_notional`, `price_out_of_band`, "
             "`invalid_amount`; 422 `insufficient_funds`, `too_many_open_orders`; "
             "429 `throttled`."
@@ -298,7 +300,8 @@ class OrderByClientIdView(APIView):
 
 _BATCH_CODES = (
     "Per item, as `POST /api/v1/orders`: 404 `unknown_symbol`; 409 "
-    "`instrument_not_trading`, `client_order_id_reused`; 400 `invalid` (the item's "
+    "`instrument_not_trading`, `time_in_force_not_in_call`, "
+    "`client_order_id_reused`; 400 `invalid` (the item's "
     "fields), `invalid_order`, `invalid_tick`, `invalid_lot`, `below_min_quantity`, "
     "`below_min_notional`, `price_out_of_band`, `invalid_amount`; 422 "
     "`insufficient_funds`, `too_many_open_orders`."
