@@ -194,6 +194,7 @@ def test_every_status_history_shares_the_base():
     )
     assert histories == [
         "accounts.RoleGrantRequestStatusChange",
+        "calendars.SessionTransition",
         "kyc.KycStatusEvent",
         "trading.OrderStatusChange",
         "wallet.AdjustmentStatusChange",
