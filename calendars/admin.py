@@ -12,6 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db.models import Count
 from django.shortcuts import redirect
 
 from accounts.admin import ReadOnlyAdminMixin
@@ -28,6 +29,7 @@ from calendars.models import (
 )
 from calendars.schedule import ScheduleError, spec_check
 from calendars.services import (
+    CALENDAR_FIELDS,
     MAX_EXTENSION_MINUTES,
     calendar_save,
     holiday_delete,
@@ -54,20 +56,7 @@ class TradingCalendarForm(forms.ModelForm):
 
     class Meta:
         model = TradingCalendar
-        fields = (
-            "code",
-            "name",
-            "time_zone",
-            "weekdays",
-            "pre_open_start",
-            "opening_auction_start",
-            "continuous_start",
-            "opening_random_seconds",
-            "pre_close_start",
-            "closing_auction_start",
-            "close",
-            "closing_random_seconds",
-        )
+        fields = CALENDAR_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -191,9 +180,14 @@ class TradingCalendarAdmin(admin.ModelAdmin):
     )
     search_fields = ("code", "name")
 
-    @admin.display(description="Instruments")
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).annotate(instruments_n=Count("instruments"))
+        )
+
+    @admin.display(description="Instruments", ordering="instruments_n")
     def instrument_count(self, obj):
-        return obj.instruments.count()
+        return obj.instruments_n
 
     def has_delete_permission(self, request, obj=None):
         return False  # instruments point at it; detach them first

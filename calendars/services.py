@@ -554,14 +554,20 @@ def _operated(*, instrument: Instrument, reason: str) -> InstrumentSession:
     return session
 
 
-def _operator_row(
+def _operator_record(
     *,
     session: InstrumentSession,
+    instrument: Instrument,
     kind: str,
+    code: AuditCode,
     acting_user: User | None,
     reason: str,
+    meta: RequestMeta | None,
     now: datetime,
+    extra: dict,
+    note: str | None = None,
 ) -> None:
+    """An operator's act on a session: its history row and its audit event."""
     SessionTransition.objects.create(
         session=session,
         instrument_id=session.instrument_id,
@@ -570,8 +576,15 @@ def _operator_row(
         new_phase=session.phase,
         kind=kind,
         acting_user=acting_user,
-        note=reason[:255],
+        note=(note or reason)[:255],
         created_at=now,
+    )
+    audit_event_record(
+        code=code,
+        acting_user=acting_user,
+        target=instrument,
+        meta=meta,
+        extra={"phase": session.phase, "reason": reason, **extra},
     )
 
 
@@ -594,23 +607,16 @@ def session_halt(
         raise Conflict(Code.SESSION_HALTED, f"{instrument}: already halted.")
     session.halted, session.halted_at, session.updated_at = True, now, now
     session.save(update_fields=["halted", "halted_at", "updated_at"])
-    _operator_row(
+    _operator_record(
         session=session,
+        instrument=instrument,
         kind=SessionTransition.Kind.HALT,
-        acting_user=acting_user,
-        reason=reason,
-        now=now,
-    )
-    audit_event_record(
         code=AuditCode.SESSION_HALTED,
         acting_user=acting_user,
-        target=instrument,
+        reason=reason,
         meta=meta,
-        extra={
-            "phase": session.phase,
-            "reason": reason,
-            "due_at": _iso(session.due_at),
-        },
+        now=now,
+        extra={"due_at": _iso(session.due_at)},
     )
     return session
 
@@ -633,19 +639,16 @@ def session_resume(
     halted_for = int((now - halted_at).total_seconds())
     session.halted, session.halted_at, session.updated_at = False, None, now
     session.save(update_fields=["halted", "halted_at", "updated_at"])
-    _operator_row(
+    _operator_record(
         session=session,
+        instrument=instrument,
         kind=SessionTransition.Kind.RESUME,
-        acting_user=acting_user,
-        reason=reason,
-        now=now,
-    )
-    audit_event_record(
         code=AuditCode.SESSION_RESUMED,
         acting_user=acting_user,
-        target=instrument,
+        reason=reason,
         meta=meta,
-        extra={"phase": session.phase, "reason": reason, "halted_seconds": halted_for},
+        now=now,
+        extra={"halted_seconds": halted_for},
     )
     return session
 
@@ -681,24 +684,16 @@ def session_extend(
     setattr(session, field, new)
     session.extended_until, session.updated_at = new, now
     session.save(update_fields=[field, "extended_until", "updated_at"])
-    _operator_row(
+    _operator_record(
         session=session,
+        instrument=instrument,
         kind=SessionTransition.Kind.EXTEND,
-        acting_user=acting_user,
-        reason=f"+{minutes} min: {reason}",
-        now=now,
-    )
-    audit_event_record(
         code=AuditCode.SESSION_EXTENDED,
         acting_user=acting_user,
-        target=instrument,
+        reason=reason,
+        note=f"+{minutes} min: {reason}",
         meta=meta,
-        extra={
-            "phase": session.phase,
-            "reason": reason,
-            "minutes": minutes,
-            "old": old.isoformat(),
-            "new": new.isoformat(),
-        },
+        now=now,
+        extra={"minutes": minutes, "old": old.isoformat(), "new": new.isoformat()},
     )
     return session
