@@ -35,6 +35,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import cast
 
 from marketdata.feeds import FeedAdapter, ReferencePrice
+from trading.engine import Phase
+from trading.phases import CLOSED_SESSION_PHASE, book_phase, instrument_session_phase
 
 logger = logging.getLogger(__name__)
 
@@ -339,6 +341,10 @@ class MarketMaker:
         if instrument.status != instrument.Status.TRADING:
             result.skipped.append(f"{symbol} is {instrument.status}")
             return result
+        if instrument_session_phase(instrument) == CLOSED_SESSION_PHASE:
+            # the engine would refuse every quote (market_closed)
+            result.skipped.append(f"{symbol}: its session is closed")
+            return result
         desired = self.desired(instrument, reference)
         cancel, place = ladder_diff(desired, self.live_quotes(instrument))
         result.kept = len(desired) - len(place)
@@ -410,6 +416,8 @@ class MarketMaker:
         asks = [q.price_ticks for q in live if q.side == SELL]
         if not bids or not asks or instrument.status != instrument.Status.TRADING:
             return None
+        if book_phase(instrument_session_phase(instrument)) != Phase.CONTINUOUS:
+            return None  # an IOC is refused in a call, and nothing trades closed
         best_bid, best_ask = max(bids), min(asks)
         settings = self.markets[symbol]
         lots = self._lots(instrument, settings.cross_size, 1)

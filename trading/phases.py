@@ -83,3 +83,13 @@ def sessions_due_instrument_ids(*, now: datetime) -> list[int]:
     """For the sweeper: instruments whose session has a transition due."""
     hooks = phase_hooks()
     return [] if hooks is None else hooks.due_instrument_ids(now=now)
+
+
+def instrument_session_phase(instrument) -> str:
+    """The instrument's session phase now ("" when it trades continuously, with
+    no session): for callers outside the matcher that must not send what the
+    phase refuses (the demo market maker)."""
+    hooks = phase_hooks()
+    if hooks is None or not phase_follows_sessions(instrument):
+        return ""
+    return hooks.current_phase(instrument_id=instrument.pk)

@@ -6,9 +6,12 @@ import random
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from calendars.services import instrument_calendar_set
+from calendars.tests.helpers import advance, make_berlin, utc
 from kyc.testing import make_verified_user
 from marketdata.feeds import ReplayFeed
 from marketdata.marketmaker import (
@@ -332,6 +335,34 @@ def test_inventory_cap_and_halted_instrument(market):
     result = bot.refresh("BTC-USD", Decimal("96000"))
     assert result.placed == [] and result.skipped == ["BTC-USD is halted"]
     assert bot.cross("BTC-USD") is None
+
+
+def test_the_bot_follows_the_session_quotes_in_a_call_and_rests_when_closed(market):
+    """A calendar instrument: closed, the bot sends nothing (the engine would
+    refuse every quote); in the pre-open call it quotes (orders collect) but
+    does not cross (an IOC is refused in a call); continuous, both."""
+    instrument, bot = market
+    instrument_calendar_set(
+        instrument=instrument,
+        calendar=make_berlin(),
+        volatility_band_bps=0,
+        volatility_call_seconds=120,
+        volatility_random_seconds=0,
+        acting_user=None,
+    )
+    closed = utc(2026, 12, 7, 5, 0)  # Monday 06:00 in Berlin
+    advance(instrument, closed)
+    with time_machine.travel(closed, tick=False):
+        result = bot.refresh("BTC-USD", Decimal("95000"))
+    assert result.placed == [] and result.skipped == ["BTC-USD: its session is closed"]
+    assert not Order.objects.filter(user=bot.maker).exists()
+
+    pre_open = utc(2026, 12, 7, 7, 0)  # 08:00, pre-open
+    advance(instrument, pre_open)
+    with time_machine.travel(pre_open, tick=False):
+        assert len(bot.refresh("BTC-USD", Decimal("95000")).placed) == 6
+        assert bot.cross("BTC-USD") is None
+    assert not Order.objects.filter(user=bot.taker).exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,6 +14,7 @@ SEEDERS = (
     "wallet.seed",
     "trading.seed",
     "marketdata.seed",
+    "calendars.seed",  # after the history: the demo shares' trades predate it
     "reports.seed",
 )
 
