@@ -9,6 +9,7 @@ from datetime import time
 
 import pytest
 import time_machine
+from django.test import Client
 
 from calendars.models import InstrumentSession, SessionTransition
 from calendars.services import instrument_calendar_set
@@ -430,6 +431,14 @@ def test_a_day_order_partly_filled_in_the_closing_auction_expires_after_a_restar
     streamed = UserEvent.objects.filter(user=first, type="fill").get()
     assert streamed.data["fill"]["liquidity"] == "auction"
     assert trade_list_recent(instrument=instrument, limit=5)[0]["auction"] is True
+    # the pages too: the fills page and its CSV, the orders history's reason
+    page = Client()
+    page.force_login(first, backend="accounts.backends.EmailBackend")
+    assert "<td>Auction</td>" in page.get("/trading/fills/").content.decode()
+    csv = b"".join(page.get("/trading/fills.csv").streaming_content).decode()
+    assert csv.splitlines()[1].split(",")[1:4] == ["BTC-USD", "buy", "auction"]
+    orders_page = page.get("/trading/orders/").content.decode()
+    assert "day order: the market closed" in orders_page
     assert_ledger_ok()
 
 
