@@ -805,17 +805,18 @@ class _Batch:
             return
         target = book_phase(due.phase)
         book = self.book
+        command: Uncross | SetPhase | None = None
         if due.uncross and book.phase is Phase.CALL:
-            command: Uncross | SetPhase = Uncross(target)
+            command = Uncross(target)
         elif book.phase is not target:
             command = SetPhase(target)
-        else:  # pre-open -> opening auction: the call goes on
-            return
-        events = book.process(command)
-        touched, _ = self._apply_events(events, None)
-        self._sync_all(touched, ref=f"phase:{book.sequence}", command_pk=None)
-        if self.volatility_started:  # a stop the uncross fired, out of band
-            self.volatility_call()
+        # else pre-open -> opening auction: the call goes on
+        if command is not None:
+            events = book.process(command)
+            touched, _ = self._apply_events(events, None)
+            self._sync_all(touched, ref=f"phase:{book.sequence}", command_pk=None)
+            if self.volatility_started:  # a stop the uncross fired, out of band
+                self.volatility_call()
         if due.phase == CLOSED_SESSION_PHASE and due.old_phase:
             self.expire_day(due.trading_day)
 
