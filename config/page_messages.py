@@ -126,6 +126,14 @@ def _not_in_call(exc: ApplicationError) -> str:
     )
 
 
+def _day_needs_calendar(exc: ApplicationError) -> str:
+    return (
+        "A day order ends when the market closes for the day, and this market "
+        "trades around the clock without a close. Choose good till cancelled "
+        "or good till date instead."
+    )
+
+
 def _fixed(text: str) -> Callable[[ApplicationError], str]:
     return lambda exc: text
 
@@ -134,6 +142,7 @@ SENTENCES: dict[str, Callable[[ApplicationError], str]] = {
     "insufficient_funds": _insufficient_funds,
     "instrument_not_trading": _not_trading,
     "time_in_force_not_in_call": _not_in_call,
+    "day_needs_calendar": _day_needs_calendar,
     "unknown_symbol": _unknown_symbol,
     "price_out_of_band": _price_band,
     "below_min_quantity": _minimum("quantity"),

@@ -46,6 +46,7 @@ def trade(instrument: Instrument, row: Trade) -> dict:
         "price": ticks_to_price(instrument, row.price_ticks),
         "quantity": lots_to_quantity(instrument, row.quantity_lots),
         "taker_side": row.taker_side,
+        "auction": row.auction,
         "time": iso(row.created_at),
     }
 

@@ -639,11 +639,12 @@ class TradeAdmin(_InstrumentMoney, ReadOnlyAdminMixin, admin.ModelAdmin):
         "quantity",
         "value",
         "taker_side",
+        "auction",
         "maker_order_id",
         "taker_order_id",
         "created_at",
     )
-    list_filter = ("instrument", "taker_side")
+    list_filter = ("instrument", "taker_side", "auction")
     search_fields = ("=maker_order__id", "=taker_order__id")
     list_select_related = ("instrument__base", "instrument__quote")
     date_hierarchy = "created_at"

@@ -5,6 +5,7 @@ class TradingErrorCode(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     INSTRUMENT_NOT_TRADING = "instrument_not_trading"
     TIME_IN_FORCE_NOT_IN_CALL = "time_in_force_not_in_call"
+    DAY_NEEDS_CALENDAR = "day_needs_calendar"
     INVALID_INSTRUMENT = "invalid_instrument"
     INVALID_FEE = "invalid_fee"
     INVALID_ORDER = "invalid_order"

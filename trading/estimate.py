@@ -90,7 +90,8 @@ def fill_estimate(
     rest = 0 if order.quantity_lots is None else max(order.quantity_lots - taken, 0)
     rests = (
         not is_market
-        and order.time_in_force in (Order.TimeInForce.GTC, Order.TimeInForce.GTD)
+        and order.time_in_force
+        in (Order.TimeInForce.GTC, Order.TimeInForce.GTD, Order.TimeInForce.DAY)
         and order.type != Order.Type.STOP_MARKET
     )
     fee = _fee(order, instrument, taken, notional, order.taker_fee_bps)

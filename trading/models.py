@@ -167,6 +167,8 @@ class Order(models.Model):
         IOC = "ioc", "Immediate or cancel"
         FOK = "fok", "Fill or kill"
         GTD = "gtd", "Good till date"
+        # expires when the session closes at the end of the trading day
+        DAY = "day", "Day"
 
     class STP(models.TextChoices):
         EXPIRE_TAKER = "expire_taker", "Expire taker"
@@ -403,6 +405,11 @@ class Trade(models.Model):
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     taker_side = models.CharField(max_length=4, choices=Order.Side.choices)
+    auction = models.BooleanField(
+        default=False,
+        help_text="An uncross (call auction) trade: no maker or taker; the "
+        "buy order sits in the taker fields and both sides pay the maker rate.",
+    )
     buyer_fee = models.BigIntegerField(
         help_text="Units of buyer_fee_asset: base under the received policy, "
         "quote under quote."
@@ -436,6 +443,8 @@ class Fill(models.Model):
     class Liquidity(models.TextChoices):
         MAKER = "maker", "Maker"
         TAKER = "taker", "Taker"
+        # an uncross fill: neither side made or took (charged the maker rate)
+        AUCTION = "auction", "Auction"
 
     trade = models.ForeignKey(Trade, on_delete=models.PROTECT, related_name="fills")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
@@ -446,7 +455,7 @@ class Fill(models.Model):
         Instrument, on_delete=models.PROTECT, related_name="+"
     )
     side = models.CharField(max_length=4, choices=Order.Side.choices)
-    liquidity = models.CharField(max_length=5, choices=Liquidity.choices)
+    liquidity = models.CharField(max_length=7, choices=Liquidity.choices)
     price_ticks = models.BigIntegerField()
     quantity_lots = models.BigIntegerField()
     quote_amount = models.BigIntegerField()

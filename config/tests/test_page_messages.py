@@ -60,12 +60,23 @@ def test_group_digits(number, grouped):
             Conflict(
                 "time_in_force_not_in_call",
                 "time_in_force: ioc is not accepted during pre_open; the book is "
-                "in a call (GTC or GTD only).",
+                "in a call (GTC, GTD or DAY only).",
                 details={"time_in_force": ["..."], "phase": ["pre_open"]},
             ),
             "Immediate-or-cancel and fill-or-kill orders wait for continuous "
             "trading; the market is in its pre open now. A good-till-cancelled "
             "order takes part in the auction.",
+        ),
+        (
+            ApplicationError(
+                "day_needs_calendar",
+                "time_in_force: day needs a trading calendar and BTC-USD has none "
+                "(it trades around the clock); use gtc or gtd.",
+                details={"time_in_force": ["..."]},
+            ),
+            "A day order ends when the market closes for the day, and this market "
+            "trades around the clock without a close. Choose good till cancelled "
+            "or good till date instead.",
         ),
         (
             Conflict("order_not_open", "order 1216 is already filled."),

@@ -114,7 +114,12 @@ class TradeSerializer(serializers.Serializer):
     seq = serializers.IntegerField()
     price = serializers.CharField()
     quantity = serializers.CharField()
-    taker_side = serializers.CharField()
+    taker_side = serializers.CharField(
+        help_text="buy or sell; for an auction trade always buy (no side took)"
+    )
+    auction = serializers.BooleanField(
+        help_text="A call auction's uncross: neither side was maker or taker."
+    )
     time = serializers.CharField(help_text="ISO 8601 UTC")
 
 

@@ -224,6 +224,31 @@ def test_order_form_has_oco_trailing_and_good_till_date_inputs_labelled(btc):
         assert header in parts.headers
 
 
+def test_the_day_time_in_force_is_offered_only_on_a_market_with_a_calendar(btc):
+    """DAY ends at the session's close: a market without a calendar has none,
+    so the form does not offer it (the API would refuse it, 400)."""
+    from calendars.services import instrument_calendar_set
+    from calendars.tests.helpers import make_berlin
+
+    client = logged_in(make_user(email="trader@example.com"))
+    parts = _FormParts()
+    parts.feed(client.get("/trade/BTC-USD/").content.decode())
+    assert "day" not in parts.options
+    instrument_calendar_set(
+        instrument=btc,
+        calendar=make_berlin(),
+        acting_user=None,
+        volatility_band_bps=0,
+        volatility_call_seconds=120,
+        volatility_random_seconds=0,
+    )
+    html = client.get("/trade/BTC-USD/").content.decode()
+    parts = _FormParts()
+    parts.feed(html)
+    assert {"gtc", "ioc", "fok", "gtd", "day"} <= parts.options
+    assert '<option value="day">Day (until the close)</option>' in html
+
+
 def test_trade_scripts_are_served_with_the_new_order_paths(btc):
     """The page's scripts are static files the page names; trade.js posts an
     OCO to its own endpoint and sends the trail and the expiry."""

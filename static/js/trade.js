@@ -637,6 +637,8 @@
           toast("Order " + o.id + " cancelled (" + orderWords(o) + ")" + (filled ? "; " + filled + " had filled." : "; nothing had filled."), "cancelled");
         } else if (o.status === "expired" && o.expire_at) {
           toast("Order " + o.id + " expired: it was good till " + dayClock(o.expire_at) + " " + ZONE_ABBR + " (" + orderWords(o) + ")" + (filled ? "; " + filled + " filled." : "."), "expired");
+        } else if (o.status === "expired" && o.reason === "day") {
+          toast("Order " + o.id + " expired: it was a day order and the market closed for the day (" + orderWords(o) + ")" + (filled ? "; " + filled + " filled." : "."), "expired");
         } else if (o.status === "filled") {
           toast("Order " + o.id + " filled: " + orderWords(o) + ".", "filled");
         } else if (o.status === "expired" || o.status === "rejected") {
@@ -801,7 +803,9 @@
     $("[data-price-label]", form).textContent = oco || type === "stop_limit" ? "Limit price" : "Price";
     var tif = field("time_in_force");
     Array.prototype.forEach.call(tif.options, function (option) {
-      option.disabled = oco && (option.value === "ioc" || option.value === "fok");
+      // DAY rests until the close: not for a plain market order, nor an OCO pair
+      option.disabled = (oco && (option.value === "ioc" || option.value === "fok" || option.value === "day")) ||
+        (type === "market" && option.value === "day");
     });
     if (tif.selectedOptions[0] && tif.selectedOptions[0].disabled) tif.value = "gtc";
     var gtd = tif.value === "gtd";
@@ -811,7 +815,7 @@
     expire.max = D.localInput(Date.now() + 365 * 86400000, ZONE);
     if (gtd && !expire.value) expire.value = D.localInput(Date.now() + 86400000, ZONE);
     var post = field("post_only");
-    var postAllowed = (type === "limit" || oco) && (tif.value === "gtc" || tif.value === "gtd");
+    var postAllowed = (type === "limit" || oco) && (tif.value === "gtc" || tif.value === "gtd" || tif.value === "day");
     post.disabled = !postAllowed;
     if (!postAllowed) post.checked = false;
     updateSubmit();
@@ -1026,6 +1030,7 @@
   var PLAIN = {
     insufficient_funds: function () { return "You do not have enough available balance for this order."; },
     instrument_not_trading: function () { return "Trading in " + SYMBOL + " is halted: new orders are refused until it resumes. You can still cancel open orders."; },
+    day_needs_calendar: function () { return "A day order ends when the market closes for the day, and " + SYMBOL + " trades around the clock without a close. Choose good till cancelled or good till date instead."; },
     time_in_force_not_in_call: function (e) { var phase = ((e.details || {}).phase || ["a call"])[0]; return "Immediate-or-cancel and fill-or-kill orders wait for continuous trading; " + SYMBOL + " is in its " + String(phase).replace(/_/g, " ") + " now. A good-till-cancelled order takes part in the auction."; },
     price_out_of_band: function (e) { return "That price is too far from the last trade. " + tail(e.message); },
     below_min_notional: function (e) { return "The order is too small. " + tail(e.message); },
@@ -1101,6 +1106,7 @@
       (p.stop_price ? ", starting at " + px(p.stop_price) + " " + cfg.quote : "");
   }
   function tifWords(body) {
+    if (body.time_in_force === "day") return "DAY (until today's close)";
     if (body.time_in_force !== "gtd") return body.time_in_force.toUpperCase();
     return "good till " + dayClock(body.expire_at) + " " + ZONE_ABBR;
   }
@@ -1141,7 +1147,7 @@
     list.replaceChildren();
     reviewRow(list, "Order", typeWords(p) + (p.price ? " at " + px(p.price) + " " + cfg.quote : "") +
       (p.stop_price || isTrailing(body) ? ", " + stopWords(p, body) : "") +
-      (p.type === "limit" || p.type === "stop_limit" || body.time_in_force === "gtd" ? " · " + tifWords(body) : ""));
+      (p.type === "limit" || p.type === "stop_limit" || body.time_in_force === "gtd" || body.time_in_force === "day" ? " · " + tifWords(body) : ""));
     var estimateNote = e.basis === "stop" ? "(at the stop" + (p.type === "stop_limit" ? "'s limit" : "") + " price; the book then may differ)" : "(from the order book now)";
     reviewRow(list, "Estimated fill", D.isZero(e.quantity) ? "Nothing fills at once" :
       qty(e.quantity) + " " + cfg.base + (e.average_price ? " at about " + px(e.average_price) + " " + cfg.quote : ""), estimateNote);

@@ -40,7 +40,10 @@ class FillOutputSerializer(serializers.Serializer):
     order_id = serializers.IntegerField()
     symbol = serializers.CharField(source="instrument.symbol")
     side = serializers.CharField()
-    liquidity = serializers.CharField(help_text="maker or taker")
+    liquidity = serializers.CharField(
+        help_text="maker or taker; auction for a fill of a call auction's uncross "
+        "(neither side made or took; the fee is at the maker rate)."
+    )
     price = serializers.SerializerMethodField()
     quantity = serializers.SerializerMethodField()
     quote_amount = serializers.SerializerMethodField()

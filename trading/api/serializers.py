@@ -21,7 +21,11 @@ class OrderPlaceInputSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=Order.Side.choices)
     type = serializers.ChoiceField(choices=Order.Type.choices, default="limit")
     time_in_force = serializers.ChoiceField(
-        choices=Order.TimeInForce.choices, default="gtc"
+        choices=Order.TimeInForce.choices,
+        default="gtc",
+        help_text="gtc, ioc, fok, gtd (with expire_at) or day: a day order "
+        "expires when the session closes at the end of the trading day (only on "
+        "an instrument with a trading calendar; limit and stop orders).",
     )
     post_only = serializers.BooleanField(default=False)
     price = DecimalStringField(required=False, allow_null=True)
@@ -433,7 +437,9 @@ class PreviewEstimateSerializer(serializers.Serializer):
         help_text="Taker rate on the fill, maker rate on what rests."
     )
     fee_asset = serializers.CharField()
-    resting_quantity = serializers.CharField(help_text="Left on the book (GTC, GTD).")
+    resting_quantity = serializers.CharField(
+        help_text="Left on the book (GTC, GTD, DAY)."
+    )
     unfilled_quantity = serializers.CharField(
         help_text="Not filled and expiring (market, IOC, FOK, book too thin)."
     )

@@ -10,8 +10,9 @@ Layout, chosen for speed in CPython and under mypyc:
   cancel zeroes the order in place (lazy deletion) and the list is compacted when
   dead entries pile up, so every operation is amortised O(1);
 * stops wait in two heaps keyed by (stop price, arrival), with lazy deletion;
-* GTD expiries sit in a heap of (expire_at, id), OCO links in one dict and open
-  trailing stops in another, each consulted only when not empty, so plain limit
+* GTD expiries sit in a heap of (expire_at, id), DAY orders' ids in one dict
+  (cleared by ``ExpireDay``, stale ids skipped), OCO links in another and open
+  trailing stops in a third, each consulted only when not empty, so plain limit
   and market flow pays for none of them beyond a few ``is None`` tests.
 
 The module is pure (no clock, randomness or I/O) so the same commands always give
@@ -28,6 +29,7 @@ from trading.engine.commands import (
     Amend,
     Cancel,
     Command,
+    ExpireDay,
     ExpireDue,
     Place,
     PlaceOco,
@@ -72,6 +74,7 @@ GTC: Final = TimeInForce.GTC
 IOC: Final = TimeInForce.IOC
 FOK: Final = TimeInForce.FOK
 GTD: Final = TimeInForce.GTD
+DAY: Final = TimeInForce.DAY
 EXPIRE_TAKER: Final = STP.EXPIRE_TAKER
 EXPIRE_BOTH: Final = STP.EXPIRE_BOTH
 FILLED: Final = DoneReason.FILLED
@@ -88,6 +91,7 @@ D_POST_ONLY: Final = DoneDetail.POST_ONLY
 D_GTD: Final = DoneDetail.GTD
 D_OCO: Final = DoneDetail.OCO
 D_AUCTION: Final = DoneDetail.AUCTION
+D_DAY: Final = DoneDetail.DAY
 CONTINUOUS: Final = Phase.CONTINUOUS
 CALL: Final = Phase.CALL
 CLOSED: Final = Phase.CLOSED
@@ -131,6 +135,7 @@ _PLACE: Final = Place
 _CANCEL: Final = Cancel
 _AMEND: Final = Amend
 _EXPIRE_DUE: Final = ExpireDue
+_EXPIRE_DAY: Final = ExpireDay
 _PLACE_OCO: Final = PlaceOco
 _SET_PHASE: Final = SetPhase
 _UNCROSS: Final = Uncross
@@ -177,7 +182,9 @@ class Order:
         self.post_only = post_only
         self.expire_at = expire_at  # 0: not GTD
 
-    def as_resting(self, oco_with: int | None = None) -> RestingOrder:
+    def as_resting(
+        self, oco_with: int | None = None, day: bool = False
+    ) -> RestingOrder:
         return RestingOrder(
             self.order_id,
             self.owner,
@@ -189,6 +196,7 @@ class Order:
             self.post_only,
             self.expire_at or None,
             oco_with,
+            day,
         )
 
 
@@ -350,6 +358,9 @@ class OrderBook:
         self._oco: dict[object, int] = {}
         # Open trailing stops (ids, in arrival order); empty unless there are some.
         self._trailing: dict[object, None] = {}
+        # Ids of orders placed DAY (resting or waiting stops), until ExpireDay;
+        # an id whose order has left stays until then or a compaction.
+        self._day: dict[object, None] = {}
         self._phase = CONTINUOUS
         self._band_bps = 0  # volatility band in basis points; 0: none
         self._reference: int | None = None  # the band's price before any trade
@@ -469,6 +480,10 @@ class OrderBook:
             if type(expire_at) is not int or not 0 < expire_at < MAX_VALUE:
                 raise ValueError(f"order {order_id}: bad expire_at")
             heappush(self._expiries, (expire_at, order_id))
+        if order.day:
+            if order.oco_with is not None:
+                raise ValueError(f"order {order_id}: a DAY order cannot be OCO")
+            self._day[order_id] = None
         self._rest(
             Order(
                 order_id, owner, _SIDES[side], price, quantity, filled, _STPS[stp],
@@ -542,7 +557,9 @@ class OrderBook:
         order = self._orders.get(order_id)
         if order is None:
             return None
-        return order.as_resting(self._oco.get(order_id) if self._oco else None)
+        return order.as_resting(
+            self._oco.get(order_id) if self._oco else None, order_id in self._day
+        )
 
     def get_stop(self, order_id: int) -> Place | None:
         """The stop order waiting in the stop book, or None."""
@@ -555,8 +572,11 @@ class OrderBook:
         levels = self._bids if side is BUY else self._asks
         sign = 1 if side is BUY else -1
         oco = self._oco
+        day = self._day
         return [
-            order.as_resting(oco.get(order.order_id) if oco else None)
+            order.as_resting(
+                oco.get(order.order_id) if oco else None, order.order_id in day
+            )
             for key in reversed(keys)
             for order in levels[sign * key].open_orders()
         ]
@@ -619,6 +639,8 @@ class OrderBook:
             self._amend(command, events)  # type: ignore[arg-type]
         elif kind is _EXPIRE_DUE:
             self._expire_due(command, events)  # type: ignore[arg-type]
+        elif kind is _EXPIRE_DAY:
+            self._expire_day(events)
         elif kind is _PLACE_OCO:
             self._place_oco(command, events)  # type: ignore[arg-type]
         elif kind is _SET_PHASE:
@@ -693,14 +715,14 @@ class OrderBook:
                 return self._reject(
                     events, order_id, "place", RejectReason.INVALID_ORDER
                 )
-            if tif is GTC:
+            if tif is GTC or (tif is DAY and order_type is MARKET):
                 tif = IOC
         else:
             if type(price) is not int or not 0 < price < MAX_VALUE:
                 return self._reject(
                     events, order_id, "place", RejectReason.INVALID_PRICE
                 )
-            if post_only and tif is not GTC and tif is not GTD:
+            if post_only and tif is not GTC and tif is not GTD and tif is not DAY:
                 return self._reject(
                     events, order_id, "place", RejectReason.INVALID_ORDER
                 )
@@ -791,6 +813,10 @@ class OrderBook:
             expires = expire_at  # type: ignore[assignment]
             if expires <= self._clock:
                 return self._too_late(command, events)
+        if tif is DAY:
+            self._day_add(key)
+        elif self._day:
+            self._day.pop(key, None)
         if self._phase is CALL:
             if _TIFS.get(raw[6]) is IOC or tif is FOK:
                 why = RejectReason.NOT_IN_CALL
@@ -1285,6 +1311,10 @@ class OrderBook:
             heappush(self._expiries, (stop.expire_at, order_id))
         if stop.trail_amount is not None or stop.trail_bps is not None:
             self._trailing[order_id] = None
+        if stop.time_in_force is DAY:
+            self._day_add(order_id)
+        elif self._day:
+            self._day.pop(order_id, None)
 
     def _drop_stop(self, key: object) -> None:
         """Forget a waiting stop (its heap entries go stale and are skipped)."""
@@ -1439,6 +1469,45 @@ class OrderBook:
                 )  # fmt: skip
             if self._oco:
                 self._oco_left(order_id, events, now)
+
+    def _day_add(self, key: object) -> None:
+        """Note a DAY order; drop the ids of orders that have left once they
+        outnumber the open ones (amortised O(1))."""
+        day = self._day
+        day[key] = None
+        if len(day) > COMPACT_SLACK + 2 * (len(self._orders) + len(self._stops)):
+            orders = self._orders
+            stops = self._stops
+            self._day = {k: None for k in day if k in orders or k in stops or k == key}
+
+    def _expire_day(self, events: list[Event]) -> None:
+        """The day is over: every open DAY order expires, lowest id first."""
+        day = self._day
+        if not day:
+            return
+        self._day = {}
+        for order_id in sorted([cast(int, k) for k in day]):
+            order = self._orders.get(order_id)
+            if order is not None:
+                del self._orders[order_id]
+                events.append(
+                    OrderDone(
+                        self._seq, order_id, order.owner, EXPIRED, D_DAY,
+                        order.remaining, order.filled,
+                    )
+                )  # fmt: skip
+                self._unlink(order, events)
+                continue
+            entry = self._stops.get(order_id)
+            if entry is not None:
+                self._drop_stop(order_id)
+                stop = entry[1]
+                events.append(
+                    OrderDone(
+                        self._seq, order_id, stop.owner, EXPIRED, D_DAY,
+                        stop.quantity or 0, 0,
+                    )
+                )  # fmt: skip
 
     def _oco_left(self, key: object, events: list[Event], now: int = -1) -> None:
         """Order ``key`` traded, triggered or left: cancel its OCO partner (unless

@@ -73,6 +73,8 @@ class RestingOrder(NamedTuple):
     post_only: bool = False
     expire_at: int | None = None
     oco_with: int | None = None
+    #: Placed with time in force DAY: ``ExpireDay`` expires it.
+    day: bool = False
 
 
 class ExpireDue(NamedTuple):
@@ -81,6 +83,12 @@ class ExpireDue(NamedTuple):
     adapter sends this first in every run."""
 
     now: int
+
+
+class ExpireDay(NamedTuple):
+    """The trading day is over: expire every open DAY order (resting or a
+    waiting stop), lowest id first. The adapter sends it when the session
+    closes at the end of the day's last phase, never on a halt."""
 
 
 class PlaceOco(NamedTuple):
@@ -114,4 +122,14 @@ class SetBand(NamedTuple):
     reference: int | None = None
 
 
-Command = Place | Cancel | Amend | ExpireDue | PlaceOco | SetPhase | Uncross | SetBand
+Command = (
+    Place
+    | Cancel
+    | Amend
+    | ExpireDue
+    | ExpireDay
+    | PlaceOco
+    | SetPhase
+    | Uncross
+    | SetBand
+)

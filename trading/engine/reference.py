@@ -17,6 +17,8 @@ each against the other. Read it to learn the rules:
 * self-trade prevention, decided by the taker's mode;
 * amend: a quantity cut keeps the order's place, anything else re-queues it;
 * good till date: an order with ``expire_at`` leaves when ``ExpireDue`` says so;
+* DAY: an order placed DAY (a limit or a stop) rests like GTC until
+  ``ExpireDay`` says the trading day is over;
 * OCO: two linked legs; whatever one does (trade, trigger, leave), the other is
   cancelled;
 * trailing stops: the stop price follows the last price, never back;
@@ -34,6 +36,7 @@ from trading.engine.commands import (
     Amend,
     Cancel,
     Command,
+    ExpireDay,
     ExpireDue,
     Place,
     PlaceOco,
@@ -135,6 +138,7 @@ class Resting:
         arrival: int,
         expire_at: int | None = None,
         oco_with: int | None = None,
+        day: bool = False,
     ) -> None:
         self.order_id = order_id
         self.owner = owner
@@ -147,12 +151,13 @@ class Resting:
         self.arrival = arrival
         self.expire_at = expire_at
         self.oco_with = oco_with  # the OCO partner (a stop), while linked
+        self.day = day  # placed DAY: ExpireDay expires it
 
     def copy(self) -> "Resting":
         return Resting(
             self.order_id, self.owner, self.side, self.price, self.remaining,
             self.filled, self.stp, self.post_only, self.arrival, self.expire_at,
-            self.oco_with,
+            self.oco_with, self.day,
         )  # fmt: skip
 
 
@@ -309,6 +314,8 @@ class ReferenceBook:
         order_id, owner, side, price, quantity, filled, stp, post_only = order[:8]
         if order.expire_at is not None and not is_positive(order.expire_at):
             raise ValueError(f"order {order_id}: bad expire_at")
+        if order.day and order.oco_with is not None:
+            raise ValueError(f"order {order_id}: a DAY order cannot be OCO")
         if type(order_id) is not int or self.is_open(order_id):
             raise ValueError(f"bad or duplicate order id {order_id!r}")
         if side not in list(Side) or stp not in list(STP):
@@ -319,7 +326,7 @@ class ReferenceBook:
             Resting(
                 order_id, owner, Side(side), price, quantity, filled, STP(stp),
                 bool(post_only), self.next_arrival(), order.expire_at,
-                order.oco_with,
+                order.oco_with, bool(order.day),
             )
         )  # fmt: skip
 
@@ -453,7 +460,7 @@ class ReferenceBook:
     def as_resting(o: Resting) -> RestingOrder:
         return RestingOrder(
             o.order_id, o.owner, o.side, o.price, o.remaining, o.filled, o.stp,
-            o.post_only, o.expire_at, o.oco_with,
+            o.post_only, o.expire_at, o.oco_with, o.day,
         )  # fmt: skip
 
     # ------------------------------------------------------------------- events
@@ -625,12 +632,12 @@ class ReferenceBook:
             out.append(
                 self.done(order_id, owner, DoneReason.EXPIRED, detail, left, filled)
             )
-        else:  # GTC or GTD: it rests
+        else:  # GTC, GTD or DAY: it rests
             self.orders.append(
                 Resting(
                     order_id, owner, taker.side, taker.price, left, filled, taker.stp,
                     taker.post_only, self.next_arrival(), taker.expire_at,
-                    taker.oco_with,
+                    taker.oco_with, taker.tif is TimeInForce.DAY,
                 )
             )  # fmt: skip
             out.append(self.level_changed(taker.side, taker.price))
@@ -666,7 +673,7 @@ class ReferenceBook:
                 Resting(
                     order_id, owner, taker.side, taker.price, left, filled, taker.stp,
                     taker.post_only, self.next_arrival(), taker.expire_at,
-                    taker.oco_with,
+                    taker.oco_with, taker.tif is TimeInForce.DAY,
                 )
             )  # fmt: skip
             out.append(self.level_changed(taker.side, taker.price))
@@ -1030,6 +1037,8 @@ class ReferenceBook:
             self.amend(command, out)
         elif type(command) is ExpireDue:
             self.expire_due(command, out)
+        elif type(command) is ExpireDay:
+            self.expire_day(out)
         elif type(command) is PlaceOco:
             self.place_oco(command, out)
         elif type(command) is SetPhase:
@@ -1088,7 +1097,8 @@ class ReferenceBook:
         if (
             not market
             and c.post_only
-            and c.time_in_force not in (TimeInForce.GTC, TimeInForce.GTD)
+            and c.time_in_force
+            not in (TimeInForce.GTC, TimeInForce.GTD, TimeInForce.DAY)
         ):
             return RejectReason.INVALID_ORDER
         if c.quote_limit is not None and not (
@@ -1131,11 +1141,14 @@ class ReferenceBook:
 
     def normalised(self, c: Place) -> Place:
         """The command with enum members for its plain strings, a market order's
-        GTC read as IOC (a market order never rests), and a trailing stop's stop
-        price derived from the last price."""
+        GTC (and a plain market order's DAY) read as IOC (a market order never
+        rests; a DAY stop-market waits as DAY), and a trailing stop's stop price
+        derived from the last price."""
         market = c.type in (OrderType.MARKET, OrderType.STOP_MARKET)
         tif = TimeInForce(c.time_in_force)
         if market and tif is TimeInForce.GTC:
+            tif = TimeInForce.IOC
+        if c.type == OrderType.MARKET and tif is TimeInForce.DAY:
             tif = TimeInForce.IOC
         c = c._replace(
             side=Side(c.side), type=OrderType(c.type), time_in_force=tif, stp=STP(c.stp)
@@ -1214,6 +1227,7 @@ class ReferenceBook:
             Resting(
                 c.order_id, c.owner, c.side, c.price or 0, c.quantity or 0, 0, c.stp,
                 c.post_only, self.next_arrival(), c.expire_at, oco_with,
+                c.time_in_force is TimeInForce.DAY,
             )
         )  # fmt: skip
         out.append(self.level_changed(c.side, c.price or 0))
@@ -1321,6 +1335,35 @@ class ReferenceBook:
             if partner is not None:
                 self.cancel_partner(partner, out, due_ids)
 
+    def expire_day(self, out: list[Event]) -> None:
+        """The trading day is over: every open DAY order, resting or a waiting
+        stop, expires, lowest id first."""
+        due = sorted(
+            [o.order_id for o in self.orders if o.day]
+            + [p.order_id for _, p in self.stops if p.time_in_force is TimeInForce.DAY]
+        )
+        for order_id in due:
+            order = self.find(order_id)
+            entry = self.find_stop(order_id)
+            if order is not None:
+                self.orders.remove(order)
+                out.append(
+                    self.done(
+                        order_id, order.owner, DoneReason.EXPIRED, DoneDetail.DAY,
+                        order.remaining, order.filled,
+                    )
+                )  # fmt: skip
+                out.append(self.level_changed(order.side, order.price))
+            elif entry is not None:
+                self.stops.remove(entry)
+                place = entry[1]
+                out.append(
+                    self.done(
+                        order_id, place.owner, DoneReason.EXPIRED, DoneDetail.DAY,
+                        place.quantity or 0, 0,
+                    )
+                )  # fmt: skip
+
     def cancel(self, c: Cancel, out: list[Event]) -> None:
         order = self.find(c.order_id) if type(c.order_id) is int else None
         stop = self.find_stop(c.order_id) if type(c.order_id) is int else None
@@ -1401,11 +1444,12 @@ class ReferenceBook:
             if cut:
                 out.append(self.level_changed(order.side, price))
             return
-        # Anything else re-enters at the back as a GTC limit order and may trade.
+        # Anything else re-enters at the back as a GTC (or DAY) limit order and
+        # may trade.
         taker = Taker(
             order.order_id, order.owner, order.side, price, quantity, None,
-            TimeInForce.GTC, order.stp, order.post_only, order.filled,
-            order.expire_at,
+            TimeInForce.DAY if order.day else TimeInForce.GTC, order.stp,
+            order.post_only, order.filled, order.expire_at,
         )  # fmt: skip
         if self.phase is Phase.CALL:  # re-queued at the back, nothing matches
             out.append(

@@ -6,7 +6,7 @@ snapshot in seconds, not minutes. The row layouts are part of the format:
 
 * ``bids`` / ``asks``: best price first, then time priority, each row
   ``[order_id, owner, price, quantity, filled, stp, post_only, expire_at,
-  oco_with]``;
+  oco_with, day]``;
 * ``stops``: arrival order, each row the ``Place`` fields in declaration order
   ``[order_id, owner, side, type, price, quantity, time_in_force, post_only,
   stop_price, quote_limit, stp, expire_at, trail_amount, trail_bps, oco_with]``
@@ -18,6 +18,9 @@ snapshot in seconds, not minutes. The row layouts are part of the format:
   ``stops`` plus one column: the lots it filled before a volatility
   interruption queued it (its ``quantity`` and ``quote_limit`` are what is
   left).
+
+Format 3 had no ``day`` column (orders read as not DAY; a DAY stop keeps its
+``time_in_force`` "day" in its row from format 4 on).
 
 Format 2 had no phase, band, reference or markets: it restores as a continuous
 book without a band.
@@ -33,8 +36,8 @@ from typing import Any, Final, NamedTuple
 from trading.engine.commands import Place, RestingOrder
 from trading.engine.types import STP, OrderType, Phase, Side, TimeInForce
 
-FORMAT: Final = 3
-READABLE: Final = (1, 2, 3)
+FORMAT: Final = 4
+READABLE: Final = (1, 2, 3, 4)
 
 
 class Session(NamedTuple):
@@ -57,6 +60,7 @@ def order_row(order: RestingOrder) -> list[object]:
         order.post_only,
         order.expire_at,
         order.oco_with,
+        order.day,
     ]
 
 
@@ -131,10 +135,11 @@ def decode(
         for row in data[key]:
             order_id, owner, price, quantity, filled, stp, post_only = row[:7]
             expire_at, oco_with = (list(row[7:9]) + [None, None])[:2]
+            day = bool(row[9]) if len(row) > 9 else False
             orders.append(
                 RestingOrder(
                     order_id, owner, side, price, quantity, filled, STP(stp),
-                    post_only, expire_at, oco_with,
+                    post_only, expire_at, oco_with, day,
                 )
             )  # fmt: skip
     stops = [place_of(row) for row in data["stops"]]

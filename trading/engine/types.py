@@ -25,6 +25,9 @@ class TimeInForce(StrEnum):
     FOK = "fok"
     #: Good till date: as GTC until the order's ``expire_at`` (see ExpireDue).
     GTD = "gtd"
+    #: As GTC until the trading day ends: ``ExpireDay`` expires it (limit and
+    #: stop orders; a plain market order reads it as IOC, as it does GTC).
+    DAY = "day"
 
 
 class Phase(StrEnum):
@@ -98,6 +101,7 @@ class DoneDetail(StrEnum):
     GTD = "gtd"  # expired at its expire_at
     OCO = "oco"  # its OCO partner filled, triggered or left
     AUCTION = "auction"  # a market order's remainder after the uncross
+    DAY = "day"  # a DAY order at the end of the trading day (ExpireDay)
 
 
 #: Upper bound (exclusive) for prices, stop prices and quantities. It keeps every

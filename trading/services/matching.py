@@ -53,6 +53,7 @@ from trading.engine import (
     Amended,
     Book,
     Cancel,
+    ExpireDay,
     ExpireDue,
     LevelChanged,
     OrderDone,
@@ -86,6 +87,7 @@ from trading.models import (
     Trade,
 )
 from trading.phases import (
+    CLOSED_SESSION_PHASE,
     PhaseHooks,
     book_phase,
     phase_follows_sessions,
@@ -514,6 +516,7 @@ def book_rebuild(instrument: Instrument) -> Book:
                     post_only=order.post_only,
                     expire_at=_epoch(order.expire_at),
                     oco_with=partner,
+                    day=order.time_in_force == Order.TimeInForce.DAY,
                 )
             )
     book = book_class().from_resting(
@@ -793,7 +796,8 @@ class _Batch:
         """One session transition, recorded exactly once
         (`session_transition_record` says whether to apply it): the end of a
         call uncrosses it into the next phase, its trades settled like any
-        other; entering a call or closed sets the book's phase."""
+        other; entering a call or closed sets the book's phase. Closing at
+        the end of the trading day then ends the DAY orders (`expire_day`)."""
         hooks = cast(PhaseHooks, phase_hooks())
         if not hooks.transition_record(
             instrument=self.instrument, transition=due, now=self.now
@@ -801,17 +805,31 @@ class _Batch:
             return
         target = book_phase(due.phase)
         book = self.book
+        command: Uncross | SetPhase | None = None
         if due.uncross and book.phase is Phase.CALL:
-            command: Uncross | SetPhase = Uncross(target)
+            command = Uncross(target)
         elif book.phase is not target:
             command = SetPhase(target)
-        else:  # pre-open -> opening auction: the call goes on
+        # else pre-open -> opening auction: the call goes on
+        if command is not None:
+            events = book.process(command)
+            touched, _ = self._apply_events(events, None)
+            self._sync_all(touched, ref=f"phase:{book.sequence}", command_pk=None)
+            if self.volatility_started:  # a stop the uncross fired, out of band
+                self.volatility_call()
+        if due.phase == CLOSED_SESSION_PHASE and due.old_phase:
+            self.expire_day(due.trading_day)
+
+    def expire_day(self, trading_day) -> None:
+        """The session closed at the end of `trading_day`: every open DAY order
+        leaves the book (`ExpireDay`), its hold released, in this run's
+        transaction. Only a scheduled close gets here: a halt is no transition,
+        and a new session entering closed ("" -> closed) ends no day."""
+        events = self.book.process(ExpireDay())
+        if not events:
             return
-        events = book.process(command)
         touched, _ = self._apply_events(events, None)
-        self._sync_all(touched, ref=f"phase:{book.sequence}", command_pk=None)
-        if self.volatility_started:  # a stop the uncross fired, out of band
-            self.volatility_call()
+        self._sync_all(touched, ref=f"day:{trading_day}", command_pk=None)
 
     def expire_due(self) -> None:
         """First in every run: the GTD orders due by now leave the book."""
@@ -1063,6 +1081,7 @@ class _Batch:
             maker_order=maker,
             taker_order=taker,
             taker_side=str(event.taker_side),
+            auction=bool(event.auction),
             buyer_fee=buyer_fee,
             buyer_fee_asset=buyer_fee_asset,
             seller_fee=seller_fee,
@@ -1086,9 +1105,11 @@ class _Batch:
                         instrument=instrument,
                         side=order.side,
                         liquidity=(
-                            Fill.Liquidity.TAKER
-                            if order is taker and not event.auction
-                            else Fill.Liquidity.MAKER  # an auction: maker rate
+                            Fill.Liquidity.AUCTION  # charged the maker rate
+                            if event.auction
+                            else Fill.Liquidity.TAKER
+                            if order is taker
+                            else Fill.Liquidity.MAKER
                         ),
                         price_ticks=event.price,
                         quantity_lots=event.quantity,

@@ -154,7 +154,9 @@ def _parse(
     if quantity is None and time_in_force == Order.TimeInForce.FOK:
         raise _bad("quantity", "is required for fill-or-kill orders.")
     if post_only and (is_market or time_in_force not in _RESTING_TIFS):
-        raise _bad("post_only", "is only for GTC or GTD limit orders.")
+        raise _bad("post_only", "is only for GTC, GTD or DAY limit orders.")
+    if time_in_force == Order.TimeInForce.DAY:
+        _check_day(instrument, type)
 
     price_ticks = None if price is None else price_to_ticks(instrument, price)
     stop_ticks = (
@@ -211,8 +213,23 @@ def _parse(
     )
 
 
-_RESTING_TIFS = (Order.TimeInForce.GTC, Order.TimeInForce.GTD)
+_RESTING_TIFS = (Order.TimeInForce.GTC, Order.TimeInForce.GTD, Order.TimeInForce.DAY)
 GTD_MAX_DAYS = 365
+
+
+def _check_day(instrument: Instrument, type: str) -> None:
+    """DAY ends with the trading day, which only a calendar has: without one
+    the order would never expire (400 `day_needs_calendar`). A plain market
+    order never rests, so DAY would mean nothing there (docs/sessions.md)."""
+    if type == Order.Type.MARKET:
+        raise _bad("time_in_force", "day is only for limit and stop orders.")
+    if instrument.calendar_id is None:
+        raise _bad(
+            "time_in_force",
+            f"day needs a trading calendar and {instrument.symbol} has none "
+            "(it trades around the clock); use gtc or gtd.",
+            Code.DAY_NEEDS_CALENDAR,
+        )
 
 
 def _trail_bps(value) -> int | None:
@@ -413,7 +430,7 @@ def _check_phase(
         raise Conflict(
             Code.TIME_IN_FORCE_NOT_IN_CALL,
             f"time_in_force: {request.time_in_force} is not accepted during"
-            f" {phase}; the book is in a call (GTC or GTD only).",
+            f" {phase}; the book is in a call (GTC, GTD or DAY only).",
             details={
                 "time_in_force": [f"Not accepted during {phase}."],
                 "phase": [phase],

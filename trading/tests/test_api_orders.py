@@ -65,6 +65,20 @@ def test_client_order_id_retry_returns_the_same_order_and_other_body_is_409(setu
             "post_only",
         ),
         ({"side": "hold"}, 400, "invalid", "side"),
+        # DAY ends with the trading day: this instrument has no calendar
+        ({"time_in_force": "day"}, 400, "day_needs_calendar", "time_in_force"),
+        (
+            {"type": "market", "price": None, "time_in_force": "day"},
+            400,
+            "invalid_order",
+            "time_in_force",
+        ),
+        (
+            {"time_in_force": "day", "expire_at": "2030-01-31T12:00:00Z"},
+            400,
+            "invalid_order",
+            "expire_at",
+        ),
     ],
 )
 def test_bad_orders_are_refused_and_write_nothing(setup, body, status, code, field):

@@ -155,6 +155,7 @@ _values = st.one_of(
             "gtc",
             "ioc",
             "gtd",
+            "day",
             "expire_taker",
             "cancel_both",
             "true",

@@ -9,6 +9,7 @@ from datetime import time
 
 import pytest
 import time_machine
+from django.test import Client
 
 from calendars.models import InstrumentSession, SessionTransition
 from calendars.services import instrument_calendar_set
@@ -131,7 +132,8 @@ def test_a_calendar_day_pre_open_auctions_continuous_closed(kolkata_market):  # 
         (30_000, 28_50),
         (10_000, 9_50),
     ]
-    assert set(Fill.objects.values_list("liquidity", flat=True)) == {"maker"}
+    assert set(Fill.objects.values_list("liquidity", flat=True)) == {"auction"}
+    assert [t.auction for t in trades] == [True, True]
     assert balances(first) == {
         "USD": (200_000_00 - 28_500_00, 0),
         "BTC": (29_970_000, 0),
@@ -320,3 +322,184 @@ def test_ioc_and_fok_are_refused_at_placement_during_a_call(kolkata_market, tif)
     run(instrument, utc(*day, 3, 50))
     order.refresh_from_db()
     assert order.status == Order.Status.FILLED
+
+
+# --- DAY orders and auction trades (issue 25) -------------------------------------
+
+
+def _order_events(user) -> list[tuple[str, str]]:
+    """(status, reason) of the user's order events on the stream, oldest first."""
+    from marketdata.models import UserEvent
+
+    return [
+        (e.data["order"]["status"], e.data["order"]["reason"])
+        for e in UserEvent.objects.filter(user=user, type="order").order_by("pk")
+    ]
+
+
+def test_a_day_order_expires_at_the_close_and_a_gtc_one_carries_over(
+    kolkata_market,
+):
+    instrument, seller, first, second = kolkata_market
+    day = (2026, 12, 8)
+    # Given, in the pre-close call, a DAY bid and a GTC bid (nothing crosses)
+    place(seller, utc(*day, 10, 5), side="sell", price="97000", quantity="0.1")
+    day_bid = place(
+        first, utc(*day, 10, 6), side="buy", price="90000", quantity="0.2",
+        time_in_force="day",
+    )  # fmt: skip
+    gtc_bid = place(second, utc(*day, 10, 6), side="buy", price="90000", quantity="0.1")
+    run(instrument, utc(*day, 10, 6))
+    assert phase(instrument) == "pre_close"
+    day_bid.refresh_from_db()
+    assert (day_bid.status, day_bid.time_in_force) == (Order.Status.OPEN, "day")
+    assert balances(first) == {"USD": (200_000_00 - 18_000_00, 18_000_00)}
+
+    # When the closing call and the close come (one run, both transitions)
+    run(instrument, utc(*day, 10, 30, 1))
+    assert phase(instrument) == "closed"
+
+    # Then the DAY order expired (reason day), its whole hold back to available
+    day_bid.refresh_from_db()
+    assert (day_bid.status, day_bid.reason, day_bid.open_lots) == (
+        Order.Status.EXPIRED,
+        "day",
+        0,
+    )
+    assert balances(first) == {"USD": (200_000_00, 0)}
+    assert _order_events(first)[-1] == ("expired", "day")
+    assert list(day_bid.history.order_by("pk").values_list("to_status", "reason"))[
+        -1
+    ] == ("expired", "day")
+    # And the GTC ones carry over into the next day, holds untouched
+    gtc_bid.refresh_from_db()
+    assert gtc_bid.status == Order.Status.OPEN
+    assert balances(second) == {"USD": (200_000_00 - 9_000_00, 9_000_00)}
+    run(instrument, utc(2026, 12, 9, 3, 31))
+    assert phase(instrument) == "pre_open"
+    gtc_bid.refresh_from_db()
+    assert gtc_bid.status == Order.Status.OPEN
+    assert Order.objects.filter(status=Order.Status.OPEN).count() == 2
+    assert Trade.objects.count() == 0
+    assert_ledger_ok()
+
+
+def test_a_day_order_partly_filled_in_the_closing_auction_expires_after_a_restart(
+    kolkata_market,
+):
+    from accounts.testing import api_client_for
+    from marketdata.selectors import trade_list_recent
+
+    instrument, seller, first, _ = kolkata_market
+    day = (2026, 12, 8)
+    # Given a DAY buy of 0.3 at 95000 and a sell of 0.1 at 94000 in pre-close
+    place(seller, utc(*day, 10, 5), side="sell", price="94000", quantity="0.1")
+    day_bid = place(
+        first, utc(*day, 10, 6), side="buy", price="95000", quantity="0.3",
+        time_in_force="day",
+    )  # fmt: skip
+    run(instrument, utc(*day, 10, 6))
+    assert Trade.objects.count() == 0
+    # And a restart before the close: the book is rebuilt from the rows
+    matcher_state.forget(instrument.pk)
+
+    # When the closing auction uncrosses at the close
+    run(instrument, utc(*day, 10, 30, 1))
+
+    # Then 0.1 traded in the auction (both sides at the maker rate), and the
+    # DAY order expired for its remainder, the rest of its hold released
+    trade = Trade.objects.get()
+    assert (trade.price_ticks, trade.quantity_lots, trade.auction) == (95000, 10, True)
+    assert (trade.buyer_fee, trade.seller_fee) == (10_000, 9_50)
+    assert sorted(trade.fills.values_list("liquidity", flat=True)) == [
+        "auction",
+        "auction",
+    ]
+    day_bid.refresh_from_db()
+    assert (day_bid.status, day_bid.reason) == (Order.Status.EXPIRED, "day")
+    assert (day_bid.filled_lots, day_bid.open_lots) == (10, 0)
+    assert balances(first) == {
+        "USD": (200_000_00 - 9_500_00, 0),
+        "BTC": (10_000_000 - 10_000, 0),
+    }
+    assert _order_events(first)[-1] == ("expired", "day")
+    # And every reader says "auction": the fills API, the stream, the tape
+    fills = api_client_for(first).get("/api/v1/fills").json()["results"]
+    assert [f["liquidity"] for f in fills] == ["auction"]
+    from marketdata.models import UserEvent
+
+    streamed = UserEvent.objects.filter(user=first, type="fill").get()
+    assert streamed.data["fill"]["liquidity"] == "auction"
+    assert trade_list_recent(instrument=instrument, limit=5)[0]["auction"] is True
+    # the pages too: the fills page and its CSV, the orders history's reason
+    page = Client()
+    page.force_login(first, backend="accounts.backends.EmailBackend")
+    assert "<td>Auction</td>" in page.get("/trading/fills/").content.decode()
+    csv = b"".join(page.get("/trading/fills.csv").streaming_content).decode()
+    assert csv.splitlines()[1].split(",")[1:4] == ["BTC-USD", "buy", "auction"]
+    orders_page = page.get("/trading/orders/").content.decode()
+    assert "day order: the market closed" in orders_page
+    assert_ledger_ok()
+
+
+def test_an_operator_halt_over_the_close_leaves_day_orders_until_the_resume(
+    kolkata_market,
+):
+    from calendars.services import session_halt, session_resume
+
+    instrument, _, first, _ = kolkata_market
+    day = (2026, 12, 8)
+    day_bid = place(
+        first, utc(*day, 10, 6), side="buy", price="90000", quantity="0.1",
+        time_in_force="day",
+    )  # fmt: skip
+    run(instrument, utc(*day, 10, 6))
+    with time_machine.travel(utc(*day, 10, 7), tick=False):
+        session_halt(instrument=instrument, acting_user=None, reason="news")
+    # a halt is no close: the DAY order stays, past the scheduled close
+    run(instrument, utc(*day, 10, 31))
+    day_bid.refresh_from_db()
+    assert (phase(instrument), day_bid.status) == ("pre_close", Order.Status.OPEN)
+    # the resume applies the missed transitions, the close last: it expires
+    with time_machine.travel(utc(*day, 10, 40), tick=False):
+        session_resume(instrument=instrument, acting_user=None, reason="over")
+    run(instrument, utc(*day, 10, 40))
+    day_bid.refresh_from_db()
+    assert (phase(instrument), day_bid.status, day_bid.reason) == (
+        "closed",
+        Order.Status.EXPIRED,
+        "day",
+    )
+    assert balances(first) == {"USD": (200_000_00, 0)}
+
+
+def test_day_is_refused_without_a_calendar(make_trader, btc_usd):
+    from config.domain_errors import ApplicationError
+
+    # Given BTC-USD without a calendar: a DAY order there would never end
+    buyer = make_trader("buyer@example.com", usd=200_000 * USD)
+    with pytest.raises(ApplicationError) as refused:
+        place(buyer, utc(2026, 12, 8, 4, 0), side="buy", price="95000",
+              quantity="0.1", time_in_force="day")  # fmt: skip
+    assert refused.value.code == "day_needs_calendar"
+    assert refused.value.message == (
+        "time_in_force: day needs a trading calendar and BTC-USD has none (it "
+        "trades around the clock); use gtc or gtd."
+    )
+    assert list(refused.value.details) == ["time_in_force"]
+    assert Order.objects.filter(user=buyer).count() == 0
+    assert balances(buyer) == {"USD": (200_000_00, 0)}
+
+
+def test_a_market_order_cannot_be_day(kolkata_market):
+    from config.domain_errors import ApplicationError
+
+    _, _, first, _ = kolkata_market
+    with pytest.raises(ApplicationError) as market:
+        place(first, utc(2026, 12, 8, 4, 0), side="buy", type="market",
+              quantity="0.1", time_in_force="day")  # fmt: skip
+    assert (market.value.code, market.value.message) == (
+        "invalid_order",
+        "time_in_force: day is only for limit and stop orders.",
+    )
+    assert Order.objects.filter(user=first).count() == 0

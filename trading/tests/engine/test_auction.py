@@ -426,7 +426,7 @@ def test_a_format_2_snapshot_restores_continuous(book_class) -> None:
         del old[key]
     book = book_class.restore(old)
     assert book.phase is Phase.CONTINUOUS
-    assert book.snapshot()["format"] == 3
+    assert book.snapshot()["format"] == 4
 
 
 # ------------------------------------------------------ the literal reference

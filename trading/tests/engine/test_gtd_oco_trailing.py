@@ -643,7 +643,7 @@ def test_a_format_1_snapshot_still_restores(book_class: type[Book]) -> None:
     assert book.get_stop(3) == Place(
         3, 3, BUY, STOP_LIMIT, 110, 3, TimeInForce.GTC, False, 108
     )
-    assert book.snapshot()["format"] == 3
+    assert book.snapshot()["format"] == 4
     assert book.snapshot()["clock"] == 0
     assert (book.sequence, book.last_trade_price) == (3, 100)
 

@@ -61,7 +61,7 @@ def test_snapshot_layout(book_class: type[Book]) -> None:
     book = busy_book(book_class)
     # Then the snapshot is exactly this
     assert book.snapshot() == {
-        "format": 3,
+        "format": 4,
         "clock": 0,
         "phase": "continuous",
         "band_bps": None,
@@ -71,14 +71,14 @@ def test_snapshot_layout(book_class: type[Book]) -> None:
         "sequence": 8,
         "last_price": 101,
         "bids": [
-            [4, 4, 99, 5, 0, "expire_taker", False, None, None],
-            [6, 6, 99, 2, 0, "expire_taker", False, None, None],
-            [5, 5, 98, 5, 0, "expire_taker", False, None, None],
+            [4, 4, 99, 5, 0, "expire_taker", False, None, None, False],
+            [6, 6, 99, 2, 0, "expire_taker", False, None, None, False],
+            [5, 5, 98, 5, 0, "expire_taker", False, None, None, False],
         ],
         "asks": [
-            [1, 1, 101, 2, 3, "expire_taker", False, None, None],
-            [2, 2, 101, 5, 0, "expire_taker", False, None, None],
-            [3, 3, 102, 5, 0, "expire_taker", False, None, None],
+            [1, 1, 101, 2, 3, "expire_taker", False, None, None, False],
+            [2, 2, 101, 5, 0, "expire_taker", False, None, None, False],
+            [3, 3, 102, 5, 0, "expire_taker", False, None, None, False],
         ],
         "stops": [
             [

@@ -1,6 +1,7 @@
 """Differential test: random commands against the fast book and the reference book.
 
-Commands include GTD orders with a moving clock (ExpireDue), OCO pairs and
+Commands include GTD orders with a moving clock (ExpireDue), DAY orders and
+the end of their day (ExpireDay), OCO pairs and
 trailing stops besides every plain order type, cancel and amend, and call
 auctions: phase changes (valid or not) and uncrosses into each next phase.
 
@@ -31,6 +32,7 @@ from trading.engine import (
     Amended,
     Cancel,
     Event,
+    ExpireDay,
     ExpireDue,
     LevelChanged,
     OrderBook,
@@ -59,6 +61,7 @@ tifs = st.sampled_from(
         TimeInForce.IOC,
         TimeInForce.FOK,
         TimeInForce.GTD,
+        TimeInForce.DAY,
     ]
 )
 times = st.integers(1, 40)
@@ -232,6 +235,16 @@ class EngineVersusReference(RuleBasedStateMachine):
     @rule(now=st.integers(0, 45))
     def expire_due(self, now) -> None:
         self.apply(ExpireDue(now))
+
+    @rule()
+    def expire_day(self) -> None:
+        self.apply(ExpireDay())
+        # Nothing placed DAY is left open: resting, waiting as a stop, or queued.
+        for side in (Side.BUY, Side.SELL):
+            assert not any(o.day for o in self.book.resting_orders(side))
+        assert all(
+            s.time_in_force is not TimeInForce.DAY for s in self.book.stop_orders()
+        )
 
     @rule(phase=st.sampled_from([*Phase, "auction"]))
     def set_phase(self, phase) -> None:
