@@ -54,6 +54,7 @@ from trading.engine import (
     Book,
     Cancel,
     ExpireDue,
+    Indicative,
     LevelChanged,
     OrderDone,
     OrderType,
@@ -912,7 +913,8 @@ class _Batch:
                     order.open_lots = 0
             elif isinstance(event, PhaseChanged) and event.reason == "volatility":
                 self.volatility_started = True
-            if isinstance(event, (TradeEvent, LevelChanged)):
+            # Indicative and PhaseChanged: the market stream's call state
+            if isinstance(event, (TradeEvent, LevelChanged, Indicative, PhaseChanged)):
                 self.book_changes.append(event)
         return touched, result
 
