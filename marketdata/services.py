@@ -132,9 +132,11 @@ def book_snapshot_rebuild(*, instrument_id: int) -> BookSnapshot:
 
 def market_run_record(event: MatchingRunApplied) -> None:
     """Subscriber of trading's `MatchingRunApplied`, in the run's transaction and
-    under its instrument lock: store the book snapshot at the new sequence, fold
-    the trades into candles, write the users' order and fill events, and leave
-    the market frame to publish after commit. A few bulk statements."""
+    under its instrument lock: store the book snapshot at the new sequence
+    (with a call's indicative uncross), fold the trades into candles, write the
+    users' order and fill events, and leave the market frame (and, when the
+    engine said the indicative changed or the phase did, an `indicative`
+    message) to publish after commit. A few bulk statements."""
     instrument, book, trades = event.instrument, event.book, event.trades
     orders, fills = event.orders, event.fills
     market: list[dict] = []
