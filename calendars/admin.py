@@ -22,12 +22,14 @@ from calendars.models import (
     CalendarInstrument,
     Holiday,
     InstrumentSession,
+    SessionPhase,
     SessionTransition,
     TradingCalendar,
     weekdays_from_mask,
     weekdays_to_mask,
 )
 from calendars.schedule import ScheduleError, spec_check
+from calendars.selectors import session_state
 from calendars.services import (
     CALENDAR_FIELDS,
     MAX_EXTENSION_MINUTES,
@@ -225,6 +227,22 @@ class CalendarInstrumentForm(forms.ModelForm):
         )
 
 
+def _next_transition(session: InstrumentSession | None) -> str:
+    """The next transition as the market stream shows it: the phase, when it
+    is due (UTC, a drawn random end included), or why there is none."""
+    state = session_state(session)
+    if state.halted:
+        return "none until resumed (halted)"
+    if state.next_at is None:
+        return "-"
+    label = SessionPhase(state.next_phase).label if state.next_phase else ""
+    return f"{label} at {state.next_at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _current_phase(session: InstrumentSession | None) -> str:
+    return SessionPhase(session_state(session).phase).label
+
+
 @admin.register(CalendarInstrument)
 class CalendarInstrumentAdmin(admin.ModelAdmin):
     """Which calendar an instrument follows (none: continuous, as before) and
@@ -234,15 +252,30 @@ class CalendarInstrumentAdmin(admin.ModelAdmin):
     list_display = (
         "symbol",
         "calendar",
+        "current_phase",
+        "next_transition",
         "volatility_band_bps",
         "volatility_call_seconds",
         "volatility_random_seconds",
     )
-    list_select_related = ("calendar",)
+    list_select_related = ("calendar", "session")
     list_filter = ("calendar",)
     search_fields = ("symbol",)
-    readonly_fields = ("symbol",)
-    fields = ("symbol", *CalendarInstrumentForm.Meta.fields)
+    readonly_fields = ("symbol", "current_phase", "next_transition")
+    fields = (
+        "symbol",
+        "current_phase",
+        "next_transition",
+        *CalendarInstrumentForm.Meta.fields,
+    )
+
+    @admin.display(description="phase")
+    def current_phase(self, obj):
+        return _current_phase(getattr(obj, "session", None))
+
+    @admin.display(description="next transition")
+    def next_transition(self, obj):
+        return _next_transition(getattr(obj, "session", None))
 
     def has_add_permission(self, request):
         return False  # instruments are created in trading
@@ -310,9 +343,7 @@ class InstrumentSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "trading_day",
         "phase",
         "entered_at",
-        "due_phase",
-        "due_at",
-        "call_ends_at",
+        "next_transition",
         "halted",
         "extended_until",
     )
@@ -324,6 +355,7 @@ class InstrumentSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "trading_day",
         "phase",
         "entered_at",
+        "next_transition",
         "due_phase",
         "due_trading_day",
         "due_nominal_at",
@@ -338,6 +370,12 @@ class InstrumentSessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (SessionTransitionInline,)
     action_form = SessionActionForm
     actions = ("halt_selected", "extend_selected", "resume_selected")
+
+    @admin.display(description="next transition")
+    def next_transition(self, obj):
+        """A volatility call's drawn end, else the scheduled one: what the
+        market stream and the trade screen show."""
+        return _next_transition(obj)
 
     def has_operate_permission(self, request):
         return request.user.has_perm(OPERATE)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
 from calendars.errors import Code
+from calendars.events import SessionChanged
 from calendars.models import (
     Holiday,
     InstrumentSession,
@@ -43,7 +44,9 @@ from calendars.schedule import (
     next_transition,
     spec_check,
 )
+from calendars.selectors import session_state
 from config.domain_errors import ApplicationError, Conflict, NotFound
+from config.events import record
 from trading.models import Instrument
 
 MAX_EXTENSION_MINUTES = 240
@@ -83,6 +86,21 @@ def _invalid(exc: ScheduleError | ValidationError) -> ApplicationError:
 
 def _plain(value) -> object:
     return value.isoformat() if isinstance(value, date | time) else value
+
+
+def _session_changed(
+    *, session: InstrumentSession, instrument: Instrument, reason: str, now: datetime
+) -> None:
+    """Tell the market stream (after commit) how the session now stands."""
+    record(
+        SessionChanged(
+            instrument_id=instrument.pk,
+            symbol=instrument.symbol,
+            state=session_state(session),
+            reason=reason,
+            at=now,
+        )
+    )
 
 
 # --- Calendars and holidays -----------------------------------------------------------
@@ -217,6 +235,12 @@ def instrument_calendar_set(
         session = InstrumentSession.objects.filter(instrument=instrument).first()
         if session is not None:
             _session_restart(session=session)
+            _session_changed(
+                session=session,
+                instrument=instrument,
+                reason="calendar",
+                now=session.updated_at,
+            )
     audit_event_record(
         code=AuditCode.INSTRUMENT_UPDATED,
         acting_user=acting_user,
@@ -468,6 +492,9 @@ def session_transition_record(
         session.extended_until = None
         session.updated_at = now
         session.save()
+        _session_changed(
+            session=session, instrument=instrument, reason=transition.kind, now=now
+        )
         return recorded
 
 
@@ -511,6 +538,12 @@ def session_volatility_call_start(
         session.call_ends_at = ends
         session.updated_at = now
         session.save()
+        _session_changed(
+            session=session,
+            instrument=instrument,
+            reason=SessionTransition.Kind.VOLATILITY,
+            now=now,
+        )
         return session
 
 
@@ -586,6 +619,7 @@ def _operator_record(
         meta=meta,
         extra={"phase": session.phase, "reason": reason, **extra},
     )
+    _session_changed(session=session, instrument=instrument, reason=kind, now=now)
 
 
 def _iso(value: datetime | None) -> str | None:

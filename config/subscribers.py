@@ -12,15 +12,18 @@ from config.events import IN_TRANSACTION, ON_COMMIT, subscribe
 
 def register() -> None:
     from accounts.events import SecondFactorResetRequested, SignInsEnded
+    from calendars.events import SessionChanged
     from kyc.events import KycDecided
     from kyc.services.recheck import (
         second_factor_reset_on_kyc_decision,
         second_factor_reset_recheck_open,
     )
     from marketdata.auth import user_streams_close
-    from marketdata.events import MarketFrameReady, UserEventsSaved
+    from marketdata.events import MarketControlReady, MarketFrameReady, UserEventsSaved
     from marketdata.publish import (
+        market_control_send,
         market_frame_send,
+        market_phase_send,
         market_status_send,
         user_events_send,
     )
@@ -42,6 +45,10 @@ def register() -> None:
     subscribe(UserEventsSaved, user_events_send, moment=ON_COMMIT)
     # A halt, resume or close reaches the instrument's market stream live.
     subscribe(InstrumentStatusChanged, market_status_send, moment=ON_COMMIT)
+    # So do a session's phase changes and, in a call, the indicative uncross
+    # (no sequence: state, carried by the snapshot too; docs/marketdata.md).
+    subscribe(SessionChanged, market_phase_send, moment=ON_COMMIT)
+    subscribe(MarketControlReady, market_control_send, moment=ON_COMMIT)
 
     # Ended sign-ins (logout, password change, staff lock, a session ended from
     # the devices list, a reused refresh token) close their open /ws/user/ streams.

@@ -22,6 +22,16 @@ class MarketFrameReady:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketControlReady:
+    """An unsequenced market message (`body`, JSON text) for the instrument's
+    group: state that replaces the previous one (a call's indicative uncross),
+    sent to every watcher outside the batches."""
+
+    group: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class UserEventsSaved:
     """User stream events written (their rows are the stream's outbox: a
     client that missed the broadcast replays them by id)."""

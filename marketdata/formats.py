@@ -234,3 +234,63 @@ def balance_message(code: str, decimals: int, available: int, held: int) -> dict
         "held": text(held),
         "total": text(available + held),
     }
+
+
+# --- Sessions and call phases (docs/sessions.md, "On the streams") ----------------
+
+NO_INDICATIVE = {
+    "price": None,
+    "quantity": None,
+    "surplus": None,
+    "surplus_side": None,
+}
+
+
+def indicative_fields(
+    formats: InstrumentFormats,
+    price_ticks: int | None,
+    lots: int,
+    surplus_lots: int,
+    surplus_side: str,
+) -> dict | None:
+    """The uncross as it would be now (REST's and the snapshot's `indicative`):
+    None outside a call or when nothing would trade."""
+    if price_ticks is None:
+        return None
+    return {
+        "price": formats.price(price_ticks),
+        "quantity": formats.quantity(lots),
+        "surplus": formats.quantity(surplus_lots),
+        "surplus_side": surplus_side or None,
+    }
+
+
+def indicative_message(formats: InstrumentFormats, fields: dict | None) -> dict:
+    """The stream's `indicative`: the fields, all null when there is no cross
+    (any more) or the call ended."""
+    return {
+        "type": "indicative",
+        "symbol": formats.symbol,
+        **(fields or NO_INDICATIVE),
+    }
+
+
+def session_fields(state) -> dict:
+    """A `calendars.selectors.SessionState` as REST and the snapshot show it."""
+    return {
+        "phase": state.phase,
+        "next_phase": state.next_phase,
+        "next_at": None if state.next_at is None else _iso_utc(state.next_at),
+        "halted": state.halted,
+    }
+
+
+def phase_message(symbol: str, state, reason: str, at: datetime) -> dict:
+    """The stream's `phase`: the session now, why it moved, and when."""
+    return {
+        "type": "phase",
+        "symbol": symbol,
+        **session_fields(state),
+        "reason": reason,
+        "time": _iso_utc(at),
+    }

@@ -179,6 +179,7 @@ class MarketHub:
         self.next_flush = 0.0  # loop time before which no hand-out starts
         self.flush_handle: asyncio.TimerHandle | None = None
         self.handouts = 0  # frames handed out (each encoded once: ENCODED)
+        self.controls = 0  # unsequenced messages received (`control`)
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel()
@@ -202,8 +203,8 @@ class MarketHub:
         while True:
             try:
                 message = await self.layer.receive(self.channel)
-                if message.get("type") == "market.status":
-                    self.status(message["body"])
+                if message.get("type") in ("market.status", "market.control"):
+                    self.control(message["body"])
                 elif message.get("type") == "market.frame":
                     self.deliver(
                         Frame(
@@ -227,11 +228,14 @@ class MarketHub:
             except Exception:
                 logger.exception("market hub %s: re-join failed", self.symbol)
 
-    def status(self, text: str) -> None:
-        """A status change (halt, resume): to every subscriber at once, outside
-        the sequenced frames; the cached snapshot (which names the status) is
-        dropped so the next one is read afresh."""
+    def control(self, text: str) -> None:
+        """An unsequenced message (a status change, a session phase, a call's
+        indicative uncross): to every subscriber at once, outside the sequenced
+        frames; the cached snapshot (which names all three) is dropped so the
+        next one is read afresh, and a read already under way is not cached
+        (`controls`): it may predate the change."""
         self._snapshot = None
+        self.controls += 1
         for subscriber in self.subscribers:
             send = getattr(subscriber, "control_send", None)
             if send is not None:
@@ -303,13 +307,13 @@ class MarketHub:
             async with self._snapshot_lock:
                 snap = self._snapshot
                 if not usable(snap):
-                    at = loop.time()
+                    at, controls = loop.time(), self.controls
                     data = await database_sync_to_async(market_snapshot)(
                         symbol=self.symbol
                     )
-                    snap = self._snapshot = Snapshot(
-                        data["seq"], messages.dumps(data), at
-                    )
+                    snap = Snapshot(data["seq"], messages.dumps(data), at)
+                    if controls == self.controls:  # else it may be older
+                        self._snapshot = snap
         assert snap is not None
         return snap, [frame for frame in self.history if frame.last > snap.seq]
 

@@ -26,6 +26,14 @@ class BookSnapshot(models.Model):
     seq = models.BigIntegerField(default=0)
     bids = models.JSONField(default=list, help_text="[[price_ticks, lots], ...]")
     asks = models.JSONField(default=list, help_text="[[price_ticks, lots], ...]")
+    # The uncross as it would be now, while the book is in a call (the engine's
+    # `book.indicative()`); price NULL outside a call or when nothing crosses.
+    # Written with the depth, so REST reads what the stream published and a
+    # rebuilt book (same orders) has the same value.
+    indicative_price = models.BigIntegerField(null=True, blank=True)
+    indicative_lots = models.BigIntegerField(default=0)
+    indicative_surplus = models.BigIntegerField(default=0)
+    indicative_surplus_side = models.CharField(max_length=4, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

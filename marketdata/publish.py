@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from asgiref.sync import async_to_sync
 from channels.layers import (
@@ -38,9 +38,12 @@ from channels.layers import (
 from django.conf import settings
 
 from config import tracing
-from marketdata import messages
-from marketdata.events import MarketFrameReady, UserEventsSaved
+from marketdata import formats, messages
+from marketdata.events import MarketControlReady, MarketFrameReady, UserEventsSaved
 from trading.events import InstrumentStatusChanged
+
+if TYPE_CHECKING:
+    from calendars.events import SessionChanged
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +183,29 @@ def market_status_send(event: InstrumentStatusChanged) -> None:
     group_send(
         market_group(event.symbol),
         {"type": "market.status", "body": messages.dumps(message)},
+        alias=market_layer_alias(),
+    )
+
+
+def market_control_send(event: MarketControlReady) -> None:
+    """After commit: an unsequenced message (a call's indicative uncross) to
+    the instrument's market group, handed to every watcher at once like a
+    status change (the snapshot carries the same state)."""
+    group_send(
+        event.group,
+        {"type": "market.control", "body": event.body},
+        alias=market_layer_alias(),
+    )
+
+
+def market_phase_send(event: SessionChanged) -> None:
+    """After commit: the instrument's session moved (a transition, a volatility
+    call, an operator's halt, extension or resume): a `phase` message, no
+    sequence (the snapshot names the session too)."""
+    message = formats.phase_message(event.symbol, event.state, event.reason, event.at)
+    group_send(
+        market_group(event.symbol),
+        {"type": "market.control", "body": messages.dumps(message)},
         alias=market_layer_alias(),
     )
 

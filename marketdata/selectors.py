@@ -12,7 +12,8 @@ from django.db import connection
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
-from marketdata import messages
+from calendars.selectors import session_state_get
+from marketdata import formats, messages
 from marketdata.candles import bucket_start
 from marketdata.models import BookSnapshot, Candle, UserEvent
 from trading.models import Instrument, Trade
@@ -181,18 +182,39 @@ def ticker_build(
     }
 
 
+def call_state(*, instrument: Instrument, row: BookSnapshot) -> dict:
+    """The session (phase, next transition) and, in a call, the indicative
+    uncross as stored with the book at `row.seq` (docs/sessions.md)."""
+    scales = formats.formats_for(instrument)
+    return {
+        "session": formats.session_fields(
+            session_state_get(instrument_id=instrument.pk)
+        ),
+        "indicative": formats.indicative_fields(
+            scales,
+            row.indicative_price,
+            row.indicative_lots,
+            row.indicative_surplus,
+            row.indicative_surplus_side,
+        ),
+    }
+
+
 def ticker_get(*, instrument: Instrument) -> dict:
+    """The ticker with the session and the indicative uncross (REST only: the
+    stream's `ticker` stays the matcher's, and sends those apart)."""
     row = book_snapshot_get(instrument=instrument)
     last = Instrument.objects.values_list("last_price_ticks", flat=True).get(
         pk=instrument.pk
     )
-    return ticker_build(
+    ticker = ticker_build(
         instrument=instrument,
         sequence=row.seq,
         bids=row.bids,
         asks=row.asks,
         last_price_ticks=last,
     )
+    return {**ticker, **call_state(instrument=instrument, row=row)}
 
 
 def market_list() -> list[dict]:
@@ -252,7 +274,9 @@ def candle_list(
 
 
 def market_snapshot(*, symbol: str) -> dict:
-    """Depth, recent trades and ticker at one sequence (trades filtered to it)."""
+    """Depth, recent trades and ticker at one sequence (trades filtered to it),
+    the instrument's status and session, and in a call the indicative uncross:
+    a client resynced from it needs nothing it missed."""
     instrument = instrument_get(symbol=symbol)
     row = book_snapshot_get(instrument=instrument)
     last, status, reason = Instrument.objects.values_list(
@@ -278,6 +302,7 @@ def market_snapshot(*, symbol: str) -> dict:
             asks=row.asks,
             last_price_ticks=last,
         ),
+        **call_state(instrument=instrument, row=row),
     }
 
 

@@ -17,10 +17,11 @@ from config.events import record
 from config.logging import current_request_id, current_user_id
 from marketdata import formats, messages
 from marketdata.candles import candles_upsert
-from marketdata.events import MarketFrameReady, UserEventsSaved
+from marketdata.events import MarketControlReady, MarketFrameReady, UserEventsSaved
 from marketdata.models import BookSnapshot, UserEvent
 from marketdata.publish import market_group
 from marketdata.selectors import ticker_build
+from trading.engine import LevelChanged, Phase
 from trading.engine import Trade as TradeEvent
 from trading.events import MatchingRunApplied
 from trading.models import Instrument
@@ -29,18 +30,45 @@ from wallet.models import Account, Asset
 
 logger = logging.getLogger(__name__)
 
+_INDICATIVE_FIELDS = (
+    "indicative_price",
+    "indicative_lots",
+    "indicative_surplus",
+    "indicative_surplus_side",
+)
+
 
 # --- Book snapshot ------------------------------------------------------------------
 
 
+def _indicative_of(book) -> tuple[int | None, int, int, str]:
+    """The book's indicative uncross as stored: (None, 0, 0, "") outside a
+    call (where the engine computes none) or when nothing crosses."""
+    if book.phase is not Phase.CALL:
+        return None, 0, 0, ""
+    price, lots, surplus, side = book.indicative()
+    if price is None:
+        return None, 0, 0, ""
+    return price, lots, surplus, "" if side is None else str(side)
+
+
 def _snapshot_write(
-    instrument: Instrument, seq: int, bids: list, asks: list
+    instrument: Instrument,
+    seq: int,
+    bids: list,
+    asks: list,
+    indicative: tuple[int | None, int, int, str] = (None, 0, 0, ""),
 ) -> BookSnapshot:
+    price, lots, surplus, side = indicative
     row = BookSnapshot(
         instrument=instrument,
         seq=seq,
         bids=[list(level) for level in bids],
         asks=[list(level) for level in asks],
+        indicative_price=price,
+        indicative_lots=lots,
+        indicative_surplus=surplus,
+        indicative_surplus_side=side,
         updated_at=timezone.now(),
     )
     if connection.vendor != "postgresql":
@@ -48,7 +76,7 @@ def _snapshot_write(
             [row],
             update_conflicts=True,
             unique_fields=["instrument"],
-            update_fields=["seq", "bids", "asks", "updated_at"],
+            update_fields=["seq", "bids", "asks", *_INDICATIVE_FIELDS, "updated_at"],
         )
         return row
     with connection.cursor() as cursor:
@@ -56,16 +84,25 @@ def _snapshot_write(
         cursor.execute(
             # the model's table, values bound
             f"INSERT INTO {BookSnapshot._meta.db_table}"  # noqa: S608
-            " (instrument_id, seq, bids, asks, updated_at)"
-            " VALUES (%s, %s, %s::jsonb, %s::jsonb, %s)"
+            " (instrument_id, seq, bids, asks, indicative_price, indicative_lots,"
+            " indicative_surplus, indicative_surplus_side, updated_at)"
+            " VALUES (%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s)"
             " ON CONFLICT (instrument_id) DO UPDATE SET seq = EXCLUDED.seq,"
             " bids = EXCLUDED.bids, asks = EXCLUDED.asks,"
+            " indicative_price = EXCLUDED.indicative_price,"
+            " indicative_lots = EXCLUDED.indicative_lots,"
+            " indicative_surplus = EXCLUDED.indicative_surplus,"
+            " indicative_surplus_side = EXCLUDED.indicative_surplus_side,"
             " updated_at = EXCLUDED.updated_at",
             [
                 instrument.pk,
                 seq,
                 messages.dumps(row.bids),
                 messages.dumps(row.asks),
+                price,
+                lots,
+                surplus,
+                side,
                 row.updated_at,
             ],
         )
@@ -85,7 +122,9 @@ def book_snapshot_rebuild(*, instrument_id: int) -> BookSnapshot:
         )
         book = book_rebuild(instrument)
         bids, asks = book.depth(settings.MARKETDATA_DEPTH_LEVELS)
-        return _snapshot_write(instrument, instrument.engine_seq, bids, asks)
+        return _snapshot_write(
+            instrument, instrument.engine_seq, bids, asks, _indicative_of(book)
+        )
 
 
 # --- A matching run ------------------------------------------------------------------
@@ -93,24 +132,36 @@ def book_snapshot_rebuild(*, instrument_id: int) -> BookSnapshot:
 
 def market_run_record(event: MatchingRunApplied) -> None:
     """Subscriber of trading's `MatchingRunApplied`, in the run's transaction and
-    under its instrument lock: store the book snapshot at the new sequence, fold
-    the trades into candles, write the users' order and fill events, and leave
-    the market frame to publish after commit. A few bulk statements."""
+    under its instrument lock: store the book snapshot at the new sequence
+    (with a call's indicative uncross), fold the trades into candles, write the
+    users' order and fill events, and leave the market frame (and, when the
+    engine said the indicative changed or the phase did, an `indicative`
+    message) to publish after commit. A few bulk statements."""
     instrument, book, trades = event.instrument, event.book, event.trades
     orders, fills = event.orders, event.fills
     market: list[dict] = []
     bids: list = []
     asks: list = []
+    call_changed = False  # an Indicative or PhaseChanged: the call's state moved
+    call_message: dict | None = None
     if event.book_changes:
         bids, asks = book.depth(settings.MARKETDATA_DEPTH_LEVELS)
-        _snapshot_write(instrument, book.sequence, bids, asks)
+        indicative = _indicative_of(book)
+        _snapshot_write(instrument, book.sequence, bids, asks, indicative)
         by_seq = {trade.seq: trade for trade in trades}
         for change in event.book_changes:
             if isinstance(change, TradeEvent):
                 trade = messages.trade(instrument, by_seq[change.seq])
                 market.append({"type": "trade", **trade})
-            else:
+            elif isinstance(change, LevelChanged):
                 market.append(messages.level_message(instrument, change))
+            else:
+                call_changed = True
+        if call_changed:
+            scales = formats.formats_for(instrument)
+            call_message = formats.indicative_message(
+                scales, formats.indicative_fields(scales, *indicative)
+            )
     if trades:
         seq = book.sequence
         candles = candles_upsert(instrument=instrument, trades=list(trades))
@@ -169,6 +220,15 @@ def market_run_record(event: MatchingRunApplied) -> None:
             "body": ",".join(messages.dumps(message) for message in market),
         }
         record(MarketFrameReady(group=market_group(instrument.symbol), frame=frame))
+    if call_message is not None:
+        # After the run's frame, without a seq: state that replaces the last
+        # one (the engine gives it no number; docs/marketdata.md).
+        record(
+            MarketControlReady(
+                group=market_group(instrument.symbol),
+                body=messages.dumps(call_message),
+            )
+        )
 
 
 # --- User events --------------------------------------------------------------------

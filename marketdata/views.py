@@ -16,12 +16,25 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 
+from calendars.selectors import CONTINUOUS, session_state_get
 from config.errors import NotFound
+from marketdata.formats import session_fields
 from trading.models import Instrument
 from trading.selectors import fee_rates, instrument_get
 from trading.units import base_str, quote_str, ticks_to_price
 
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
+# The trade screen's words for the session phases (static/js/trade.js has the
+# same ones for the live updates).
+PHASE_WORDS = {
+    "pre_open": "Pre-open",
+    "opening_auction": "Opening auction",
+    "continuous": "Continuous trading",
+    "volatility_auction": "Volatility auction",
+    "pre_close": "Pre-close",
+    "closing_auction": "Closing auction",
+    "closed": "Closed",
+}
 DEFAULT_INTERVAL = "1h"  # the seeded demo history shows at once
 ASYNCAPI_DOCUMENT = Path(settings.BASE_DIR) / "docs" / "asyncapi.yaml"
 
@@ -58,6 +71,8 @@ def trade(request: HttpRequest, symbol: str) -> HttpResponse:
     if instrument.status == Instrument.Status.CLOSED:
         raise Http404("This market is closed.")
     user = request.user
+    state = session_state_get(instrument_id=instrument.pk)
+    session = session_fields(state)
     maker_bps, taker_bps = (
         fee_rates(user=user, instrument=instrument)
         if user.is_authenticated
@@ -78,6 +93,8 @@ def trade(request: HttpRequest, symbol: str) -> HttpResponse:
         "feePolicy": instrument.fee_policy,
         "status": instrument.status,
         "statusReason": instrument.status_reason,
+        "session": session,
+        "phaseWords": PHASE_WORDS,
         # the user's own zone (a profile setting); empty: the browser's
         "timeZone": getattr(user, "time_zone", "") if user.is_authenticated else "",
         "defaultInterval": DEFAULT_INTERVAL,
@@ -98,5 +115,10 @@ def trade(request: HttpRequest, symbol: str) -> HttpResponse:
             "maker_bps": maker_bps,
             "taker_bps": taker_bps,
             "last_price": ticks_to_price(instrument, instrument.last_price_ticks),
+            # shown for a calendar's phases; plain continuous trading says nothing
+            "session": state,
+            "session_shown": session != session_fields(CONTINUOUS),
+            "phase_word": PHASE_WORDS.get(state.phase, state.phase),
+            "next_word": PHASE_WORDS.get(state.next_phase or "", ""),
         },
     )

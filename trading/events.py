@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from trading.engine import Book, LevelChanged
+from trading.engine import Book, Indicative, LevelChanged, PhaseChanged
 from trading.engine import Trade as TradeEvent
 from trading.models import Fill, Instrument, Order, Trade
 
@@ -27,7 +27,8 @@ class MatchingRunApplied:
 
     instrument: Instrument  # base and quote loaded; last_price_ticks current
     book: Book  # as the run left it (depth, sequence)
-    book_changes: Sequence[TradeEvent | LevelChanged]  # the engine's, in order
+    # the engine's, in order; Indicative and PhaseChanged consume no number
+    book_changes: Sequence[TradeEvent | LevelChanged | Indicative | PhaseChanged]
     trades: Sequence[Trade]
     fills: Sequence[Fill]  # each with its trade
     orders: Sequence[Order]  # every order the run changed, as it now is

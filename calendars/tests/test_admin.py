@@ -83,6 +83,28 @@ def test_a_session_page_shows_its_history(operator, session_instrument):
     assert b"Calendar" in page.content  # the history row's kind
 
 
+def test_session_and_instrument_lists_show_the_phase_and_next_transition(
+    operator, session_instrument
+):
+    # Given a Berlin instrument in continuous trading on Tuesday 2 June (CEST):
+    # its pre-close is due at 17:20 local, 15:20 UTC
+    client = admin_client_for(operator)
+    # When the operator opens the sessions and the instrument calendars
+    sessions = client.get("/admin/calendars/instrumentsession/").content.decode()
+    instruments = client.get("/admin/calendars/calendarinstrument/").content.decode()
+    # Then both show the phase and the next transition, as the stream does
+    next_due = "Pre-close (orders accepted, nothing matched) at 2026-06-02 15:20:00 UTC"
+    assert next_due in sessions
+    assert next_due in instruments
+    assert "Continuous trading" in instruments
+    # and a halted session says nothing comes until it is resumed
+    from calendars.services import session_halt
+
+    session_halt(instrument=session_instrument, acting_user=operator, reason="check")
+    sessions = client.get("/admin/calendars/instrumentsession/").content.decode()
+    assert "none until resumed (halted)" in sessions
+
+
 def test_an_operator_adds_a_calendar_then_a_holiday_and_removes_it(operator):
     client = admin_client_for(operator)
     response = client.post(

@@ -128,6 +128,48 @@ class TradeListSerializer(serializers.Serializer):
     results = TradeSerializer(many=True)
 
 
+SESSION_PHASES = (
+    "pre_open",
+    "opening_auction",
+    "continuous",
+    "volatility_auction",
+    "pre_close",
+    "closing_auction",
+    "closed",
+)
+
+
+class SessionSerializer(serializers.Serializer):
+    phase = serializers.ChoiceField(
+        choices=SESSION_PHASES,
+        help_text="The session's phase; `continuous` for an instrument without "
+        "a calendar. pre_open, the auctions and pre_close are calls: orders "
+        "collect without matching.",
+    )
+    next_phase = serializers.ChoiceField(
+        choices=SESSION_PHASES,
+        allow_null=True,
+        help_text="The next phase; null without a schedule or while halted.",
+    )
+    next_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it is due (UTC; an auction's drawn random end "
+        "included); null without a schedule or while halted.",
+    )
+    halted = serializers.BooleanField(
+        help_text="An operator froze the phase: nothing changes until resumed."
+    )
+
+
+class IndicativeSerializer(serializers.Serializer):
+    price = serializers.CharField(help_text="The price an uncross would have now.")
+    quantity = serializers.CharField(help_text="What would trade at it.")
+    surplus = serializers.CharField(help_text="What would be left unexecuted.")
+    surplus_side = serializers.ChoiceField(
+        choices=("buy", "sell"), allow_null=True, help_text="The side left over."
+    )
+
+
 class TickerSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     sequence = serializers.IntegerField()
@@ -143,6 +185,12 @@ class TickerSerializer(serializers.Serializer):
     change_percent = serializers.CharField(allow_null=True)
     window_start = serializers.CharField()
     window_end = serializers.CharField()
+    session = SessionSerializer()
+    indicative = IndicativeSerializer(
+        allow_null=True,
+        help_text="During a call: the uncross as it would be now. Null outside "
+        "a call or when nothing would trade.",
+    )
 
 
 class CandleSerializer(serializers.Serializer):

@@ -77,11 +77,16 @@ class TickerView(PublicView):
     @extend_schema(
         tags=["market data"],
         responses={200: s.TickerSerializer, **error_responses(404)},
-        summary="24h rolling ticker",
+        summary="24h rolling ticker, the session phase and the indicative price",
         description=(
             "The window is the 1440 one-minute candles ending with the current "
             "minute (window_start is that first minute's open time). open/high/low "
-            "are null when nothing traded in the window."
+            "are null when nothing traded in the window. `session`: the phase, "
+            "the next one and when it is due (`continuous` and nulls for an "
+            "instrument without a calendar). `indicative`: during a call, the "
+            "price and quantity an uncross would have now (null outside a call "
+            "or when nothing would trade); the market stream sends both as they "
+            "change (`phase`, `indicative`)."
         ),
     )
     def get(self, request, symbol: str):

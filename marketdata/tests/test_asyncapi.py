@@ -30,7 +30,14 @@ from marketdata.tests.test_consumers import receive, ticket_for
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "asyncapi.yaml"
 # The modules that build what the streams send.
-SOURCES = ("consumers.py", "hub.py", "messages.py", "selectors.py", "services.py")
+SOURCES = (
+    "consumers.py",
+    "formats.py",
+    "hub.py",
+    "messages.py",
+    "selectors.py",
+    "services.py",
+)
 TIMEOUT = 5
 
 
@@ -164,6 +171,8 @@ def test_every_type_the_code_sends_is_documented_and_nothing_else():
         "snapshot",
         "batch",
         "status",
+        "phase",
+        "indicative",
         "level",
         "trade",
         "ticker",
@@ -247,6 +256,21 @@ class Recorder:
             await self.receive(comm)
 
 
+def _volatility_band() -> None:
+    """BTC-USD stops continuous trading on a fill 1% or more from the last."""
+    from calendars.services import instrument_calendar_set
+    from trading.models import Instrument
+
+    instrument_calendar_set(
+        instrument=Instrument.objects.get(symbol="BTC-USD"),
+        calendar=None,
+        volatility_band_bps=100,
+        volatility_call_seconds=600,
+        volatility_random_seconds=0,
+        acting_user=None,
+    )
+
+
 def _halt() -> None:
     from trading.models import Instrument
     from trading.services import instrument_set_status
@@ -289,6 +313,10 @@ async def test_a_real_flow_sends_only_documented_messages_and_all_of_them(settin
     # When an offer is added and a buy order takes part of the best offer
     await database_sync_to_async(place)(seller, "sell", "103", "0.1")
     await database_sync_to_async(place)(buyer, "buy", "101", "0.2")
+    # and, with a volatility band, a buy that would print 2% above the last
+    # trade starts a call where it rests crossed with the offer at 103
+    await database_sync_to_async(_volatility_band)()
+    await database_sync_to_async(place)(buyer, "buy", "103", "0.5")
     # and a client asks for a snapshot, pings, and sends what it must not
     for comm in (market_comm, buyer_comm):
         await comm.send_json_to({"op": "ping"})
@@ -298,12 +326,13 @@ async def test_a_real_flow_sends_only_documented_messages_and_all_of_them(settin
     await database_sync_to_async(_halt)()
 
     # Then the market stream sends a batch with a level, a trade, a ticker and
-    # candles, a snapshot on request, a pong, an error, a ping and the status
-    # change, all as documented
+    # candles, the call's phase and indicative price, a snapshot on request,
+    # a pong, an error, a ping and the status change, all as documented
     await market.until(
         market_comm,
         lambda r: (
             {"level", "trade", "ticker", "candle", "pong", "error", "ping", "status"}
+            | {"phase", "indicative"}
             <= r.types
         ),
     )

@@ -279,3 +279,54 @@ async def test_linger_zero_hands_out_every_frame_at_once(settings):
         hub.deliver(Frame(seq, seq, seq, "{}"))
     assert [f.last for f in subscriber.frames] == [1, 2, 3]
     assert hub.handouts == 3
+
+
+class ControlSubscriber:
+    def __init__(self) -> None:
+        self.controls: list[str] = []
+
+    def deliver(self, frame: Frame) -> bool:
+        return False
+
+    def control_send(self, text: str) -> None:
+        self.controls.append(text)
+
+
+@pytest.mark.asyncio
+async def test_a_snapshot_read_while_a_control_message_arrives_is_not_cached(
+    monkeypatch,
+):
+    # Given a hub whose snapshot read is under way (the database is slow)
+    reads: list[int] = []
+    release = asyncio.Event()
+
+    async def slow_read(*, symbol):
+        reads.append(len(reads))
+        if len(reads) == 1:
+            await release.wait()
+        return {"seq": 7, "indicative": None if len(reads) == 1 else "new"}
+
+    monkeypatch.setattr(
+        hub_module, "database_sync_to_async", lambda function: slow_read
+    )
+    hub = MarketHub("BTC-USD", layer=None)
+    subscriber = ControlSubscriber()
+    hub.subscribers.add(subscriber)
+    first = asyncio.ensure_future(hub.snapshot())
+    await asyncio.sleep(0)
+    # When a phase or indicative message arrives before that read returns
+    hub.control('{"type":"indicative","symbol":"BTC-USD","price":null}')
+    release.set()
+    old, _ = await first
+    # Then every subscriber was handed it as it came, the read's (perhaps
+    # older) result is not kept, and the next snapshot is read afresh
+    assert subscriber.controls == [
+        '{"type":"indicative","symbol":"BTC-USD","price":null}'
+    ]
+    assert json.loads(old.text)["indicative"] is None
+    new, _ = await hub.snapshot()
+    assert json.loads(new.text)["indicative"] == "new"
+    assert len(reads) == 2
+    # and a read with nothing arriving meanwhile is cached as before
+    again, _ = await hub.snapshot()
+    assert again is new and len(reads) == 2

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.staticfiles import finders
 from django.test import Client
 
@@ -73,6 +74,21 @@ def test_trade_page_anonymous_is_read_only(btc):
         "feePolicy": "received",
         "status": "trading",
         "statusReason": "",
+        "session": {
+            "phase": "continuous",
+            "next_phase": None,
+            "next_at": None,
+            "halted": False,
+        },
+        "phaseWords": {
+            "pre_open": "Pre-open",
+            "opening_auction": "Opening auction",
+            "continuous": "Continuous trading",
+            "volatility_auction": "Volatility auction",
+            "pre_close": "Pre-close",
+            "closing_auction": "Closing auction",
+            "closed": "Closed",
+        },
         "timeZone": "",
         "defaultInterval": "1h",
         "authenticated": False,
@@ -126,6 +142,65 @@ def test_halted_market_still_renders_with_its_status(btc):
     assert config_of(response)["statusReason"] == "maintenance"
     html = response.content.decode()
     assert "Trading in BTC-USD is halted: maintenance." in html
+
+
+def test_plain_continuous_market_shows_no_phase_badge(btc):
+    response = Client().get("/trade/BTC-USD/")
+    html = response.content.decode()
+    assert config_of(response)["session"] == {
+        "phase": "continuous",
+        "next_phase": None,
+        "next_at": None,
+        "halted": False,
+    }
+    assert 'data-phase="continuous" hidden>Continuous trading</span>' in html
+
+
+def test_calendar_market_shows_its_phase_and_next_transition_in_the_users_zone(btc):
+    # Given a Kolkata calendar instrument whose session is in pre-open
+    # (the matcher's run at 03:32 UTC entered it)
+    from calendars.services import instrument_calendar_set
+    from calendars.tests.helpers import utc
+    from trading.services import matching_run
+    from trading.tests.test_sessions_matching import make_kolkata
+
+    instrument_calendar_set(
+        instrument=btc,
+        calendar=make_kolkata(),
+        acting_user=None,
+        volatility_band_bps=0,
+        volatility_call_seconds=120,
+        volatility_random_seconds=0,
+    )
+    matching_run(instrument_id=btc.pk, now=utc(2026, 12, 8, 3, 32))
+    user = make_user(email="mumbai@example.com")
+    user.time_zone = "Asia/Kolkata"
+    user.save(update_fields=["time_zone"])
+    # When the trade screen is opened by a user in Kolkata
+    with time_machine.travel(utc(2026, 12, 8, 3, 33), tick=False):
+        response = logged_in(user).get("/trade/BTC-USD/")
+    # Then the badge names the phase, and the next transition is shown at its
+    # local time (09:08 IST is 03:38 UTC); the script gets the same session
+    html = response.content.decode()
+    badge = '<span class="badge ts-phase" data-phase-badge data-phase="pre_open">'
+    assert badge + "Pre-open</span>" in html
+    assert (
+        'Opening auction <span data-session-countdown></span> at <time class="mono"'
+        ' data-session-next-at datetime="2026-12-08T09:08:00+05:30">09:08:00 IST'
+        "</time>"
+    ) in html
+    assert config_of(response)["session"] == {
+        "phase": "pre_open",
+        "next_phase": "opening_auction",
+        "next_at": "2026-12-08T03:38:00Z",
+        "halted": False,
+    }
+    assert config_of(response)["phaseWords"]["volatility_auction"] == (
+        "Volatility auction"
+    )
+    # and the indicative price's place is there for the stream to fill
+    assert "data-indicative hidden" in html
+    assert "data-indicative-none hidden" in html
 
 
 def test_session_authenticated_api_call_needs_the_csrf_header(btc):

@@ -467,3 +467,105 @@ def test_oco_and_a_good_till_date_trailing_stop_from_the_form(server):  # noqa: 
             assert errors == []
         finally:
             browser.close()
+
+
+def _calendar_in_the_opening_call(env_server) -> None:
+    """BTC-USD follows a calendar whose opening call runs now: a fixed-offset
+    zone where it is about noon, the call from 30 minutes ago to 30 minutes
+    ahead (the next order's matching run enters it)."""
+    import os
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    offset = 12 - now.hour
+    zone = "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    local = (now.hour + offset) * 60 + now.minute
+
+    def at(minutes: int) -> str:
+        return f"time({(local + minutes) // 60}, {(local + minutes) % 60})"
+
+    code = (
+        "from datetime import time\n"
+        "from calendars.models import TradingCalendar\n"
+        "from calendars.services import calendar_save, instrument_calendar_set\n"
+        "from trading.models import Instrument\n"
+        "calendar = calendar_save(calendar=TradingCalendar(code='noon', "
+        f"name='Noon', time_zone='{zone}', weekdays=127, "
+        f"pre_open_start={at(-60)}, opening_auction_start={at(-30)}, "
+        f"continuous_start={at(30)}, pre_close_start={at(60)}, "
+        f"closing_auction_start={at(90)}, close={at(120)}), acting_user=None)\n"
+        "instrument_calendar_set(instrument=Instrument.objects.get(symbol='BTC-USD'),"
+        " calendar=calendar, volatility_band_bps=0, volatility_call_seconds=120,"
+        " volatility_random_seconds=0, acting_user=None)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "SQLITE_PATH": str(env_server.mail_dir.parent / "db.sqlite3"),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+        "KYC_STORAGE_ROOT": str(env_server.mail_dir.parent / "kyc"),
+    }
+    _manage(env, "shell", "-c", code)
+
+
+def test_an_opening_call_shows_its_phase_countdown_and_indicative_live(server):  # noqa: F811
+    """Last in this module: it leaves BTC-USD in a call."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base = server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            ).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base + "/trade/BTC-USD/")
+            expect(page.locator("[data-conn]")).to_have_attribute(
+                "data-conn", "live", timeout=15_000
+            )
+            # plain continuous trading: no phase shown
+            expect(page.locator("[data-phase-badge]")).to_be_hidden()
+
+            # BTC-USD gets a calendar in its opening call; the next orders'
+            # run enters the call, and they rest crossed
+            _calendar_in_the_opening_call(server)
+            maker = _token(base, "marketmaker@example.com")
+            alice = _token(base, "alice@example.com")
+            for token, side, price in (
+                (maker, "sell", "98000"),
+                (alice, "buy", "99500"),
+            ):
+                status, body = _request(
+                    base,
+                    "POST",
+                    "/api/v1/orders",
+                    {
+                        "symbol": "BTC-USD",
+                        "side": side,
+                        "price": price,
+                        "quantity": "0.1",
+                    },
+                    token=token,
+                )
+                assert status == 201, body
+
+            # Then the open screen shows the call, the time left until
+            # continuous trading, and the indicative price and volume, live
+            badge = page.locator("[data-phase-badge]")
+            expect(badge).to_have_text("Opening auction", timeout=10_000)
+            next_line = page.locator("[data-session-next]")
+            expect(next_line).to_contain_text("Continuous trading in ")
+            expect(page.locator("[data-indicative]")).to_be_visible(timeout=10_000)
+            expect(page.locator("[data-indicative-price]")).to_have_text(
+                re.compile(r"^9[0-9],[0-9]{3}\.00$")
+            )
+            assert _no_sideways_overflow(page)
+            assert errors == []
+        finally:
+            browser.close()

@@ -37,6 +37,8 @@
     side: "buy",
     status: cfg.status || "trading",
     statusReason: cfg.statusReason || "",
+    session: cfg.session || { phase: "continuous", next_phase: null, next_at: null, halted: false },
+    indicative: null,      // during a call: {price, quantity, surplus, surplus_side}, else null
     chartView: "price",
     markets: [],           // from GET /markets
     watch: null,           // Set of watched symbols, null: no watchlist (signed out, or none)
@@ -313,6 +315,8 @@
       if (msg.ticker.last) state.lastPrice = msg.ticker.last;
     }
     if (msg.status) applyStatus(msg.status, msg.status_reason, null);
+    if (msg.session) applySession(msg.session);
+    applyIndicative(msg.indicative || null);
     invalidate("book"); invalidate("tape"); invalidate("ticker"); invalidate("estimate");
   }
 
@@ -375,6 +379,14 @@
         case "status":
           // A halt, resume or close, as it commits (no sequence).
           applyStatus(msg.status, msg.reason, msg.time);
+          break;
+        case "phase":
+          // The session moved (no sequence: it replaces the last one).
+          applySession(msg);
+          break;
+        case "indicative":
+          // A call's uncross as it would be now; all null: nothing crosses.
+          applyIndicative(msg.price == null ? null : msg);
           break;
         case "ticker":
           state.ticker = msg;
@@ -1079,6 +1091,62 @@
     }
     updateSubmit();
   }
+
+  // --- session phase, next transition and indicative price, live -------------------
+  var CALL_PHASES = ["pre_open", "opening_auction", "volatility_auction", "pre_close", "closing_auction"];
+  var PHASE_WORDS = cfg.phaseWords || {};
+  function phaseWord(phase) { return PHASE_WORDS[phase] || String(phase || "").replace(/_/g, " "); }
+  function sessionShown(s) { return s.phase !== "continuous" || !!s.next_at || !!s.halted; }
+  function inCall() { return CALL_PHASES.indexOf(state.session.phase) >= 0; }
+  function applySession(s) {
+    state.session = { phase: s.phase, next_phase: s.next_phase, next_at: s.next_at, halted: !!s.halted };
+    var shown = sessionShown(state.session);
+    var badge = $("[data-phase-badge]");
+    badge.hidden = !shown;
+    badge.setAttribute("data-phase", s.phase);
+    badge.textContent = phaseWord(s.phase) + (s.halted ? " (halted)" : "");
+    $("[data-session]").hidden = !shown;
+    var next = $("[data-session-next]");
+    next.hidden = !s.next_at;
+    if (s.next_at) {
+      next.firstChild.textContent = phaseWord(s.next_phase) + " ";
+      var at = $("[data-session-next-at]");
+      at.setAttribute("datetime", s.next_at);
+      at.textContent = dayClock(s.next_at) + " " + ZONE_ABBR;
+    }
+    $("[data-session-halted]").hidden = !s.halted;
+    if (!inCall()) state.indicative = null;
+    renderIndicative();
+    tickCountdown();
+  }
+  function applyIndicative(fields) {
+    state.indicative = fields && fields.price != null ? fields : null;
+    renderIndicative();
+  }
+  function renderIndicative() {
+    var box = $("[data-indicative]"), none = $("[data-indicative-none]");
+    var i = state.indicative, call = inCall();
+    box.hidden = !(call && i);
+    none.hidden = !(call && !i);
+    if (!(call && i)) return;
+    $("[data-indicative-price]").textContent = px(i.price);
+    $("[data-indicative-quantity]").textContent = qty(i.quantity);
+    $("[data-indicative-surplus]").textContent = i.surplus_side && !D.isZero(i.surplus)
+      ? "(" + qty(i.surplus) + " " + (i.surplus_side === "buy" ? "to buy" : "to sell") + " left over)" : "";
+  }
+  // The time left until the next transition, every second while one is due.
+  function tickCountdown() {
+    var node = $("[data-session-countdown]"), s = state.session;
+    if (!s.next_at) { node.textContent = ""; return; }
+    var left = Math.round((new Date(s.next_at).getTime() - Date.now()) / 1000);
+    if (isNaN(left)) { node.textContent = ""; return; }
+    if (left <= 0) { node.textContent = "due now,"; return; }
+    var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), sec = left % 60;
+    node.textContent = "in " + (h ? h + " h " + String(m).padStart(2, "0") + " min"
+      : m + ":" + String(sec).padStart(2, "0")) + ",";
+  }
+  setInterval(tickCountdown, 1000);
+  applySession(state.session);
 
   // --- order review --------------------------------------------------------------------
   var reviewPlace;          // set by the order form above (places a body)

@@ -55,6 +55,7 @@ from trading.engine import (
     Cancel,
     ExpireDay,
     ExpireDue,
+    Indicative,
     LevelChanged,
     OrderDone,
     OrderType,
@@ -930,7 +931,8 @@ class _Batch:
                     order.open_lots = 0
             elif isinstance(event, PhaseChanged) and event.reason == "volatility":
                 self.volatility_started = True
-            if isinstance(event, (TradeEvent, LevelChanged)):
+            # Indicative and PhaseChanged: the market stream's call state
+            if isinstance(event, (TradeEvent, LevelChanged, Indicative, PhaseChanged)):
                 self.book_changes.append(event)
         return touched, result
 
