@@ -5,6 +5,12 @@ on the same event loop, its database work in one worker thread. One process
 matters here: the embedded channel layer is in memory, so order events published
 by a separate market-maker process would never reach this server's WebSocket
 clients. Ctrl-C (or SIGTERM) stops the server and the market maker together.
+
+There is no Celery beat in the embedded mode, so the matcher's sweep (what
+`trading.sweep` does every 2 s in production: session transitions, GTD expiries,
+commands left waiting) runs here too, as a task on the same loop with its own
+worker thread: the demo shares open, pause for their auctions and close on time
+even when nobody trades.
 """
 
 from __future__ import annotations
@@ -12,9 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import uvicorn
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from marketdata.management.commands.market_maker import (
     add_market_maker_arguments,
@@ -22,6 +33,30 @@ from marketdata.management.commands.market_maker import (
     log_cycle,
 )
 from marketdata.marketmaker import market_maker_run
+from trading.services.matching import matching_sweep
+
+logger = logging.getLogger(__name__)
+
+
+async def sweeper_run(*, stop: asyncio.Event, every: float) -> None:
+    """`matching_sweep` every `every` seconds until `stop` is set. Its eager
+    matching runs publish from a thread this loop made (`sync_to_async`), which is
+    how the in-memory channel layer reaches the server's sockets."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweeper") as executor:
+        sweep = sync_to_async(matching_sweep, thread_sensitive=False, executor=executor)
+        while not stop.is_set():
+            try:
+                await sweep()
+            except Exception:  # the next sweep tries again
+                logger.exception("embedded sweep failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            except TimeoutError:
+                pass
+        # the worker thread's database connection goes with it
+        await sync_to_async(
+            connections.close_all, thread_sensitive=False, executor=executor
+        )()
 
 
 class Command(BaseCommand):
@@ -66,6 +101,11 @@ class Command(BaseCommand):
                 signal.signal(sig, lambda *_: None)
             stop = asyncio.Event()
             maker = None
+            # the production beat's period for `trading.sweep`
+            every = cast(
+                float, settings.CELERY_BEAT_SCHEDULE["trading-sweep"]["schedule"]
+            )
+            sweeper = asyncio.create_task(sweeper_run(stop=stop, every=every))
             if bot is not None:
                 self.stdout.write(
                     f"Market maker {bot.maker.email} quoting "
@@ -86,6 +126,7 @@ class Command(BaseCommand):
                 await server.serve()
             finally:
                 stop.set()
+                await sweeper
                 if maker is not None:
                     await maker
 
