@@ -308,37 +308,69 @@ def _insert_unnest(
             _inserted(objs, [pk for (pk,) in cursor.fetchall()], db.alias)
 
 
+# (model, with pk, one row) per group -> the WITH statement of `insert_rows_together`
+_together_statements: dict[tuple, str] = {}
+
+
 def insert_rows_together(*groups: Sequence[models.Model]) -> None:
     """`insert_rows` for several groups of new rows (a model each), in one
     statement on PostgreSQL (a CTE per group), in the order given, setting the
     pks of the groups that come without them. The rows must not need each
     other's generated ids (foreign keys are checked at commit); elsewhere, one
-    `insert_rows` per group."""
+    `insert_rows` per group.
+
+    A group of one row (a single order's) goes in as `INSERT ... VALUES` of
+    scalar parameters, a larger one as one array per column: a one-order
+    placement packed 52 one-element arrays per request. The
+    statement text is built once per shape (each group's model, pks, one row
+    or many) and kept, so the server prepares it. (With more than 50
+    parameters psycopg still parses the text in Python on each call.)"""
     groups = tuple(group for group in groups if group)
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "postgresql" or len(groups) < 2:
         for group in groups:
             insert_rows(group)
         return
-    parts: list[str] = []
-    selects: list[str] = []
-    params: list[object] = []
-    for index, group in enumerate(groups):
+    shape: list[tuple] = []
+    for group in groups:
         with_pk = group[0].pk is not None
         if any((obj.pk is not None) != with_pk for obj in group):
             raise ValueError("a group's rows come all with their pks or all without")
-        sql, fields = _unnest_statement(type(group[0]), with_pk)
-        parts.append(f"r{index} AS ({sql})")
-        # RETURNING gives the rows in the order the arrays list them, and the
-        # aggregate keeps the order it reads them in
-        pk = db.ops.quote_name(cast(str, type(group[0])._meta.pk.column))
-        selects.append(f"(SELECT array_agg({pk}) FROM r{index})")  # noqa: S608
-        params.extend(_array(field, group, db, True) for field in fields)
+        shape.append((type(group[0]), with_pk, len(group) == 1))
+    key = tuple(shape)
+    sql = _together_statements.get(key)
+    if sql is None:
+        sql = _together_statements[key] = _together_statement(key)
+    params: list[object] = []
+    for group, (model, with_pk, one) in zip(groups, key, strict=True):
+        if one:
+            _, fields = _insert_statement(model, 1, with_pk)
+            obj = group[0]
+            params.extend(_column(field, (obj,), db, True)[0] for field in fields)
+        else:
+            _, fields = _unnest_statement(model, with_pk)
+            params.extend(_array(field, group, db, True) for field in fields)
     with _array_cursor(db) as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(selects)}", params)
+        cursor.execute(sql, params)
         ids = cursor.fetchone()
     for group, pks in zip(groups, ids, strict=True):
         _inserted(group, pks, db.alias)
+
+
+def _together_statement(shape: tuple) -> str:
+    parts: list[str] = []
+    selects: list[str] = []
+    for index, (model, with_pk, one) in enumerate(shape):
+        if one:
+            sql, _ = _insert_statement(model, 1, with_pk)
+        else:
+            sql, _ = _unnest_statement(model, with_pk)
+        parts.append(f"r{index} AS ({sql})")
+        # RETURNING gives the rows in the order the arrays list them, and the
+        # aggregate keeps the order it reads them in
+        pk = connection.ops.quote_name(cast(str, model._meta.pk.column))
+        selects.append(f"(SELECT array_agg({pk}) FROM r{index})")  # noqa: S608
+    return f"WITH {', '.join(parts)} SELECT {', '.join(selects)}"
 
 
 def insert_one(obj: models.Model) -> None:

@@ -23,6 +23,7 @@ from wallet.models import Account, Asset
 from wallet.queries import (
     ACCOUNT_COLUMNS,
     accounts_from_rows,
+    has_alerts_sql,
     owes_sql,
     user_accounts_lock_sql,
     user_accounts_locked,
@@ -155,22 +156,25 @@ def open_orders_and_client_ids(
 
 def open_orders_and_accounts_locked(
     *, user: User, client_ids: Sequence[str], asset_ids: Sequence[int]
-) -> tuple[int, dict[str | None, Order], list[Account]]:
+) -> tuple[int, dict[str | None, Order], list[Account], bool]:
     """Under the user's lock (`user_lock_for_placement`, an earlier statement:
     this one's snapshot sees every order a placement of theirs committed): how
     many open orders the user has, their orders already using these client
     order ids, and their available and held accounts of these assets, locked
     in pk order by the ledger's own statement
-    (`wallet.queries.user_accounts_lock_sql`), in one statement on PostgreSQL.
-    An order found by its client order id (a retry, rare) is read by a second.
-    Elsewhere `open_orders_and_client_ids`, then the ledger's lock."""
+    (`wallet.queries.user_accounts_lock_sql`), and whether the user has a
+    balance alert (`wallet.queries.has_alerts_sql`, exact under the user's
+    lock), in one statement on PostgreSQL. An order found by its client order
+    id (a retry, rare) is read by a second. Elsewhere
+    `open_orders_and_client_ids`, then the ledger's lock, the alerts not read
+    (True: the alerts' statement runs as for any posting)."""
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
         open_count, by_client_id = open_orders_and_client_ids(
             user=user, client_ids=client_ids
         )
         locked = user_accounts_locked(user_id=user.pk, asset_ids=asset_ids)
-        return open_count, by_client_id, locked
+        return open_count, by_client_id, locked, True
     table = Order._meta.db_table
     lock, lock_params = user_accounts_lock_sql(user_id=user.pk, asset_ids=asset_ids)
     statuses = [status.value for status in Order.OPEN_STATUSES]
@@ -182,15 +186,16 @@ def open_orders_and_accounts_locked(
         f" SELECT (SELECT count(*) FROM {table} c WHERE c.user_id = %s"
         f"  AND c.status IN ({', '.join(['%s'] * len(statuses))})),"
         f" ARRAY(SELECT o.id FROM {table} o WHERE o.user_id = %s AND {client_in}),"
+        f" {has_alerts_sql('%s')},"
         f" {', '.join(f'a.{column}' for column in ACCOUNT_COLUMNS)}"
         " FROM (SELECT 1 AS one) x LEFT JOIN a ON TRUE ORDER BY a.id"
     )
-    params = [*lock_params, user.pk, *statuses, user.pk, *client_params]
+    params = [*lock_params, user.pk, *statuses, user.pk, *client_params, user.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    count, used_ids = rows[0][0], rows[0][1]
-    accounts = accounts_from_rows([row[2:] for row in rows if row[2] is not None])
+    count, used_ids, alerts = rows[0][:3]
+    accounts = accounts_from_rows([row[3:] for row in rows if row[3] is not None])
     used: dict[str | None, Order] = {}
     if used_ids:
         orders_in, orders_params = column_in("o.id", list(used_ids))
@@ -203,7 +208,7 @@ def open_orders_and_accounts_locked(
             )
             orders = [instance_from_row(Order, row) for row in cursor.fetchall()]
         used = {order.client_order_id: order for order in orders}
-    return count, used, accounts
+    return count, used, accounts, alerts
 
 
 # Columns of the user's orders (o) with their instrument's rules (i, b, q), status

@@ -15,9 +15,14 @@ class BalancesChanged:
     once, in pk order, locked and carrying its balance after the whole batch
     however many of the batch's entries it has. Its subscribers so do their
     work once per batch: one balance event per user and asset on the stream,
-    one statement for the balance alerts."""
+    one statement for the balance alerts.
+
+    `without_alerts`: owners the posting read, under their user row's lock, to
+    have no balance alert (order placement's holds): the alerts' subscriber
+    sends no statement for them."""
 
     accounts: Sequence[Account]
+    without_alerts: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -304,7 +304,9 @@ class _Balances:
         }
 
     @contextmanager
-    def written(self) -> Iterator[dict[int, int]]:
+    def written(
+        self, without_alerts: frozenset[int] = frozenset()
+    ) -> Iterator[dict[int, int]]:
         """Around the statements that write the moves (given the deltas): the
         database's CHECKs are the backstop, and only the non-negative balance
         one means insufficient funds; any other violation (a hold's amounts not
@@ -324,7 +326,10 @@ class _Balances:
         for pk, account in self.accounts.items():
             account.balance = self.current[pk]
         events.record(
-            BalancesChanged(accounts=[self.accounts[pk] for pk in sorted(deltas)])
+            BalancesChanged(
+                accounts=[self.accounts[pk] for pk in sorted(deltas)],
+                without_alerts=without_alerts,
+            )
         )
 
 
@@ -726,8 +731,15 @@ class NewHolds:
     each (held leg first, as the posting path writes them) and the balance
     moves. Made by `holds_lock_new`, inside the caller's transaction."""
 
-    def __init__(self, user: User, assets: dict[int, Asset], accounts: list[Account]):
+    def __init__(
+        self,
+        user: User,
+        assets: dict[int, Asset],
+        accounts: list[Account],
+        alerts: bool = True,
+    ):
         self.user = user
+        self._without_alerts = frozenset() if alerts else frozenset((user.pk,))
         self._assets = assets
         self._available: dict[int, Account] = {}
         self._held: dict[int, Account] = {}
@@ -811,7 +823,7 @@ class NewHolds:
             kind and reference for kind, reference in references
         ):
             raise ValueError("each new hold needs a reference of its own")
-        with self._balances.written() as deltas:
+        with self._balances.written(self._without_alerts) as deltas:
             queries.new_holds_insert(
                 holds=holds,
                 metadata=self._metadata,
@@ -823,7 +835,11 @@ class NewHolds:
 
 
 def holds_lock_new(
-    *, user: User, assets: Sequence[Asset], locked: list[Account] | None = None
+    *,
+    user: User,
+    assets: Sequence[Asset],
+    locked: list[Account] | None = None,
+    alerts: bool = True,
 ) -> NewHolds:
     """Lock the user's available and held accounts of `assets` (one statement,
     in pk order, as every posting does) for new holds to be judged with
@@ -832,7 +848,10 @@ def holds_lock_new(
     one is made here (first use), then locked. In the caller's transaction.
     `locked`: those accounts as the caller already locked them in this
     transaction, by `queries.user_accounts_lock_sql` inside a statement of its
-    own (order placement), so they are not read again."""
+    own (order placement), so they are not read again. `alerts=False`: the
+    caller read, in this transaction and under the user's row lock, that the
+    user has no balance alert (`queries.has_alerts_sql`), so the holds'
+    `BalancesChanged` spares the alerts' statement."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("new holds belong to the caller's transaction")
     by_id = {asset.pk: asset for asset in assets}
@@ -848,7 +867,7 @@ def holds_lock_new(
         for asset_id in unpaired:
             user_accounts_ensure(user=user, asset=by_id[asset_id])
         accounts = queries.user_accounts_locked(user_id=user.pk, asset_ids=list(by_id))
-    return NewHolds(user, by_id, accounts)
+    return NewHolds(user, by_id, accounts, alerts)
 
 
 def holds_create_new(

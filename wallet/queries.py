@@ -308,6 +308,18 @@ def owes_sql(user_column: str) -> str:
     )
 
 
+def has_alerts_sql(user_column: str) -> str:
+    """An SQL condition, true while the user in `user_column` has a balance alert
+    (armed or not): without one no posting of theirs has an alert to flip.
+    Exact when read under the user's row lock, which `balance_alert_set` and
+    `balance_alert_delete` take before they write an alert (order placement
+    reads it in its accounts' statement, trading/queries.py, after that lock)."""
+    return (
+        f"EXISTS (SELECT 1 FROM {BalanceAlert._meta.db_table} ba"  # noqa: S608
+        f" WHERE ba.user_id = {user_column})"
+    )
+
+
 def user_owes(*, user_id: int) -> bool:
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(f"SELECT {owes_sql('%s')}", [user_id])  # noqa: S608

@@ -814,10 +814,12 @@ def _place_locked(
         and cast(Instrument, item.instrument).status == Instrument.Status.TRADING
     }
     hold_assets = sorted(assets, key=lambda a: a.pk)
-    open_count, used, accounts = queries.open_orders_and_accounts_locked(
+    open_count, used, accounts, alerts = queries.open_orders_and_accounts_locked(
         user=user, client_ids=client_ids, asset_ids=[a.pk for a in hold_assets]
     )
-    holds = holds_lock_new(user=user, assets=hold_assets, locked=accounts)
+    holds = holds_lock_new(
+        user=user, assets=hold_assets, locked=accounts, alerts=alerts
+    )
     order_ids = iter(state.order_ids)
     taken: dict[str, Order] = {}  # client order id -> order of this call
     new: list[tuple[Order, Hold]] = []

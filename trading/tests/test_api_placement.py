@@ -219,41 +219,81 @@ def trader():
     return user, api_client_for(user)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db
-def test_an_order_request_costs_eight_statements(trader, django_assert_num_queries):
-    """A single order request, warm, with a worker to run the matching (not in
-    the request): the token's user; then the placement's transaction (a
-    savepoint here, BEGIN and COMMIT in production) with five statements: the
-    user's lock with the instrument's state, the open orders with the accounts'
-    lock, the holds with their journals, entries and balances, the balance
-    alerts, and the order's rows. Before issue 24's placement work it was nine:
-    the open orders and the accounts' lock were two statements."""
-    user, client = trader
+def _pinned_order(client, counted):
+    """A warm order request with a worker to run the matching (not in the
+    request), its statements captured by `counted()`: (response, their SQL)."""
     body = {"symbol": "BTC-USD", "side": "buy", "price": "100", "quantity": "0.01"}
     from django.conf import settings as django_settings
 
     django_settings.CELERY_TASK_ALWAYS_EAGER = False
     try:
         assert client.post(ORDERS, body, format="json").status_code == 201  # warm
-        with django_assert_num_queries(8) as captured:
+        with counted() as captured:
             response = client.post(
                 ORDERS, body | {"client_order_id": "pinned-1"}, format="json"
             )
     finally:
         django_settings.CELERY_TASK_ALWAYS_EAGER = True
     assert response.status_code == 201
-    sqls = [query["sql"] for query in captured.captured_queries]
+    return response, [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_an_order_request_costs_seven_statements(trader, django_assert_num_queries):
+    """A single order request of a user without balance alerts: the token's
+    user; then the placement's transaction (a savepoint here, BEGIN and COMMIT
+    in production) with four statements: the user's lock with the
+    instrument's state, the open orders with the accounts' lock and whether
+    the user has an alert, the holds with their journals, entries and
+    balances, and the order's rows (one row each: scalar parameters, no
+    arrays). Before issue 24's placement work it was nine: the open orders and
+    the accounts' lock were two statements; then eight, the balance alerts'
+    statement sent for every hold."""
+    user, client = trader
+    response, sqls = _pinned_order(client, lambda: django_assert_num_queries(7))
     assert "accounts_user" in sqls[0]
     assert sqls[1].startswith("SAVEPOINT")
     assert "FOR NO KEY UPDATE OF u" in sqls[2]
     assert sqls[3].startswith("WITH a AS MATERIALIZED (SELECT id, owner_id")
+    assert "wallet_balancealert" in sqls[3]
     assert "INSERT INTO wallet_hold" in sqls[4]
-    assert 'UPDATE "wallet_balancealert"' in sqls[5]
-    assert sqls[6].startswith('WITH r0 AS (INSERT INTO "trading_order"')
-    assert sqls[7].startswith("RELEASE SAVEPOINT")
+    assert sqls[5].startswith('WITH r0 AS (INSERT INTO "trading_order"')
+    assert "VALUES (" in sqls[5] and "unnest" not in sqls[5]
+    assert sqls[6].startswith("RELEASE SAVEPOINT")
     assert response.json()["client_order_id"] == "pinned-1"
     assert Order.objects.filter(user=user).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_an_order_of_a_user_with_an_alert_judges_it(trader):
+    """With a balance alert (of any asset) the alerts' statement follows the
+    holds' as before, and the hold that takes the available balance below
+    the minimum is told once (its notification's statements follow)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from config.tests.recording import recorded
+    from wallet.events import BalanceBelowMinimum
+    from wallet.services import balance_alert_set
+
+    user, client = trader
+    usd = Order.objects.model._meta.apps.get_model("wallet", "Asset").objects.get(
+        code="USD"
+    )
+    # 100,000.00 funded: the first order holds 1.00 (and its fee), the second
+    # takes the balance below 99,999.00
+    balance_alert_set(user=user, asset=usd, minimum=99_999_00)
+    with recorded(BalanceBelowMinimum) as seen:
+        _, sqls = _pinned_order(client, lambda: CaptureQueriesContext(connection))
+    assert 'UPDATE "wallet_balancealert"' in sqls[5]
+    assert any(
+        sql.startswith('WITH r0 AS (INSERT INTO "trading_order"') for sql in sqls
+    )
+    assert [(event.user_id, event.asset, event.minimum) for event in seen] == [
+        (user.pk, "USD", 99_999_00)
+    ]
 
 
 @pytest.mark.postgres

@@ -235,3 +235,54 @@ def test_concurrent_orders_cannot_pass_the_open_order_limit(
     assert codes == {"too_many_open_orders"}
     assert Order.objects.filter(user=user).count() == 3
     assert_ledger_ok()
+
+
+def test_an_alert_set_while_an_order_starts_is_judged_by_that_order(
+    btc_usd, make_trader
+):
+    """Placement reads whether the user has a balance alert under the user's row
+    lock, and setting an alert takes that lock first: an order arriving while
+    an alert is being set waits for it, sees it, and its hold disarms it. (Read
+    under the accounts' lock alone, the order's snapshot predated the alert.)"""
+    from django.db import transaction
+
+    from wallet.models import Asset, BalanceAlert
+    from wallet.services import balance_alert_set
+
+    user = make_trader("alerted@example.com", usd=10_000 * USD)
+    usd = Asset.objects.get(code="USD")
+    client = api_client_for(user)
+    alert_written = threading.Event()
+    release = threading.Event()
+
+    def set_alert():
+        try:
+            with transaction.atomic():
+                balance_alert_set(user=user, asset=usd, minimum=9_500 * USD)
+                alert_written.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def place():
+        try:
+            alert_written.wait(timeout=30)
+            return client.post(
+                "/api/v1/orders",
+                {"symbol": "BTC-USD", "side": "buy", "price": "1000", "quantity": "1"},
+                format="json",
+            ).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        setting = pool.submit(set_alert)
+        placing = pool.submit(place)
+        alert_written.wait(timeout=30)
+        threading.Event().wait(0.5)  # the order reaches the user's lock and waits
+        assert not placing.done()
+        release.set()
+        setting.result(timeout=30)
+        assert placing.result(timeout=30) == 201
+    assert BalanceAlert.objects.get(user=user, asset=usd).armed is False
+    assert_ledger_ok()

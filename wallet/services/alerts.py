@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import AuditCode, User
 from accounts.services import RequestMeta, audit_event_record
+from config.bulk import rows_lock
 from config.events import record
 from wallet import queries
 from wallet.events import BalanceBelowMinimum, BalancesChanged
@@ -29,6 +30,10 @@ from wallet.money import format_units
 def balance_alert_set(
     *, user: User, asset: Asset, minimum: int, meta: RequestMeta | None = None
 ) -> BalanceAlert:
+    # the user's row lock first, as order placement takes it: a placement that
+    # read "no alert" under it (wallet.queries.has_alerts_sql) has committed
+    # before this alert exists, and one after it sees the alert
+    rows_lock(User, [user.pk])
     # the available account's lock orders this with the postings that judge
     # the alert, so `armed` matches the balance it was set against
     account = (
@@ -89,11 +94,15 @@ def balance_alerts_check(event: BalancesChanged) -> None:
     """Subscriber of `BalancesChanged`, in the posting's transaction (the ledger's
     hot path): one statement per posting batch, whatever the number of
     accounts that moved (wallet.queries.balance_alerts_flip), and none when no
-    available balance moved."""
+    available balance moved or their owners are known to have no alert
+    (`without_alerts`, read under the user's lock that setting an alert takes)."""
+    without = event.without_alerts
     available = {
         (account.owner_id, account.asset_id): account.balance
         for account in event.accounts
-        if account.owner_id is not None and account.kind == Account.Kind.AVAILABLE
+        if account.owner_id is not None
+        and account.kind == Account.Kind.AVAILABLE
+        and account.owner_id not in without
     }
     for user_id, code, minimum, balance in queries.balance_alerts_flip(
         available=available
