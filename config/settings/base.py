@@ -427,6 +427,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # one name for a choice set used by several fields (drf_spectacular.W001)
+    "ENUM_NAME_OVERRIDES": {
+        "SessionPhaseEnum": "marketdata.api.serializers.SESSION_PHASES",
+    },
     # every operation documents the edges' error statuses (config/openapi.py)
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
