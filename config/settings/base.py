@@ -206,7 +206,9 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis's, with a receive that ends when cancelled
+            # (config/channel_layers.py)
+            "BACKEND": "config.channel_layers.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same
                 # as channels-redis's blocking pop (5 s): an idle receive then
