@@ -24,8 +24,9 @@ from trading.selectors import fee_rates, instrument_get
 from trading.units import base_str, quote_str, ticks_to_price
 
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
-# The trade screen's words for the session phases (static/js/trade.js has the
-# same ones for the live updates).
+# The trade screen's words for the session phases, written once: the page
+# renders them and hands them to static/js/trade.js (`phaseWords`) for the live
+# updates.
 PHASE_WORDS = {
     "pre_open": "Pre-open",
     "opening_auction": "Opening auction",
