@@ -9,13 +9,13 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from config.bulk import column_in, insert_rows_deferrable, new_instance
+from config.bulk import insert_rows_deferrable, new_instance
 from config.events import record
 from config.logging import current_request_id, current_user_id
-from marketdata import formats, messages
+from marketdata import formats, messages, queries
 from marketdata.candles import candles_upsert
 from marketdata.events import MarketControlReady, MarketFrameReady, UserEventsSaved
 from marketdata.models import BookSnapshot, UserEvent
@@ -29,13 +29,6 @@ from wallet.events import BalancesChanged
 from wallet.models import Account, Asset
 
 logger = logging.getLogger(__name__)
-
-_INDICATIVE_FIELDS = (
-    "indicative_price",
-    "indicative_lots",
-    "indicative_surplus",
-    "indicative_surplus_side",
-)
 
 
 # --- Book snapshot ------------------------------------------------------------------
@@ -71,41 +64,7 @@ def _snapshot_write(
         indicative_surplus_side=side,
         updated_at=timezone.now(),
     )
-    if connection.vendor != "postgresql":
-        BookSnapshot.objects.bulk_create(
-            [row],
-            update_conflicts=True,
-            unique_fields=["instrument"],
-            update_fields=["seq", "bids", "asks", *_INDICATIVE_FIELDS, "updated_at"],
-        )
-        return row
-    with connection.cursor() as cursor:
-        # every matching batch that moved the book runs this: in SQL, not compiled
-        cursor.execute(
-            # the model's table, values bound
-            f"INSERT INTO {BookSnapshot._meta.db_table}"  # noqa: S608
-            " (instrument_id, seq, bids, asks, indicative_price, indicative_lots,"
-            " indicative_surplus, indicative_surplus_side, updated_at)"
-            " VALUES (%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (instrument_id) DO UPDATE SET seq = EXCLUDED.seq,"
-            " bids = EXCLUDED.bids, asks = EXCLUDED.asks,"
-            " indicative_price = EXCLUDED.indicative_price,"
-            " indicative_lots = EXCLUDED.indicative_lots,"
-            " indicative_surplus = EXCLUDED.indicative_surplus,"
-            " indicative_surplus_side = EXCLUDED.indicative_surplus_side,"
-            " updated_at = EXCLUDED.updated_at",
-            [
-                instrument.pk,
-                seq,
-                messages.dumps(row.bids),
-                messages.dumps(row.asks),
-                price,
-                lots,
-                surplus,
-                side,
-                row.updated_at,
-            ],
-        )
+    queries.book_snapshot_upsert(row)
     return row
 
 
@@ -269,23 +228,6 @@ _USER_KINDS = (Account.Kind.AVAILABLE, Account.Kind.HELD)
 _ASSETS: dict[int, Asset] = {}
 
 
-def _user_balances(pairs: set[tuple[int, int]]) -> list[tuple]:
-    """(owner, asset, kind, balance) of the available and held accounts of these
-    (owner, asset) pairs, and perhaps of a few other pairs of the same owners and
-    assets. In SQL: every matching batch with trades runs it."""
-    owners, owner_params = column_in("owner_id", sorted({o for o, _ in pairs}))
-    assets, asset_params = column_in("asset_id", sorted({a for _, a in pairs}))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # the model's table, values bound
-            "SELECT owner_id, asset_id, kind, balance"  # noqa: S608
-            f" FROM {Account._meta.db_table} WHERE {owners} AND {assets}"
-            " AND kind IN (%s, %s)",
-            [*owner_params, *asset_params, *(kind.value for kind in _USER_KINDS)],
-        )
-        return cursor.fetchall()
-
-
 def balance_events_record(event: BalancesChanged) -> None:
     """Subscriber of the ledger's `BalancesChanged`, in its transaction: one
     balance event per (user, asset) whose available or held balance moved, with
@@ -308,7 +250,9 @@ def balance_events_record(event: BalancesChanged) -> None:
                 assets[account.asset_id] = account.asset
     incomplete = {key for key in touched if len(current.get(key, {})) < 2}
     if incomplete:  # the other kind of account did not move: read it
-        for owner_id, asset_id, kind, balance in _user_balances(incomplete):
+        for owner_id, asset_id, kind, balance in queries.user_balances(
+            incomplete, tuple(kind.value for kind in _USER_KINDS)
+        ):
             key = (owner_id, asset_id)
             if key in incomplete:
                 current.setdefault(key, {}).setdefault(kind, balance)
