@@ -187,12 +187,15 @@ def _child(requests: int) -> dict[str, float]:
     }
 
 
-def _run_child(tree: Path, requests: int) -> dict[str, float]:
+def _run_child(tree: Path, requests: int, database_url: str | None) -> dict[str, float]:
     python = tree / ".venv" / "bin" / "python"
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    if database_url:
+        env["DATABASE_URL"] = database_url
     result = subprocess.run(
         [str(python), str(Path(__file__).resolve()), "--child", str(requests)],
         cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree)},
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -211,13 +214,19 @@ def main() -> None:
     parser.add_argument("--new", type=Path, required=True)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    # trees far apart have different migrations: each can have its own database
+    parser.add_argument("--old-database-url", help="default: DATABASE_URL")
+    parser.add_argument("--new-database-url", help="default: DATABASE_URL")
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()}")
     runs: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
     for round_ in range(args.rounds):
         for name in ("old", "new") if round_ % 2 == 0 else ("new", "old"):
             tree = args.old if name == "old" else args.new
-            figures = _run_child(tree.resolve(), args.requests)
+            database_url = (
+                args.old_database_url if name == "old" else args.new_database_url
+            )
+            figures = _run_child(tree.resolve(), args.requests, database_url)
             runs[name].append(figures)
             print(
                 f"round {round_ + 1} {name}: /me {figures['me_ms']:.3f} ms"
