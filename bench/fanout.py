@@ -228,8 +228,18 @@ def match_orders(stop: str) -> None:
     """The matcher: drain the instrument's pending commands in batches, one
     matching transaction (and one published frame) per batch, until `stop`."""
     django_setup({}, migrate=False)
+    from django.conf import settings
+
+    from config.celery import app as celery_app
     from config.memory import gc_tune_long_lived
     from marketdata.publish import publisher_flush
+
+    # The notifications' deliveries (order-filled emails) are tasks a worker
+    # runs; without a broker they would run eagerly here, between runs, and
+    # hold the GIL from the market publisher. Queued and left: this bench
+    # measures the market stream.
+    celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = False
+    celery_app.conf.broker_url = "memory://"
     from trading.models import Instrument
     from trading.services.matching import matching_run
 
