@@ -79,8 +79,9 @@ class AppendOnlyTriggerSql(compiler.UpsertTriggerSql):
 # model class; the overrides below keep its signatures.
 
 
-class _WithoutIgnore(pgtrigger.Trigger):
-    """Compile a pgtrigger trigger with `AppendOnlyTriggerSql`."""
+class WithoutIgnore(pgtrigger.Trigger):
+    """Compile a pgtrigger trigger with `AppendOnlyTriggerSql` (also used by
+    config/references.py)."""
 
     def compile(self, model: models.Model) -> compiler.Trigger:
         return compiler.Trigger(
@@ -92,6 +93,8 @@ class _WithoutIgnore(pgtrigger.Trigger):
                 table=model._meta.db_table,
                 when=self.when,
                 operation=self.operation,
+                # "" when none: the same SQL, so the same hash, as before
+                referencing=self.referencing or "",
                 level=self.level,
                 condition=self.render_condition(model),
                 execute=self.render_execute(model),
@@ -99,7 +102,7 @@ class _WithoutIgnore(pgtrigger.Trigger):
         )
 
 
-class AppendOnlyRows(_WithoutIgnore, pgtrigger.Protect):
+class AppendOnlyRows(WithoutIgnore, pgtrigger.Protect):
     """BEFORE UPDATE OR DELETE, for each row: refused."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -113,7 +116,7 @@ class AppendOnlyRows(_WithoutIgnore, pgtrigger.Protect):
         return _REFUSE
 
 
-class AppendOnlyTruncate(_WithoutIgnore, pgtrigger.Trigger):
+class AppendOnlyTruncate(WithoutIgnore, pgtrigger.Trigger):
     """BEFORE TRUNCATE, for each statement: refused. (`pgtrigger.Protect` at
     statement level needs transition tables, which TRUNCATE has none of.)"""
 

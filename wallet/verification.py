@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from wallet.models import Account, Entry, Hold, Journal
@@ -162,6 +162,20 @@ def check_held_matches_holds() -> list[str]:
     return problems
 
 
+def check_entries_name_existing_rows() -> list[str]:
+    """What the entries' reference trigger guarantees (config/references.py),
+    checked again over the whole table: every entry's journal and account
+    exist."""
+    orphans = Entry.objects.exclude(
+        Exists(Journal.objects.filter(pk=OuterRef("journal_id")))
+        & Exists(Account.objects.filter(pk=OuterRef("account_id")))
+    ).order_by("pk")
+    return [
+        f"entry {e.pk}: journal {e.journal_id} or account {e.account_id} is missing"
+        for e in orphans.only("pk", "journal_id", "account_id")
+    ]
+
+
 CHECKS: dict[str, Check] = {
     "balances equal the sum of their entries": check_balances_match_entries,
     "last entry's balance_after equals the balance": check_last_balance_after,
@@ -169,6 +183,9 @@ CHECKS: dict[str, Check] = {
     "only external and receivable accounts are negative": check_no_negative_balances,
     "each journal sums to zero per asset": check_journals_balanced,
     "held balances equal pending holds": check_held_matches_holds,
+    "each entry names an existing journal and account": (
+        check_entries_name_existing_rows
+    ),
 }
 
 

@@ -20,6 +20,7 @@ from config.append_only import (
     append_only_models,
     append_only_triggers,
 )
+from config.references import StatementReferences
 from config.tests.test_append_only import PROTECTED
 from kyc.models import KycStatusEvent
 from kyc.testing import make_verified_user
@@ -46,7 +47,7 @@ BTC = 10**8  # satoshi per bitcoin
 
 
 # pg_trigger.tgtype bits
-ROW, BEFORE, DELETE, UPDATE, TRUNCATE = 1, 2, 8, 16, 32
+ROW, BEFORE, INSERT, DELETE, UPDATE, TRUNCATE = 1, 2, 4, 8, 16, 32
 
 
 def _history():
@@ -159,7 +160,10 @@ def test_each_protected_table_has_its_triggers_installed_and_enabled():
         )
         found = {(table, name): (kind, on) for table, name, kind, on in cursor}
     # then each table has a BEFORE UPDATE OR DELETE row trigger and a BEFORE
-    # TRUNCATE statement trigger, both enabled, and nothing else of ours
+    # TRUNCATE statement trigger, both enabled, and nothing else of ours but
+    # the entries' reference check (config/references.py)
+    references = StatementReferences(name="references", fields=()).get_pgid(Entry)
+    assert found.pop(("wallet_entry", references)) == (INSERT, "O")
     expected = {}
     for table, model in tables.items():
         row, truncate = append_only_triggers()

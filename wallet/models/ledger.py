@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.append_only import append_only_triggers
+from config.references import RefuseDeleteWhileReferenced, StatementReferences
 from wallet.destinations import validate_payout_rails
 
 
@@ -120,6 +121,12 @@ class Account(models.Model):
                 name="account_receivable_non_positive",
             ),
         ]
+        # entries name accounts without a foreign key (see Entry)
+        triggers = [
+            RefuseDeleteWhileReferenced(
+                name="entries_refuse_delete", by="wallet.Entry", field="account"
+            )
+        ]
 
     def __str__(self) -> str:
         who = self.owner_id and f"user {self.owner_id}" or "system"
@@ -161,11 +168,18 @@ class Entry(models.Model):
     this entry, written while the account row was locked, so a statement shows an
     exact running balance on any page."""
 
+    # Both references are checked once per INSERT statement, not per row
+    # (config/references.py): a ledger batch writes thousands of entries.
+    # The account's own index would repeat the two below that lead with it.
     journal = models.ForeignKey(
-        Journal, on_delete=models.PROTECT, related_name="entries"
+        Journal, on_delete=models.PROTECT, related_name="entries", db_constraint=False
     )
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="entries"
+        Account,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_constraint=False,
+        db_index=False,
     )
     amount = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -182,7 +196,10 @@ class Entry(models.Model):
             ),
             models.Index(fields=["account", "id"], name="entry_account_id"),
         ]
-        triggers = append_only_triggers()
+        triggers = [
+            *append_only_triggers(),
+            StatementReferences(name="references", fields=("journal", "account")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount:+d}"
