@@ -168,11 +168,14 @@ def unexpected_answers(results) -> Counter:
     )
 
 
-def start_workers(args) -> list[subprocess.Popen]:
-    """The Celery workers: one (`--worker-procs` processes, a solo pool when 1)
-    on the default queue, or with `--match-shards N` one solo worker per
-    matching queue (the first also takes the default queue), so that each keeps
-    its instruments' books."""
+def start_workers(args) -> dict[str, list[subprocess.Popen]]:
+    """The Celery workers, by role, as the stack's Procfile runs them: with
+    `--match-shards N` > 1, `--matching-workers` solo workers sharing the
+    matching queues `matching-0..N-1` (each keeps its instruments' books) and a
+    default worker of `--worker-procs` processes for everything else (the
+    notifications' deliveries); with one shard, one worker on the default queue
+    does both (a solo pool when `--worker-procs` is 1), and a matching run
+    waits behind the deliveries queued before it."""
     nice = os.environ.get("BENCH_WORKER_NICE")
     base = [
         *(["nice", "-n", nice] if nice else []),
@@ -188,24 +191,49 @@ def start_workers(args) -> list[subprocess.Popen]:
         "--without-mingle",
         "--without-heartbeat",
     ]
-    if args.match_shards > 1:
-        commands = [
+
+    def start(command: list[str], name: str) -> subprocess.Popen:
+        env = {**_env(args), "PGAPPNAME": name}
+        return subprocess.Popen(command, cwd=ROOT, env=env)
+
+    pool = ["-P", "solo"] if args.worker_procs == 1 else []
+    if args.match_shards <= 1:
+        return {
+            "worker": [start([*base, "-c", str(args.worker_procs), *pool], "matcher")]
+        }
+    count = max(1, min(args.matching_workers, args.match_shards))
+    matchers = [
+        start(
             [
                 *base,
                 "-P",
                 "solo",
                 "-n",
-                f"matcher{shard}@%h",
+                f"matcher{index}@%h",
                 "-Q",
-                f"matching-{shard}" + (",celery" if shard == 0 else ""),
-            ]
-            for shard in range(args.match_shards)
-        ]
-    else:
-        pool = ["-P", "solo"] if args.worker_procs == 1 else []
-        commands = [[*base, "-c", str(args.worker_procs), *pool]]
-    env = {**_env(args), "PGAPPNAME": "matcher"}
-    return [subprocess.Popen(command, cwd=ROOT, env=env) for command in commands]
+                ",".join(
+                    f"matching-{shard}"
+                    for shard in range(index, args.match_shards, count)
+                ),
+            ],
+            "matcher",
+        )
+        for index in range(count)
+    ]
+    default = start(
+        [
+            *base,
+            "-n",
+            "default@%h",
+            "-Q",
+            "celery",
+            "-c",
+            str(args.worker_procs),
+            *pool,
+        ],
+        "worker",
+    )
+    return {"matcher": matchers, "worker": [default]}
 
 
 def start_web(args) -> list[tuple[subprocess.Popen, str]]:
@@ -223,7 +251,7 @@ def start_web(args) -> list[tuple[subprocess.Popen, str]]:
     return servers
 
 
-def measure_backlog(args, symbols: list[str]) -> list[subprocess.Popen]:
+def measure_backlog(args, symbols: list[str]) -> dict[str, list[subprocess.Popen]]:
     """The matcher's own capacity: `--backlog` orders queued through the placement
     service while no worker runs (their messages wait in the broker), then a worker
     starts and the time until every command is applied is the settlement rate.
@@ -712,12 +740,24 @@ def main() -> None:
     parser.add_argument("--instruments", type=int, default=3)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--backlog", type=int, default=3000)
-    parser.add_argument("--worker-procs", type=int, default=1)
+    parser.add_argument(
+        "--worker-procs",
+        type=int,
+        default=2,
+        help="processes of the default worker (the stack's: 2; 1 = a solo pool)",
+    )
     parser.add_argument(
         "--match-shards",
         type=int,
+        default=2,
+        help="matching queues (TRADING_MATCH_SHARDS; the stack's: 2; 1 = the"
+        " default queue, one worker for everything)",
+    )
+    parser.add_argument(
+        "--matching-workers",
+        type=int,
         default=1,
-        help="matching queues (TRADING_MATCH_SHARDS), one solo worker each",
+        help="solo workers sharing the matching queues (the stack's: 1)",
     )
     parser.add_argument("--cancel-share", type=float, default=0.2)
     parser.add_argument(
@@ -759,21 +799,23 @@ def main() -> None:
         workers = start_workers(args)
         time.sleep(2)  # let the workers connect
     web = [process for process, _ in servers]
-    procs = web + workers
+    procs = web + [process for group in workers.values() for process in group]
     base_urls = [url for _, url in servers]
     print(
         f"stack: uvicorn x{args.web_workers} (a port each), "
         + (
-            f"{args.match_shards} matching workers (a queue each), "
-            if args.match_shards > 1
-            else f"celery worker x{args.worker_procs}, "
+            f"{len(workers['matcher'])} solo matching worker(s) on"
+            f" {args.match_shards} matching queues, a default worker"
+            f" x{args.worker_procs}, "
+            if "matcher" in workers
+            else f"celery worker x{args.worker_procs} (matching and the rest), "
         )
         + f"PostgreSQL, Redis; {args.clients} clients, {args.seconds:.0f} s per "
         f"phase, {len(data['symbols'])} instruments, {args.users} users, "
         f"{os.cpu_count()} cores; Redis db {args.redis_db}; load average "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
-    roles: dict[str, list[subprocess.Popen]] = {"web": web, "worker": workers}
+    roles: dict[str, list[subprocess.Popen]] = {"web": web, **workers}
     unexpected: Counter = Counter()
     try:
         cpu = _cpu_by_role(roles, args.db)
