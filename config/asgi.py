@@ -2,14 +2,14 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
+from config.threads import sync_chain_asgi_application
 from config.tracing import tracing_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 # before Django loads its middleware: the tracing middleware goes first
 tracing_init(service_name="exchange-web")
-django_asgi_app = get_asgi_application()
+# the middleware chain and the view in one request thread (config/threads.py)
+django_asgi_app = sync_chain_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402

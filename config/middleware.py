@@ -25,7 +25,12 @@ class SyncMiddlewareChain:
     the top and async-capable ones below it, every request hopped from a thread back
     to the event loop and then, for each MiddlewareMixin's process_request and
     process_response, into a thread again: measured under uvicorn, about half of a
-    trivial API request's CPU time. WebSockets do not pass through here."""
+    trivial API request's CPU time. WebSockets do not pass through here.
+
+    The production app's handler (`config.threads.SyncChainASGIHandler`) builds
+    the chain sync to its core, so there this class only passes the request on;
+    it still keeps Django's own async handlers (the test suite's AsyncClient) to
+    one thread."""
 
     sync_capable = True
     async_capable = False

@@ -221,3 +221,71 @@ async def test_a_slow_download_gives_its_place_back_when_the_response_starts():
     reader_slow.set()
     assert await asyncio.wait_for(download, 2) == b"data"
     assert app.slots._value == 1  # every place given back
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_view_runs_in_the_request_thread_without_a_trip_to_the_loop():
+    """`SyncChainASGIHandler` (the production app's): the middleware and the
+    view's resolution and call run on one thread, and nothing crosses back to
+    the event loop (`async_to_sync`) in between. Django's own handler did so
+    twice per request."""
+    from asgiref.sync import AsyncToSync
+    from django.core.handlers.base import BaseHandler
+
+    from config.middleware import SyncMiddlewareChain
+    from config.threads import sync_chain_asgi_application
+
+    threads: list[tuple[str, int]] = []
+    crossings: list[int] = []
+    chain_call, core_call, to_sync_call = (
+        SyncMiddlewareChain.__call__,
+        BaseHandler._get_response,
+        AsyncToSync.__call__,
+    )
+
+    def chain_spy(self, request):
+        threads.append(("chain", threading.get_ident()))
+        return chain_call(self, request)
+
+    def core_spy(self, request):
+        threads.append(("view", threading.get_ident()))
+        return core_call(self, request)
+
+    def to_sync_spy(self, *args, **kwargs):
+        crossings.append(threading.get_ident())
+        return to_sync_call(self, *args, **kwargs)
+
+    from unittest import mock
+
+    with (
+        mock.patch.object(SyncMiddlewareChain, "__call__", chain_spy),
+        mock.patch.object(BaseHandler, "_get_response", core_spy),
+        mock.patch.object(AsyncToSync, "__call__", to_sync_spy),
+    ):
+        app = ReusedRequestThreads(sync_chain_asgi_application())
+        communicator = ApplicationCommunicator(
+            app,
+            {
+                "type": "http",
+                "http_version": "1.1",
+                "method": "GET",
+                "path": "/healthz",
+                "raw_path": b"/healthz",
+                "query_string": b"",
+                "root_path": "",
+                "scheme": "http",
+                "headers": [(b"host", b"testserver")],
+                "client": ("127.0.0.1", 5000),
+                "server": ("testserver", 80),
+            },
+        )
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(5)
+        await communicator.receive_output(5)
+        await communicator.wait(5)
+    assert start["status"] == 200
+    assert [name for name, _ in threads] == ["chain", "view"]
+    assert len({ident for _, ident in threads}) == 1
+    assert threads[0][1] != threading.main_thread().ident
+    assert crossings == []
