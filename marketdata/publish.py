@@ -103,11 +103,19 @@ class _Publisher:
             items = [await self.queue.get()]
             while not self.queue.empty():  # whatever piled up meanwhile
                 items.append(self.queue.get_nowait())
-            for group, message in coalesce(items):
+            merged = coalesce(items)
+            send_many = getattr(self.layer, "group_send_many", None)
+            if send_many is not None:  # config.channel_layers: two round trips
                 try:
-                    await self.layer.group_send(group, message)
+                    await send_many(merged)
                 except Exception:
-                    logger.exception("group_send to %s failed", group)
+                    logger.exception("group_send_many to %s groups failed", len(merged))
+            else:
+                for group, message in merged:
+                    try:
+                        await self.layer.group_send(group, message)
+                    except Exception:
+                        logger.exception("group_send to %s failed", group)
             with self.count_lock:
                 self.pending -= len(items)
                 if self.pending == 0:

@@ -64,3 +64,76 @@ async def test_without_the_wrapper_the_same_receive_never_ends(monkeypatch):
     waiting.cancel()  # a second cancel ends it (the swallow is once only)
     with pytest.raises(asyncio.CancelledError):
         await waiting
+
+
+def _layer() -> RedisChannelLayer:
+    import uuid
+
+    return RedisChannelLayer(
+        hosts=[{"address": "redis://127.0.0.1:6379/0"}],
+        prefix=f"test-many-{uuid.uuid4().hex[:8]}",
+    )
+
+
+async def test_group_send_many_delivers_what_group_send_would_in_order():
+    # given two consumers' channels of one process (one Redis queue for both),
+    # one of another process, and the groups they are in
+    layer = _layer()
+    other_process = RedisChannelLayer(
+        hosts=[{"address": "redis://127.0.0.1:6379/0"}], prefix=layer.prefix
+    )
+    alice, bob = await layer.new_channel(), await layer.new_channel()
+    carol = await other_process.new_channel()
+    await layer.group_add("user.1", alice)
+    await layer.group_add("user.2", bob)
+    await layer.group_add("market", alice)
+    await layer.group_add("market", carol)
+    try:
+        # when several groups' messages, one group twice, go in one call
+        # (and a group nobody is in)
+        await layer.group_send_many(
+            [
+                ("user.1", {"type": "user.events", "n": 1}),
+                ("market", {"type": "market.frame", "n": 2}),
+                ("nobody", {"type": "user.events", "n": 3}),
+                ("user.2", {"type": "user.events", "n": 4}),
+                ("user.1", {"type": "user.events", "n": 5}),
+            ]
+        )
+
+        async def drain(receiver, channel):
+            got = []
+            while True:
+                try:
+                    got.append(
+                        (await asyncio.wait_for(receiver.receive(channel), 0.5))["n"]
+                    )
+                except TimeoutError:
+                    return got
+
+        # then each channel gets its groups' messages once, in the order given
+        assert await drain(layer, alice) == [1, 2, 5]
+        assert await drain(layer, bob) == [4]
+        assert await drain(other_process, carol) == [2]
+    finally:
+        await layer.flush()
+        await layer.close_pools()
+        await other_process.close_pools()
+
+
+async def test_group_send_many_respects_the_queues_capacity():
+    layer = _layer()
+    layer.capacity = 2
+    channel = await layer.new_channel()
+    await layer.group_add("user.9", channel)
+    try:
+        await layer.group_send_many(
+            [("user.9", {"type": "user.events", "n": n}) for n in range(4)]
+        )
+        got = [(await layer.receive(channel))["n"] for _ in range(2)]
+        assert got == [0, 1]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(channel), 0.5)
+    finally:
+        await layer.flush()
+        await layer.close_pools()
