@@ -12,6 +12,21 @@ from asgiref.testing import ApplicationCommunicator
 
 from config.threads import ReusedRequestThreads
 
+# a GET /healthz as uvicorn hands it to the app
+HEALTHZ_SCOPE = {
+    "type": "http",
+    "http_version": "1.1",
+    "method": "GET",
+    "path": "/healthz",
+    "raw_path": b"/healthz",
+    "query_string": b"",
+    "root_path": "",
+    "scheme": "http",
+    "headers": [(b"host", b"testserver")],
+    "client": ("127.0.0.1", 5000),
+    "server": ("testserver", 80),
+}
+
 
 def _recording_app(seen: list[tuple[str, int]], *, hold: threading.Event | None = None):
     """An ASGI app that, like Django's views, runs sync code thread-sensitively:
@@ -107,19 +122,7 @@ async def test_django_requests_through_the_pool_share_a_reused_thread():
         for _ in range(3):
             communicator = ApplicationCommunicator(
                 app,
-                {
-                    "type": "http",
-                    "http_version": "1.1",
-                    "method": "GET",
-                    "path": "/healthz",
-                    "raw_path": b"/healthz",
-                    "query_string": b"",
-                    "root_path": "",
-                    "scheme": "http",
-                    "headers": [(b"host", b"testserver")],
-                    "client": ("127.0.0.1", 5000),
-                    "server": ("testserver", 80),
-                },
+                dict(HEALTHZ_SCOPE),
             )
             await communicator.send_input({"type": "http.request", "body": b""})
             start = await communicator.receive_output(5)
@@ -266,19 +269,7 @@ async def test_the_view_runs_in_the_request_thread_without_a_trip_to_the_loop():
         app = ReusedRequestThreads(sync_chain_asgi_application())
         communicator = ApplicationCommunicator(
             app,
-            {
-                "type": "http",
-                "http_version": "1.1",
-                "method": "GET",
-                "path": "/healthz",
-                "raw_path": b"/healthz",
-                "query_string": b"",
-                "root_path": "",
-                "scheme": "http",
-                "headers": [(b"host", b"testserver")],
-                "client": ("127.0.0.1", 5000),
-                "server": ("testserver", 80),
-            },
+            dict(HEALTHZ_SCOPE),
         )
         await communicator.send_input({"type": "http.request", "body": b""})
         start = await communicator.receive_output(5)
