@@ -166,14 +166,17 @@ def check_entries_name_existing_rows() -> list[str]:
     """What the entries' reference trigger guarantees (config/references.py),
     checked again over the whole table: every entry's journal and account
     exist."""
-    orphans = Entry.objects.exclude(
-        Exists(Journal.objects.filter(pk=OuterRef("journal_id")))
-        & Exists(Account.objects.filter(pk=OuterRef("account_id")))
-    ).order_by("pk")
-    return [
-        f"entry {e.pk}: journal {e.journal_id} or account {e.account_id} is missing"
-        for e in orphans.only("pk", "journal_id", "account_id")
-    ]
+    problems = []
+    # one NOT EXISTS each: PostgreSQL runs each as one anti-join over the table
+    for name, model in (("journal", Journal), ("account", Account)):
+        orphans = Entry.objects.filter(
+            ~Exists(model.objects.filter(pk=OuterRef(f"{name}_id")))
+        ).values_list("pk", f"{name}_id")
+        problems += [
+            f"entry {pk}: its {name} {missing} does not exist"
+            for pk, missing in orphans.order_by("pk")
+        ]
+    return problems
 
 
 CHECKS: dict[str, Check] = {

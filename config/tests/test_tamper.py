@@ -20,7 +20,6 @@ from config.append_only import (
     append_only_models,
     append_only_triggers,
 )
-from config.references import StatementReferences
 from config.tests.test_append_only import PROTECTED
 from kyc.models import KycStatusEvent
 from kyc.testing import make_verified_user
@@ -39,6 +38,7 @@ from wallet.models import (
 )
 from wallet.providers.sandbox import SandboxProvider
 from wallet.tests.helpers import balances, fund, make_beneficiary
+from wallet.tests.test_entry_references import references_pgid
 
 pytestmark = pytest.mark.postgres
 
@@ -162,7 +162,7 @@ def test_each_protected_table_has_its_triggers_installed_and_enabled():
     # then each table has a BEFORE UPDATE OR DELETE row trigger and a BEFORE
     # TRUNCATE statement trigger, both enabled, and nothing else of ours but
     # the entries' reference check (config/references.py)
-    references = StatementReferences(name="references", fields=()).get_pgid(Entry)
+    references = references_pgid()
     assert found.pop(("wallet_entry", references)) == (INSERT, "O")
     expected = {}
     for table, model in tables.items():
