@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from pgtrigger import registry
 
 from config.references import StatementReferences
 from wallet.ledger import JournalSpec, Posting, hold_create, ledger_post_batch
@@ -20,8 +21,11 @@ MISSING = 10**15
 
 def references_pgid() -> str:
     """The installed name of Entry's reference check."""
-    check = next(t for t in Entry._meta.triggers if isinstance(t, StatementReferences))
-    return check.get_pgid(Entry)
+    return next(
+        trigger.get_pgid(model)
+        for model, trigger in registry.registered()
+        if model is Entry and isinstance(trigger, StatementReferences)
+    )
 
 
 def _insert(rows: list[tuple[int, int, int]]) -> None:
